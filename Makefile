@@ -1,0 +1,53 @@
+# Tessera build, test, demo and benchmarks. Every target installs what it needs (scripts/deps.sh).
+SHELL := /bin/bash
+NODE := node
+TSX := $(NODE) --import tsx
+UNIT_TESTS = $(shell find src -name '*.test.ts' | sort)
+INTEGRATION_TESTS = $(shell find test -name '*.test.ts' | sort)
+
+.PHONY: all deps build test unit integration demo bench bench-datastore bench-cni bench-dataplane bench-policy bench-bgp clean typecheck
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+build: deps
+	@npx tsc -p tsconfig.json
+	@scripts/build-bin.sh
+
+typecheck: deps
+	@npx tsc -p tsconfig.json --noEmit
+
+test: build
+	@$(MAKE) --no-print-directory unit integration
+
+unit:
+	$(TSX) --test --test-concurrency=2 $(UNIT_TESTS)
+
+integration:
+	@if [ "$$(id -u)" != 0 ]; then echo "integration tests need root"; exit 1; fi
+	$(TSX) --test --test-concurrency=1 $(INTEGRATION_TESTS)
+
+demo: build
+	./bin/tessera lab demo
+
+bench: bench-datastore bench-cni bench-dataplane bench-policy bench-bgp
+
+bench-datastore: build
+	$(TSX) bench/datastore/main.ts
+
+bench-cni: build
+	$(TSX) bench/cni/main.ts
+
+bench-dataplane: build
+	$(TSX) bench/dataplane/main.ts
+
+bench-policy: build
+	$(TSX) bench/policy/main.ts
+
+bench-bgp: build
+	$(TSX) bench/bgp/main.ts
+
+clean:
+	rm -rf dist

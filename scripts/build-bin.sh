@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Writes the launchers in bin/ (the CLI, the agent, the CNI and IPAM plugins) after `tsc`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p bin
+launcher() { # name module
+  cat > "bin/$1" <<EOS
+#!/usr/bin/env node
+import('../dist/src/$2').catch((err) => { console.error(err); process.exit(1); });
+EOS
+  chmod +x "bin/$1"
+}
+launcher tessera cli/main.js
+[ -f dist/src/agent/main.js ] && launcher tessera-node agent/main.js
+[ -f dist/src/cni/main.js ] && launcher tessera-cni cni/main.js
+[ -f dist/src/cni/ipam-main.js ] && launcher tessera-ipam cni/ipam-main.js
+exit 0

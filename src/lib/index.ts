@@ -1,0 +1,7 @@
+/**
+ * lib: errors, clock, exec, ip/cidr math, logging. Everything else builds on these.
+ * DESIGN: `exec.ts` is the only child_process user; pure modules never import it.
+ */
+export * from './errors.js';
+export * from './clock.js';
+export * from './exec.js';
