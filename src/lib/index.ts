@@ -5,3 +5,4 @@
 export * from './errors.js';
 export * from './clock.js';
 export * from './exec.js';
+export * from './ip.js';
