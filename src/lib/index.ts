@@ -6,3 +6,4 @@ export * from './errors.js';
 export * from './clock.js';
 export * from './exec.js';
 export * from './ip.js';
+export * from './marks.js';
