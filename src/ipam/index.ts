@@ -1,0 +1,36 @@
+/**
+ * Block IPAM with Calico's semantics (libcalico-go ipam): pools are carved into blocks (/26, /122 by
+ * default) that are affine to a host; a host assigns from its own blocks, claims new ones (up to
+ * `maxBlocksPerHost`), then borrows from other hosts' blocks unless `strictAffinity` is on.
+ *
+ * PUBLIC API (this file is the only entry; other components must not deep-import):
+ *   new IpamClient(backend: Backend, options?: IpamOptions)
+ *     autoAssign(args: AutoAssignArgs): Promise<AutoAssignResult>      // { ipv4: AssignedIp[], ipv6: AssignedIp[] }
+ *     assignIp(args: AssignIpArgs): Promise<AssignedIp>
+ *     releaseIps(targets: (string | ReleaseTarget)[], signal?): Promise<ReleaseResult>
+ *     releaseByHandle(handleId: string, signal?): Promise<ReleaseResult>
+ *     ipsByHandle(handleId: string, signal?): Promise<AssignedIp[]>
+ *     lookupIp(address: string, signal?): Promise<IpInfo>
+ *     getConfig(signal?): Promise<IpamConfig>; setConfig(patch: Partial<IpamConfig>, signal?): Promise<IpamConfig>
+ *     usage(signal?): Promise<PoolUsage[]>
+ *     check(options?: CheckOptions): Promise<IpamReport>
+ *     releaseFromReport(report: IpamReport, signal?): Promise<ReleaseResult>
+ *     releaseHostAffinities(host: string, signal?): Promise<void>
+ *   Pure block math: see block.ts exports re-exported below.
+ *
+ * DESIGN (what a reviewer must check)
+ * - Correctness comes only from compare-and-swap: every block change is one `txn` that updates the
+ *   block at the revision it was read at AND creates/updates/deletes the handle record at its
+ *   revision. So a crash (kill -9) between steps can never leave an allocation without its handle
+ *   or a duplicate address; the worst case is a leak (an allocation whose workload is gone), which
+ *   `check()` reports and `releaseFromReport()` frees.
+ * - The optional in-process per-host queue only reduces conflicts; tests run with it disabled and
+ *   with injected conflicts.
+ * - Block claim is two-phase (pending affinity → CAS-create block → confirm affinity). The block's
+ *   own `affinity` field is the truth; the affinity key is an index repaired on read.
+ * - Sequence numbers: a release that carries a sequence number frees the ordinal only if it still
+ *   holds that number (ABA protection against stale releases).
+ * - Empty blocks with no affinity are deleted on release; affine blocks stay with their host until
+ *   `releaseHostAffinities(host)`.
+ */
+export * from './types.js';
