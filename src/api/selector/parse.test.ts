@@ -148,3 +148,7 @@ describe('parseSelector: errors', () => {
     assert.equal(canonicalSelector(`${'('.repeat(50)}has(a)${')'.repeat(50)}`), 'has(a)');
   });
 });
+
+test('non-string input (from untyped YAML) is a validation error', () => {
+  assert.throws(() => parseSelector(42 as unknown as string), (err) => isTesseraError(err, 'validation') && /must be a string/.test(err.message));
+});

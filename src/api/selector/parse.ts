@@ -279,5 +279,11 @@ class Parser {
 
 /** Parses Calico selector text into its canonical AST; `""` (or only whitespace) is `all()`. */
 export function parseSelector(text: string): Selector {
+  if (typeof text !== 'string') {
+    // Manifests arrive as untyped YAML; a number or map here is user input, not a bug.
+    throw new TesseraError('validation', `invalid selector ${JSON.stringify(text)}: must be a string`, {
+      details: { selector: text, position: 0 },
+    });
+  }
   return normalizeSelector(new Parser(text).parse());
 }
