@@ -28,8 +28,7 @@ export function quoteSelectorString(value: string): string {
 }
 
 function uniqueSorted(values: readonly string[]): string[] {
-  const sorted = [...new Set(values)].sort(compareText);
-  return sorted;
+  return [...new Set(values)].sort(compareText);
 }
 
 function compareText(a: string, b: string): number {

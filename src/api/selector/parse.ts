@@ -152,9 +152,16 @@ class Parser {
     let setOp: SetOperator | undefined;
     if (word === 'in') setOp = 'in';
     else if (word === 'contains') valueOp = 'contains';
-    else if (word === 'not') setOp = this.expectSecondWord('in', 'not in') && 'notIn';
-    else if (word === 'starts') valueOp = this.expectSecondWord('with', 'starts with') && 'startsWith';
-    else if (word === 'ends') valueOp = this.expectSecondWord('with', 'ends with') && 'endsWith';
+    else if (word === 'not') {
+      this.expectSecondWord('in', 'not in');
+      setOp = 'notIn';
+    } else if (word === 'starts') {
+      this.expectSecondWord('with', 'starts with');
+      valueOp = 'startsWith';
+    } else if (word === 'ends') {
+      this.expectSecondWord('with', 'ends with');
+      valueOp = 'endsWith';
+    }
     if (valueOp !== undefined) return { kind: valueOp, key, value: this.readString() };
     if (setOp !== undefined) return { kind: setOp, key, values: this.readSet() };
     this.pos = opStart;
@@ -163,7 +170,7 @@ class Parser {
     );
   }
 
-  private expectSecondWord(second: string, phrase: string): true {
+  private expectSecondWord(second: string, phrase: string): void {
     const before = this.pos;
     this.skipSpace();
     const at = this.pos;
@@ -171,7 +178,6 @@ class Parser {
       this.pos = at;
       this.fail(`expected "${phrase}"`);
     }
-    return true;
   }
 
   private readSet(): string[] {
