@@ -1,0 +1,68 @@
+/** `lab probe` and `lab matrix` over the lab's pods. */
+import { TesseraError } from '../lib/errors.js';
+import { tryParseIp } from '../lib/ip.js';
+import { forEachLimit } from './fabric.js';
+import { emptyMatrix, type MatrixResult } from './matrix.js';
+import type { PortProtocol } from './plan.js';
+import { probeFrom, type ProbeResult } from './probe.js';
+import type { LabState, PodState } from './state.js';
+import { findPod } from './pods.js';
+import { readPods } from './store.js';
+
+export interface ProbeOptions {
+  port: number;
+  protocol?: PortProtocol;
+  timeoutMs?: number;
+  /** Address family to use for pod targets (default: IPv4 when the pod has one). */
+  family?: 4 | 6;
+}
+
+export interface PodProbeResult extends ProbeResult {
+  from: string;
+  to: string;
+  port: number;
+  protocol: PortProtocol;
+}
+
+export const podRef = (p: PodState): string => `${p.namespace}/${p.name}`;
+
+export function podAddress(p: PodState, family?: 4 | 6): string {
+  const want = family ?? (p.ips.some((ip) => !ip.includes(':')) ? 4 : 6);
+  const ip = p.ips.find((a) => (want === 6) === a.includes(':'));
+  if (!ip) throw new TesseraError('not-found', `pod "${podRef(p)}" has no IPv${want} address (has: ${p.ips.join(', ') || 'none'})`);
+  return ip;
+}
+
+function checkSpec(o: ProbeOptions): { port: number; protocol: PortProtocol; timeoutMs: number } {
+  const protocol = o.protocol ?? 'TCP';
+  if (protocol !== 'TCP' && protocol !== 'UDP') throw new TesseraError('usage', `protocol "${String(protocol)}" is invalid: expected TCP or UDP`);
+  if (!Number.isInteger(o.port) || o.port < 1 || o.port > 65535) throw new TesseraError('usage', `port "${o.port}" is invalid: expected 1-65535`);
+  const timeoutMs = o.timeoutMs ?? 1000;
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 1) throw new TesseraError('usage', `timeout "${timeoutMs}" ms is invalid`);
+  return { port: o.port, protocol, timeoutMs };
+}
+
+/** `to` is a pod (NS/NAME) or an IP address. */
+export async function probePods(s: LabState, from: string, to: string, o: ProbeOptions): Promise<PodProbeResult> {
+  const spec = checkSpec(o);
+  const src = findPod(s, from);
+  const ip = tryParseIp(to) ? to : podAddress(findPod(s, to), o.family);
+  const [r] = await probeFrom(src.netns, [{ key: to, ip }], spec);
+  return { ...r!, from, to, port: spec.port, protocol: spec.protocol };
+}
+
+export async function matrix(s: LabState, o: ProbeOptions & { pods?: string[] }): Promise<MatrixResult> {
+  const spec = checkSpec(o);
+  let pods = readPods(s.dir).filter((p) => p.phase === 'ready');
+  if (o.pods) {
+    const want = new Set(o.pods);
+    pods = pods.filter((p) => want.has(podRef(p)));
+  }
+  const m = emptyMatrix(pods.map(podRef), spec.port, spec.protocol);
+  await forEachLimit(pods, 16, async (src) => {
+    const targets = pods.filter((p) => p !== src).map((p) => ({ key: podRef(p), ip: podAddress(p, o.family) }));
+    const results = await probeFrom(src.netns, targets, spec);
+    for (const r of results) m.allowed[podRef(src)]![r.key] = r.connected;
+  });
+  return m;
+}

@@ -1,0 +1,175 @@
+/**
+ * What a lab owns, as recorded in `state.json` (and one file per pod). Pure types and transitions.
+ *
+ * Invariant (what makes `lab down` safe after any failure): a resource is recorded BEFORE it is
+ * created, so the record is always a superset of what exists. Cleanup of a recorded but never
+ * created resource is a no-op (idempotent deletes).
+ */
+import type { LabOptions, NodePlan, PodPort } from './plan.js';
+
+export type LabPhase = 'creating' | 'ready' | 'failed' | 'deleting';
+
+/** A daemon the lab started. `startTicks` (field 22 of /proc/PID/stat) guards against PID reuse. */
+export interface ProcessRecord {
+  role: string;
+  pid: number;
+  startTicks?: number;
+  netns?: string;
+  log?: string;
+}
+
+export interface NodeState {
+  name: string;
+  netns: string;
+  ips: string[];
+  subnet: number;
+  stateDir: string;
+  cniConfig: string;
+  healthPort: number;
+  agent?: ProcessRecord;
+  /** Agent stopped on purpose by `lab node stop`. */
+  agentStopped?: boolean;
+}
+
+export interface EtcdState {
+  /** Endpoints reachable from the root netns (the CLI, the context). */
+  endpoints: string[];
+  /** Endpoints reachable from inside every host netns (agents, CNI). */
+  hostEndpoints: string[];
+  /** Unix sockets the host-netns bridges connect to. */
+  sockets: string[];
+  /** Anything else to delete on teardown (data dirs). */
+  paths: string[];
+}
+
+export interface LabState {
+  version: 1;
+  name: string;
+  createdAt: string;
+  phase: LabPhase;
+  options: LabOptions;
+  dir: string;
+  /** Every netns the lab created or is about to create. */
+  netns: string[];
+  processes: ProcessRecord[];
+  etcd?: EtcdState;
+  nodes: NodeState[];
+  routers: { name: string; netns: string; ips: string[] }[];
+  cniPath: string;
+  /** Context name set in the CLI config (removed on teardown). */
+  context?: string;
+  error?: string;
+}
+
+export interface PodState {
+  namespace: string;
+  name: string;
+  node: string;
+  netns: string;
+  containerId: string;
+  ips: string[];
+  labels: Record<string, string>;
+  serviceAccount: string;
+  ports: PodPort[];
+  servers: ProcessRecord[];
+  phase: 'creating' | 'ready' | 'deleting';
+}
+
+export function newLabState(options: LabOptions, dir: string, cniPath: string, nowIso: string): LabState {
+  return {
+    version: 1,
+    name: options.name,
+    createdAt: nowIso,
+    phase: 'creating',
+    options,
+    dir,
+    netns: [],
+    processes: [],
+    nodes: [],
+    routers: [],
+    cniPath,
+  };
+}
+
+const ALLOWED: Record<LabPhase, readonly LabPhase[]> = {
+  creating: ['ready', 'failed', 'deleting'],
+  ready: ['deleting', 'failed'],
+  failed: ['deleting'],
+  deleting: ['deleting'],
+};
+
+export function canTransition(from: LabPhase, to: LabPhase): boolean {
+  return ALLOWED[from].includes(to);
+}
+
+export function withPhase(s: LabState, to: LabPhase, error?: string): LabState {
+  if (!canTransition(s.phase, to)) throw new Error(`lab "${s.name}": cannot go from phase "${s.phase}" to "${to}"`);
+  const next: LabState = { ...s, phase: to };
+  if (error !== undefined) next.error = error;
+  return next;
+}
+
+export function withNetns(s: LabState, netns: string): LabState {
+  return s.netns.includes(netns) ? s : { ...s, netns: [...s.netns, netns] };
+}
+
+export function withProcess(s: LabState, p: ProcessRecord): LabState {
+  return { ...s, processes: [...s.processes.filter((q) => q.role !== p.role), p] };
+}
+
+export function withNode(s: LabState, n: NodeState): LabState {
+  const nodes = s.nodes.filter((m) => m.name !== n.name);
+  nodes.push(n);
+  nodes.sort((a, b) => a.name.localeCompare(b.name, 'en', { numeric: true }));
+  return { ...s, nodes };
+}
+
+export function nodeStateFromPlan(n: NodePlan, labDir: string, healthPort: number): NodeState {
+  const stateDir = `${labDir}/nodes/${n.name}`;
+  return {
+    name: n.name,
+    netns: n.netns,
+    ips: n.ip6 ? [n.ip4, n.ip6] : [n.ip4],
+    subnet: n.subnet,
+    stateDir,
+    cniConfig: `${stateDir}/cni/10-tessera.conf`,
+    healthPort,
+  };
+}
+
+/** The `lab status -o json` document. */
+export interface LabStatus {
+  name: string;
+  phase: LabPhase;
+  options: LabOptions;
+  etcdEndpoints: string[];
+  hostEtcdEndpoints: string[];
+  nodes: { name: string; netns: string; ips: string[]; cniConfig: string; cniPath: string; stateDir: string; agent: AgentStatus }[];
+  routers: { name: string; netns: string; ips: string[] }[];
+  pods: { name: string; namespace: string; node: string; netns: string; ips: string[]; labels: Record<string, string> }[];
+}
+
+export type AgentStatus = 'ready' | 'not-ready' | 'stopped' | 'missing-binary';
+
+export function labStatus(s: LabState, pods: readonly PodState[], agents: Readonly<Record<string, AgentStatus>>): LabStatus {
+  return {
+    name: s.name,
+    phase: s.phase,
+    options: s.options,
+    etcdEndpoints: s.etcd?.endpoints ?? [],
+    hostEtcdEndpoints: s.etcd?.hostEndpoints ?? [],
+    nodes: s.nodes.map((n) => ({
+      name: n.name,
+      netns: n.netns,
+      ips: n.ips,
+      cniConfig: n.cniConfig,
+      cniPath: s.cniPath,
+      stateDir: n.stateDir,
+      agent: agents[n.name] ?? 'not-ready',
+    })),
+    routers: s.routers,
+    pods: [...pods]
+      .sort((a, b) => `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`))
+      .map((p) => ({ name: p.name, namespace: p.namespace, node: p.node, netns: p.netns, ips: p.ips, labels: p.labels })),
+  };
+}
