@@ -1,0 +1,414 @@
+/**
+ * `Backend` on etcd v3 through the `etcd3` client's raw gRPC stubs (KV, Watch, Lease).
+ *
+ * Why raw stubs rather than etcd3's builders and `Watcher`: the Watcher reconnects silently and
+ * hides compaction behind an event, while our contract needs a watch that *ends* with
+ * `unavailable` / `compacted` so the syncer owns resumption; and list must page with a pinned
+ * revision (gRPC replies are capped, and 110k x 1 KB does not fit in one).
+ *
+ * Reviewers: every CAS goes through one txn whose failure branch reads the key, so not-found vs
+ * conflict is decided from the same revision as the compare; list pages are all read at the
+ * first page's revision, so the listing is one consistent snapshot.
+ */
+import { readFileSync } from 'node:fs';
+import { Etcd3, type IOptions, type Lease } from 'etcd3';
+import type {
+  ICompare,
+  IDuplexStream,
+  IKeyValue,
+  IRequestOp,
+  IWatchRequest,
+  IWatchResponse,
+} from 'etcd3';
+import { TesseraError } from '../../lib/errors.js';
+import type { Backend, KV, ListResult, TxnOp, WatchEvent, WatchOptions, WatchStream, WriteOptions } from '../backend.js';
+import { WatchQueue, abortedError, throwIfAborted } from '../watch-queue.js';
+import { etcdError } from './errors.js';
+
+export interface EtcdTlsOptions {
+  caFile?: string;
+  certFile?: string;
+  keyFile?: string;
+}
+
+export interface EtcdBackendOptions {
+  /** `http(s)://host:port` or `unix:///path` client URLs. */
+  endpoints: string[];
+  tls?: EtcdTlsOptions;
+  /** Keys per list page (default 5000). */
+  pageSize?: number;
+  /** Deadline for unary calls (default 10 s). */
+  callTimeoutMs?: number;
+  dialTimeoutMs?: number;
+}
+
+const MiB = 1024 * 1024;
+
+function prefixEnd(prefix: Buffer): Buffer {
+  const end = Buffer.from(prefix);
+  for (let i = end.length - 1; i >= 0; i--) {
+    if (end[i]! < 0xff) {
+      end[i]! += 1;
+      return end.subarray(0, i + 1);
+    }
+  }
+  return Buffer.from([0]); // all keys
+}
+
+function rangeOf(prefix: string): { key: Buffer; range_end: Buffer } {
+  const key = prefix === '' ? Buffer.from([0]) : Buffer.from(prefix);
+  return { key, range_end: prefix === '' ? Buffer.from([0]) : prefixEnd(key) };
+}
+
+function toKV(kv: IKeyValue): KV {
+  return {
+    key: kv.key.toString('utf8'),
+    value: kv.value.toString('utf8'),
+    revision: Number(kv.mod_revision),
+    createRevision: Number(kv.create_revision),
+  };
+}
+
+export class EtcdBackend implements Backend {
+  readonly name = 'etcd' as const;
+  readonly client: Etcd3;
+  private readonly pageSize: number;
+  private readonly callTimeoutMs: number;
+  private leases = new Map<number, { lease: Lease; id: Promise<string> }>();
+  private closed = false;
+
+  constructor(readonly options: EtcdBackendOptions) {
+    if (options.endpoints.length === 0) throw new TesseraError('validation', 'cannot connect to etcd: no endpoints');
+    const tls = options.tls;
+    const clientOptions: IOptions = {
+      hosts: options.endpoints,
+      dialTimeout: options.dialTimeoutMs ?? 5000,
+      grpcOptions: {
+        // Safety net above our own paging: one oversized value must not wedge a list.
+        'grpc.max_receive_message_length': 256 * MiB,
+        'grpc.max_send_message_length': 64 * MiB,
+        // etcd's default keepalive enforcement minimum is 5 s.
+        'grpc.keepalive_time_ms': 10_000,
+        'grpc.keepalive_timeout_ms': 5_000,
+      },
+      // No hidden retries or circuit breakers: callers (the syncer, CAS loops) own retry policy,
+      // and a breaker that stays open for 5 s after etcd restarts would only delay recovery.
+      faultHandling: { host: () => noopPolicy, global: noopPolicy },
+    };
+    if (tls && (tls.caFile || tls.certFile || tls.keyFile)) {
+      try {
+        clientOptions.credentials = {
+          // grpc-js falls back to the system roots when the CA is null.
+          rootCertificate: (tls.caFile ? readFileSync(tls.caFile) : null) as Buffer,
+          privateKey: tls.keyFile ? readFileSync(tls.keyFile) : undefined,
+          certChain: tls.certFile ? readFileSync(tls.certFile) : undefined,
+        };
+      } catch (err) {
+        throw new TesseraError(
+          'validation',
+          `cannot read etcd TLS files (ca "${tls.caFile ?? ''}", cert "${tls.certFile ?? ''}", key "${tls.keyFile ?? ''}")`,
+          { cause: err },
+        );
+      }
+    }
+    this.client = new Etcd3(clientOptions);
+    this.pageSize = options.pageSize ?? 5000;
+    this.callTimeoutMs = options.callTimeoutMs ?? 10_000;
+  }
+
+  private call(signal?: AbortSignal): { deadline: number } {
+    if (this.closed) throw new TesseraError('unavailable', 'the etcd client is closed');
+    throwIfAborted('etcd call', signal);
+    return { deadline: Date.now() + this.callTimeoutMs };
+  }
+
+  async get(key: string, signal?: AbortSignal): Promise<KV | undefined> {
+    try {
+      const res = await this.client.kv.range({ key: Buffer.from(key) }, this.call(signal));
+      const kv = res.kvs[0];
+      return kv ? toKV(kv) : undefined;
+    } catch (err) {
+      throw etcdError(`cannot get "${key}"`, err);
+    }
+  }
+
+  async list(prefix: string, signal?: AbortSignal): Promise<ListResult> {
+    const { key, range_end } = rangeOf(prefix);
+    const items: KV[] = [];
+    let revision = 0;
+    let from = key;
+    try {
+      for (;;) {
+        const res = await this.client.kv.range(
+          { key: from, range_end, limit: this.pageSize, revision: revision || undefined },
+          this.call(signal),
+        );
+        if (revision === 0) revision = Number(res.header.revision);
+        const kvs = res.kvs;
+        for (let i = 0; i < kvs.length; i++) items.push(toKV(kvs[i]!));
+        if (!res.more || kvs.length === 0) break;
+        from = Buffer.concat([kvs[kvs.length - 1]!.key, Buffer.from([0])]);
+      }
+    } catch (err) {
+      throw etcdError(`cannot list "${prefix}"${revision ? ` at revision ${revision}` : ''}`, err);
+    }
+    return { items, revision };
+  }
+
+  private async leaseId(ttlSeconds: number | undefined): Promise<string | undefined> {
+    if (ttlSeconds === undefined) return undefined;
+    let entry = this.leases.get(ttlSeconds);
+    if (!entry) {
+      const lease = this.client.lease(ttlSeconds, { autoKeepAlive: true });
+      entry = { lease, id: lease.grant() };
+      this.leases.set(ttlSeconds, entry);
+      // A lost lease (etcd unreachable longer than the TTL) took its keys with it; the next
+      // write grants a fresh one.
+      lease.on('lost', () => {
+        if (this.leases.get(ttlSeconds)?.lease === lease) this.leases.delete(ttlSeconds);
+      });
+      entry.id.catch(() => this.leases.delete(ttlSeconds));
+    }
+    return entry.id;
+  }
+
+  async create(key: string, value: string, options: WriteOptions = {}): Promise<KV> {
+    const action = `cannot create "${key}"`;
+    try {
+      const k = Buffer.from(key);
+      const lease = await this.leaseId(options.ttlSeconds);
+      const res = await this.client.kv.txn(
+        {
+          compare: [{ key: k, target: 'Create', result: 'Equal', create_revision: 0 }],
+          success: [{ request_put: { key: k, value: Buffer.from(value), lease } }],
+          failure: [],
+        },
+        this.call(options.signal),
+      );
+      if (!res.succeeded) throw new TesseraError('already-exists', `${action}: it already exists`);
+      const revision = Number(res.header.revision);
+      return { key, value, revision, createRevision: revision };
+    } catch (err) {
+      throw etcdError(action, err);
+    }
+  }
+
+  async update(key: string, value: string, expectedRevision: number, options: WriteOptions = {}): Promise<KV> {
+    const action = `cannot update "${key}" at revision ${expectedRevision}`;
+    try {
+      const k = Buffer.from(key);
+      const lease = await this.leaseId(options.ttlSeconds);
+      const res = await this.client.kv.txn(
+        {
+          compare: [{ key: k, target: 'Mod', result: 'Equal', mod_revision: expectedRevision }],
+          success: [{ request_put: { key: k, value: Buffer.from(value), lease, prev_kv: true } }],
+          failure: [{ request_range: { key: k } }],
+        },
+        this.call(options.signal),
+      );
+      if (!res.succeeded) {
+        const cur = res.responses[0]?.response_range?.kvs[0];
+        if (!cur) throw new TesseraError('not-found', `${action}: it does not exist`);
+        throw new TesseraError('conflict', `${action}: it is at revision ${cur.mod_revision}`);
+      }
+      const revision = Number(res.header.revision);
+      const prev = res.responses[0]?.response_put?.prev_kv;
+      return { key, value, revision, createRevision: prev ? Number(prev.create_revision) : revision };
+    } catch (err) {
+      throw etcdError(action, err);
+    }
+  }
+
+  async put(key: string, value: string, options: WriteOptions = {}): Promise<KV> {
+    const action = `cannot put "${key}"`;
+    try {
+      const lease = await this.leaseId(options.ttlSeconds);
+      const res = await this.client.kv.put(
+        { key: Buffer.from(key), value: Buffer.from(value), lease, prev_kv: true },
+        this.call(options.signal),
+      );
+      const revision = Number(res.header.revision);
+      const prev = res.prev_kv;
+      return { key, value, revision, createRevision: prev ? Number(prev.create_revision) : revision };
+    } catch (err) {
+      throw etcdError(action, err);
+    }
+  }
+
+  async delete(key: string, expectedRevision?: number, signal?: AbortSignal): Promise<KV | undefined> {
+    const action = `cannot delete "${key}"${expectedRevision === undefined ? '' : ` at revision ${expectedRevision}`}`;
+    try {
+      const k = Buffer.from(key);
+      if (expectedRevision === undefined) {
+        const res = await this.client.kv.deleteRange({ key: k, prev_kv: true }, this.call(signal));
+        const prev = res.prev_kvs[0];
+        return prev ? toKV(prev) : undefined;
+      }
+      const res = await this.client.kv.txn(
+        {
+          compare: [{ key: k, target: 'Mod', result: 'Equal', mod_revision: expectedRevision }],
+          success: [{ request_delete_range: { key: k, prev_kv: true } }],
+          failure: [{ request_range: { key: k } }],
+        },
+        this.call(signal),
+      );
+      if (res.succeeded) {
+        const prev = res.responses[0]?.response_delete_range?.prev_kvs[0];
+        return prev ? toKV(prev) : undefined;
+      }
+      const cur = res.responses[0]?.response_range?.kvs[0];
+      if (!cur) return undefined; // already gone: deletes are idempotent
+      throw new TesseraError('conflict', `${action}: it is at revision ${cur.mod_revision}`);
+    } catch (err) {
+      throw etcdError(action, err);
+    }
+  }
+
+  async txn(ops: TxnOp[], signal?: AbortSignal): Promise<number> {
+    const action = `cannot write a transaction of ${ops.length} operations`;
+    const compare: ICompare[] = [];
+    const success: IRequestOp[] = [];
+    for (const op of ops) {
+      const key = Buffer.from(op.key);
+      switch (op.op) {
+        case 'create':
+          compare.push({ key, target: 'Create', result: 'Equal', create_revision: 0 });
+          success.push({ request_put: { key, value: Buffer.from(op.value) } });
+          break;
+        case 'update':
+          compare.push({ key, target: 'Mod', result: 'Equal', mod_revision: op.expectedRevision });
+          success.push({ request_put: { key, value: Buffer.from(op.value) } });
+          break;
+        case 'put':
+          success.push({ request_put: { key, value: Buffer.from(op.value) } });
+          break;
+        case 'delete':
+          if (op.expectedRevision !== undefined) {
+            compare.push({ key, target: 'Mod', result: 'Equal', mod_revision: op.expectedRevision });
+          }
+          success.push({ request_delete_range: { key } });
+          break;
+      }
+    }
+    try {
+      const res = await this.client.kv.txn({ compare, success, failure: [] }, this.call(signal));
+      if (!res.succeeded) {
+        const keys = ops.filter((o) => o.op !== 'put').map((o) => `"${o.key}"`);
+        throw new TesseraError('conflict', `${action}: a compare failed (keys ${keys.join(', ')})`);
+      }
+      return Number(res.header.revision);
+    } catch (err) {
+      throw etcdError(action, err);
+    }
+  }
+
+  watch(prefix: string, options: WatchOptions = {}): WatchStream {
+    const what = `watch "${prefix}"${options.fromRevision === undefined ? '' : ` from revision ${options.fromRevision}`}`;
+    let stream: IDuplexStream<IWatchRequest, IWatchResponse> | undefined;
+    const queue = new WatchQueue(() => {
+      options.signal?.removeEventListener('abort', onAbort);
+      try {
+        stream?.cancel();
+      } catch {
+        // already torn down
+      }
+    });
+    const onAbort = () => queue.failNow(abortedError(what, options.signal));
+    if (options.signal?.aborted) {
+      onAbort();
+      return queue;
+    }
+    if (this.closed) {
+      queue.fail(new TesseraError('unavailable', `cannot ${what}: the etcd client is closed`));
+      return queue;
+    }
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    const { key, range_end } = rangeOf(prefix);
+    this.client.watchClient.watch().then(
+      (s) => {
+        stream = s;
+        if (queue.isClosed) {
+          s.cancel();
+          return;
+        }
+        s.on('data', (res: IWatchResponse) => {
+          if (res.compact_revision !== undefined && Number(res.compact_revision) > 0) {
+            queue.fail(
+              new TesseraError(
+                'compacted',
+                `cannot ${what}: compacted up to revision ${res.compact_revision}`,
+                { details: { compactRevision: Number(res.compact_revision) } },
+              ),
+            );
+            return;
+          }
+          if (res.canceled) {
+            queue.fail(new TesseraError('unavailable', `${what} was cancelled by etcd: ${res.cancel_reason}`));
+            return;
+          }
+          const events = res.events;
+          if (!events || events.length === 0) return;
+          const batch: WatchEvent[] = new Array(events.length);
+          for (let i = 0; i < events.length; i++) {
+            const ev = events[i]!;
+            const prev = ev.prev_kv && ev.prev_kv.key.length > 0 ? toKV(ev.prev_kv) : undefined;
+            if (ev.type === 'Delete' || (ev.type as string) === 'DELETE') {
+              batch[i] = { type: 'delete', key: ev.kv.key.toString('utf8'), revision: Number(ev.kv.mod_revision), prev };
+            } else {
+              batch[i] = prev ? { type: 'put', kv: toKV(ev.kv), prev } : { type: 'put', kv: toKV(ev.kv) };
+            }
+          }
+          queue.push(batch);
+        });
+        s.on('error', (err: Error) => queue.fail(etcdError(`${what} failed`, err)));
+        s.on('end', () => queue.fail(new TesseraError('unavailable', `${what}: the stream ended`)));
+        s.write({
+          create_request: {
+            key,
+            range_end,
+            start_revision: options.fromRevision,
+            prev_kv: true,
+          },
+        });
+      },
+      (err: unknown) => queue.fail(etcdError(`cannot ${what}`, err)),
+    );
+    return queue;
+  }
+
+  async revision(signal?: AbortSignal): Promise<number> {
+    try {
+      const res = await this.client.kv.range({ key: Buffer.from([0]), count_only: true }, this.call(signal));
+      return Number(res.header.revision);
+    } catch (err) {
+      throw etcdError('cannot read the etcd revision', err);
+    }
+  }
+
+  async compact(revision: number): Promise<void> {
+    try {
+      await this.client.kv.compact({ revision, physical: true }, this.call());
+    } catch (err) {
+      const e = etcdError(`cannot compact etcd to revision ${revision}`, err);
+      if (e.code === 'compacted') return; // already compacted at least that far
+      throw e;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    // release() stops keep-alives without revoking: leased keys vanish after their TTL, exactly
+    // as if this process had died.
+    for (const { lease } of this.leases.values()) lease.release();
+    this.leases.clear();
+    this.client.close();
+  }
+}
+
+/** A cockatiel-compatible policy that just runs the function (no retry, no breaker). */
+const noopPolicy = {
+  // async: etcd3's markFailed() relies on a synchronous throw inside fn becoming a rejection.
+  execute: async <T>(fn: (ctx: { signal: AbortSignal }) => PromiseLike<T> | T) =>
+    fn({ signal: new AbortController().signal }),
+} as unknown as NonNullable<NonNullable<IOptions['faultHandling']>['global']>;
