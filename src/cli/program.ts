@@ -1,0 +1,268 @@
+/**
+ * Builds the `tessera` commander program and runs it. Every verb is a function
+ * `(args, deps) => Promise<exitCode>` in commands/; this file only maps argv onto them.
+ *
+ * Exit codes: 0 ok; 1 the operation failed (including validation, one line per problem);
+ * 2 usage error (commander's own errors and TesseraError code 'usage'). Expected errors never
+ * print a stack trace; only non-Tessera errors and code 'bug' do.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { describeError, isTesseraError } from '../lib/errors.js';
+import { resolveDatastore, type ResolvedDatastore } from '../lib/context.js';
+import { OUTPUT_FORMATS, type OutputFormat } from './format.js';
+import type { CliIO, VerbDeps } from './io.js';
+import type { CliStore } from './store.js';
+import { applyVerb } from './commands/apply.js';
+import { createVerb } from './commands/create.js';
+import { replaceVerb } from './commands/replace.js';
+import { deleteVerb } from './commands/delete.js';
+import { getVerb } from './commands/get.js';
+import { patchVerb } from './commands/patch.js';
+import { labelVerb } from './commands/label.js';
+import { validateVerb } from './commands/validate.js';
+import { versionVerb, clientVersion } from './commands/version.js';
+import { contextDeleteVerb, contextListVerb, contextUseVerb } from './commands/context.js';
+import { registerDemo } from './commands/demo.js';
+import { registerLab } from './commands/lab.js';
+import { registerIpam } from './commands/ipam.js';
+import { registerPolicy } from './commands/policy.js';
+import { registerNode } from './commands/node.js';
+
+export interface ProgramDeps {
+  io: CliIO;
+  /** Opens the datastore the global flags / env / context resolve to. */
+  openStore: (ds: ResolvedDatastore) => Promise<CliStore>;
+  env?: NodeJS.ProcessEnv;
+}
+
+interface GlobalOpts {
+  etcdEndpoints?: string;
+  config?: string;
+  context?: string;
+}
+
+const collect = (v: string, prev: string[]) => [...prev, v];
+
+/** Per-run state: the exit code the action chose and the store it opened (closed by runCli). */
+interface RunState {
+  code: number;
+  store?: Promise<CliStore>;
+}
+
+export function buildProgram(deps: ProgramDeps, state: RunState = { code: 0 }): Command {
+  const env = deps.env ?? process.env;
+  const program = new Command('tessera');
+  program
+    .description('Tessera: container networking and network policy (calicoctl-compatible CLI)')
+    .version(clientVersion(), '--client-version', 'print the client version only')
+    .option('--etcd-endpoints <urls>', 'etcd endpoints, comma-separated (env TESSERA_ETCD_ENDPOINTS)')
+    .option('--config <file>', 'datastore config file (YAML/JSON: etcdEndpoints, caFile, certFile, keyFile)')
+    .option('--context <name>', 'use this context from the CLI config instead of the current one')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => deps.io.out(s), writeErr: (s) => deps.io.err(s) })
+    .showHelpAfterError('(run with --help for usage)')
+    .allowExcessArguments(false);
+
+  const verbDeps = (cmd: Command): VerbDeps => ({
+    io: deps.io,
+    store: () => {
+      if (!state.store) {
+        const g = cmd.optsWithGlobals<GlobalOpts>();
+        const ds = resolveDatastore({ etcdEndpoints: g.etcdEndpoints, config: g.config, context: g.context, env });
+        state.store = deps.openStore(ds);
+      }
+      return state.store;
+    },
+  });
+  const run = (fn: (cmd: Command) => Promise<number> | number) => async (...a: unknown[]) => {
+    const cmd = a[a.length - 1] as Command;
+    state.code = await fn(cmd);
+  };
+  const nsOpt = () => new Option('-n, --namespace <ns>', 'namespace of namespaced objects (default "default")');
+  const fileOpt = () => new Option('-f, --filename <path>', 'file, directory (*.yaml|*.yml|*.json) or - for stdin; repeatable').argParser(collect).default([]);
+
+  program
+    .command('apply')
+    .description('create or update every resource in the files, validated first, written in one atomic batch')
+    .addOption(fileOpt().makeOptionMandatory())
+    .addOption(nsOpt())
+    .action(run((cmd) => {
+      const o = cmd.opts<{ filename: string[]; namespace?: string }>();
+      return applyVerb({ files: o.filename, namespace: o.namespace }, verbDeps(cmd));
+    }));
+
+  program
+    .command('create')
+    .description('create the resources in the files; fails if any exists')
+    .addOption(fileOpt().makeOptionMandatory())
+    .addOption(nsOpt())
+    .option('--skip-exists', 'skip resources that already exist instead of failing')
+    .action(run((cmd) => {
+      const o = cmd.opts<{ filename: string[]; namespace?: string; skipExists?: boolean }>();
+      return createVerb({ files: o.filename, namespace: o.namespace, skipExists: o.skipExists }, verbDeps(cmd));
+    }));
+
+  program
+    .command('replace')
+    .description('replace existing resources (compare-and-swap on resourceVersion)')
+    .addOption(fileOpt().makeOptionMandatory())
+    .addOption(nsOpt())
+    .option('--skip-not-exists', 'skip resources that do not exist instead of failing')
+    .action(run((cmd) => {
+      const o = cmd.opts<{ filename: string[]; namespace?: string; skipNotExists?: boolean }>();
+      return replaceVerb({ files: o.filename, namespace: o.namespace, skipNotExists: o.skipNotExists }, verbDeps(cmd));
+    }));
+
+  program
+    .command('delete')
+    .description('delete resources by KIND NAME... or by the files that describe them')
+    .argument('[kind]', 'kind: singular, plural or short name (ippool, gnp, netpol, ns, ...)')
+    .argument('[names...]', 'names; NAMESPACE/NAME for namespaced kinds')
+    .addOption(fileOpt())
+    .addOption(nsOpt())
+    .option('--skip-not-exists', 'do not fail on resources that do not exist')
+    .action(run((cmd) => {
+      const [kind, names] = cmd.processedArgs as [string | undefined, string[]];
+      const o = cmd.opts<{ filename: string[]; namespace?: string; skipNotExists?: boolean }>();
+      return deleteVerb(
+        { kind, names, files: o.filename, namespace: o.namespace, skipNotExists: o.skipNotExists },
+        verbDeps(cmd),
+      );
+    }));
+
+  program
+    .command('get')
+    .description('show resources of a kind, named ones, or those a file describes')
+    .argument('[kind]', 'kind: singular, plural or short name')
+    .argument('[names...]', 'names; NAMESPACE/NAME for namespaced kinds')
+    .addOption(fileOpt())
+    .addOption(nsOpt())
+    .option('-A, --all-namespaces', 'list namespaced kinds across every namespace')
+    .addOption(new Option('-o, --output <format>', 'output format').choices(OUTPUT_FORMATS.filter((f) => f !== 'table')))
+    .action(run((cmd) => {
+      const [kind, names] = cmd.processedArgs as [string | undefined, string[]];
+      const o = cmd.opts<{ filename: string[]; namespace?: string; allNamespaces?: boolean; output?: OutputFormat }>();
+      return getVerb(
+        {
+          kind,
+          names,
+          files: o.filename,
+          namespace: o.namespace,
+          allNamespaces: o.allNamespaces,
+          output: o.output ?? 'table',
+        },
+        verbDeps(cmd),
+      );
+    }));
+
+  program
+    .command('patch')
+    .description('apply a JSON merge patch to one resource (validated, compare-and-swap)')
+    .argument('<kind>')
+    .argument('<name>')
+    .requiredOption('-p, --patch <json>', 'JSON (or YAML) merge patch, e.g. \'{"spec":{"disabled":true}}\'')
+    .addOption(nsOpt())
+    .action(run((cmd) => {
+      const [kind, name] = cmd.processedArgs as [string, string];
+      const o = cmd.opts<{ patch: string; namespace?: string }>();
+      return patchVerb({ kind, name, patch: o.patch, namespace: o.namespace }, verbDeps(cmd));
+    }));
+
+  program
+    .command('label')
+    .description('add, change (--overwrite) or remove (key-) labels on any resource')
+    .argument('<kind>')
+    .argument('<name>', 'NAME or NAMESPACE/NAME')
+    .argument('<changes...>', 'key=value to set, key- to remove')
+    .addOption(nsOpt())
+    .option('--overwrite', 'allow changing the value of an existing label')
+    .action(run((cmd) => {
+      const [kind, name, changes] = cmd.processedArgs as [string, string, string[]];
+      const o = cmd.opts<{ namespace?: string; overwrite?: boolean }>();
+      return labelVerb({ kind, name, changes, namespace: o.namespace, overwrite: o.overwrite }, verbDeps(cmd));
+    }));
+
+  program
+    .command('validate')
+    .description('validate manifests without a datastore')
+    .addOption(fileOpt().makeOptionMandatory())
+    .addOption(nsOpt())
+    .action(run((cmd) => {
+      const o = cmd.opts<{ filename: string[]; namespace?: string }>();
+      return validateVerb({ files: o.filename, namespace: o.namespace }, verbDeps(cmd));
+    }));
+
+  program
+    .command('version')
+    .description('print the client version and, if reachable, the cluster version')
+    .action(run((cmd) => versionVerb({}, verbDeps(cmd))));
+
+  const context = program.command('context').description('manage datastore contexts (~/.tessera/config.json)');
+  context
+    .command('list')
+    .description('list contexts; * marks the current one')
+    .action(run(() => contextListVerb(deps.io, env)));
+  context
+    .command('use')
+    .argument('<name>')
+    .description('make a context current')
+    .action(run((cmd) => contextUseVerb(cmd.processedArgs[0] as string, deps.io, env)));
+  context
+    .command('delete')
+    .argument('<name>')
+    .description('remove a context')
+    .action(run((cmd) => contextDeleteVerb(cmd.processedArgs[0] as string, deps.io, env)));
+
+  registerDemo(program, deps.io);
+  registerLab(program);
+  registerIpam(program);
+  registerPolicy(program);
+  registerNode(program);
+  return program;
+}
+
+/** Writes an error the way the CLI shows it and returns the exit code it maps to. */
+export function reportError(err: unknown, io: CliIO): number {
+  if (err instanceof CommanderError) {
+    // commander already printed its message through configureOutput.
+    return err.exitCode === 0 ? 0 : 2;
+  }
+  if (isTesseraError(err)) {
+    if (err.code === 'bug') {
+      io.err(`internal error (please report): ${err.stack ?? err.message}\n`);
+      return 1;
+    }
+    if (err.code === 'validation') {
+      io.err(`${err.message}\n`);
+      if (!err.message.includes('\n')) {
+        for (const p of err.problems) io.err(`  ${p.path ? `${p.path}: ` : ''}${p.message}\n`);
+      }
+      return 1;
+    }
+    io.err(`error: ${describeError(err)}\n`);
+    return err.code === 'usage' ? 2 : 1;
+  }
+  io.err(`internal error (please report): ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  return 1;
+}
+
+/** Runs one CLI invocation (argv without node and script) and returns its exit code. */
+export async function runCli(argv: string[], deps: ProgramDeps): Promise<number> {
+  const state: RunState = { code: 0 };
+  const program = buildProgram(deps, state);
+  let code: number;
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    code = state.code;
+  } catch (err) {
+    code = reportError(err, deps.io);
+  } finally {
+    if (state.store) {
+      await state.store.then(
+        (s) => s.close(),
+        () => undefined,
+      );
+    }
+  }
+  return code;
+}
