@@ -1,0 +1,460 @@
+/**
+ * The node agent: registration, the calculation loop, and the reconcilers.
+ *
+ * Invariants a reviewer must check:
+ *  - No kernel write before the syncer reports in-sync (the apply loop is gated on `inSync`).
+ *  - Calculators see only the current mirror, never event history; every cycle recomputes the
+ *    full desired state and the reconcilers diff against what the kernel really has.
+ *  - Nothing is torn down on stop: a restarted agent finds its routes, devices and tables by their
+ *    marks (route protocol, device names, table name) and takes them over without a blip.
+ *  - Bad datastore items are skipped and counted, never fatal.
+ */
+import { createHash } from 'node:crypto';
+import { mkdir, writeFile, rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { Backend } from '../datastore/backend.js';
+import { ipamKeys, RESOURCE_ROOT } from '../datastore/keys.js';
+import { Syncer, ResourceStore } from '../datastore/index.js';
+import { lookupKind } from '../api/kinds.js';
+import type { Resource } from '../api/resource.js';
+import { describeError, isTesseraError, TesseraError } from '../lib/errors.js';
+import { run } from '../lib/exec.js';
+import {
+  IPIP_DEVICE,
+  IPIP_OVERHEAD,
+  VXLAN_OVERHEAD_V4,
+  VXLAN_PORT,
+  VXLAN_VNI,
+  VXLAN_OVERHEAD_V6,
+  VXLAN_V6_DEVICE,
+  VXLAN_V6_VNI,
+  VXLAN_DEVICE,
+} from '../lib/marks.js';
+import { calculateRoutes, RoutingReconciler, type RouteState } from '../dataplane/routes/index.js';
+import { vtepMacFor, type VtepSpec } from '../dataplane/vxlan/index.js';
+import { NatReconciler } from '../dataplane/nat/index.js';
+import { IpamClient } from '../ipam/index.js';
+import { detectNodeAddress, interfaceMtuFor, type AutodetectMethod } from './autodetect.js';
+import { AgentMetrics, startHealthServer } from './health.js';
+import { DatastoreMirror, type MirrorChange } from './mirror.js';
+import { routeInputs } from './route-inputs.js';
+import { Throttler } from './throttler.js';
+import type { Server } from 'node:http';
+
+/** A pluggable dataplane driver (policy, BGP) fed by the same mirror and apply loop. */
+export interface DataplaneDriver {
+  readonly name: string;
+  onChange(change: MirrorChange, mirror: DatastoreMirror): void;
+  /** Programs the kernel; `full` asks for a full resync (first sync, drift check). */
+  apply(mirror: DatastoreMirror, full: boolean): Promise<void>;
+  stop?(): Promise<void>;
+}
+
+export interface AgentOptions {
+  nodeName: string;
+  backend: Backend;
+  stateDir: string;
+  logger: Logger;
+  ipv4Autodetection: AutodetectMethod;
+  healthListen?: string;
+  interfacePrefix: string;
+  routing: 'agent' | 'bgp';
+  /** Periodic full resync (drift check) interval. */
+  resyncIntervalMs: number;
+  drivers?: DataplaneDriver[];
+  /** Extra services started once registered (e.g. the CNI fast path server). */
+  services?: { name: string; start(agent: Agent): Promise<{ stop(): Promise<void> }> }[];
+}
+
+export class Agent {
+  readonly metrics = new AgentMetrics();
+  readonly mirror: DatastoreMirror;
+  readonly store: ResourceStore;
+  readonly ipam: IpamClient;
+  private syncer: Syncer | undefined;
+  private inSync = false;
+  private programmed = false;
+  private stopped = false;
+  private nodeAddress = '';
+  private hostMtu = 1500;
+  private ipipSupported = false;
+  private problems: string[] = [];
+  private lastApplyError: string | undefined;
+  private readonly routing: RoutingReconciler;
+  private readonly nat = new NatReconciler();
+  private readonly throttler: Throttler;
+  private timers: NodeJS.Timeout[] = [];
+  private health: Server | undefined;
+  private monitor: ReturnType<typeof import('../lib/exec.js').start> | undefined;
+  private runningServices: { stop(): Promise<void> }[] = [];
+  private needFull = true;
+  private lastStatusJson = '';
+  private tunnelAllocating: Promise<void> | undefined;
+
+  constructor(private readonly options: AgentOptions) {
+    this.mirror = new DatastoreMirror((key, why) => {
+      this.metrics.skippedResources.inc();
+      options.logger.warn({ key, why }, 'skipping undecodable datastore item');
+    });
+    this.store = new ResourceStore(options.backend);
+    this.ipam = new IpamClient(options.backend);
+    this.routing = new RoutingReconciler({ interfacePrefix: options.interfacePrefix });
+    this.throttler = new Throttler(() => this.applyCycle());
+  }
+
+  get log(): Logger {
+    return this.options.logger;
+  }
+  get nodeName(): string {
+    return this.options.nodeName;
+  }
+  isReady(): boolean {
+    return this.inSync && this.programmed && !this.stopped;
+  }
+
+  async start(): Promise<void> {
+    const { logger: log, stateDir } = this.options;
+    await mkdir(stateDir, { recursive: true });
+    this.nodeAddress = await detectNodeAddress(this.options.ipv4Autodetection, 4);
+    this.hostMtu = (await interfaceMtuFor(this.nodeAddress)) ?? 1500;
+    this.ipipSupported = await this.probeIpip();
+    log.info({ node: this.nodeName, address: this.nodeAddress, mtu: this.hostMtu, ipip: this.ipipSupported }, 'starting');
+    await this.registerNode();
+    if (this.options.healthListen) {
+      this.health = await startHealthServer(
+        this.options.healthListen,
+        { live: () => !this.stopped, ready: () => this.isReady(), status: () => this.statusObject() },
+        this.metrics,
+      );
+    }
+    for (const s of this.options.services ?? []) {
+      this.runningServices.push(await s.start(this));
+      log.info({ service: s.name }, 'service started');
+    }
+    this.syncer = new Syncer({
+      backend: this.options.backend,
+      prefixes: [RESOURCE_ROOT, ipamKeys.blocksPrefix],
+      onUpdates: (updates) => {
+        this.metrics.datastoreUpdates.inc(updates.length);
+        for (const u of updates) {
+          const change = this.mirror.apply(u);
+          if (change) for (const d of this.options.drivers ?? []) d.onChange(change, this.mirror);
+        }
+        if (this.inSync) this.kick();
+      },
+      onStatus: (status) => {
+        log.info({ status }, 'datastore sync status');
+        if (status === 'in-sync') {
+          this.inSync = true;
+          this.needFull = true;
+          this.kick();
+        } else {
+          this.inSync = false;
+        }
+      },
+    });
+    this.syncer.start();
+    this.timers.push(
+      setInterval(() => {
+        this.needFull = true;
+        this.kick();
+      }, this.options.resyncIntervalMs),
+    );
+    this.followRouteMonitor();
+  }
+
+  /** Schedules an apply cycle (collapsed with any already queued). */
+  kick(): void {
+    if (this.stopped || !this.inSync) return;
+    this.throttler.trigger().catch(() => undefined);
+  }
+
+  /** Waits for the current/queued apply to finish (tests, CNI fast path). */
+  settle(): Promise<void> {
+    return this.throttler.idle();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const t of this.timers) clearInterval(t);
+    this.monitor?.kill();
+    this.syncer?.stop();
+    await this.throttler.idle();
+    for (const s of this.runningServices) await s.stop().catch(() => undefined);
+    for (const d of this.options.drivers ?? []) await d.stop?.().catch(() => undefined);
+    await new Promise<void>((r) => (this.health ? this.health.close(() => r()) : r()));
+    await this.writeStatus(false);
+  }
+
+  private async probeIpip(): Promise<boolean> {
+    const existing = await run(['ip', 'link', 'show', 'dev', IPIP_DEVICE], { check: false });
+    if (existing.code === 0) return true;
+    const r = await run(['ip', 'link', 'add', IPIP_DEVICE, 'type', 'ipip'], { check: false });
+    if (r.code !== 0) return false;
+    await run(['ip', 'link', 'del', IPIP_DEVICE], { check: false });
+    return true;
+  }
+
+  private vtepMac(family: 4 | 6): string {
+    return vtepMacFor(this.nodeName, family, (s) => createHash('sha256').update(s).digest('hex'));
+  }
+
+  /** Creates or updates this node's Node resource (address, VTEP MAC), keeping user labels. */
+  private async registerNode(): Promise<void> {
+    const info = lookupKind('Node')!;
+    for (let attempt = 0; ; attempt++) {
+      const cur = await this.store.get(info, this.nodeName);
+      const spec = { ...((cur?.spec as Record<string, unknown> | undefined) ?? {}) };
+      const bgp = { ...((spec.bgp as Record<string, unknown> | undefined) ?? {}) };
+      bgp.ipv4Address = this.nodeAddress;
+      spec.bgp = bgp;
+      spec.vxlanTunnelMACAddr = this.vtepMac(4);
+      const next: Resource = {
+        apiVersion: info.apiVersion,
+        kind: 'Node',
+        metadata: {
+          ...(cur?.metadata ?? { name: this.nodeName }),
+          labels: { 'kubernetes.io/hostname': this.nodeName, ...(cur?.metadata.labels ?? {}) },
+        },
+        spec,
+        ...(cur?.status ? { status: cur.status } : {}),
+      };
+      try {
+        if (cur) await this.store.update(next);
+        else await this.store.create(next);
+        return;
+      } catch (e) {
+        if (attempt < 10 && (isTesseraError(e, 'conflict') || isTesseraError(e, 'already-exists'))) continue;
+        throw new TesseraError('unavailable', `cannot register node "${this.nodeName}"`, { cause: e });
+      }
+    }
+  }
+
+  /** Allocates the VXLAN tunnel address once a VXLAN pool exists (handle vxlan-tunnel-addr-<node>). */
+  private async ensureTunnelAddress(state: RouteState): Promise<void> {
+    const node = [...this.mirror.of('Node').values()].find((n) => n.metadata.name === this.nodeName);
+    const spec = (node?.spec ?? {}) as Record<string, unknown>;
+    const anyVxlanPool = [...this.mirror.of('IPPool').values()].some((p) => {
+      const s = (p.spec ?? {}) as Record<string, unknown>;
+      return (s.vxlanMode === 'Always' || s.vxlanMode === 'CrossSubnet') && s.disabled !== true;
+    });
+    if (!anyVxlanPool || typeof spec.ipv4VXLANTunnelAddr === 'string' || this.tunnelAllocating) return;
+    void state;
+    this.tunnelAllocating = (async () => {
+      try {
+        const handleId = `vxlan-tunnel-addr-${this.nodeName}`;
+        let ips = await this.ipam.ipsByHandle(handleId);
+        if (!ips.some((i) => i.family === 4)) {
+          const r = await this.ipam.autoAssign({
+            num4: 1,
+            num6: 0,
+            handleId,
+            hostname: this.nodeName,
+            use: 'Tunnel',
+            attrs: { node: this.nodeName, type: 'vxlanTunnelAddress' },
+          });
+          ips = r.ipv4;
+        }
+        const addr = ips.find((i) => i.family === 4)?.address;
+        if (!addr) return;
+        const info = lookupKind('Node')!;
+        for (let attempt = 0; attempt < 10; attempt++) {
+          const cur = await this.store.get(info, this.nodeName);
+          if (!cur) return;
+          const s = { ...((cur.spec as Record<string, unknown>) ?? {}), ipv4VXLANTunnelAddr: addr, vxlanTunnelMACAddr: this.vtepMac(4) };
+          try {
+            await this.store.update({ ...cur, spec: s });
+            this.log.info({ address: addr }, 'allocated VXLAN tunnel address');
+            return;
+          } catch (e) {
+            if (!isTesseraError(e, 'conflict')) throw e;
+          }
+        }
+      } catch (e) {
+        this.log.error({ err: describeError(e) }, 'cannot allocate VXLAN tunnel address');
+      } finally {
+        this.tunnelAllocating = undefined;
+      }
+    })();
+  }
+
+  private vteps(): { v4?: VtepSpec; v6?: VtepSpec } {
+    const node = [...this.mirror.of('Node').values()].find((n) => n.metadata.name === this.nodeName);
+    const spec = (node?.spec ?? {}) as Record<string, unknown>;
+    const out: { v4?: VtepSpec; v6?: VtepSpec } = {};
+    const tunnel = spec.ipv4VXLANTunnelAddr;
+    if (typeof tunnel === 'string') {
+      out.v4 = {
+        device: VXLAN_DEVICE,
+        family: 4,
+        vni: VXLAN_VNI,
+        port: VXLAN_PORT,
+        localIp: this.nodeAddress.split('/')[0]!,
+        tunnelIp: tunnel,
+        mac: this.vtepMac(4),
+        mtu: this.hostMtu - VXLAN_OVERHEAD_V4,
+      };
+    }
+    const tunnel6 = spec.ipv6VXLANTunnelAddr;
+    const addr6 = (spec.bgp as Record<string, unknown> | undefined)?.ipv6Address;
+    if (typeof tunnel6 === 'string' && typeof addr6 === 'string') {
+      out.v6 = {
+        device: VXLAN_V6_DEVICE,
+        family: 6,
+        vni: VXLAN_V6_VNI,
+        port: VXLAN_PORT,
+        localIp: addr6.split('/')[0]!,
+        tunnelIp: tunnel6,
+        mac: this.vtepMac(6),
+        mtu: this.hostMtu - VXLAN_OVERHEAD_V6,
+      };
+    }
+    return out;
+  }
+
+  /** The MTU workloads should use: host MTU minus the largest encapsulation in use. */
+  private workloadMtu(): number {
+    let overhead = 0;
+    for (const p of this.mirror.of('IPPool').values()) {
+      const s = (p.spec ?? {}) as Record<string, unknown>;
+      if (s.vxlanMode === 'Always' || s.vxlanMode === 'CrossSubnet') {
+        overhead = Math.max(overhead, String(s.cidr ?? '').includes(':') ? VXLAN_OVERHEAD_V6 : VXLAN_OVERHEAD_V4);
+      }
+      if (s.ipipMode === 'Always' || s.ipipMode === 'CrossSubnet') overhead = Math.max(overhead, IPIP_OVERHEAD);
+    }
+    return this.hostMtu - overhead;
+  }
+
+  private async applyCycle(): Promise<void> {
+    if (!this.inSync || this.stopped) return;
+    const full = this.needFull;
+    this.needFull = false;
+    const started = performance.now();
+    const problems: string[] = [];
+    try {
+      const state = calculateRoutes(
+        routeInputs(this.mirror, this.nodeName, { ipipSupported: this.ipipSupported, bgpRouting: this.options.routing === 'bgp' }),
+      );
+      for (const p of state.problems) problems.push(`${p.subject}: ${p.message}`);
+      if (state.needIpip && !this.ipipSupported) {
+        problems.push('IPIP encapsulation is configured but this kernel has no ipip support (no ipip device type); use VXLAN');
+      }
+      await this.ensureTunnelAddress(state);
+      const stats = await this.routing.apply(state, this.vteps());
+      await this.nat.apply(state.natPools, state.allPools, full);
+      for (const d of this.options.drivers ?? []) {
+        const t0 = performance.now();
+        try {
+          await d.apply(this.mirror, full);
+        } catch (e) {
+          this.metrics.applyFailures.inc({ dataplane: d.name });
+          if (isTesseraError(e, 'bug')) throw e;
+          problems.push(`${d.name}: ${describeError(e)}`);
+          this.needFull = true;
+        } finally {
+          this.metrics.applySeconds.observe({ dataplane: d.name }, (performance.now() - t0) / 1000);
+        }
+      }
+      await this.writeMtu();
+      this.metrics.routes.set(state.routes.length);
+      this.metrics.localEndpoints.set(
+        [...this.mirror.of('WorkloadEndpoint').values()].filter((w) => (w.spec as Record<string, unknown> | undefined)?.node === this.nodeName).length,
+      );
+      if (stats.routeChanges || stats.vtepChanges) this.log.debug({ ...stats }, 'routes reconciled');
+      this.programmed = true;
+      this.lastApplyError = undefined;
+    } catch (e) {
+      this.metrics.applyFailures.inc({ dataplane: 'routes' });
+      this.lastApplyError = describeError(e);
+      this.log.error({ err: this.lastApplyError }, 'apply failed; will retry');
+      this.needFull = true;
+      const t = setTimeout(() => this.kick(), 1000);
+      t.unref();
+      if (isTesseraError(e, 'bug')) {
+        this.log.fatal('invariant broken; exiting rather than run with an unknown dataplane');
+        process.exit(70);
+      }
+    } finally {
+      this.metrics.applySeconds.observe({ dataplane: 'routes' }, (performance.now() - started) / 1000);
+      this.problems = problems;
+      await this.writeStatus(true);
+    }
+  }
+
+  private async writeMtu(): Promise<void> {
+    const text = `${this.workloadMtu()}\n`;
+    const path = join(this.options.stateDir, 'mtu');
+    await writeFile(`${path}.tmp`, text);
+    await rename(`${path}.tmp`, path);
+  }
+
+  statusObject(): Record<string, unknown> {
+    return {
+      node: this.nodeName,
+      address: this.nodeAddress,
+      live: !this.stopped,
+      ready: this.isReady(),
+      inSync: this.inSync,
+      ipipSupported: this.ipipSupported,
+      problems: this.problems,
+      lastApplyError: this.lastApplyError ?? null,
+    };
+  }
+
+  /** status.json in the state dir (for tools without network access to the agent) + Node status. */
+  private async writeStatus(running: boolean): Promise<void> {
+    const obj = { ...this.statusObject(), ready: running && this.isReady() };
+    const json = JSON.stringify(obj);
+    if (json === this.lastStatusJson) return;
+    this.lastStatusJson = json;
+    const path = join(this.options.stateDir, 'status.json');
+    await writeFile(`${path}.tmp`, `${JSON.stringify(obj, null, 2)}\n`);
+    await rename(`${path}.tmp`, path);
+    if (running) void this.publishNodeConditions(obj).catch(() => undefined);
+  }
+
+  /** Mirrors readiness and dataplane problems into Node.status.conditions (`tessera get node -o yaml`). */
+  private async publishNodeConditions(obj: Record<string, unknown>): Promise<void> {
+    const info = lookupKind('Node')!;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const cur = await this.store.get(info, this.nodeName);
+      if (!cur) return;
+      const problems = (obj.problems as string[]) ?? [];
+      const conditions = [
+        { type: 'Ready', status: obj.ready ? 'True' : 'False', reason: obj.ready ? 'DataplaneProgrammed' : 'NotProgrammed', message: String(obj.lastApplyError ?? '') },
+        { type: 'DataplaneProblems', status: problems.length ? 'True' : 'False', reason: problems.length ? 'SeeMessage' : 'None', message: problems.join('; ') },
+      ];
+      const prev = JSON.stringify((cur.status as Record<string, unknown> | undefined)?.conditions ?? null);
+      if (prev === JSON.stringify(conditions)) return;
+      try {
+        await this.store.update({ ...cur, status: { ...(cur.status ?? {}), conditions } });
+        return;
+      } catch (e) {
+        if (!isTesseraError(e, 'conflict')) throw e;
+      }
+    }
+  }
+
+  /** Follows `ip monitor route` so a hand-deleted Tessera route is repaired promptly. */
+  private followRouteMonitor(): void {
+    // Imported lazily so unit tests of the class never spawn.
+    void import('../lib/exec.js').then(({ start }) => {
+      if (this.stopped) return;
+      const child = start(['ip', 'monitor', 'route'], { stdio: ['ignore', 'pipe', 'ignore'] });
+      this.monitor = child;
+      let pending: NodeJS.Timeout | undefined;
+      child.stdout?.on('data', (b: Buffer) => {
+        if (!b.toString().includes('proto 80') && !b.toString().startsWith('Deleted')) return;
+        if (pending) return;
+        pending = setTimeout(() => {
+          pending = undefined;
+          this.kick();
+        }, 50);
+      });
+      child.on('exit', () => {
+        if (!this.stopped) setTimeout(() => this.followRouteMonitor(), 1000).unref();
+      });
+    });
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * natOutgoing: masquerade traffic from a pool with natOutgoing to anywhere outside all pools.
+ * Kept in its own small table (`inet tessera_nat`) because it is rewritten whole on change, unlike
+ * the policy table, whose updates must be incremental.
+ */
+import { run } from '../../lib/exec.js';
+import { checkCidr } from '../../lib/ip.js';
+
+export const NAT_TABLE = 'tessera_nat';
+
+function set(name: string, type: 'ipv4_addr' | 'ipv6_addr', cidrs: string[]): string {
+  const elems = cidrs.length ? ` elements = { ${cidrs.join(', ')} };` : '';
+  return `  set ${name} { type ${type}; flags interval;${elems} }\n`;
+}
+
+/** Renders the whole NAT table (pure). */
+export function renderNatTable(natPools: readonly string[], allPools: readonly string[]): string {
+  const fam = (list: readonly string[], f: 4 | 6) => list.filter((c) => checkCidr(c).cidr?.family === f);
+  return (
+    `table inet ${NAT_TABLE} {\n` +
+    set('nat4', 'ipv4_addr', fam(natPools, 4)) +
+    set('pools4', 'ipv4_addr', fam(allPools, 4)) +
+    set('nat6', 'ipv6_addr', fam(natPools, 6)) +
+    set('pools6', 'ipv6_addr', fam(allPools, 6)) +
+    `  chain postrouting {\n` +
+    `    type nat hook postrouting priority srcnat; policy accept;\n` +
+    `    ip saddr @nat4 ip daddr != @pools4 masquerade\n` +
+    `    ip6 saddr @nat6 ip6 daddr != @pools6 masquerade\n` +
+    `  }\n}\n`
+  );
+}
+
+export class NatReconciler {
+  private applied: string | undefined;
+  constructor(private readonly options: { netns?: string } = {}) {}
+
+  /** Applies when the rendering changed or the table went missing (drift). Returns true on a write. */
+  async apply(natPools: readonly string[], allPools: readonly string[], checkDrift = false): Promise<boolean> {
+    const want = renderNatTable(natPools, allPools);
+    if (want === this.applied && !checkDrift) return false;
+    if (want === this.applied) {
+      const r = await run(['nft', 'list', 'table', 'inet', NAT_TABLE], { netns: this.options.netns, check: false });
+      if (r.code === 0) return false;
+    }
+    // Create-then-delete makes the delete safe whether or not the table exists; one atomic transaction.
+    const script = `table inet ${NAT_TABLE}\ndelete table inet ${NAT_TABLE}\n${want}`;
+    await run(['nft', '-f', '-'], { netns: this.options.netns, input: script });
+    this.applied = want;
+    return true;
+  }
+
+  async remove(): Promise<void> {
+    await run(['nft', 'delete', 'table', 'inet', NAT_TABLE], { netns: this.options.netns, check: false });
+    this.applied = undefined;
+  }
+}
