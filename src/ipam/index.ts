@@ -34,3 +34,20 @@
  *   `releaseHostAffinities(host)`.
  */
 export * from './types.js';
+export { IpamClient } from './client.js';
+export { type IpamOptions, validateHandleId } from './allocator.js';
+export type { RetryPolicy } from './store.js';
+export { buildReport, type IpamSnapshot } from './check.js';
+export {
+  newBlock,
+  assignFromBlock,
+  assignOrdinal,
+  releaseFromBlock,
+  releaseHandleFromBlock,
+  reservedOrdinals,
+  allocationsOf,
+  blockInvariantProblems,
+  hostAffinity,
+  affinityHost,
+} from './block.js';
+export { type PoolInfo, poolFromResource, selectPools } from './pools.js';

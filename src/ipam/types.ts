@@ -178,6 +178,8 @@ export interface IpamReport {
   duplicates: { address?: string; blocks: string[] }[];
   /** Pending affinities / affinity keys disagreeing with their block. */
   affinityProblems: { host: string; cidr: string; problem: string }[];
+  /** Blocks whose stored structure is inconsistent (corruption). */
+  blockProblems: { block: string; problem: string }[];
   problems: number;
   checkedAt?: string;
 }
