@@ -10,7 +10,7 @@
  *  - Bad datastore items are skipped and counted, never fatal.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, writeFile, rename } from 'node:fs/promises';
+import { mkdir, writeFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Backend } from '../datastore/backend.js';
@@ -411,6 +411,10 @@ export class Agent {
     const path = join(this.options.stateDir, 'status.json');
     await writeFile(`${path}.tmp`, `${JSON.stringify(obj, null, 2)}\n`);
     await rename(`${path}.tmp`, path);
+    // A plain `ready` marker file as well, for tools that only test for existence.
+    const marker = join(this.options.stateDir, 'ready');
+    if (obj.ready) await writeFile(marker, `${new Date().toISOString()}\n`);
+    else await rm(marker, { force: true });
     if (running) void this.publishNodeConditions(obj).catch(() => undefined);
   }
 
