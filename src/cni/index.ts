@@ -1,0 +1,38 @@
+/**
+ * CNI plugin `tessera-cni`, IPAM plugin `tessera-ipam`, and the CNI fast-path server the node agent
+ * embeds.
+ *
+ * PUBLIC API
+ *   startCniServer(options: CniServerOptions): Promise<CniServer>     // agent: fast path on a unix socket
+ *   handleInvocation(mode: 'cni' | 'ipam', env, stdin, getDeps): Promise<CniReply>
+ *   hostVethName(prefix, key), wepName(node, orchestrator, workload, endpoint), handleId(network, cid)
+ *   buildWorkloadEndpoint(input), SUPPORTED_VERSIONS, CNI_ERR, TESSERA_ROUTE_PROTO
+ *
+ * Executables: `bin/tessera-cni` is the C shim (src/cni/shim, built by scripts/build-cni-shim.sh):
+ * it forwards to the agent's socket (`agent_socket` in the network config) or execs main.ts.
+ * `bin/tessera-ipam` runs ipam-main.ts.
+ *
+ * DESIGN (what a reviewer must check)
+ * - Bad input (env, JSON, version, missing ipam, unknown pool, unknown pod) is rejected before any
+ *   side effect: request.ts parses everything, add.ts does all reads before the first write.
+ * - ADD registers one undo step per side effect (allocation, host veth incl. its peer and routes,
+ *   WorkloadEndpoint); a single catch unwinds them, so a failed ADD leaves nothing behind.
+ *   A SIGKILLed ADD can leave a leak (never a duplicate: IPAM is CAS-only); the runtime's DEL or
+ *   `ipam check` + `releaseFromReport` cleans it. A retried ADD reuses its handle's addresses.
+ * - DEL is idempotent and derives everything (veth name, handle, WEP name) from env + config.
+ *   It deletes a WEP only when spec.containerID is the caller's.
+ * - Kernel objects are recognisable: host veths carry the interface prefix (default "tsr"), host
+ *   routes carry route protocol 80 ("tessera").
+ * - Performance: two `ip -batch` spawns per ADD (host, pod), sysctls written directly; the server
+ *   keeps the datastore connection and IPAM client warm. The shim never falls back to the
+ *   TypeScript plugin after it has sent a request (that could run an ADD twice).
+ */
+export { startCniServer, encodeRequest, decodeRequest, type CniServer, type CniServerOptions } from './server.js';
+export { handleInvocation, type DepsProvider, type PluginMode } from './dispatch.js';
+export type { CniDeps, CniIpam } from './deps.js';
+export type { CniCommand, CniReply, CniRequest, CniResult, NetConf } from './types.js';
+export { hostVethName, wepName, handleId, podMac, DEFAULT_INTERFACE_PREFIX } from './naming.js';
+export { buildWorkloadEndpoint, type WorkloadEndpointSpec, type PodInfo } from './wep.js';
+export { SUPPORTED_VERSIONS, formatResult } from './version.js';
+export { CNI_ERR, renderCniError } from './errors.js';
+export { TESSERA_ROUTE_PROTO, HOST_VETH_MAC, GATEWAY_V4 } from './wiring-render.js';

@@ -1,0 +1,100 @@
+/**
+ * Applies the rendered pod wiring to the kernel: two `ip -batch` spawns (host netns, pod netns)
+ * plus direct `/proc/sys` writes, because spawn cost dominates a CNI ADD.
+ * Runs in the node's (host) network namespace, like any CNI plugin.
+ */
+import { access, mkdir, symlink, unlink, writeFile } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
+import { run } from '../lib/exec.js';
+import { TesseraError, isTesseraError } from '../lib/errors.js';
+import { hostSysctls, renderHostCreate, renderPodSetup, type PodWiring } from './wiring-render.js';
+
+const NETNS_DIRS = new Set(['/var/run/netns', '/run/netns']);
+
+export interface NetnsRef {
+  /** Name usable with `ip -n` and `netns <name>`. */
+  name: string;
+  /** Removes the temporary alias, if one was made. */
+  release(): Promise<void>;
+}
+
+export async function pathExists(p: string): Promise<boolean> {
+  try {
+    await access(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * `ip` addresses namespaces by name under /run/netns. Runtimes that pass another path (e.g.
+ * /proc/<pid>/ns/net) get a temporary symlink alias there, removed when the operation ends.
+ */
+export async function resolveNetns(path: string, uniq: string): Promise<NetnsRef> {
+  if (NETNS_DIRS.has(dirname(path))) return { name: basename(path), release: async () => undefined };
+  const name = `tsr-cni-${uniq}`;
+  const alias = `/run/netns/${name}`;
+  await mkdir('/run/netns', { recursive: true });
+  await unlink(alias).catch(() => undefined);
+  await symlink(path, alias);
+  return { name, release: () => unlink(alias).catch(() => undefined) };
+}
+
+export const linkExists = (ifName: string): Promise<boolean> => pathExists(`/proc/sys/net/ipv4/conf/${ifName}`);
+
+export async function deleteLink(ifName: string, signal?: AbortSignal): Promise<void> {
+  if (!(await linkExists(ifName))) return;
+  const r = await run(['ip', 'link', 'del', ifName], { check: false, ...(signal ? { signal } : {}) });
+  if (r.code !== 0 && (await linkExists(ifName))) {
+    throw new TesseraError('exec-failed', `cannot delete link "${ifName}": ${r.stderr.trim()}`);
+  }
+}
+
+export async function createHostSide(w: PodWiring, signal?: AbortSignal): Promise<void> {
+  await run(['ip', '-batch', '-'], { input: renderHostCreate(w), ...(signal ? { signal } : {}) });
+  const v4 = w.addresses.some((a) => !a.includes(':'));
+  const v6 = w.addresses.some((a) => a.includes(':'));
+  await Promise.all(
+    hostSysctls(w.hostIf, { v4, v6 }).map(([key, value]) =>
+      writeFile(`/proc/sys/${key}`, value).catch((e: unknown) => {
+        throw new TesseraError('exec-failed', `cannot set sysctl "${key}" to "${value}"`, { cause: e });
+      }),
+    ),
+  );
+}
+
+export async function setupPodSide(w: PodWiring, signal?: AbortSignal): Promise<void> {
+  await run(['ip', '-n', w.netnsName, '-batch', '-'], { input: renderPodSetup(w), ...(signal ? { signal } : {}) });
+}
+
+export interface IpAddrJson {
+  ifname: string;
+  address?: string;
+  operstate?: string;
+  mtu?: number;
+  addr_info?: { family: string; local: string; prefixlen: number }[];
+}
+export interface IpRouteJson {
+  dst: string;
+  gateway?: string;
+  dev?: string;
+  protocol?: string;
+  scope?: string;
+}
+
+export async function showLink(ifName: string, netnsName?: string): Promise<IpAddrJson | undefined> {
+  const argv = ['ip', ...(netnsName ? ['-n', netnsName] : []), '-j', 'addr', 'show', 'dev', ifName];
+  try {
+    const r = await run(argv);
+    return (JSON.parse(r.stdout) as IpAddrJson[])[0];
+  } catch (e) {
+    if (isTesseraError(e, 'exec-failed')) return undefined;
+    throw e;
+  }
+}
+
+export async function showRoutes(family: 4 | 6, netnsName?: string): Promise<IpRouteJson[]> {
+  const argv = ['ip', ...(netnsName ? ['-n', netnsName] : []), '-j', `-${family}`, 'route', 'show'];
+  return JSON.parse((await run(argv)).stdout) as IpRouteJson[];
+}
