@@ -1,0 +1,453 @@
+/**
+ * PolicyCalculator: the pure calculation graph for policy. Holds the current inputs, keeps the label
+ * index up to date incrementally, and resolves the model for the local endpoints on demand.
+ */
+import { andSelectors, parseSelector, printSelector, type Selector } from '../api/selector/index.js';
+import { TesseraError, validationError } from '../lib/errors.js';
+import { cidrNetwork, familyBits, formatCidr, parseCidr, cidrContainsCidr, type Cidr } from '../lib/ip.js';
+import type {
+  IpSetDef,
+  NamedPortMember,
+  NamedPortSetDef,
+  ResolvedEndpoint,
+  ResolvedModel,
+  ResolvedPolicy,
+  ResolvedProfile,
+  RuleIR,
+  TierPolicies,
+} from './ir.js';
+import { convertK8sNetworkPolicy } from './k8s.js';
+import {
+  allowAllRule,
+  compileRule,
+  NAME_LABEL,
+  NAMESPACE_LABEL,
+  NS_PREFIX,
+  ORCHESTRATOR_LABEL,
+  prefixSelector,
+  protocolNumber,
+  ruleSelectors,
+  SA_PREFIX,
+  SERVICE_ACCOUNT_LABEL,
+} from './rules.js';
+import { LabelIndex } from './label-index.js';
+import type {
+  Direction,
+  HostEndpointInput,
+  Labels,
+  NamedPort,
+  NamespaceInput,
+  NetworkSetInput,
+  PolicyInput,
+  PolicyUpdate,
+  ProfileInput,
+  ServiceAccountInput,
+  TierInput,
+  WorkloadEndpointInput,
+} from './types.js';
+
+export const DEFAULT_TIER: TierInput = { name: 'default', order: 1_000_000, defaultAction: 'Deny' };
+
+interface CompiledPolicy {
+  resolved: ResolvedPolicy;
+  applyKey: string;
+  types: ReadonlySet<Direction>;
+  /** Every selector key this policy holds a reference on. */
+  refs: string[];
+}
+
+interface CompiledProfile {
+  resolved: ResolvedProfile;
+  refs: string[];
+  labels: Labels;
+}
+
+/** Addressable member of the index: endpoint or network set. */
+interface Member {
+  kind: 'wep' | 'hep' | 'netset';
+  nets: Cidr[];
+  ports: readonly NamedPort[];
+}
+
+export interface PolicyCalculatorOptions {
+  /** Endpoints on this node are "local" (resolved). Undefined: every workload endpoint is local. */
+  nodeName?: string;
+}
+
+const itemId = { wep: (k: string) => `wep:${k}`, hep: (k: string) => `hep:${k}`, netset: (k: string) => `set:${k}` };
+const parentId = (profile: string) => `prof:${profile}`;
+
+function compareOrder(a: number | undefined, b: number | undefined): number {
+  const x = a ?? Infinity;
+  const y = b ?? Infinity;
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+export class PolicyCalculator {
+  readonly index = new LabelIndex();
+  private readonly nodeName: string | undefined;
+  private readonly weps = new Map<string, WorkloadEndpointInput>();
+  private readonly members = new Map<string, Member>();
+  private readonly explicitProfiles = new Map<string, ProfileInput>();
+  private readonly namespaces = new Map<string, NamespaceInput>();
+  private readonly serviceAccounts = new Map<string, ServiceAccountInput>();
+  private readonly profiles = new Map<string, CompiledProfile>();
+  private readonly tiers = new Map<string, TierInput>([[DEFAULT_TIER.name, DEFAULT_TIER]]);
+  private readonly policies = new Map<string, CompiledPolicy>();
+  private readonly ipSetCache = new Map<string, IpSetDef>();
+  private readonly namedPortCache = new Map<string, NamedPortSetDef>();
+
+  constructor(options: PolicyCalculatorOptions = {}) {
+    this.nodeName = options.nodeName;
+  }
+
+  /** Applies a batch of updates; order within the batch matters only for the same key. */
+  applyUpdates(updates: readonly PolicyUpdate[]): void {
+    for (const u of updates) this.apply(u);
+  }
+
+  apply(u: PolicyUpdate): void {
+    switch (u.kind) {
+      case 'WorkloadEndpoint':
+        return u.value ? this.upsertWorkloadEndpoint(u.value) : this.removeWorkloadEndpoint(u.key);
+      case 'HostEndpoint':
+        return u.value ? this.upsertHostEndpoint(u.value) : this.removeMember(itemId.hep(u.key));
+      case 'NetworkSet':
+        return u.value ? this.upsertNetworkSet(u.value) : this.removeMember(itemId.netset(u.key));
+      case 'Profile':
+        if (u.value) this.explicitProfiles.set(u.value.name, u.value);
+        else this.explicitProfiles.delete(u.key);
+        return this.refreshProfile(u.value?.name ?? u.key);
+      case 'Namespace':
+        if (u.value) this.namespaces.set(u.value.name, u.value);
+        else this.namespaces.delete(u.key);
+        return this.refreshProfile(`kns.${u.value?.name ?? u.key}`);
+      case 'ServiceAccount': {
+        const key = u.value ? `${u.value.namespace}/${u.value.name}` : u.key;
+        if (u.value) this.serviceAccounts.set(key, u.value);
+        else this.serviceAccounts.delete(key);
+        return this.refreshProfile(`ksa.${key.replace('/', '.')}`);
+      }
+      case 'Tier':
+        if (u.value) this.tiers.set(u.value.name, u.value);
+        else if (u.key !== DEFAULT_TIER.name) this.tiers.delete(u.key);
+        return;
+      case 'Policy':
+        return u.value ? this.upsertPolicy(u.value) : this.removePolicy(u.key);
+      case 'K8sNetworkPolicy': {
+        if (u.value) return this.upsertPolicy(convertK8sNetworkPolicy(u.value));
+        const [ns, name] = u.key.split('/');
+        return this.removePolicy(`${ns}/knp.default.${name}`);
+      }
+    }
+  }
+
+  upsertWorkloadEndpoint(w: WorkloadEndpointInput): void {
+    const key = `${w.namespace}/${w.name}`;
+    this.weps.set(key, w);
+    const labels: Record<string, string> = { ...w.labels };
+    labels[NAMESPACE_LABEL] = w.namespace;
+    labels[ORCHESTRATOR_LABEL] ??= 'k8s';
+    if (w.serviceAccountName) labels[SERVICE_ACCOUNT_LABEL] = w.serviceAccountName;
+    this.upsertMember(itemId.wep(key), { kind: 'wep', nets: parseNets(w.ipNetworks), ports: w.ports ?? [] }, labels, profilesOf(w));
+  }
+
+  removeWorkloadEndpoint(key: string): void {
+    this.weps.delete(key);
+    this.removeMember(itemId.wep(key));
+  }
+
+  upsertHostEndpoint(h: HostEndpointInput): void {
+    this.upsertMember(
+      itemId.hep(h.name),
+      { kind: 'hep', nets: parseNets(h.expectedIPs ?? []), ports: h.ports ?? [] },
+      { ...h.labels },
+      h.profiles ?? [],
+    );
+  }
+
+  upsertNetworkSet(n: NetworkSetInput): void {
+    const key = n.namespace ? `${n.namespace}/${n.name}` : n.name;
+    const labels: Record<string, string> = { ...n.labels };
+    const parents: string[] = [];
+    if (n.namespace) {
+      labels[NAMESPACE_LABEL] = n.namespace;
+      parents.push(`kns.${n.namespace}`);
+    }
+    this.upsertMember(itemId.netset(key), { kind: 'netset', nets: parseNets(n.nets), ports: [] }, labels, parents);
+  }
+
+  upsertPolicy(p: PolicyInput): void {
+    const s = p.spec;
+    if (s.preDNAT || s.doNotTrack || s.applyOnForward) {
+      throw validationError(`cannot program policy "${p.name}"`, [
+        { path: 'spec', message: 'preDNAT, doNotTrack and applyOnForward are not supported yet' },
+      ]);
+    }
+    if (p.kind === 'NetworkPolicy' && !p.namespace) {
+      throw validationError(`cannot program policy "${p.name}"`, [{ path: 'metadata.namespace', message: 'required' }]);
+    }
+    const ns = p.kind === 'NetworkPolicy' ? p.namespace : undefined;
+    const id = ns ? `${ns}/${p.name}` : p.name;
+    const parts: Selector[] = [parseSelector(s.selector ?? '')];
+    if (ns) parts.push({ kind: 'eq', key: NAMESPACE_LABEL, value: ns });
+    else if (s.namespaceSelector?.trim()) parts.push(prefixSelector(parseSelector(s.namespaceSelector), NS_PREFIX));
+    if (s.serviceAccountSelector?.trim()) parts.push(prefixSelector(parseSelector(s.serviceAccountSelector), SA_PREFIX));
+    const apply = andSelectors(...parts);
+    const ingress = (s.ingress ?? []).map((r, i) => compileRule(r, i, ns, `spec.ingress[${i}]`));
+    const egress = (s.egress ?? []).map((r, i) => compileRule(r, i, ns, `spec.egress[${i}]`));
+    // Calico's defaulting: Ingress always, Egress when egress rules exist.
+    const types = new Set<Direction>(
+      s.types?.length ? s.types.map((t) => (t === 'Ingress' ? 'ingress' : 'egress')) : egress.length ? ['ingress', 'egress'] : ['ingress'],
+    );
+    const resolved: ResolvedPolicy = {
+      id,
+      kind: p.kind,
+      ...(ns ? { namespace: ns } : {}),
+      name: p.name,
+      tier: s.tier ?? 'default',
+      ...(s.order !== undefined ? { order: s.order } : {}),
+      ingress: types.has('ingress') ? ingress : [],
+      egress: types.has('egress') ? egress : [],
+    };
+    const applyKey = printSelector(apply);
+    const refs = [applyKey];
+    this.index.addSelector(applyKey, apply);
+    this.addRuleRefs([...resolved.ingress, ...resolved.egress], refs);
+    this.removePolicy(id);
+    this.policies.set(id, { resolved, applyKey, types, refs });
+  }
+
+  removePolicy(id: string): void {
+    const prev = this.policies.get(id);
+    if (!prev) return;
+    this.policies.delete(id);
+    for (const k of prev.refs) this.index.releaseSelector(k);
+  }
+
+  /** Local endpoint ids (`namespace/name`), sorted. */
+  localEndpoints(): string[] {
+    return [...this.weps.values()]
+      .filter((w) => this.nodeName === undefined || w.node === this.nodeName)
+      .map((w) => `${w.namespace}/${w.name}`)
+      .sort();
+  }
+
+  /** Finds a workload endpoint by `ns/pod`, `ns/wepName` or a unique WEP name. */
+  findEndpoint(ref: string): string | undefined {
+    if (this.weps.has(ref)) return ref;
+    const [a, b] = ref.includes('/') ? ref.split('/', 2) : [undefined, ref];
+    const hits = [...this.weps.entries()].filter(([, w]) => (a === undefined || w.namespace === a) && ((w.pod ?? w.name) === b || w.name === b));
+    return hits.length === 1 ? hits[0]?.[0] : undefined;
+  }
+
+  /** The model for the local endpoints (or for `endpointIds` when given). */
+  resolve(endpointIds?: readonly string[]): ResolvedModel {
+    this.refreshDirtySets();
+    const ids = endpointIds ?? this.localEndpoints();
+    const idSet = new Set(ids.map(itemId.wep));
+    const tierOf = (name: string): TierInput => this.tiers.get(name) ?? { name };
+    // Policies in evaluation order: tier order, tier name, policy order, policy name.
+    const ordered = [...this.policies.values()].sort((a, b) => {
+      const ta = tierOf(a.resolved.tier);
+      const tb = tierOf(b.resolved.tier);
+      return (
+        compareOrder(ta.order, tb.order) ||
+        cmp(ta.name, tb.name) ||
+        compareOrder(a.resolved.order, b.resolved.order) ||
+        cmp(a.resolved.name, b.resolved.name) ||
+        cmp(a.resolved.id, b.resolved.id)
+      );
+    });
+    const perEndpoint = new Map<string, { ingress: TierPolicies[]; egress: TierPolicies[] }>();
+    for (const id of idSet) perEndpoint.set(id, { ingress: [], egress: [] });
+    const usedPolicies = new Map<string, ResolvedPolicy>();
+    for (const p of ordered) {
+      const members = this.index.members(p.applyKey);
+      const small = members.size < idSet.size ? members : idSet;
+      for (const m of small) {
+        if (!idSet.has(m) || !members.has(m)) continue;
+        const ep = perEndpoint.get(m) as { ingress: TierPolicies[]; egress: TierPolicies[] };
+        usedPolicies.set(p.resolved.id, p.resolved);
+        for (const d of p.types) {
+          const list = ep[d];
+          const last = list[list.length - 1];
+          if (last && last.tier === p.resolved.tier) (last.policies as string[]).push(p.resolved.id);
+          else list.push({ tier: p.resolved.tier, defaultAction: tierOf(p.resolved.tier).defaultAction ?? 'Deny', policies: [p.resolved.id] });
+        }
+      }
+    }
+    const endpoints: ResolvedEndpoint[] = [];
+    const usedProfiles = new Map<string, ResolvedProfile>();
+    for (const id of [...ids].sort()) {
+      const w = this.weps.get(id);
+      if (!w) continue;
+      const m = this.members.get(itemId.wep(id)) as Member;
+      const tiers = perEndpoint.get(itemId.wep(id)) as { ingress: TierPolicies[]; egress: TierPolicies[] };
+      const profiles = profilesOf(w).filter((p) => this.profiles.has(p));
+      for (const p of profiles) usedProfiles.set(p, (this.profiles.get(p) as CompiledProfile).resolved);
+      endpoints.push({
+        id,
+        name: w.name,
+        namespace: w.namespace,
+        pod: w.pod ?? w.name,
+        node: w.node,
+        interfaceName: w.interfaceName,
+        v4: m.nets.filter((c) => c.family === 4).map(netText),
+        v6: m.nets.filter((c) => c.family === 6).map(netText),
+        ingress: tiers.ingress,
+        egress: tiers.egress,
+        profiles,
+      });
+    }
+    const ipSets = new Map<string, IpSetDef>();
+    const namedPortSets = new Map<string, NamedPortSetDef>();
+    for (const holder of [...usedPolicies.values(), ...usedProfiles.values()]) {
+      for (const r of [...holder.ingress, ...holder.egress]) {
+        const { selectors, namedPorts } = ruleSelectors(r);
+        for (const s of selectors) if (!ipSets.has(s)) ipSets.set(s, this.ipSet(s));
+        for (const np of namedPorts) if (!namedPortSets.has(np.setKey)) namedPortSets.set(np.setKey, this.namedPortSet(np.setKey, np.selector, np.name));
+      }
+    }
+    return { endpoints, policies: usedPolicies, profiles: usedProfiles, ipSets, namedPortSets };
+  }
+
+  private ipSet(selector: string): IpSetDef {
+    let s = this.ipSetCache.get(selector);
+    if (!s) {
+      const cidrs: Cidr[] = [];
+      for (const id of this.index.members(selector)) cidrs.push(...(this.members.get(id)?.nets ?? []));
+      const merged = mergeCidrs(cidrs);
+      s = { selector, v4: merged.filter((c) => c.family === 4).map(netText), v6: merged.filter((c) => c.family === 6).map(netText) };
+      this.ipSetCache.set(selector, s);
+    }
+    return s;
+  }
+
+  private namedPortSet(setKey: string, selector: string, name: string): NamedPortSetDef {
+    let s = this.namedPortCache.get(setKey);
+    if (!s) {
+      const v4: NamedPortMember[] = [];
+      const v6: NamedPortMember[] = [];
+      for (const id of [...this.index.members(selector)].sort()) {
+        const m = this.members.get(id);
+        if (!m || m.kind === 'netset') continue;
+        for (const p of m.ports) {
+          if (p.name !== name) continue;
+          const protocol = protocolNumber(p.protocol, 'ports.protocol');
+          for (const c of m.nets) {
+            if (c.prefix !== familyBits(c.family)) continue;
+            (c.family === 4 ? v4 : v6).push({ ip: netText(c), protocol, port: p.port });
+          }
+        }
+      }
+      const key = (x: NamedPortMember) => `${x.ip} ${x.protocol} ${x.port}`;
+      const dedup = (xs: NamedPortMember[]) => [...new Map(xs.map((x) => [key(x), x])).values()].sort((a, b) => cmp(key(a), key(b)));
+      s = { setKey, v4: dedup(v4), v6: dedup(v6) };
+      this.namedPortCache.set(setKey, s);
+    }
+    return s;
+  }
+
+  private refreshDirtySets(): void {
+    const dirty = this.index.takeDirty();
+    for (const k of dirty) this.ipSetCache.delete(k);
+    for (const k of [...this.namedPortCache.keys()]) {
+      if (dirty.has(k.slice(0, k.lastIndexOf('|')))) this.namedPortCache.delete(k);
+    }
+  }
+
+  private upsertMember(id: string, m: Member, labels: Labels, profiles: readonly string[]): void {
+    const prev = this.members.get(id);
+    this.members.set(id, m);
+    this.index.upsertItem(id, labels, profiles.map(parentId));
+    if (prev && (prev.nets.map(netText).join() !== m.nets.map(netText).join() || JSON.stringify(prev.ports) !== JSON.stringify(m.ports))) {
+      this.index.touchItem(id);
+    }
+  }
+
+  private removeMember(id: string): void {
+    this.members.delete(id);
+    this.index.removeItem(id);
+  }
+
+  private addRuleRefs(rules: readonly RuleIR[], refs: string[]): void {
+    for (const r of rules) {
+      for (const s of ruleSelectors(r).selectors) {
+        this.index.addSelector(s, parseSelector(s));
+        refs.push(s);
+      }
+    }
+  }
+
+  /** Recomputes one profile from its explicit resource or the Namespace/ServiceAccount it mirrors. */
+  private refreshProfile(name: string): void {
+    const prev = this.profiles.get(name);
+    if (prev) for (const k of prev.refs) this.index.releaseSelector(k);
+    this.profiles.delete(name);
+    const explicit = this.explicitProfiles.get(name);
+    let compiled: CompiledProfile | undefined;
+    if (explicit) {
+      const refs: string[] = [];
+      const ingress = (explicit.ingress ?? []).map((r, i) => compileRule(r, i, undefined, `spec.ingress[${i}]`));
+      const egress = (explicit.egress ?? []).map((r, i) => compileRule(r, i, undefined, `spec.egress[${i}]`));
+      this.addRuleRefs([...ingress, ...egress], refs);
+      compiled = { resolved: { name, ingress, egress }, refs, labels: { ...explicit.labelsToApply } };
+    } else if (name.startsWith('kns.') && this.namespaces.has(name.slice(4))) {
+      const ns = this.namespaces.get(name.slice(4)) as NamespaceInput;
+      const labels: Record<string, string> = {};
+      for (const [k, v] of Object.entries(ns.labels ?? {})) labels[NS_PREFIX + k] = v;
+      labels[NS_PREFIX + NAME_LABEL] = ns.name;
+      // Kubernetes namespaces allow everything until a policy selects the pod.
+      compiled = { resolved: { name, ingress: [allowAllRule(0)], egress: [allowAllRule(0)] }, refs: [], labels };
+    } else if (name.startsWith('ksa.')) {
+      const sa = [...this.serviceAccounts.values()].find((s) => `ksa.${s.namespace}.${s.name}` === name);
+      if (sa) {
+        const labels: Record<string, string> = {};
+        for (const [k, v] of Object.entries(sa.labels ?? {})) labels[SA_PREFIX + k] = v;
+        labels[SA_PREFIX + NAME_LABEL] = sa.name;
+        compiled = { resolved: { name, ingress: [], egress: [] }, refs: [], labels };
+      }
+    }
+    if (compiled) this.profiles.set(name, compiled);
+    this.index.setParent(parentId(name), compiled?.labels);
+  }
+}
+
+function profilesOf(w: WorkloadEndpointInput): readonly string[] {
+  if (w.profiles) return w.profiles;
+  const out = [`kns.${w.namespace}`];
+  if (w.serviceAccountName) out.push(`ksa.${w.namespace}.${w.serviceAccountName}`);
+  return out;
+}
+
+function parseNets(nets: readonly string[]): Cidr[] {
+  return nets.map((n) => {
+    try {
+      const c = parseCidr(n.includes('/') ? n : `${n}/${n.includes(':') ? 128 : 32}`);
+      return cidrNetwork({ ...c, prefix: c.prefix });
+    } catch (e) {
+      throw new TesseraError('validation', `cannot use address ${JSON.stringify(n)}`, { cause: e });
+    }
+  });
+}
+
+/** Host prefixes print as bare addresses, as nft lists them in interval sets. */
+export function netText(c: Cidr): string {
+  const t = formatCidr(c);
+  return c.prefix === familyBits(c.family) ? t.slice(0, t.lastIndexOf('/')) : t;
+}
+
+/** Sorted, with every CIDR contained in another dropped (CIDRs nest or are disjoint). */
+export function mergeCidrs(cidrs: readonly Cidr[]): Cidr[] {
+  const sorted = [...cidrs].sort((a, b) => a.family - b.family || (a.value < b.value ? -1 : a.value > b.value ? 1 : a.prefix - b.prefix));
+  const out: Cidr[] = [];
+  for (const c of sorted) {
+    const last = out[out.length - 1];
+    if (last && last.family === c.family && cidrContainsCidr(last, c)) continue;
+    out.push(c);
+  }
+  return out;
+}
+
+const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);

@@ -1,0 +1,122 @@
+/**
+ * The normalized rule IR shared by the resolver, the model evaluator (`explain`) and the nftables
+ * renderer. Selectors are referenced by canonical text (one IP set per distinct selector).
+ */
+import type { Action, Direction, IpVersion } from './types.js';
+
+export interface PortRange {
+  lo: number;
+  hi: number;
+}
+
+/** A named port looked up on the endpoints matching `selector` (canonical text). */
+export interface NamedPortRef {
+  /** Named-port set key: `<selector>|<port name>`. */
+  setKey: string;
+  selector: string;
+  name: string;
+}
+
+export interface EntityIR {
+  /** Canonical CIDRs; absent = no constraint. */
+  nets?: readonly string[];
+  notNets?: readonly string[];
+  /** Canonical selector text, already scoped (namespace, service accounts). */
+  selector?: string;
+  notSelector?: string;
+  /** `ports` and `namedPorts` are alternatives: the port matches if it is in either. */
+  ports?: readonly PortRange[];
+  namedPorts?: readonly NamedPortRef[];
+  notPorts?: readonly PortRange[];
+  notNamedPorts?: readonly NamedPortRef[];
+}
+
+export interface IcmpMatch {
+  type: number;
+  code?: number;
+}
+
+export interface RuleIR {
+  action: Action;
+  /** Position in the policy's ingress/egress list (for counters and explain). */
+  index: number;
+  ipVersion?: IpVersion;
+  protocol?: number;
+  notProtocol?: number;
+  icmp?: IcmpMatch;
+  notICMP?: IcmpMatch;
+  src: EntityIR;
+  dst: EntityIR;
+}
+
+export interface TierPolicies {
+  tier: string;
+  defaultAction: 'Deny' | 'Pass';
+  /** Policy ids in evaluation order. */
+  policies: readonly string[];
+}
+
+export interface ResolvedEndpoint {
+  /** `namespace/name` of the WorkloadEndpoint. */
+  id: string;
+  name: string;
+  namespace: string;
+  pod: string;
+  node: string;
+  interfaceName: string;
+  /** Canonical host addresses (no prefix). */
+  v4: readonly string[];
+  v6: readonly string[];
+  ingress: readonly TierPolicies[];
+  egress: readonly TierPolicies[];
+  profiles: readonly string[];
+}
+
+export interface ResolvedPolicy {
+  /** `namespace/name` for NetworkPolicy, `name` for GlobalNetworkPolicy. */
+  id: string;
+  kind: 'NetworkPolicy' | 'GlobalNetworkPolicy';
+  namespace?: string;
+  name: string;
+  tier: string;
+  order?: number;
+  ingress: readonly RuleIR[];
+  egress: readonly RuleIR[];
+}
+
+export interface ResolvedProfile {
+  name: string;
+  ingress: readonly RuleIR[];
+  egress: readonly RuleIR[];
+}
+
+/** Members of one selector: canonical, non-overlapping CIDRs (host prefixes printed as plain addresses). */
+export interface IpSetDef {
+  selector: string;
+  v4: readonly string[];
+  v6: readonly string[];
+}
+
+export interface NamedPortMember {
+  ip: string;
+  protocol: number;
+  port: number;
+}
+
+export interface NamedPortSetDef {
+  setKey: string;
+  v4: readonly NamedPortMember[];
+  v6: readonly NamedPortMember[];
+}
+
+/** Everything the dataplane needs for one node; output depends only on current inputs. */
+export interface ResolvedModel {
+  endpoints: readonly ResolvedEndpoint[];
+  policies: ReadonlyMap<string, ResolvedPolicy>;
+  profiles: ReadonlyMap<string, ResolvedProfile>;
+  ipSets: ReadonlyMap<string, IpSetDef>;
+  namedPortSets: ReadonlyMap<string, NamedPortSetDef>;
+}
+
+export const rulesOf = (p: { ingress: readonly RuleIR[]; egress: readonly RuleIR[] }, d: Direction): readonly RuleIR[] =>
+  d === 'ingress' ? p.ingress : p.egress;

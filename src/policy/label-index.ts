@@ -1,0 +1,148 @@
+/**
+ * Incremental selector → member index. Items (endpoints, network sets) have their own labels plus
+ * labels inherited from parents (profiles), own labels winning, as in Felix.
+ * Cost model (what a reviewer must check): an item change evaluates only that item against every
+ * indexed selector; a new selector evaluates every item once; a parent (profile) change re-evaluates
+ * only that parent's children. Selectors are refcounted so policies sharing a selector share one entry.
+ */
+import { compileSelector, type Selector } from '../api/selector/index.js';
+import type { Labels } from './types.js';
+
+type Matcher = (labels: Labels) => boolean;
+
+interface Item {
+  own: Labels;
+  parents: readonly string[];
+  effective: Labels;
+}
+
+interface IndexedSelector {
+  match: Matcher;
+  refs: number;
+  members: Set<string>;
+}
+
+export class LabelIndex {
+  private readonly items = new Map<string, Item>();
+  private readonly parents = new Map<string, Labels>();
+  private readonly children = new Map<string, Set<string>>();
+  private readonly selectors = new Map<string, IndexedSelector>();
+  private readonly dirty = new Set<string>();
+  /** Selector evaluations performed so far (tests use it to check incrementality). */
+  evaluations = 0;
+
+  upsertItem(id: string, own: Labels, parents: readonly string[]): void {
+    const prev = this.items.get(id);
+    if (prev) for (const p of prev.parents) this.children.get(p)?.delete(id);
+    for (const p of parents) {
+      let set = this.children.get(p);
+      if (!set) this.children.set(p, (set = new Set()));
+      set.add(id);
+    }
+    const item: Item = { own, parents, effective: this.computeLabels(own, parents) };
+    this.items.set(id, item);
+    if (prev && sameLabels(prev.effective, item.effective)) return;
+    this.reevaluate(id, item.effective);
+  }
+
+  removeItem(id: string): void {
+    const prev = this.items.get(id);
+    if (!prev) return;
+    for (const p of prev.parents) this.children.get(p)?.delete(id);
+    this.items.delete(id);
+    for (const [key, s] of this.selectors) if (s.members.delete(id)) this.dirty.add(key);
+  }
+
+  /** Sets (or with `undefined` removes) a parent's labels and re-evaluates its children only. */
+  setParent(id: string, labels: Labels | undefined): void {
+    const prev = this.parents.get(id);
+    if (labels === undefined) this.parents.delete(id);
+    else this.parents.set(id, labels);
+    if (prev !== undefined && labels !== undefined && sameLabels(prev, labels)) return;
+    for (const child of this.children.get(id) ?? []) {
+      const item = this.items.get(child);
+      if (!item) continue;
+      const effective = this.computeLabels(item.own, item.parents);
+      if (sameLabels(effective, item.effective)) continue;
+      item.effective = effective;
+      this.reevaluate(child, effective);
+    }
+  }
+
+  /** Adds a reference to `key` (canonical selector text); evaluates all items only on first reference. */
+  addSelector(key: string, selector: Selector): void {
+    const s = this.selectors.get(key);
+    if (s) {
+      s.refs++;
+      return;
+    }
+    const match = compileSelector(selector);
+    const members = new Set<string>();
+    for (const [id, item] of this.items) {
+      this.evaluations++;
+      if (match(item.effective)) members.add(id);
+    }
+    this.selectors.set(key, { match, refs: 1, members });
+    this.dirty.add(key);
+  }
+
+  releaseSelector(key: string): void {
+    const s = this.selectors.get(key);
+    if (!s) return;
+    if (--s.refs <= 0) {
+      this.selectors.delete(key);
+      this.dirty.add(key);
+    }
+  }
+
+  members(key: string): ReadonlySet<string> {
+    return this.selectors.get(key)?.members ?? EMPTY;
+  }
+
+  hasSelector(key: string): boolean {
+    return this.selectors.has(key);
+  }
+
+  labelsOf(id: string): Labels | undefined {
+    return this.items.get(id)?.effective;
+  }
+
+  /** Marks every selector containing `id` dirty (its addresses or ports changed, not its labels). */
+  touchItem(id: string): void {
+    for (const [key, s] of this.selectors) if (s.members.has(id)) this.dirty.add(key);
+  }
+
+  /** Selector keys whose membership changed since the last call. */
+  takeDirty(): Set<string> {
+    const out = new Set(this.dirty);
+    this.dirty.clear();
+    return out;
+  }
+
+  private computeLabels(own: Labels, parents: readonly string[]): Labels {
+    if (parents.length === 0) return own;
+    const out: Record<string, string> = {};
+    for (const p of parents) Object.assign(out, this.parents.get(p));
+    return Object.assign(out, own);
+  }
+
+  private reevaluate(id: string, labels: Labels): void {
+    for (const [key, s] of this.selectors) {
+      this.evaluations++;
+      const now = s.match(labels);
+      if (now !== s.members.has(id)) {
+        if (now) s.members.add(id);
+        else s.members.delete(id);
+        this.dirty.add(key);
+      }
+    }
+  }
+}
+
+const EMPTY: ReadonlySet<string> = new Set();
+
+function sameLabels(a: Labels, b: Labels): boolean {
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) return false;
+  return ka.every((k) => a[k] === b[k]);
+}
