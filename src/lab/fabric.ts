@@ -30,7 +30,7 @@ export async function buildFabric(plan: LabPlan): Promise<void> {
     // (Calico's proxy-ARP for 169.254.1.1 needs the host to have some route to it).
     const s = plan.subnets[0]!;
     lines.push(`address add ${s.gateway4}/24 dev ${s.bridge}`);
-    if (s.gateway6) lines.push(`-6 address add ${s.gateway6}/64 dev ${s.bridge} nodad`);
+    if (s.gateway6) lines.push(`address add ${s.gateway6}/64 dev ${s.bridge} nodad`);
   }
   await ipBatch(fabric, lines);
   await disableBridgeNetfilter(fabric);
@@ -54,7 +54,7 @@ export async function buildRouter(plan: LabPlan): Promise<void> {
     await run(['ip', 'link', 'add', s.routerIf, 'netns', router, 'type', 'veth', 'peer', 'name', s.routerPeerIf, 'netns', plan.fabricNetns]);
     fabricLines.push(`link set ${s.routerPeerIf} master ${s.bridge}`, `link set ${s.routerPeerIf} up`);
     routerLines.push(`address add ${s.gateway4}/24 dev ${s.routerIf}`);
-    if (s.gateway6) routerLines.push(`-6 address add ${s.gateway6}/64 dev ${s.routerIf} nodad`);
+    if (s.gateway6) routerLines.push(`address add ${s.gateway6}/64 dev ${s.routerIf} nodad`);
     routerLines.push(`link set ${s.routerIf} up`);
   }
   await ipBatch(plan.fabricNetns, fabricLines);
@@ -74,8 +74,8 @@ export async function buildHost(plan: LabPlan, n: NodePlan): Promise<void> {
   await ipBatch(plan.fabricNetns, [`link set ${n.fabricIf} master ${sub.bridge}`, `link set ${n.fabricIf} up`]);
   const lines = [`address add ${n.cidr4} dev ${n.ifname}`, `link set ${n.ifname} up`, `route add default via ${n.gateway4} dev ${n.ifname}`];
   if (n.cidr6 && n.gateway6) {
-    lines.splice(1, 0, `-6 address add ${n.cidr6} dev ${n.ifname} nodad`);
-    lines.push(`-6 route add default via ${n.gateway6} dev ${n.ifname}`);
+    lines.splice(1, 0, `address add ${n.cidr6} dev ${n.ifname} nodad`);
+    lines.push(`route add ::/0 via ${n.gateway6} dev ${n.ifname}`);
   }
   await ipBatch(n.netns, lines);
 }

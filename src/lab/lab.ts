@@ -4,7 +4,7 @@
  * a name sweep of `ip netns` and a sweep of processes whose argv names the lab dir, so it also
  * cleans up after a crashed or half-finished `up`.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { TesseraError, describeError, validationError } from '../lib/errors.js';
 import { systemClock } from '../lib/clock.js';
@@ -121,7 +121,13 @@ export async function labUp(raw: RawLabOptions, opts: LabUpOptions = {}): Promis
     const keeper = startEtcdKeeper(options.name, etcdDir, options.etcdMembers, join(dir, 'logs', 'etcd.log'));
     save(withProcess(state, keeper));
     const info = await waitEtcdKeeper(keeper, etcdDir, 30_000);
-    const sockets = info.unixEndpoints.map(unixSocketPath);
+    // etcd names its socket "etcd.sock:<port>"; socat splits addresses at ":", so link to it.
+    const sockets = info.unixEndpoints.map((ep, m) => {
+      const link = join(etcdDir, `member-${m}.sock`);
+      rmSync(link, { force: true });
+      symlinkSync(unixSocketPath(ep), link);
+      return link;
+    });
     if (sockets.length === 0) throw new TesseraError('bug', 'the lab etcd has no unix socket listener');
     state = { ...state, etcd: { endpoints: info.endpoints, hostEndpoints: hostEtcdEndpoints(sockets.length), sockets, paths: [etcdDir, ...info.dataDirs] } };
     save(state);

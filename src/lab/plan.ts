@@ -10,6 +10,9 @@
  * K > 1, on the bridge itself when K = 1), host j of that subnet is .(10 + j).
  */
 import type { Problem } from '../lib/errors.js';
+import { canonicalIp } from '../lib/ip.js';
+
+const v6 = (text: string): string => canonicalIp(text) ?? text;
 
 export type Encapsulation = 'none' | 'vxlan' | 'vxlan-crosssubnet' | 'ipip';
 export type RoutingMode = 'agent' | 'bgp';
@@ -163,8 +166,8 @@ export function planLab(options: LabOptions): LabPlan {
       routerPeerIf: `r${k}`,
     };
     if (options.ipv6) {
-      s.cidr6 = `fd00:240:0:${k.toString(16)}::/64`;
-      s.gateway6 = `fd00:240:0:${k.toString(16)}::1`;
+      s.cidr6 = `${v6(`fd00:240:0:${k.toString(16)}::`)}/64`;
+      s.gateway6 = v6(`fd00:240:0:${k.toString(16)}::1`);
     }
     subnets.push(s);
   }
@@ -186,7 +189,7 @@ export function planLab(options: LabOptions): LabPlan {
       fabricIf: `h${i}`,
     };
     if (options.ipv6) {
-      n.ip6 = `fd00:240:0:${k.toString(16)}::${host.toString(16)}`;
+      n.ip6 = v6(`fd00:240:0:${k.toString(16)}::${host.toString(16)}`);
       n.cidr6 = `${n.ip6}/64`;
       n.gateway6 = sub.gateway6!;
     }
