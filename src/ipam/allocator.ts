@@ -121,8 +121,11 @@ export class IpamAllocator {
       if (patch.strictAffinity !== undefined) next.strictAffinity = patch.strictAffinity;
       if (patch.maxBlocksPerHost !== undefined) next.maxBlocksPerHost = patch.maxBlocksPerHost;
       const text = JSON.stringify(next);
-      if (cur === undefined) await this.backend.create(ipamKeys.config, text);
-      else await this.backend.update(ipamKeys.config, text, cur.revision);
+      if (cur === undefined) {
+        await this.backend.create(ipamKeys.config, text).catch((err: unknown) => {
+          throw isTesseraError(err, 'already-exists') ? new TesseraError('conflict', 'IPAM config created concurrently', { cause: err }) : err;
+        });
+      } else await this.backend.update(ipamKeys.config, text, cur.revision);
       return next;
     });
   }

@@ -51,3 +51,4 @@ export {
   affinityHost,
 } from './block.js';
 export { type PoolInfo, poolFromResource, selectPools } from './pools.js';
+export { FaultyBackend, putNode, putPool, putReservation, seededRandom, type FaultOptions } from './testing.js';

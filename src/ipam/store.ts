@@ -30,8 +30,7 @@ export function throwIfAborted(signal: AbortSignal | undefined, action: string):
 }
 
 /**
- * Runs `attempt` until it returns without a `conflict` (or `already-exists` from a lost create
- * race). Bounded: after `maxAttempts` the last conflict is rethrown wrapped with `action`.
+ * Runs `attempt` until it returns without a `conflict`. Bounded: after `maxAttempts` the last conflict is rethrown wrapped with `action`.
  */
 export async function withCasRetry<T>(
   policy: RetryPolicy,
@@ -45,7 +44,7 @@ export async function withCasRetry<T>(
     try {
       return await attempt(n);
     } catch (err) {
-      if (!(isTesseraError(err, 'conflict') || isTesseraError(err, 'already-exists'))) throw err;
+      if (!isTesseraError(err, 'conflict')) throw err;
       last = err;
     }
     const cap = Math.min(policy.backoffMaxMs, policy.backoffBaseMs * 2 ** Math.min(n, 16));
