@@ -19,3 +19,12 @@ export * from './keys.js';
 export { MemoryBackend, MemoryStore, type MemoryBackendOptions, type MemoryStoreOptions } from './memory/memory-backend.js';
 export { EtcdBackend, type EtcdBackendOptions, type EtcdTlsOptions } from './etcd/etcd-backend.js';
 export { openBackend, type EtcdConfig } from './open-backend.js';
+export { Syncer, type SyncerOptions, type SyncStatus, type SyncUpdate } from './syncer.js';
+export {
+  ResourceStore,
+  encodeResource,
+  decodeResource,
+  type ResourceStoreOptions,
+  type ResourceBatchOp,
+  type BatchResult,
+} from './resource-store.js';
