@@ -1,0 +1,38 @@
+/**
+ * The resource API: Calico `projectcalico.org/v3` and Kubernetes kinds as typed data, plus
+ * parsing, defaulting and validation. Pure (no node:*, no clock).
+ *
+ * DESIGN
+ * - Field names are Calico's / Kubernetes' exactly; manifests written for calicoctl are accepted
+ *   unchanged. Unknown fields are rejected ("strict decoding") everywhere except inside Pod specs,
+ *   where only the networking subset is modelled and the rest is carried along.
+ * - Pipeline: parseManifests (syntax + envelope) → applyDefaults (pure copy; fills only absent
+ *   fields, never throws on bad input) → validateResource (per document) → validateBatch (across
+ *   documents and the datastore). Each stage reports every problem, not just the first.
+ * - Problem paths use the manifest's own names, dots and zero-based `[i]` indices
+ *   (`spec.ingress[0].destination.ports`); keys that are not identifiers are quoted
+ *   (`metadata.labels["app.kubernetes.io/name"]`). validateBatch prefixes the document:
+ *   `[doc 3] IPPool "p2": spec.cidr` (1-based; `namespace/name` for namespaced kinds).
+ * - Each mistake is reported once: the shape pass reports wrong JSON types, semantic checks only
+ *   look at values whose type is right.
+ * - Compatibility choices a reviewer should check: rule `nets`, NetworkSet `nets` and
+ *   IPReservation CIDRs accept bare addresses and host bits (Calico masks them); IPPool `cidr`
+ *   must be a network address. HostEndpoint-only policy options (doNotTrack, preDNAT,
+ *   applyOnForward) set to true are rejected as not supported yet.
+ * - Policies outside the `default` tier must be named `<tier>.<name>`; applyDefaults fills
+ *   `spec.tier: default` and `types` per Calico's inference table but never renames.
+ */
+export * from './resource.js';
+export * from './kind-info.js';
+export * from './kinds.js';
+export * from './selector/index.js';
+export type { Problem } from '../lib/errors.js';
+export * from './types/policy.js';
+export * from './types/network.js';
+export * from './types/config.js';
+export * from './types/k8s.js';
+export { parseManifests } from './parse.js';
+export { applyDefaults, inferPolicyTypes } from './defaults.js';
+export { BUILTIN_TIERS, DEFAULT_TIER, builtinTier, isBuiltinTier } from './tiers.js';
+export { validateResource } from './validate/index.js';
+export { validateBatch, docPrefix, type BatchContext } from './batch.js';
