@@ -12,7 +12,13 @@ import type { LabState, PodState } from './state.js';
 import { podExists, writePod } from './store.js';
 import { startPodServers, parseRef } from './pods.js';
 
-export async function handWirePod(s: LabState, ref: string, node: string, ip4: string, ports: PodPort[] = [...DEFAULT_POD_PORTS]): Promise<PodState> {
+export async function handWirePod(
+  s: LabState,
+  ref: string,
+  node: string,
+  ip4: string,
+  opts: { ports?: PodPort[]; labels?: Record<string, string> } = {},
+): Promise<PodState> {
   const { namespace, name } = parseRef(ref);
   const n = s.nodes.find((x) => x.name === node);
   if (!n) throw new TesseraError('not-found', `lab "${s.name}" has no node "${node}"`);
@@ -24,9 +30,9 @@ export async function handWirePod(s: LabState, ref: string, node: string, ip4: s
     netns: podNetnsName(s.name, namespace, name),
     containerId: `handwired-${shortHash(ref)}`,
     ips: [ip4],
-    labels: { app: name },
+    labels: opts.labels ?? { app: name },
     serviceAccount: 'default',
-    ports,
+    ports: opts.ports ?? [...DEFAULT_POD_PORTS],
     servers: [],
     phase: 'creating',
   };

@@ -1,4 +1,225 @@
-import type { Command } from 'commander';
+/**
+ * `tessera lab ...`: thin argv mapping onto src/lab. Every subcommand takes `--name`; without it,
+ * it acts on the current context's lab. Failures throw TesseraError (runCli prints them, exit 1;
+ * code `usage` exits 2); `probe` exits 1 when not connected by throwing after printing the result.
+ */
+import { Command, Option } from 'commander';
+import { TesseraError } from '../../lib/errors.js';
+import { start } from '../../lib/exec.js';
+import {
+  formatMatrix,
+  labDown,
+  labStatusOf,
+  labUp,
+  loadLab,
+  matrix,
+  nodeStart,
+  nodeStop,
+  parseLabels,
+  parsePorts,
+  podCreate,
+  podDelete,
+  findPod,
+  probePods,
+  resolveLabName,
+  runDemo,
+  type LabStatus,
+  type PortProtocol,
+} from '../../lab/index.js';
 
-/** Placeholder so main.ts compiles; the lab component's owner replaces this file. */
-export function registerLab(_program: Command): void {}
+const out = (s: string) => process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
+const progress = (s: string) => process.stderr.write(`${s}\n`);
+
+function intOpt(flag: string, v: string | undefined, dflt: number): number {
+  if (v === undefined) return dflt;
+  if (!/^\d+$/.test(v)) throw new TesseraError('usage', `${flag} "${v}" is invalid: expected a positive integer`);
+  return Number(v);
+}
+
+function protocolOpt(v: string | undefined): PortProtocol {
+  const p = (v ?? 'TCP').toUpperCase();
+  if (p !== 'TCP' && p !== 'UDP') throw new TesseraError('usage', `--protocol "${v}" is invalid: expected TCP or UDP`);
+  return p;
+}
+
+const nameOpt = () => new Option('--name <name>', 'lab name (default: the current context\'s lab)');
+const outputOpt = () => new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table');
+
+export function formatStatus(st: LabStatus): string {
+  const o = st.options;
+  const lines = [
+    `lab "${st.name}" (${st.phase}): ${o.nodes} node(s), ${o.subnets} subnet(s), encapsulation ${o.encapsulation}, routing ${o.routing}${o.ipv6 ? ', dual-stack' : ''}`,
+    `etcd: ${st.etcdEndpoints.join(',') || '-'} (inside nodes: ${st.hostEtcdEndpoints.join(',') || '-'})`,
+    '',
+  ];
+  const table = (head: string[], rows: string[][]) => {
+    const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+    for (const r of [head, ...rows]) lines.push(r.map((c, i) => c.padEnd(w[i]!)).join('  ').trimEnd());
+    lines.push('');
+  };
+  table(
+    ['NODE', 'NETNS', 'IPS', 'AGENT'],
+    st.nodes.map((n) => [n.name, n.netns, n.ips.join(','), n.agent]),
+  );
+  if (st.routers.length) table(['ROUTER', 'NETNS', 'IPS'], st.routers.map((r) => [r.name, r.netns, r.ips.join(',')]));
+  table(
+    ['POD', 'NODE', 'IPS', 'NETNS'],
+    st.pods.map((p) => [`${p.namespace}/${p.name}`, p.node, p.ips.join(','), p.netns]),
+  );
+  return lines.join('\n').trimEnd();
+}
+
+export function registerLab(program: Command): void {
+  const lab = program.command('lab').description('a multi-node cluster out of network namespaces on this machine (root)');
+
+  lab
+    .command('up')
+    .description('build a lab: fabric, hosts, etcd, agents; make it the current context')
+    .addOption(nameOpt())
+    .option('--nodes <n>', 'number of nodes', '3')
+    .option('--subnets <k>', 'number of host subnets (routed by a router namespace when > 1)', '1')
+    .option('--encapsulation <mode>', 'none | vxlan | vxlan-crosssubnet | ipip', 'vxlan-crosssubnet')
+    .option('--routing <mode>', 'agent | bgp', 'agent')
+    .option('--ipv6', 'dual-stack hosts and an IPv6 pool')
+    .option('--etcd-members <n>', '1 or 3', '1')
+    .action(async (o: { name?: string; nodes: string; subnets: string; encapsulation: string; routing: string; ipv6?: boolean; etcdMembers: string }) => {
+      await labUp(
+        { name: o.name, nodes: o.nodes, subnets: o.subnets, encapsulation: o.encapsulation, routing: o.routing, ipv6: o.ipv6 === true, etcdMembers: o.etcdMembers },
+        { onProgress: progress },
+      );
+    });
+
+  lab
+    .command('down')
+    .description('remove every namespace, process and file of a lab (also after a failed up)')
+    .addOption(nameOpt())
+    .action(async (o: { name?: string }) => {
+      const r = await labDown(resolveLabName(o.name), { onProgress: progress });
+      if (!r.existed) progress(`lab "${r.name}" did not exist: nothing to remove`);
+    });
+
+  lab
+    .command('status')
+    .description('nodes, routers and pods with their namespaces and addresses')
+    .addOption(nameOpt())
+    .addOption(outputOpt())
+    .action(async (o: { name?: string; output: string }) => {
+      const st = await labStatusOf(resolveLabName(o.name));
+      out(o.output === 'json' ? JSON.stringify(st, null, 2) : formatStatus(st));
+    });
+
+  const node = lab.command('node').description('stop or start a node\'s agent');
+  for (const verb of ['stop', 'start'] as const) {
+    node
+      .command(verb)
+      .argument('<node>', 'node name (node-1, ...)')
+      .addOption(nameOpt())
+      .description(`${verb} the agent on a node`)
+      .action(async (n: string, o: { name?: string }) => {
+        const name = resolveLabName(o.name);
+        if (verb === 'stop') await nodeStop(name, n, { onProgress: progress });
+        else await nodeStart(name, n, { onProgress: progress });
+      });
+  }
+
+  const pod = lab.command('pod').description('create or delete pods');
+  pod
+    .command('create')
+    .argument('<pod>', 'NAMESPACE/NAME')
+    .addOption(nameOpt())
+    .option('--node <node>', 'node to run on (default: the node with the fewest pods)')
+    .option('--labels <k=v,...>', 'pod labels (default app=<name>)')
+    .option('--service-account <sa>', 'service account', 'default')
+    .option('--ports <NAME:PROTO:PORT,...>', 'served ports (default serve-80-tcp:TCP:80,serve-80-udp:UDP:80,serve-81-tcp:TCP:81,serve-81-udp:UDP:81)')
+    .description('create a pod: Pod resource, netns, CNI ADD, servers on its ports')
+    .action(async (ref: string, o: { name?: string; node?: string; labels?: string; serviceAccount: string; ports?: string }) => {
+      const s = loadLab(resolveLabName(o.name));
+      let labels: Record<string, string> | undefined;
+      if (o.labels !== undefined) {
+        const l = parseLabels(o.labels);
+        if (!l.labels) throw new TesseraError('usage', `--labels: ${l.error}`);
+        labels = l.labels;
+      }
+      let ports;
+      if (o.ports !== undefined) {
+        const p = parsePorts(o.ports);
+        if (!p.ports) throw new TesseraError('usage', `--ports: ${p.error}`);
+        ports = p.ports;
+      }
+      const p = await podCreate(s, ref, { node: o.node, labels, serviceAccount: o.serviceAccount, ports });
+      out(`pod ${p.namespace}/${p.name} created on ${p.node}: ${p.ips.join(', ')}`);
+    });
+  pod
+    .command('delete')
+    .argument('<pod>', 'NAMESPACE/NAME')
+    .addOption(nameOpt())
+    .description('CNI DEL and remove the pod (servers, netns, Pod resource)')
+    .action(async (ref: string, o: { name?: string }) => {
+      const s = loadLab(resolveLabName(o.name));
+      const existed = await podDelete(s, ref);
+      out(existed ? `pod ${ref} deleted` : `pod ${ref} did not exist`);
+    });
+
+  lab
+    .command('exec')
+    .argument('<pod>', 'NAMESPACE/NAME')
+    .argument('<command...>', 'command and arguments (after --)')
+    .addOption(nameOpt())
+    .description('run a command inside a pod\'s network namespace')
+    .action(async (ref: string, argv: string[], o: { name?: string }) => {
+      const s = loadLab(resolveLabName(o.name));
+      const p = findPod(s, ref);
+      const child = start(argv, { netns: p.netns, stdio: 'inherit' });
+      const code = await new Promise<number>((resolve) => {
+        child.on('error', () => resolve(127));
+        child.on('exit', (c, sig) => resolve(c ?? (sig ? 128 : 1)));
+      });
+      // The command's own exit code is the answer; nothing else of this CLI run is pending.
+      process.exit(code);
+    });
+
+  lab
+    .command('probe')
+    .argument('<from>', 'source pod NAMESPACE/NAME')
+    .argument('<to>', 'destination pod NAMESPACE/NAME or an IP address')
+    .addOption(nameOpt())
+    .requiredOption('--port <port>', 'destination port')
+    .option('--protocol <proto>', 'TCP or UDP', 'TCP')
+    .option('--timeout-ms <ms>', 'give up after this long', '1000')
+    .addOption(outputOpt())
+    .description('exit 0 if FROM can connect to TO, 1 if not')
+    .action(async (from: string, to: string, o: { name?: string; port: string; protocol: string; timeoutMs: string; output: string }) => {
+      const s = loadLab(resolveLabName(o.name));
+      const r = await probePods(s, from, to, {
+        port: intOpt('--port', o.port, 0),
+        protocol: protocolOpt(o.protocol),
+        timeoutMs: intOpt('--timeout-ms', o.timeoutMs, 1000),
+      });
+      if (o.output === 'json') out(JSON.stringify(r));
+      else out(`${from} -> ${to} (${r.ip}) ${r.protocol}/${r.port}: ${r.connected ? 'connected' : `not connected (${r.error})`} in ${r.elapsedMs} ms`);
+      if (!r.connected) throw new TesseraError('unavailable', `${from} cannot connect to ${to} on ${r.protocol}/${r.port} (${r.error})`);
+    });
+
+  lab
+    .command('matrix')
+    .addOption(nameOpt())
+    .option('--port <port>', 'destination port', '80')
+    .option('--protocol <proto>', 'TCP or UDP', 'TCP')
+    .option('--timeout-ms <ms>', 'per-probe timeout', '1000')
+    .addOption(outputOpt())
+    .description('probe every pod pair in parallel and show who can connect to whom')
+    .action(async (o: { name?: string; port: string; protocol: string; timeoutMs: string; output: string }) => {
+      const s = loadLab(resolveLabName(o.name));
+      const m = await matrix(s, { port: intOpt('--port', o.port, 80), protocol: protocolOpt(o.protocol), timeoutMs: intOpt('--timeout-ms', o.timeoutMs, 1000) });
+      out(o.output === 'json' ? JSON.stringify(m) : formatMatrix(m));
+    });
+
+  lab
+    .command('demo')
+    .option('--keep', 'keep the lab afterwards')
+    .addOption(new Option('--name <name>', 'lab name').default('demo'))
+    .description('a 3-node lab, pods on every node, the matrix before and after a policy')
+    .action(async (o: { keep?: boolean; name: string }) => {
+      await runDemo({ name: o.name, keep: o.keep === true, out });
+    });
+}

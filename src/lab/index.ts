@@ -1,0 +1,31 @@
+/**
+ * The lab: a whole multi-node cluster out of network namespaces on one machine.
+ *
+ * DESIGN
+ * - Names and addresses come from a pure plan (plan.ts): `<lab>-fabric` (one bridge per subnet),
+ *   `<lab>-router` (K > 1 subnets), `<lab>-node-<i>` hosts, `<lab>-pod-<ns>-<name>` pods.
+ * - Cleanup invariant: every netns / daemon is recorded in /run/tessera/labs/<lab>/state.json (pods:
+ *   pods/<ns>.<name>.json) BEFORE it is created. `labDown` unions that record with a name sweep of
+ *   /var/run/netns (not sweeping labs whose name extends ours) and a /proc sweep for processes whose
+ *   argv names the lab dir, so it also cleans up after a killed `lab up`. Reviewers: any new
+ *   resource must be recorded first, and must live in a lab netns or name the lab dir in its argv.
+ * - Nothing touches the root netns' links, routes or firewall. Root-netns processes: the etcd
+ *   keeper (owns etcd via pdeathsig) only. Hosts reach etcd via socat forwarders on
+ *   127.0.0.1:2379 (+10 per member) inside each host netns -> etcd's unix socket.
+ * - Pods are wired by the real CNI plugin, invoked as a runtime would; servers are socat (TCP echo,
+ *   UDP echo). Probes run one Node process per source pod, all targets concurrently.
+ * - Concurrent CLI processes on one lab serialise state changes with a lock file (store.ts).
+ */
+export * from './plan.js';
+export * from './state.js';
+export * from './matrix.js';
+export { labRoot, labDir, listLabNames, readLabState, readPods, readPod } from './store.js';
+export { labUp, labDown, labStatusOf, loadLab, resolveLabName, nodeStart, nodeStop, agentStatuses } from './lab.js';
+export type { LabUpOptions, LabEnvOptions, LabDownResult } from './lab.js';
+export { podCreate, podDelete, findPod, runCni } from './pods.js';
+export type { PodCreateOptions } from './pods.js';
+export { probePods, matrix, podAddress, podRef } from './connectivity.js';
+export type { ProbeOptions, PodProbeResult } from './connectivity.js';
+export { handWirePod } from './handwire.js';
+export { runDemo, DEMO_POLICY } from './demo.js';
+export { LabDatastore } from './resources.js';
