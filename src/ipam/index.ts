@@ -52,3 +52,4 @@ export {
 } from './block.js';
 export { type PoolInfo, poolFromResource, selectPools } from './pools.js';
 export { FaultyBackend, putNode, putPool, putReservation, seededRandom, type FaultOptions } from './testing.js';
+export { loadLiveHandles } from './live.js';
