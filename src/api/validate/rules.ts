@@ -150,6 +150,8 @@ function checkEntityRule(
   return { hasPorts };
 }
 
+const protoText = (v: unknown) => (v === undefined || v === null ? 'no protocol is set' : `protocol is ${quote(v)}`);
+
 export function validateRule(p: Problems, path: string, rule: unknown, ctx: RuleContext): void {
   if (!isRecord(rule)) return;
   if (rule.action === undefined || rule.action === null) p.add(joinPath(path, 'action'), 'action is required');
@@ -170,7 +172,7 @@ export function validateRule(p: Problems, path: string, rule: unknown, ctx: Rule
     const at = joinPath(path, field);
     checkIcmp(p, at, v);
     if (proto !== 1 && proto !== 58) {
-      p.add(at, `${field} requires protocol ICMP or ICMPv6 (protocol is ${quote(rule.protocol ?? 'unset')})`);
+      p.add(at, `${field} requires protocol ICMP or ICMPv6 (${protoText(rule.protocol)})`);
     }
   }
   if (proto === 1 && version === 6) p.add(joinPath(path, 'ipVersion'), 'protocol ICMP requires ipVersion 4, got 6');
@@ -185,7 +187,7 @@ export function validateRule(p: Problems, path: string, rule: unknown, ctx: Rule
       const field = Array.isArray(e.ports) && e.ports.length > 0 ? 'ports' : 'notPorts';
       p.add(
         joinPath(at, field),
-        `ports need protocol TCP, UDP, SCTP or UDPLite (protocol is ${quote(rule.protocol ?? 'unset')})`,
+        `ports need protocol TCP, UDP, SCTP or UDPLite (${protoText(rule.protocol)})`,
       );
     }
   }
