@@ -1,0 +1,23 @@
+/**
+ * nftables dataplane for policy: one `table inet tessera`.
+ *
+ * DESIGN (render.ts has the chain layout)
+ * - Pure: `renderNft(model)` → NftState; `diffNft(prev, next)` → only-the-changes script;
+ *   `fullNftScript(state)` → whole-table rewrite; `parseNftJson` + `detectDrift` for resync.
+ * - Verdict plumbing: shared policy chains cannot `accept` (the peer endpoint's ingress chain still has
+ *   to run in the same forward hook), so Allow/Pass set mark bits 0x10000/0x20000 and `return`; the
+ *   endpoint chain returns on ACCEPT, skips the rest of a tier on PASS, and drops at end of tier
+ *   (defaultAction Deny) or after the profiles. Deny drops directly. Endpoint chains clear both bits first.
+ * - Fail closed: interfaces `tsr*` not in the vmaps fall through to a drop.
+ * - Each rule's comment starts with a hash of its body; drift detection compares those per chain.
+ * - Reviewers check: diff ordering inside the transaction (diff.ts header), that every rule variant
+ *   the renderer emits is equivalent to the IR rule (property test in nft-render.test.ts), anti-spoofing.
+ * - NftReconciler is the imperative shell (exec via src/lib/exec.ts, optional netns).
+ */
+export * from './model.js';
+export { renderNft, chainNames, setNames } from './render.js';
+export { diffNft, fullNftScript, type NftDiffStats } from './diff.js';
+export { parseNftJson, detectDrift, type ObservedNft } from './parse.js';
+export { ruleText, ruleBody, ruleHash, shortHash } from './text.js';
+export { interpretNft, type NftPacket } from './interpret.js';
+export { NftReconciler, type NftReconcilerOptions, type NftApplyResult, type NftRunner } from './reconciler.js';

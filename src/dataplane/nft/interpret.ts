@@ -1,0 +1,159 @@
+/**
+ * A small interpreter for NftState (pure): runs one packet through the hook chains with nft's
+ * jump/goto/return, vmap and mark semantics. Tests use it to check the rendered rules against an
+ * independent reference evaluator; real-kernel tests check that the text means the same to nft.
+ */
+import { cidrContainsIp, parseCidr, tryParseIp, type IpAddr } from '../../lib/ip.js';
+import type { Match, NftChain, NftState } from './model.js';
+
+export interface NftPacket {
+  hook: 'forward' | 'input';
+  iif: string;
+  oif?: string;
+  src: string;
+  dst: string;
+  protocol: number;
+  srcPort?: number;
+  dstPort?: number;
+  icmpType?: number;
+  icmpCode?: number;
+  ct?: 'new' | 'established' | 'related' | 'invalid';
+}
+
+export interface NftTrace {
+  verdict: 'accept' | 'drop';
+  /** Labels of the counted rules that matched, in order (for debugging failures). */
+  path: string[];
+}
+
+const ND_TYPES = new Set([133, 135, 136]);
+
+function setHas(state: NftState, name: string, key: string, ip: IpAddr | undefined): boolean {
+  const set = state.sets.get(name);
+  if (!set) throw new Error(`rule references missing set ${name}`);
+  if (!set.interval) return set.elements.includes(key);
+  if (!ip) return false;
+  return set.elements.some((e) => {
+    const c = parseCidr(e.includes('/') ? e : `${e}/${e.includes(':') ? 128 : 32}`);
+    return c.family === ip.family && cidrContainsIp(c, ip);
+  });
+}
+
+function matches(state: NftState, m: Match, p: NftPacket, mark: number, src: IpAddr, dst: IpAddr): boolean {
+  const fam = src.family;
+  switch (m.m) {
+    case 'nfproto':
+      return fam === m.fam;
+    case 'l4proto':
+      return (p.protocol === m.proto) !== m.neg;
+    case 'addrSet': {
+      if (fam !== m.fam) return false; // implicit nfproto dependency
+      const ip = m.field === 'saddr' ? src : dst;
+      return setHas(state, m.set, '', ip) !== m.neg;
+    }
+    case 'addrList': {
+      if (fam !== m.fam) return false;
+      const text = m.field === 'saddr' ? p.src : p.dst;
+      const ip = tryParseIp(text) as IpAddr;
+      const hit = m.addrs.some((a) => {
+        const b = tryParseIp(a);
+        return b !== undefined && b.family === ip.family && b.value === ip.value;
+      });
+      return hit !== m.neg;
+    }
+    case 'port': {
+      const port = m.field === 'sport' ? p.srcPort : p.dstPort;
+      if (port === undefined) return false;
+      return m.ranges.some((r) => port >= r.lo && port <= r.hi) !== m.neg;
+    }
+    case 'namedPort': {
+      if (fam !== m.fam) return false;
+      const ipText = m.side === 'src' ? p.src : p.dst;
+      const port = m.side === 'src' ? p.srcPort : p.dstPort;
+      if (port === undefined) return false;
+      const ip = tryParseIp(ipText) as IpAddr;
+      const canon = state.sets.get(m.set)?.elements.find((e) => {
+        const [a, pr, po] = e.split(' . ');
+        const b = tryParseIp(a as string);
+        return b !== undefined && b.value === ip.value && b.family === ip.family && Number(pr) === p.protocol && Number(po) === port;
+      });
+      return (canon !== undefined) !== m.neg;
+    }
+    case 'icmp': {
+      const proto = m.fam === 4 ? 1 : 58;
+      if (fam !== m.fam || p.protocol !== proto || p.icmpType === undefined) return false;
+      const hit = p.icmpType === m.type && (m.code === undefined || p.icmpCode === m.code);
+      return hit !== m.neg;
+    }
+    case 'mark':
+      return (((mark & m.mask) >>> 0) === m.value >>> 0) !== m.neg;
+    case 'ifname': {
+      const name = m.dir === 'iif' ? p.iif : (p.oif ?? '');
+      const hit = m.name.endsWith('*') ? name.startsWith(m.name.slice(0, -1)) : name === m.name;
+      return hit !== m.neg;
+    }
+    case 'ct':
+      return (m.states as readonly string[]).includes(p.ct ?? 'new');
+    case 'nd':
+      return fam === 6 && p.protocol === 58 && p.icmpType !== undefined && ND_TYPES.has(p.icmpType);
+  }
+}
+
+export function interpretNft(state: NftState, p: NftPacket): NftTrace {
+  const base = state.chains.get(p.hook);
+  if (!base) return { verdict: 'accept', path: [] };
+  const src = tryParseIp(p.src);
+  const dst = tryParseIp(p.dst);
+  if (!src || !dst) throw new Error(`bad packet addresses ${p.src} ${p.dst}`);
+  let mark = 0;
+  const path: string[] = [];
+  // Call stack of (chain, next rule index). goto replaces the top frame.
+  const stack: { chain: NftChain; pc: number }[] = [{ chain: base, pc: 0 }];
+  let steps = 0;
+  for (;;) {
+    if (++steps > 100_000) throw new Error('nft interpreter: loop');
+    const top = stack[stack.length - 1];
+    if (!top) return { verdict: 'accept', path };
+    if (top.pc >= top.chain.rules.length) {
+      stack.pop();
+      if (stack.length === 0) return { verdict: 'accept', path }; // base chain policy accept
+      continue;
+    }
+    const rule = top.chain.rules[top.pc++] as NftChain['rules'][number];
+    if (!rule.matches.every((m) => matches(state, m, p, mark, src, dst))) continue;
+    for (const s of rule.stmts) {
+      if (s.s === 'mark') mark = s.or === 0 ? (mark & s.and) >>> 0 : (mark | s.or) >>> 0;
+      if (s.s === 'counter' && rule.label) path.push(rule.label);
+    }
+    const v = rule.verdict;
+    if (!v) continue;
+    switch (v.v) {
+      case 'accept':
+      case 'drop':
+        return { verdict: v.v, path };
+      case 'return':
+        stack.pop();
+        if (stack.length === 0) return { verdict: 'accept', path };
+        break;
+      case 'jump':
+      case 'goto': {
+        const chain = state.chains.get(v.chain);
+        if (!chain) throw new Error(`jump to missing chain ${v.chain}`);
+        if (v.v === 'goto') stack.pop();
+        stack.push({ chain, pc: 0 });
+        break;
+      }
+      case 'vmap': {
+        const key = v.dir === 'iif' ? p.iif : (p.oif ?? '');
+        const target = state.maps.get(v.map)?.elements.get(key);
+        if (!target) break;
+        const [verb, name] = target.split(' ') as ['goto' | 'jump', string];
+        const chain = state.chains.get(name);
+        if (!chain) throw new Error(`vmap target missing chain ${name}`);
+        if (verb === 'goto') stack.pop();
+        stack.push({ chain, pc: 0 });
+        break;
+      }
+    }
+  }
+}

@@ -1,0 +1,108 @@
+/**
+ * NftReconciler: the only code that writes Tessera's nft table. One `nft -f -` transaction per apply:
+ * a full table rewrite on the first apply and after drift or a failed apply, otherwise only the diff
+ * from the last state the kernel accepted. `checkDrift()` lists the table and repairs any difference.
+ */
+import { describeError, TesseraError } from '../../lib/errors.js';
+import { run, type ExecResult } from '../../lib/exec.js';
+import { diffNft, fullNftScript, type NftDiffStats } from './diff.js';
+import { FAMILY, TABLE, type NftState } from './model.js';
+import { detectDrift, parseNftJson } from './parse.js';
+
+export type NftRunner = (argv: string[], input: string | undefined, signal?: AbortSignal) => Promise<ExecResult>;
+
+export interface NftReconcilerOptions {
+  /** Network namespace to program (`ip netns exec`); undefined = the current one. */
+  netns?: string;
+  /** Injected for tests; defaults to src/lib/exec `run`. */
+  runner?: NftRunner;
+  /** Called with each script applied (metrics, debugging). */
+  onApply?: (info: NftApplyResult) => void;
+}
+
+export interface NftApplyResult {
+  mode: 'full' | 'diff' | 'noop';
+  script: string;
+  stats?: NftDiffStats;
+  durationMs: number;
+}
+
+export class NftReconciler {
+  private applied: NftState | undefined;
+  private readonly runner: NftRunner;
+
+  constructor(private readonly options: NftReconcilerOptions = {}) {
+    this.runner =
+      options.runner ??
+      ((argv, input, signal) => run(argv, { netns: options.netns, ...(input !== undefined ? { input } : {}), ...(signal ? { signal } : {}) }));
+  }
+
+  /** The last state the kernel accepted (undefined before the first apply or after a failure). */
+  get current(): NftState | undefined {
+    return this.applied;
+  }
+
+  /** Forces the next apply to rewrite the whole table. */
+  invalidate(): void {
+    this.applied = undefined;
+  }
+
+  async apply(desired: NftState, signal?: AbortSignal): Promise<NftApplyResult> {
+    const started = performance.now();
+    let mode: NftApplyResult['mode'];
+    let script: string;
+    let stats: NftDiffStats | undefined;
+    if (this.applied === undefined) {
+      mode = 'full';
+      script = fullNftScript(desired);
+    } else {
+      const d = diffNft(this.applied, desired);
+      if (d.empty) return { mode: 'noop', script: '', durationMs: 0 };
+      mode = 'diff';
+      script = d.script;
+      stats = d.stats;
+    }
+    try {
+      await this.runner(['nft', '-f', '-'], script, signal);
+    } catch (e) {
+      // Unknown kernel state now (the transaction is atomic, but a diff assumed `applied` was true).
+      this.applied = undefined;
+      throw new TesseraError('exec-failed', `cannot apply nft ${mode} update to table ${FAMILY} ${TABLE}: ${describeError(e)}`, {
+        cause: e,
+        details: { script },
+      });
+    }
+    this.applied = desired;
+    const result: NftApplyResult = { mode, script, ...(stats ? { stats } : {}), durationMs: performance.now() - started };
+    this.options.onApply?.(result);
+    return result;
+  }
+
+  /** Differences between the kernel's table and the last applied state (empty = none). */
+  async drift(signal?: AbortSignal): Promise<string[]> {
+    if (!this.applied) return ['nothing applied yet'];
+    const listed = await this.runner(['nft', '-j', 'list', 'table', FAMILY, TABLE], undefined, signal).catch((e: unknown) => {
+      if (e instanceof TesseraError && e.code === 'exec-failed') return undefined; // table gone
+      throw e;
+    });
+    if (!listed) return [`table ${FAMILY} ${TABLE} missing`];
+    return detectDrift(this.applied, parseNftJson(listed.stdout));
+  }
+
+  /** Periodic resync: repairs drift with a full rewrite. Returns the differences found. */
+  async checkDrift(signal?: AbortSignal): Promise<string[]> {
+    const desired = this.applied;
+    const diffs = await this.drift(signal);
+    if (diffs.length && desired) {
+      this.applied = undefined;
+      await this.apply(desired, signal);
+    }
+    return diffs;
+  }
+
+  /** Removes the table (agent uninstall / tests). Idempotent. */
+  async remove(signal?: AbortSignal): Promise<void> {
+    await this.runner(['nft', '-f', '-'], `add table ${FAMILY} ${TABLE}\ndelete table ${FAMILY} ${TABLE}\n`, signal);
+    this.applied = undefined;
+  }
+}

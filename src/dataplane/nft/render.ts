@@ -1,0 +1,299 @@
+/**
+ * ResolvedModel → NftState (pure). Chain layout:
+ *   forward (hook) → non-Tessera traffic accepted untouched; ct fast path; jump from-wep; jump to-wep
+ *   input (hook)   → pod → host traffic: ct fast path, ND allowed, jump from-wep
+ *   from-wep: iifname vmap @from_wep (goto wo-<if>); iifname "tsr*" drop   ← fail closed
+ *   to-wep:   oifname vmap @to_wep   (goto wi-<if>); oifname "tsr*" drop
+ *   wo-/wi-<if>: clear marks; (wo: anti-spoof); per tier: jump each policy chain (skipped once PASS is
+ *     set), `return` as soon as ACCEPT is set, end-of-tier drop unless PASS/defaultAction Pass, clear PASS;
+ *     then profiles likewise; final drop.
+ *   pe-/pi-<hash>: one shared chain per policy and direction; Allow = set ACCEPT + return, Deny = drop,
+ *     Pass = set PASS + return, Log = log + continue. Profiles: re-/ri-<hash>.
+ * Per-packet cost depends on the policies applying to the two endpoints only: interface dispatch is a
+ * vmap lookup and every selector/net/named-port match is one set lookup.
+ */
+import type { EntityIR, NamedPortRef, PortRange, ResolvedEndpoint, ResolvedModel, RuleIR, TierPolicies } from '../../policy/index.js';
+import { type Fam, IFACE_PREFIX, MARK_ACCEPT, MARK_PASS, type Match, type NftChain, type NftRule, type NftSet, type NftState, type NftVmap, type Stmt } from './model.js';
+import { shortHash } from './text.js';
+
+const ALL_MARKS = 0xffffffff;
+const counter: Stmt = { s: 'counter' };
+
+export const chainNames = {
+  egress: (iface: string) => `wo-${iface}`,
+  ingress: (iface: string) => `wi-${iface}`,
+  policy: (id: string, dir: 'ingress' | 'egress') => `${dir === 'ingress' ? 'pi' : 'pe'}-${shortHash(`policy ${id}`)}`,
+  profile: (name: string, dir: 'ingress' | 'egress') => `${dir === 'ingress' ? 'ri' : 're'}-${shortHash(`profile ${name}`)}`,
+};
+export const setNames = {
+  selector: (sel: string, fam: Fam) => `s${fam}-${shortHash(`sel ${sel}`)}`,
+  nets: (nets: readonly string[], fam: Fam) => `n${fam}-${shortHash(`nets ${nets.join(',')}`)}`,
+  namedPort: (key: string, fam: Fam) => `p${fam}-${shortHash(`np ${key}`)}`,
+};
+
+const isV6 = (t: string) => t.includes(':');
+
+class Builder {
+  readonly sets = new Map<string, NftSet>();
+  readonly chains = new Map<string, NftChain>();
+  constructor(private readonly model: ResolvedModel) {}
+
+  selectorSet(sel: string, fam: Fam): string {
+    const name = setNames.selector(sel, fam);
+    if (!this.sets.has(name)) {
+      const def = this.model.ipSets.get(sel);
+      const elements = def ? (fam === 4 ? def.v4 : def.v6) : [];
+      this.sets.set(name, { name, type: fam === 4 ? 'ipv4_addr' : 'ipv6_addr', interval: true, elements: [...elements] });
+    }
+    return name;
+  }
+
+  netSet(nets: readonly string[], fam: Fam): string {
+    const mine = nets.filter((n) => isV6(n) === (fam === 6)).sort();
+    const name = setNames.nets(mine, fam);
+    if (!this.sets.has(name)) {
+      this.sets.set(name, { name, type: fam === 4 ? 'ipv4_addr' : 'ipv6_addr', interval: true, elements: dropContained(mine, fam) });
+    }
+    return name;
+  }
+
+  namedPortSet(np: NamedPortRef, fam: Fam): string {
+    const name = setNames.namedPort(np.setKey, fam);
+    if (!this.sets.has(name)) {
+      const def = this.model.namedPortSets.get(np.setKey);
+      const members = def ? (fam === 4 ? def.v4 : def.v6) : [];
+      const elements = [...new Set(members.map((m) => `${m.ip} . ${m.protocol} . ${m.port}`))].sort();
+      const type = fam === 4 ? 'ipv4_addr . inet_proto . inet_service' : 'ipv6_addr . inet_proto . inet_service';
+      this.sets.set(name, { name, type, interval: false, elements });
+    }
+    return name;
+  }
+
+  /** One IR rule → nft rules: one per address family it needs × per port alternative. */
+  ruleVariants(r: RuleIR, label: string, logPrefix: string): NftRule[] {
+    const needsFamily =
+      r.icmp !== undefined || r.notICMP !== undefined || [r.src, r.dst].some((e) => e.nets || e.notNets || e.selector || e.notSelector || e.namedPorts?.length || e.notNamedPorts?.length);
+    let fams: (Fam | undefined)[];
+    if (r.ipVersion) fams = [r.ipVersion];
+    else if (r.protocol === 1) fams = [4];
+    else if (r.protocol === 58) fams = [6];
+    else fams = needsFamily ? [4, 6] : [undefined];
+    if (r.ipVersion && ((r.protocol === 1 && r.ipVersion === 6) || (r.protocol === 58 && r.ipVersion === 4))) fams = [];
+    const out: NftRule[] = [];
+    for (const fam of fams) {
+      const base: Match[] = [];
+      if (fam !== undefined) base.push({ m: 'nfproto', fam });
+      if (r.protocol !== undefined) base.push({ m: 'l4proto', neg: false, proto: r.protocol });
+      if (r.notProtocol !== undefined) base.push({ m: 'l4proto', neg: true, proto: r.notProtocol });
+      if (r.icmp && fam) base.push({ m: 'icmp', fam, neg: false, ...r.icmp });
+      if (r.notICMP && fam) base.push({ m: 'icmp', fam, neg: true, ...r.notICMP });
+      const src = fam === undefined ? [] : this.entityAddr(r.src, fam, 'saddr');
+      const dst = fam === undefined ? [] : this.entityAddr(r.dst, fam, 'daddr');
+      if (src === null || dst === null) continue; // positive nets with none of this family: cannot match
+      const srcAlts = this.portAlternatives(r.src, fam, 'src');
+      const dstAlts = this.portAlternatives(r.dst, fam, 'dst');
+      for (const sa of srcAlts) {
+        for (const da of dstAlts) {
+          out.push({ matches: [...base, ...src, ...dst, ...sa, ...da], ...actionOf(r, logPrefix), label });
+        }
+      }
+    }
+    return out;
+  }
+
+  private entityAddr(e: EntityIR, fam: Fam, field: 'saddr' | 'daddr'): Match[] | null {
+    const out: Match[] = [];
+    if (e.nets) {
+      if (!e.nets.some((n) => isV6(n) === (fam === 6))) return null;
+      out.push({ m: 'addrSet', fam, field, neg: false, set: this.netSet(e.nets, fam) });
+    }
+    if (e.notNets?.some((n) => isV6(n) === (fam === 6))) out.push({ m: 'addrSet', fam, field, neg: true, set: this.netSet(e.notNets, fam) });
+    if (e.selector) out.push({ m: 'addrSet', fam, field, neg: false, set: this.selectorSet(e.selector, fam) });
+    if (e.notSelector) out.push({ m: 'addrSet', fam, field, neg: true, set: this.selectorSet(e.notSelector, fam) });
+    return out;
+  }
+
+  /** Alternatives ORed by duplicating the rule: numeric ranges as one, each named port as one. */
+  private portAlternatives(e: EntityIR, fam: Fam | undefined, side: 'src' | 'dst'): Match[][] {
+    const field = side === 'src' ? 'sport' : 'dport';
+    const negs: Match[] = [];
+    if (e.notPorts?.length) negs.push({ m: 'port', field, neg: true, ranges: e.notPorts });
+    for (const np of e.notNamedPorts ?? []) {
+      if (fam !== undefined) negs.push({ m: 'namedPort', fam, side, neg: true, set: this.namedPortSet(np, fam) });
+    }
+    if (!e.ports && !e.namedPorts) return [negs];
+    const alts: Match[][] = [];
+    if (e.ports?.length) alts.push([{ m: 'port', field, neg: false, ranges: mergePorts(e.ports) }, ...negs]);
+    for (const np of e.namedPorts ?? []) {
+      // Named ports always need a family; rules with them were expanded per family above.
+      if (fam !== undefined) alts.push([{ m: 'namedPort', fam, side, neg: false, set: this.namedPortSet(np, fam) }, ...negs]);
+    }
+    return alts;
+  }
+
+  policyChain(name: string, rules: readonly RuleIR[], what: string): void {
+    if (this.chains.has(name)) return;
+    const out: NftRule[] = [];
+    for (const r of rules) out.push(...this.ruleVariants(r, `${what} r${r.index}`, `tsr ${what.slice(0, 40)} r${r.index} `));
+    this.chains.set(name, { name, rules: out });
+  }
+
+  endpointChain(ep: ResolvedEndpoint, dir: 'ingress' | 'egress'): NftChain {
+    const rules: NftRule[] = [{ matches: [], stmts: [{ s: 'mark', and: ALL_MARKS & ~(MARK_ACCEPT | MARK_PASS), or: 0 }] }];
+    if (dir === 'egress') {
+      // Anti-spoofing: a workload may only send from its own addresses.
+      for (const fam of [4, 6] as const) {
+        const addrs = fam === 4 ? ep.v4 : ep.v6;
+        const m: Match[] = [{ m: 'nfproto', fam }];
+        if (addrs.length) m.push({ m: 'addrList', fam, field: 'saddr', neg: true, addrs });
+        rules.push({ matches: m, stmts: [counter], verdict: { v: 'drop' }, label: 'anti-spoof' });
+      }
+    }
+    for (const tier of ep[dir]) this.tierRules(tier, dir, rules);
+    for (const prof of ep.profiles) {
+      const p = this.model.profiles.get(prof);
+      if (!p) continue;
+      const chain = chainNames.profile(prof, dir);
+      this.policyChain(chain, dir === 'ingress' ? p.ingress : p.egress, `profile ${prof}`);
+      rules.push({ matches: [], stmts: [], verdict: { v: 'jump', chain } });
+      rules.push({ matches: [markSet(MARK_ACCEPT)], stmts: [], verdict: { v: 'return' } });
+      rules.push({ matches: [], stmts: [{ s: 'mark', and: ALL_MARKS & ~MARK_PASS, or: 0 }] });
+    }
+    rules.push({ matches: [], stmts: [counter], verdict: { v: 'drop' }, label: `${ep.id} no policy or profile allowed` });
+    const name = dir === 'ingress' ? chainNames.ingress(ep.interfaceName) : chainNames.egress(ep.interfaceName);
+    return { name, rules };
+  }
+
+  private tierRules(tier: TierPolicies, dir: 'ingress' | 'egress', rules: NftRule[]): void {
+    tier.policies.forEach((pid, i) => {
+      const pol = this.model.policies.get(pid);
+      if (!pol) return;
+      const chain = chainNames.policy(pid, dir);
+      this.policyChain(chain, dir === 'ingress' ? pol.ingress : pol.egress, `${pid}`);
+      rules.push({ matches: i === 0 ? [] : [markClear(MARK_PASS)], stmts: [], verdict: { v: 'jump', chain }, label: `tier ${tier.tier}` });
+      rules.push({ matches: [markSet(MARK_ACCEPT)], stmts: [], verdict: { v: 'return' } });
+    });
+    if (tier.defaultAction === 'Deny') {
+      rules.push({ matches: [markClear(MARK_PASS)], stmts: [counter], verdict: { v: 'drop' }, label: `tier ${tier.tier} default deny` });
+    }
+    rules.push({ matches: [], stmts: [{ s: 'mark', and: ALL_MARKS & ~MARK_PASS, or: 0 }] });
+  }
+}
+
+const markSet = (bit: number): Match => ({ m: 'mark', mask: bit, value: bit, neg: false });
+const markClear = (bit: number): Match => ({ m: 'mark', mask: bit, value: 0, neg: false });
+
+function actionOf(r: RuleIR, logPrefix: string): Pick<NftRule, 'stmts' | 'verdict'> {
+  switch (r.action) {
+    case 'Allow':
+      return { stmts: [counter, { s: 'mark', and: ALL_MARKS, or: MARK_ACCEPT }], verdict: { v: 'return' } };
+    case 'Pass':
+      return { stmts: [counter, { s: 'mark', and: ALL_MARKS, or: MARK_PASS }], verdict: { v: 'return' } };
+    case 'Deny':
+      return { stmts: [counter], verdict: { v: 'drop' } };
+    case 'Log':
+      return { stmts: [counter, { s: 'log', prefix: logPrefix }] };
+  }
+}
+
+function mergePorts(ranges: readonly PortRange[]): PortRange[] {
+  const sorted = [...ranges].sort((a, b) => a.lo - b.lo);
+  const out: PortRange[] = [];
+  for (const r of sorted) {
+    const last = out[out.length - 1];
+    if (last && r.lo <= last.hi + 1) last.hi = Math.max(last.hi, r.hi);
+    else out.push({ ...r });
+  }
+  return out;
+}
+
+/** nft rejects overlapping interval elements without auto-merge: keep only outermost CIDRs. */
+function dropContained(nets: readonly string[], fam: Fam): string[] {
+  const bits = fam === 4 ? 32 : 128;
+  const parsed = nets.map((t) => {
+    const [a, l] = t.split('/') as [string, string | undefined];
+    return { t, a, len: l === undefined ? bits : Number(l) };
+  });
+  const toBig = fam === 4 ? v4Big : v6Big;
+  const items = parsed.map((p) => ({ ...p, v: toBig(p.a) })).sort((x, y) => (x.v < y.v ? -1 : x.v > y.v ? 1 : x.len - y.len));
+  const out: typeof items = [];
+  for (const it of items) {
+    const last = out[out.length - 1];
+    if (last && it.v >> BigInt(bits - last.len) === last.v >> BigInt(bits - last.len)) continue;
+    out.push(it);
+  }
+  return out.map((o) => o.t);
+}
+
+function v4Big(a: string): bigint {
+  return a.split('.').reduce((acc, o) => (acc << 8n) | BigInt(Number(o)), 0n);
+}
+function v6Big(a: string): bigint {
+  const [head, tail] = a.split('::') as [string, string | undefined];
+  const h = head ? head.split(':') : [];
+  const t = tail ? tail.split(':') : [];
+  const groups = tail === undefined ? h : [...h, ...Array(8 - h.length - t.length).fill('0'), ...t];
+  return groups.reduce((acc, g) => (acc << 16n) | BigInt(parseInt(g || '0', 16)), 0n);
+}
+
+export function renderNft(model: ResolvedModel): NftState {
+  const b = new Builder(model);
+  const fromWep = new Map<string, string>();
+  const toWep = new Map<string, string>();
+  for (const ep of model.endpoints) {
+    const eg = b.endpointChain(ep, 'egress');
+    const ing = b.endpointChain(ep, 'ingress');
+    b.chains.set(eg.name, eg);
+    b.chains.set(ing.name, ing);
+    fromWep.set(ep.interfaceName, `goto ${eg.name}`);
+    toWep.set(ep.interfaceName, `goto ${ing.name}`);
+  }
+  const pattern = `${IFACE_PREFIX}*`;
+  const fastPath: NftRule[] = [
+    { matches: [{ m: 'ct', states: ['established', 'related'] }], stmts: [], verdict: { v: 'accept' } },
+    { matches: [{ m: 'ct', states: ['invalid'] }], stmts: [counter], verdict: { v: 'drop' } },
+  ];
+  const chains: NftChain[] = [
+    {
+      name: 'forward',
+      hook: { hook: 'forward', priority: 0 },
+      rules: [
+        // Traffic that touches no Tessera interface is not ours to filter.
+        { matches: [{ m: 'ifname', dir: 'iif', neg: true, name: pattern }, { m: 'ifname', dir: 'oif', neg: true, name: pattern }], stmts: [], verdict: { v: 'accept' } },
+        ...fastPath,
+        { matches: [], stmts: [], verdict: { v: 'jump', chain: 'from-wep' } },
+        { matches: [], stmts: [], verdict: { v: 'jump', chain: 'to-wep' } },
+      ],
+    },
+    {
+      name: 'input',
+      hook: { hook: 'input', priority: 0 },
+      rules: [
+        { matches: [{ m: 'ifname', dir: 'iif', neg: true, name: pattern }], stmts: [], verdict: { v: 'accept' } },
+        ...fastPath,
+        { matches: [{ m: 'nfproto', fam: 6 }, { m: 'nd' }], stmts: [], verdict: { v: 'accept' } },
+        { matches: [], stmts: [], verdict: { v: 'jump', chain: 'from-wep' } },
+      ],
+    },
+    {
+      name: 'from-wep',
+      rules: [
+        { matches: [], stmts: [], verdict: { v: 'vmap', dir: 'iif', map: 'from_wep' } },
+        { matches: [{ m: 'ifname', dir: 'iif', neg: false, name: pattern }], stmts: [counter], verdict: { v: 'drop' }, label: 'fail closed: unprogrammed interface' },
+      ],
+    },
+    {
+      name: 'to-wep',
+      rules: [
+        { matches: [], stmts: [], verdict: { v: 'vmap', dir: 'oif', map: 'to_wep' } },
+        { matches: [{ m: 'ifname', dir: 'oif', neg: false, name: pattern }], stmts: [counter], verdict: { v: 'drop' }, label: 'fail closed: unprogrammed interface' },
+      ],
+    },
+  ];
+  for (const c of chains) b.chains.set(c.name, c);
+  const maps = new Map<string, NftVmap>([
+    ['from_wep', { name: 'from_wep', elements: fromWep }],
+    ['to_wep', { name: 'to_wep', elements: toWep }],
+  ]);
+  return { sets: b.sets, maps, chains: b.chains };
+}
