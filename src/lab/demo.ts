@@ -69,7 +69,7 @@ export async function runDemo(o: DemoOptions): Promise<void> {
     try {
       await ds.put(DEMO_POLICY);
     } finally {
-      ds.close();
+      await ds.close();
     }
     say('   kind: NetworkPolicy  podSelector: app=db  ingress: from podSelector app=backend, ports TCP/80');
     if (!agentBinary()) {

@@ -142,7 +142,7 @@ export async function labUp(raw: RawLabOptions, opts: LabUpOptions = {}): Promis
     try {
       for (const r of [...ipPoolResources(plan), ...nodeResources(plan), bgpConfiguration(plan)]) await ds.put(r);
     } finally {
-      ds.close();
+      await ds.close();
     }
     say(`  datastore: IPPool ${plan.pool4}${plan.pool6 ? ` + ${plan.pool6}` : ''} (${options.encapsulation}), ${plan.nodes.length} Node resource(s)`);
 

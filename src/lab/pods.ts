@@ -159,7 +159,7 @@ export async function podCreate(s: LabState, ref: string, opts: PodCreateOptions
     }
     throw err instanceof TesseraError ? err : new TesseraError('exec-failed', `cannot create pod "${ref}": ${describeError(err)}`, { cause: err });
   } finally {
-    ds.close();
+    await ds.close();
   }
 }
 
@@ -186,7 +186,7 @@ export async function podDelete(s: LabState, ref: string): Promise<boolean> {
   try {
     await ds.delete(podResource(pod));
   } finally {
-    ds.close();
+    await ds.close();
   }
   removePod(s.dir, namespace, name);
   if (cniError) throw new TesseraError('exec-failed', `pod "${ref}" removed, but CNI DEL failed`, { cause: cniError });

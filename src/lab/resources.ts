@@ -1,76 +1,68 @@
 /**
  * The resources the lab writes (IPPools, Nodes, Namespaces, Pods, demo policies) and the small
- * datastore client it writes them with.
- *
- * The client writes straight to the shared key layout (`datastore/keys.ts`: JSON value without
- * `metadata.resourceVersion`) through the etcd3 client, so the lab works before and independently
- * of the ResourceStore; what it writes is exactly what ResourceStore reads.
+ * datastore facade it writes them with (ResourceStore over etcd: uid, creationTimestamp and the
+ * key layout are the datastore's, exactly as every other component reads them).
  */
-import { Etcd3 } from 'etcd3';
 import { kindFor } from '../api/kinds.js';
+import type { KindInfo } from '../api/kind-info.js';
 import type { Resource } from '../api/resource.js';
 import { CALICO_API_VERSION, K8S_CORE_API_VERSION } from '../api/resource.js';
-import { resourceKey } from '../datastore/keys.js';
-import { TesseraError } from '../lib/errors.js';
+import { ResourceStore, openBackend, type Backend } from '../datastore/index.js';
+import { TesseraError, isTesseraError } from '../lib/errors.js';
 import type { LabPlan, PodPort } from './plan.js';
 import { poolModes } from './plan.js';
 
+type Ref = Pick<Resource, 'apiVersion' | 'kind' | 'metadata'>;
+
 export class LabDatastore {
-  private readonly client: Etcd3;
+  private readonly backend: Backend;
+  private readonly store: ResourceStore;
 
   constructor(endpoints: string[]) {
-    this.client = new Etcd3({ hosts: endpoints, dialTimeout: 5000 });
+    this.backend = openBackend({ endpoints });
+    this.store = new ResourceStore(this.backend);
   }
 
-  private key(r: Pick<Resource, 'apiVersion' | 'kind' | 'metadata'>): string {
+  private info(r: Ref): KindInfo {
     const info = kindFor(r.apiVersion, r.kind);
     if (!info) throw new TesseraError('bug', `lab writes unknown kind "${r.apiVersion}/${r.kind}"`);
-    return resourceKey(info, r.metadata.name, info.namespaced ? (r.metadata.namespace ?? 'default') : undefined);
+    return info;
   }
 
+  private ns(info: KindInfo, r: Ref): string | undefined {
+    return info.namespaced ? (r.metadata.namespace ?? 'default') : undefined;
+  }
+
+  /** Create or update. */
   async put(r: Resource): Promise<void> {
     const { resourceVersion: _rv, ...metadata } = r.metadata;
-    const stored = { ...r, metadata };
-    try {
-      await this.client.put(this.key(r)).value(JSON.stringify(stored));
-    } catch (err) {
-      throw new TesseraError('unavailable', `cannot write ${r.kind} "${r.metadata.namespace ? `${r.metadata.namespace}/` : ''}${r.metadata.name}"`, { cause: err });
-    }
+    await this.store.apply({ ...r, metadata });
   }
 
   /** Creates unless present; true when it created. */
   async ensure(r: Resource): Promise<boolean> {
-    const key = this.key(r);
     try {
-      const res = await this.client
-        .if(key, 'Create', '==', 0)
-        .then(this.client.put(key).value(JSON.stringify(r)))
-        .commit();
-      return res.succeeded;
+      await this.store.create(r);
+      return true;
     } catch (err) {
-      throw new TesseraError('unavailable', `cannot create ${r.kind} "${r.metadata.name}"`, { cause: err });
+      if (isTesseraError(err, 'already-exists')) return false;
+      throw err;
     }
   }
 
-  async delete(r: Pick<Resource, 'apiVersion' | 'kind' | 'metadata'>): Promise<void> {
-    try {
-      await this.client.delete().key(this.key(r));
-    } catch (err) {
-      throw new TesseraError('unavailable', `cannot delete ${r.kind} "${r.metadata.name}"`, { cause: err });
-    }
+  /** Idempotent: a missing resource is success. */
+  async delete(r: Ref): Promise<void> {
+    const info = this.info(r);
+    await this.store.delete(info, r.metadata.name, this.ns(info, r));
   }
 
-  async get(r: Pick<Resource, 'apiVersion' | 'kind' | 'metadata'>): Promise<Resource | undefined> {
-    try {
-      const text = await this.client.get(this.key(r)).string();
-      return text === null ? undefined : (JSON.parse(text) as Resource);
-    } catch (err) {
-      throw new TesseraError('unavailable', `cannot read ${r.kind} "${r.metadata.name}"`, { cause: err });
-    }
+  async get(r: Ref): Promise<Resource | undefined> {
+    const info = this.info(r);
+    return this.store.get(info, r.metadata.name, this.ns(info, r));
   }
 
-  close(): void {
-    this.client.close();
+  async close(): Promise<void> {
+    await this.backend.close();
   }
 }
 
