@@ -84,7 +84,8 @@ export async function startCniServer(options: CniServerOptions): Promise<CniServ
       durationMs: clock.nowMs() - t0,
     });
   };
-  const server: Server = createServer((sock) => {
+  // allowHalfOpen: the shim half-closes after sending; the reply goes back on the same socket.
+  const server: Server = createServer({ allowHalfOpen: true }, (sock) => {
     const chunks: Buffer[] = [];
     sock.on('data', (c: Buffer) => chunks.push(c));
     sock.on('error', () => undefined); // the shim may die mid-request: the invocation still completes
