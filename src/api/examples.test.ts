@@ -70,7 +70,7 @@ describe('documented defaults', () => {
     assert.equal(global.asNumber, 63400, 'set values are kept');
     const node = spec('bgpconfig.yaml', 1);
     assert.deepEqual(node, { listenPort: 179, logSeverityScreen: 'Info' });
-    const bare = applyDefaults({ apiVersion: 'projectcalico.org/v3', kind: 'BGPConfiguration', metadata: { name: 'default' } });
+    const bare = applyDefaults<Resource>({ apiVersion: 'projectcalico.org/v3', kind: 'BGPConfiguration', metadata: { name: 'default' } });
     assert.deepEqual(bare.spec, { logSeverityScreen: 'Info', nodeToNodeMeshEnabled: true, asNumber: 64512 });
   });
 
