@@ -398,6 +398,9 @@ metadata:
   namespace: ${ns}
 spec:
   nodeName: node1
+  containers:
+    - name: c
+      image: busybox
 `;
     const r0 = await h.run(['apply', '-f', h.file('p.yaml', docs(pod('x', 'a'), pod('y', 'a'), NAMESPACE('x')))]);
     assert.equal(r0.code, 0, r0.err);

@@ -122,7 +122,11 @@ export function validateAll(batch: LoadedResource[], existing: Resource[], actio
     batch.map((l) => l.resource),
     { existing },
   )) {
-    lines.push(p.path ? `${p.path}: ${p.message}` : p.message);
+    // validateBatch names documents `[doc N]` (1-based in the batch); add the file it came from.
+    const doc = /^\[doc (\d+)\]/.exec(p.path);
+    const src = doc ? batch[Number(doc[1]) - 1]?.source : undefined;
+    const where = p.path ? `${src ? `${src} ` : ''}${p.path}: ` : '';
+    lines.push(`${where}${p.message}`);
     problems.push(p);
   }
   if (lines.length) {

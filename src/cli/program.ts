@@ -8,7 +8,7 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { describeError, isTesseraError } from '../lib/errors.js';
-import { resolveDatastore, type ResolvedDatastore } from '../lib/context.js';
+import type { ResolveOptions } from '../lib/context.js';
 import { OUTPUT_FORMATS, type OutputFormat } from './format.js';
 import type { CliIO, VerbDeps } from './io.js';
 import type { CliStore } from './store.js';
@@ -30,8 +30,11 @@ import { registerNode } from './commands/node.js';
 
 export interface ProgramDeps {
   io: CliIO;
-  /** Opens the datastore the global flags / env / context resolve to. */
-  openStore: (ds: ResolvedDatastore) => Promise<CliStore>;
+  /**
+   * Opens the datastore the global flags / env / context select (the real one resolves them with
+   * resolveDatastore; tests ignore them and hand out an in-memory store).
+   */
+  openStore: (selection: ResolveOptions) => Promise<CliStore>;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -68,8 +71,7 @@ export function buildProgram(deps: ProgramDeps, state: RunState = { code: 0 }): 
     store: () => {
       if (!state.store) {
         const g = cmd.optsWithGlobals<GlobalOpts>();
-        const ds = resolveDatastore({ etcdEndpoints: g.etcdEndpoints, config: g.config, context: g.context, env });
-        state.store = deps.openStore(ds);
+        state.store = deps.openStore({ etcdEndpoints: g.etcdEndpoints, config: g.config, context: g.context, env });
       }
       return state.store;
     },

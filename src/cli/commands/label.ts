@@ -4,7 +4,7 @@
  * key (removing an absent key is a warning, not an error). Works for every kind; namespaced objects
  * are named `ns/name` or with -n. CAS with bounded retry.
  */
-import { validateLabelKey, validateLabelValue } from '../../api/index.js';
+import { validateLabelKey, validateLabelValue, type ObjectMeta } from '../../api/index.js';
 import { TesseraError } from '../../lib/errors.js';
 import { modifyWithRetry } from '../cas.js';
 import { cliKindName } from '../format.js';
@@ -81,7 +81,7 @@ export async function labelVerb(args: LabelArgs, deps: VerbDeps): Promise<number
       changed = true;
     }
     if (!changed) return undefined;
-    const metadata = { ...current.metadata, labels };
+    const metadata: ObjectMeta = { ...current.metadata, labels };
     if (Object.keys(labels).length === 0) delete metadata.labels;
     return { ...current, metadata };
   });
