@@ -1,0 +1,93 @@
+/** validateResource: accepted forms (so checks do not over-reject) and envelope handling. */
+import { strict as assert } from 'node:assert';
+import { describe, test } from 'node:test';
+import { validateResource, type Resource } from './index.js';
+
+const C = 'projectcalico.org/v3';
+const paths = (r: unknown) => validateResource(r).map((p) => p.path);
+const gnp = (spec: Record<string, unknown>): Resource => ({ apiVersion: C, kind: 'GlobalNetworkPolicy', metadata: { name: 'p' }, spec });
+
+describe('rules accept what Calico accepts', () => {
+  const ok = (rule: Record<string, unknown>) => assert.deepEqual(validateResource(gnp({ ingress: [rule] })), [], JSON.stringify(rule));
+
+  test('protocols by name (either case) and number; ports with each port-bearing protocol', () => {
+    for (const protocol of ['TCP', 'tcp', 'UDP', 'SCTP', 'UDPLite', 6, 17, 132, 136, '6']) {
+      ok({ action: 'Allow', protocol, destination: { ports: [80, '1000:2000', 'http-alt'] } });
+    }
+    ok({ action: 'Deny', notProtocol: 'ICMPv6' });
+    ok({ action: 'Log', protocol: 47 });
+  });
+
+  test('ICMP type/code with the matching ipVersion; numeric ICMP protocols', () => {
+    ok({ action: 'Allow', protocol: 'ICMP', ipVersion: 4, icmp: { type: 8, code: 0 } });
+    ok({ action: 'Allow', protocol: 58, ipVersion: 6, notICMP: { type: 128 } });
+  });
+
+  test('nets: bare addresses, host bits (Calico masks them), one family with ipVersion', () => {
+    ok({ action: 'Allow', ipVersion: 6, source: { nets: ['2001:db8::1', 'fd00::1/64'] }, destination: { notNets: ['fd00::/8'] } });
+    ok({ action: 'Pass', source: { nets: ['10.0.0.1/8'] }, destination: { nets: ['192.168.0.0/16'] } });
+  });
+
+  test('services where Calico allows them', () => {
+    ok({ action: 'Allow', source: { services: { name: 'kube-dns', namespace: 'kube-system' }, ports: [53] }, protocol: 'UDP' });
+    assert.deepEqual(
+      validateResource(gnp({ egress: [{ action: 'Allow', destination: { services: { name: 'api', namespace: 'default' } } }] })),
+      [],
+    );
+  });
+
+  test('null is "unset" everywhere, as in Kubernetes decoding', () => {
+    ok({ action: 'Allow', protocol: null, source: null, destination: { ports: null } });
+  });
+
+  test('HTTP matches only on ingress Allow rules', () => {
+    ok({ action: 'Allow', http: { methods: ['GET'], paths: [{ exact: '/a' }, { prefix: '/b' }] } });
+    const bad = gnp({ egress: [{ action: 'Deny', http: { paths: [{ exact: '/a', prefix: '/b' }] } }] });
+    assert.deepEqual(paths(bad), ['spec.egress[0].http', 'spec.egress[0].http', 'spec.egress[0].http.paths[0]']);
+  });
+});
+
+describe('envelope and strictness', () => {
+  test('not an object, missing kind, missing apiVersion', () => {
+    assert.deepEqual(paths('hello'), ['']);
+    assert.deepEqual(paths({ apiVersion: C, metadata: { name: 'a' } }), ['kind']);
+    assert.deepEqual(paths({ kind: 'IPPool', metadata: { name: 'a' } }), ['apiVersion']);
+  });
+
+  test('metadata required; status rejected where the kind has none', () => {
+    assert.deepEqual(paths({ apiVersion: C, kind: 'Tier' }), ['metadata']);
+    assert.deepEqual(paths({ apiVersion: C, kind: 'Tier', metadata: { name: 't' }, status: {} }), ['status']);
+    assert.deepEqual(paths({ apiVersion: C, kind: 'Tier', metadata: { name: 'a.b' } }), ['metadata.name'], 'tier names have no dots');
+  });
+
+  test('FelixConfiguration: known settings of every type pass, unknown ones are rejected', () => {
+    const felix = (spec: Record<string, unknown>, name = 'default') => ({ apiVersion: C, kind: 'FelixConfiguration', metadata: { name }, spec });
+    assert.deepEqual(paths(felix({ bpfEnabled: true, bpfLogLevel: 'Off', vxlanVNI: 4096, wireguardEnabled: false }, 'node.n1')), []);
+    assert.deepEqual(paths(felix({ bpfEnabeld: true })), ['spec.bpfEnabeld']);
+    assert.deepEqual(paths(felix({}, 'other')), ['metadata.name']);
+  });
+
+  test('Pods carry fields Tessera does not model; ServiceAccounts have top-level fields', () => {
+    const pod = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'p', namespace: 'n' },
+      spec: { restartPolicy: 'Always', containers: [{ name: 'c', command: ['sh'], ports: [{ containerPort: 80 }] }] },
+    };
+    assert.deepEqual(paths(pod), []);
+    const badPort = structuredClone(pod);
+    (badPort.spec.containers[0]!.ports[0] as Record<string, unknown>).hostPrt = 1;
+    assert.deepEqual(paths(badPort), ['spec.containers[0].ports[0].hostPrt']);
+    assert.deepEqual(paths({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 's' }, secrets: [{ name: 'x' }], spec: {} }), ['spec']);
+  });
+
+  test('label and annotation keys with dots and slashes are quoted in paths', () => {
+    const r = { apiVersion: C, kind: 'GlobalNetworkSet', metadata: { name: 'g', labels: { 'example.com/x': '-bad-' } } };
+    assert.deepEqual(paths(r), ['metadata.labels["example.com/x"]']);
+  });
+
+  test('one problem per mistake: a wrong type is not also a semantic error', () => {
+    const r = { apiVersion: C, kind: 'IPPool', metadata: { name: 'p' }, spec: { cidr: 10, ipipMode: true } };
+    assert.deepEqual(paths(r), ['spec.cidr', 'spec.ipipMode']);
+  });
+});
