@@ -23,6 +23,7 @@ import {
   NAME_LABEL,
   NAMESPACE_LABEL,
   NS_PREFIX,
+  namespaceSelectorFor,
   ORCHESTRATOR_LABEL,
   prefixSelector,
   protocolNumber,
@@ -191,7 +192,7 @@ export class PolicyCalculator {
     const id = ns ? `${ns}/${p.name}` : p.name;
     const parts: Selector[] = [parseSelector(s.selector ?? '')];
     if (ns) parts.push({ kind: 'eq', key: NAMESPACE_LABEL, value: ns });
-    else if (s.namespaceSelector?.trim()) parts.push(prefixSelector(parseSelector(s.namespaceSelector), NS_PREFIX));
+    else if (s.namespaceSelector?.trim()) parts.push(namespaceSelectorFor(parseSelector(s.namespaceSelector)));
     if (s.serviceAccountSelector?.trim()) parts.push(prefixSelector(parseSelector(s.serviceAccountSelector), SA_PREFIX));
     const apply = andSelectors(...parts);
     const ingress = (s.ingress ?? []).map((r, i) => compileRule(r, i, ns, `spec.ingress[${i}]`));

@@ -49,6 +49,23 @@ export function prefixSelector(s: Selector, prefix: string): Selector {
   }
 }
 
+function mentionsGlobal(s: Selector): boolean {
+  if (s.kind === 'global') return true;
+  if (s.kind === 'not') return mentionsGlobal(s.operand);
+  if (s.kind === 'and' || s.kind === 'or') return s.operands.some(mentionsGlobal);
+  return false;
+}
+
+/**
+ * A `namespaceSelector` → selector over endpoint labels. Calico documents it as matching only endpoints
+ * in the selected namespaces, so unless it uses `global()` it also requires the namespace label: that
+ * keeps `all()` or a negative match such as `team != "a"` from reaching non-namespaced sets and hosts.
+ */
+export function namespaceSelectorFor(s: Selector): Selector {
+  const prefixed = prefixSelector(s, NS_PREFIX);
+  return mentionsGlobal(s) ? prefixed : andSelectors({ kind: 'has', key: NAMESPACE_LABEL }, prefixed);
+}
+
 const nsEq = (ns: string): Selector => ({ kind: 'eq', key: NAMESPACE_LABEL, value: ns });
 
 function parseSel(text: string, path: string): Selector {
@@ -75,7 +92,7 @@ export function entitySelector(er: EntityRuleSpec, policyNamespace: string | und
   }
   const hasNsSel = nonEmpty(er.namespaceSelector);
   if (parts.length === 0 && !hasNsSel) return undefined;
-  if (hasNsSel) parts.push(prefixSelector(parseSel(er.namespaceSelector as string, `${path}.namespaceSelector`), NS_PREFIX));
+  if (hasNsSel) parts.push(namespaceSelectorFor(parseSel(er.namespaceSelector as string, `${path}.namespaceSelector`)));
   else if (policyNamespace !== undefined) parts.push(nsEq(policyNamespace));
   return andSelectors(...parts);
 }
