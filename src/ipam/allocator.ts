@@ -59,8 +59,9 @@ export interface IpamOptions {
   /** CAS retry policy (attempts, backoff); defaults: 40 attempts, jittered backoff 1→64 ms. */
   retry?: Partial<RetryPolicy>;
   /**
-   * Serialise this client's assigns/releases per host (an in-process queue). Only reduces
-   * conflicts; correctness never depends on it. Default true.
+   * Serialise this client's assigns per host and its writes per block (in-process queues). Only
+   * reduces conflicts (100 concurrent CAS writers on one block mostly lose); correctness never
+   * depends on it. Default true.
    */
   serializePerHost?: boolean;
 }
@@ -94,13 +95,22 @@ export class IpamAllocator {
   }
 
   private inHostQueue<T>(host: string, fn: () => Promise<T>): Promise<T> {
+    return this.inQueue(`host:${host}`, fn);
+  }
+
+  /** Block writes queue per block; never taken while holding another block's queue. */
+  private inBlockQueue<T>(cidr: string, fn: () => Promise<T>): Promise<T> {
+    return this.inQueue(`block:${cidr}`, fn);
+  }
+
+  private inQueue<T>(key: string, fn: () => Promise<T>): Promise<T> {
     if (!this.serialize) return fn();
-    const prev = this.hostQueues.get(host) ?? Promise.resolve();
+    const prev = this.hostQueues.get(key) ?? Promise.resolve();
     const next = prev.then(fn, fn);
     const tail = next.catch(() => undefined);
-    this.hostQueues.set(host, tail);
+    this.hostQueues.set(key, tail);
     void tail.then(() => {
-      if (this.hostQueues.get(host) === tail) this.hostQueues.delete(host);
+      if (this.hostQueues.get(key) === tail) this.hostQueues.delete(key);
     });
     return next;
   }
@@ -250,7 +260,7 @@ export class IpamAllocator {
     requireAffinityHost: string | undefined,
     signal: AbortSignal | undefined,
   ): Promise<AssignedIp[]> {
-    return withCasRetry(this.retry, `cannot assign addresses in block "${cidr}"`, signal, async () => {
+    return this.inBlockQueue(cidr, () => withCasRetry(this.retry, `cannot assign addresses in block "${cidr}"`, signal, async () => {
       const cur = await readBlock(this.backend, cidr, signal);
       if (cur === undefined || cur.value.deleted) return [];
       if (requireAffinityHost !== undefined && cur.value.affinity !== hostAffinity(requireAffinityHost)) return [];
@@ -266,7 +276,7 @@ export class IpamAllocator {
         sequenceNumber: a.sequenceNumber,
         pool: pool.name,
       }));
-    });
+    }));
   }
 
   /** Writes a changed block together with the handle's count change, atomically. */
@@ -504,7 +514,7 @@ export class IpamAllocator {
     dropHandle: string | undefined,
     signal: AbortSignal | undefined,
   ): Promise<ReleaseResult> {
-    return withCasRetry(this.retry, `cannot release addresses in block "${cidr}"`, signal, async () => {
+    return this.inBlockQueue(cidr, () => withCasRetry(this.retry, `cannot release addresses in block "${cidr}"`, signal, async () => {
       const cur = await readBlock(this.backend, cidr, signal);
       const ops: TxnOp[] = [];
       const deltas = new Map<string, number>();
@@ -535,7 +545,7 @@ export class IpamAllocator {
       }
       if (ops.length > 0) await this.backend.txn(ops, signal);
       return out;
-    });
+    }));
   }
 
   // ---- queries --------------------------------------------------------------------------------
