@@ -122,7 +122,9 @@ describe('tessera CLI against etcd', () => {
     assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
     for (const step of ['Step 1', 'Step 2', 'Step 3', 'Step 4', 'Step 5', 'Step 7']) assert.ok(r.stdout.includes(`# ${step}`), step);
     assert.match(r.stdout, /Successfully applied 6 resource\(s\)/);
-    assert.match(r.stderr, /nothing was written/);
+    assert.match(r.stdout, /nothing was written\n.*spec\.ingress\[0\]\.action/s);
+    assert.match(r.stdout, /\(exit code 1\)/);
+    assert.match(r.stdout, /\$ tessera patch ippool demo-pool -p '\{"spec":\{"natOutgoing":false\}\}'/);
     assert.match(r.stdout, /done\n$/);
   });
 });

@@ -20,6 +20,10 @@ export interface DatastoreDemoOptions {
   invalidFile?: string;
 }
 
+function shellQuote(arg: string): string {
+  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
 export async function runDatastoreDemo(opts: DatastoreDemoOptions): Promise<void> {
   const { io } = opts;
   const root = packageInfo()?.root ?? process.cwd();
@@ -31,9 +35,12 @@ export async function runDatastoreDemo(opts: DatastoreDemoOptions): Promise<void
   const etcd = await startEtcd({ name: 'tessera-demo' });
   const ep = etcd.endpoints.join(',');
   io.out(`etcd is serving at ${ep}\n`);
+  // The commands' stderr goes to stdout too, so errors appear in order with the narration.
+  const stepIO: CliIO = { out: (t) => io.out(t), err: (t) => io.out(t), readStdin: () => io.readStdin() };
   const cli = async (args: string[], expect: 'ok' | 'fail' = 'ok'): Promise<void> => {
-    io.out(`\n$ tessera ${args.join(' ')}\n`);
-    const code = await runCli(['--etcd-endpoints', ep, ...args], { io, openStore: openCliStore });
+    io.out(`\n$ tessera ${args.map(shellQuote).join(' ')}\n`);
+    const code = await runCli(['--etcd-endpoints', ep, ...args], { io: stepIO, openStore: openCliStore });
+    if (expect === 'fail') io.out(`(exit code ${code})\n`);
     if ((code === 0) !== (expect === 'ok')) {
       throw new TesseraError('bug', `demo step "tessera ${args.join(' ')}" exited ${code}, expected ${expect}`);
     }

@@ -125,7 +125,7 @@ export function validateAll(batch: LoadedResource[], existing: Resource[], actio
     // validateBatch names documents `[doc N]` (1-based in the batch); add the file it came from.
     const doc = /^\[doc (\d+)\]/.exec(p.path);
     const src = doc ? batch[Number(doc[1]) - 1]?.source : undefined;
-    const where = p.path ? `${src ? `${src} ` : ''}${p.path}: ` : '';
+    const where = p.path ? `${src ? `${src}: ` : ''}${p.path}: ` : '';
     lines.push(`${where}${p.message}`);
     problems.push(p);
   }

@@ -3,7 +3,8 @@
  * (tests). The only file that knows ResourceStore's signatures.
  */
 import { MemoryBackend, ResourceStore, openBackend, type Backend } from '../datastore/index.js';
-import { resolveDatastore, type ResolveOptions } from '../lib/context.js';
+import { resolveDatastore, type ResolvedDatastore, type ResolveOptions } from '../lib/context.js';
+import { TesseraError, isTesseraError } from '../lib/errors.js';
 import type { CliStore } from './store.js';
 
 export function resourceCliStore(rs: ResourceStore, backend: Backend = rs.backend): CliStore {
@@ -24,7 +25,36 @@ export function resourceCliStore(rs: ResourceStore, backend: Backend = rs.backen
 export async function openCliStore(selection: ResolveOptions): Promise<CliStore> {
   const ds = resolveDatastore(selection);
   const backend = openBackend(ds.tls ? { endpoints: ds.endpoints, tls: ds.tls } : { endpoints: ds.endpoints });
-  return resourceCliStore(new ResourceStore(backend));
+  return namingEndpoints(resourceCliStore(new ResourceStore(backend)), ds);
+}
+
+/** Unreachable-datastore errors say which endpoints were tried and where they came from. */
+function namingEndpoints(store: CliStore, ds: ResolvedDatastore): CliStore {
+  const wrap =
+    <A extends unknown[], R>(fn: (...a: A) => Promise<R>) =>
+    async (...a: A): Promise<R> => {
+      try {
+        return await fn(...a);
+      } catch (err) {
+        if (isTesseraError(err, 'unavailable') || isTesseraError(err, 'timeout')) {
+          throw new TesseraError(
+            err.code,
+            `cannot reach etcd at ${ds.endpoints.map((e) => `"${e}"`).join(', ')} (from ${ds.source})`,
+            { cause: err },
+          );
+        }
+        throw err;
+      }
+    };
+  return {
+    get: wrap(store.get),
+    list: wrap(store.list),
+    create: wrap(store.create),
+    update: wrap(store.update),
+    applyBatch: wrap(store.applyBatch),
+    delete: wrap(store.delete),
+    close: store.close,
+  };
 }
 
 /** A fresh in-memory datastore (tests). */
