@@ -252,7 +252,7 @@ export class Agent {
             handleId,
             hostname: this.nodeName,
             use: 'Tunnel',
-            attrs: { node: this.nodeName, type: 'vxlanTunnelAddress' },
+            attrs: { node: this.nodeName, timestamp: new Date().toISOString() },
           });
           ips = r.ipv4;
         }
