@@ -16,7 +16,17 @@
  *     check(options?: CheckOptions): Promise<IpamReport>
  *     releaseFromReport(report: IpamReport, signal?): Promise<ReleaseResult>
  *     releaseHostAffinities(host: string, signal?): Promise<void>
+ *     snapshot(signal?): Promise<IpamSnapshot>; affineBlocks(host, family, signal?): Promise<string[]>
+ *   loadLiveHandles(backend, signal?): Promise<(handleId) => boolean>   // WEP containerID / tunnel Node
+ *   buildReport(snapshot, liveHandles?): IpamReport                      // pure
+ *   Test helpers: putPool, putReservation, putNode, FaultyBackend, seededRandom.
  *   Pure block math: see block.ts exports re-exported below.
+ *
+ * Results: AssignedIp.address is a plain address ("10.244.1.5"), prefixLength the block's (26);
+ * pass AssignedIp.sequenceNumber (+ handleId) back to releaseIps for an ABA-safe release.
+ * Errors (TesseraError codes): 'exhausted' (no free address; message names the pools), 'not-found'
+ * (a requested pool does not exist), 'validation' (bad args, disabled requested pool, reserved
+ * address), 'already-exists' (assignIp of a taken address), 'conflict' (CAS retries ran out).
  *
  * DESIGN (what a reviewer must check)
  * - Correctness comes only from compare-and-swap: every block change is one `txn` that updates the
@@ -24,8 +34,10 @@
  *   revision. So a crash (kill -9) between steps can never leave an allocation without its handle
  *   or a duplicate address; the worst case is a leak (an allocation whose workload is gone), which
  *   `check()` reports and `releaseFromReport()` frees.
- * - The optional in-process per-host queue only reduces conflicts; tests run with it disabled and
- *   with injected conflicts.
+ * - The optional in-process queues (per host for assigns, per block for writes) only reduce
+ *   conflicts; tests run with them disabled and with injected conflicts. Separate processes on one
+ *   host (CNI without the agent) contend on the same block: CAS keeps them correct, but a host-wide
+ *   lock (or the agent's single process) is what keeps 100 concurrent ADDs from exhausting retries.
  * - Block claim is two-phase (pending affinity → CAS-create block → confirm affinity). The block's
  *   own `affinity` field is the truth; the affinity key is an index repaired on read.
  * - Sequence numbers: a release that carries a sequence number frees the ordinal only if it still
