@@ -24,7 +24,8 @@ function elemText(e: unknown): string {
     if (o.elem && typeof o.elem === 'object') return elemText((o.elem as Record<string, unknown>).val);
     if (o.prefix && typeof o.prefix === 'object') {
       const p = o.prefix as { addr: string; len: number };
-      return `${p.addr}/${p.len}`;
+      const host = p.addr.includes(':') ? 128 : 32;
+      return p.len === host ? p.addr : `${p.addr}/${p.len}`;
     }
     if (Array.isArray(o.range)) return `${elemText(o.range[0])}-${elemText(o.range[1])}`;
     if (Array.isArray(o.concat)) {

@@ -32,6 +32,8 @@ export const setNames = {
 };
 
 const isV6 = (t: string) => t.includes(':');
+/** nft lists a host prefix in an interval set as the bare address; render it the same way. */
+export const bareHost = (t: string): string => t.replace(/\/(32|128)$/, (m, len: string) => ((len === '32') !== isV6(t) ? '' : m));
 
 class Builder {
   readonly sets = new Map<string, NftSet>();
@@ -49,7 +51,7 @@ class Builder {
   }
 
   netSet(nets: readonly string[], fam: Fam): string {
-    const mine = nets.filter((n) => isV6(n) === (fam === 6)).sort();
+    const mine = nets.filter((n) => isV6(n) === (fam === 6)).map(bareHost).sort();
     const name = setNames.nets(mine, fam);
     if (!this.sets.has(name)) {
       this.sets.set(name, { name, type: fam === 4 ? 'ipv4_addr' : 'ipv6_addr', interval: true, elements: dropContained(mine, fam) });

@@ -1,0 +1,99 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { diffNft, fullNftScript } from './diff.js';
+import { fixtureCalculator } from './fixture.js';
+import { EMPTY_STATE } from './model.js';
+import { detectDrift, parseNftJson } from './parse.js';
+import { renderNft } from './render.js';
+
+const golden = fileURLToPath(new URL('./testdata/fixture.nft', import.meta.url));
+
+describe('renderNft', () => {
+  test('matches the golden file (UPDATE_GOLDEN=1 rewrites it)', () => {
+    const text = fullNftScript(renderNft(fixtureCalculator().resolve()));
+    if (process.env.UPDATE_GOLDEN === '1') writeFileSync(golden, text);
+    assert.equal(text, readFileSync(golden, 'utf8'));
+  });
+
+  test('is deterministic and independent of update order', () => {
+    const a = fullNftScript(renderNft(fixtureCalculator().resolve()));
+    const c = fixtureCalculator();
+    c.apply({ kind: 'WorkloadEndpoint', key: 'x/a', value: null });
+    c.apply({ kind: 'WorkloadEndpoint', key: 'x/a', value: { name: 'a', namespace: 'x', node: 'n1', interfaceName: 'tsra', ipNetworks: ['10.0.0.1/32', 'fd00::1/128'], labels: { pod: 'a' }, ports: [{ name: 'http', protocol: 'TCP', port: 80 }] } });
+    assert.equal(fullNftScript(renderNft(c.resolve())), a);
+  });
+
+  test('remote endpoints feed sets but get no chains', () => {
+    const s = renderNft(fixtureCalculator().resolve());
+    assert.ok(s.chains.has('wo-tsra') && s.chains.has('wi-tsrb'));
+    assert.ok(!s.chains.has('wo-tsrr'));
+    assert.ok([...s.sets.values()].some((x) => x.elements.includes('10.0.1.9')));
+  });
+});
+
+describe('diffNft', () => {
+  test('no change → empty script', () => {
+    const s = renderNft(fixtureCalculator().resolve());
+    assert.equal(diffNft(s, renderNft(fixtureCalculator().resolve())).empty, true);
+  });
+
+  test('a remote pod label change only touches set elements', () => {
+    const c = fixtureCalculator();
+    const before = renderNft(c.resolve());
+    c.apply({ kind: 'WorkloadEndpoint', key: 'x/r', value: { name: 'r', namespace: 'x', node: 'n2', interfaceName: 'tsrr', ipNetworks: ['10.0.1.9/32'], labels: { pod: 'z' } } });
+    const d = diffNft(before, renderNft(c.resolve()));
+    assert.deepEqual(d.script.trim().split('\n'), [expect(d.script, /^delete element inet tessera s4-[0-9a-f]+ \{ 10\.0\.1\.9 \}$/)]);
+    assert.equal(d.stats.chainsRewritten + d.stats.chainsAdded + d.stats.chainsRemoved, 0);
+  });
+
+  test('adding a local pod adds its chains and vmap elements without rewriting others', () => {
+    const c = fixtureCalculator();
+    const before = renderNft(c.resolve());
+    c.apply({ kind: 'WorkloadEndpoint', key: 'x/c', value: { name: 'c', namespace: 'x', node: 'n1', interfaceName: 'tsrc', ipNetworks: ['10.0.0.3/32'], labels: { pod: 'c' } } });
+    const d = diffNft(before, renderNft(c.resolve()));
+    assert.equal(d.stats.chainsAdded, 2);
+    assert.equal(d.stats.chainsRewritten, 0);
+    assert.equal(d.stats.mapElementsChanged, 2);
+    assert.match(d.script, /add element inet tessera from_wep \{ "tsrc" : goto wo-tsrc \}/);
+    assert.doesNotMatch(d.script, /flush/);
+  });
+
+  test('removing everything deletes chains after unlinking them, sets last', () => {
+    const s = renderNft(fixtureCalculator().resolve());
+    const lines = diffNft(s, EMPTY_STATE).script.trim().split('\n');
+    const firstDeleteChain = lines.findIndex((l) => l.startsWith('delete chain'));
+    const lastFlush = lines.map((l) => l.startsWith('flush chain')).lastIndexOf(true);
+    const firstDeleteSet = lines.findIndex((l) => l.startsWith('delete set'));
+    assert.ok(lastFlush < firstDeleteChain && firstDeleteChain < firstDeleteSet);
+  });
+});
+
+describe('drift detection', () => {
+  test('parses nft -j output and spots a removed rule, a hand-added element and a missing chain', () => {
+    const s = renderNft(fixtureCalculator().resolve());
+    const set = [...s.sets.values()][0]!;
+    const items: unknown[] = [{ metainfo: {} }];
+    for (const x of s.sets.values()) items.push({ set: { name: x.name, elem: x.elements.map((e) => (e.includes('/') ? { prefix: { addr: e.split('/')[0], len: Number(e.split('/')[1]) } } : e.includes(' . ') ? { concat: e.split(' . ').map((v, i) => (i === 1 ? 'tcp' : i === 2 ? Number(v) : v)) } : e)) } });
+    for (const m of s.maps.values()) items.push({ map: { name: m.name, elem: [...m.elements].map(([k, v]) => [k, { goto: { target: v.split(' ')[1] } }]) } });
+    for (const c of s.chains.values()) {
+      items.push({ chain: { name: c.name, ...(c.hook ? { hook: c.hook.hook } : {}) } });
+    }
+    const comments = (name: string) => fullNftScript(s).split('\n').filter((l) => l.startsWith(`add rule inet tessera ${name} `)).map((l) => /comment "([^"]*)"$/.exec(l)![1]);
+    for (const c of s.chains.values()) for (const cm of comments(c.name)) items.push({ rule: { chain: c.name, comment: cm } });
+    const clean = parseNftJson(JSON.stringify({ nftables: items }));
+    assert.deepEqual(detectDrift(s, clean), []);
+    clean.sets.get(set.name)!.push('1.2.3.4');
+    clean.chains.get('wi-tsra')!.pop();
+    clean.chains.delete('wo-tsrb');
+    const drift = detectDrift(s, clean);
+    assert.equal(drift.length, 3, drift.join('\n'));
+  });
+});
+
+function expect(script: string, re: RegExp): string {
+  const line = script.trim().split('\n')[0] ?? '';
+  assert.match(line, re);
+  return line;
+}
