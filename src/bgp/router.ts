@@ -58,7 +58,8 @@ export function renderRouterConfig(o: Pick<ExternalRouterOptions, 'asNumber' | '
     if (!ip) throw bad(`neighbour "${n.address}" is not an IP address`);
     if (parseAsNumber(n.asNumber) === undefined) throw bad(`neighbour "${n.address}" AS "${n.asNumber}" is out of range`);
     if (n.password !== undefined && !birdQuotable(n.password)) throw bad(`password for "${n.address}" has a quote, backslash or control character`);
-    const name = `Peer_${addressId(n.address)}${n.port ? `_port_${n.port}` : ''}`;
+    // Named like a node's global peers so `tessera node status --bird-socket` reads a router too.
+    const name = `Global_${addressId(n.address)}${n.port ? `_port_${n.port}` : ''}`;
     if (seen.has(name)) continue;
     seen.add(name);
     const fam = ip.family;
@@ -89,8 +90,7 @@ export async function startExternalRouter(options: ExternalRouterOptions): Promi
     async peers() {
       const text = await writer.birdc('show', 'protocols', 'all');
       if (!text) return [];
-      // The router names sessions Peer_<addr>; report them as global peers.
-      return parseBirdProtocols(text.replace(/^Peer_/gm, 'Global_'));
+      return parseBirdProtocols(text);
     },
     stop: () => writer.stop(),
   };
