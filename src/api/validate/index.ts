@@ -83,7 +83,7 @@ function validateMetadata(p: Problems, info: KindInfo, md: unknown): string {
   checkShape(md, METADATA, 'metadata', p.list);
   const name = md.name;
   if (name === undefined || name === null || name === '') p.add('metadata.name', 'name is required');
-  else if (LABEL_NAMED.has(info.kind) && info.group !== 'networking.k8s.io') checkDnsLabel(p, 'metadata.name', name);
+  else if (LABEL_NAMED.has(info.kind)) checkDnsLabel(p, 'metadata.name', name);
   else checkSubdomain(p, 'metadata.name', name);
   const ns = md.namespace;
   if (info.namespaced) {

@@ -109,7 +109,7 @@ const FELIX_BOOL = [
   'bpfConnectTimeLoadBalancingEnabled', 'bpfKubeProxyIptablesCleanupEnabled', 'bpfKubeProxyEndpointSlicesEnabled',
   'bpfPolicyDebugEnabled', 'bpfHostNetworkedNATWithoutCTLB', 'bpfRedirectToPeer', 'bpfHostConntrackBypass',
   'wireguardEnabled', 'wireguardEnabledV6', 'wireguardHostEncryptionEnabled', 'wireguardThreadingEnabled',
-  'routeSyncDisabled', 'requireMTUFile', 'floatingIPsEnabled', 'debugHost', 'bpfJITHardening',
+  'routeSyncDisabled', 'requireMTUFile', 'bpfJITHardening',
 ] as const;
 const FELIX_INT = [
   'maxIpsetSize', 'metadataPort', 'ipipMTU', 'vxlanMTU', 'vxlanMTUV6', 'vxlanPort', 'vxlanVNI', 'iptablesMarkMask',
@@ -118,7 +118,7 @@ const FELIX_INT = [
   'bpfMapSizeIPSets', 'bpfMapSizeIfState', 'bpfMapSizePerCPUConntrack', 'bpfKubeProxyHealthzPort',
   'bpfExportBufferSizeMB', 'wireguardListeningPort', 'wireguardListeningPortV6', 'wireguardRoutingRulePriority',
   'wireguardMTU', 'wireguardMTUV6', 'logActionRateLimitBurst', 'goGCThreshold', 'goMemoryLimitMB', 'goMaxProcs',
-  'debugPort', 'routeTableIndex', 'ipForwardingDisabled',
+  'debugPort',
 ] as const;
 const FELIX_STRING = [
   'dataplaneDriver', 'routeRefreshInterval', 'interfaceRefreshInterval', 'iptablesRefreshInterval',
@@ -139,7 +139,7 @@ const FELIX_STRING = [
   'wireguardInterfaceNameV6', 'wireguardKeepAlive', 'awsSrcDstCheck', 'serviceLoopPrevention', 'mtuIfacePattern',
   'floatingIPs', 'workloadSourceSpoofing', 'natOutgoingExclusions', 'programClusterRoutes', 'cgroupV2Path',
   'dataplaneWatchdogTimeout', 'flowLogsFlushInterval', 'flowLogsGoldmaneServer', 'flowLogsPolicyEvaluationMode',
-  'ipForwarding', 'bpfRedirectToPeerMode', 'bpfMaglevMaxEndpointsPerService', 'liveMigrationRouteConvergenceTime',
+  'ipForwarding', 'debugHost', 'bpfRedirectToPeerMode', 'liveMigrationRouteConvergenceTime',
 ] as const;
 const felixFields: Record<string, Shape> = {
   failsafeInboundHostPorts: protoPorts,
