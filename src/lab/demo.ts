@@ -81,7 +81,11 @@ export async function runDemo(o: DemoOptions): Promise<void> {
     say(indent(formatMatrix(after)));
     const changes = diffMatrices(before, after);
     if (changes.length === 0) {
-      say('   Nothing changed.');
+      say(
+        agentBinary()
+          ? `   Nothing changed within 15 s: the agents did not program the policy (see ${join(s.dir, 'logs')}/agent-*.log).`
+          : '   Nothing changed: there is no agent to program the policy.',
+      );
     } else {
       for (const c of changes) say(`   ${c.from} -> ${c.to}: ${c.before ? 'connected' : 'blocked'} -> ${c.after ? 'connected' : 'blocked'}`);
       say('   Only connections INTO shop/db changed: the policy selects db, so db now drops ingress that no rule');
