@@ -307,6 +307,19 @@ describe('get', () => {
     assert.equal((items[0]!.spec as { cidr: string }).cidr, '10.1.0.0/16', 'the stored object, not the file');
   });
 
+  test('-o yaml and -o json output applies back unchanged (List round trip)', async (t) => {
+    const h = await seeded(t);
+    for (const fmt of ['yaml', 'json']) {
+      const got = await h.run(['get', 'netpol', '-A', '-o', fmt]);
+      const before = await snapshot(h.store);
+      const r = await h.run(['apply', '-f', h.file(`back.${fmt}`, got.out)]);
+      assert.equal(r.code, 0, r.err);
+      assert.equal(r.out, "Successfully applied 2 'NetworkPolicy' resource(s)\n");
+      const strip = (s: string) => s.replace(/"resourceVersion":"\d+"/g, '');
+      assert.equal(strip(await snapshot(h.store)), strip(before), 'same objects, new revisions');
+    }
+  });
+
   test('unknown kind and bad -o are usage errors', async (t) => {
     const h = await seeded(t);
     const r = await h.run(['get', 'frobs']);
