@@ -36,3 +36,4 @@ export { applyDefaults, inferPolicyTypes } from './defaults.js';
 export { BUILTIN_TIERS, DEFAULT_TIER, builtinTier, isBuiltinTier } from './tiers.js';
 export { validateResource } from './validate/index.js';
 export { validateBatch, docPrefix, type BatchContext } from './batch.js';
+export { isCalicoKind, isK8sKind, type CalicoKinds, type K8sKinds } from './guards.js';

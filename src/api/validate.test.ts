@@ -91,3 +91,17 @@ describe('envelope and strictness', () => {
     assert.deepEqual(paths(r), ['spec.cidr', 'spec.ipipMode']);
   });
 });
+
+describe('kind guards', () => {
+  test('match apiVersion and kind, and narrow the type', async () => {
+    const { isCalicoKind, isK8sKind } = await import('./index.js');
+    const pool: Resource = { apiVersion: C, kind: 'IPPool', metadata: { name: 'p' }, spec: { cidr: '10.0.0.0/16' } };
+    assert.ok(isCalicoKind(pool, 'IPPool'));
+    if (isCalicoKind(pool, 'IPPool')) assert.equal(pool.spec?.cidr, '10.0.0.0/16');
+    assert.ok(!isCalicoKind(pool, 'Tier'));
+    const knp: Resource = { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'n' } };
+    assert.ok(isK8sKind(knp, 'NetworkPolicy'));
+    assert.ok(!isCalicoKind(knp, 'NetworkPolicy'));
+    assert.ok(!isK8sKind({ ...knp, apiVersion: 'v1' }, 'NetworkPolicy'));
+  });
+});

@@ -146,9 +146,7 @@ function checkPeers(p: Problems, path: string, peers: unknown): void {
 }
 
 export function validateK8sNetworkPolicy(p: Problems, spec: Record<string, unknown>): void {
-  if (spec.podSelector === undefined || spec.podSelector === null) {
-    p.add('spec.podSelector', 'podSelector is required (use {} to select every pod in the namespace)');
-  }
+  // A missing podSelector decodes as {} (every pod in the namespace), as in Kubernetes.
   checkLabelSelector(p, 'spec.podSelector', spec.podSelector);
   if (Array.isArray(spec.policyTypes)) {
     spec.policyTypes.forEach((t, i) => checkOneOf(p, joinPath('spec.policyTypes', i), t, ['Ingress', 'Egress'] as const));
