@@ -83,7 +83,7 @@ export async function runDemo(o: DemoOptions): Promise<void> {
     if (changes.length === 0) {
       say(
         agentBinary()
-          ? `   Nothing changed within 15 s: the agents did not program the policy (see ${join(s.dir, 'logs')}/agent-*.log).`
+          ? `   Nothing changed within 15 s: the agents did not program the policy (rerun with --keep and read ${join(s.dir, 'logs')}/agent-*.log).`
           : '   Nothing changed: there is no agent to program the policy.',
       );
     } else {
