@@ -2,6 +2,8 @@
  * Which drivers and services an agent runs. Kept apart from agent.ts so the core loop has no
  * compile-time dependency on every dataplane, and tests can run an agent with none.
  */
+import { join } from 'node:path';
+import { startCniServer } from '../cni/index.js';
 import type { AgentOptions, DataplaneDriver } from './agent.js';
 
 type BaseOptions = Omit<AgentOptions, 'drivers' | 'services'>;
@@ -12,6 +14,21 @@ export function defaultDrivers(options: BaseOptions): DataplaneDriver[] {
 }
 
 export function defaultServices(options: BaseOptions): NonNullable<AgentOptions['services']> {
-  void options;
-  return [];
+  return [
+    {
+      // The CNI fast path: the tessera-cni shim forwards each invocation here, where the datastore
+      // connection and the IPAM client are already warm (no Node start per pod).
+      name: 'cni-server',
+      async start(agent) {
+        const server = await startCniServer({
+          socketPath: join(options.stateDir, 'cni.sock'),
+          backend: options.backend,
+          ipam: agent.ipam,
+          nodeName: options.nodeName,
+          onInvocation: (info) => agent.log.info(info, 'cni invocation'),
+        });
+        return { stop: () => server.close() };
+      },
+    },
+  ];
 }
