@@ -17,11 +17,14 @@ import { run, start } from '../src/lib/exec.js';
 
 export const ROOT = join(import.meta.dirname, '..');
 
-/** `node dist/...js` when the build is fresh, else `node --import tsx src/...ts`. */
+/**
+ * `node dist/...js` when the build is fresh, else `node --import tsx src/...ts`.
+ * TESSERA_CNI_FROM_SOURCE=1 forces the source (a concurrent build can leave a stale dist).
+ */
 export function nodeEntry(name: 'main' | 'ipam-main' | 'server-main'): string[] {
   const js = join(ROOT, 'dist/src/cni', `${name}.js`);
   const srcDir = join(ROOT, 'src/cni');
-  if (existsSync(js)) {
+  if (existsSync(js) && process.env['TESSERA_CNI_FROM_SOURCE'] !== '1') {
     const built = statSync(js).mtimeMs;
     const newest = Math.max(...readdirSync(srcDir).filter((f) => f.endsWith('.ts')).map((f) => statSync(join(srcDir, f)).mtimeMs));
     if (built >= newest) return [process.execPath, js];

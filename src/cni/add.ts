@@ -49,11 +49,19 @@ export async function lookupPod(deps: CniDeps, pod: { namespace: string; name: s
   return podInfoFrom(r, pod.namespace, pod.name);
 }
 
-export async function assignAddresses(deps: CniDeps, req: CniRequest, node: string, handle: string, pod?: { namespace: string; name: string }): Promise<AssignedIp[]> {
+export async function assignAddresses(
+  deps: CniDeps,
+  req: CniRequest,
+  node: string,
+  handle: string,
+  pod?: { namespace: string; name: string },
+  /** What the handle already holds, when the caller read it in parallel with other reads. */
+  held?: Promise<AssignedIp[]>,
+): Promise<AssignedIp[]> {
   const fam = familiesWanted(req);
   if (!fam.v4 && !fam.v6) throw cniFailure('validation', CNI_ERR.invalidConfig, 'invalid network config: both assign_ipv4 and assign_ipv6 are false');
   // A retried ADD (runtime retry, or after a crash) reuses what the handle already holds.
-  const existing = await deps.ipam.ipsByHandle(handle, deps.signal);
+  const existing = await (held ?? deps.ipam.ipsByHandle(handle, deps.signal));
   if (existing.length > 0) return existing;
   const ipam = req.conf.ipam!;
   const res = await deps.ipam.autoAssign({
@@ -88,12 +96,14 @@ export async function cmdAdd(deps: CniDeps, req: CniRequest): Promise<CniResult>
   if (!(await pathExists(req.netns))) {
     throw cniFailure('not-found', CNI_ERR.unknownContainer, `cannot add "${req.containerId}": netns "${req.netns}" does not exist`);
   }
-  const [pod, mtu] = await Promise.all([lookupPod(deps, w.pod), readMtu(req), checkPoolsExist(deps, req)]);
+  const held = deps.ipam.ipsByHandle(w.handle, deps.signal);
+  held.catch(() => undefined); // awaited below; a failed read must not become an unhandled rejection
+  const [pod, mtu] = await Promise.all([lookupPod(deps, w.pod), readMtu(req), checkPoolsExist(deps, req), held]);
   const undo = new UndoStack();
   const netns = await resolveNetns(req.netns, w.hostIf);
   try {
     undo.push('release addresses', () => deps.ipam.releaseByHandle(w.handle));
-    const ips = await assignAddresses(deps, req, w.node, w.handle, w.pod);
+    const ips = await assignAddresses(deps, req, w.node, w.handle, w.pod, held);
     sanityCheck(ips);
     const wiring: PodWiring = {
       hostIf: w.hostIf,

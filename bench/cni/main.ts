@@ -1,0 +1,129 @@
+/**
+ * `make bench-cni`: ADD / DEL latency of tessera-cni against the reference ptp + host-local plugins,
+ * side by side in one run, against a real etcd, in network namespaces:
+ *   (a) reference: /usr/lib/cni/ptp with host-local IPAM
+ *   (b) tessera-cni: C shim → CNI server (the node agent's fast path)
+ *   (c) tessera-cni pure TypeScript (no agent), for information
+ * Sequential N ADD then N DEL, then rounds of 16 concurrent ADDs (and DELs). Prints p50/p99 and the
+ * tessera/reference ratios (goal: ≤ 1.0). BENCH_CNI_N sets N (default 100).
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CniLab, cniEnv, ensureShim, nodeEntry } from '../../test/cni-harness.js';
+import { run } from '../../src/lib/exec.js';
+
+const N = Number(process.env['BENCH_CNI_N'] ?? 100);
+const N_TS = Math.min(N, 20);
+const CONC = 16;
+const ROUNDS = Number(process.env['BENCH_CNI_ROUNDS'] ?? 4);
+
+interface Variant {
+  name: string;
+  argv: string[];
+  nodeNs: string;
+  conf: Record<string, unknown>;
+  n: number;
+}
+
+interface Stats {
+  add: number[];
+  del: number[];
+  cAdd: number[];
+  cDel: number[];
+}
+
+const pct = (xs: number[], p: number): number => {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
+};
+
+async function makeNetns(lab: CniLab, names: string[]): Promise<void> {
+  await run(['ip', '-batch', '-'], { input: names.map((n) => `netns add ${n}\n`).join('') });
+  lab.namespaces.push(...names);
+}
+
+async function delNetns(lab: CniLab, names: string[]): Promise<void> {
+  await run(['ip', '-batch', '-'], { input: names.map((n) => `netns del ${n}\n`).join(''), check: false });
+  for (const n of names) lab.namespaces.splice(lab.namespaces.indexOf(n), 1);
+}
+
+async function one(lab: CniLab, v: Variant, cmd: 'ADD' | 'DEL', id: string, ns: string): Promise<number> {
+  const r = await lab.invoke(v.argv, v.nodeNs, cniEnv(cmd, id, ns), v.conf);
+  if (r.code !== 0) throw new Error(`${v.name} ${cmd} ${id} failed: ${r.stdout}${r.stderr}`);
+  return r.ms;
+}
+
+async function bench(lab: CniLab, v: Variant): Promise<Stats> {
+  const st: Stats = { add: [], del: [], cAdd: [], cDel: [] };
+  const tag = v.name.replace(/[^a-z]/g, '').slice(0, 3);
+  // Warm-up (first block claim, page cache) is not measured.
+  const warm = [`${lab.prefix}${tag}w0`, `${lab.prefix}${tag}w1`];
+  await makeNetns(lab, warm);
+  for (const [i, ns] of warm.entries()) await one(lab, v, 'ADD', `${tag}-warm-${i}`, ns);
+  for (const [i, ns] of warm.entries()) await one(lab, v, 'DEL', `${tag}-warm-${i}`, ns);
+  await delNetns(lab, warm);
+
+  const seq = Array.from({ length: v.n }, (_, i) => `${lab.prefix}${tag}s${i}`);
+  await makeNetns(lab, seq);
+  for (const [i, ns] of seq.entries()) st.add.push(await one(lab, v, 'ADD', `${tag}-s-${i}`, ns));
+  for (const [i, ns] of seq.entries()) st.del.push(await one(lab, v, 'DEL', `${tag}-s-${i}`, ns));
+  await delNetns(lab, seq);
+
+  for (let r = 0; r < ROUNDS; r++) {
+    const conc = Array.from({ length: CONC }, (_, i) => `${lab.prefix}${tag}c${i}`);
+    await makeNetns(lab, conc);
+    st.cAdd.push(...(await Promise.all(conc.map((ns, i) => one(lab, v, 'ADD', `${tag}-c${r}-${i}`, ns)))));
+    st.cDel.push(...(await Promise.all(conc.map((ns, i) => one(lab, v, 'DEL', `${tag}-c${r}-${i}`, ns)))));
+    await delNetns(lab, conc);
+  }
+  return st;
+}
+
+function line(name: string, s: Stats): string {
+  const f = (x: number) => x.toFixed(1).padStart(7);
+  return `${name.padEnd(26)} ${f(pct(s.add, 50))} ${f(pct(s.add, 99))}  ${f(pct(s.del, 50))} ${f(pct(s.del, 99))}  ${f(pct(s.cAdd, 50))} ${f(pct(s.cAdd, 99))}  ${f(pct(s.cDel, 50))} ${f(pct(s.cDel, 99))}`;
+}
+
+async function main(): Promise<void> {
+  const lab = new CniLab();
+  const dataDir = await mkdtemp(join(tmpdir(), 'tsr-bench-hostlocal-'));
+  try {
+    await lab.start();
+    const shim = await ensureShim();
+    const refNs = await lab.addNetns('ref');
+    const tsrNs = await lab.addNetns('tsr');
+    const tsNs = await lab.addNetns('ts');
+    const server = await lab.startServer(tsrNs, 'bench-node');
+    const variants: Variant[] = [
+      {
+        name: 'reference ptp+host-local',
+        argv: ['/usr/lib/cni/ptp'],
+        nodeNs: refNs,
+        n: N,
+        conf: { cniVersion: '1.0.0', name: 'refnet', type: 'ptp', mtu: 1500, ipam: { type: 'host-local', subnet: '10.88.0.0/16', dataDir, routes: [{ dst: '0.0.0.0/0' }] } },
+      },
+      { name: 'tessera-cni shim+server', argv: [shim], nodeNs: tsrNs, n: N, conf: lab.conf('bench-node', { agent_socket: server.socket }) },
+      { name: 'tessera-cni pure TS', argv: nodeEntry('main'), nodeNs: tsNs, n: N_TS, conf: lab.conf('bench-ts') },
+    ];
+    const results = new Map<string, Stats>();
+    for (const v of variants) results.set(v.name, await bench(lab, v));
+    console.log(`\nCNI ADD/DEL latency in ms (N=${N} sequential, pure TS N=${N_TS}; ${ROUNDS} rounds of ${CONC} concurrent)`);
+    console.log(`${''.padEnd(26)} ${'ADD p50'.padStart(7)} ${'p99'.padStart(7)}  ${'DEL p50'.padStart(7)} ${'p99'.padStart(7)}  ${'cADD p50'.padStart(7)} ${'p99'.padStart(7)}  ${'cDEL p50'.padStart(7)} ${'p99'.padStart(7)}`);
+    for (const [name, s] of results) console.log(line(name, s));
+    const ref = results.get(variants[0]!.name)!;
+    for (const v of variants.slice(1)) {
+      const s = results.get(v.name)!;
+      const r = (a: number[], b: number[]) => (pct(a, 50) / pct(b, 50)).toFixed(2);
+      console.log(
+        `ratio ${v.name} / reference (p50): ADD ${r(s.add, ref.add)}  DEL ${r(s.del, ref.del)}  16-concurrent ADD ${r(s.cAdd, ref.cAdd)}  16-concurrent DEL ${r(s.cDel, ref.cDel)}`,
+      );
+    }
+  } finally {
+    await lab.cleanup();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+await main();
