@@ -21,3 +21,4 @@ export { LabelIndex } from './label-index.js';
 export { convertK8sNetworkPolicy, K8S_POLICY_PREFIX, K8S_POLICY_ORDER } from './k8s.js';
 export { compileRule, entitySelector, prefixSelector, protocolNumber, NAMESPACE_LABEL, ORCHESTRATOR_LABEL, SERVICE_ACCOUNT_LABEL } from './rules.js';
 export { evaluateEndpoint, explainFlow, ruleMatches, type Decision, type Explanation, type Packet } from './evaluate.js';
+export { policyUpdateFromResource, POLICY_KINDS } from './from-resource.js';
