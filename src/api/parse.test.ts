@@ -71,7 +71,7 @@ describe('parseManifests', () => {
 
   test('malformed YAML names the source and line', () => {
     const err = parseError(`${pool('a')}---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: [unclosed\n`, 'bad.yaml');
-    assert.match(err.message, /^cannot parse bad\.yaml: line \d+/);
+    assert.match(err.message, /^bad\.yaml: line \d+, column \d+: invalid YAML: /);
     const line = Number(/line (\d+)/.exec(err.message)?.[1]);
     assert.ok(line >= 11 && line <= 12, `line ${line} should point into the second document`);
   });

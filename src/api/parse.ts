@@ -35,7 +35,7 @@ export function parseManifests(text: string, source = '<input>'): Resource[] {
       const pos = lineCounter.linePos(err.pos[0]);
       throw new TesseraError(
         'validation',
-        `cannot parse ${source}: line ${pos.line}, column ${pos.col}: ${err.message.split('\n')[0]}`,
+        `${source}: line ${pos.line}, column ${pos.col}: invalid YAML: ${err.message.split('\n')[0]}`,
         { cause: err, problems: [{ path: '', message: `${source}: line ${pos.line}: ${err.message.split('\n')[0]}` }] },
       );
     }
@@ -50,8 +50,8 @@ export function parseManifests(text: string, source = '<input>'): Resource[] {
     collect(value, at, problems, out, undefined);
   });
   if (problems.length > 0) {
-    const lines = problems.map((p) => `  ${p.path ? `${p.path}: ` : ''}${p.message}`).join('\n');
-    throw new TesseraError('validation', `cannot parse ${source}:\n${lines}`, { problems });
+    const lines = problems.map((p) => `  ${p.message}`).join('\n');
+    throw new TesseraError('validation', `${source}: not every document is a resource:\n${lines}`, { problems });
   }
   return out;
 }
