@@ -68,6 +68,15 @@ export class BirdWriter {
     return (await this.birdc('show', 'status')) !== undefined;
   }
 
+  /** The pid of our BIRD if that process is alive (no socket round trip: BIRD may be busy). */
+  private async livePid(): Promise<number | undefined> {
+    const pid = Number((await readFile(this.paths.pid, 'utf8').catch(() => '')).trim());
+    if (!Number.isInteger(pid) || pid <= 0) return undefined;
+    // The pid file may outlive BIRD; a recycled pid that is not bird is not ours.
+    const comm = (await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '')).trim();
+    return comm === 'bird' ? pid : undefined;
+  }
+
   /** Checks a config text with `bird -p`; throws TesseraError('validation') quoting BIRD's complaint. */
   async check(text: string, path = `${this.paths.conf}.new`): Promise<void> {
     await mkdir(this.paths.dir, { recursive: true });
@@ -82,7 +91,7 @@ export class BirdWriter {
 
   /** Installs `text` as the node's BIRD config (see the file header for the guarantees). */
   async write(text: string): Promise<WriteResult> {
-    const running = await this.isRunning();
+    const running = (await this.livePid()) !== undefined;
     if (this.applied === undefined) this.applied = await readFile(this.paths.conf, 'utf8').catch(() => undefined);
     if (running && text === this.applied) return { changed: false, reloaded: false, started: false };
     const changed = text !== this.applied;
@@ -117,11 +126,8 @@ export class BirdWriter {
 
   /** Stops BIRD (SIGTERM: it withdraws its routes and closes sessions with a Cease). Idempotent. */
   async stop(): Promise<void> {
-    const pid = Number((await readFile(this.paths.pid, 'utf8').catch(() => '')).trim());
-    if (!Number.isInteger(pid) || pid <= 0) return;
-    // The pid file may outlive BIRD; never signal a recycled pid that is not bird.
-    const comm = (await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '')).trim();
-    if (comm !== 'bird') return;
+    const pid = await this.livePid();
+    if (pid === undefined) return;
     try {
       process.kill(pid, 'SIGTERM');
     } catch {
