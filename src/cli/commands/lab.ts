@@ -43,6 +43,7 @@ function protocolOpt(v: string | undefined): PortProtocol {
 }
 
 const nameOpt = () => new Option('--name <name>', 'lab name (default: the current context\'s lab)');
+const familyOpt = () => new Option('--family <4|6>', 'address family of pod targets (default 4 when the pod has IPv4)').choices(['4', '6']);
 const outputOpt = () => new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table');
 
 export function formatStatus(st: LabStatus): string {
@@ -186,14 +187,16 @@ export function registerLab(program: Command): void {
     .requiredOption('--port <port>', 'destination port')
     .option('--protocol <proto>', 'TCP or UDP', 'TCP')
     .option('--timeout-ms <ms>', 'give up after this long', '1000')
+    .addOption(familyOpt())
     .addOption(outputOpt())
     .description('exit 0 if FROM can connect to TO, 1 if not')
-    .action(async (from: string, to: string, o: { name?: string; port: string; protocol: string; timeoutMs: string; output: string }) => {
+    .action(async (from: string, to: string, o: { name?: string; port: string; protocol: string; timeoutMs: string; family?: string; output: string }) => {
       const s = loadLab(resolveLabName(o.name));
       const r = await probePods(s, from, to, {
         port: intOpt('--port', o.port, 0),
         protocol: protocolOpt(o.protocol),
         timeoutMs: intOpt('--timeout-ms', o.timeoutMs, 1000),
+        family: o.family === '6' ? 6 : o.family === '4' ? 4 : undefined,
       });
       if (o.output === 'json') out(JSON.stringify(r));
       else out(`${from} -> ${to} (${r.ip}) ${r.protocol}/${r.port}: ${r.connected ? 'connected' : `not connected (${r.error})`} in ${r.elapsedMs} ms`);
@@ -206,11 +209,17 @@ export function registerLab(program: Command): void {
     .option('--port <port>', 'destination port', '80')
     .option('--protocol <proto>', 'TCP or UDP', 'TCP')
     .option('--timeout-ms <ms>', 'per-probe timeout', '1000')
+    .addOption(familyOpt())
     .addOption(outputOpt())
     .description('probe every pod pair in parallel and show who can connect to whom')
-    .action(async (o: { name?: string; port: string; protocol: string; timeoutMs: string; output: string }) => {
+    .action(async (o: { name?: string; port: string; protocol: string; timeoutMs: string; family?: string; output: string }) => {
       const s = loadLab(resolveLabName(o.name));
-      const m = await matrix(s, { port: intOpt('--port', o.port, 80), protocol: protocolOpt(o.protocol), timeoutMs: intOpt('--timeout-ms', o.timeoutMs, 1000) });
+      const m = await matrix(s, {
+        port: intOpt('--port', o.port, 80),
+        protocol: protocolOpt(o.protocol),
+        timeoutMs: intOpt('--timeout-ms', o.timeoutMs, 1000),
+        family: o.family === '6' ? 6 : o.family === '4' ? 4 : undefined,
+      });
       out(o.output === 'json' ? JSON.stringify(m) : formatMatrix(m));
     });
 
