@@ -24,13 +24,15 @@ test('without NODE it asks the local BIRD through its socket', { timeout: 30_000
   const ns = `tsr-${randomBytes(3).toString('hex')}-rt`;
   const dir = await mkdtemp(join(tmpdir(), 'tsr-bgp-status-'));
   await run(['ip', 'netns', 'add', ns]);
+  let router: Awaited<ReturnType<typeof startExternalRouter>> | undefined;
   t.after(async () => {
+    // Stop BIRD before its directory (and pid file) goes away.
+    await router?.stop();
     await run(['ip', 'netns', 'del', ns], { check: false });
     await rm(dir, { recursive: true, force: true });
   });
   await run(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
-  const router = await startExternalRouter({ netns: ns, asNumber: 65000, routerId: '10.9.9.9', neighbors: [{ address: '10.9.9.1', asNumber: 64512 }], configDir: dir });
-  t.after(() => router.stop());
+  router = await startExternalRouter({ netns: ns, asNumber: 65000, routerId: '10.9.9.9', neighbors: [{ address: '10.9.9.1', asNumber: 64512 }], configDir: dir });
   let out = '';
   const deps: NodeStatusDeps = { out: (s) => (out += s), env: { TESSERA_BIRD_SOCKET: router.socket }, readStatus: async () => undefined, birdc: realBirdc };
   assert.equal(await nodeStatusVerb({}, deps), 0);
