@@ -144,11 +144,11 @@ export async function withLabLock<T>(dir: string, fn: () => Promise<T> | T, time
 }
 
 /** Read-modify-write of state.json under the lock. */
-export async function updateLabState(dir: string, f: (s: LabState) => LabState): Promise<LabState> {
-  return withLabLock(dir, () => {
+export async function updateLabState(dir: string, f: (s: LabState) => LabState | Promise<LabState>): Promise<LabState> {
+  return withLabLock(dir, async () => {
     const s = readLabState(dir);
     if (!s) throw new TesseraError('not-found', `lab state "${join(dir, 'state.json')}" is gone`);
-    const next = f(s);
+    const next = await f(s);
     writeLabState(next);
     return next;
   });
