@@ -28,6 +28,8 @@ export class LabelIndex {
   private readonly children = new Map<string, Set<string>>();
   private readonly selectors = new Map<string, IndexedSelector>();
   private readonly dirty = new Set<string>();
+  /** `key=value` → items whose effective labels have it: lets a new `a == "b" && ...` selector skip most items. */
+  private readonly byLabel = new Map<string, Set<string>>();
   /** Selector evaluations performed so far (tests use it to check incrementality). */
   evaluations = 0;
 
@@ -40,6 +42,8 @@ export class LabelIndex {
       set.add(id);
     }
     const item: Item = { own, parents, effective: this.computeLabels(own, parents) };
+    if (prev) this.unindexLabels(id, prev.effective);
+    this.indexLabels(id, item.effective);
     this.items.set(id, item);
     if (prev && sameLabels(prev.effective, item.effective)) return;
     this.reevaluate(id, item.effective);
@@ -50,6 +54,7 @@ export class LabelIndex {
     if (!prev) return;
     for (const p of prev.parents) this.children.get(p)?.delete(id);
     this.items.delete(id);
+    this.unindexLabels(id, prev.effective);
     for (const [key, s] of this.selectors) if (s.members.delete(id)) this.dirty.add(key);
   }
 
@@ -64,6 +69,8 @@ export class LabelIndex {
       if (!item) continue;
       const effective = this.computeLabels(item.own, item.parents);
       if (sameLabels(effective, item.effective)) continue;
+      this.unindexLabels(child, item.effective);
+      this.indexLabels(child, effective);
       item.effective = effective;
       this.reevaluate(child, effective);
     }
@@ -78,9 +85,17 @@ export class LabelIndex {
     }
     const match = compileSelector(selector);
     const members = new Set<string>();
-    for (const [id, item] of this.items) {
-      this.evaluations++;
-      if (match(item.effective)) members.add(id);
+    const candidates = this.candidates(selector);
+    if (candidates) {
+      for (const id of candidates) {
+        this.evaluations++;
+        if (match((this.items.get(id) as Item).effective)) members.add(id);
+      }
+    } else {
+      for (const [id, item] of this.items) {
+        this.evaluations++;
+        if (match(item.effective)) members.add(id);
+      }
     }
     this.selectors.set(key, { match, refs: 1, members });
     this.dirty.add(key);
@@ -117,6 +132,35 @@ export class LabelIndex {
     const out = new Set(this.dirty);
     this.dirty.clear();
     return out;
+  }
+
+  /** Items that can match `s`: those having the rarest `key == value` the selector requires. */
+  private candidates(s: Selector): ReadonlySet<string> | undefined {
+    const eqs = s.kind === 'eq' ? [s] : s.kind === 'and' ? s.operands.filter((o) => o.kind === 'eq') : [];
+    let best: ReadonlySet<string> | undefined;
+    for (const e of eqs) {
+      if (e.kind !== 'eq') continue;
+      const set = this.byLabel.get(`${e.key}=${e.value}`) ?? EMPTY;
+      if (!best || set.size < best.size) best = set;
+    }
+    return best;
+  }
+
+  private indexLabels(id: string, labels: Labels): void {
+    for (const k of Object.keys(labels)) {
+      const lk = `${k}=${labels[k]}`;
+      let set = this.byLabel.get(lk);
+      if (!set) this.byLabel.set(lk, (set = new Set()));
+      set.add(id);
+    }
+  }
+
+  private unindexLabels(id: string, labels: Labels): void {
+    for (const k of Object.keys(labels)) {
+      const lk = `${k}=${labels[k]}`;
+      const set = this.byLabel.get(lk);
+      if (set?.delete(id) && set.size === 0) this.byLabel.delete(lk);
+    }
   }
 
   private computeLabels(own: Labels, parents: readonly string[]): Labels {

@@ -33,7 +33,9 @@ function chainDecl(c: NftChain): string {
 }
 
 const sameRules = (a: NftChain, b: NftChain) =>
-  a.rules.length === b.rules.length && a.rules.every((r, i) => ruleText(r) === ruleText(b.rules[i] as NftChain['rules'][number]));
+  a === b ||
+  a.rules === b.rules ||
+  (a.rules.length === b.rules.length && a.rules.every((r, i) => ruleText(r) === ruleText(b.rules[i] as NftChain['rules'][number])));
 
 export interface NftDiffStats {
   setsAdded: number;

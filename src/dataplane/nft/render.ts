@@ -17,6 +17,7 @@ import { type Fam, IFACE_PREFIX, MARK_ACCEPT, MARK_PASS, type Match, type NftCha
 import { shortHash } from './text.js';
 
 const ALL_MARKS = 0xffffffff;
+const chainCache = new WeakMap<readonly RuleIR[], Map<string, NftChain>>();
 const counter: Stmt = { s: 'counter' };
 
 export const chainNames = {
@@ -135,9 +136,21 @@ class Builder {
 
   policyChain(name: string, rules: readonly RuleIR[], what: string): void {
     if (this.chains.has(name)) return;
+    // Rendered chains are cached per (immutable) rule list: an unchanged policy yields the same chain
+    // object, which diffNft skips by identity. Sets are still registered for this state.
+    const cached = chainCache.get(rules)?.get(name);
+    if (cached) {
+      for (const r of rules) this.ruleVariants(r, '', '');
+      this.chains.set(name, cached);
+      return;
+    }
     const out: NftRule[] = [];
     for (const r of rules) out.push(...this.ruleVariants(r, `${what} r${r.index}`, `tsr ${what.slice(0, 40)} r${r.index} `));
-    this.chains.set(name, { name, rules: out });
+    const chain = { name, rules: out };
+    let byName = chainCache.get(rules);
+    if (!byName) chainCache.set(rules, (byName = new Map()));
+    byName.set(name, chain);
+    this.chains.set(name, chain);
   }
 
   endpointChain(ep: ResolvedEndpoint, dir: 'ingress' | 'egress'): NftChain {

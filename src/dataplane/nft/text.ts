@@ -87,7 +87,19 @@ export function ruleBody(r: NftRule): string {
 /** The hash that drift detection compares; the comment starts with it. */
 export const ruleHash = (r: NftRule): string => shortHash(ruleBody(r));
 
+const textCache = new WeakMap<NftRule, string>();
+
+/** Rule objects are immutable once rendered, so their text is cached per object. */
 export function ruleText(r: NftRule): string {
+  let t = textCache.get(r);
+  if (t === undefined) {
+    t = ruleTextUncached(r);
+    textCache.set(r, t);
+  }
+  return t;
+}
+
+function ruleTextUncached(r: NftRule): string {
   const label = (r.label ?? '').replace(/["\\]/g, '');
   const comment = `${ruleHash(r)}${label ? ` ${label}` : ''}`.slice(0, 120);
   return `${ruleBody(r)} comment "${comment}"`;
