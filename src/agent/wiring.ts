@@ -4,13 +4,26 @@
  */
 import { join } from 'node:path';
 import { startCniServer } from '../cni/index.js';
+import { createBgpDriver } from '../bgp/index.js';
+import { ResourceStore } from '../datastore/index.js';
 import type { AgentOptions, DataplaneDriver } from './agent.js';
 
 type BaseOptions = Omit<AgentOptions, 'drivers' | 'services'>;
 
 export function defaultDrivers(options: BaseOptions): DataplaneDriver[] {
-  void options;
-  return [];
+  const drivers: DataplaneDriver[] = [];
+  if (options.routing === 'bgp') {
+    // BIRD learns and programs native pod routes (proto bird); the agent keeps only tunnel routes.
+    drivers.push(
+      createBgpDriver({
+        nodeName: options.nodeName,
+        stateDir: options.stateDir,
+        logger: options.logger,
+        store: new ResourceStore(options.backend),
+      }),
+    );
+  }
+  return drivers;
 }
 
 export function defaultServices(options: BaseOptions): NonNullable<AgentOptions['services']> {
