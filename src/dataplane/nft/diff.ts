@@ -74,6 +74,7 @@ export function diffNft(prev: NftState, next: NftState): { script: string; stats
       stats.elementsAdded += s.elements.length;
       continue;
     }
+    if (old.elements === s.elements) continue;
     const before = new Set(old.elements);
     const after = new Set(s.elements);
     const del = old.elements.filter((e) => !after.has(e));

@@ -17,6 +17,7 @@ import { type Fam, IFACE_PREFIX, MARK_ACCEPT, MARK_PASS, type Match, type NftCha
 import { shortHash } from './text.js';
 
 const ALL_MARKS = 0xffffffff;
+const endpointChainCache = new Map<string, NftChain>();
 const chainCache = new WeakMap<readonly RuleIR[], Map<string, NftChain>>();
 const counter: Stmt = { s: 'counter' };
 
@@ -46,7 +47,8 @@ class Builder {
     if (!this.sets.has(name)) {
       const def = this.model.ipSets.get(sel);
       const elements = def ? (fam === 4 ? def.v4 : def.v6) : [];
-      this.sets.set(name, { name, type: fam === 4 ? 'ipv4_addr' : 'ipv6_addr', interval: true, elements: [...elements] });
+      // Same array as the calculator's cached set: diffNft skips unchanged sets by identity.
+      this.sets.set(name, { name, type: fam === 4 ? 'ipv4_addr' : 'ipv6_addr', interval: true, elements });
     }
     return name;
   }
@@ -154,6 +156,34 @@ class Builder {
   }
 
   endpointChain(ep: ResolvedEndpoint, dir: 'ingress' | 'egress'): NftChain {
+    // Endpoint chains depend only on this signature (policy contents live in the shared policy chains,
+    // whose names are stable), so an unchanged endpoint reuses the same chain object.
+    const sig = JSON.stringify([dir, ep.id, ep.interfaceName, dir === 'egress' ? [ep.v4, ep.v6] : 0, ep[dir], ep.profiles]);
+    const cached = endpointChainCache.get(sig);
+    if (cached) {
+      this.registerEndpointDeps(ep, dir);
+      return cached;
+    }
+    const chain = this.buildEndpointChain(ep, dir);
+    if (endpointChainCache.size > 20_000) endpointChainCache.clear();
+    endpointChainCache.set(sig, chain);
+    return chain;
+  }
+
+  private registerEndpointDeps(ep: ResolvedEndpoint, dir: 'ingress' | 'egress'): void {
+    for (const tier of ep[dir]) {
+      for (const pid of tier.policies) {
+        const pol = this.model.policies.get(pid);
+        if (pol) this.policyChain(chainNames.policy(pid, dir), dir === 'ingress' ? pol.ingress : pol.egress, pid);
+      }
+    }
+    for (const prof of ep.profiles) {
+      const p = this.model.profiles.get(prof);
+      if (p) this.policyChain(chainNames.profile(prof, dir), dir === 'ingress' ? p.ingress : p.egress, `profile ${prof}`);
+    }
+  }
+
+  private buildEndpointChain(ep: ResolvedEndpoint, dir: 'ingress' | 'egress'): NftChain {
     const rules: NftRule[] = [{ matches: [], stmts: [{ s: 'mark', and: ALL_MARKS & ~(MARK_ACCEPT | MARK_PASS), or: 0 }] }];
     if (dir === 'egress') {
       // Anti-spoofing: a workload may only send from its own addresses.
