@@ -14,7 +14,7 @@ import { mkdir, writeFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Backend } from '../datastore/backend.js';
-import { ipamKeys, RESOURCE_ROOT } from '../datastore/keys.js';
+import { ipamKeys, RESOURCE_ROOT, resourceKey } from '../datastore/keys.js';
 import { Syncer, ResourceStore } from '../datastore/index.js';
 import { lookupKind } from '../api/kinds.js';
 import type { Resource } from '../api/resource.js';
@@ -31,7 +31,7 @@ import {
   VXLAN_V6_VNI,
   VXLAN_DEVICE,
 } from '../lib/marks.js';
-import { calculateRoutes, RoutingReconciler, type RouteState } from '../dataplane/routes/index.js';
+import { calculateRoutes, RoutingReconciler } from '../dataplane/routes/index.js';
 import { vtepMacFor, type VtepSpec } from '../dataplane/vxlan/index.js';
 import { NatReconciler } from '../dataplane/nat/index.js';
 import { IpamClient } from '../ipam/index.js';
@@ -57,6 +57,7 @@ export interface AgentOptions {
   stateDir: string;
   logger: Logger;
   ipv4Autodetection: AutodetectMethod;
+  ipv6Autodetection?: AutodetectMethod;
   healthListen?: string;
   interfacePrefix: string;
   routing: 'agent' | 'bgp';
@@ -77,6 +78,7 @@ export class Agent {
   private programmed = false;
   private stopped = false;
   private nodeAddress = '';
+  private nodeAddress6: string | undefined;
   private hostMtu = 1500;
   private ipipSupported = false;
   private problems: string[] = [];
@@ -118,8 +120,13 @@ export class Agent {
     await mkdir(stateDir, { recursive: true });
     this.nodeAddress = await detectNodeAddress(this.options.ipv4Autodetection, 4);
     this.hostMtu = (await interfaceMtuFor(this.nodeAddress)) ?? 1500;
+    // IPv6 is optional: a node without a global IPv6 address simply has no IPv6 routes.
+    this.nodeAddress6 = await detectNodeAddress(
+      this.options.ipv6Autodetection ?? { kind: 'first-found' },
+      6,
+    ).catch(() => undefined);
     this.ipipSupported = await this.probeIpip();
-    log.info({ node: this.nodeName, address: this.nodeAddress, mtu: this.hostMtu, ipip: this.ipipSupported }, 'starting');
+    log.info({ node: this.nodeName, address: this.nodeAddress, address6: this.nodeAddress6, mtu: this.hostMtu, ipip: this.ipipSupported }, 'starting');
     await this.registerNode();
     if (this.options.healthListen) {
       this.health = await startHealthServer(
@@ -208,6 +215,7 @@ export class Agent {
       const spec = { ...((cur?.spec as Record<string, unknown> | undefined) ?? {}) };
       const bgp = { ...((spec.bgp as Record<string, unknown> | undefined) ?? {}) };
       bgp.ipv4Address = this.nodeAddress;
+      if (this.nodeAddress6) bgp.ipv6Address = this.nodeAddress6;
       spec.bgp = bgp;
       spec.vxlanTunnelMACAddr = this.vtepMac(4);
       const next: Resource = {
@@ -231,46 +239,55 @@ export class Agent {
     }
   }
 
-  /** Allocates the VXLAN tunnel address once a VXLAN pool exists (handle vxlan-tunnel-addr-<node>). */
-  private async ensureTunnelAddress(state: RouteState): Promise<void> {
-    const node = [...this.mirror.of('Node').values()].find((n) => n.metadata.name === this.nodeName);
+  /**
+   * Allocates the VXLAN tunnel addresses once a VXLAN pool of that family exists (handles
+   * `vxlan-tunnel-addr-<node>` and `vxlan-v6-tunnel-addr-<node>`, as Calico names them).
+   */
+  private async ensureTunnelAddress(): Promise<void> {
+    if (this.tunnelAllocating) return;
+    const node = this.mirror.of('Node').get(resourceKey(lookupKind('Node')!, this.nodeName));
     const spec = (node?.spec ?? {}) as Record<string, unknown>;
-    const anyVxlanPool = [...this.mirror.of('IPPool').values()].some((p) => {
+    const vxlanFamilies = new Set<4 | 6>();
+    for (const p of this.mirror.of('IPPool').values()) {
       const s = (p.spec ?? {}) as Record<string, unknown>;
-      return (s.vxlanMode === 'Always' || s.vxlanMode === 'CrossSubnet') && s.disabled !== true;
-    });
-    if (!anyVxlanPool || typeof spec.ipv4VXLANTunnelAddr === 'string' || this.tunnelAllocating) return;
-    void state;
+      if ((s.vxlanMode === 'Always' || s.vxlanMode === 'CrossSubnet') && s.disabled !== true) {
+        vxlanFamilies.add(String(s.cidr ?? '').includes(':') ? 6 : 4);
+      }
+    }
+    const wanted: { family: 4 | 6; field: string; handleId: string }[] = [];
+    if (vxlanFamilies.has(4) && typeof spec.ipv4VXLANTunnelAddr !== 'string') {
+      wanted.push({ family: 4, field: 'ipv4VXLANTunnelAddr', handleId: `vxlan-tunnel-addr-${this.nodeName}` });
+    }
+    if (vxlanFamilies.has(6) && this.nodeAddress6 && typeof spec.ipv6VXLANTunnelAddr !== 'string') {
+      wanted.push({ family: 6, field: 'ipv6VXLANTunnelAddr', handleId: `vxlan-v6-tunnel-addr-${this.nodeName}` });
+    }
+    if (!wanted.length) return;
     this.tunnelAllocating = (async () => {
       try {
-        const handleId = `vxlan-tunnel-addr-${this.nodeName}`;
-        let ips = await this.ipam.ipsByHandle(handleId);
-        if (!ips.some((i) => i.family === 4)) {
-          const r = await this.ipam.autoAssign({
-            num4: 1,
-            num6: 0,
-            handleId,
-            hostname: this.nodeName,
-            use: 'Tunnel',
-            attrs: { node: this.nodeName, timestamp: new Date().toISOString() },
-          });
-          ips = r.ipv4;
-        }
-        const addr = ips.find((i) => i.family === 4)?.address;
-        if (!addr) return;
-        const info = lookupKind('Node')!;
-        for (let attempt = 0; attempt < 10; attempt++) {
-          const cur = await this.store.get(info, this.nodeName);
-          if (!cur) return;
-          const s = { ...((cur.spec as Record<string, unknown>) ?? {}), ipv4VXLANTunnelAddr: addr, vxlanTunnelMACAddr: this.vtepMac(4) };
-          try {
-            await this.store.update({ ...cur, spec: s });
-            this.log.info({ address: addr }, 'allocated VXLAN tunnel address');
-            return;
-          } catch (e) {
-            if (!isTesseraError(e, 'conflict')) throw e;
+        const fields: Record<string, string> = {};
+        for (const w of wanted) {
+          let ips = (await this.ipam.ipsByHandle(w.handleId)).filter((i) => i.family === w.family);
+          if (!ips.length) {
+            const r = await this.ipam.autoAssign({
+              num4: w.family === 4 ? 1 : 0,
+              num6: w.family === 6 ? 1 : 0,
+              handleId: w.handleId,
+              hostname: this.nodeName,
+              use: 'Tunnel',
+              attrs: { node: this.nodeName, timestamp: new Date().toISOString() },
+            });
+            ips = w.family === 4 ? r.ipv4 : r.ipv6;
           }
+          if (ips[0]) fields[w.field] = ips[0].address;
         }
+        if (!Object.keys(fields).length) return;
+        await this.updateNodeSpec((s) => ({
+          ...s,
+          ...fields,
+          vxlanTunnelMACAddr: this.vtepMac(4),
+          ...(fields.ipv6VXLANTunnelAddr ? { vxlanTunnelMACAddrV6: this.vtepMac(6) } : {}),
+        }));
+        this.log.info(fields, 'allocated VXLAN tunnel address(es)');
       } catch (e) {
         this.log.error({ err: describeError(e) }, 'cannot allocate VXLAN tunnel address');
       } finally {
@@ -279,8 +296,24 @@ export class Agent {
     })();
   }
 
+  /** Read-modify-CAS-write of this node's spec, retried on conflict. */
+  private async updateNodeSpec(edit: (spec: Record<string, unknown>) => Record<string, unknown>): Promise<void> {
+    const info = lookupKind('Node')!;
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const cur = await this.store.get(info, this.nodeName);
+      if (!cur) return;
+      try {
+        await this.store.update({ ...cur, spec: edit({ ...((cur.spec as Record<string, unknown>) ?? {}) }) });
+        return;
+      } catch (e) {
+        if (!isTesseraError(e, 'conflict')) throw e;
+      }
+    }
+    throw new TesseraError('conflict', `cannot update node "${this.nodeName}": too many concurrent writers`);
+  }
+
   private vteps(): { v4?: VtepSpec; v6?: VtepSpec } {
-    const node = [...this.mirror.of('Node').values()].find((n) => n.metadata.name === this.nodeName);
+    const node = this.mirror.of('Node').get(resourceKey(lookupKind('Node')!, this.nodeName));
     const spec = (node?.spec ?? {}) as Record<string, unknown>;
     const out: { v4?: VtepSpec; v6?: VtepSpec } = {};
     const tunnel = spec.ipv4VXLANTunnelAddr;
@@ -340,7 +373,7 @@ export class Agent {
       if (state.needIpip && !this.ipipSupported) {
         problems.push('IPIP encapsulation is configured but this kernel has no ipip support (no ipip device type); use VXLAN');
       }
-      await this.ensureTunnelAddress(state);
+      await this.ensureTunnelAddress();
       const stats = await this.routing.apply(state, this.vteps());
       await this.nat.apply(state.natPools, state.allPools, full);
       for (const d of this.options.drivers ?? []) {

@@ -27,6 +27,7 @@ const program = new Command('tessera-node')
   .option('--state-dir <dir>', 'state directory (mtu file, CNI socket, status)', process.env.TESSERA_STATE_DIR ?? '/run/tessera')
   .option('--health-listen <addr>', 'host:port for /liveness /readiness /metrics', process.env.TESSERA_HEALTH_LISTEN ?? '127.0.0.1:9099')
   .option('--ip-autodetection <method>', 'first-found | interface=REGEX | can-reach=IP | cidr=CIDR', process.env.IP_AUTODETECTION_METHOD ?? 'first-found')
+  .option('--ip6-autodetection <method>', 'IPv6 node address: first-found | interface=REGEX | can-reach=IP | cidr=CIDR', process.env.IP6_AUTODETECTION_METHOD ?? 'first-found')
   .option('--routing <mode>', 'agent | bgp', (v) => {
     if (v !== 'agent' && v !== 'bgp') throw new InvalidArgumentError('expected "agent" or "bgp"');
     return v;
@@ -47,6 +48,7 @@ async function main(): Promise<void> {
     stateDir: string;
     healthListen: string;
     ipAutodetection: string;
+    ip6Autodetection: string;
     routing: 'agent' | 'bgp';
     interfacePrefix: string;
     resyncIntervalMs: number;
@@ -65,6 +67,7 @@ async function main(): Promise<void> {
     stateDir: o.stateDir,
     logger,
     ipv4Autodetection: parseAutodetectMethod(o.ipAutodetection),
+    ipv6Autodetection: parseAutodetectMethod(o.ip6Autodetection),
     healthListen: o.healthListen,
     interfacePrefix: o.interfacePrefix,
     routing: o.routing,

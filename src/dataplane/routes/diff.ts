@@ -52,7 +52,8 @@ function same(a: DesiredRoute, b: DesiredRoute): boolean {
 }
 
 export function renderRoute(r: DesiredRoute): string {
-  const parts = [r.family === 6 ? '-6 route replace' : 'route replace'];
+  // No per-line `-6` inside `ip -batch`: ip infers the family from the prefix itself.
+  const parts = ['route replace'];
   if (r.type === 'blackhole') parts.push('blackhole');
   parts.push(r.dst);
   if (r.via) parts.push('via', r.via);
@@ -85,7 +86,7 @@ export function diffRoutes(
   for (const [k, r] of have) {
     if (want.has(k)) continue;
     if (r.type === 'unicast' && !r.via && r.dev && isWorkloadDevice(r.dev)) continue;
-    lines.push(`${r.family === 6 ? '-6 ' : ''}route del ${r.type === 'blackhole' ? 'blackhole ' : ''}${r.dst} proto ${ROUTE_PROTOCOL}`);
+    lines.push(`route del ${r.type === 'blackhole' ? 'blackhole ' : ''}${r.dst} proto ${ROUTE_PROTOCOL}`);
     deletes++;
   }
   let replaces = 0;
