@@ -117,6 +117,8 @@ describe('tessera-cni', () => {
     const stale = await lab.invoke(ts, host, cniEnv('DEL', 'cid-old', p1, POD_ARGS), lab.conf('n1'));
     assert.equal(stale.code, 0);
     assert.ok(await lab.backend.get(wepKey('shop', 'n1-k8s-web--1-eth0')), 'WEP of the live container kept');
+    assert.equal((await run(['ip', '-n', host, 'link', 'show', hostIf], { check: false })).code, 0, 'veth of the live container kept');
+    assert.equal((await lab.ipam.ipsByHandle('tessera.cid-1')).length, 1, 'allocation of the live container kept');
 
     for (let i = 0; i < 2; i++) {
       const del = await lab.invoke(ts, host, cniEnv('DEL', 'cid-1', p1, POD_ARGS), lab.conf('n1'));

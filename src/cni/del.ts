@@ -12,11 +12,15 @@ import { deleteLink } from './wiring.js';
 
 export async function cmdDel(deps: CniDeps, req: CniRequest): Promise<void> {
   const w = workloadOf(req, deps.nodeName);
+  const release = deps.ipam.releaseByHandle(w.handle, deps.signal);
+  release.catch(() => undefined); // awaited below
+  const cur = await getWep(deps.backend, w.wepNamespace, w.wepName, deps.signal);
+  const owner = cur ? ((cur.wep.spec ?? {}) as { containerID?: unknown }).containerID : undefined;
+  // The host veth name comes from <ns>.<pod>: when a newer sandbox of the pod owns the endpoint,
+  // the veth is that sandbox's and must stay.
+  const ownedByOther = cur !== undefined && owner !== req.containerId;
   const deleteOwnWep = async (): Promise<void> => {
-    const cur = await getWep(deps.backend, w.wepNamespace, w.wepName, deps.signal);
-    if (!cur) return;
-    const spec = (cur.wep.spec ?? {}) as { containerID?: unknown };
-    if (spec.containerID !== req.containerId) return;
+    if (!cur || ownedByOther) return;
     try {
       await deleteWepAt(deps.backend, w.wepNamespace, w.wepName, cur.revision, deps.signal);
     } catch (e) {
@@ -24,9 +28,5 @@ export async function cmdDel(deps: CniDeps, req: CniRequest): Promise<void> {
       if (!isTesseraError(e, 'conflict')) throw e;
     }
   };
-  await Promise.all([
-    deps.ipam.releaseByHandle(w.handle, deps.signal),
-    deleteLink(w.hostIf, deps.signal),
-    deleteOwnWep(),
-  ]);
+  await Promise.all([release, ownedByOther ? Promise.resolve() : deleteLink(w.hostIf, deps.signal), deleteOwnWep()]);
 }
