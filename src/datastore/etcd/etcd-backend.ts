@@ -90,6 +90,9 @@ export class EtcdBackend implements Backend {
         // etcd's default keepalive enforcement minimum is 5 s.
         'grpc.keepalive_time_ms': 10_000,
         'grpc.keepalive_timeout_ms': 5_000,
+        // grpc's default reconnect backoff grows to 120 s; etcd restarts take ~1 s.
+        'grpc.initial_reconnect_backoff_ms': 100,
+        'grpc.max_reconnect_backoff_ms': 2_000,
       },
       // No hidden retries or circuit breakers: callers (the syncer, CAS loops) own retry policy,
       // and a breaker that stays open for 5 s after etcd restarts would only delay recovery.
