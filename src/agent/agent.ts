@@ -49,6 +49,8 @@ export interface DataplaneDriver {
   /** Programs the kernel; `full` asks for a full resync (first sync, drift check). */
   apply(mirror: DatastoreMirror, full: boolean): Promise<void>;
   stop?(): Promise<void>;
+  /** Current problems to report in node status (skipped items, rejected config). */
+  problems?(): string[];
 }
 
 export interface AgentOptions {
@@ -380,6 +382,7 @@ export class Agent {
         const t0 = performance.now();
         try {
           await d.apply(this.mirror, full);
+          for (const p of d.problems?.() ?? []) problems.push(`${d.name}: ${p}`);
         } catch (e) {
           this.metrics.applyFailures.inc({ dataplane: d.name });
           if (isTesseraError(e, 'bug')) throw e;

@@ -18,7 +18,15 @@ export interface BlockRecord {
 }
 
 export type MirrorChange =
-  | { type: 'resource'; key: string; kind: string; group: string; resource: Resource | undefined }
+  | {
+      type: 'resource';
+      key: string;
+      kind: string;
+      group: string;
+      resource: Resource | undefined;
+      /** The value before this update (for deletes: what was deleted). */
+      previous: Resource | undefined;
+    }
   | { type: 'block'; key: string; block: BlockRecord | undefined };
 
 export class DatastoreMirror {
@@ -59,9 +67,11 @@ export class DatastoreMirror {
     const info = kindForKey(parts.group, parts.plural);
     if (!info) return undefined;
     const map = this.of(info.kind, info.group);
+    const previous = map.get(u.key);
+    const base = { type: 'resource' as const, key: u.key, kind: info.kind, group: info.group, previous };
     if (u.value === undefined) {
       map.delete(u.key);
-      return { type: 'resource', key: u.key, kind: info.kind, group: info.group, resource: undefined };
+      return { ...base, resource: undefined };
     }
     try {
       const r = JSON.parse(u.value) as Resource;
@@ -69,11 +79,11 @@ export class DatastoreMirror {
         throw new Error('not a resource object');
       }
       map.set(u.key, r);
-      return { type: 'resource', key: u.key, kind: info.kind, group: info.group, resource: r };
+      return { ...base, resource: r };
     } catch (e) {
       map.delete(u.key);
       this.onBadItem(u.key, String(e));
-      return { type: 'resource', key: u.key, kind: info.kind, group: info.group, resource: undefined };
+      return { ...base, resource: undefined };
     }
   }
 }

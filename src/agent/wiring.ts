@@ -6,12 +6,13 @@ import { join } from 'node:path';
 import { startCniServer } from '../cni/index.js';
 import { createBgpDriver } from '../bgp/index.js';
 import { ResourceStore } from '../datastore/index.js';
+import { PolicyDriver } from './policy-driver.js';
 import type { AgentOptions, DataplaneDriver } from './agent.js';
 
 type BaseOptions = Omit<AgentOptions, 'drivers' | 'services'>;
 
 export function defaultDrivers(options: BaseOptions): DataplaneDriver[] {
-  const drivers: DataplaneDriver[] = [];
+  const drivers: DataplaneDriver[] = [new PolicyDriver({ nodeName: options.nodeName, logger: options.logger })];
   if (options.routing === 'bgp') {
     // BIRD learns and programs native pod routes (proto bird); the agent keeps only tunnel routes.
     drivers.push(

@@ -1,0 +1,147 @@
+/**
+ * Feeds the policy calculator from the datastore mirror and programs `inet tessera` through the
+ * NftReconciler: one `nft -f` transaction per cycle with only the changes; a full rewrite on the
+ * first sync and whenever the periodic resync finds drift.
+ *
+ * A policy the calculator cannot accept (it slipped past apply-time validation, or was written
+ * by something else) is dropped from the calculation and reported; it never stops the agent.
+ */
+import type { Logger } from 'pino';
+import { describeError, isTesseraError } from '../lib/errors.js';
+import { PolicyCalculator, policyUpdateFromResource, type PolicyUpdate } from '../policy/index.js';
+import { NftReconciler, renderNft } from '../dataplane/nft/index.js';
+import type { DataplaneDriver } from './agent.js';
+import type { DatastoreMirror, MirrorChange } from './mirror.js';
+import type { Resource } from '../api/resource.js';
+import { kindFor } from '../api/kinds.js';
+import { resourceKey } from '../datastore/keys.js';
+
+const POD_KIND = kindFor('v1', 'Pod')!;
+
+export interface PolicyDriverOptions {
+  nodeName: string;
+  logger: Logger;
+  /** Network namespace to program (tests); the agent runs inside its node's namespace. */
+  netns?: string;
+  onProgrammed?: (info: { mode: string; durationMs: number }) => void;
+}
+
+export class PolicyDriver implements DataplaneDriver {
+  readonly name = 'policy';
+  readonly calculator: PolicyCalculator;
+  private readonly reconciler: NftReconciler;
+  private dirty = true;
+  /** Items rejected by the calculator, by key, with the reason (shown in status). */
+  readonly rejected = new Map<string, string>();
+  /** `ns/pod` -> keys of that pod's workload endpoints. */
+  private readonly wepsByPod = new Map<string, Set<string>>();
+  private programmedInterfaces = new Set<string>();
+  private waiters: { iface: string; resolve: () => void }[] = [];
+
+  constructor(private readonly options: PolicyDriverOptions) {
+    this.calculator = new PolicyCalculator({ nodeName: options.nodeName });
+    this.reconciler = new NftReconciler(options.netns ? { netns: options.netns } : {});
+  }
+
+  onChange(change: MirrorChange, mirror: DatastoreMirror): void {
+    if (change.type !== 'resource') return;
+    if (change.kind === 'Pod' && change.group === 'core') {
+      // A Kubernetes workload's labels are its Pod's: a `tessera label pod` must reach policy
+      // without a new CNI ADD, so re-derive that pod's endpoints.
+      const pod = change.resource ?? change.previous;
+      if (!pod) return;
+      const weps = mirror.of('WorkloadEndpoint');
+      for (const key of this.wepsByPod.get(`${pod.metadata.namespace}/${pod.metadata.name}`) ?? []) {
+        const wep = weps.get(key);
+        if (wep) this.feed(key, this.withPodLabels(wep, change.resource), false);
+      }
+      return;
+    }
+    if (change.kind === 'WorkloadEndpoint') {
+      const old = change.previous && this.podNameOf(change.previous);
+      if (old) this.wepsByPod.get(`${change.previous!.metadata.namespace}/${old}`)?.delete(change.key);
+      if (change.resource) {
+        const name = this.podNameOf(change.resource);
+        if (name) {
+          const k = `${change.resource.metadata.namespace}/${name}`;
+          let set = this.wepsByPod.get(k);
+          if (!set) this.wepsByPod.set(k, (set = new Set()));
+          set.add(change.key);
+        }
+        this.feed(change.key, this.withPodLabels(change.resource, this.podFor(change.resource, mirror)), false);
+        return;
+      }
+    }
+    if (change.resource) this.feed(change.key, change.resource, false);
+    else if (change.previous) this.feed(change.key, change.previous, true);
+  }
+
+  private podNameOf(wep: Resource): string | undefined {
+    const spec = (wep.spec ?? {}) as Record<string, unknown>;
+    return spec.orchestrator === 'k8s' && typeof spec.pod === 'string' ? spec.pod : undefined;
+  }
+
+  private podFor(wep: Resource, mirror: DatastoreMirror): Resource | undefined {
+    const name = this.podNameOf(wep);
+    if (!name) return undefined;
+    return mirror.of('Pod', 'core').get(resourceKey(POD_KIND, name, wep.metadata.namespace));
+  }
+
+  /** The endpoint with its Pod's current labels plus the projectcalico.org/* labels the CNI set. */
+  private withPodLabels(wep: Resource, pod: Resource | undefined): Resource {
+    if (!pod) return wep;
+    const own = Object.fromEntries(
+      Object.entries(wep.metadata.labels ?? {}).filter(([k]) => k.startsWith('projectcalico.org/')),
+    );
+    return { ...wep, metadata: { ...wep.metadata, labels: { ...(pod.metadata.labels ?? {}), ...own } } };
+  }
+
+  private feed(key: string, resource: Resource, deleted: boolean): void {
+    const update = policyUpdateFromResource(resource, deleted);
+    if (!update) return;
+    const change = { key };
+    this.dirty = true;
+    try {
+      this.calculator.apply(update);
+      this.rejected.delete(change.key);
+    } catch (e) {
+      if (isTesseraError(e, 'bug')) throw e;
+      this.rejected.set(change.key, describeError(e));
+      this.options.logger.error({ key: change.key, err: describeError(e) }, 'skipping resource the policy engine rejects');
+      const removal: PolicyUpdate = { ...update, value: null } as PolicyUpdate;
+      try {
+        this.calculator.apply(removal);
+      } catch {
+        // already absent
+      }
+    }
+  }
+
+  async apply(_mirror: DatastoreMirror, full: boolean): Promise<void> {
+    if (full && this.reconciler.current) {
+      const drift = await this.reconciler.checkDrift();
+      if (drift.length) this.options.logger.warn({ drift: drift.slice(0, 10), count: drift.length }, 'nft drift repaired');
+    }
+    if (!this.dirty && this.reconciler.current) return;
+    this.dirty = false;
+    const model = this.calculator.resolve();
+    const result = await this.reconciler.apply(renderNft(model));
+    if (result.mode !== 'noop') this.options.onProgrammed?.({ mode: result.mode, durationMs: result.durationMs });
+    this.programmedInterfaces = new Set(model.endpoints.map((e) => e.interfaceName).filter((i): i is string => !!i));
+    this.waiters = this.waiters.filter((w) => {
+      if (!this.programmedInterfaces.has(w.iface)) return true;
+      w.resolve();
+      return false;
+    });
+  }
+
+  /** Resolves once the endpoint on `iface` has its policy programmed (CNI fast path waits on it). */
+  whenProgrammed(iface: string): Promise<void> {
+    if (this.programmedInterfaces.has(iface)) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ iface, resolve }));
+  }
+
+  problems(): string[] {
+    return [...this.rejected].map(([k, why]) => `${k}: ${why}`);
+  }
+}
