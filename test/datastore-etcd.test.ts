@@ -5,6 +5,7 @@ import { collectEvents, runBackendContract } from '../src/datastore/contract.js'
 import { EtcdBackend, ResourceStore, Syncer, type SyncUpdate } from '../src/datastore/index.js';
 import { isTesseraError } from '../src/lib/errors.js';
 import { useEtcd } from './helpers/etcd.js';
+import { startEtcdCluster } from '../src/lab/etcd.js';
 
 const env = useEtcd({ unixSocket: true });
 
@@ -138,5 +139,25 @@ test('etcd: list pages through more than one gRPC message worth of data', { time
     assert.deepEqual(keys, [...keys].sort());
   } finally {
     await backend.close();
+  }
+});
+
+test('etcd: a 3-member cluster serves one store through every endpoint', { timeout: 60_000 }, async () => {
+  const cluster = await startEtcdCluster({ members: 3, name: `tsr-ds-${process.pid}` });
+  const b = new EtcdBackend({ endpoints: cluster.endpoints });
+  try {
+    assert.equal(cluster.endpoints.length, 3);
+    const kv = await b.put('/cluster/k', 'v');
+    for (const ep of cluster.endpoints) {
+      const one = new EtcdBackend({ endpoints: [ep] });
+      try {
+        assert.equal((await one.get('/cluster/k'))?.revision, kv.revision, `member ${ep} disagrees`);
+      } finally {
+        await one.close();
+      }
+    }
+  } finally {
+    await b.close();
+    await cluster.stop();
   }
 });
