@@ -1,0 +1,197 @@
+/**
+ * `make bench-dataplane`: what Tessera's dataplane costs, measured side by side in one run.
+ *
+ * For each of native (encapsulation none) and VXLAN (encapsulation vxlan) it brings up a 2-node
+ * lab and a hand-wired baseline (bench/dataplane/handwire.ts), then runs iperf3 (single TCP
+ * stream) over four paths:
+ *   cross     pod -> pod on another node (through the agents' routes and nftables)
+ *   same      pod -> pod on the same node
+ *   host      node netns -> node netns over the same fabric (the bare-metal floor)
+ *   handwired the cross-node hops built with plain `ip` (no Tessera, no nftables)
+ * Runs are interleaved (every path once per round) and the best round is kept, so a burst of load
+ * from elsewhere on the machine does not land on one path only. Then it prints the ratios against
+ * the targets, and the time from `lab pod create` returning to the first successful TCP connect
+ * from a pod on another node (target 0 ms).
+ *
+ * Env: BENCH_SECONDS (iperf3 -t, default 4), BENCH_ROUNDS (default 2), BENCH_PODS (latency pods
+ * per mode, default 5).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { labDown, labUp, loadLab, podCreate, readPods, type PodState } from '../../src/lab/index.js';
+import { run, start } from '../../src/lib/exec.js';
+import { describeError } from '../../src/lib/errors.js';
+import { formatRatio, max, passes, percentile, type RatioCheck } from '../lib/stats.js';
+import { buildHandWired, teardownHandWired, type HandWireMode } from './handwire.js';
+
+const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 4);
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 2);
+const LATENCY_PODS = Number(process.env['BENCH_PODS'] ?? 5);
+const IPERF_PORT = 5201;
+
+type PathName = 'cross' | 'same' | 'host' | 'handwired';
+interface Path {
+  mode: HandWireMode;
+  name: PathName;
+  fromNetns: string;
+  toNetns: string;
+  toIp: string;
+}
+
+/** One single-stream iperf3 run; Gbit/s received. The server serves exactly one test (-1). */
+async function iperf(p: Path): Promise<number> {
+  const server = start(['iperf3', '-s', '-1', '-p', String(IPERF_PORT)], { netns: p.toNetns, stdio: 'ignore' });
+  try {
+    for (let attempt = 0; ; attempt++) {
+      const r = await run(['iperf3', '-c', p.toIp, '-p', String(IPERF_PORT), '-t', String(SECONDS), '-J'], {
+        netns: p.fromNetns,
+        check: false,
+        timeoutMs: (SECONDS + 20) * 1000,
+      });
+      const j = JSON.parse(r.stdout || '{}') as { error?: string; end?: { sum_received?: { bits_per_second?: number } } };
+      const bps = j.end?.sum_received?.bits_per_second;
+      if (r.code === 0 && bps) return bps / 1e9;
+      // The server may not listen yet right after spawn.
+      if (attempt < 20 && /refused/i.test(j.error ?? r.stderr)) {
+        await new Promise((res) => setTimeout(res, 100));
+        continue;
+      }
+      throw new Error(`iperf3 ${p.mode}/${p.name} ${p.fromNetns} -> ${p.toIp} failed: ${j.error ?? r.stderr}`);
+    }
+  } finally {
+    server.kill('SIGKILL');
+  }
+}
+
+async function tcpConnects(fromNetns: string, ip: string, port: number): Promise<boolean> {
+  const r = await run(['socat', '-u', 'OPEN:/dev/null', `TCP:${ip}:${port},connect-timeout=0.5`], { netns: fromNetns, check: false, timeoutMs: 3000 });
+  return r.code === 0;
+}
+
+/**
+ * ms from `podCreate` returning to the start of the first successful connect from `from` (0 when
+ * the very first attempt connects: the pod was reachable when create returned).
+ */
+async function createToReachable(lab: string, env: NodeJS.ProcessEnv, from: PodState, ref: string, node: string): Promise<number> {
+  const pod = await podCreate(loadLab(lab, env), ref, { node, ports: [{ name: 'serve-80-tcp', protocol: 'TCP', port: 80 }] });
+  const returned = performance.now();
+  for (let attempt = 0; ; attempt++) {
+    const t = performance.now();
+    if (await tcpConnects(from.netns, pod.ips[0]!, 80)) return attempt === 0 ? 0 : t - returned;
+    if (t - returned > 30_000) throw new Error(`pod ${ref} not reachable from ${from.namespace}/${from.name} after 30 s`);
+  }
+}
+
+async function linkInfo(netns: string, dev: string): Promise<string> {
+  const r = await run(['ip', '-n', netns, '-d', 'link', 'show', 'dev', dev], { check: false });
+  const mtu = /mtu (\d+)/.exec(r.stdout)?.[1] ?? '?';
+  const gso = /gso_max_size (\d+)/.exec(r.stdout)?.[1] ?? '?';
+  const gro = /gro_max_size (\d+)/.exec(r.stdout)?.[1] ?? '?';
+  return `mtu ${mtu} gso ${gso} gro ${gro}`;
+}
+
+async function main(): Promise<void> {
+  const tag = randomBytes(2).toString('hex');
+  const cfgDir = mkdtempSync(join(tmpdir(), 'tessera-bench-dp-'));
+  const env = { ...process.env, TESSERA_CONFIG: join(cfgDir, 'config.json') };
+  const labs: Record<HandWireMode, string> = { native: `bdn${tag}`, vxlan: `bdv${tag}` };
+  const hw: Record<HandWireMode, string> = { native: `hwn${tag}`, vxlan: `hwv${tag}` };
+  const t0 = performance.now();
+  let failed = false;
+  try {
+    const paths: Path[] = [];
+    const firstPod: Partial<Record<HandWireMode, PodState>> = {};
+    for (const mode of ['native', 'vxlan'] as const) {
+      const name = labs[mode];
+      await labUp({ name, nodes: 2, subnets: 1, encapsulation: mode === 'native' ? 'none' : 'vxlan' }, { env, setContext: false });
+      const s = loadLab(name, env);
+      const a = await podCreate(s, 'bench/a', { node: 'node-1' });
+      const b = await podCreate(loadLab(name, env), 'bench/b', { node: 'node-2' });
+      const c = await podCreate(loadLab(name, env), 'bench/c', { node: 'node-1' });
+      firstPod[mode] = a;
+      const n1 = s.nodes[0]!;
+      const n2 = s.nodes[1]!;
+      const wired = await buildHandWired(hw[mode], mode);
+      paths.push(
+        { mode, name: 'cross', fromNetns: a.netns, toNetns: b.netns, toIp: b.ips[0]! },
+        { mode, name: 'same', fromNetns: a.netns, toNetns: c.netns, toIp: c.ips[0]! },
+        { mode, name: 'host', fromNetns: n1.netns, toNetns: n2.netns, toIp: n2.ips.find((x) => !x.includes(':'))! },
+        { mode, name: 'handwired', fromNetns: wired.pod1, toNetns: wired.pod2, toIp: wired.pod2Ip },
+      );
+      console.log(`${mode}: lab "${name}" pod eth0 ${await linkInfo(a.netns, 'eth0')}; hand-wired pod eth0 ${await linkInfo(wired.pod1, 'eth0')}`);
+    }
+
+    // Wait until every path carries traffic (the agents program routes asynchronously).
+    for (const p of paths) {
+      const deadline = performance.now() + 20_000;
+      while (!(await tcpConnectsOrIcmp(p))) {
+        if (performance.now() > deadline) throw new Error(`${p.mode}/${p.name}: ${p.toIp} unreachable from ${p.fromNetns}`);
+        await new Promise((res) => setTimeout(res, 200));
+      }
+    }
+
+    const results = new Map<string, number[]>();
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const p of paths) {
+        const g = await iperf(p);
+        const k = `${p.mode}/${p.name}`;
+        results.set(k, [...(results.get(k) ?? []), g]);
+      }
+    }
+    const best = (mode: HandWireMode, name: PathName) => max(results.get(`${mode}/${name}`) ?? []);
+
+    const latency: Record<HandWireMode, number[]> = { native: [], vxlan: [] };
+    for (const mode of ['native', 'vxlan'] as const) {
+      const existing = readPods(loadLab(labs[mode], env).dir).length;
+      for (let i = 0; i < LATENCY_PODS; i++) {
+        latency[mode].push(await createToReachable(labs[mode], env, firstPod[mode]!, `lat/p${existing + i}`, 'node-2'));
+      }
+    }
+
+    console.log(`\niperf3 single stream, -t ${SECONDS}, best of ${ROUNDS} interleaved rounds (Gbit/s)`);
+    console.log(`${'path'.padEnd(12)} ${'native'.padStart(8)} ${'vxlan'.padStart(8)}   runs`);
+    for (const name of ['cross', 'same', 'host', 'handwired'] as const) {
+      const runs = (['native', 'vxlan'] as const).map((m) => `${m}: ${(results.get(`${m}/${name}`) ?? []).map((x) => x.toFixed(2)).join(' ')}`);
+      console.log(`${name.padEnd(12)} ${best('native', name).toFixed(2).padStart(8)} ${best('vxlan', name).toFixed(2).padStart(8)}   ${runs.join('; ')}`);
+    }
+    const checks: RatioCheck[] = [
+      { label: 'native cross-node / hand-wired', numerator: best('native', 'cross'), denominator: best('native', 'handwired'), target: 0.95 },
+      { label: 'native cross-node / host-to-host', numerator: best('native', 'cross'), denominator: best('native', 'host'), target: 0.85 },
+      { label: 'VXLAN cross-node / host-to-host', numerator: best('vxlan', 'cross'), denominator: best('vxlan', 'host'), target: 0.75 },
+    ];
+    console.log('');
+    for (const c of checks) console.log(formatRatio(c));
+    const info = (m: HandWireMode) =>
+      `${'VXLAN cross-node / VXLAN hand-wired'.padEnd(40)} ${(best(m, 'cross') / best(m, 'handwired')).toFixed(2).padStart(5)}  (information)`;
+    console.log(info('vxlan'));
+
+    const all = [...latency.native, ...latency.vxlan];
+    console.log(`\npod create -> first successful connect from another node (target 0 ms):`);
+    for (const m of ['native', 'vxlan'] as const) {
+      console.log(`  ${m.padEnd(7)} n=${latency[m].length} p50 ${percentile(latency[m], 50).toFixed(0)} ms, max ${max(latency[m]).toFixed(0)} ms  [${latency[m].map((x) => x.toFixed(0)).join(', ')}]`);
+    }
+    const latencyOk = max(all) === 0;
+    console.log(`  all     p50 ${percentile(all, 50).toFixed(0)} ms, max ${max(all).toFixed(0)} ms  ${latencyOk ? 'PASS' : 'FAIL'}`);
+    failed = !checks.every(passes) || !latencyOk;
+  } finally {
+    for (const mode of ['native', 'vxlan'] as const) {
+      await labDown(labs[mode], { env }).catch((e: unknown) => console.error(`lab down ${labs[mode]}: ${describeError(e)}`));
+      await teardownHandWired(hw[mode]);
+    }
+    rmSync(cfgDir, { recursive: true, force: true });
+  }
+  console.log(`\nbench-dataplane took ${((performance.now() - t0) / 1000).toFixed(0)} s${failed ? ' (some targets FAILED)' : ''}`);
+}
+
+/** Reachability before measuring: ping once (works for every path, no server needed). */
+async function tcpConnectsOrIcmp(p: Path): Promise<boolean> {
+  const r = await run(['ping', '-c', '1', '-W', '1', p.toIp], { netns: p.fromNetns, check: false, timeoutMs: 3000 });
+  return r.code === 0;
+}
+
+main().catch((e: unknown) => {
+  console.error(`bench-dataplane: ${describeError(e)}`);
+  process.exit(1);
+});
