@@ -156,6 +156,12 @@ test('etcd: a 3-member cluster serves one store through every endpoint', { timeo
         await one.close();
       }
     }
+    // With one member dead, every call through the multi-endpoint client still succeeds.
+    await cluster.members[0]!.kill();
+    for (let i = 0; i < 10; i++) {
+      const w = await b.put(`/cluster/after-kill-${i}`, 'v');
+      assert.equal((await b.get(`/cluster/after-kill-${i}`))?.revision, w.revision, `call ${i} after a member died`);
+    }
   } finally {
     await b.close();
     await cluster.stop();

@@ -11,7 +11,7 @@
  * first page's revision, so the listing is one consistent snapshot.
  */
 import { readFileSync } from 'node:fs';
-import { Etcd3, type IOptions, type Lease } from 'etcd3';
+import { Etcd3, GRPCUnavailableError, type IOptions, type Lease } from 'etcd3';
 import type {
   ICompare,
   IDuplexStream,
@@ -94,9 +94,11 @@ export class EtcdBackend implements Backend {
         'grpc.initial_reconnect_backoff_ms': 100,
         'grpc.max_reconnect_backoff_ms': 2_000,
       },
-      // No hidden retries or circuit breakers: callers (the syncer, CAS loops) own retry policy,
-      // and a breaker that stays open for 5 s after etcd restarts would only delay recovery.
-      faultHandling: { host: () => noopPolicy, global: noopPolicy },
+      // Failover without long hidden retries: a member that fails a call is skipped for 1 s (so
+      // etcd3's pool moves on to the next endpoint), and a call that failed on an unreachable
+      // member is retried once per other endpoint. Callers (syncer, CAS loops) own longer retry.
+      // etcd3's defaults (breaker open 5 s) would delay recovery after a single-member restart.
+      faultHandling: { host: () => hostBreaker(), global: failoverPolicy(options.endpoints.length) },
     };
     if (tls && (tls.caFile || tls.certFile || tls.keyFile)) {
       try {
@@ -409,9 +411,40 @@ export class EtcdBackend implements Backend {
   }
 }
 
-/** A cockatiel-compatible policy that just runs the function (no retry, no breaker). */
-const noopPolicy = {
-  // async: etcd3's markFailed() relies on a synchronous throw inside fn becoming a rejection.
-  execute: async <T>(fn: (ctx: { signal: AbortSignal }) => PromiseLike<T> | T) =>
-    fn({ signal: new AbortController().signal }),
-} as unknown as NonNullable<NonNullable<IOptions['faultHandling']>['global']>;
+type Policy = NonNullable<NonNullable<IOptions['faultHandling']>['global']>;
+type PolicyFn<T> = (ctx: { signal: AbortSignal }) => PromiseLike<T> | T;
+
+// Only "member unreachable" counts: etcd3 also reports our own stream cancels as failures.
+const recoverable = (err: unknown) => err instanceof GRPCUnavailableError;
+
+/** cockatiel-compatible per-member breaker: open for 1 s after a connection-level failure. */
+function hostBreaker(): Policy {
+  let openUntil = 0;
+  return {
+    // async: etcd3's markFailed() relies on a synchronous throw inside fn becoming a rejection.
+    execute: async <T>(fn: PolicyFn<T>) => {
+      if (Date.now() < openUntil) throw new GRPCUnavailableError('etcd member skipped: it failed less than 1 s ago');
+      try {
+        return await fn({ signal: new AbortController().signal });
+      } catch (err) {
+        if (recoverable(err)) openUntil = Date.now() + 1000;
+        throw err;
+      }
+    },
+  } as unknown as Policy;
+}
+
+/** cockatiel-compatible global policy: retry a connection-level failure on the other members. */
+function failoverPolicy(members: number): Policy {
+  return {
+    execute: async <T>(fn: PolicyFn<T>) => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await fn({ signal: new AbortController().signal });
+        } catch (err) {
+          if (attempt >= members || !recoverable(err)) throw err;
+        }
+      }
+    },
+  } as unknown as Policy;
+}
