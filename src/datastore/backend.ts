@@ -1,6 +1,6 @@
 /**
  * The storage contract every datastore backend (etcd v3, in-memory) implements, byte for byte the
- * same behaviour: the shared contract suite (`contract.test-suite.ts`) runs against both.
+ * same behaviour: the shared contract suite (`contract.ts`) runs against both.
  *
  * Revisions are the store's global, monotonically increasing revision numbers (etcd's
  * `mod_revision`). A key's `revision` is the revision of its last write.
