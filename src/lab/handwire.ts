@@ -56,7 +56,7 @@ export async function handWirePod(
     if (other.name === node || other.subnet !== n.subnet) continue;
     await run(['ip', 'route', 'replace', `${ip4}/32`, 'via', hostIp], { netns: other.netns });
   }
-  const router = s.routers[0];
+  const router = s.routers.find((r) => r.kind !== 'external');
   if (router) await run(['ip', 'route', 'replace', `${ip4}/32`, 'via', hostIp], { netns: router.netns });
   pod.servers = startPodServers(s, pod);
   pod.phase = 'ready';

@@ -3,7 +3,11 @@
  *
  * DESIGN
  * - Names and addresses come from a pure plan (plan.ts): `<lab>-fabric` (one bridge per subnet),
- *   `<lab>-router` (K > 1 subnets), `<lab>-node-<i>` hosts, `<lab>-pod-<ns>-<name>` pods.
+ *   `<lab>-router` (K > 1 subnets), `<lab>-node-<i>` hosts, `<lab>-pod-<ns>-<name>` pods,
+ *   `<lab>-rtr-<name>` external BGP routers (`lab router add`, routers.ts).
+ * - --routing bgp: agents run with `--routing bgp` (each runs BIRD in its node netns, files under
+ *   <state-dir>/bird). With --encapsulation none and K > 1 the inter-subnet router runs BIRD as a
+ *   route reflector with next hop self (routers.ts says why); `lab node stop` also stops the node's BIRD.
  * - Cleanup invariant: every netns / daemon is recorded in /run/tessera/labs/<lab>/state.json (pods:
  *   pods/<ns>.<name>.json) BEFORE it is created. `labDown` unions that record with a name sweep of
  *   /var/run/netns (not sweeping labs whose name extends ours) and a /proc sweep for processes whose
@@ -29,3 +33,7 @@ export type { ProbeOptions, PodProbeResult } from './connectivity.js';
 export { handWirePod } from './handwire.js';
 export { runDemo, DEMO_POLICY } from './demo.js';
 export { LabDatastore } from './resources.js';
+export { routerAdd, routerDelete, subnetRouterNeedsBgp, subnetRouterPeers, DEFAULT_NODE_AS } from './routers.js';
+export type { RouterAddOptions } from './routers.js';
+export { planExternalRouter, externalRouterNetns, parseAsNumberText, SUBNET_ROUTER_NAME, ROUTER_NAME_RE } from './router-plan.js';
+export type { ExternalRouterPlan } from './router-plan.js';

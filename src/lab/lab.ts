@@ -29,6 +29,9 @@ import { labDir, listLabNames, readLabState, readPods, updateLabState, writeLabS
 import { hostEtcdEndpoints, startEtcdKeeper, startHostForwarders, unixSocketPath, waitEtcdKeeper } from './etcd-link.js';
 import { agentBinary, agentReady, binPath, startAgent, waitAgentReady, writeCniPath, writeNodeFiles } from './nodes.js';
 import { LabDatastore, bgpConfiguration, ipPoolResources, nodeResources } from './resources.js';
+import { startSubnetRouterBgp, subnetRouterPeers } from './routers.js';
+import { BirdWriter } from '../bgp/index.js';
+import { withRouter } from './state.js';
 
 export interface LabEnvOptions {
   /** Environment for the lab root (TESSERA_LAB_ROOT) and the CLI config (TESSERA_CONFIG). */
@@ -104,7 +107,9 @@ export async function labUp(raw: RawLabOptions, opts: LabUpOptions = {}): Promis
   }
   for (const n of plan.nodes) state = withNode(state, nodeStateFromPlan(n, dir, AGENT_HEALTH_PORT));
   if (plan.routerNetns) {
-    state.routers = [{ name: 'router', netns: plan.routerNetns, ips: plan.subnets.flatMap((s) => (s.gateway6 ? [s.gateway4, s.gateway6] : [s.gateway4])) }];
+    state.routers = [
+      { name: 'router', netns: plan.routerNetns, ips: plan.subnets.flatMap((s) => (s.gateway6 ? [s.gateway4, s.gateway6] : [s.gateway4])), kind: 'subnet' },
+    ];
   }
   save(state);
   try {
@@ -140,9 +145,14 @@ export async function labUp(raw: RawLabOptions, opts: LabUpOptions = {}): Promis
     for (const n of state.nodes) writeNodeFiles(state, n);
     const ds = new LabDatastore(info.endpoints);
     try {
-      for (const r of [...ipPoolResources(plan), ...nodeResources(plan), bgpConfiguration(plan)]) await ds.put(r);
+      for (const r of [...ipPoolResources(plan), ...nodeResources(plan), bgpConfiguration(plan), ...subnetRouterPeers(plan)]) await ds.put(r);
     } finally {
       await ds.close();
+    }
+    const bgpRouter = await startSubnetRouterBgp(state, plan);
+    if (bgpRouter) {
+      save(withRouter(state, bgpRouter));
+      say(`  router: BIRD route reflector (AS ${bgpRouter.asNumber}, next hop self) in "${bgpRouter.netns}", one BGPPeer per subnet`);
     }
     say(`  datastore: IPPool ${plan.pool4}${plan.pool6 ? ` + ${plan.pool6}` : ''} (${options.encapsulation}), ${plan.nodes.length} Node resource(s)`);
 
@@ -299,13 +309,22 @@ function findNode(s: LabState, node: string): NodeState {
   return n;
 }
 
-export async function nodeStop(name: string, node: string, opts: LabEnvOptions = {}): Promise<void> {
+/**
+ * Stops a node's agent and, with --routing bgp, its BIRD (SIGTERM: sessions close with a Cease and
+ * the peers withdraw the node's routes at once), like a node going down. `keepBird` stops only the
+ * agent: BIRD outlives agent restarts by design (src/bgp driver.ts), routes stay announced.
+ */
+export async function nodeStop(name: string, node: string, opts: LabEnvOptions & { keepBird?: boolean } = {}): Promise<void> {
   await requireRoot(`stop node "${node}"`);
   const s = loadLab(name, opts.env);
   const n = findNode(s, node);
   if (n.agent) await stopProcess(n.agent, 5000);
   await updateLabState(s.dir, (cur) => withNode(cur, { ...findNode(cur, node), agentStopped: true }));
   opts.onProgress?.(`agent on ${n.name} stopped`);
+  if (s.options.routing === 'bgp' && opts.keepBird !== true) {
+    await new BirdWriter({ stateDir: n.stateDir, netns: n.netns }).stop();
+    opts.onProgress?.(`BIRD on ${n.name} stopped`);
+  }
 }
 
 export async function nodeStart(name: string, node: string, opts: LabEnvOptions & { timeoutMs?: number } = {}): Promise<void> {

@@ -91,6 +91,10 @@ export function startAgent(s: LabState, n: NodeState): ProcessRecord {
       n.stateDir,
       '--health-listen',
       `127.0.0.1:${n.healthPort}`,
+      // bgp: the agent runs BIRD in this netns (files under <state-dir>/bird), which learns the
+      // native pod routes; agent mode: the agent programs every remote route itself.
+      '--routing',
+      s.options.routing,
     ],
     { netns: n.netns, log: join(s.dir, 'logs', `agent-${n.name}.log`) },
   );

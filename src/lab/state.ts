@@ -42,6 +42,24 @@ export interface EtcdState {
   paths: string[];
 }
 
+/**
+ * A router namespace on the fabric. `subnet`: the lab's own inter-subnet router (`<lab>-router`,
+ * made by `lab up` when K > 1). `external`: a top-of-rack stand-in from `lab router add`, running
+ * BIRD (files under `stateDir`), with one leg `eth0` in `subnet` (fabric side `fabricIf`).
+ */
+export interface RouterState {
+  name: string;
+  netns: string;
+  ips: string[];
+  kind?: 'subnet' | 'external';
+  asNumber?: number;
+  subnet?: number;
+  stateDir?: string;
+  fabricIf?: string;
+  /** BIRD runs in the router (external routers always; the subnet router with --routing bgp). */
+  bgp?: boolean;
+}
+
 export interface LabState {
   version: 1;
   name: string;
@@ -54,7 +72,7 @@ export interface LabState {
   processes: ProcessRecord[];
   etcd?: EtcdState;
   nodes: NodeState[];
-  routers: { name: string; netns: string; ips: string[] }[];
+  routers: RouterState[];
   cniPath: string;
   /** Context name set in the CLI config (removed on teardown). */
   context?: string;
@@ -124,6 +142,15 @@ export function withNode(s: LabState, n: NodeState): LabState {
   return { ...s, nodes };
 }
 
+export function withRouter(s: LabState, r: RouterState): LabState {
+  return { ...s, routers: [...s.routers.filter((x) => x.name !== r.name), r] };
+}
+
+export function withoutRouter(s: LabState, name: string): LabState {
+  const r = s.routers.find((x) => x.name === name);
+  return { ...s, routers: s.routers.filter((x) => x.name !== name), netns: r ? s.netns.filter((n) => n !== r.netns) : s.netns };
+}
+
 export function nodeStateFromPlan(n: NodePlan, labDir: string, healthPort: number): NodeState {
   const stateDir = `${labDir}/nodes/${n.name}`;
   return {
@@ -145,7 +172,7 @@ export interface LabStatus {
   etcdEndpoints: string[];
   hostEtcdEndpoints: string[];
   nodes: { name: string; netns: string; ips: string[]; cniConfig: string; cniPath: string; stateDir: string; agent: AgentStatus }[];
-  routers: { name: string; netns: string; ips: string[] }[];
+  routers: { name: string; netns: string; ips: string[]; kind: 'subnet' | 'external'; asNumber?: number; subnet?: number; bgp: boolean }[];
   pods: { name: string; namespace: string; node: string; netns: string; ips: string[]; labels: Record<string, string> }[];
 }
 
@@ -167,7 +194,15 @@ export function labStatus(s: LabState, pods: readonly PodState[], agents: Readon
       stateDir: n.stateDir,
       agent: agents[n.name] ?? 'not-ready',
     })),
-    routers: s.routers,
+    routers: s.routers.map((r) => ({
+      name: r.name,
+      netns: r.netns,
+      ips: r.ips,
+      kind: r.kind ?? 'subnet',
+      ...(r.asNumber !== undefined ? { asNumber: r.asNumber } : {}),
+      ...(r.subnet !== undefined ? { subnet: r.subnet } : {}),
+      bgp: r.bgp === true,
+    })),
     pods: [...pods]
       .sort((a, b) => `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`))
       .map((p) => ({ name: p.name, namespace: p.namespace, node: p.node, netns: p.netns, ips: p.ips, labels: p.labels })),

@@ -22,6 +22,8 @@ import {
   findPod,
   probePods,
   resolveLabName,
+  routerAdd,
+  routerDelete,
   runDemo,
   type LabStatus,
   type PortProtocol,
@@ -62,7 +64,12 @@ export function formatStatus(st: LabStatus): string {
     ['NODE', 'NETNS', 'IPS', 'AGENT'],
     st.nodes.map((n) => [n.name, n.netns, n.ips.join(','), n.agent]),
   );
-  if (st.routers.length) table(['ROUTER', 'NETNS', 'IPS'], st.routers.map((r) => [r.name, r.netns, r.ips.join(',')]));
+  if (st.routers.length) {
+    table(
+      ['ROUTER', 'KIND', 'AS', 'NETNS', 'IPS'],
+      st.routers.map((r) => [r.name, r.kind, r.bgp && r.asNumber !== undefined ? String(r.asNumber) : '-', r.netns, r.ips.join(',')]),
+    );
+  }
   table(
     ['POD', 'NODE', 'IPS', 'NETNS'],
     st.pods.map((p) => [`${p.namespace}/${p.name}`, p.node, p.ips.join(','), p.netns]),
@@ -110,18 +117,46 @@ export function registerLab(program: Command): void {
     });
 
   const node = lab.command('node').description('stop or start a node\'s agent');
-  for (const verb of ['stop', 'start'] as const) {
-    node
-      .command(verb)
-      .argument('<node>', 'node name (node-1, ...)')
-      .addOption(nameOpt())
-      .description(`${verb} the agent on a node`)
-      .action(async (n: string, o: { name?: string }) => {
-        const name = resolveLabName(o.name);
-        if (verb === 'stop') await nodeStop(name, n, { onProgress: progress });
-        else await nodeStart(name, n, { onProgress: progress });
-      });
-  }
+  node
+    .command('stop')
+    .argument('<node>', 'node name (node-1, ...)')
+    .addOption(nameOpt())
+    .option('--keep-bird', 'with --routing bgp: stop only the agent; BIRD keeps the node\'s routes announced')
+    .description('stop the agent on a node (and its BIRD with --routing bgp: the node goes down)')
+    .action(async (n: string, o: { name?: string; keepBird?: boolean }) => {
+      await nodeStop(resolveLabName(o.name), n, { onProgress: progress, keepBird: o.keepBird === true });
+    });
+  node
+    .command('start')
+    .argument('<node>', 'node name (node-1, ...)')
+    .addOption(nameOpt())
+    .description('start the agent on a node (it starts BIRD again with --routing bgp)')
+    .action(async (n: string, o: { name?: string }) => {
+      await nodeStart(resolveLabName(o.name), n, { onProgress: progress });
+    });
+
+  const router = lab.command('router').description('external BGP routers (top-of-rack stand-ins running BIRD)');
+  router
+    .command('add')
+    .argument('<router>', 'router name (lower-case letters, digits, "-")')
+    .addOption(nameOpt())
+    .requiredOption('--as <asn>', 'the router\'s AS number (1-4294967295 or asdot)')
+    .option('--subnet <k>', 'host subnet to attach to (0-based)', '0')
+    .description('add a router netns on the fabric running BIRD; it peers with every node (nodes peer with it via a BGPPeer) and installs learned routes in its kernel')
+    .action(async (r: string, o: { name?: string; as: string; subnet: string }) => {
+      const s = loadLab(resolveLabName(o.name));
+      const rec = await routerAdd(s.dir, r, { asNumber: o.as, subnet: o.subnet, onProgress: progress });
+      out(`router ${rec.name} added: AS ${rec.asNumber}, ${rec.ips.join(', ')}, netns ${rec.netns}`);
+    });
+  router
+    .command('delete')
+    .argument('<router>', 'router name')
+    .addOption(nameOpt())
+    .description('stop the router\'s BIRD and remove its netns')
+    .action(async (r: string, o: { name?: string }) => {
+      const s = loadLab(resolveLabName(o.name));
+      out((await routerDelete(s.dir, r)) ? `router ${r} deleted` : `router ${r} did not exist`);
+    });
 
   const pod = lab.command('pod').description('create or delete pods');
   pod
