@@ -58,6 +58,21 @@ describe('tessera-cni', () => {
     assert.deepEqual(podLinks.map((l) => l.ifname), ['lo']);
   });
 
+  test('a failure after the address was assigned unwinds everything', async () => {
+    const pod = await lab.addNetns('clash');
+    // An eth0 already in the pod netns makes the veth creation fail after IPAM ran in parallel.
+    await run(['ip', '-n', pod, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'x0']);
+    const r = await lab.invoke(ts, host, cniEnv('ADD', 'clash-1', pod), lab.conf('n1'));
+    assert.notEqual(r.code, 0);
+    assert.equal(typeof r.json?.['code'], 'number');
+    assert.deepEqual(await lab.ipam.ipsByHandle('tessera.clash-1'), [], 'address released');
+    assert.equal(await lab.backend.get(wepKey('default', 'n1-cni-clash--1-eth0')), undefined, 'no WEP');
+    const links = JSON.parse((await run(['ip', '-n', host, '-j', 'link', 'show'])).stdout) as { ifname: string }[];
+    assert.deepEqual(links.filter((l) => l.ifname.startsWith('tsr')), [], 'no host veth');
+    const clean = await lab.ipam.check({ liveHandles: new Set() });
+    assert.deepEqual(clean.leaks, []);
+  });
+
   test('VERSION lists the supported versions', async () => {
     const r = await lab.invoke(ts, host, { CNI_COMMAND: 'VERSION' }, { cniVersion: '0.4.0' });
     assert.equal(r.code, 0);

@@ -1,5 +1,6 @@
 /**
- * CNI ADD: reads (pod, existing allocation, MTU, pools) → assign → veth + routes → pod side + WEP.
+ * CNI ADD: reads (pod, existing allocation, MTU, pools) → [assign ‖ host veth] →
+ * [pod side ‖ host routes ‖ WEP].
  * Every side effect registers one undo step; one catch unwinds all of them, the address included.
  */
 import { readFile } from 'node:fs/promises';
@@ -13,7 +14,7 @@ import { UndoStack } from './undo.js';
 import { buildWorkloadEndpoint, podInfoFrom, type PodInfo } from './wep.js';
 import { familiesWanted, workloadOf } from './workload.js';
 import { GATEWAY_V4, HOST_VETH_LINK_LOCAL, HOST_VETH_MAC, type PodWiring } from './wiring-render.js';
-import { createHostSide, deleteLink, linkExists, pathExists, resolveNetns, setupPodSide } from './wiring.js';
+import { addHostRoutes, createHostLink, deleteLink, linkExists, pathExists, resolveNetns, setupPodSide } from './wiring.js';
 
 export const DEFAULT_MTU = 1500;
 
@@ -102,21 +103,21 @@ export async function cmdAdd(deps: CniDeps, req: CniRequest): Promise<CniResult>
   const undo = new UndoStack();
   const netns = await resolveNetns(req.netns, w.hostIf);
   try {
-    undo.push('release addresses', () => deps.ipam.releaseByHandle(w.handle));
-    const ips = await assignAddresses(deps, req, w.node, w.handle, w.pod, held);
-    sanityCheck(ips);
-    const wiring: PodWiring = {
-      hostIf: w.hostIf,
-      podIf: req.ifName,
-      podMac: w.podMac,
-      netnsName: netns.name,
-      mtu,
-      addresses: ips.map((i) => i.address),
-    };
+    const link = { hostIf: w.hostIf, podIf: req.ifName, podMac: w.podMac, netnsName: netns.name, mtu };
     // A leftover veth of the same name is from an earlier, interrupted ADD of this workload.
     if (await linkExists(w.hostIf)) await deleteLink(w.hostIf, deps.signal);
+    undo.push('release addresses', () => deps.ipam.releaseByHandle(w.handle));
     undo.push('delete host veth', () => deleteLink(w.hostIf));
-    await createHostSide(wiring, deps.signal);
+    // The veth needs no address: create it while IPAM works. Both settle before any unwind.
+    const [assigned, created] = await Promise.allSettled([
+      assignAddresses(deps, req, w.node, w.handle, w.pod, held),
+      createHostLink(link, familiesWanted(req), deps.signal),
+    ]);
+    if (assigned.status === 'rejected') throw assigned.reason;
+    if (created.status === 'rejected') throw created.reason;
+    const ips = assigned.value;
+    sanityCheck(ips);
+    const wiring: PodWiring = { ...link, addresses: ips.map((i) => i.address) };
     const wep = buildWorkloadEndpoint({
       node: w.node,
       containerId: req.containerId,
@@ -126,8 +127,17 @@ export async function cmdAdd(deps: CniDeps, req: CniRequest): Promise<CniResult>
       ipNetworks: ips.map((i) => `${i.address}/${i.family === 4 ? 32 : 128}`),
       ...(pod ? { pod } : {}),
     });
-    const [, written] = await Promise.all([setupPodSide(wiring, deps.signal), putWep(deps.backend, wep, deps.signal)]);
-    undo.push('delete workload endpoint', () => deleteWepAt(deps.backend, w.wepNamespace, w.wepName, written.revision));
+    const settled = await Promise.allSettled([
+      putWep(deps.backend, wep, deps.signal),
+      setupPodSide(wiring, deps.signal),
+      addHostRoutes(wiring, deps.signal),
+    ]);
+    const [written] = settled;
+    if (written.status === 'fulfilled') {
+      const rev = written.value.revision;
+      undo.push('delete workload endpoint', () => deleteWepAt(deps.backend, w.wepNamespace, w.wepName, rev));
+    }
+    for (const r of settled) if (r.status === 'rejected') throw r.reason;
     return resultFor(req, w.hostIf, w.podMac, ips);
   } catch (e) {
     await undo.unwind();

@@ -1,12 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { hostSysctls, renderHostCreate, renderPodSetup } from './wiring-render.js';
+import { hostSysctls, renderHostLink, renderHostRoutes, renderPodSetup } from './wiring-render.js';
 
 const w = { hostIf: 'tsr0123', podIf: 'eth0', podMac: '02:11:22:33:44:55', netnsName: 'pod1', mtu: 1450, addresses: ['10.0.0.5', 'fd00::5'] };
 
 test('host batch: veth with peer in the pod netns, routes tagged protocol 80', () => {
   assert.equal(
-    renderHostCreate(w),
+    renderHostLink(w) + renderHostRoutes(w),
     'link add tsr0123 mtu 1450 address ee:ee:ee:ee:ee:ee type veth peer name eth0 mtu 1450 address 02:11:22:33:44:55 netns pod1\n' +
       'link set tsr0123 up\n' +
       'route replace 10.0.0.5/32 dev tsr0123 proto 80 scope link\n' +

@@ -29,16 +29,16 @@ export interface PodWiring {
 
 const isV6 = (a: string): boolean => a.includes(':');
 
-export function renderHostCreate(w: PodWiring): string {
+/** Host veth with its peer created directly in the pod netns; needs no address yet. */
+export function renderHostLink(w: Omit<PodWiring, 'addresses'>): string {
   return (
-    [
-      `link add ${w.hostIf} mtu ${w.mtu} address ${HOST_VETH_MAC} type veth peer name ${w.podIf} mtu ${w.mtu} address ${w.podMac} netns ${w.netnsName}`,
-      `link set ${w.hostIf} up`,
-      ...w.addresses.map(
-        (a) => `route replace ${a}/${isV6(a) ? 128 : 32} dev ${w.hostIf} proto ${TESSERA_ROUTE_PROTO} scope link`,
-      ),
-    ].join('\n') + '\n'
+    `link add ${w.hostIf} mtu ${w.mtu} address ${HOST_VETH_MAC} type veth peer name ${w.podIf} mtu ${w.mtu} address ${w.podMac} netns ${w.netnsName}\n` +
+    `link set ${w.hostIf} up\n`
   );
+}
+
+export function renderHostRoutes(w: Pick<PodWiring, 'hostIf' | 'addresses'>): string {
+  return w.addresses.map((a) => `route replace ${a}/${isV6(a) ? 128 : 32} dev ${w.hostIf} proto ${TESSERA_ROUTE_PROTO} scope link\n`).join('');
 }
 
 export function renderPodSetup(w: PodWiring): string {

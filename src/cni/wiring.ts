@@ -1,13 +1,13 @@
 /**
- * Applies the rendered pod wiring to the kernel: two `ip -batch` spawns (host netns, pod netns)
- * plus direct `/proc/sys` writes, because spawn cost dominates a CNI ADD.
+ * Applies the rendered pod wiring to the kernel: three `ip -batch` spawns (host link, which runs
+ * while IPAM assigns; then host routes and pod side, in parallel) plus direct `/proc/sys` writes.
  * Runs in the node's (host) network namespace, like any CNI plugin.
  */
 import { access, mkdir, symlink, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { run } from '../lib/exec.js';
 import { TesseraError, isTesseraError } from '../lib/errors.js';
-import { hostSysctls, renderHostCreate, renderPodSetup, type PodWiring } from './wiring-render.js';
+import { hostSysctls, renderHostLink, renderHostRoutes, renderPodSetup, type PodWiring } from './wiring-render.js';
 
 const NETNS_DIRS = new Set(['/var/run/netns', '/run/netns']);
 
@@ -51,17 +51,20 @@ export async function deleteLink(ifName: string, signal?: AbortSignal): Promise<
   }
 }
 
-export async function createHostSide(w: PodWiring, signal?: AbortSignal): Promise<void> {
-  await run(['ip', '-batch', '-'], { input: renderHostCreate(w), ...(signal ? { signal } : {}) });
-  const v4 = w.addresses.some((a) => !a.includes(':'));
-  const v6 = w.addresses.some((a) => a.includes(':'));
+/** Creates the veth pair (peer straight into the pod netns) and sets the host side's sysctls. */
+export async function createHostLink(w: Omit<PodWiring, 'addresses'>, families: { v4: boolean; v6: boolean }, signal?: AbortSignal): Promise<void> {
+  await run(['ip', '-batch', '-'], { input: renderHostLink(w), ...(signal ? { signal } : {}) });
   await Promise.all(
-    hostSysctls(w.hostIf, { v4, v6 }).map(([key, value]) =>
+    hostSysctls(w.hostIf, families).map(([key, value]) =>
       writeFile(`/proc/sys/${key}`, value).catch((e: unknown) => {
         throw new TesseraError('exec-failed', `cannot set sysctl "${key}" to "${value}"`, { cause: e });
       }),
     ),
   );
+}
+
+export async function addHostRoutes(w: Pick<PodWiring, 'hostIf' | 'addresses'>, signal?: AbortSignal): Promise<void> {
+  await run(['ip', '-batch', '-'], { input: renderHostRoutes(w), ...(signal ? { signal } : {}) });
 }
 
 export async function setupPodSide(w: PodWiring, signal?: AbortSignal): Promise<void> {
