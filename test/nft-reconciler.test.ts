@@ -38,8 +38,8 @@ test('apply full, apply a diff with only the changes, repair drift after a flush
   assert.doesNotMatch(r2.script, /delete table|flush chain/);
   assert.ok(r2.script.split('\n').length < fullNftScript(s2).split('\n').length / 2);
   assert.deepEqual(await rec.drift(), []);
-  const listed = (await run(['nft', 'list', 'chain', 'inet', 'tessera', 'wo-tsrc'], { netns: ns })).stdout;
-  assert.match(listed, /ip saddr != 10\.0\.0\.3/);
+  const listed = (await run(['nft', 'list', 'set', 'inet', 'tessera', 'wep_src4'], { netns: ns })).stdout;
+  assert.match(listed, /"tsrc" \. 10\.0\.0\.3/);
 
   assert.equal((await rec.apply(s2)).mode, 'noop');
 

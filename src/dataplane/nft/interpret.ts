@@ -51,6 +51,15 @@ function matches(state: NftState, m: Match, p: NftPacket, mark: number, src: IpA
       const ip = m.field === 'saddr' ? src : dst;
       return setHas(state, m.set, '', ip) !== m.neg;
     }
+    case 'ifaddrSet': {
+      if (fam !== m.fam) return false;
+      const hit = (state.sets.get(m.set)?.elements ?? []).some((e) => {
+        const [name, a] = e.split(' . ') as [string, string];
+        const b = tryParseIp(a);
+        return name === `"${p.iif}"` && b !== undefined && b.family === src.family && b.value === src.value;
+      });
+      return hit !== m.neg;
+    }
     case 'addrList': {
       if (fam !== m.fam) return false;
       const text = m.field === 'saddr' ? p.src : p.dst;

@@ -17,6 +17,8 @@ export type Match =
   | { m: 'nfproto'; fam: Fam }
   | { m: 'l4proto'; neg: boolean; proto: number }
   | { m: 'addrSet'; fam: Fam; field: 'saddr' | 'daddr'; neg: boolean; set: string }
+  /** `iifname . ip saddr` in a set of (interface, address) pairs. */
+  | { m: 'ifaddrSet'; fam: Fam; neg: boolean; set: string }
   | { m: 'addrList'; fam: Fam; field: 'saddr' | 'daddr'; neg: boolean; addrs: readonly string[] }
   | { m: 'port'; field: 'sport' | 'dport'; neg: boolean; ranges: readonly PortRange[] }
   | { m: 'namedPort'; fam: Fam; side: 'src' | 'dst'; neg: boolean; set: string }
@@ -41,7 +43,12 @@ export interface NftRule {
   label?: string;
 }
 
-export type SetType = 'ipv4_addr' | 'ipv6_addr' | 'ipv4_addr . inet_proto . inet_service' | 'ipv6_addr . inet_proto . inet_service';
+export type SetType =
+  | 'ipv4_addr'
+  | 'ipv6_addr'
+  | 'ifname . ipv4_addr'
+  | 'ifname . ipv6_addr'
+  | 'ipv4_addr . inet_proto . inet_service' | 'ipv6_addr . inet_proto . inet_service';
 
 export interface NftSet {
   name: string;

@@ -29,6 +29,7 @@ function elemText(e: unknown): string {
     }
     if (Array.isArray(o.range)) return `${elemText(o.range[0])}-${elemText(o.range[1])}`;
     if (Array.isArray(o.concat)) {
+      if (o.concat.length === 2) return `"${elemText(o.concat[0])}" . ${elemText(o.concat[1])}`;
       const [ip, proto, port] = o.concat as unknown[];
       const pr = typeof proto === 'string' ? (PROTO_NUM[proto] ?? proto) : proto;
       return `${elemText(ip)} . ${elemText(pr)} . ${elemText(port)}`;

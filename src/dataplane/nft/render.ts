@@ -17,20 +17,31 @@ import { type Fam, IFACE_PREFIX, MARK_ACCEPT, MARK_PASS, type Match, type NftCha
 import { shortHash } from './text.js';
 
 const ALL_MARKS = 0xffffffff;
-const endpointChainCache = new Map<string, NftChain>();
+const dispatchChainCache = new Map<string, NftChain>();
+const nameCache = new Map<string, string>();
+const cachedHash = (text: string): string => {
+  let h = nameCache.get(text);
+  if (h === undefined) {
+    if (nameCache.size > 100_000) nameCache.clear();
+    nameCache.set(text, (h = shortHash(text)));
+  }
+  return h;
+};
 const chainCache = new WeakMap<readonly RuleIR[], Map<string, NftChain>>();
 const counter: Stmt = { s: 'counter' };
 
 export const chainNames = {
-  egress: (iface: string) => `wo-${iface}`,
-  ingress: (iface: string) => `wi-${iface}`,
-  policy: (id: string, dir: 'ingress' | 'egress') => `${dir === 'ingress' ? 'pi' : 'pe'}-${shortHash(`policy ${id}`)}`,
-  profile: (name: string, dir: 'ingress' | 'egress') => `${dir === 'ingress' ? 'ri' : 're'}-${shortHash(`profile ${name}`)}`,
+  /** Shared per distinct (direction, tier/policy list, profiles): `di-`/`de-<hash>`. */
+  dispatch: (signature: string, dir: 'ingress' | 'egress') => `${dir === 'ingress' ? 'di' : 'de'}-${cachedHash(`dispatch ${signature}`)}`,
+  policy: (id: string, dir: 'ingress' | 'egress') => `${dir === 'ingress' ? 'pi' : 'pe'}-${cachedHash(`policy ${id}`)}`,
+  profile: (name: string, dir: 'ingress' | 'egress') => `${dir === 'ingress' ? 'ri' : 're'}-${cachedHash(`profile ${name}`)}`,
 };
 export const setNames = {
-  selector: (sel: string, fam: Fam) => `s${fam}-${shortHash(`sel ${sel}`)}`,
-  nets: (nets: readonly string[], fam: Fam) => `n${fam}-${shortHash(`nets ${nets.join(',')}`)}`,
-  namedPort: (key: string, fam: Fam) => `p${fam}-${shortHash(`np ${key}`)}`,
+  selector: (sel: string, fam: Fam) => `s${fam}-${cachedHash(`sel ${sel}`)}`,
+  nets: (nets: readonly string[], fam: Fam) => `n${fam}-${cachedHash(`nets ${nets.join(',')}`)}`,
+  namedPort: (key: string, fam: Fam) => `p${fam}-${cachedHash(`np ${key}`)}`,
+  /** `iifname . saddr` of every local endpoint: anti-spoofing in one lookup. */
+  source: (fam: Fam) => `wep_src${fam}`,
 };
 
 const isV6 = (t: string) => t.includes(':');
@@ -155,22 +166,29 @@ class Builder {
     this.chains.set(name, chain);
   }
 
-  endpointChain(ep: ResolvedEndpoint, dir: 'ingress' | 'egress'): NftChain {
-    // Endpoint chains depend only on this signature (policy contents live in the shared policy chains,
-    // whose names are stable), so an unchanged endpoint reuses the same chain object.
-    const sig = JSON.stringify([dir, ep.id, ep.interfaceName, dir === 'egress' ? [ep.v4, ep.v6] : 0, ep[dir], ep.profiles]);
-    const cached = endpointChainCache.get(sig);
+  /**
+   * The shared dispatch chain for one (direction, tiers, profiles) signature: every endpoint with the
+   * same policy list jumps to the same chain, so adding a pod with a known policy list adds only
+   * vmap and anti-spoof set elements, and the rule count grows with distinct policy lists, not pods.
+   */
+  dispatchChain(ep: ResolvedEndpoint, dir: 'ingress' | 'egress'): string {
+    const sig = JSON.stringify([dir, ep[dir], ep.profiles]);
+    const name = chainNames.dispatch(sig, dir);
+    if (this.chains.has(name)) return name;
+    const cached = dispatchChainCache.get(sig);
     if (cached) {
-      this.registerEndpointDeps(ep, dir);
-      return cached;
+      this.registerDeps(ep, dir);
+      this.chains.set(name, cached);
+      return name;
     }
-    const chain = this.buildEndpointChain(ep, dir);
-    if (endpointChainCache.size > 20_000) endpointChainCache.clear();
-    endpointChainCache.set(sig, chain);
-    return chain;
+    const chain = this.buildDispatchChain(ep, dir, name);
+    if (dispatchChainCache.size > 20_000) dispatchChainCache.clear();
+    dispatchChainCache.set(sig, chain);
+    this.chains.set(name, chain);
+    return name;
   }
 
-  private registerEndpointDeps(ep: ResolvedEndpoint, dir: 'ingress' | 'egress'): void {
+  private registerDeps(ep: ResolvedEndpoint, dir: 'ingress' | 'egress'): void {
     for (const tier of ep[dir]) {
       for (const pid of tier.policies) {
         const pol = this.model.policies.get(pid);
@@ -183,17 +201,8 @@ class Builder {
     }
   }
 
-  private buildEndpointChain(ep: ResolvedEndpoint, dir: 'ingress' | 'egress'): NftChain {
-    const rules: NftRule[] = [{ matches: [], stmts: [{ s: 'mark', and: ALL_MARKS & ~(MARK_ACCEPT | MARK_PASS), or: 0 }] }];
-    if (dir === 'egress') {
-      // Anti-spoofing: a workload may only send from its own addresses.
-      for (const fam of [4, 6] as const) {
-        const addrs = fam === 4 ? ep.v4 : ep.v6;
-        const m: Match[] = [{ m: 'nfproto', fam }];
-        if (addrs.length) m.push({ m: 'addrList', fam, field: 'saddr', neg: true, addrs });
-        rules.push({ matches: m, stmts: [counter], verdict: { v: 'drop' }, label: 'anti-spoof' });
-      }
-    }
+  private buildDispatchChain(ep: ResolvedEndpoint, dir: 'ingress' | 'egress', name: string): NftChain {
+    const rules: NftRule[] = [];
     for (const tier of ep[dir]) this.tierRules(tier, dir, rules);
     for (const prof of ep.profiles) {
       const p = this.model.profiles.get(prof);
@@ -204,8 +213,7 @@ class Builder {
       rules.push({ matches: [markSet(MARK_ACCEPT)], stmts: [], verdict: { v: 'return' } });
       rules.push({ matches: [], stmts: [{ s: 'mark', and: ALL_MARKS & ~MARK_PASS, or: 0 }] });
     }
-    rules.push({ matches: [], stmts: [counter], verdict: { v: 'drop' }, label: `${ep.id} no policy or profile allowed` });
-    const name = dir === 'ingress' ? chainNames.ingress(ep.interfaceName) : chainNames.egress(ep.interfaceName);
+    rules.push({ matches: [], stmts: [counter], verdict: { v: 'drop' }, label: `${dir} no policy or profile allowed` });
     return { name, rules };
   }
 
@@ -285,14 +293,21 @@ export function renderNft(model: ResolvedModel): NftState {
   const b = new Builder(model);
   const fromWep = new Map<string, string>();
   const toWep = new Map<string, string>();
+  const src4: string[] = [];
+  const src6: string[] = [];
   for (const ep of model.endpoints) {
-    const eg = b.endpointChain(ep, 'egress');
-    const ing = b.endpointChain(ep, 'ingress');
-    b.chains.set(eg.name, eg);
-    b.chains.set(ing.name, ing);
-    fromWep.set(ep.interfaceName, `goto ${eg.name}`);
-    toWep.set(ep.interfaceName, `goto ${ing.name}`);
+    if (!ep.interfaceName) continue;
+    fromWep.set(ep.interfaceName, `goto ${b.dispatchChain(ep, 'egress')}`);
+    toWep.set(ep.interfaceName, `goto ${b.dispatchChain(ep, 'ingress')}`);
+    // Host addresses only: a concatenation set holds no prefixes (Tessera's endpoints are /32 and /128).
+    for (const a of ep.v4) if (!a.includes('/')) src4.push(`"${ep.interfaceName}" . ${a}`);
+    for (const a of ep.v6) if (!a.includes('/')) src6.push(`"${ep.interfaceName}" . ${a}`);
   }
+  for (const [fam, elements] of [[4, src4], [6, src6]] as const) {
+    const name = setNames.source(fam);
+    b.sets.set(name, { name, type: fam === 4 ? 'ifname . ipv4_addr' : 'ifname . ipv6_addr', interval: false, elements: elements.sort() });
+  }
+  const clearMarks: NftRule = { matches: [], stmts: [{ s: 'mark', and: ALL_MARKS & ~(MARK_ACCEPT | MARK_PASS), or: 0 }] };
   const pattern = `${IFACE_PREFIX}*`;
   const fastPath: NftRule[] = [
     { matches: [{ m: 'ct', states: ['established', 'related'] }], stmts: [], verdict: { v: 'accept' } },
@@ -323,6 +338,16 @@ export function renderNft(model: ResolvedModel): NftState {
     {
       name: 'from-wep',
       rules: [
+        clearMarks,
+        // Anti-spoofing: a workload may only send from its own addresses (also drops unprogrammed ones).
+        ...([4, 6] as const).map(
+          (fam): NftRule => ({
+            matches: [{ m: 'ifname', dir: 'iif', neg: false, name: pattern }, { m: 'nfproto', fam }, { m: 'ifaddrSet', fam, neg: true, set: setNames.source(fam) }],
+            stmts: [counter],
+            verdict: { v: 'drop' },
+            label: 'anti-spoof',
+          }),
+        ),
         { matches: [], stmts: [], verdict: { v: 'vmap', dir: 'iif', map: 'from_wep' } },
         { matches: [{ m: 'ifname', dir: 'iif', neg: false, name: pattern }], stmts: [counter], verdict: { v: 'drop' }, label: 'fail closed: unprogrammed interface' },
       ],
@@ -330,6 +355,7 @@ export function renderNft(model: ResolvedModel): NftState {
     {
       name: 'to-wep',
       rules: [
+        clearMarks,
         { matches: [], stmts: [], verdict: { v: 'vmap', dir: 'oif', map: 'to_wep' } },
         { matches: [{ m: 'ifname', dir: 'oif', neg: false, name: pattern }], stmts: [counter], verdict: { v: 'drop' }, label: 'fail closed: unprogrammed interface' },
       ],

@@ -30,6 +30,8 @@ export function matchText(m: Match): string {
       return `meta l4proto ${op(m.neg)}${m.proto}`;
     case 'addrSet':
       return `${ip(m.fam)} ${m.field} ${op(m.neg)}@${m.set}`;
+    case 'ifaddrSet':
+      return `iifname . ${ip(m.fam)} saddr ${op(m.neg)}@${m.set}`;
     case 'addrList':
       return `${ip(m.fam)} ${m.field} ${op(m.neg)}{ ${m.addrs.join(', ')} }`;
     case 'port':
