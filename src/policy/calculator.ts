@@ -97,6 +97,8 @@ export class PolicyCalculator {
   private readonly policies = new Map<string, CompiledPolicy>();
   private readonly ipSetCache = new Map<string, IpSetDef>();
   private readonly namedPortCache = new Map<string, NamedPortSetDef>();
+  /** Policies in evaluation order; dropped whenever a policy or tier changes. */
+  private ordered: CompiledPolicy[] | undefined;
 
   constructor(options: PolicyCalculatorOptions = {}) {
     this.nodeName = options.nodeName;
@@ -130,6 +132,7 @@ export class PolicyCalculator {
         return this.refreshProfile(`ksa.${key.replace('/', '.')}`);
       }
       case 'Tier':
+        this.ordered = undefined;
         if (u.value) this.tiers.set(u.value.name, u.value);
         else if (u.key !== DEFAULT_TIER.name) this.tiers.delete(u.key);
         return;
@@ -217,12 +220,14 @@ export class PolicyCalculator {
     this.addRuleRefs([...resolved.ingress, ...resolved.egress], refs);
     this.removePolicy(id);
     this.policies.set(id, { resolved, applyKey, types, refs });
+    this.ordered = undefined;
   }
 
   removePolicy(id: string): void {
     const prev = this.policies.get(id);
     if (!prev) return;
     this.policies.delete(id);
+    this.ordered = undefined;
     for (const k of prev.refs) this.index.releaseSelector(k);
   }
 
@@ -249,7 +254,7 @@ export class PolicyCalculator {
     const idSet = new Set(ids.map(itemId.wep));
     const tierOf = (name: string): TierInput => this.tiers.get(name) ?? { name };
     // Policies in evaluation order: tier order, tier name, policy order, policy name.
-    const ordered = [...this.policies.values()].sort((a, b) => {
+    const ordered = (this.ordered ??= [...this.policies.values()].sort((a, b) => {
       const ta = tierOf(a.resolved.tier);
       const tb = tierOf(b.resolved.tier);
       return (
@@ -259,7 +264,7 @@ export class PolicyCalculator {
         cmp(a.resolved.name, b.resolved.name) ||
         cmp(a.resolved.id, b.resolved.id)
       );
-    });
+    }));
     const perEndpoint = new Map<string, { ingress: TierPolicies[]; egress: TierPolicies[] }>();
     for (const id of idSet) perEndpoint.set(id, { ingress: [], egress: [] });
     const usedPolicies = new Map<string, ResolvedPolicy>();

@@ -27,7 +27,13 @@ const cachedHash = (text: string): string => {
   }
   return h;
 };
-const chainCache = new WeakMap<readonly RuleIR[], Map<string, NftChain>>();
+/** A rendered policy chain plus the sets it references (replayed so a cache hit registers them cheaply). */
+interface CachedChain {
+  chain: NftChain;
+  sets: SetRequest[];
+}
+type SetRequest = { k: 'sel'; sel: string; fam: Fam } | { k: 'nets'; nets: readonly string[]; fam: Fam } | { k: 'np'; np: NamedPortRef; fam: Fam };
+const chainCache = new WeakMap<readonly RuleIR[], Map<string, CachedChain>>();
 const counter: Stmt = { s: 'counter' };
 
 export const chainNames = {
@@ -53,7 +59,10 @@ class Builder {
   readonly chains = new Map<string, NftChain>();
   constructor(private readonly model: ResolvedModel) {}
 
+  private recording: SetRequest[] | undefined;
+
   selectorSet(sel: string, fam: Fam): string {
+    this.recording?.push({ k: 'sel', sel, fam });
     const name = setNames.selector(sel, fam);
     if (!this.sets.has(name)) {
       const def = this.model.ipSets.get(sel);
@@ -65,6 +74,7 @@ class Builder {
   }
 
   netSet(nets: readonly string[], fam: Fam): string {
+    this.recording?.push({ k: 'nets', nets, fam });
     const mine = nets.filter((n) => isV6(n) === (fam === 6)).map(bareHost).sort();
     const name = setNames.nets(mine, fam);
     if (!this.sets.has(name)) {
@@ -74,6 +84,7 @@ class Builder {
   }
 
   namedPortSet(np: NamedPortRef, fam: Fam): string {
+    this.recording?.push({ k: 'np', np, fam });
     const name = setNames.namedPort(np.setKey, fam);
     if (!this.sets.has(name)) {
       const def = this.model.namedPortSets.get(np.setKey);
@@ -153,16 +164,26 @@ class Builder {
     // object, which diffNft skips by identity. Sets are still registered for this state.
     const cached = chainCache.get(rules)?.get(name);
     if (cached) {
-      for (const r of rules) this.ruleVariants(r, '', '');
-      this.chains.set(name, cached);
+      for (const q of cached.sets) {
+        if (q.k === 'sel') this.selectorSet(q.sel, q.fam);
+        else if (q.k === 'nets') this.netSet(q.nets, q.fam);
+        else this.namedPortSet(q.np, q.fam);
+      }
+      this.chains.set(name, cached.chain);
       return;
     }
     const out: NftRule[] = [];
-    for (const r of rules) out.push(...this.ruleVariants(r, `${what} r${r.index}`, `tsr ${what.slice(0, 40)} r${r.index} `));
+    const sets: SetRequest[] = [];
+    this.recording = sets;
+    try {
+      for (const r of rules) out.push(...this.ruleVariants(r, `${what} r${r.index}`, `tsr ${what.slice(0, 40)} r${r.index} `));
+    } finally {
+      this.recording = undefined;
+    }
     const chain = { name, rules: out };
     let byName = chainCache.get(rules);
     if (!byName) chainCache.set(rules, (byName = new Map()));
-    byName.set(name, chain);
+    byName.set(name, { chain, sets });
     this.chains.set(name, chain);
   }
 
