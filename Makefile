@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 NODE := node
 TSX := $(NODE) --import tsx
-UNIT_TESTS = $(shell find src -name '*.test.ts' | sort)
+UNIT_TESTS = $(shell find src bench -name '*.test.ts' | sort)
 INTEGRATION_TESTS = $(shell find test -name '*.test.ts' | sort)
 
 .PHONY: all deps build test unit integration demo bench bench-datastore bench-cni bench-dataplane bench-policy bench-bgp clean typecheck

@@ -372,7 +372,12 @@ export class Agent {
         routeInputs(this.mirror, this.nodeName, { ipipSupported: this.ipipSupported, bgpRouting: this.options.routing === 'bgp' }),
       );
       for (const p of state.problems) problems.push(`${p.subject}: ${p.message}`);
-      if (state.needIpip && !this.ipipSupported) {
+      const ipipPool = [...this.mirror.of('IPPool').values()].some((p) => {
+        const s = (p.spec ?? {}) as Record<string, unknown>;
+        return (s.ipipMode === 'Always' || s.ipipMode === 'CrossSubnet') && s.disabled !== true;
+      });
+      // Reported as soon as an IPIP pool exists, not only once a remote block needs the tunnel.
+      if ((state.needIpip || ipipPool) && !this.ipipSupported) {
         problems.push('IPIP encapsulation is configured but this kernel has no ipip support (no ipip device type); use VXLAN');
       }
       await this.ensureTunnelAddress();
