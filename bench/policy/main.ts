@@ -66,12 +66,16 @@ async function main(): Promise<void> {
     let prev = state;
     const addPod: number[] = [];
     const relabel: number[] = [];
+    const split = { calc: [] as number[], nft: [] as number[] };
     for (let r = 0; r < ROUNDS; r++) {
       let t = performance.now();
       calc.apply(wep(LOCAL + REMOTE + r, 'local', `app${r % 100}`));
       let next = renderNft(calc.resolve());
+      const tc = performance.now();
       await rec.apply(next);
       addPod.push(performance.now() - t);
+      split.calc.push(tc - t);
+      split.nft.push(performance.now() - tc);
       prev = next;
       t = performance.now();
       calc.apply(wep(LOCAL + (r * 37) % REMOTE, `node${r % 50}`, `app${(r + 1) % 100}`));
@@ -84,6 +88,7 @@ async function main(): Promise<void> {
     const line = (name: string, xs: number[]) => `${name}: p50 ${pct(xs, 50).toFixed(1)} ms, p99 ${pct(xs, 99).toFixed(1)} ms`;
     console.log(line('baseline: empty nft transaction', floor));
     console.log(line('add one local pod (event → kernel)', addPod) + ' (target ≤ 50 ms)');
+    console.log('  ' + line('of which resolve+render', split.calc) + '; ' + line('nft diff+apply', split.nft));
     console.log(line('change one remote label (event → kernel)', relabel) + ' (target ≤ 50 ms)');
     console.log(`agent-equivalent RSS: ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB`);
     console.log(`drift check: ${(await rec.drift()).length} differences`);

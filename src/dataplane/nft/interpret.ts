@@ -31,8 +31,7 @@ const ND_TYPES = new Set([133, 135, 136]);
 function setHas(state: NftState, name: string, key: string, ip: IpAddr | undefined): boolean {
   const set = state.sets.get(name);
   if (!set) throw new Error(`rule references missing set ${name}`);
-  if (!set.interval) return set.elements.includes(key);
-  if (!ip) return false;
+  if (!ip) return set.elements.includes(key);
   return set.elements.some((e) => {
     const c = parseCidr(e.includes('/') ? e : `${e}/${e.includes(':') ? 128 : 32}`);
     return c.family === ip.family && cidrContainsIp(c, ip);

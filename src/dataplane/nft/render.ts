@@ -32,7 +32,7 @@ interface CachedChain {
   chain: NftChain;
   sets: SetRequest[];
 }
-type SetRequest = { k: 'sel'; sel: string; fam: Fam } | { k: 'nets'; nets: readonly string[]; fam: Fam } | { k: 'np'; np: NamedPortRef; fam: Fam };
+type SetRequest = { k: 'sel'; sel: string; fam: Fam; interval: boolean } | { k: 'nets'; nets: readonly string[]; fam: Fam } | { k: 'np'; np: NamedPortRef; fam: Fam };
 const chainCache = new WeakMap<readonly RuleIR[], Map<string, CachedChain>>();
 const counter: Stmt = { s: 'counter' };
 
@@ -43,7 +43,7 @@ export const chainNames = {
   profile: (name: string, dir: 'ingress' | 'egress') => `${dir === 'ingress' ? 'ri' : 're'}-${cachedHash(`profile ${name}`)}`,
 };
 export const setNames = {
-  selector: (sel: string, fam: Fam) => `s${fam}-${cachedHash(`sel ${sel}`)}`,
+  selector: (sel: string, fam: Fam, interval = true) => `s${fam}${interval ? 'i' : ''}-${cachedHash(`sel ${sel}`)}`,
   nets: (nets: readonly string[], fam: Fam) => `n${fam}-${cachedHash(`nets ${nets.join(',')}`)}`,
   namedPort: (key: string, fam: Fam) => `p${fam}-${cachedHash(`np ${key}`)}`,
   /** `iifname . saddr` of every local endpoint: anti-spoofing in one lookup. */
@@ -61,16 +61,32 @@ class Builder {
 
   private recording: SetRequest[] | undefined;
 
+  /**
+   * Selector members as a plain hash set while they are all host addresses, an interval set only once
+   * a prefix (network set) joins: nft 1.0.6 fetches every interval set's elements before any `add
+   * element`, which made each incremental update cost ~100 ms with 10k members (a hash set: ~10 ms).
+   */
   selectorSet(sel: string, fam: Fam): string {
-    this.recording?.push({ k: 'sel', sel, fam });
-    const name = setNames.selector(sel, fam);
+    const def = this.model.ipSets.get(sel);
+    const elements = def ? (fam === 4 ? def.v4 : def.v6) : [];
+    const interval = elements.some((e) => e.includes('/'));
+    this.recording?.push({ k: 'sel', sel, fam, interval });
+    const name = setNames.selector(sel, fam, interval);
     if (!this.sets.has(name)) {
-      const def = this.model.ipSets.get(sel);
-      const elements = def ? (fam === 4 ? def.v4 : def.v6) : [];
       // Same array as the calculator's cached set: diffNft skips unchanged sets by identity.
-      this.sets.set(name, { name, type: fam === 4 ? 'ipv4_addr' : 'ipv6_addr', interval: true, elements });
+      this.sets.set(name, { name, type: fam === 4 ? 'ipv4_addr' : 'ipv6_addr', interval, elements });
     }
     return name;
+  }
+
+  /** False when a selector set changed shape since `reqs` were recorded (the chain names the old set). */
+  private sameShape(reqs: readonly SetRequest[]): boolean {
+    return reqs.every((q) => {
+      if (q.k !== 'sel') return true;
+      const def = this.model.ipSets.get(q.sel);
+      const elements = def ? (q.fam === 4 ? def.v4 : def.v6) : [];
+      return elements.some((e) => e.includes('/')) === q.interval;
+    });
   }
 
   netSet(nets: readonly string[], fam: Fam): string {
@@ -163,7 +179,7 @@ class Builder {
     // Rendered chains are cached per (immutable) rule list: an unchanged policy yields the same chain
     // object, which diffNft skips by identity. Sets are still registered for this state.
     const cached = chainCache.get(rules)?.get(name);
-    if (cached) {
+    if (cached && this.sameShape(cached.sets)) {
       for (const q of cached.sets) {
         if (q.k === 'sel') this.selectorSet(q.sel, q.fam);
         else if (q.k === 'nets') this.netSet(q.nets, q.fam);
