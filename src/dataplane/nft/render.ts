@@ -2,13 +2,16 @@
  * ResolvedModel → NftState (pure). Chain layout:
  *   forward (hook) → non-Tessera traffic accepted untouched; ct fast path; jump from-wep; jump to-wep
  *   input (hook)   → pod → host traffic: ct fast path, ND allowed, jump from-wep
- *   from-wep: iifname vmap @from_wep (goto wo-<if>); iifname "tsr*" drop   ← fail closed
- *   to-wep:   oifname vmap @to_wep   (goto wi-<if>); oifname "tsr*" drop
- *   wo-/wi-<if>: clear marks; (wo: anti-spoof); per tier: jump each policy chain (skipped once PASS is
- *     set), `return` as soon as ACCEPT is set, end-of-tier drop unless PASS/defaultAction Pass, clear PASS;
- *     then profiles likewise; final drop.
+ *   from-wep: clear marks; anti-spoof (`iifname . saddr` not in @wep_src4/6 → drop, which also drops
+ *             unprogrammed interfaces); iifname vmap @from_wep (goto de-<hash>); iifname "tsr*" drop
+ *   to-wep:   clear marks; oifname vmap @to_wep (goto di-<hash>); oifname "tsr*" drop  ← fail closed
+ *   de-/di-<hash>: ONE shared dispatch chain per distinct (direction, tiers+policies, profiles): per tier
+ *     jump each policy chain (skipped once PASS is set), `return` as soon as ACCEPT is set, end-of-tier
+ *     drop unless PASS/defaultAction Pass, clear PASS; then profiles likewise; final drop.
  *   pe-/pi-<hash>: one shared chain per policy and direction; Allow = set ACCEPT + return, Deny = drop,
  *     Pass = set PASS + return, Log = log + continue. Profiles: re-/ri-<hash>.
+ * A pod whose policy list already exists adds only map/set elements. Selector sets are hash sets while
+ * all members are host addresses (`s4-`), interval sets once a prefix joins (`s4i-`).
  * Per-packet cost depends on the policies applying to the two endpoints only: interface dispatch is a
  * vmap lookup and every selector/net/named-port match is one set lookup.
  */
