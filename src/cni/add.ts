@@ -1,6 +1,6 @@
 /**
- * CNI ADD: reads (pod, existing allocation, MTU, pools) → [assign ‖ host veth] →
- * [pod side ‖ host routes ‖ WEP].
+ * CNI ADD: reads (pod, existing allocation, MTU, pools) → assign → [one `ip -batch` for veth,
+ * host routes and pod side ‖ WEP write].
  * Every side effect registers one undo step; one catch unwinds all of them, the address included.
  */
 import { readFile } from 'node:fs/promises';
@@ -14,7 +14,7 @@ import { UndoStack } from './undo.js';
 import { buildWorkloadEndpoint, podInfoFrom, type PodInfo } from './wep.js';
 import { familiesWanted, workloadOf } from './workload.js';
 import { GATEWAY_V4, HOST_VETH_LINK_LOCAL, HOST_VETH_MAC, type PodWiring } from './wiring-render.js';
-import { addHostRoutes, createHostLink, deleteLink, linkExists, pathExists, resolveNetns, setupPodSide } from './wiring.js';
+import { deleteLink, linkExists, pathExists, resolveNetns, wirePod } from './wiring.js';
 
 export const DEFAULT_MTU = 1500;
 
@@ -107,15 +107,7 @@ export async function cmdAdd(deps: CniDeps, req: CniRequest): Promise<CniResult>
     // A leftover veth of the same name is from an earlier, interrupted ADD of this workload.
     if (await linkExists(w.hostIf)) await deleteLink(w.hostIf, deps.signal);
     undo.push('release addresses', () => deps.ipam.releaseByHandle(w.handle));
-    undo.push('delete host veth', () => deleteLink(w.hostIf));
-    // The veth needs no address: create it while IPAM works. Both settle before any unwind.
-    const [assigned, created] = await Promise.allSettled([
-      assignAddresses(deps, req, w.node, w.handle, w.pod, held),
-      createHostLink(link, familiesWanted(req), deps.signal),
-    ]);
-    if (assigned.status === 'rejected') throw assigned.reason;
-    if (created.status === 'rejected') throw created.reason;
-    const ips = assigned.value;
+    const ips = await assignAddresses(deps, req, w.node, w.handle, w.pod, held);
     sanityCheck(ips);
     const wiring: PodWiring = { ...link, addresses: ips.map((i) => i.address) };
     const wep = buildWorkloadEndpoint({
@@ -127,17 +119,15 @@ export async function cmdAdd(deps: CniDeps, req: CniRequest): Promise<CniResult>
       ipNetworks: ips.map((i) => `${i.address}/${i.family === 4 ? 32 : 128}`),
       ...(pod ? { pod } : {}),
     });
-    const settled = await Promise.allSettled([
-      putWep(deps.backend, wep, deps.signal),
-      setupPodSide(wiring, deps.signal),
-      addHostRoutes(wiring, deps.signal),
-    ]);
-    const [written] = settled;
+    undo.push('delete host veth', () => deleteLink(w.hostIf));
+    // Both settle before any unwind, so an undo never races the step it undoes.
+    const [written, wired] = await Promise.allSettled([putWep(deps.backend, wep, deps.signal), wirePod(wiring, deps.signal)]);
     if (written.status === 'fulfilled') {
       const rev = written.value.revision;
       undo.push('delete workload endpoint', () => deleteWepAt(deps.backend, w.wepNamespace, w.wepName, rev));
     }
-    for (const r of settled) if (r.status === 'rejected') throw r.reason;
+    if (written.status === 'rejected') throw written.reason;
+    if (wired.status === 'rejected') throw wired.reason;
     return resultFor(req, w.hostIf, w.podMac, ips);
   } catch (e) {
     await undo.unwind();

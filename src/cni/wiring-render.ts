@@ -56,6 +56,16 @@ export function renderPodSetup(w: PodWiring): string {
   return lines.join('\n') + '\n';
 }
 
+/**
+ * The whole ADD in one host-side `ip -batch`: veth, host routes, then the pod side via
+ * `netns exec <pod> ip -batch <file>` (ip forks for it in batch mode and fails the batch if it
+ * fails). One spawn from Node instead of three: forking a large Node process blocks its event
+ * loop for milliseconds, which dominated ADD latency.
+ */
+export function renderAddBatch(w: PodWiring, podBatchFile: string): string {
+  return renderHostLink(w) + renderHostRoutes(w) + `netns exec ${w.netnsName} ip -batch ${podBatchFile}\n`;
+}
+
 /** Sysctls the host veth needs, as `/proc/sys` relative paths and values. */
 export function hostSysctls(hostIf: string, families: { v4: boolean; v6: boolean }): [string, string][] {
   const out: [string, string][] = [];
