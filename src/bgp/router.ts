@@ -4,7 +4,7 @@
  * kernel (proto bird), and passes BGP routes on to its other neighbours.
  */
 import { TesseraError } from '../lib/errors.js';
-import { tryParseIp } from '../lib/ip.js';
+import { checkCidr, cidrNetwork, formatCidr, tryParseIp } from '../lib/ip.js';
 import { addressId, birdQuotable, parseAsNumber } from './values.js';
 import { BirdWriter } from './writer.js';
 import { parseBirdProtocols, type PeerStatus } from './status.js';
@@ -19,6 +19,11 @@ export interface RouterNeighbor {
    * AS can pass one node's blocks to the others (the lab's inter-subnet router).
    */
   rrClient?: boolean;
+  /**
+   * Do not send this neighbour routes whose (original) next hop lies in this IPv4/IPv6 CIDR: it
+   * reaches those next hops directly, so a `next hop self` copy would only hairpin via the router.
+   */
+  skipNextHopsIn?: string;
 }
 
 export interface ExternalRouterOptions {
@@ -80,13 +85,16 @@ export function renderRouterConfig(
     seen.add(name);
     if (n.rrClient && n.asNumber !== o.asNumber) throw bad(`neighbour "${n.address}" is a route reflector client but AS ${n.asNumber} is not the router's AS ${o.asNumber}`);
     const fam = ip.family;
+    const skip = n.skipNextHopsIn !== undefined ? checkCidr(n.skipNextHopsIn, { strict: false }).cidr : undefined;
+    if (n.skipNextHopsIn !== undefined && skip?.family !== fam) throw bad(`neighbour "${n.address}" next-hop subnet "${n.skipNextHopsIn}" is not an IPv${fam} CIDR`);
+    const exportFilter = skip ? `where source = RTS_BGP && !(bgp_next_hop ~ ${formatCidr(cidrNetwork(skip))})` : 'where source = RTS_BGP';
     lines.push(
       `protocol bgp ${name} from tor {`,
       `  local ${o.localAddress ? `${o.localAddress} ` : ''}as ${o.asNumber};`,
       `  neighbor ${n.address}${n.port ? ` port ${n.port}` : ''} as ${n.asNumber};`,
       ...(n.password ? [`  password "${n.password}";`] : []),
       ...(n.rrClient ? ['  rr client;', `  rr cluster id ${o.clusterId ?? o.routerId};`] : []),
-      `  ipv${fam} { gateway recursive; add paths on;${o.nextHopSelf ? ' next hop self;' : ''} import all; export where source = RTS_BGP; };`,
+      `  ipv${fam} { gateway recursive; add paths on;${o.nextHopSelf ? ' next hop self;' : ''} import all; export ${exportFilter}; };`,
       '}',
     );
   }

@@ -65,7 +65,15 @@ function nodeNeighbors(s: LabState, asOf: (node: string) => number, rrClient: bo
   return s.nodes.flatMap((n) =>
     n.ips
       .filter((ip) => families.v6 || !ip.includes(':'))
-      .map((address) => ({ address, asNumber: asOf(n.name), ...(rrClient ? { rrClient: true } : {}) })),
+      .map((address) => {
+        const nb: RouterNeighbor = { address, asNumber: asOf(n.name) };
+        if (rrClient) {
+          nb.rrClient = true;
+          // The node reaches its own subnet's next hops directly (plan: /24 and /64 per subnet).
+          nb.skipNextHopsIn = address.includes(':') ? `${address}/64` : `${address}/24`;
+        }
+        return nb;
+      }),
   );
 }
 
