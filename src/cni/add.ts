@@ -1,6 +1,6 @@
 /**
- * CNI ADD: reads (pod, existing allocation, MTU, pools) → assign → [one `ip -batch` for veth,
- * host routes and pod side ‖ WEP write].
+ * CNI ADD: reads (pod, existing allocation, MTU, pools) → [assign ‖ veth] → [one `ip -batch`
+ * for host routes + pod side ‖ WEP write].
  * Every side effect registers one undo step; one catch unwinds all of them, the address included.
  */
 import { readFile } from 'node:fs/promises';
@@ -14,7 +14,7 @@ import { UndoStack } from './undo.js';
 import { buildWorkloadEndpoint, podInfoFrom, type PodInfo } from './wep.js';
 import { familiesWanted, workloadOf } from './workload.js';
 import { GATEWAY_V4, HOST_VETH_LINK_LOCAL, HOST_VETH_MAC, type PodWiring } from './wiring-render.js';
-import { deleteLink, linkExists, pathExists, resolveNetns, wirePod } from './wiring.js';
+import { addAddresses, createHostLink, deleteLink, linkExists, pathExists, resolveNetns } from './wiring.js';
 
 export const DEFAULT_MTU = 1500;
 
@@ -107,7 +107,16 @@ export async function cmdAdd(deps: CniDeps, req: CniRequest): Promise<CniResult>
     // A leftover veth of the same name is from an earlier, interrupted ADD of this workload.
     if (await linkExists(w.hostIf)) await deleteLink(w.hostIf, deps.signal);
     undo.push('release addresses', () => deps.ipam.releaseByHandle(w.handle));
-    const ips = await assignAddresses(deps, req, w.node, w.handle, w.pod, held);
+    undo.push('delete host veth', () => deleteLink(w.hostIf));
+    // The veth needs no address: create it while IPAM works. Both settle before any unwind, so
+    // an undo never races the step it undoes.
+    const [assigned, created] = await Promise.allSettled([
+      assignAddresses(deps, req, w.node, w.handle, w.pod, held),
+      createHostLink(link, familiesWanted(req), deps.signal),
+    ]);
+    if (assigned.status === 'rejected') throw assigned.reason;
+    if (created.status === 'rejected') throw created.reason;
+    const ips = assigned.value;
     sanityCheck(ips);
     const wiring: PodWiring = { ...link, addresses: ips.map((i) => i.address) };
     const wep = buildWorkloadEndpoint({
@@ -119,9 +128,7 @@ export async function cmdAdd(deps: CniDeps, req: CniRequest): Promise<CniResult>
       ipNetworks: ips.map((i) => `${i.address}/${i.family === 4 ? 32 : 128}`),
       ...(pod ? { pod } : {}),
     });
-    undo.push('delete host veth', () => deleteLink(w.hostIf));
-    // Both settle before any unwind, so an undo never races the step it undoes.
-    const [written, wired] = await Promise.allSettled([putWep(deps.backend, wep, deps.signal), wirePod(wiring, deps.signal)]);
+    const [written, wired] = await Promise.allSettled([putWep(deps.backend, wep, deps.signal), addAddresses(wiring, deps.signal)]);
     if (written.status === 'fulfilled') {
       const rev = written.value.revision;
       undo.push('delete workload endpoint', () => deleteWepAt(deps.backend, w.wepNamespace, w.wepName, rev));

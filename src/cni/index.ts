@@ -23,8 +23,8 @@
  *   It deletes a WEP only when spec.containerID is the caller's.
  * - Kernel objects are recognisable: host veths carry the interface prefix (default "tsr"), host
  *   routes carry route protocol 80 ("tessera").
- * - Performance: one `ip -batch` spawn per ADD (pod side nested via `netns exec`), sysctls written
- *   directly, WEP written while the kernel work runs; the server
+ * - Performance: two `ip -batch` spawns per ADD (veth while IPAM assigns; then host routes + pod
+ *   side nested via `netns exec`), sysctls written directly, WEP written in parallel; the server
  *   keeps the datastore connection and IPAM client warm. The shim never falls back to the
  *   TypeScript plugin after it has sent a request (that could run an ADD twice).
  */

@@ -57,13 +57,13 @@ export function renderPodSetup(w: PodWiring): string {
 }
 
 /**
- * The whole ADD in one host-side `ip -batch`: veth, host routes, then the pod side via
+ * The second half of an ADD in one host-side `ip -batch`: host routes, then the pod side via
  * `netns exec <pod> ip -batch <file>` (ip forks for it in batch mode and fails the batch if it
- * fails). One spawn from Node instead of three: forking a large Node process blocks its event
- * loop for milliseconds, which dominated ADD latency.
+ * fails). Forking the large Node process blocks its event loop for milliseconds, so an ADD makes
+ * two spawns: the veth (started while IPAM assigns, it needs no address) and this one.
  */
-export function renderAddBatch(w: PodWiring, podBatchFile: string): string {
-  return renderHostLink(w) + renderHostRoutes(w) + `netns exec ${w.netnsName} ip -batch ${podBatchFile}\n`;
+export function renderAddressBatch(w: PodWiring, podBatchFile: string): string {
+  return renderHostRoutes(w) + `netns exec ${w.netnsName} ip -batch ${podBatchFile}\n`;
 }
 
 /** Sysctls the host veth needs, as `/proc/sys` relative paths and values. */

@@ -1,6 +1,6 @@
 /**
- * Applies the rendered pod wiring to the kernel: one `ip -batch` spawn per ADD (see
- * renderAddBatch) plus direct `/proc/sys` writes. The pod-side script goes through a file in
+ * Applies the rendered pod wiring to the kernel: two `ip -batch` spawns per ADD (see
+ * renderAddressBatch) plus direct `/proc/sys` writes. The pod-side script goes through a file in
  * BATCH_DIR because the host batch already owns ip's stdin.
  * Runs in the node's (host) network namespace, like any CNI plugin.
  */
@@ -9,7 +9,7 @@ import { access, mkdir, rm, symlink, unlink, writeFile } from 'node:fs/promises'
 import { basename, dirname } from 'node:path';
 import { run } from '../lib/exec.js';
 import { TesseraError, isTesseraError } from '../lib/errors.js';
-import { hostSysctls, renderAddBatch, renderPodSetup, type PodWiring } from './wiring-render.js';
+import { hostSysctls, renderAddressBatch, renderHostLink, renderPodSetup, type PodWiring } from './wiring-render.js';
 
 const NETNS_DIRS = new Set(['/var/run/netns', '/run/netns']);
 
@@ -56,8 +56,20 @@ export async function deleteLink(ifName: string, signal?: AbortSignal): Promise<
 export const BATCH_DIR = '/run/tessera/cni';
 let batchDirReady = false;
 
-/** Creates the veth (peer straight into the pod netns), host routes and the pod side in one spawn. */
-export async function wirePod(w: PodWiring, signal?: AbortSignal): Promise<void> {
+/** Creates the veth pair (peer straight into the pod netns) and sets the host side's sysctls. */
+export async function createHostLink(w: Omit<PodWiring, 'addresses'>, families: { v4: boolean; v6: boolean }, signal?: AbortSignal): Promise<void> {
+  await run(['ip', '-batch', '-'], { input: renderHostLink(w), ...(signal ? { signal } : {}) });
+  await Promise.all(
+    hostSysctls(w.hostIf, families).map(([key, value]) =>
+      writeFile(`/proc/sys/${key}`, value).catch((e: unknown) => {
+        throw new TesseraError('exec-failed', `cannot set sysctl "${key}" to "${value}"`, { cause: e });
+      }),
+    ),
+  );
+}
+
+/** Host routes and the whole pod side in one spawn (see renderAddressBatch). */
+export async function addAddresses(w: PodWiring, signal?: AbortSignal): Promise<void> {
   if (!batchDirReady) {
     await mkdir(BATCH_DIR, { recursive: true });
     batchDirReady = true;
@@ -65,19 +77,10 @@ export async function wirePod(w: PodWiring, signal?: AbortSignal): Promise<void>
   const file = `${BATCH_DIR}/${w.hostIf}-${randomBytes(4).toString('hex')}.batch`;
   await writeFile(file, renderPodSetup(w));
   try {
-    await run(['ip', '-batch', '-'], { input: renderAddBatch(w, file), ...(signal ? { signal } : {}) });
+    await run(['ip', '-batch', '-'], { input: renderAddressBatch(w, file), ...(signal ? { signal } : {}) });
   } finally {
     await rm(file, { force: true });
   }
-  const v4 = w.addresses.some((a) => !a.includes(':'));
-  const v6 = w.addresses.some((a) => a.includes(':'));
-  await Promise.all(
-    hostSysctls(w.hostIf, { v4, v6 }).map(([key, value]) =>
-      writeFile(`/proc/sys/${key}`, value).catch((e: unknown) => {
-        throw new TesseraError('exec-failed', `cannot set sysctl "${key}" to "${value}"`, { cause: e });
-      }),
-    ),
-  );
 }
 
 export interface IpAddrJson {
