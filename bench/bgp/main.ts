@@ -6,8 +6,10 @@
  *    one `birdc configure`), p50/p99 over BENCH_BGP_RELOADS runs (default 10), in a throwaway
  *    network namespace (the peers do not exist; sessions stay in Connect/Active);
  *  - the same for a 500-BGPPeer variant (global peerIP peers with filters) for comparison.
- * Convergence (pod on a fresh node → reachable from every node, bgp vs agent routing, ratio) needs
- * the lab: see convergence.ts (`measureConvergence(lab)`); printed as pending until the lab wires it.
+ * Convergence (lab-convergence.ts): pod created on a node with no block → reachable (ping) from a
+ * pod on every other node, BENCH_BGP_RUNS runs (default 20), p50/p99, in a 4-node lab with
+ * encapsulation none, once with `--routing bgp` and once with `--routing agent` (same topology,
+ * same run), and the ratio bgp/agent. BENCH_BGP_CONVERGENCE=0 skips it.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -16,7 +18,8 @@ import { join } from 'node:path';
 import { BirdWriter, renderBirdConfig, type BirdConfigInput } from '../../src/bgp/index.js';
 import { run } from '../../src/lib/exec.js';
 import { bgpFilter, node, peer, pool } from '../../src/bgp/testdata/scenarios.js';
-import { percentile } from './convergence.js';
+import { percentile, type ConvergenceResult } from './convergence.js';
+import { convergenceInLab } from './lab-convergence.js';
 
 const PEERS = Number(process.env['BENCH_BGP_PEERS'] ?? 500);
 const RENDERS = Number(process.env['BENCH_BGP_RENDERS'] ?? 50);
@@ -102,11 +105,20 @@ async function main(): Promise<void> {
     await run(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
     await variant('mesh', meshInput, ns, dir);
     await variant('bgppeers', peerInput, ns, dir);
-    console.log('convergence: pending — needs the lab (bench/bgp/convergence.ts measureConvergence(lab) for --routing bgp and --routing agent, ratio bgp/agent)');
   } finally {
     await run(['ip', 'netns', 'del', ns], { check: false });
     await rm(dir, { recursive: true, force: true });
   }
+  if (process.env['BENCH_BGP_CONVERGENCE'] === '0') return;
+  const runs = Number(process.env['BENCH_BGP_RUNS'] ?? 20);
+  const results: ConvergenceResult[] = [];
+  for (const routing of ['bgp', 'agent'] as const) {
+    const r = await convergenceInLab(routing, runs);
+    results.push(r);
+    console.log(`convergence --routing ${routing.padEnd(5)} p50 ${r.p50Ms.toFixed(0)} ms, p99 ${r.p99Ms.toFixed(0)} ms  (${r.runs} runs; 4 nodes, encapsulation none)`);
+  }
+  const [bgp, agent] = results as [ConvergenceResult, ConvergenceResult];
+  console.log(`convergence ratio bgp/agent: p50 ${(bgp.p50Ms / agent.p50Ms).toFixed(2)}x, p99 ${(bgp.p99Ms / agent.p99Ms).toFixed(2)}x`);
 }
 
 await main();
