@@ -24,6 +24,9 @@
  *   session with a problem (never a weaker session).
  * - Graceful restart only when configured (nodeMeshMaxRestartTime / maxRestartTime): otherwise a
  *   stopped node's routes go at once (Cease) or at the hold time.
+ * - External routers (router.ts, the lab's ToR stand-ins and inter-subnet router): eBGP or iBGP
+ *   neighbours; `rrClient` + `nextHopSelf` make a reflector whose clients can resolve every next
+ *   hop on their own subnet, and `skipNextHopsIn` keeps it from hair-pinning on-subnet routes.
  * - A config BIRD rejects is never installed; the running BIRD keeps its old one. BIRD keeps running
  *   across agent restarts (see driver.ts).
  */

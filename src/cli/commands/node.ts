@@ -63,7 +63,8 @@ export async function nodeStatusVerb(args: { node?: string; birdSocket?: string;
       return 0;
     }
   }
-  deps.out(`${header}\n\n${formatPeerTable(peers)}`);
+  const table = formatPeerTable(peers);
+  deps.out(`${header}\n\n${table}${table.endsWith('\n') ? '' : '\n'}`);
   return 0;
 }
 
