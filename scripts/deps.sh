@@ -18,6 +18,10 @@ declare -A NEED=(
   [/usr/lib/cni/ptp]=containernetworking-plugins
   [/bin/busybox]=busybox-static
   [cc]=gcc
+  [podman]=podman
+  [runc]=runc
+  [python3]=python3
+  [nsenter]=util-linux
 )
 missing=()
 for probe in "${!NEED[@]}"; do
