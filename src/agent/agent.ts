@@ -173,6 +173,10 @@ export class Agent {
     this.followRouteMonitor();
   }
 
+  driver(name: string): DataplaneDriver | undefined {
+    return this.options.drivers?.find((d) => d.name === name);
+  }
+
   /** Schedules an apply cycle (collapsed with any already queued). */
   kick(): void {
     if (this.stopped || !this.inSync) return;

@@ -136,9 +136,20 @@ export class PolicyDriver implements DataplaneDriver {
   }
 
   /** Resolves once the endpoint on `iface` has its policy programmed (CNI fast path waits on it). */
-  whenProgrammed(iface: string): Promise<void> {
+  whenProgrammed(iface: string, signal?: AbortSignal): Promise<void> {
     if (this.programmedInterfaces.has(iface)) return Promise.resolve();
-    return new Promise((resolve) => this.waiters.push({ iface, resolve }));
+    return new Promise((resolve, reject) => {
+      const waiter = { iface, resolve };
+      this.waiters.push(waiter);
+      signal?.addEventListener(
+        'abort',
+        () => {
+          this.waiters = this.waiters.filter((w) => w !== waiter);
+          reject(signal.reason);
+        },
+        { once: true },
+      );
+    });
   }
 
   problems(): string[] {

@@ -40,6 +40,13 @@ export function defaultServices(options: BaseOptions): NonNullable<AgentOptions[
           ipam: agent.ipam,
           nodeName: options.nodeName,
           onInvocation: (info) => agent.log.info(info, 'cni invocation'),
+          whenProgrammed: async (iface, signal) => {
+            const policy = agent.driver('policy');
+            if (!(policy instanceof PolicyDriver)) return;
+            const done = policy.whenProgrammed(iface, signal);
+            agent.kick();
+            await done;
+          },
         });
         return { stop: () => server.close() };
       },

@@ -27,6 +27,32 @@ export interface CniServerOptions {
   timeoutMs?: number;
   /** Called once per finished invocation (logging / metrics). */
   onInvocation?: (info: { command: string; containerId: string; exitCode: number; durationMs: number }) => void;
+  /**
+   * Calico's `policy_setup_timeout_seconds`: when the network config sets it above 0, a successful
+   * ADD is answered only once this resolves (the agent has programmed the new interface's policy)
+   * or the timeout passes, so the pod can talk the moment its runtime starts it. The interface
+   * stays fail-closed until then either way.
+   */
+  whenProgrammed?: (hostInterface: string, signal: AbortSignal) => Promise<void>;
+}
+
+/** The host-side interface of an ADD result (the one without a sandbox). */
+function hostInterfaceOf(stdout: string): string | undefined {
+  try {
+    const r = JSON.parse(stdout) as { interfaces?: { name?: string; sandbox?: string }[] };
+    return r.interfaces?.find((i) => !i.sandbox && i.name)?.name;
+  } catch {
+    return undefined;
+  }
+}
+
+function policySetupTimeoutMs(stdin: string): number {
+  try {
+    const v = (JSON.parse(stdin) as { policy_setup_timeout_seconds?: unknown }).policy_setup_timeout_seconds;
+    return typeof v === 'number' && v > 0 ? Math.min(v, 60) * 1000 : 0;
+  } catch {
+    return 0;
+  }
 }
 
 export interface CniServer {
@@ -76,6 +102,12 @@ export async function startCniServer(options: CniServerOptions): Promise<CniServ
       nodeName: options.nodeName,
       signal,
     }));
+    const waitMs = policySetupTimeoutMs(stdin);
+    if (reply.exitCode === 0 && env['CNI_COMMAND'] === 'ADD' && waitMs > 0 && options.whenProgrammed) {
+      const iface = hostInterfaceOf(reply.stdout);
+      // A timeout is not a failure: the pod is wired and will be programmed shortly.
+      if (iface) await options.whenProgrammed(iface, AbortSignal.timeout(waitMs)).catch(() => undefined);
+    }
     sock.end(`${reply.exitCode}\n${reply.stdout}`);
     options.onInvocation?.({
       command: env['CNI_COMMAND'] ?? '',

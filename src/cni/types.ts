@@ -31,6 +31,8 @@ export interface NetConf {
   mtu_file?: string;
   interface_prefix?: string;
   agent_socket?: string;
+  /** Calico's name: wait up to this long for the agent to program the pod's policy (fast path only). */
+  policy_setup_timeout_seconds?: number;
   ipam?: TesseraIpamConf;
   prevResult?: unknown;
   'cni.dev/valid-attachments'?: { containerID: string; ifname: string }[];

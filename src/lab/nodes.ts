@@ -58,6 +58,8 @@ export function cniNetworkConfig(s: LabState, n: NodeState): Record<string, unkn
     mtu_file: join(n.stateDir, 'mtu'),
     interface_prefix: 'tsr',
     agent_socket: join(n.stateDir, 'cni.sock'),
+    // The pod is reachable the moment `lab pod create` returns (Calico's CNI option of the same name).
+    policy_setup_timeout_seconds: 5,
     ipam,
   };
 }
