@@ -1,100 +1,66 @@
 /**
- * bench-policy (one-node scale part): 250 local endpoints, 1,000 policies, 10,000 remote endpoints.
- * Measures, in one run: first full program (calc + render + nft apply in a private netns), then the
- * incremental path for "add one pod" and "change one label" (datastore event → kernel), against the
- * baseline of the nft transaction floor (an empty transaction) measured in the same run.
- * Lab-wide latency and per-packet cost need the agent + lab and are not measured here yet.
+ * `make bench-policy`: issue 5's Performance section, each part against a baseline measured in the
+ * same run, ending with one PASS/FAIL line per target.
+ *   1. programming latency on a 3-node lab      latency.ts   (baseline: empty nft transaction)
+ *   2. scale on one node, in-process             scale.ts     (baseline: empty nft transaction)
+ *   3. per-packet cost on the same lab           per-packet.ts (baseline: the rate with no policy)
+ * Env: BENCH_POLICY_PARTS=scale,latency,per-packet (default all), plus each part's own knobs.
+ * The lab is always taken down, also on failure.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { run } from '../../src/lib/exec.js';
-import { NftReconciler, renderNft } from '../../src/dataplane/nft/index.js';
-import { PolicyCalculator, type PolicyUpdate } from '../../src/policy/index.js';
+import { labDown, labUp, loadLab } from '../../src/lab/index.js';
+import { describeError } from '../../src/lib/errors.js';
+import { checkPasses, formatCheck, type TargetCheck } from './checks.js';
+import { runScale } from './scale.js';
+import { runLatency } from './latency.js';
+import { runPerPacket } from './per-packet.js';
+import { closeLabBench, openLabBench } from './lab-kit.js';
 
-const ns = `tsr-${randomBytes(3).toString('hex')}-bench`;
-const LOCAL = Number(process.env.LOCAL ?? 250);
-const POLICIES = Number(process.env.POLICIES ?? 1000);
-const REMOTE = Number(process.env.REMOTE ?? 10_000);
-const ROUNDS = Number(process.env.ROUNDS ?? 20);
-
-const ip = (i: number) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
-const wep = (i: number, node: string, app: string): PolicyUpdate => ({
-  kind: 'WorkloadEndpoint',
-  key: `ns${i % 20}/p${i}`,
-  value: { name: `p${i}`, namespace: `ns${i % 20}`, node, interfaceName: `tsr${i.toString(16)}`, ipNetworks: [`${ip(i + 1)}/32`], labels: { app, shard: `s${i % 50}` } },
-});
-
-function pct(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] as number;
-}
+const PARTS = new Set((process.env['BENCH_POLICY_PARTS'] ?? 'scale,latency,per-packet').split(',').map((s) => s.trim()));
 
 async function main(): Promise<void> {
-  await run(['ip', 'netns', 'add', ns]);
-  try {
-    const rec = new NftReconciler({ netns: ns });
-    const floor: number[] = [];
-    for (let i = 0; i < ROUNDS; i++) {
-      const t = performance.now();
-      await run(['nft', '-f', '-'], { netns: ns, input: 'add table inet tsrbench\n' });
-      floor.push(performance.now() - t);
-    }
-    const calc = new PolicyCalculator({ nodeName: 'local' });
-    const t0 = performance.now();
-    for (let n = 0; n < 20; n++) calc.apply({ kind: 'Namespace', key: `ns${n}`, value: { name: `ns${n}`, labels: { idx: `${n}` } } });
-    for (let i = 0; i < LOCAL; i++) calc.apply(wep(i, 'local', `app${i % 100}`));
-    for (let i = 0; i < REMOTE; i++) calc.apply(wep(LOCAL + i, `node${i % 50}`, `app${i % 100}`));
-    for (let p = 0; p < POLICIES; p++) {
-      calc.apply({
-        kind: 'Policy',
-        key: `ns${p % 20}/pol${p}`,
-        value: {
-          kind: 'NetworkPolicy',
-          name: `pol${p}`,
-          namespace: `ns${p % 20}`,
-          spec: { selector: `app == "app${p % 100}"`, ingress: [{ action: 'Allow', protocol: 'TCP', source: { selector: `shard == "s${p % 50}"`, namespaceSelector: 'all()' }, destination: { ports: [80 + (p % 10)] } }] },
-        },
-      });
-    }
-    const tLoad = performance.now();
-    const state = renderNft(calc.resolve());
-    const tRender = performance.now();
-    await rec.apply(state);
-    const tApply = performance.now();
-    console.log(`setup: ${LOCAL} local endpoints, ${REMOTE} remote, ${POLICIES} policies; ${state.chains.size} chains, ${state.sets.size} sets, ${[...state.sets.values()].reduce((n, s) => n + s.elements.length, 0)} set elements`);
-    console.log(`first full program: ingest ${(tLoad - t0).toFixed(0)} ms, resolve+render ${(tRender - tLoad).toFixed(0)} ms, nft apply ${(tApply - tRender).toFixed(0)} ms; total ${(tApply - t0).toFixed(0)} ms (target ≤ 1000 ms for resolve+render+apply: ${(tApply - tLoad).toFixed(0)} ms)`);
-
-    let prev = state;
-    const addPod: number[] = [];
-    const relabel: number[] = [];
-    const split = { calc: [] as number[], nft: [] as number[] };
-    for (let r = 0; r < ROUNDS; r++) {
-      let t = performance.now();
-      calc.apply(wep(LOCAL + REMOTE + r, 'local', `app${r % 100}`));
-      let next = renderNft(calc.resolve());
-      const tc = performance.now();
-      await rec.apply(next);
-      addPod.push(performance.now() - t);
-      split.calc.push(tc - t);
-      split.nft.push(performance.now() - tc);
-      prev = next;
-      t = performance.now();
-      calc.apply(wep(LOCAL + (r * 37) % REMOTE, `node${r % 50}`, `app${(r + 1) % 100}`));
-      next = renderNft(calc.resolve());
-      await rec.apply(next);
-      relabel.push(performance.now() - t);
-      prev = next;
-    }
-    void prev;
-    const line = (name: string, xs: number[]) => `${name}: p50 ${pct(xs, 50).toFixed(1)} ms, p99 ${pct(xs, 99).toFixed(1)} ms`;
-    console.log(line('baseline: empty nft transaction', floor));
-    console.log(line('add one local pod (event → kernel)', addPod) + ' (target ≤ 50 ms)');
-    console.log('  ' + line('of which resolve+render', split.calc) + '; ' + line('nft diff+apply', split.nft));
-    console.log(line('change one remote label (event → kernel)', relabel) + ' (target ≤ 50 ms)');
-    console.log(`agent-equivalent RSS: ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MiB`);
-    console.log(`drift check: ${(await rec.drift()).length} differences`);
-  } finally {
-    await run(['ip', 'netns', 'del', ns], { check: false });
+  const t0 = performance.now();
+  const checks: TargetCheck[] = [];
+  if (PARTS.has('scale')) {
+    console.log('== 2. scale on one node (in-process calculator + nft reconciler, private netns)');
+    checks.push(...(await runScale()));
   }
+  if (PARTS.has('latency') || PARTS.has('per-packet')) {
+    const name = `bpol${randomBytes(3).toString('hex')}`;
+    const cfgDir = mkdtempSync(join(tmpdir(), 'tessera-bench-policy-'));
+    const env = { ...process.env, TESSERA_CONFIG: join(cfgDir, 'config.json') };
+    try {
+      const tUp = performance.now();
+      await labUp({ name, nodes: 3 }, { env });
+      console.log(`\nlab "${name}": 3 nodes up in ${((performance.now() - tUp) / 1000).toFixed(1)} s`);
+      const b = await openLabBench(loadLab(name, env), env);
+      try {
+        if (PARTS.has('latency')) {
+          console.log('\n== 1. programming latency (3-node lab, persistent probers on every node)');
+          checks.push(...(await runLatency(b)));
+        }
+        if (PARTS.has('per-packet')) {
+          console.log('\n== 3. per-packet cost (new-connection rate, one node of the lab)');
+          checks.push(...(await runPerPacket(b)));
+        }
+      } finally {
+        await closeLabBench(b);
+      }
+    } finally {
+      await labDown(name, { env }).catch((e: unknown) => console.error(`lab down ${name}: ${describeError(e)}`));
+      rmSync(cfgDir, { recursive: true, force: true });
+    }
+  }
+  console.log('\n== targets');
+  for (const c of checks) console.log(formatCheck(c));
+  const failed = checks.filter((c) => !checkPasses(c)).length;
+  console.log(`\nbench-policy took ${((performance.now() - t0) / 1000).toFixed(0)} s${failed > 0 ? ` (${failed} target(s) FAILED)` : ''}`);
 }
 
-await main();
+main().catch((e: unknown) => {
+  console.error(`bench-policy: ${describeError(e)}`);
+  process.exit(1);
+});
