@@ -4,8 +4,9 @@
  *   (a) reference: /usr/lib/cni/ptp with host-local IPAM
  *   (b) tessera-cni: C shim → CNI server (the node agent's fast path)
  *   (c) tessera-cni pure TypeScript (no agent), for information
- * Sequential N ADD then N DEL, then rounds of 16 concurrent ADDs (and DELs). Prints p50/p99 and the
- * tessera/reference ratios (goal: ≤ 1.0). BENCH_CNI_N sets N (default 100).
+ * Sequential N ADD then N DEL, then rounds of 16 concurrent ADDs (and DELs), the variants taking
+ * turns at every step. Prints p50/p99 and the tessera/reference ratios (goal: ≤ 1.0).
+ * BENCH_CNI_N sets N (default 100), BENCH_CNI_ROUNDS the concurrent rounds (default 4).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -17,6 +18,8 @@ const N = Number(process.env['BENCH_CNI_N'] ?? 100);
 const N_TS = Math.min(N, 20);
 const CONC = 16;
 const ROUNDS = Number(process.env['BENCH_CNI_ROUNDS'] ?? 4);
+/** BENCH_CNI_PURE_TS=0 skips the (slow, informational) pure TypeScript variant. */
+const PURE_TS = process.env['BENCH_CNI_PURE_TS'] !== '0';
 
 interface Variant {
   name: string;
@@ -55,30 +58,46 @@ async function one(lab: CniLab, v: Variant, cmd: 'ADD' | 'DEL', id: string, ns: 
   return r.ms;
 }
 
-async function bench(lab: CniLab, v: Variant): Promise<Stats> {
-  const st: Stats = { add: [], del: [], cAdd: [], cDel: [] };
-  const tag = v.name.replace(/[^a-z]/g, '').slice(0, 3);
-  // Warm-up (first block claim, page cache) is not measured.
-  const warm = [`${lab.prefix}${tag}w0`, `${lab.prefix}${tag}w1`];
-  await makeNetns(lab, warm);
-  for (const [i, ns] of warm.entries()) await one(lab, v, 'ADD', `${tag}-warm-${i}`, ns);
-  for (const [i, ns] of warm.entries()) await one(lab, v, 'DEL', `${tag}-warm-${i}`, ns);
-  await delNetns(lab, warm);
+const tagOf = (v: Variant): string => v.name.replace(/[^a-z]/g, '').slice(0, 3);
 
-  const seq = Array.from({ length: v.n }, (_, i) => `${lab.prefix}${tag}s${i}`);
-  await makeNetns(lab, seq);
-  for (const [i, ns] of seq.entries()) st.add.push(await one(lab, v, 'ADD', `${tag}-s-${i}`, ns));
-  for (const [i, ns] of seq.entries()) st.del.push(await one(lab, v, 'DEL', `${tag}-s-${i}`, ns));
-  await delNetns(lab, seq);
+/**
+ * The variants take turns at every step (one ADD each, one DEL each, one concurrent round each),
+ * so a load change on this shared machine hits them alike instead of skewing the ratios.
+ */
+async function benchAll(lab: CniLab, vs: Variant[]): Promise<Map<string, Stats>> {
+  const out = new Map<string, Stats>(vs.map((v) => [v.name, { add: [], del: [], cAdd: [], cDel: [] }]));
+  const st = (v: Variant): Stats => out.get(v.name)!;
+  // Warm-up (first block claim, page cache) is not measured.
+  for (const v of vs) {
+    const tag = tagOf(v);
+    const warm = [`${lab.prefix}${tag}w0`, `${lab.prefix}${tag}w1`];
+    await makeNetns(lab, warm);
+    for (const [i, ns] of warm.entries()) await one(lab, v, 'ADD', `${tag}-warm-${i}`, ns);
+    for (const [i, ns] of warm.entries()) await one(lab, v, 'DEL', `${tag}-warm-${i}`, ns);
+    await delNetns(lab, warm);
+  }
+  const seqNs = (v: Variant) => Array.from({ length: v.n }, (_, i) => `${lab.prefix}${tagOf(v)}s${i}`);
+  for (const v of vs) await makeNetns(lab, seqNs(v));
+  const maxN = Math.max(...vs.map((v) => v.n));
+  for (let i = 0; i < maxN; i++) {
+    for (const v of vs) if (i < v.n) st(v).add.push(await one(lab, v, 'ADD', `${tagOf(v)}-s-${i}`, seqNs(v)[i]!));
+  }
+  for (let i = 0; i < maxN; i++) {
+    for (const v of vs) if (i < v.n) st(v).del.push(await one(lab, v, 'DEL', `${tagOf(v)}-s-${i}`, seqNs(v)[i]!));
+  }
+  for (const v of vs) await delNetns(lab, seqNs(v));
 
   for (let r = 0; r < ROUNDS; r++) {
-    const conc = Array.from({ length: CONC }, (_, i) => `${lab.prefix}${tag}c${i}`);
-    await makeNetns(lab, conc);
-    st.cAdd.push(...(await Promise.all(conc.map((ns, i) => one(lab, v, 'ADD', `${tag}-c${r}-${i}`, ns)))));
-    st.cDel.push(...(await Promise.all(conc.map((ns, i) => one(lab, v, 'DEL', `${tag}-c${r}-${i}`, ns)))));
-    await delNetns(lab, conc);
+    for (const v of vs) {
+      const tag = tagOf(v);
+      const conc = Array.from({ length: CONC }, (_, i) => `${lab.prefix}${tag}c${i}`);
+      await makeNetns(lab, conc);
+      st(v).cAdd.push(...(await Promise.all(conc.map((ns, i) => one(lab, v, 'ADD', `${tag}-c${r}-${i}`, ns)))));
+      st(v).cDel.push(...(await Promise.all(conc.map((ns, i) => one(lab, v, 'DEL', `${tag}-c${r}-${i}`, ns)))));
+      await delNetns(lab, conc);
+    }
   }
-  return st;
+  return out;
 }
 
 function line(name: string, s: Stats): string {
@@ -105,10 +124,9 @@ async function main(): Promise<void> {
         conf: { cniVersion: '1.0.0', name: 'refnet', type: 'ptp', mtu: 1500, ipam: { type: 'host-local', subnet: '10.88.0.0/16', dataDir, routes: [{ dst: '0.0.0.0/0' }] } },
       },
       { name: 'tessera-cni shim+server', argv: [shim], nodeNs: tsrNs, n: N, conf: lab.conf('bench-node', { agent_socket: server.socket }) },
-      { name: 'tessera-cni pure TS', argv: nodeEntry('main'), nodeNs: tsNs, n: N_TS, conf: lab.conf('bench-ts') },
     ];
-    const results = new Map<string, Stats>();
-    for (const v of variants) results.set(v.name, await bench(lab, v));
+    if (PURE_TS) variants.push({ name: 'tessera-cni pure TS', argv: nodeEntry('main'), nodeNs: tsNs, n: N_TS, conf: lab.conf('bench-ts') });
+    const results = await benchAll(lab, variants);
     console.log(`\nCNI ADD/DEL latency in ms (N=${N} sequential, pure TS N=${N_TS}; ${ROUNDS} rounds of ${CONC} concurrent)`);
     console.log(`${''.padEnd(26)} ${'ADD p50'.padStart(7)} ${'p99'.padStart(7)}  ${'DEL p50'.padStart(7)} ${'p99'.padStart(7)}  ${'cADD p50'.padStart(7)} ${'p99'.padStart(7)}  ${'cDEL p50'.padStart(7)} ${'p99'.padStart(7)}`);
     for (const [name, s] of results) console.log(line(name, s));

@@ -105,14 +105,14 @@ export async function cmdAdd(deps: CniDeps, req: CniRequest): Promise<CniResult>
   try {
     const link = { hostIf: w.hostIf, podIf: req.ifName, podMac: w.podMac, netnsName: netns.name, mtu };
     // A leftover veth of the same name is from an earlier, interrupted ADD of this workload.
-    if (await linkExists(w.hostIf)) await deleteLink(w.hostIf, deps.signal);
+    if (await linkExists(w.hostIf)) await deleteLink(w.hostIf, deps.signal, deps.ip);
     undo.push('release addresses', () => deps.ipam.releaseByHandle(w.handle));
-    undo.push('delete host veth', () => deleteLink(w.hostIf));
+    undo.push('delete host veth', () => deleteLink(w.hostIf, undefined, deps.ip));
     // The veth needs no address: create it while IPAM works. Both settle before any unwind, so
     // an undo never races the step it undoes.
     const [assigned, created] = await Promise.allSettled([
       assignAddresses(deps, req, w.node, w.handle, w.pod, held),
-      createHostLink(link, familiesWanted(req), deps.signal),
+      createHostLink(link, familiesWanted(req), deps.signal, deps.ip),
     ]);
     if (assigned.status === 'rejected') throw assigned.reason;
     if (created.status === 'rejected') throw created.reason;
@@ -128,7 +128,7 @@ export async function cmdAdd(deps: CniDeps, req: CniRequest): Promise<CniResult>
       ipNetworks: ips.map((i) => `${i.address}/${i.family === 4 ? 32 : 128}`),
       ...(pod ? { pod } : {}),
     });
-    const [written, wired] = await Promise.allSettled([putWep(deps.backend, wep, deps.signal), addAddresses(wiring, deps.signal)]);
+    const [written, wired] = await Promise.allSettled([putWep(deps.backend, wep, deps.signal), addAddresses(wiring, deps.signal, deps.ip)]);
     if (written.status === 'fulfilled') {
       const rev = written.value.revision;
       undo.push('delete workload endpoint', () => deleteWepAt(deps.backend, w.wepNamespace, w.wepName, rev));

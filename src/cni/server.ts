@@ -14,6 +14,7 @@ import { systemClock, type Clock } from '../lib/clock.js';
 import { TesseraError } from '../lib/errors.js';
 import type { CniIpam } from './deps.js';
 import { handleInvocation } from './dispatch.js';
+import { startIpHelper } from './ip-runner.js';
 
 export interface CniServerOptions {
   socketPath: string;
@@ -91,6 +92,10 @@ export function encodeRequest(env: Record<string, string | undefined>, stdin: st
 export async function startCniServer(options: CniServerOptions): Promise<CniServer> {
   const clock = options.clock ?? systemClock;
   const inflight = new Set<Promise<void>>();
+  // Spawning `ip` from this (large) process would fork all of it per script: see ip-runner.ts.
+  const ip = startIpHelper();
+  // The server is what makes the IPAM client long-lived: one txn per assign from cached blocks.
+  options.ipam.enableHostCache?.();
   const serve = async (sock: Socket, data: Buffer): Promise<void> => {
     const t0 = clock.nowMs();
     const { env, stdin } = decodeRequest(data);
@@ -100,6 +105,7 @@ export async function startCniServer(options: CniServerOptions): Promise<CniServ
       ipam: options.ipam,
       clock,
       nodeName: options.nodeName,
+      ip,
       signal,
     }));
     const waitMs = policySetupTimeoutMs(stdin);
@@ -140,6 +146,7 @@ export async function startCniServer(options: CniServerOptions): Promise<CniServ
     async close() {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await Promise.all([...inflight]);
+      ip.close();
       await unlink(options.socketPath).catch(() => undefined);
     },
   };

@@ -1,7 +1,7 @@
 /**
- * Applies the rendered pod wiring to the kernel: two `ip -batch` spawns per ADD (see
- * renderAddressBatch) plus direct `/proc/sys` writes. The pod-side script goes through a file in
- * BATCH_DIR because the host batch already owns ip's stdin.
+ * Applies the rendered pod wiring to the kernel: two `ip -batch` scripts per ADD (see
+ * renderAddressBatch), run through an IpRunner, plus direct `/proc/sys` writes. The pod-side
+ * script goes through a file in BATCH_DIR because it runs via `netns exec` from the host batch.
  * Runs in the node's (host) network namespace, like any CNI plugin.
  */
 import { randomBytes } from 'node:crypto';
@@ -9,6 +9,7 @@ import { access, mkdir, rm, symlink, unlink, writeFile } from 'node:fs/promises'
 import { basename, dirname } from 'node:path';
 import { run } from '../lib/exec.js';
 import { TesseraError, isTesseraError } from '../lib/errors.js';
+import { BATCH_DIR, directIpRunner, type IpRunner } from './ip-runner.js';
 import { hostSysctls, renderAddressBatch, renderHostLink, renderPodSetup, type PodWiring } from './wiring-render.js';
 
 const NETNS_DIRS = new Set(['/var/run/netns', '/run/netns']);
@@ -45,20 +46,27 @@ export async function resolveNetns(path: string, uniq: string): Promise<NetnsRef
 
 export const linkExists = (ifName: string): Promise<boolean> => pathExists(`/proc/sys/net/ipv4/conf/${ifName}`);
 
-export async function deleteLink(ifName: string, signal?: AbortSignal): Promise<void> {
+export async function deleteLink(ifName: string, signal?: AbortSignal, ip: IpRunner = directIpRunner): Promise<void> {
   if (!(await linkExists(ifName))) return;
-  const r = await run(['ip', 'link', 'del', ifName], { check: false, ...(signal ? { signal } : {}) });
-  if (r.code !== 0 && (await linkExists(ifName))) {
-    throw new TesseraError('exec-failed', `cannot delete link "${ifName}": ${r.stderr.trim()}`);
+  try {
+    await ip.batch(`link del ${ifName}\n`, signal);
+  } catch (e) {
+    // Gone meanwhile (a concurrent DEL, or the pod netns went away with its peer) is success.
+    if (await linkExists(ifName)) throw new TesseraError('exec-failed', `cannot delete link "${ifName}"`, { cause: e });
   }
 }
 
-export const BATCH_DIR = '/run/tessera/cni';
+export { BATCH_DIR };
 let batchDirReady = false;
 
 /** Creates the veth pair (peer straight into the pod netns) and sets the host side's sysctls. */
-export async function createHostLink(w: Omit<PodWiring, 'addresses'>, families: { v4: boolean; v6: boolean }, signal?: AbortSignal): Promise<void> {
-  await run(['ip', '-batch', '-'], { input: renderHostLink(w), ...(signal ? { signal } : {}) });
+export async function createHostLink(
+  w: Omit<PodWiring, 'addresses'>,
+  families: { v4: boolean; v6: boolean },
+  signal?: AbortSignal,
+  ip: IpRunner = directIpRunner,
+): Promise<void> {
+  await ip.batch(renderHostLink(w), signal);
   await Promise.all(
     hostSysctls(w.hostIf, families).map(([key, value]) =>
       writeFile(`/proc/sys/${key}`, value).catch((e: unknown) => {
@@ -69,7 +77,7 @@ export async function createHostLink(w: Omit<PodWiring, 'addresses'>, families: 
 }
 
 /** Host routes and the whole pod side in one spawn (see renderAddressBatch). */
-export async function addAddresses(w: PodWiring, signal?: AbortSignal): Promise<void> {
+export async function addAddresses(w: PodWiring, signal?: AbortSignal, ip: IpRunner = directIpRunner): Promise<void> {
   if (!batchDirReady) {
     await mkdir(BATCH_DIR, { recursive: true });
     batchDirReady = true;
@@ -77,7 +85,7 @@ export async function addAddresses(w: PodWiring, signal?: AbortSignal): Promise<
   const file = `${BATCH_DIR}/${w.hostIf}-${randomBytes(4).toString('hex')}.batch`;
   await writeFile(file, renderPodSetup(w));
   try {
-    await run(['ip', '-batch', '-'], { input: renderAddressBatch(w, file), ...(signal ? { signal } : {}) });
+    await ip.batch(renderAddressBatch(w, file), signal);
   } finally {
     await rm(file, { force: true });
   }

@@ -28,6 +28,7 @@ import {
   type ReleaseRequest,
 } from './block.js';
 import { loadNodeLabels, loadPools, loadReservations, poolForCidr, poolForIp, selectPools, type PoolInfo } from './pools.js';
+import { HostBatcher } from './host-batch.js';
 import {
   DEFAULT_RETRY,
   parseAffinity,
@@ -64,9 +65,15 @@ export interface IpamOptions {
    * depends on it. Default true.
    */
   serializePerHost?: boolean;
+  /**
+   * For long-lived clients (the agent's CNI server): cache the assign context (watched) and the
+   * host's affine blocks, and batch a host's concurrent assigns / handle releases into one txn
+   * each (see host-batch.ts). Still CAS-only. Call `close()` to stop its watches. Default false.
+   */
+  hostCache?: boolean;
 }
 
-interface AssignContext {
+export interface AssignContext {
   pools: PoolInfo[];
   reservations: Cidr[];
   config: IpamConfig;
@@ -85,6 +92,7 @@ export class IpamAllocator {
   protected readonly retry: RetryPolicy;
   private readonly serialize: boolean;
   private readonly hostQueues = new Map<string, Promise<unknown>>();
+  private batcher: HostBatcher | undefined;
 
   constructor(
     protected readonly backend: Backend,
@@ -92,6 +100,24 @@ export class IpamAllocator {
   ) {
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
     this.serialize = options.serializePerHost ?? true;
+    if (options.hostCache) this.enableHostCache();
+  }
+
+  /** Turns on the `hostCache` fast path (idempotent); for clients that live long. */
+  enableHostCache(): void {
+    this.batcher ??= new HostBatcher({
+      backend: this.backend,
+      loadContext: (host, signal) => this.loadContext(host, signal),
+      affineBlocks: (host, family, signal) => this.affineBlocks(host, family, signal),
+      slowAssign: (args) => this.autoAssignPlain(args),
+      slowRelease: (handleId, signal) => this.releaseByHandlePlain(handleId, signal),
+    });
+  }
+
+  /** Stops the fast path's watches (the client stays usable on the plain path). */
+  close(): void {
+    this.batcher?.close();
+    this.batcher = undefined;
   }
 
   private inHostQueue<T>(host: string, fn: () => Promise<T>): Promise<T> {
@@ -158,6 +184,11 @@ export class IpamAllocator {
       if (!Number.isInteger(v) || v < 0) throw new TesseraError('validation', `cannot auto-assign: ${n} "${v}" must be an integer >= 0`);
     }
     if (!args.hostname) throw new TesseraError('validation', 'cannot auto-assign: hostname is empty');
+    if (this.batcher) return this.batcher.autoAssign(args);
+    return this.autoAssignPlain(args);
+  }
+
+  private autoAssignPlain(args: AutoAssignArgs): Promise<AutoAssignResult> {
     return this.inHostQueue(args.hostname, async () => {
       const ctx = await this.loadContext(args.hostname, args.signal);
       const use = args.use ?? 'Workload';
@@ -494,6 +525,11 @@ export class IpamAllocator {
 
   async releaseByHandle(handleId: string, signal?: AbortSignal): Promise<ReleaseResult> {
     validateHandleId(handleId);
+    if (this.batcher) return this.batcher.releaseByHandle(handleId, signal);
+    return this.releaseByHandlePlain(handleId, signal);
+  }
+
+  private async releaseByHandlePlain(handleId: string, signal?: AbortSignal): Promise<ReleaseResult> {
     const result: ReleaseResult = { released: [], stale: [], notAllocated: [] };
     const h = await readHandle(this.backend, handleId, signal);
     if (h === undefined) return result;
