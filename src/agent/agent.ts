@@ -42,6 +42,9 @@ import { routeInputs } from './route-inputs.js';
 import { Throttler } from './throttler.js';
 import type { Server } from 'node:http';
 
+/** Kinds whose changes can change routes; everything else only concerns policy/BGP drivers. */
+const ROUTE_KINDS = new Set(['Node', 'IPPool', 'WorkloadEndpoint']);
+
 /** A pluggable dataplane driver (policy, BGP) fed by the same mirror and apply loop. */
 export interface DataplaneDriver {
   readonly name: string;
@@ -93,7 +96,10 @@ export class Agent {
   private monitor: ReturnType<typeof import('../lib/exec.js').start> | undefined;
   private runningServices: { stop(): Promise<void> }[] = [];
   private needFull = true;
+  /** Route inputs changed since the last routing cycle (policy-only changes skip routing). */
+  private routesDirty = true;
   private lastStatusJson = '';
+  private lastMtuText = '';
   private tunnelAllocating: Promise<void> | undefined;
 
   constructor(private readonly options: AgentOptions) {
@@ -148,7 +154,9 @@ export class Agent {
         this.metrics.datastoreUpdates.inc(updates.length);
         for (const u of updates) {
           const change = this.mirror.apply(u);
-          if (change) for (const d of this.options.drivers ?? []) d.onChange(change, this.mirror);
+          if (!change) continue;
+          if (change.type === 'block' || ROUTE_KINDS.has(change.kind)) this.routesDirty = true;
+          for (const d of this.options.drivers ?? []) d.onChange(change, this.mirror);
         }
         if (this.inSync) this.kick();
       },
@@ -369,24 +377,12 @@ export class Agent {
     if (!this.inSync || this.stopped) return;
     const full = this.needFull;
     this.needFull = false;
+    const routing = full || this.routesDirty;
+    this.routesDirty = false;
     const started = performance.now();
-    const problems: string[] = [];
+    const problems: string[] = routing ? [] : this.problems.filter((p) => !this.isDriverProblem(p));
     try {
-      const state = calculateRoutes(
-        routeInputs(this.mirror, this.nodeName, { ipipSupported: this.ipipSupported, bgpRouting: this.options.routing === 'bgp' }),
-      );
-      for (const p of state.problems) problems.push(`${p.subject}: ${p.message}`);
-      const ipipPool = [...this.mirror.of('IPPool').values()].some((p) => {
-        const s = (p.spec ?? {}) as Record<string, unknown>;
-        return (s.ipipMode === 'Always' || s.ipipMode === 'CrossSubnet') && s.disabled !== true;
-      });
-      // Reported as soon as an IPIP pool exists, not only once a remote block needs the tunnel.
-      if ((state.needIpip || ipipPool) && !this.ipipSupported) {
-        problems.push('IPIP encapsulation is configured but this kernel has no ipip support (no ipip device type); use VXLAN');
-      }
-      await this.ensureTunnelAddress();
-      const stats = await this.routing.apply(state, this.vteps());
-      await this.nat.apply(state.natPools, state.allPools, full);
+      if (routing) await this.applyRouting(full, problems);
       for (const d of this.options.drivers ?? []) {
         const t0 = performance.now();
         try {
@@ -401,12 +397,6 @@ export class Agent {
           this.metrics.applySeconds.observe({ dataplane: d.name }, (performance.now() - t0) / 1000);
         }
       }
-      await this.writeMtu();
-      this.metrics.routes.set(state.routes.length);
-      this.metrics.localEndpoints.set(
-        [...this.mirror.of('WorkloadEndpoint').values()].filter((w) => (w.spec as Record<string, unknown> | undefined)?.node === this.nodeName).length,
-      );
-      if (stats.routeChanges || stats.vtepChanges) this.log.debug({ ...stats }, 'routes reconciled');
       this.programmed = true;
       this.lastApplyError = undefined;
     } catch (e) {
@@ -421,14 +411,45 @@ export class Agent {
         process.exit(70);
       }
     } finally {
-      this.metrics.applySeconds.observe({ dataplane: 'routes' }, (performance.now() - started) / 1000);
+      if (routing) this.metrics.applySeconds.observe({ dataplane: 'routes' }, (performance.now() - started) / 1000);
       this.problems = problems;
       await this.writeStatus(true);
     }
   }
 
+  private isDriverProblem(p: string): boolean {
+    return (this.options.drivers ?? []).some((d) => p.startsWith(`${d.name}: `));
+  }
+
+  /** Routes, VTEPs, NAT and the MTU file: only when their inputs changed, or on a full resync. */
+  private async applyRouting(full: boolean, problems: string[]): Promise<void> {
+    const state = calculateRoutes(
+      routeInputs(this.mirror, this.nodeName, { ipipSupported: this.ipipSupported, bgpRouting: this.options.routing === 'bgp' }),
+    );
+    for (const p of state.problems) problems.push(`${p.subject}: ${p.message}`);
+    const ipipPool = [...this.mirror.of('IPPool').values()].some((p) => {
+      const s = (p.spec ?? {}) as Record<string, unknown>;
+      return (s.ipipMode === 'Always' || s.ipipMode === 'CrossSubnet') && s.disabled !== true;
+    });
+    // Reported as soon as an IPIP pool exists, not only once a remote block needs the tunnel.
+    if ((state.needIpip || ipipPool) && !this.ipipSupported) {
+      problems.push('IPIP encapsulation is configured but this kernel has no ipip support (no ipip device type); use VXLAN');
+    }
+    await this.ensureTunnelAddress();
+    const stats = await this.routing.apply(state, this.vteps());
+    await this.nat.apply(state.natPools, state.allPools, full);
+    await this.writeMtu();
+    this.metrics.routes.set(state.routes.length);
+    this.metrics.localEndpoints.set(
+      [...this.mirror.of('WorkloadEndpoint').values()].filter((w) => (w.spec as Record<string, unknown> | undefined)?.node === this.nodeName).length,
+    );
+    if (stats.routeChanges || stats.vtepChanges) this.log.debug({ ...stats }, 'routes reconciled');
+  }
+
   private async writeMtu(): Promise<void> {
     const text = `${this.workloadMtu()}\n`;
+    if (text === this.lastMtuText) return;
+    this.lastMtuText = text;
     const path = join(this.options.stateDir, 'mtu');
     await writeFile(`${path}.tmp`, text);
     await rename(`${path}.tmp`, path);
@@ -498,6 +519,7 @@ export class Agent {
         if (pending) return;
         pending = setTimeout(() => {
           pending = undefined;
+          this.routesDirty = true;
           this.kick();
         }, 50);
       });
