@@ -1,6 +1,6 @@
 /**
- * CNI ADD: reads (pod, existing allocation, MTU, pools) → [assign ‖ veth] → [one `ip -batch`
- * for host routes + pod side ‖ WEP write].
+ * CNI ADD: reads (pod, MTU, pools) → assign (or reuse what the handle holds) → [one `ip -batch`
+ * for veth + host routes + pod side ‖ WEP write].
  * Every side effect registers one undo step; one catch unwinds all of them, the address included.
  */
 import { readFile } from 'node:fs/promises';
@@ -14,7 +14,7 @@ import { UndoStack } from './undo.js';
 import { buildWorkloadEndpoint, podInfoFrom, type PodInfo } from './wep.js';
 import { familiesWanted, workloadOf } from './workload.js';
 import { GATEWAY_V4, HOST_VETH_LINK_LOCAL, HOST_VETH_MAC, type PodWiring } from './wiring-render.js';
-import { addAddresses, createHostLink, deleteLink, linkExists, pathExists, resolveNetns } from './wiring.js';
+import { deleteLink, linkExists, pathExists, resolveNetns, wirePod } from './wiring.js';
 
 export const DEFAULT_MTU = 1500;
 
@@ -56,16 +56,13 @@ export async function assignAddresses(
   node: string,
   handle: string,
   pod?: { namespace: string; name: string },
-  /** What the handle already holds, when the caller read it in parallel with other reads. */
-  held?: Promise<AssignedIp[]>,
 ): Promise<AssignedIp[]> {
   const fam = familiesWanted(req);
   if (!fam.v4 && !fam.v6) throw cniFailure('validation', CNI_ERR.invalidConfig, 'invalid network config: both assign_ipv4 and assign_ipv6 are false');
-  // A retried ADD (runtime retry, or after a crash) reuses what the handle already holds.
-  const existing = await (held ?? deps.ipam.ipsByHandle(handle, deps.signal));
-  if (existing.length > 0) return existing;
   const ipam = req.conf.ipam!;
   const res = await deps.ipam.autoAssign({
+    // A retried ADD (runtime retry, or after a crash) reuses what the handle already holds.
+    reuseHandle: true,
     num4: fam.v4 ? 1 : 0,
     num6: fam.v6 ? 1 : 0,
     handleId: handle,
@@ -97,9 +94,7 @@ export async function cmdAdd(deps: CniDeps, req: CniRequest): Promise<CniResult>
   if (!(await pathExists(req.netns))) {
     throw cniFailure('not-found', CNI_ERR.unknownContainer, `cannot add "${req.containerId}": netns "${req.netns}" does not exist`);
   }
-  const held = deps.ipam.ipsByHandle(w.handle, deps.signal);
-  held.catch(() => undefined); // awaited below; a failed read must not become an unhandled rejection
-  const [pod, mtu] = await Promise.all([lookupPod(deps, w.pod), readMtu(req), checkPoolsExist(deps, req), held]);
+  const [pod, mtu] = await Promise.all([lookupPod(deps, w.pod), readMtu(req), checkPoolsExist(deps, req)]);
   const undo = new UndoStack();
   const netns = await resolveNetns(req.netns, w.hostIf);
   try {
@@ -107,17 +102,9 @@ export async function cmdAdd(deps: CniDeps, req: CniRequest): Promise<CniResult>
     // A leftover veth of the same name is from an earlier, interrupted ADD of this workload.
     if (await linkExists(w.hostIf)) await deleteLink(w.hostIf, deps.signal, deps.ip);
     undo.push('release addresses', () => deps.ipam.releaseByHandle(w.handle));
-    undo.push('delete host veth', () => deleteLink(w.hostIf, undefined, deps.ip));
-    // The veth needs no address: create it while IPAM works. Both settle before any unwind, so
-    // an undo never races the step it undoes.
-    const [assigned, created] = await Promise.allSettled([
-      assignAddresses(deps, req, w.node, w.handle, w.pod, held),
-      createHostLink(link, familiesWanted(req), deps.signal, deps.ip),
-    ]);
-    if (assigned.status === 'rejected') throw assigned.reason;
-    if (created.status === 'rejected') throw created.reason;
-    const ips = assigned.value;
+    const ips = await assignAddresses(deps, req, w.node, w.handle, w.pod);
     sanityCheck(ips);
+    undo.push('delete host veth', () => deleteLink(w.hostIf, undefined, deps.ip));
     const wiring: PodWiring = { ...link, addresses: ips.map((i) => i.address) };
     const wep = buildWorkloadEndpoint({
       node: w.node,
@@ -128,7 +115,7 @@ export async function cmdAdd(deps: CniDeps, req: CniRequest): Promise<CniResult>
       ipNetworks: ips.map((i) => `${i.address}/${i.family === 4 ? 32 : 128}`),
       ...(pod ? { pod } : {}),
     });
-    const [written, wired] = await Promise.allSettled([putWep(deps.backend, wep, deps.signal), addAddresses(wiring, deps.signal, deps.ip)]);
+    const [written, wired] = await Promise.allSettled([putWep(deps.backend, wep, deps.signal), wirePod(wiring, familiesWanted(req), deps.signal, deps.ip)]);
     if (written.status === 'fulfilled') {
       const rev = written.value.revision;
       undo.push('delete workload endpoint', () => deleteWepAt(deps.backend, w.wepNamespace, w.wepName, rev));

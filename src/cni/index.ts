@@ -23,10 +23,12 @@
  *   It deletes a WEP only when spec.containerID is the caller's.
  * - Kernel objects are recognisable: host veths carry the interface prefix (default "tsr"), host
  *   routes carry route protocol 80 ("tessera").
- * - Performance: two `ip -batch` spawns per ADD (veth while IPAM assigns; then host routes + pod
- *   side nested via `netns exec`), sysctls written directly, WEP written in parallel; the server
- *   keeps the datastore connection and IPAM client warm. The shim never falls back to the
- *   TypeScript plugin after it has sent a request (that could run an ADD twice).
+ * - Performance: one `ip -batch` script per ADD (veth + host routes + pod side nested via
+ *   `netns exec`), sysctls written directly, WEP written in parallel. The server keeps the
+ *   datastore connection warm, turns on IpamClient's hostCache (one CAS txn per assign, concurrent
+ *   ADDs/DELs batched) and runs scripts through a small bash helper (ip-runner.ts) so the big
+ *   Node process never forks. The shim never falls back to the TypeScript plugin after it has
+ *   sent a request (that could run an ADD twice).
  */
 export { startCniServer, encodeRequest, decodeRequest, type CniServer, type CniServerOptions } from './server.js';
 export { handleInvocation, type DepsProvider, type PluginMode } from './dispatch.js';

@@ -1,7 +1,7 @@
 /**
- * Applies the rendered pod wiring to the kernel: two `ip -batch` scripts per ADD (see
- * renderAddressBatch), run through an IpRunner, plus direct `/proc/sys` writes. The pod-side
- * script goes through a file in BATCH_DIR because it runs via `netns exec` from the host batch.
+ * Applies the rendered pod wiring to the kernel: one `ip -batch` script per ADD (see wirePod),
+ * run through an IpRunner, plus direct `/proc/sys` writes. The pod-side script goes through a
+ * file in BATCH_DIR because it runs via `netns exec` from the host batch.
  * Runs in the node's (host) network namespace, like any CNI plugin.
  */
 import { randomBytes } from 'node:crypto';
@@ -59,25 +59,13 @@ export async function deleteLink(ifName: string, signal?: AbortSignal, ip: IpRun
 export { BATCH_DIR };
 let batchDirReady = false;
 
-/** Creates the veth pair (peer straight into the pod netns) and sets the host side's sysctls. */
-export async function createHostLink(
-  w: Omit<PodWiring, 'addresses'>,
-  families: { v4: boolean; v6: boolean },
-  signal?: AbortSignal,
-  ip: IpRunner = directIpRunner,
-): Promise<void> {
-  await ip.batch(renderHostLink(w), signal);
-  await Promise.all(
-    hostSysctls(w.hostIf, families).map(([key, value]) =>
-      writeFile(`/proc/sys/${key}`, value).catch((e: unknown) => {
-        throw new TesseraError('exec-failed', `cannot set sysctl "${key}" to "${value}"`, { cause: e });
-      }),
-    ),
-  );
-}
-
-/** Host routes and the whole pod side in one spawn (see renderAddressBatch). */
-export async function addAddresses(w: PodWiring, signal?: AbortSignal, ip: IpRunner = directIpRunner): Promise<void> {
+/**
+ * The whole pod wiring in one script: veth (peer straight into the pod netns), host routes, then
+ * the pod side via `netns exec` (see renderAddressBatch); then the host side's sysctls, before the
+ * ADD answers (the pod sends nothing until then). One script, not one per phase: every `ip` start
+ * costs ~4 ms here (its shared libraries), more than the IPAM txn it used to overlap with.
+ */
+export async function wirePod(w: PodWiring, families: { v4: boolean; v6: boolean }, signal?: AbortSignal, ip: IpRunner = directIpRunner): Promise<void> {
   if (!batchDirReady) {
     await mkdir(BATCH_DIR, { recursive: true });
     batchDirReady = true;
@@ -85,10 +73,17 @@ export async function addAddresses(w: PodWiring, signal?: AbortSignal, ip: IpRun
   const file = `${BATCH_DIR}/${w.hostIf}-${randomBytes(4).toString('hex')}.batch`;
   await writeFile(file, renderPodSetup(w));
   try {
-    await ip.batch(renderAddressBatch(w, file), signal);
+    await ip.batch(renderHostLink(w) + renderAddressBatch(w, file), signal);
   } finally {
     await rm(file, { force: true });
   }
+  await Promise.all(
+    hostSysctls(w.hostIf, families).map(([key, value]) =>
+      writeFile(`/proc/sys/${key}`, value).catch((e: unknown) => {
+        throw new TesseraError('exec-failed', `cannot set sysctl "${key}" to "${value}"`, { cause: e });
+      }),
+    ),
+  );
 }
 
 export interface IpAddrJson {

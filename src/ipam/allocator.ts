@@ -190,6 +190,10 @@ export class IpamAllocator {
 
   private autoAssignPlain(args: AutoAssignArgs): Promise<AutoAssignResult> {
     return this.inHostQueue(args.hostname, async () => {
+      if (args.reuseHandle) {
+        const held = await this.ipsByHandle(args.handleId, args.signal);
+        if (held.length > 0) return { ipv4: held.filter((i) => i.family === 4), ipv6: held.filter((i) => i.family === 6) };
+      }
       const ctx = await this.loadContext(args.hostname, args.signal);
       const use = args.use ?? 'Workload';
       // Resolve both families' pools before writing anything, so a bad pool name changes nothing.

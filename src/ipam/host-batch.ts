@@ -210,7 +210,8 @@ export class HostBatcher {
     items.forEach((it, i) => {
       const h = handles[i];
       if (it.kind === 'assign') {
-        // The handle exists already (a retried ADD, a concurrent writer): the plain path decides.
+        // The handle exists already (a retried ADD, a concurrent writer): the plain path decides
+        // (it returns what the handle holds when the caller asked for `reuseHandle`).
         if (h !== undefined) slow.push(it);
         else keep.push(it);
       } else if (h === undefined) it.resolve(emptyRelease());

@@ -78,6 +78,11 @@ export interface AutoAssignArgs {
   ipv6Pools?: string[];
   /** Default `Workload`. */
   use?: IpUse;
+  /**
+   * When the handle already holds addresses, return those instead of assigning more (a retried
+   * CNI ADD). Saves the caller a separate `ipsByHandle` round trip.
+   */
+  reuseHandle?: boolean;
   signal?: AbortSignal;
 }
 
