@@ -4,7 +4,9 @@
  * `maxBlocksPerHost`), then borrows from other hosts' blocks unless `strictAffinity` is on.
  *
  * PUBLIC API (this file is the only entry; other components must not deep-import):
- *   new IpamClient(backend: Backend, options?: IpamOptions)
+ *   new IpamClient(backend: Backend, options?: IpamOptions)   // options.hostCache: long-lived fast path
+ *     enableHostCache(): void; close(): void                  // see host-batch.ts (watched context,
+ *                                                             // cached affine blocks, batched CAS txns)
  *     autoAssign(args: AutoAssignArgs): Promise<AutoAssignResult>      // { ipv4: AssignedIp[], ipv6: AssignedIp[] }
  *     assignIp(args: AssignIpArgs): Promise<AssignedIp>
  *     releaseIps(targets: (string | ReleaseTarget)[], signal?): Promise<ReleaseResult>
@@ -42,6 +44,8 @@
  *   own `affinity` field is the truth; the affinity key is an index repaired on read.
  * - Sequence numbers: a release that carries a sequence number frees the ordinal only if it still
  *   holds that number (ABA protection against stale releases).
+ * - hostCache (host-batch.ts): a cached block is only a guess at a revision; every txn CASes it,
+ *   a conflict re-reads, and anything it cannot decide goes to the plain path unchanged.
  * - Empty blocks with no affinity are deleted on release; affine blocks stay with their host until
  *   `releaseHostAffinities(host)`.
  */
