@@ -13,7 +13,7 @@
  * the targets, and the time from `lab pod create` returning to the first successful TCP connect
  * from a pod on another node (target 0 ms).
  *
- * Env: BENCH_SECONDS (iperf3 -t, default 4), BENCH_ROUNDS (default 2), BENCH_PODS (latency pods
+ * Env: BENCH_SECONDS (iperf3 -t, default 4), BENCH_ROUNDS (default 3), BENCH_PODS (latency pods
  * per mode, default 5).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -27,7 +27,7 @@ import { formatRatio, max, passes, percentile, type RatioCheck } from '../lib/st
 import { buildHandWired, teardownHandWired, type HandWireMode } from './handwire.js';
 
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 4);
-const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 2);
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
 const LATENCY_PODS = Number(process.env['BENCH_PODS'] ?? 5);
 const IPERF_PORT = 5201;
 

@@ -92,6 +92,28 @@ export function startPodServers(s: LabState, pod: PodState): ProcessRecord[] {
   });
 }
 
+/**
+ * Returns once every server socket is bound, so a pod is reachable the moment `pod create` returns
+ * (a connection racing socat's bind would be refused). Bounded: a server that never binds shows
+ * up in its log, and probes will say so.
+ */
+async function waitListening(pod: PodState, timeoutMs = 3000): Promise<void> {
+  const want = pod.ports.map((p) => `${p.protocol === 'TCP' ? 'tcp' : 'udp'}:${p.port}`);
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const r = await run(['ss', '-Hlntu'], { netns: pod.netns, check: false });
+    const bound = new Set(
+      r.stdout
+        .split('\n')
+        .map((l) => l.trim().split(/\s+/))
+        .filter((f) => f.length >= 5)
+        .map((f) => `${f[0]}:${f[4]!.slice(f[4]!.lastIndexOf(':') + 1)}`),
+    );
+    if (want.every((w) => bound.has(w))) return;
+    await new Promise((r2) => setTimeout(r2, 10));
+  }
+}
+
 function stripPrefix(cidr: string): string {
   const slash = cidr.indexOf('/');
   return slash < 0 ? cidr : cidr.slice(0, slash);
@@ -144,6 +166,7 @@ export async function podCreate(s: LabState, ref: string, opts: PodCreateOptions
     writePod(s.dir, pod);
     undo.push(() => killNetnsProcesses(pod.netns));
     pod.servers = startPodServers(s, pod);
+    await waitListening(pod);
     pod.phase = 'ready';
     writePod(s.dir, pod);
     await ds.put(podResource(pod));
