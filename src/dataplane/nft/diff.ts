@@ -9,7 +9,7 @@
  * `fullNftScript(next)` recreates the table (add+delete+add makes it idempotent) then applies
  * diff(EMPTY, next): first sync and drift repair.
  */
-import { EMPTY_STATE, FAMILY, TABLE, type NftChain, type NftSet, type NftState } from './model.js';
+import { EMPTY_STATE, FAMILY, TABLE, type NftChain, type NftSet, type NftState, type NftVmap } from './model.js';
 import { ruleText } from './text.js';
 
 const T = `${FAMILY} ${TABLE}`;
@@ -26,6 +26,14 @@ function elementLines(verb: 'add' | 'delete', set: string, elements: readonly st
   }
   return out;
 }
+
+function mapDecl(m: NftVmap): string {
+  if (m.key === 'l4proto . dport') return `add map ${T} ${m.name} { type inet_proto . inet_service : verdict; ${m.interval ? 'flags interval; ' : ''}}`;
+  return `add map ${T} ${m.name} { type ifname : verdict; }`;
+}
+
+/** Interface names are quoted; (protocol . port range) keys are not. */
+const mapKey = (m: NftVmap, k: string): string => (m.key ? k : `"${k}"`);
 
 function chainDecl(c: NftChain): string {
   if (!c.hook) return `add chain ${T} ${c.name}`;
@@ -85,7 +93,7 @@ export function diffNft(prev: NftState, next: NftState): { script: string; stats
   }
   for (const s of prev.sets.keys()) if (!next.sets.has(s)) removedSets.push(s);
   for (const m of next.maps.values()) {
-    if (!prev.maps.has(m.name)) lines.push(`add map ${T} ${m.name} { type ifname : verdict; }`);
+    if (!prev.maps.has(m.name)) lines.push(mapDecl(m));
   }
   // 3
   for (const c of next.chains.values()) {
@@ -107,15 +115,15 @@ export function diffNft(prev: NftState, next: NftState): { script: string; stats
   // 5
   for (const m of next.maps.values()) {
     const old = prev.maps.get(m.name)?.elements ?? new Map<string, string>();
-    const del = [...old.entries()].filter(([k, v]) => m.elements.get(k) !== v).map(([k]) => `"${k}"`);
-    const add = [...m.elements.entries()].filter(([k, v]) => old.get(k) !== v).map(([k, v]) => `"${k}" : ${v}`);
+    const del = [...old.entries()].filter(([k, v]) => m.elements.get(k) !== v).map(([k]) => mapKey(m, k));
+    const add = [...m.elements.entries()].filter(([k, v]) => old.get(k) !== v).map(([k, v]) => `${mapKey(m, k)} : ${v}`);
     if (del.length) lines.push(`delete element ${T} ${m.name} { ${del.join(', ')} }`);
     if (add.length) lines.push(`add element ${T} ${m.name} { ${add.join(', ')} }`);
     stats.mapElementsChanged += del.length + add.length;
   }
   for (const m of prev.maps.values()) {
     if (!next.maps.has(m.name) && m.elements.size) {
-      lines.push(`delete element ${T} ${m.name} { ${[...m.elements.keys()].map((k) => `"${k}"`).join(', ')} }`);
+      lines.push(`delete element ${T} ${m.name} { ${[...m.elements.keys()].map((k) => mapKey(m, k)).join(', ')} }`);
     }
   }
   // 6

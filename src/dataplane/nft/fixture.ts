@@ -35,6 +35,19 @@ export function fixtureCalculator(): PolicyCalculator {
       },
     },
   });
+  // A run of Allow-only policies in the default tier (with k below): one (protocol . port) map lookup.
+  const runRules = [
+    [{ action: 'Allow', protocol: 'TCP', destination: { ports: [80, '8000:8100'] } }],
+    [{ action: 'Allow', protocol: 'TCP', destination: { ports: [8080] } }, { action: 'Allow', protocol: 'UDP', source: { nets: ['10.1.0.0/16'] }, destination: { ports: [53] } }],
+    [{ action: 'Allow', protocol: 'TCP', source: { selector: 'pod == "b"' } }],
+  ] as const;
+  runRules.forEach((rules, i) => {
+    c.apply({
+      kind: 'Policy',
+      key: `run${i}`,
+      value: { kind: 'GlobalNetworkPolicy', name: `run${i}`, spec: { order: 2 + i, selector: 'pod == "a"', types: ['Ingress', 'Egress'], ingress: [...rules], egress: [...rules] } },
+    });
+  });
   c.apply({
     kind: 'K8sNetworkPolicy',
     key: 'x/k',

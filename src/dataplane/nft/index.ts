@@ -4,10 +4,14 @@
  * DESIGN (render.ts has the chain layout)
  * - Pure: `renderNft(model)` → NftState; `diffNft(prev, next)` → only-the-changes script;
  *   `fullNftScript(state)` → whole-table rewrite; `parseNftJson` + `detectDrift` for resync.
- * - Verdict plumbing: shared policy chains cannot `accept` (the peer endpoint's ingress chain still has
- *   to run in the same forward hook), so Allow/Pass set mark bits 0x10000/0x20000 and `return`; the
- *   endpoint chain returns on ACCEPT, skips the rest of a tier on PASS, and drops at end of tier
- *   (defaultAction Deny) or after the profiles. Deny drops directly. Endpoint chains clear both bits first.
+ * - Verdict plumbing: shared egress policy chains cannot `accept` (the peer endpoint's ingress chain
+ *   still has to run in the same forward hook), so egress Allow and Pass set mark bits 0x10000/0x20000
+ *   and `return`; the endpoint chain returns on ACCEPT, skips the rest of a tier on PASS, and drops at
+ *   end of tier (defaultAction Deny) or after the profiles. Ingress Allow accepts directly (ingress is
+ *   last). Deny drops directly. Endpoint chains clear both bits first.
+ * - Runs of Allow-only policies in a tier are one (protocol . dport) vmap lookup (runs.ts): reviewers
+ *   check that a bucket jumps to every run policy that can match its ports (the property test in
+ *   test/policy-property.test.ts generates run-heavy worlds for this).
  * - Fail closed: interfaces `tsr*` not in the vmaps fall through to a drop.
  * - Each rule's comment starts with a hash of its body; drift detection compares those per chain.
  * - Reviewers check: diff ordering inside the transaction (diff.ts header), that every rule variant

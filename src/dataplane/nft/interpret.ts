@@ -107,6 +107,21 @@ function matches(state: NftState, m: Match, p: NftPacket, mark: number, src: IpA
   }
 }
 
+function portVmapTarget(state: NftState, name: string, protocol: number, port: number): string | undefined {
+  const map = state.maps.get(name);
+  if (!map) throw new Error(`rule references missing map ${name}`);
+  let found: string | undefined;
+  for (const [k, v] of map.elements) {
+    const [pr, range] = k.split(' . ') as [string, string];
+    const [lo, hi] = range.split('-').map(Number) as [number, number | undefined];
+    if (Number(pr) !== protocol || port < lo || port > (hi ?? lo)) continue;
+    // nft refuses overlapping intervals; a renderer producing them is a bug the tests must see.
+    if (found !== undefined) throw new Error(`map ${name}: overlapping elements for ${protocol} . ${port}`);
+    found = v;
+  }
+  return found;
+}
+
 export function interpretNft(state: NftState, p: NftPacket): NftTrace {
   const base = state.chains.get(p.hook);
   if (!base) return { verdict: 'accept', path: [] };
@@ -148,6 +163,17 @@ export function interpretNft(state: NftState, p: NftPacket): NftTrace {
         const chain = state.chains.get(v.chain);
         if (!chain) throw new Error(`jump to missing chain ${v.chain}`);
         if (v.v === 'goto') stack.pop();
+        stack.push({ chain, pc: 0 });
+        break;
+      }
+      case 'portVmap': {
+        // A packet without a destination port (ICMP) finds no element, as `th dport` keys only port protocols here.
+        const target = p.dstPort === undefined ? undefined : portVmapTarget(state, v.map, p.protocol, p.dstPort);
+        if (!target) break;
+        const [verb, name] = target.split(' ') as ['goto' | 'jump', string];
+        const chain = state.chains.get(name);
+        if (!chain) throw new Error(`vmap target missing chain ${name}`);
+        if (verb === 'goto') stack.pop();
         stack.push({ chain, pc: 0 });
         break;
       }

@@ -33,7 +33,9 @@ export type Stmt = { s: 'counter' } | { s: 'log'; prefix: string } | { s: 'mark'
 export type Verdict =
   | { v: 'accept' | 'drop' | 'return' }
   | { v: 'jump' | 'goto'; chain: string }
-  | { v: 'vmap'; dir: 'iif' | 'oif'; map: string };
+  | { v: 'vmap'; dir: 'iif' | 'oif'; map: string }
+  /** `meta l4proto . th dport vmap @map`: an interval map keyed by (protocol, destination port). */
+  | { v: 'portVmap'; map: string };
 
 export interface NftRule {
   matches: readonly Match[];
@@ -60,7 +62,10 @@ export interface NftSet {
 
 export interface NftVmap {
   name: string;
-  /** ifname → verdict text, e.g. `goto wo-tsr1234`. */
+  /** Absent: keyed by interface name. `l4proto . dport`: keys like `6 . 80` (or `6 . 80-90` when `interval`). */
+  key?: 'l4proto . dport';
+  interval?: boolean;
+  /** key → verdict text, e.g. `goto wo-tsr1234` or `jump pi-<hash>`. */
   elements: ReadonlyMap<string, string>;
 }
 

@@ -38,6 +38,15 @@ function elemText(e: unknown): string {
   return JSON.stringify(e);
 }
 
+/** A `inet_proto . inet_service` map key as the renderer writes it: `6 . 80` or `6 . 80-90`. */
+function portKeyText(k: unknown): string {
+  const o = (k && typeof k === 'object' ? (k as Record<string, unknown>) : {}) as { elem?: { val?: unknown }; concat?: unknown[] };
+  const parts = o.concat ?? (o.elem?.val as { concat?: unknown[] } | undefined)?.concat;
+  if (!Array.isArray(parts) || parts.length !== 2) return elemText(k);
+  const pr = typeof parts[0] === 'string' ? (PROTO_NUM[parts[0]] ?? parts[0]) : parts[0];
+  return `${elemText(pr)} . ${elemText(parts[1])}`;
+}
+
 export function parseNftJson(json: string): ObservedNft {
   const doc = JSON.parse(json) as { nftables?: Record<string, unknown>[] };
   const out: ObservedNft = { sets: new Map(), maps: new Map(), chains: new Map(), hooks: new Map() };
@@ -46,11 +55,12 @@ export function parseNftJson(json: string): ObservedNft {
       const s = item.set as { name: string; elem?: unknown[] };
       out.sets.set(s.name, (s.elem ?? []).map(elemText).sort());
     } else if (item.map) {
-      const m = item.map as { name: string; elem?: [unknown, Record<string, { target?: string }>][] };
+      const m = item.map as { name: string; type?: unknown; elem?: [unknown, Record<string, { target?: string }>][] };
       const els = new Map<string, string>();
+      const byPort = Array.isArray(m.type);
       for (const [k, v] of m.elem ?? []) {
         const verb = Object.keys(v)[0] as string;
-        els.set(elemText(k), `${verb} ${v[verb]?.target ?? ''}`.trim());
+        els.set(byPort ? portKeyText(k) : elemText(k), `${verb} ${v[verb]?.target ?? ''}`.trim());
       }
       out.maps.set(m.name, els);
     } else if (item.chain) {

@@ -6,17 +6,24 @@
  *             unprogrammed interfaces); iifname vmap @from_wep (goto de-<hash>); iifname "tsr*" drop
  *   to-wep:   clear marks; oifname vmap @to_wep (goto di-<hash>); oifname "tsr*" drop  ← fail closed
  *   de-/di-<hash>: ONE shared dispatch chain per distinct (direction, tiers+policies, profiles): per tier
- *     jump each policy chain (skipped once PASS is set), `return` as soon as ACCEPT is set, end-of-tier
- *     drop unless PASS/defaultAction Pass, clear PASS; then profiles likewise; final drop.
- *   pe-/pi-<hash>: one shared chain per policy and direction; Allow = set ACCEPT + return, Deny = drop,
- *     Pass = set PASS + return, Log = log + continue. Profiles: re-/ri-<hash>.
+ *     jump each policy chain, `return` as soon as ACCEPT is set (egress only), end-of-tier drop unless
+ *     PASS/defaultAction Pass, clear PASS; then profiles likewise; final drop. PASS is checked only in
+ *     tiers that have a Pass rule. A run of >= RUN_MIN consecutive Allow-only policies (runs.ts) is ONE
+ *     `meta l4proto . th dport vmap @mi-/me-<hash>` hash lookup (plus `@mri-/mre-<hash>`, an interval
+ *     map, only when some rule has a port range) whose (protocol . port) buckets jump straight to the
+ *     one policy chain that can match, or to a bucket chain bi-/be-<hash> that jumps the few that can,
+ *     in policy order: per-packet cost stays flat in the number of policies.
+ *   pe-/pi-<hash>: one shared chain per policy and direction; egress Allow = set ACCEPT + return,
+ *     ingress Allow = accept (the ingress dispatch is the last thing the forward hook runs, so nothing
+ *     is skipped), Deny = drop, Pass = set PASS + return, Log = log + continue. Profiles: re-/ri-<hash>.
  * A pod whose policy list already exists adds only map/set elements. Selector sets are hash sets while
  * all members are host addresses (`s4-`), interval sets once a prefix joins (`s4i-`).
  * Per-packet cost depends on the policies applying to the two endpoints only: interface dispatch is a
  * vmap lookup and every selector/net/named-port match is one set lookup.
  */
-import type { EntityIR, NamedPortRef, PortRange, ResolvedEndpoint, ResolvedModel, RuleIR, TierPolicies } from '../../policy/index.js';
+import type { EntityIR, NamedPortRef, ResolvedEndpoint, ResolvedModel, RuleIR, TierPolicies } from '../../policy/index.js';
 import { type Fam, IFACE_PREFIX, MARK_ACCEPT, MARK_PASS, type Match, type NftChain, type NftRule, type NftSet, type NftState, type NftVmap, type Stmt } from './model.js';
+import { mergePorts, type PolicyShape, policyShape, portBuckets, RUN_MIN } from './runs.js';
 import { shortHash } from './text.js';
 
 const ALL_MARKS = 0xffffffff;
@@ -44,7 +51,24 @@ export const chainNames = {
   dispatch: (signature: string, dir: 'ingress' | 'egress') => `${dir === 'ingress' ? 'di' : 'de'}-${cachedHash(`dispatch ${signature}`)}`,
   policy: (id: string, dir: 'ingress' | 'egress') => `${dir === 'ingress' ? 'pi' : 'pe'}-${cachedHash(`policy ${id}`)}`,
   profile: (name: string, dir: 'ingress' | 'egress') => `${dir === 'ingress' ? 'ri' : 're'}-${cachedHash(`profile ${name}`)}`,
+  /** Jumps to the policies of a run that share one (protocol, port) bucket, in policy order. */
+  bucket: (ids: readonly string[], dir: 'ingress' | 'egress') => `${dir === 'ingress' ? 'bi' : 'be'}-${cachedHash(`bucket ${ids.join('\n')}`)}`,
 };
+/** The (protocol . dport) verdict maps of one run of Allow-only policies: single ports, and ranges. */
+export const runMapNames = (ids: readonly string[], dir: 'ingress' | 'egress') => {
+  const h = cachedHash(`run ${ids.join('\n')}`);
+  return { exact: `${dir === 'ingress' ? 'mi' : 'me'}-${h}`, range: `${dir === 'ingress' ? 'mri' : 'mre'}-${h}` };
+};
+
+/** One tier of a dispatch chain: single policy jumps, and runs of Allow-only policies looked up in one map. */
+type Segment = { k: 'policy'; pid: string; shape: PolicyShape } | { k: 'run'; pids: string[]; hasRange: boolean };
+interface CachedRunMap {
+  rules: readonly (readonly RuleIR[])[];
+  exact: NftVmap;
+  range: NftVmap;
+  buckets: NftChain[];
+}
+const runMapCache = new Map<string, CachedRunMap>();
 export const setNames = {
   selector: (sel: string, fam: Fam, interval = true) => `s${fam}${interval ? 'i' : ''}-${cachedHash(`sel ${sel}`)}`,
   nets: (nets: readonly string[], fam: Fam) => `n${fam}-${cachedHash(`nets ${nets.join(',')}`)}`,
@@ -60,6 +84,7 @@ export const bareHost = (t: string): string => t.replace(/\/(32|128)$/, (m, len:
 class Builder {
   readonly sets = new Map<string, NftSet>();
   readonly chains = new Map<string, NftChain>();
+  readonly maps = new Map<string, NftVmap>();
   constructor(private readonly model: ResolvedModel) {}
 
   private recording: SetRequest[] | undefined;
@@ -116,7 +141,7 @@ class Builder {
   }
 
   /** One IR rule → nft rules: one per address family it needs × per port alternative. */
-  ruleVariants(r: RuleIR, label: string, logPrefix: string): NftRule[] {
+  ruleVariants(r: RuleIR, label: string, logPrefix: string, dir: 'ingress' | 'egress'): NftRule[] {
     const needsFamily =
       r.icmp !== undefined || r.notICMP !== undefined || [r.src, r.dst].some((e) => e.nets || e.notNets || e.selector || e.notSelector || e.namedPorts?.length || e.notNamedPorts?.length);
     let fams: (Fam | undefined)[];
@@ -140,7 +165,7 @@ class Builder {
       const dstAlts = this.portAlternatives(r.dst, fam, 'dst');
       for (const sa of srcAlts) {
         for (const da of dstAlts) {
-          out.push({ matches: [...base, ...src, ...dst, ...sa, ...da], ...actionOf(r, logPrefix), label });
+          out.push({ matches: [...base, ...src, ...dst, ...sa, ...da], ...actionOf(r, logPrefix, dir), label });
         }
       }
     }
@@ -177,7 +202,7 @@ class Builder {
     return alts;
   }
 
-  policyChain(name: string, rules: readonly RuleIR[], what: string): void {
+  policyChain(name: string, rules: readonly RuleIR[], what: string, dir: 'ingress' | 'egress'): void {
     if (this.chains.has(name)) return;
     // Rendered chains are cached per (immutable) rule list: an unchanged policy yields the same chain
     // object, which diffNft skips by identity. Sets are still registered for this state.
@@ -195,7 +220,7 @@ class Builder {
     const sets: SetRequest[] = [];
     this.recording = sets;
     try {
-      for (const r of rules) out.push(...this.ruleVariants(r, `${what} r${r.index}`, `tsr ${what.slice(0, 40)} r${r.index} `));
+      for (const r of rules) out.push(...this.ruleVariants(r, `${what} r${r.index}`, `tsr ${what.slice(0, 40)} r${r.index} `, dir));
     } finally {
       this.recording = undefined;
     }
@@ -210,9 +235,11 @@ class Builder {
    * The shared dispatch chain for one (direction, tiers, profiles) signature: every endpoint with the
    * same policy list jumps to the same chain, so adding a pod with a known policy list adds only
    * vmap and anti-spoof set elements, and the rule count grows with distinct policy lists, not pods.
+   * The signature includes each policy's shape (run member, has Allow, has Pass): the chain's rules
+   * depend on it, the policy chains' contents do not.
    */
   dispatchChain(ep: ResolvedEndpoint, dir: 'ingress' | 'egress'): string {
-    const sig = JSON.stringify([dir, ep[dir], ep.profiles]);
+    const sig = JSON.stringify([dir, ep[dir], ep.profiles, this.shapeCode(ep[dir], dir)]);
     const name = chainNames.dispatch(sig, dir);
     if (this.chains.has(name)) return name;
     const cached = dispatchChainCache.get(sig);
@@ -228,17 +255,122 @@ class Builder {
     return name;
   }
 
+  private shape(pid: string, dir: 'ingress' | 'egress'): PolicyShape | undefined {
+    const pol = this.model.policies.get(pid);
+    return pol && policyShape(dir === 'ingress' ? pol.ingress : pol.egress);
+  }
+
+  private shapeCode(tiers: readonly TierPolicies[], dir: 'ingress' | 'egress'): string {
+    let code = '';
+    for (const tier of tiers) {
+      for (const pid of tier.policies) {
+        const sh = this.shape(pid, dir);
+        // Everything the dispatch rules depend on: run membership, the ACCEPT check, the PASS checks.
+        code += !sh ? '-' : `${sh.keys ? 'k' : ''}${sh.hasRange ? 'r' : ''}${sh.hasAllow ? 'a' : ''}${sh.hasPass ? 'p' : ''},`;
+      }
+      code += '|';
+    }
+    return code;
+  }
+
+  /** Policy order split into single policies and runs of at least RUN_MIN Allow-only policies. */
+  private tierPlan(tier: TierPolicies, dir: 'ingress' | 'egress'): { segs: Segment[]; hasPass: boolean } {
+    const segs: Segment[] = [];
+    let run: { pid: string; shape: PolicyShape }[] = [];
+    let hasPass = false;
+    const flush = () => {
+      if (run.length >= RUN_MIN) segs.push({ k: 'run', pids: run.map((x) => x.pid), hasRange: run.some((x) => x.shape.hasRange) });
+      else for (const x of run) segs.push({ k: 'policy', ...x });
+      run = [];
+    };
+    for (const pid of tier.policies) {
+      const shape = this.shape(pid, dir);
+      if (!shape) continue;
+      hasPass ||= shape.hasPass;
+      if (shape.keys) {
+        run.push({ pid, shape });
+        continue;
+      }
+      flush();
+      segs.push({ k: 'policy', pid, shape });
+    }
+    flush();
+    return { segs, hasPass };
+  }
+
+  private registerPolicy(pid: string, dir: 'ingress' | 'egress'): string {
+    const pol = this.model.policies.get(pid);
+    const chain = chainNames.policy(pid, dir);
+    if (pol) this.policyChain(chain, dir === 'ingress' ? pol.ingress : pol.egress, pid, dir);
+    return chain;
+  }
+
   private registerDeps(ep: ResolvedEndpoint, dir: 'ingress' | 'egress'): void {
     for (const tier of ep[dir]) {
-      for (const pid of tier.policies) {
-        const pol = this.model.policies.get(pid);
-        if (pol) this.policyChain(chainNames.policy(pid, dir), dir === 'ingress' ? pol.ingress : pol.egress, pid);
+      for (const seg of this.tierPlan(tier, dir).segs) {
+        if (seg.k === 'policy') this.registerPolicy(seg.pid, dir);
+        else this.runMap(seg.pids, dir);
       }
     }
     for (const prof of ep.profiles) {
       const p = this.model.profiles.get(prof);
-      if (p) this.policyChain(chainNames.profile(prof, dir), dir === 'ingress' ? p.ingress : p.egress, `profile ${prof}`);
+      if (p) this.policyChain(chainNames.profile(prof, dir), dir === 'ingress' ? p.ingress : p.egress, `profile ${prof}`, dir);
     }
+  }
+
+  /**
+   * The run's (protocol . dport) maps, its bucket chains and the policy chains they jump to. Cached by
+   * the identity of the policies' rule lists: an unchanged run yields the same map objects.
+   */
+  private runMap(pids: readonly string[], dir: 'ingress' | 'egress'): { exact: string; range: string } {
+    const names = runMapNames(pids, dir);
+    if (this.maps.has(names.exact)) return names;
+    const rules = pids.map((pid) => {
+      const pol = this.model.policies.get(pid);
+      return pol ? (dir === 'ingress' ? pol.ingress : pol.egress) : [];
+    });
+    const chainsOf = pids.map((pid) => this.registerPolicy(pid, dir));
+    let cached = runMapCache.get(names.exact);
+    if (!cached || cached.rules.length !== rules.length || cached.rules.some((r, i) => r !== rules[i])) {
+      const exact = new Map<string, string>();
+      const range = new Map<string, string>();
+      const buckets = new Map<string, NftChain>();
+      for (const b of portBuckets(rules.map((r) => policyShape(r).keys ?? []))) {
+        let target: string;
+        if (b.members.length === 1) target = chainsOf[b.members[0] as number] as string;
+        else {
+          const ids = b.members.map((i) => pids[i] as string);
+          target = chainNames.bucket(ids, dir);
+          if (!buckets.has(target)) buckets.set(target, { name: target, rules: b.members.flatMap((i, n) => this.policyJump(chainsOf[i] as string, [], dir, n < b.members.length - 1)) });
+        }
+        if (b.lo === b.hi) exact.set(`${b.proto} . ${b.lo}`, `jump ${target}`);
+        else range.set(`${b.proto} . ${b.lo}-${b.hi}`, `jump ${target}`);
+      }
+      cached = {
+        rules,
+        exact: { name: names.exact, key: 'l4proto . dport', elements: exact },
+        range: { name: names.range, key: 'l4proto . dport', interval: true, elements: range },
+        buckets: [...buckets.values()],
+      };
+      if (runMapCache.size > 20_000) runMapCache.clear();
+      runMapCache.set(names.exact, cached);
+    }
+    for (const c of cached.buckets) this.chains.set(c.name, c);
+    this.maps.set(names.exact, cached.exact);
+    // Declared only when the dispatch rule can reference it (sig-visible: some key is a range).
+    if (pids.some((pid) => this.shape(pid, dir)?.hasRange)) this.maps.set(names.range, cached.range);
+    return names;
+  }
+
+  /**
+   * A jump into a policy (or bucket/run) and, for egress, the return once it set ACCEPT. Ingress
+   * policy chains accept directly (the ingress dispatch is the last thing the forward hook runs), so
+   * no mark is ever set or checked there.
+   */
+  private policyJump(chain: string, guard: Match[], dir: 'ingress' | 'egress', canAllow: boolean, label?: string): NftRule[] {
+    const out: NftRule[] = [{ matches: guard, stmts: [], verdict: { v: 'jump', chain }, ...(label ? { label } : {}) }];
+    if (dir === 'egress' && canAllow) out.push({ matches: [markSet(MARK_ACCEPT)], stmts: [], verdict: { v: 'return' } });
+    return out;
   }
 
   private buildDispatchChain(ep: ResolvedEndpoint, dir: 'ingress' | 'egress', name: string): NftChain {
@@ -248,9 +380,9 @@ class Builder {
       const p = this.model.profiles.get(prof);
       if (!p) continue;
       const chain = chainNames.profile(prof, dir);
-      this.policyChain(chain, dir === 'ingress' ? p.ingress : p.egress, `profile ${prof}`);
-      rules.push({ matches: [], stmts: [], verdict: { v: 'jump', chain } });
-      rules.push({ matches: [markSet(MARK_ACCEPT)], stmts: [], verdict: { v: 'return' } });
+      const pr = dir === 'ingress' ? p.ingress : p.egress;
+      this.policyChain(chain, pr, `profile ${prof}`, dir);
+      rules.push(...this.policyJump(chain, [], dir, true));
       rules.push({ matches: [], stmts: [{ s: 'mark', and: ALL_MARKS & ~MARK_PASS, or: 0 }] });
     }
     rules.push({ matches: [], stmts: [counter], verdict: { v: 'drop' }, label: `${dir} no policy or profile allowed` });
@@ -258,27 +390,35 @@ class Builder {
   }
 
   private tierRules(tier: TierPolicies, dir: 'ingress' | 'egress', rules: NftRule[]): void {
-    tier.policies.forEach((pid, i) => {
-      const pol = this.model.policies.get(pid);
-      if (!pol) return;
-      const chain = chainNames.policy(pid, dir);
-      this.policyChain(chain, dir === 'ingress' ? pol.ingress : pol.egress, `${pid}`);
-      rules.push({ matches: i === 0 ? [] : [markClear(MARK_PASS)], stmts: [], verdict: { v: 'jump', chain }, label: `tier ${tier.tier}` });
-      rules.push({ matches: [markSet(MARK_ACCEPT)], stmts: [], verdict: { v: 'return' } });
+    const { segs, hasPass } = this.tierPlan(tier, dir);
+    // Without a Pass rule in the tier the PASS bit cannot be set here: no checks for it.
+    segs.forEach((seg, i) => {
+      const guard = hasPass && i > 0 ? [markClear(MARK_PASS)] : [];
+      if (seg.k === 'policy') {
+        rules.push(...this.policyJump(this.registerPolicy(seg.pid, dir), guard, dir, seg.shape.hasAllow, `tier ${tier.tier}`));
+        return;
+      }
+      const maps = this.runMap(seg.pids, dir);
+      // Buckets are disjoint: a packet finds at most one element across both maps.
+      rules.push({ matches: guard, stmts: [], verdict: { v: 'portVmap', map: maps.exact }, label: `tier ${tier.tier} run of ${seg.pids.length}` });
+      if (seg.hasRange) rules.push({ matches: guard, stmts: [], verdict: { v: 'portVmap', map: maps.range }, label: `tier ${tier.tier} run of ${seg.pids.length}, port ranges` });
+      if (dir === 'egress') rules.push({ matches: [markSet(MARK_ACCEPT)], stmts: [], verdict: { v: 'return' } });
     });
     if (tier.defaultAction === 'Deny') {
-      rules.push({ matches: [markClear(MARK_PASS)], stmts: [counter], verdict: { v: 'drop' }, label: `tier ${tier.tier} default deny` });
+      rules.push({ matches: hasPass ? [markClear(MARK_PASS)] : [], stmts: [counter], verdict: { v: 'drop' }, label: `tier ${tier.tier} default deny` });
     }
-    rules.push({ matches: [], stmts: [{ s: 'mark', and: ALL_MARKS & ~MARK_PASS, or: 0 }] });
+    if (hasPass) rules.push({ matches: [], stmts: [{ s: 'mark', and: ALL_MARKS & ~MARK_PASS, or: 0 }] });
   }
 }
 
 const markSet = (bit: number): Match => ({ m: 'mark', mask: bit, value: bit, neg: false });
 const markClear = (bit: number): Match => ({ m: 'mark', mask: bit, value: 0, neg: false });
 
-function actionOf(r: RuleIR, logPrefix: string): Pick<NftRule, 'stmts' | 'verdict'> {
+function actionOf(r: RuleIR, logPrefix: string, dir: 'ingress' | 'egress'): Pick<NftRule, 'stmts' | 'verdict'> {
   switch (r.action) {
     case 'Allow':
+      // Ingress runs last in the forward hook: accept now. Egress must still let the peer's ingress run.
+      if (dir === 'ingress') return { stmts: [counter], verdict: { v: 'accept' } };
       return { stmts: [counter, { s: 'mark', and: ALL_MARKS, or: MARK_ACCEPT }], verdict: { v: 'return' } };
     case 'Pass':
       return { stmts: [counter, { s: 'mark', and: ALL_MARKS, or: MARK_PASS }], verdict: { v: 'return' } };
@@ -287,17 +427,6 @@ function actionOf(r: RuleIR, logPrefix: string): Pick<NftRule, 'stmts' | 'verdic
     case 'Log':
       return { stmts: [counter, { s: 'log', prefix: logPrefix }] };
   }
-}
-
-function mergePorts(ranges: readonly PortRange[]): PortRange[] {
-  const sorted = [...ranges].sort((a, b) => a.lo - b.lo);
-  const out: PortRange[] = [];
-  for (const r of sorted) {
-    const last = out[out.length - 1];
-    if (last && r.lo <= last.hi + 1) last.hi = Math.max(last.hi, r.hi);
-    else out.push({ ...r });
-  }
-  return out;
 }
 
 /** nft rejects overlapping interval elements without auto-merge: keep only outermost CIDRs. */
@@ -405,6 +534,7 @@ export function renderNft(model: ResolvedModel): NftState {
   const maps = new Map<string, NftVmap>([
     ['from_wep', { name: 'from_wep', elements: fromWep }],
     ['to_wep', { name: 'to_wep', elements: toWep }],
+    ...b.maps,
   ]);
   return { sets: b.sets, maps, chains: b.chains };
 }

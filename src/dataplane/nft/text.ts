@@ -74,6 +74,8 @@ function verdictText(v: Verdict): string {
       return `${v.v} ${v.chain}`;
     case 'vmap':
       return `${v.dir}name vmap @${v.map}`;
+    case 'portVmap':
+      return `meta l4proto . th dport vmap @${v.map}`;
     default:
       return v.v;
   }
