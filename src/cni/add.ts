@@ -1,6 +1,6 @@
 /**
- * CNI ADD: reads (pod, MTU, pools) → assign (or reuse what the handle holds) → [one `ip -batch`
- * for veth + host routes + pod side ‖ WEP write].
+ * CNI ADD: [pod-side `ip` start ‖ reads (pod, MTU, pools) → assign (or reuse what the handle
+ * holds)] → [host `ip -batch` (veth + host routes) → pod-side script ‖ WEP write].
  * Every side effect registers one undo step; one catch unwinds all of them, the address included.
  */
 import { readFile } from 'node:fs/promises';
@@ -15,6 +15,7 @@ import { buildWorkloadEndpoint, podInfoFrom, type PodInfo } from './wep.js';
 import { familiesWanted, workloadOf } from './workload.js';
 import { GATEWAY_V4, HOST_VETH_LINK_LOCAL, HOST_VETH_MAC, type PodWiring } from './wiring-render.js';
 import { deleteLink, linkExists, pathExists, resolveNetns, wirePod } from './wiring.js';
+import { directIpRunner, type NetnsBatch } from './ip-runner.js';
 
 export const DEFAULT_MTU = 1500;
 
@@ -94,10 +95,13 @@ export async function cmdAdd(deps: CniDeps, req: CniRequest): Promise<CniResult>
   if (!(await pathExists(req.netns))) {
     throw cniFailure('not-found', CNI_ERR.unknownContainer, `cannot add "${req.containerId}": netns "${req.netns}" does not exist`);
   }
-  const [pod, mtu] = await Promise.all([lookupPod(deps, w.pod), readMtu(req), checkPoolsExist(deps, req)]);
-  const undo = new UndoStack();
   const netns = await resolveNetns(req.netns, w.hostIf);
+  // The pod-side `ip` starts now: its start-up overlaps the datastore reads and the assign.
+  let podIp: NetnsBatch | undefined;
+  const undo = new UndoStack();
   try {
+    podIp = (deps.ip ?? directIpRunner).prepareNetns(netns.name);
+    const [pod, mtu] = await Promise.all([lookupPod(deps, w.pod), readMtu(req), checkPoolsExist(deps, req)]);
     const link = { hostIf: w.hostIf, podIf: req.ifName, podMac: w.podMac, netnsName: netns.name, mtu };
     // A leftover veth of the same name is from an earlier, interrupted ADD of this workload.
     if (await linkExists(w.hostIf)) await deleteLink(w.hostIf, deps.signal, deps.ip);
@@ -115,7 +119,7 @@ export async function cmdAdd(deps: CniDeps, req: CniRequest): Promise<CniResult>
       ipNetworks: ips.map((i) => `${i.address}/${i.family === 4 ? 32 : 128}`),
       ...(pod ? { pod } : {}),
     });
-    const [written, wired] = await Promise.allSettled([putWep(deps.backend, wep, deps.signal), wirePod(wiring, familiesWanted(req), deps.signal, deps.ip)]);
+    const [written, wired] = await Promise.allSettled([putWep(deps.backend, wep, deps.signal), wirePod(wiring, familiesWanted(req), podIp, deps.signal, deps.ip)]);
     if (written.status === 'fulfilled') {
       const rev = written.value.revision;
       undo.push('delete workload endpoint', () => deleteWepAt(deps.backend, w.wepNamespace, w.wepName, rev));
@@ -127,6 +131,7 @@ export async function cmdAdd(deps: CniDeps, req: CniRequest): Promise<CniResult>
     await undo.unwind();
     throw e;
   } finally {
+    await podIp?.cancel();
     await netns.release();
   }
 }

@@ -2,51 +2,170 @@
  * How the CNI code runs `ip -batch` scripts.
  *
  * `directIpRunner` spawns `ip` per script: right for the one-shot TypeScript plugin, whose process
- * is small. A long-lived Node process (the agent, the CNI server) pays for every spawn with a
- * fork of its whole address space: measured here, the event loop blocks 3 ms at 50 MB RSS and
- * 30-45 ms at 250 MB, so 16 concurrent ADDs spent hundreds of ms just forking. `startIpHelper`
- * instead keeps one small bash child and hands it one line per script; bash forks `ip` (cheap)
- * in the background, so scripts run concurrently, and reports "<id> <exit code> <output>" on one
- * line (one write under PIPE_BUF, so concurrent reports never interleave). bash, not dash: bash
- * reaps its finished background jobs, dash leaves zombies until its next foreground command.
+ * is small. A long-lived Node process (the CNI server) must not: every spawn forks its whole
+ * address space (measured: the event loop blocks 3 ms at 50 MB RSS, 30-45 ms at 250 MB), and every
+ * `ip` start costs 4-8 ms here (its shared libraries). `startIpHelper` therefore starts no process
+ * per host-side script and none on an ADD's critical path:
  *
- * Only our own generated file paths and numeric ids ever reach the shell: names and addresses are
- * inside the script file, which `ip` parses.
+ * - Host side: one persistent `ip -force -batch -`. Each job is its lines followed by a marker line
+ *   `tsr-end-<id>`, an unknown object, which ip answers on stderr with `Object "tsr-end-<id>" is
+ *   unknown` and "Command failed -:<n>". stderr is unbuffered and written in input order, so
+ *   every error line before a job's marker is that job's, and the marker's own "Command failed"
+ *   line is the one right after it. `-force` keeps ip alive after a failed line; the rest of that
+ *   job still runs (a caller treats a failed job as failed and unwinds what it owns).
+ * - Pod side (`prepareNetns`): a small bash child starts `ip -n <netns> -batch <fifo>` when the
+ *   ADD begins, so ip's start-up overlaps the datastore work; the script arrives later through a
+ *   FIFO from a reused pool. We open the FIFO read-write (never blocks on Linux, and the data stays
+ *   buffered until ip opens it), write the script plus the marker, and keep it open until bash
+ *   reports ip's exit. Without -force ip stops at its first failing line, so the job succeeded
+ *   exactly when ip's output names our marker. A FIFO is reused only after a clean report: a
+ *   FIFO whose ip may still be alive (helper died) is dropped, never handed to another job.
+ *
+ * Only our own generated paths, numeric ids and validated netns names reach the shell; interface
+ * names and addresses travel inside the scripts, which `ip` parses.
  */
 import type { ChildProcess } from 'node:child_process';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open, unlink } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import { TesseraError } from '../lib/errors.js';
 import { run, start } from '../lib/exec.js';
 
+/** A pod-side `ip -batch` started ahead of its script. Exactly one of run/cancel ends it. */
+export interface NetnsBatch {
+  /** Runs `script` in the netns; stops at its first failing line and rejects with `exec-failed`. */
+  run(script: string): Promise<void>;
+  /** Ends the waiting `ip` without running anything; a no-op after run. */
+  cancel(): Promise<void>;
+}
+
 export interface IpRunner {
-  /** Runs `ip -batch` over `script`; rejects with `exec-failed` carrying ip's output. */
+  /** Runs `ip -batch` over `script` in this (host) netns; rejects with `exec-failed` carrying ip's output. */
   batch(script: string, signal?: AbortSignal): Promise<void>;
-  /** Stops the helper, if any (pending scripts are rejected). */
+  /** Starts `ip -n <netnsName> -batch` now (where supported) so its start-up overlaps other work. */
+  prepareNetns(netnsName: string): NetnsBatch;
+  /** Stops the helpers, if any (pending scripts are rejected). */
   close(): void;
 }
 
 export const BATCH_DIR = '/run/tessera/cni';
+/** Names `ip -n` accepts that are also safe inside a single-quoted shell word. */
+export const SAFE_NETNS_NAME = /^[A-Za-z0-9_.:@+-]{1,200}$/;
+
+const execFailed = (what: string, out: string, script: string): TesseraError =>
+  new TesseraError('exec-failed', `command "${what}" failed: ${out.trim()}`, { details: { stderr: out, script } });
 
 export const directIpRunner: IpRunner = {
   async batch(script, signal) {
     await run(['ip', '-batch', '-'], { input: script, ...(signal ? { signal } : {}) });
   },
+  prepareNetns(netnsName) {
+    return {
+      async run(script) {
+        await run(['ip', '-n', netnsName, '-batch', '-'], { input: script });
+      },
+      async cancel() {},
+    };
+  },
   close() {},
 };
 
-interface Pending {
+const unref = (child: ChildProcess): void => {
+  // The helpers must not keep a finished process alive.
+  child.unref();
+  for (const s of [child.stdin, child.stdout, child.stderr]) (s as unknown as Socket | null)?.unref?.();
+};
+
+/** Splits a stream into lines for `onLine`. */
+const lineReader = (onLine: (line: string) => void): ((d: string) => void) => {
+  let buf = '';
+  return (d) => {
+    buf += d;
+    for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+      onLine(buf.slice(0, i));
+      buf = buf.slice(i + 1);
+    }
+  };
+};
+
+interface HostJob {
+  marker: string;
+  script: string;
+  lines: string[];
+  failed: boolean;
   resolve: () => void;
   reject: (e: unknown) => void;
-  script: string;
 }
 
-export function startIpHelper(): IpRunner {
-  let sh: ChildProcess | undefined;
-  let out = '';
+/** The persistent host-side `ip -force -batch -` (see the header). */
+function hostBatcher(): { batch(script: string): Promise<void>; close(): void } {
+  let ip: ChildProcess | undefined;
   let seq = 0;
-  let dirReady: Promise<unknown> | undefined;
-  const pending = new Map<number, Pending>();
+  let skipNext = false;
+  const queue: HostJob[] = [];
+
+  const failAll = (why: string): void => {
+    for (const j of queue.splice(0)) j.reject(new TesseraError('exec-failed', `cannot run ip batch: the ip process ${why}`, { details: { script: j.script } }));
+    ip = undefined;
+  };
+  const onLine = (line: string): void => {
+    if (skipNext) {
+      skipNext = false;
+      if (line.startsWith('Command failed ')) return;
+    }
+    const head = queue[0];
+    if (!head) return;
+    if (line.startsWith(`Object "${head.marker}" is unknown`)) {
+      queue.shift();
+      skipNext = true;
+      if (head.failed) head.reject(execFailed('ip -force -batch', head.lines.join('\n'), head.script));
+      else head.resolve();
+      return;
+    }
+    if (line.startsWith('Command failed ')) head.failed = true;
+    else head.lines.push(line);
+  };
+  const ensure = (): ChildProcess => {
+    if (ip && ip.exitCode === null && !ip.killed) return ip;
+    const child = start(['ip', '-force', '-batch', '-'], { stdio: ['pipe', 'ignore', 'pipe'] });
+    skipNext = false;
+    child.stderr!.setEncoding('utf8');
+    child.stderr!.on('data', lineReader(onLine));
+    child.stdin!.on('error', () => undefined);
+    child.on('error', () => child === ip && failAll('could not start'));
+    child.on('exit', (code) => child === ip && failAll(`exited (${code})`));
+    unref(child);
+    ip = child;
+    return child;
+  };
+  return {
+    batch(script) {
+      const body = script
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+        .join('\n');
+      return new Promise<void>((resolve, reject) => {
+        const marker = `tsr-end-${++seq}`;
+        const child = ensure();
+        queue.push({ marker, script, lines: [], failed: false, resolve, reject });
+        child.stdin!.write(`${body}\n${marker}\n`);
+      });
+    },
+    close() {
+      const child = ip;
+      failAll('was closed');
+      child?.kill('SIGTERM');
+    },
+  };
+}
+
+/** The bash child that starts pod-side `ip` processes in the background and reports their exit. */
+function podStarter(): { prepare(netnsName: string): NetnsBatch; close(): void } {
+  let sh: ChildProcess | undefined;
+  let seq = 0;
+  let fifoSeq = 0;
+  const freeFifos: string[] = [];
+  let making: Promise<void> | undefined;
+  const pending = new Map<number, { resolve: (r: { code: number; out: string }) => void; reject: (e: unknown) => void }>();
 
   const failAll = (why: string): void => {
     for (const p of pending.values()) p.reject(new TesseraError('exec-failed', `cannot run ip batch: the ip helper ${why}`));
@@ -59,61 +178,99 @@ export function startIpHelper(): IpRunner {
     const p = pending.get(Number(m[1]));
     if (!p) return;
     pending.delete(Number(m[1]));
-    if (m[2] === '0') p.resolve();
-    else {
-      p.reject(
-        new TesseraError('exec-failed', `command "ip -batch" failed (exit ${m[2]}): ${m[3]!.trim()}`, {
-          details: { code: Number(m[2]), stderr: m[3], script: p.script },
-        }),
-      );
-    }
+    p.resolve({ code: Number(m[2]), out: m[3] ?? '' });
   };
   const ensure = (): ChildProcess => {
     if (sh && sh.exitCode === null && !sh.killed) return sh;
+    // bash, not dash: bash reaps its finished background jobs, dash leaves zombies.
     const child = start(['/bin/bash', '--norc', '--noprofile'], { stdio: ['pipe', 'pipe', 'ignore'] });
     child.stdout!.setEncoding('utf8');
-    child.stdout!.on('data', (d: string) => {
-      out += d;
-      for (let i = out.indexOf('\n'); i >= 0; i = out.indexOf('\n')) {
-        onLine(out.slice(0, i));
-        out = out.slice(i + 1);
-      }
-    });
+    child.stdout!.on('data', lineReader(onLine));
     child.stdin!.on('error', () => undefined);
     child.on('error', () => child === sh && failAll('could not start'));
     child.on('exit', (code) => child === sh && failAll(`exited (${code})`));
-    // The helper must not keep a finished process alive.
-    child.unref();
-    (child.stdout as Socket).unref();
-    (child.stdin as unknown as Socket).unref();
+    unref(child);
     sh = child;
-    out = '';
     return child;
   };
+  const takeFifo = async (): Promise<string> => {
+    while (freeFifos.length === 0) {
+      making ??= (async () => {
+        await mkdir(BATCH_DIR, { recursive: true });
+        const names = Array.from({ length: 16 }, () => `${BATCH_DIR}/${process.pid}-${++fifoSeq}.fifo`);
+        await Promise.all(names.map((n) => unlink(n).catch(() => undefined)));
+        await run(['mkfifo', '-m', '600', ...names]);
+        freeFifos.push(...names);
+      })().finally(() => (making = undefined));
+      await making;
+    }
+    return freeFifos.pop()!;
+  };
 
+  const prepare = (netnsName: string): NetnsBatch => {
+    if (!SAFE_NETNS_NAME.test(netnsName)) throw new TesseraError('validation', `cannot use netns name "${netnsName}" with ip -n`);
+    const id = ++seq;
+    const marker = `tsr-end-${id}`;
+    const started = (async () => {
+      const fifo = await takeFifo();
+      const done = new Promise<{ code: number; out: string }>((resolve, reject) => {
+        pending.set(id, { resolve, reject });
+        const line = `{ o=$(ip -n '${netnsName}' -batch '${fifo}' 2>&1 </dev/null); r=$?; o=\${o//$'\\n'/ }; printf '%s %s %s\\n' ${id} "$r" "\${o:0:3000}"; } &\n`;
+        ensure().stdin!.write(line);
+      });
+      done.catch(() => undefined); // awaited by finish
+      return { fifo, done };
+    })();
+    started.catch(() => undefined); // awaited by finish
+    let finished: Promise<void> | undefined;
+    const finish = (script: string): Promise<void> =>
+      (finished ??= (async () => {
+        const { fifo, done } = await started;
+        let reusable = false;
+        const fh = await open(fifo, 'r+');
+        try {
+          await fh.write(`${script}${marker}\n`);
+          const r = await done;
+          const out = r.out.replace(/Object "tsr-end-\d+" is unknown, try "ip help"\.\s*Command failed [^ ]+/, '').trim();
+          reusable = true;
+          if (!r.out.includes(`Object "${marker}" is unknown`)) throw execFailed(`ip -n ${netnsName} -batch`, out || `exit ${r.code}`, script);
+        } finally {
+          await fh.close();
+          if (reusable) freeFifos.push(fifo);
+          else await unlink(fifo).catch(() => undefined);
+        }
+      })());
+    return {
+      run: (script) => finish(script),
+      async cancel() {
+        await finish('').catch(() => undefined);
+      },
+    };
+  };
   return {
-    async batch(script, signal) {
-      if (signal?.aborted) throw new TesseraError('aborted', 'cannot run ip batch: aborted', { cause: signal.reason });
-      dirReady ??= mkdir(BATCH_DIR, { recursive: true });
-      await dirReady;
-      const id = ++seq;
-      const file = `${BATCH_DIR}/${process.pid}-${id}.ip`;
-      await writeFile(file, script);
-      try {
-        // Not abortable once handed over: a half-applied script must finish before any undo runs.
-        await new Promise<void>((resolve, reject) => {
-          pending.set(id, { resolve, reject, script });
-          const line = `{ o=$(ip -batch '${file}' 2>&1 </dev/null); r=$?; o=\${o//$'\\n'/ }; printf '%s %s %s\\n' ${id} "$r" "\${o:0:3000}"; } &\n`;
-          ensure().stdin!.write(line);
-        });
-      } finally {
-        await rm(file, { force: true });
-      }
-    },
+    prepare,
     close() {
       const child = sh;
       failAll('was closed');
       child?.kill('SIGTERM');
+      for (const f of freeFifos.splice(0)) void unlink(f).catch(() => undefined);
+    },
+  };
+}
+
+export function startIpHelper(): IpRunner {
+  const host = hostBatcher();
+  const pods = podStarter();
+  return {
+    async batch(script, signal) {
+      if (signal?.aborted) throw new TesseraError('aborted', 'cannot run ip batch: aborted', { cause: signal.reason });
+      // Not abortable once handed over: a half-applied script must finish before any undo runs.
+      await host.batch(script);
+    },
+    prepareNetns: (name) => pods.prepare(name),
+    close() {
+      host.close();
+      pods.close();
     },
   };
 }

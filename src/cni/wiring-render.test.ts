@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { hostSysctls, renderAddressBatch, renderHostLink, renderHostRoutes, renderPodSetup } from './wiring-render.js';
+import { hostSysctls, renderHostLink, renderHostRoutes, renderPodSetup } from './wiring-render.js';
 
 const w = { hostIf: 'tsr0123', podIf: 'eth0', podMac: '02:11:22:33:44:55', netnsName: 'pod1', mtu: 1450, addresses: ['10.0.0.5', 'fd00::5'] };
 
@@ -25,10 +25,6 @@ test('pod batch: /32 + /128, gateway 169.254.1.1 with permanent neighbour, v6 vi
       'route add default via 169.254.1.1 dev eth0\n' +
       'route add ::/0 via fe80::ecee:eeff:feee:eeee dev eth0\n',
   );
-});
-
-test('the address batch nests the pod side via netns exec', () => {
-  assert.equal(renderAddressBatch(w, '/run/x.batch'), renderHostRoutes(w) + 'netns exec pod1 ip -batch /run/x.batch\n');
 });
 
 test('host sysctls per family', () => {

@@ -56,16 +56,6 @@ export function renderPodSetup(w: PodWiring): string {
   return lines.join('\n') + '\n';
 }
 
-/**
- * The second half of an ADD in one host-side `ip -batch`: host routes, then the pod side via
- * `netns exec <pod> ip -batch <file>` (ip forks for it in batch mode and fails the batch if it
- * fails). Forking the large Node process blocks its event loop for milliseconds, so an ADD makes
- * two spawns: the veth (started while IPAM assigns, it needs no address) and this one.
- */
-export function renderAddressBatch(w: PodWiring, podBatchFile: string): string {
-  return renderHostRoutes(w) + `netns exec ${w.netnsName} ip -batch ${podBatchFile}\n`;
-}
-
 /** Sysctls the host veth needs, as `/proc/sys` relative paths and values. */
 export function hostSysctls(hostIf: string, families: { v4: boolean; v6: boolean }): [string, string][] {
   const out: [string, string][] = [];

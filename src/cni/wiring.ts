@@ -1,16 +1,14 @@
 /**
- * Applies the rendered pod wiring to the kernel: one `ip -batch` script per ADD (see wirePod),
- * run through an IpRunner, plus direct `/proc/sys` writes. The pod-side script goes through a
- * file in BATCH_DIR because it runs via `netns exec` from the host batch.
+ * Applies the rendered pod wiring to the kernel: a host-side and a pod-side `ip -batch` script per
+ * ADD (see wirePod), run through an IpRunner, plus direct `/proc/sys` writes.
  * Runs in the node's (host) network namespace, like any CNI plugin.
  */
-import { randomBytes } from 'node:crypto';
-import { access, mkdir, rm, symlink, unlink, writeFile } from 'node:fs/promises';
+import { access, mkdir, symlink, unlink, writeFile } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { run } from '../lib/exec.js';
 import { TesseraError, isTesseraError } from '../lib/errors.js';
-import { BATCH_DIR, directIpRunner, type IpRunner } from './ip-runner.js';
-import { hostSysctls, renderAddressBatch, renderHostLink, renderPodSetup, type PodWiring } from './wiring-render.js';
+import { directIpRunner, SAFE_NETNS_NAME, type IpRunner, type NetnsBatch } from './ip-runner.js';
+import { hostSysctls, renderHostLink, renderHostRoutes, renderPodSetup, type PodWiring } from './wiring-render.js';
 
 const NETNS_DIRS = new Set(['/var/run/netns', '/run/netns']);
 
@@ -32,10 +30,11 @@ export async function pathExists(p: string): Promise<boolean> {
 
 /**
  * `ip` addresses namespaces by name under /run/netns. Runtimes that pass another path (e.g.
- * /proc/<pid>/ns/net) get a temporary symlink alias there, removed when the operation ends.
+ * /proc/<pid>/ns/net), or a name the ip helper would have to quote, get a temporary symlink
+ * alias there, removed when the operation ends.
  */
 export async function resolveNetns(path: string, uniq: string): Promise<NetnsRef> {
-  if (NETNS_DIRS.has(dirname(path))) return { name: basename(path), release: async () => undefined };
+  if (NETNS_DIRS.has(dirname(path)) && SAFE_NETNS_NAME.test(basename(path))) return { name: basename(path), release: async () => undefined };
   const name = `tsr-cni-${uniq}`;
   const alias = `/run/netns/${name}`;
   await mkdir('/run/netns', { recursive: true });
@@ -56,34 +55,30 @@ export async function deleteLink(ifName: string, signal?: AbortSignal, ip: IpRun
   }
 }
 
-export { BATCH_DIR };
-let batchDirReady = false;
-
 /**
- * The whole pod wiring in one script: veth (peer straight into the pod netns), host routes, then
- * the pod side via `netns exec` (see renderAddressBatch); then the host side's sysctls, before the
- * ADD answers (the pod sends nothing until then). One script, not one per phase: every `ip` start
- * costs ~4 ms here (its shared libraries), more than the IPAM txn it used to overlap with.
+ * The pod wiring: host batch (veth with its peer straight into the pod netns, up, host routes),
+ * then the pod side through `pod` (started by the caller when the ADD began, so its `ip` start-up
+ * is already paid), alongside the host veth's sysctls; all before the ADD answers (the pod sends
+ * nothing until then).
  */
-export async function wirePod(w: PodWiring, families: { v4: boolean; v6: boolean }, signal?: AbortSignal, ip: IpRunner = directIpRunner): Promise<void> {
-  if (!batchDirReady) {
-    await mkdir(BATCH_DIR, { recursive: true });
-    batchDirReady = true;
-  }
-  const file = `${BATCH_DIR}/${w.hostIf}-${randomBytes(4).toString('hex')}.batch`;
-  await writeFile(file, renderPodSetup(w));
-  try {
-    await ip.batch(renderHostLink(w) + renderAddressBatch(w, file), signal);
-  } finally {
-    await rm(file, { force: true });
-  }
-  await Promise.all(
+export async function wirePod(
+  w: PodWiring,
+  families: { v4: boolean; v6: boolean },
+  pod: NetnsBatch,
+  signal?: AbortSignal,
+  ip: IpRunner = directIpRunner,
+): Promise<void> {
+  await ip.batch(renderHostLink(w) + renderHostRoutes(w), signal);
+  const sysctls = Promise.all(
     hostSysctls(w.hostIf, families).map(([key, value]) =>
       writeFile(`/proc/sys/${key}`, value).catch((e: unknown) => {
         throw new TesseraError('exec-failed', `cannot set sysctl "${key}" to "${value}"`, { cause: e });
       }),
     ),
   );
+  const [podDone, sysDone] = await Promise.allSettled([pod.run(renderPodSetup(w)), sysctls]);
+  if (podDone.status === 'rejected') throw podDone.reason;
+  if (sysDone.status === 'rejected') throw sysDone.reason;
 }
 
 export interface IpAddrJson {
