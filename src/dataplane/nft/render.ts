@@ -85,6 +85,7 @@ class Builder {
   readonly sets = new Map<string, NftSet>();
   readonly chains = new Map<string, NftChain>();
   readonly maps = new Map<string, NftVmap>();
+  private readonly dispatchByList = new Map<string, string>();
   constructor(private readonly model: ResolvedModel) {}
 
   private recording: SetRequest[] | undefined;
@@ -239,8 +240,13 @@ class Builder {
    * depend on it, the policy chains' contents do not.
    */
   dispatchChain(ep: ResolvedEndpoint, dir: 'ingress' | 'egress'): string {
-    const sig = JSON.stringify([dir, ep[dir], ep.profiles, this.shapeCode(ep[dir], dir)]);
+    // Endpoints sharing a policy list share the chain: compute its shape signature once per render.
+    const listSig = JSON.stringify([dir, ep[dir], ep.profiles]);
+    const known = this.dispatchByList.get(listSig);
+    if (known !== undefined) return known;
+    const sig = `${listSig}${this.shapeCode(ep[dir], dir)}`;
     const name = chainNames.dispatch(sig, dir);
+    this.dispatchByList.set(listSig, name);
     if (this.chains.has(name)) return name;
     const cached = dispatchChainCache.get(sig);
     if (cached) {
