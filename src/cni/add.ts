@@ -1,6 +1,6 @@
 /**
- * CNI ADD: [pod-side `ip` start ‖ reads (pod, MTU, pools) → assign (or reuse what the handle
- * holds)] → [host `ip -batch` (veth + host routes) → pod-side script ‖ WEP write].
+ * CNI ADD: [pod-side `ip` start ‖ reads (pod, MTU, pools) → (host veth ‖ assign, or reuse what the
+ * handle holds)] → [host routes ‖ pod-side script ‖ sysctls ‖ WEP write].
  * Every side effect registers one undo step; one catch unwinds all of them, the address included.
  */
 import { readFile } from 'node:fs/promises';
@@ -14,7 +14,7 @@ import { UndoStack } from './undo.js';
 import { buildWorkloadEndpoint, podInfoFrom, type PodInfo } from './wep.js';
 import { familiesWanted, workloadOf } from './workload.js';
 import { GATEWAY_V4, HOST_VETH_LINK_LOCAL, HOST_VETH_MAC, type PodWiring } from './wiring-render.js';
-import { deleteLink, linkExists, pathExists, resolveNetns, wirePod } from './wiring.js';
+import { createHostLink, deleteLink, linkExists, pathExists, resolveNetns, wirePod } from './wiring.js';
 import { directIpRunner, type NetnsBatch } from './ip-runner.js';
 
 export const DEFAULT_MTU = 1500;
@@ -98,6 +98,7 @@ export async function cmdAdd(deps: CniDeps, req: CniRequest): Promise<CniResult>
   const netns = await resolveNetns(req.netns, w.hostIf);
   // The pod-side `ip` starts now: its start-up overlaps the datastore reads and the assign.
   let podIp: NetnsBatch | undefined;
+  let veth: Promise<void> | undefined;
   const undo = new UndoStack();
   try {
     podIp = (deps.ip ?? directIpRunner).prepareNetns(netns.name);
@@ -106,9 +107,13 @@ export async function cmdAdd(deps: CniDeps, req: CniRequest): Promise<CniResult>
     // A leftover veth of the same name is from an earlier, interrupted ADD of this workload.
     if (await linkExists(w.hostIf)) await deleteLink(w.hostIf, deps.signal, deps.ip);
     undo.push('release addresses', () => deps.ipam.releaseByHandle(w.handle));
+    undo.push('delete host veth', () => deleteLink(w.hostIf, undefined, deps.ip));
+    // The veth needs no address: the kernel's few ms creating it overlap the assign.
+    veth = createHostLink(link, deps.signal, deps.ip);
+    veth.catch(() => undefined); // awaited below (or before unwinding)
     const ips = await assignAddresses(deps, req, w.node, w.handle, w.pod);
     sanityCheck(ips);
-    undo.push('delete host veth', () => deleteLink(w.hostIf, undefined, deps.ip));
+    await veth;
     const wiring: PodWiring = { ...link, addresses: ips.map((i) => i.address) };
     const wep = buildWorkloadEndpoint({
       node: w.node,
@@ -128,6 +133,8 @@ export async function cmdAdd(deps: CniDeps, req: CniRequest): Promise<CniResult>
     if (wired.status === 'rejected') throw wired.reason;
     return resultFor(req, w.hostIf, w.podMac, ips);
   } catch (e) {
+    // The veth delete must not look before the veth create has finished.
+    await veth?.catch(() => undefined);
     await undo.unwind();
     throw e;
   } finally {

@@ -25,7 +25,7 @@
  * names and addresses travel inside the scripts, which `ip` parses.
  */
 import type { ChildProcess } from 'node:child_process';
-import { mkdir, open, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, unlink } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import { TesseraError } from '../lib/errors.js';
 import { run, start } from '../lib/exec.js';
@@ -158,6 +158,25 @@ function hostBatcher(): { batch(script: string): Promise<void>; close(): void } 
   };
 }
 
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+/** FIFOs of helpers that died without closing (SIGKILL) would pile up in BATCH_DIR. */
+async function sweepDeadFifos(): Promise<void> {
+  const names = await readdir(BATCH_DIR).catch(() => [] as string[]);
+  const dead = names.filter((n) => {
+    const m = /^(\d+)-\d+\.fifo$/.exec(n);
+    return m !== null && Number(m[1]) !== process.pid && !alive(Number(m[1]));
+  });
+  await Promise.all(dead.map((n) => unlink(`${BATCH_DIR}/${n}`).catch(() => undefined)));
+}
+
 /** The bash child that starts pod-side `ip` processes in the background and reports their exit. */
 function podStarter(): { prepare(netnsName: string): NetnsBatch; close(): void } {
   let sh: ChildProcess | undefined;
@@ -197,6 +216,7 @@ function podStarter(): { prepare(netnsName: string): NetnsBatch; close(): void }
     while (freeFifos.length === 0) {
       making ??= (async () => {
         await mkdir(BATCH_DIR, { recursive: true });
+        if (fifoSeq === 0) await sweepDeadFifos();
         const names = Array.from({ length: 16 }, () => `${BATCH_DIR}/${process.pid}-${++fifoSeq}.fifo`);
         await Promise.all(names.map((n) => unlink(n).catch(() => undefined)));
         await run(['mkfifo', '-m', '600', ...names]);

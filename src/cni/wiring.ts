@@ -55,11 +55,15 @@ export async function deleteLink(ifName: string, signal?: AbortSignal, ip: IpRun
   }
 }
 
+/** The host veth with its peer straight into the pod netns, up; needs no address, so it runs during the assign. */
+export function createHostLink(w: Omit<PodWiring, 'addresses'>, signal?: AbortSignal, ip: IpRunner = directIpRunner): Promise<void> {
+  return ip.batch(renderHostLink(w), signal);
+}
+
 /**
- * The pod wiring: host batch (veth with its peer straight into the pod netns, up, host routes),
- * then the pod side through `pod` (started by the caller when the ADD began, so its `ip` start-up
- * is already paid), alongside the host veth's sysctls; all before the ADD answers (the pod sends
- * nothing until then).
+ * The rest of the pod wiring once the veth exists (createHostLink): host routes, the pod side
+ * through `pod` (started when the ADD began, so its `ip` start-up is already paid) and the host
+ * veth's sysctls, side by side; all before the ADD answers (the pod sends nothing until then).
  */
 export async function wirePod(
   w: PodWiring,
@@ -68,7 +72,6 @@ export async function wirePod(
   signal?: AbortSignal,
   ip: IpRunner = directIpRunner,
 ): Promise<void> {
-  await ip.batch(renderHostLink(w) + renderHostRoutes(w), signal);
   const sysctls = Promise.all(
     hostSysctls(w.hostIf, families).map(([key, value]) =>
       writeFile(`/proc/sys/${key}`, value).catch((e: unknown) => {
@@ -76,9 +79,8 @@ export async function wirePod(
       }),
     ),
   );
-  const [podDone, sysDone] = await Promise.allSettled([pod.run(renderPodSetup(w)), sysctls]);
-  if (podDone.status === 'rejected') throw podDone.reason;
-  if (sysDone.status === 'rejected') throw sysDone.reason;
+  const done = await Promise.allSettled([ip.batch(renderHostRoutes(w), signal), pod.run(renderPodSetup(w)), sysctls]);
+  for (const d of done) if (d.status === 'rejected') throw d.reason;
 }
 
 export interface IpAddrJson {
