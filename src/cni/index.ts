@@ -23,11 +23,14 @@
  *   It deletes a WEP only when spec.containerID is the caller's.
  * - Kernel objects are recognisable: host veths carry the interface prefix (default "tsr"), host
  *   routes carry route protocol 80 ("tessera").
- * - Performance: one `ip -batch` script per ADD (veth + host routes + pod side nested via
- *   `netns exec`), sysctls written directly, WEP written in parallel. The server keeps the
- *   datastore connection warm, turns on IpamClient's hostCache (one CAS txn per assign, concurrent
- *   ADDs/DELs batched) and runs scripts through a small bash helper (ip-runner.ts) so the big
- *   Node process never forks. The shim never falls back to the TypeScript plugin after it has
+ * - Performance: no process starts on an ADD/DEL critical path in the server. Host-side scripts
+ *   go to one persistent `ip -force -batch -` (jobs delimited by end markers); the pod-side
+ *   `ip -n <netns> -batch <fifo>` is started (by a small bash helper, so the big Node process
+ *   never forks) when the ADD begins and gets its script through a FIFO; the host veth is created
+ *   while IPAM assigns; sysctls are written directly; the WEP is written in parallel. The server
+ *   keeps the datastore connection warm and turns on IpamClient's hostCache (one CAS txn per
+ *   assign, concurrent ADDs/DELs batched). See ip-runner.ts for the framing invariants.
+ * - The shim never falls back to the TypeScript plugin after it has
  *   sent a request (that could run an ADD twice).
  */
 export { startCniServer, encodeRequest, decodeRequest, type CniServer, type CniServerOptions } from './server.js';
