@@ -13,11 +13,11 @@ import { createHash } from 'node:crypto';
 import { mkdir, writeFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { Backend } from '../datastore/backend.js';
-import { ipamKeys, RESOURCE_ROOT, resourceKey } from '../datastore/keys.js';
+import type { Backend } from '../datastore/index.js';
+import { ipamKeys, RESOURCE_ROOT, resourceKey } from '../datastore/index.js';
 import { Syncer, ResourceStore } from '../datastore/index.js';
-import { lookupKind } from '../api/kinds.js';
-import type { Resource } from '../api/resource.js';
+import { lookupKind } from '../api/index.js';
+import type { Resource } from '../api/index.js';
 import { describeError, isTesseraError, TesseraError } from '../lib/errors.js';
 import { run } from '../lib/exec.js';
 import {

@@ -3,9 +3,9 @@
  * update, and never throws on bad data: an undecodable item is dropped from the mirror and
  * reported, so one bad write in etcd cannot take a node's dataplane down.
  */
-import type { Resource } from '../api/resource.js';
-import { kindForKey } from '../api/kinds.js';
-import { ipamKeys, parseResourceKey } from '../datastore/keys.js';
+import type { Resource } from '../api/index.js';
+import { kindForKey } from '../api/index.js';
+import { ipamKeys, parseResourceKey } from '../datastore/index.js';
 
 export interface MirrorUpdate {
   key: string;

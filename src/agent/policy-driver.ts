@@ -12,9 +12,9 @@ import { PolicyCalculator, policyUpdateFromResource, type PolicyUpdate } from '.
 import { NftReconciler, renderNft } from '../dataplane/nft/index.js';
 import type { DataplaneDriver } from './agent.js';
 import type { DatastoreMirror, MirrorChange } from './mirror.js';
-import type { Resource } from '../api/resource.js';
-import { kindFor } from '../api/kinds.js';
-import { resourceKey } from '../datastore/keys.js';
+import type { Resource } from '../api/index.js';
+import { kindFor } from '../api/index.js';
+import { resourceKey } from '../datastore/index.js';
 
 const POD_KIND = kindFor('v1', 'Pod')!;
 

@@ -2,8 +2,8 @@
  * Projects the datastore mirror onto the route calculator's inputs. Pure over the mirror;
  * tolerant of half-written resources (missing fields are treated as absent, never thrown on).
  */
-import type { Resource } from '../api/resource.js';
-import type { BlockInfo, EncapMode, NodeInfo, PoolInfo, RouteInputs, WorkloadInfo } from '../dataplane/routes/model.js';
+import type { Resource } from '../api/index.js';
+import type { BlockInfo, EncapMode, NodeInfo, PoolInfo, RouteInputs, WorkloadInfo } from '../dataplane/routes/index.js';
 import type { DatastoreMirror } from './mirror.js';
 
 type Obj = Record<string, unknown>;

@@ -10,9 +10,9 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { lookupKind } from '../api/kinds.js';
-import type { KindInfo } from '../api/kind-info.js';
-import type { Resource } from '../api/resource.js';
+import { lookupKind } from '../api/index.js';
+import type { KindInfo } from '../api/index.js';
+import type { Resource } from '../api/index.js';
 import { describeError, isTesseraError } from '../lib/errors.js';
 import { systemClock, type Clock } from '../lib/clock.js';
 import { birdInputFromMirror, secretRefs, type BgpMirror } from './inputs.js';

@@ -4,7 +4,7 @@
  * a route no rule decides falls through to the caller (import: accepted; export: Tessera's
  * default export policy). `accept`/`reject` inside a BIRD function ends the whole filter.
  */
-import type { Resource } from '../api/resource.js';
+import type { Resource } from '../api/index.js';
 import { checkCidr, formatCidr, familyBits } from '../lib/ip.js';
 import { birdQuotable, obj, parseAsNumber, str } from './values.js';
 

@@ -2,7 +2,7 @@
  * Projects the agent's datastore mirror onto the renderer's input. Pure over the mirror and
  * tolerant of half-written resources (the renderer reports what it cannot use).
  */
-import type { Resource } from '../api/resource.js';
+import type { Resource } from '../api/index.js';
 import type { BirdBlock, BirdConfigInput, BirdWorkload } from './model.js';
 import { obj, str, strings } from './values.js';
 

@@ -2,7 +2,7 @@
  * Inputs and outputs of the BIRD config renderer. Resources are taken as the datastore holds them
  * (loosely typed): the renderer must tolerate half-written objects and report, never throw.
  */
-import type { Resource } from '../api/resource.js';
+import type { Resource } from '../api/index.js';
 
 export interface BirdBlock {
   cidr: string;

@@ -3,7 +3,7 @@
  * Pure. Precedence on a duplicate address: an explicit BGPPeer replaces the mesh session, and among
  * BGPPeers the first by name wins (Calico dedupes the same way, so one address is one session).
  */
-import type { Resource } from '../api/resource.js';
+import type { Resource } from '../api/index.js';
 import { evaluateSelector, parseSelector } from '../api/selector/index.js';
 import { parseIp, type Cidr, type IpFamily } from '../lib/ip.js';
 import type { PeerType } from './model.js';

@@ -2,7 +2,7 @@
  * renderBirdConfig: datastore facts → one bird.conf (BIRD 2) for one node. Pure and deterministic:
  * every list is sorted, so equal inputs give byte-identical text and the writer can skip reloads.
  */
-import type { Resource } from '../api/resource.js';
+import type { Resource } from '../api/index.js';
 import {
   checkCidr,
   cidrContainsCidr,

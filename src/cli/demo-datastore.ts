@@ -5,7 +5,7 @@
  * step fails.
  */
 import { join } from 'node:path';
-import { startEtcd } from '../lab/etcd.js';
+import { startEtcd } from '../lab/index.js';
 import { TesseraError } from '../lib/errors.js';
 import type { CliIO } from './io.js';
 import { openCliStore } from './open-store.js';

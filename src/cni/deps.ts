@@ -1,5 +1,5 @@
 /** What the CNI operations need from the outside: storage, IPAM, a clock. Injected for tests. */
-import type { Backend } from '../datastore/backend.js';
+import type { Backend } from '../datastore/index.js';
 import type { Clock } from '../lib/clock.js';
 import type { IpRunner } from './ip-runner.js';
 import type { AssignedIp, AutoAssignArgs, AutoAssignResult, ReleaseResult } from '../ipam/index.js';

@@ -9,7 +9,7 @@
  */
 import { chmod, unlink } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
-import type { Backend } from '../datastore/backend.js';
+import type { Backend } from '../datastore/index.js';
 import { systemClock, type Clock } from '../lib/clock.js';
 import { TesseraError } from '../lib/errors.js';
 import type { CniIpam } from './deps.js';

@@ -1,9 +1,9 @@
 /** Datastore reads/writes of the CNI plugin: Pods, IPPools and WorkloadEndpoints by key. */
-import type { Backend, KV } from '../datastore/backend.js';
-import { kindPrefix, resourceKey, ipamKeys } from '../datastore/keys.js';
-import { kindFor } from '../api/kinds.js';
-import { CALICO_API_VERSION, K8S_CORE_API_VERSION, type Resource } from '../api/resource.js';
-import type { KindInfo } from '../api/kind-info.js';
+import type { Backend, KV } from '../datastore/index.js';
+import { kindPrefix, resourceKey, ipamKeys } from '../datastore/index.js';
+import { kindFor } from '../api/index.js';
+import { CALICO_API_VERSION, K8S_CORE_API_VERSION, type Resource } from '../api/index.js';
+import type { KindInfo } from '../api/index.js';
 import { TesseraError } from '../lib/errors.js';
 
 function kind(apiVersion: string, k: string): KindInfo {

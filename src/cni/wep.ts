@@ -3,7 +3,7 @@
  * Labels: the v1 Pod's, plus projectcalico.org/{namespace,orchestrator,serviceaccount}.
  * Profiles: kns.<ns> and ksa.<ns>.<sa>. Ports: the Pod's named container ports.
  */
-import { CALICO_API_VERSION, type Resource } from '../api/resource.js';
+import { CALICO_API_VERSION, type Resource } from '../api/index.js';
 import { wepName } from './naming.js';
 
 export interface WorkloadEndpointPort {

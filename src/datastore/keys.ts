@@ -12,7 +12,7 @@
  * Values are JSON. Resources are stored without `metadata.resourceVersion`; it is filled from the
  * key's revision on read.
  */
-import type { KindInfo } from '../api/kind-info.js';
+import type { KindInfo } from '../api/index.js';
 
 export const ROOT = '/tessera/v1/';
 export const RESOURCE_ROOT = `${ROOT}res/`;

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { lookupKind } from '../api/kinds.js';
-import type { Resource } from '../api/resource.js';
+import { lookupKind } from '../api/index.js';
+import type { Resource } from '../api/index.js';
 import { ManualClock } from '../lib/clock.js';
 import { isTesseraError } from '../lib/errors.js';
 import { MemoryBackend } from './memory/memory-backend.js';

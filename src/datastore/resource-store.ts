@@ -10,9 +10,9 @@
  * read is the caller's). apply and applyBatch without resourceVersion read the current objects
  * and CAS on those revisions, retrying a bounded number of times if someone wrote in between.
  */
-import { kindFor } from '../api/kinds.js';
-import type { KindInfo } from '../api/kind-info.js';
-import type { Resource } from '../api/resource.js';
+import { kindFor } from '../api/index.js';
+import type { KindInfo } from '../api/index.js';
+import type { Resource } from '../api/index.js';
 import { systemClock, type Clock } from '../lib/clock.js';
 import { TesseraError, isTesseraError } from '../lib/errors.js';
 import type { Backend, TxnOp } from './backend.js';

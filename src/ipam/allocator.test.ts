@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MemoryBackend } from '../datastore/index.js';
-import { ipamKeys } from '../datastore/keys.js';
+import { ipamKeys } from '../datastore/index.js';
 import { isTesseraError } from '../lib/errors.js';
 import { cidrContainsIp, parseCidr, parseIp } from '../lib/ip.js';
 import { IpamClient } from './client.js';

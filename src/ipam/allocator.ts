@@ -2,8 +2,8 @@
  * The allocator: read → compute (pure block math) → one CAS transaction, retried on conflict.
  * See index.ts for the design invariants.
  */
-import type { Backend, TxnOp } from '../datastore/backend.js';
-import { ipamKeys } from '../datastore/keys.js';
+import type { Backend, TxnOp } from '../datastore/index.js';
+import { ipamKeys } from '../datastore/index.js';
 import { TesseraError, isTesseraError } from '../lib/errors.js';
 import { cidrFirst, cidrOverlaps, formatIp, parseCidr, parseIp, tryParseIp, type Cidr } from '../lib/ip.js';
 import {

@@ -1,7 +1,7 @@
 /**
  * `IpamClient`: the allocator plus the maintenance operations behind `tessera ipam show|check|release`.
  */
-import { ipamKeys } from '../datastore/keys.js';
+import { ipamKeys } from '../datastore/index.js';
 import { isTesseraError } from '../lib/errors.js';
 import { cidrSize, parseCidr } from '../lib/ip.js';
 import { IpamAllocator } from './allocator.js';

@@ -1,11 +1,11 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MemoryBackend } from '../datastore/index.js';
-import { ipamKeys } from '../datastore/keys.js';
+import { ipamKeys } from '../datastore/index.js';
 import { IpamClient } from './client.js';
 import { FaultyBackend, putPool, putReservation, seededRandom } from './testing.js';
 import type { AutoAssignArgs } from './types.js';
-import type { Backend, TxnOp } from '../datastore/backend.js';
+import type { Backend, TxnOp } from '../datastore/index.js';
 
 const TS = '2024-01-01T00:00:00.000Z';
 const fastRetry = { backoffBaseMs: 0.2, backoffMaxMs: 4 };

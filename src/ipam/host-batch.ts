@@ -20,9 +20,9 @@
  * those prefixes run; any change drops it. Its staleness is the watch delay, the same window as
  * the plain path's read-then-write.
  */
-import type { Backend, TxnOp } from '../datastore/backend.js';
-import { ipamKeys, kindPrefix } from '../datastore/keys.js';
-import { lookupKind } from '../api/kinds.js';
+import type { Backend, TxnOp } from '../datastore/index.js';
+import { ipamKeys, kindPrefix } from '../datastore/index.js';
+import { lookupKind } from '../api/index.js';
 import { TesseraError, isTesseraError } from '../lib/errors.js';
 import { parseCidr } from '../lib/ip.js';
 import type { AssignContext } from './allocator.js';

@@ -4,10 +4,10 @@
  * as Calico names them). A CNI handle is live when a WorkloadEndpoint carries its container ID;
  * a tunnel handle is live when its Node exists.
  */
-import { lookupKind } from '../api/kinds.js';
-import type { Resource } from '../api/resource.js';
-import type { Backend } from '../datastore/backend.js';
-import { kindPrefix } from '../datastore/keys.js';
+import { lookupKind } from '../api/index.js';
+import type { Resource } from '../api/index.js';
+import type { Backend } from '../datastore/index.js';
+import { kindPrefix } from '../datastore/index.js';
 import { TesseraError } from '../lib/errors.js';
 
 const TUNNEL_HANDLE = /^(?:ipip|vxlan|vxlan-v6|wireguard|wireguard-v6)-tunnel-addr-(.+)$/;

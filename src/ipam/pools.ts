@@ -3,11 +3,11 @@
  * Calico's defaults applied (blockSize 26/122, nodeSelector all(), allowedUses [Workload, Tunnel]).
  * Pool selection is pure; only `load*` touch the Backend.
  */
-import { lookupKind } from '../api/kinds.js';
-import type { Resource } from '../api/resource.js';
+import { lookupKind } from '../api/index.js';
+import type { Resource } from '../api/index.js';
 import { evaluateSelector, parseSelector } from '../api/selector/index.js';
-import type { Backend } from '../datastore/backend.js';
-import { kindPrefix, resourceKey } from '../datastore/keys.js';
+import type { Backend } from '../datastore/index.js';
+import { kindPrefix, resourceKey } from '../datastore/index.js';
 import { TesseraError } from '../lib/errors.js';
 import { checkCidr, cidrContainsCidr, cidrNetwork, cidrContainsIp, formatCidr, type Cidr, type IpAddr } from '../lib/ip.js';
 import type { IpFamilyNum, IpUse } from './types.js';

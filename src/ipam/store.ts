@@ -2,8 +2,8 @@
  * Datastore access for IPAM records: typed reads, CAS retry with jittered backoff. The retry loop
  * re-reads and recomputes on every attempt, so nothing stale is ever written.
  */
-import type { Backend, KV } from '../datastore/backend.js';
-import { ipamKeys } from '../datastore/keys.js';
+import type { Backend, KV } from '../datastore/index.js';
+import { ipamKeys } from '../datastore/index.js';
 import { sleep } from '../lib/clock.js';
 import { TesseraError, isTesseraError } from '../lib/errors.js';
 import { parseBlock } from './block.js';

@@ -2,9 +2,9 @@
  * Test helpers shared by IPAM unit and integration tests: seeding pools / reservations / nodes,
  * and a Backend wrapper that injects CAS conflicts and interleaving delays.
  */
-import { lookupKind } from '../api/kinds.js';
-import type { Backend, KV, ListResult, TxnOp, WatchOptions, WatchStream, WriteOptions } from '../datastore/backend.js';
-import { resourceKey } from '../datastore/keys.js';
+import { lookupKind } from '../api/index.js';
+import type { Backend, KV, ListResult, TxnOp, WatchOptions, WatchStream, WriteOptions } from '../datastore/index.js';
+import { resourceKey } from '../datastore/index.js';
 import { TesseraError } from '../lib/errors.js';
 
 function key(kind: string, name: string): string {

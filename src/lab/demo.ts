@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { sleep } from '../lib/clock.js';
-import { K8S_NETWORKING_API_VERSION, type Resource } from '../api/resource.js';
+import { K8S_NETWORKING_API_VERSION, type Resource } from '../api/index.js';
 import { labDown, labUp } from './lab.js';
 import { podCreate } from './pods.js';
 import { handWirePod } from './handwire.js';

@@ -3,10 +3,10 @@
  * datastore facade it writes them with (ResourceStore over etcd: uid, creationTimestamp and the
  * key layout are the datastore's, exactly as every other component reads them).
  */
-import { kindFor } from '../api/kinds.js';
-import type { KindInfo } from '../api/kind-info.js';
-import type { Resource } from '../api/resource.js';
-import { CALICO_API_VERSION, K8S_CORE_API_VERSION } from '../api/resource.js';
+import { kindFor } from '../api/index.js';
+import type { KindInfo } from '../api/index.js';
+import type { Resource } from '../api/index.js';
+import { CALICO_API_VERSION, K8S_CORE_API_VERSION } from '../api/index.js';
 import { ResourceStore, openBackend, type Backend } from '../datastore/index.js';
 import { TesseraError, isTesseraError } from '../lib/errors.js';
 import type { LabPlan, PodPort } from './plan.js';

@@ -2,7 +2,7 @@
  * Datastore Resource → PolicyUpdate. The agent's syncer and the CLI both feed the calculator through
  * this, so they see the same model. Returns undefined for kinds policy does not use.
  */
-import type { Resource } from '../api/resource.js';
+import type { Resource } from '../api/index.js';
 import type {
   HostEndpointInput,
   K8sNetworkPolicyInput,

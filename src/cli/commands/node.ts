@@ -7,8 +7,8 @@
  */
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
-import { lookupKind } from '../../api/kinds.js';
-import type { Resource } from '../../api/resource.js';
+import { lookupKind } from '../../api/index.js';
+import type { Resource } from '../../api/index.js';
 import { birdPaths, formatPeerTable, parseBirdProtocols, parseBirdStatus, peersFromCalicoNodeStatus, type PeerStatus } from '../../bgp/index.js';
 import { openBackend, ResourceStore } from '../../datastore/index.js';
 import { resolveDatastore } from '../../lib/context.js';

@@ -5,8 +5,8 @@
  * WorkloadEndpoint name.
  */
 import type { Command } from 'commander';
-import { lookupKind } from '../../api/kinds.js';
-import type { Resource } from '../../api/resource.js';
+import { lookupKind } from '../../api/index.js';
+import type { Resource } from '../../api/index.js';
 import { openBackend, ResourceStore, type Backend } from '../../datastore/index.js';
 import { resolveDatastore } from '../../lib/context.js';
 import { TesseraError } from '../../lib/errors.js';

@@ -9,7 +9,7 @@ import type { IpFamily } from '../../lib/ip.js';
 import { VXLAN_DEVICE, VXLAN_V6_DEVICE } from '../../lib/marks.js';
 import { diffRoutes, parseKernelRoutes } from './diff.js';
 import type { RouteState } from './model.js';
-import { diffVtepPeers, parseFdb, parseNeigh, type VtepSpec } from '../vxlan/diff.js';
+import { diffVtepPeers, parseFdb, parseNeigh, type VtepSpec } from '../vxlan/index.js';
 
 export interface RoutingReconcilerOptions {
   /** Run in this network namespace (tests); the agent itself runs inside its host namespace. */
