@@ -21,6 +21,7 @@ import { run, start } from '../src/lib/exec.js';
 import { sleep } from '../src/lib/clock.js';
 import { describeError } from '../src/lib/errors.js';
 import { ROUTE_PROTOCOL, VXLAN_DEVICE } from '../src/lib/marks.js';
+import type { IpRoute } from './helpers/lab.js';
 
 const BIN = join(import.meta.dirname, '..', 'bin', 'tessera');
 const name = `tsr${randomBytes(3).toString('hex')}`;
@@ -29,13 +30,6 @@ const env = { ...process.env, TESSERA_CONFIG: join(cfgDir, 'config.json') };
 const cli = (args: string[], input?: string) => run([BIN, ...args], { env, check: false, timeoutMs: 120_000, input });
 const children: ChildProcess[] = [];
 
-interface IpRoute {
-  dst: string;
-  type?: string;
-  gateway?: string;
-  dev?: string;
-  protocol?: string;
-}
 
 const netnsOf = (node: string) => `${name}-${node}`;
 const lab = (): LabState => loadLab(name, env);

@@ -16,52 +16,22 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import { kindFor } from '../src/api/kinds.js';
 import type { Resource } from '../src/api/resource.js';
 import { ResourceStore, openBackend } from '../src/datastore/index.js';
 import { labDown, labUp, matrix, podAddress, podCreate, readPods, type LabState, type PodState } from '../src/lab/index.js';
 import { sleep } from '../src/lib/clock.js';
 import { run } from '../src/lib/exec.js';
-import { cidrNetwork, formatCidr, parseIp } from '../src/lib/ip.js';
+import { loadSuite, stepsOf, substitute, type Suite as SuiteModel, type SuiteProbe, type SuiteStep } from './helpers/netpol-suite.js';
 
-interface Probe {
-  port: number;
-  protocol: 'TCP' | 'UDP' | 'SCTP';
-  grid: string[];
-}
-interface LabelChange {
-  set?: Record<string, string>;
-  remove?: string[];
-}
-interface Step {
-  deleteAllPolicies?: boolean;
-  deletePolicies?: { namespace: string; name: string }[];
-  setup?: { podLabels?: (LabelChange & { pod: string })[]; namespaceLabels?: (LabelChange & { namespace: string })[] };
-  policies?: Resource[];
-  probes: Probe[];
-}
-interface Case extends Partial<Step> {
-  id: string;
-  name: string;
-  steps?: Step[];
-}
-interface Suite {
-  model: {
-    namespaces: Record<string, { labels: Record<string, string> }>;
-    pods: { ns: string; name: string; labels: Record<string, string> }[];
-    namedPorts: { name: string; port: number; protocol: string }[];
-    podOrder: string[];
-  };
-  cases: Case[];
-}
+type Probe = SuiteProbe;
+type Step = SuiteStep<Resource>;
+type Suite = SuiteModel<Resource>;
 
-const repoRoot = fileURLToPath(new URL('..', import.meta.url));
-const suiteFile = join(repoRoot, '..', 'shared', 'conformance', 'netpol-public.json');
 const labName = `tsrc${randomBytes(3).toString('hex')}`;
 const POD = kindFor('v1', 'Pod')!;
 const NS = kindFor('v1', 'Namespace')!;
@@ -95,14 +65,6 @@ for n in range(job['count']):
         s.sendto(pkt, (ip, 0))
     time.sleep(0.05)
 `;
-
-function substitute(text: string, ips: Map<string, string>): string {
-  return text
-    .replace(/\{\{podIP ([^}]+)\}\}/g, (_, p: string) => ips.get(p.trim()) as string)
-    .replace(/\{\{podNet ([^ ]+) (\d+)\}\}/g, (_, p: string, len: string) =>
-      formatCidr(cidrNetwork({ ...parseIp(ips.get(p) as string), prefix: Number(len) })),
-    );
-}
 
 function gridOf(order: readonly string[], allowed: (from: string, to: string) => boolean): string[] {
   return order.map((from) => order.map((to) => (from === to ? '?' : allowed(from, to) ? '.' : 'X')).join(''));
@@ -172,8 +134,7 @@ class SctpObserver {
 }
 
 test('netpol-public.json: every case live on a 3-node lab (TCP, UDP, SCTP)', { timeout: 900_000 }, async (t) => {
-  assert.ok(existsSync(suiteFile), `conformance suite "${suiteFile}" is missing (expected at <repo root>/../shared/conformance/netpol-public.json)`);
-  const suite = JSON.parse(readFileSync(suiteFile, 'utf8')) as Suite;
+  const suite: Suite = loadSuite<Resource>();
   const order = suite.model.podOrder;
   const cfgDir = mkdtempSync(join(tmpdir(), 'tessera-conf-'));
   const env = { ...process.env, TESSERA_CONFIG: join(cfgDir, 'config.json') };
@@ -257,7 +218,7 @@ test('netpol-public.json: every case live on a 3-node lab (TCP, UDP, SCTP)', { t
     const problems: string[] = pristine.ok ? [] : [`not pristine before the case: ${pristine.diff.slice(0, 5).join(', ')}`];
     const podLabels = new Map(suite.model.pods.map((p) => [`${p.ns}/${p.name}`, { ...p.labels }]));
     const nsLabels = new Map(Object.entries(suite.model.namespaces).map(([ns, v]) => [ns, { ...v.labels }]));
-    const steps: Step[] = c.steps ?? [{ ...c, probes: c.probes ?? [] } as Step];
+    const steps: Step[] = stepsOf(c);
     for (const [si, step] of steps.entries()) {
       if (step.deleteAllPolicies) {
         for (const k of live) {

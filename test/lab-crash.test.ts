@@ -4,13 +4,14 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { labDir, labDown, readLabState } from '../src/lab/index.js';
 import { start } from '../src/lib/exec.js';
 import { readCliConfig } from '../src/lib/context.js';
+import { processesNaming } from './helpers/lab.js';
 
 const cfgDir = mkdtempSync(join(tmpdir(), 'tessera-labtest-'));
 const env = { ...process.env, TESSERA_CONFIG: join(cfgDir, 'config.json') };
@@ -21,18 +22,6 @@ after(async () => {
   rmSync(cfgDir, { recursive: true, force: true });
 });
 
-function processesNaming(dir: string): number[] {
-  return readdirSync('/proc')
-    .filter((e) => /^\d+$/.test(e))
-    .filter((e) => {
-      try {
-        return readFileSync(`/proc/${e}/cmdline`, 'utf8').includes(dir);
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
-}
 
 /** Starts `lab up` in a child process and SIGKILLs it once a progress line matches `killAt`. */
 async function killedUp(name: string, killAt: RegExp): Promise<string> {

@@ -4,7 +4,7 @@
  */
 import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -14,6 +14,7 @@ import { matrix, probePods } from '../src/lab/connectivity.js';
 import { run } from '../src/lib/exec.js';
 import { readCliConfig } from '../src/lib/context.js';
 import { countAllowed } from '../src/lab/matrix.js';
+import { processesNaming } from './helpers/lab.js';
 
 const name = `tsr${randomBytes(3).toString('hex')}`;
 const cfgDir = mkdtempSync(join(tmpdir(), 'tessera-labtest-'));
@@ -23,18 +24,6 @@ function labNetns(): string[] {
   return readdirSync('/var/run/netns').filter((n) => n.startsWith(`${name}-`));
 }
 
-function processesNaming(dir: string): number[] {
-  return readdirSync('/proc')
-    .filter((e) => /^\d+$/.test(e))
-    .filter((e) => {
-      try {
-        return readFileSync(`/proc/${e}/cmdline`, 'utf8').includes(dir);
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
-}
 
 describe('lab fabric (root)', () => {
   after(async () => {

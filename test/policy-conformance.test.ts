@@ -5,54 +5,18 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { cidrNetwork, formatCidr, parseIp } from '../src/lib/ip.js';
+import { loadSuite, stepsOf, substitute, type Suite as SuiteModel, type SuiteCase, type SuiteStep } from './helpers/netpol-suite.js';
 import { explainFlow, PolicyCalculator, protocolNumber, type K8sNetworkPolicyInput } from '../src/policy/index.js';
 
-interface Probe {
-  port: number;
-  protocol: string;
-  grid: string[];
-}
-interface Step {
-  deleteAllPolicies?: boolean;
-  deletePolicies?: { namespace: string; name: string }[];
-  setup?: {
-    podLabels?: { pod: string; set?: Record<string, string>; remove?: string[] }[];
-    namespaceLabels?: { namespace: string; set?: Record<string, string>; remove?: string[] }[];
-  };
-  policies?: { metadata: { name: string; namespace: string }; spec: K8sNetworkPolicyInput['spec'] }[];
-  probes: Probe[];
-}
-interface Case extends Partial<Step> {
-  id: string;
-  name: string;
-  steps?: Step[];
-}
-interface Suite {
-  model: {
-    namespaces: Record<string, { labels: Record<string, string> }>;
-    pods: { ns: string; name: string; labels: Record<string, string> }[];
-    namedPorts: { name: string; port: number; protocol: string }[];
-    podOrder: string[];
-  };
-  cases: Case[];
-}
+type PolicyDoc = { metadata: { name: string; namespace: string }; spec: K8sNetworkPolicyInput['spec'] };
+type Step = SuiteStep<PolicyDoc>;
+type Case = SuiteCase<PolicyDoc>;
+type Suite = SuiteModel<PolicyDoc>;
 
-const file = fileURLToPath(new URL('../../shared/conformance/netpol-public.json', import.meta.url));
 
 function podIp(i: number): string {
   // Spread over three "nodes" (10.244.<node>.x) so ipBlock prefixes differ between pods.
   return `10.244.${i % 3}.${10 + i}`;
-}
-
-function substitute(text: string, ips: Map<string, string>): string {
-  return text
-    .replace(/\{\{podIP ([^}]+)\}\}/g, (_, p: string) => ips.get(p.trim()) as string)
-    .replace(/\{\{podNet ([^ ]+) (\d+)\}\}/g, (_, p: string, len: string) =>
-      formatCidr(cidrNetwork({ ...parseIp(ips.get(p) as string), prefix: Number(len) })),
-    );
 }
 
 function runCase(suite: Suite, c: Case, checked: { n: number }): string[] {
@@ -88,7 +52,7 @@ function runCase(suite: Suite, c: Case, checked: { n: number }): string[] {
   for (const id of ips.keys()) putPod(id);
   const live = new Set<string>();
   const failures: string[] = [];
-  const steps: Step[] = c.steps ?? [{ ...c, probes: c.probes ?? [] } as Step];
+  const steps: Step[] = stepsOf(c);
   steps.forEach((step, si) => {
     if (step.deleteAllPolicies) {
       for (const k of live) calc.apply({ kind: 'K8sNetworkPolicy', key: k, value: null });
@@ -140,8 +104,7 @@ function runCase(suite: Suite, c: Case, checked: { n: number }): string[] {
 }
 
 test('netpol-public.json: every probe on the pure model', () => {
-  assert.ok(existsSync(file), `conformance file ${file} is missing`);
-  const suite = JSON.parse(readFileSync(file, 'utf8')) as Suite;
+  const suite: Suite = loadSuite<PolicyDoc>();
   const checked = { n: 0 };
   const failures = suite.cases.flatMap((c) => runCase(suite, c, checked));
   assert.deepEqual(failures, []);

@@ -15,18 +15,11 @@ import { labDown, labUp, loadLab, matrix, podCreate } from '../src/lab/index.js'
 import { run } from '../src/lib/exec.js';
 import { sleep } from '../src/lib/clock.js';
 import { ROUTE_PROTOCOL, VXLAN_DEVICE } from '../src/lib/marks.js';
+import type { IpRoute } from './helpers/lab.js';
 
 const BIN = join(import.meta.dirname, '..', 'bin', 'tessera');
 const POOL_PREFIX = '10.244.';
 
-interface IpRoute {
-  dst: string;
-  type?: string;
-  gateway?: string;
-  dev?: string;
-  protocol?: string;
-  flags?: string[];
-}
 interface StatusJson {
   nodes: { name: string; netns: string; ips: string[] }[];
   pods: { namespace: string; name: string; node: string; ips: string[] }[];

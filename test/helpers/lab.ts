@@ -1,0 +1,26 @@
+/** Shared checks for lab tests: what a lab leaves running or mounted. */
+import { readdirSync, readFileSync } from 'node:fs';
+
+/** Pids whose command line mentions `dir` (a lab's state dir): must be none after `lab down`. */
+export function processesNaming(dir: string): number[] {
+  return readdirSync('/proc')
+    .filter((e) => /^\d+$/.test(e))
+    .filter((e) => {
+      try {
+        return readFileSync(`/proc/${e}/cmdline`, 'utf8').includes(dir);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+/** A route as `ip -json route` prints it. */
+export interface IpRoute {
+  dst: string;
+  type?: string;
+  gateway?: string;
+  dev?: string;
+  protocol?: string;
+  flags?: string[];
+}
