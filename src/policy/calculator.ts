@@ -99,6 +99,8 @@ export class PolicyCalculator {
   private readonly namedPortCache = new Map<string, NamedPortSetDef>();
   /** Policies in evaluation order; dropped whenever a policy or tier changes. */
   private ordered: CompiledPolicy[] | undefined;
+  /** Sorted local endpoint ids; dropped whenever a local endpoint is added, moved or removed. */
+  private localSorted: string[] | undefined;
 
   constructor(options: PolicyCalculatorOptions = {}) {
     this.nodeName = options.nodeName;
@@ -148,6 +150,8 @@ export class PolicyCalculator {
 
   upsertWorkloadEndpoint(w: WorkloadEndpointInput): void {
     const key = `${w.namespace}/${w.name}`;
+    const prevWep = this.weps.get(key);
+    if (this.isLocal(w) || (prevWep && this.isLocal(prevWep))) this.localSorted = undefined;
     this.weps.set(key, w);
     const labels: Record<string, string> = { ...w.labels };
     labels[NAMESPACE_LABEL] = w.namespace;
@@ -157,8 +161,14 @@ export class PolicyCalculator {
   }
 
   removeWorkloadEndpoint(key: string): void {
+    const prevWep = this.weps.get(key);
+    if (prevWep && this.isLocal(prevWep)) this.localSorted = undefined;
     this.weps.delete(key);
     this.removeMember(itemId.wep(key));
+  }
+
+  private isLocal(w: WorkloadEndpointInput): boolean {
+    return this.nodeName === undefined || w.node === this.nodeName;
   }
 
   upsertHostEndpoint(h: HostEndpointInput): void {
@@ -193,11 +203,7 @@ export class PolicyCalculator {
     }
     const ns = p.kind === 'NetworkPolicy' ? p.namespace : undefined;
     const id = ns ? `${ns}/${p.name}` : p.name;
-    const parts: Selector[] = [parseSelector(s.selector ?? '')];
-    if (ns) parts.push({ kind: 'eq', key: NAMESPACE_LABEL, value: ns });
-    else if (s.namespaceSelector?.trim()) parts.push(namespaceSelectorFor(parseSelector(s.namespaceSelector)));
-    if (s.serviceAccountSelector?.trim()) parts.push(prefixSelector(parseSelector(s.serviceAccountSelector), SA_PREFIX));
-    const apply = andSelectors(...parts);
+    const { apply, applyKey } = applySelector(s.selector ?? '', ns, s.namespaceSelector, s.serviceAccountSelector);
     const ingress = (s.ingress ?? []).map((r, i) => compileRule(r, i, ns, `spec.ingress[${i}]`));
     const egress = (s.egress ?? []).map((r, i) => compileRule(r, i, ns, `spec.egress[${i}]`));
     // Calico's defaulting: Ingress always, Egress when egress rules exist.
@@ -214,9 +220,8 @@ export class PolicyCalculator {
       ingress: types.has('ingress') ? ingress : [],
       egress: types.has('egress') ? egress : [],
     };
-    const applyKey = printSelector(apply);
     const refs = [applyKey];
-    this.index.addSelector(applyKey, apply);
+    if (!this.index.refSelector(applyKey)) this.index.addSelector(applyKey, apply);
     this.addRuleRefs([...resolved.ingress, ...resolved.egress], refs);
     this.removePolicy(id);
     this.policies.set(id, { resolved, applyKey, types, refs });
@@ -233,10 +238,11 @@ export class PolicyCalculator {
 
   /** Local endpoint ids (`namespace/name`), sorted. */
   localEndpoints(): string[] {
-    return [...this.weps.values()]
+    this.localSorted ??= [...this.weps.values()]
       .filter((w) => this.nodeName === undefined || w.node === this.nodeName)
       .map((w) => `${w.namespace}/${w.name}`)
       .sort();
+    return [...this.localSorted];
   }
 
   /** Finds a workload endpoint by `ns/pod`, `ns/wepName` or a unique WEP name. */
@@ -380,7 +386,7 @@ export class PolicyCalculator {
   private addRuleRefs(rules: readonly RuleIR[], refs: string[]): void {
     for (const r of rules) {
       for (const s of ruleSelectors(r).selectors) {
-        this.index.addSelector(s, parseSelector(s));
+        if (!this.index.refSelector(s)) this.index.addSelector(s, parseCached(s));
         refs.push(s);
       }
     }
@@ -418,6 +424,39 @@ export class PolicyCalculator {
     if (compiled) this.profiles.set(name, compiled);
     this.index.setParent(parentId(name), compiled?.labels);
   }
+}
+
+/**
+ * Parsed selectors by text. Selector trees are immutable values, so the many policies that repeat a
+ * selector share one parse instead of re-parsing (and re-printing) it per update.
+ */
+const parsedSelectors = new Map<string, Selector>();
+function parseCached(text: string): Selector {
+  let sel = parsedSelectors.get(text);
+  if (sel === undefined) {
+    sel = parseSelector(text); // throws before caching on invalid input
+    if (parsedSelectors.size > 50_000) parsedSelectors.clear();
+    parsedSelectors.set(text, sel);
+  }
+  return sel;
+}
+
+/** A policy's canonical apply selector (spec.selector ∧ namespace ∧ service accounts), cached by its inputs. */
+const applySelectors = new Map<string, { apply: Selector; applyKey: string }>();
+function applySelector(selector: string, ns: string | undefined, nsSel: string | undefined, saSel: string | undefined): { apply: Selector; applyKey: string } {
+  const cacheKey = JSON.stringify([selector, ns ?? null, nsSel ?? null, saSel ?? null]);
+  let hit = applySelectors.get(cacheKey);
+  if (hit === undefined) {
+    const parts: Selector[] = [parseCached(selector)];
+    if (ns) parts.push({ kind: 'eq', key: NAMESPACE_LABEL, value: ns });
+    else if (nsSel?.trim()) parts.push(namespaceSelectorFor(parseCached(nsSel)));
+    if (saSel?.trim()) parts.push(prefixSelector(parseCached(saSel), SA_PREFIX));
+    const apply = andSelectors(...parts);
+    hit = { apply, applyKey: printSelector(apply) };
+    if (applySelectors.size > 50_000) applySelectors.clear();
+    applySelectors.set(cacheKey, hit);
+  }
+  return hit;
 }
 
 function profilesOf(w: WorkloadEndpointInput): readonly string[] {

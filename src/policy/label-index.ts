@@ -29,7 +29,7 @@ export class LabelIndex {
   private readonly selectors = new Map<string, IndexedSelector>();
   private readonly dirty = new Set<string>();
   /** `key=value` → items whose effective labels have it: lets a new `a == "b" && ...` selector skip most items. */
-  private readonly byLabel = new Map<string, Set<string>>();
+  private readonly byLabel = new Map<string, Map<string, Set<string>>>();
   /** Selector evaluations performed so far (tests use it to check incrementality). */
   evaluations = 0;
 
@@ -101,6 +101,14 @@ export class LabelIndex {
     this.dirty.add(key);
   }
 
+  /** Adds a reference to an already indexed selector; false (nothing done) when `key` is not indexed. */
+  refSelector(key: string): boolean {
+    const s = this.selectors.get(key);
+    if (!s) return false;
+    s.refs++;
+    return true;
+  }
+
   releaseSelector(key: string): void {
     const s = this.selectors.get(key);
     if (!s) return;
@@ -140,26 +148,33 @@ export class LabelIndex {
     let best: ReadonlySet<string> | undefined;
     for (const e of eqs) {
       if (e.kind !== 'eq') continue;
-      const set = this.byLabel.get(`${e.key}=${e.value}`) ?? EMPTY;
+      const set = this.byLabel.get(e.key)?.get(e.value) ?? EMPTY;
       if (!best || set.size < best.size) best = set;
     }
     return best;
   }
 
+  // Keyed key → value → items: no `key=value` string is built per label per update.
   private indexLabels(id: string, labels: Labels): void {
-    for (const k of Object.keys(labels)) {
-      const lk = `${k}=${labels[k]}`;
-      let set = this.byLabel.get(lk);
-      if (!set) this.byLabel.set(lk, (set = new Set()));
+    for (const k in labels) {
+      const v = labels[k] as string;
+      let values = this.byLabel.get(k);
+      if (!values) this.byLabel.set(k, (values = new Map()));
+      let set = values.get(v);
+      if (!set) values.set(v, (set = new Set()));
       set.add(id);
     }
   }
 
   private unindexLabels(id: string, labels: Labels): void {
-    for (const k of Object.keys(labels)) {
-      const lk = `${k}=${labels[k]}`;
-      const set = this.byLabel.get(lk);
-      if (set?.delete(id) && set.size === 0) this.byLabel.delete(lk);
+    for (const k in labels) {
+      const values = this.byLabel.get(k);
+      const v = labels[k] as string;
+      const set = values?.get(v);
+      if (set?.delete(id) && set.size === 0) {
+        values?.delete(v);
+        if (values?.size === 0) this.byLabel.delete(k);
+      }
     }
   }
 

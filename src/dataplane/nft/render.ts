@@ -37,6 +37,27 @@ const cachedHash = (text: string): string => {
   }
   return h;
 };
+/**
+ * Names derived from one key, cached by that key: policy ids and selectors are long-lived strings
+ * from the calculator (their hash codes are cached by V8), so a lookup costs no concatenation and no
+ * rehash of a fresh string; the names are the same hashes as `cachedHash(`${kind} ${key}`)`.
+ */
+function namesBy(kind: string, variants: readonly string[]): (key: string) => readonly string[] {
+  const cache = new Map<string, readonly string[]>();
+  return (key) => {
+    let names = cache.get(key);
+    if (names === undefined) {
+      if (cache.size > 100_000) cache.clear();
+      const h = shortHash(`${kind} ${key}`);
+      cache.set(key, (names = variants.map((v) => `${v}-${h}`)));
+    }
+    return names;
+  };
+}
+const policyNames = namesBy('policy', ['pi', 'pe']);
+const profileNames = namesBy('profile', ['ri', 're']);
+const selectorNames = namesBy('sel', ['s4', 's4i', 's6', 's6i']);
+const namedPortNames = namesBy('np', ['p4', 'p6']);
 /** A rendered policy chain plus the sets it references (replayed so a cache hit registers them cheaply). */
 interface CachedChain {
   chain: NftChain;
@@ -49,8 +70,8 @@ const counter: Stmt = { s: 'counter' };
 export const chainNames = {
   /** Shared per distinct (direction, tier/policy list, profiles): `di-`/`de-<hash>`. */
   dispatch: (signature: string, dir: 'ingress' | 'egress') => `${dir === 'ingress' ? 'di' : 'de'}-${cachedHash(`dispatch ${signature}`)}`,
-  policy: (id: string, dir: 'ingress' | 'egress') => `${dir === 'ingress' ? 'pi' : 'pe'}-${cachedHash(`policy ${id}`)}`,
-  profile: (name: string, dir: 'ingress' | 'egress') => `${dir === 'ingress' ? 'ri' : 're'}-${cachedHash(`profile ${name}`)}`,
+  policy: (id: string, dir: 'ingress' | 'egress') => policyNames(id)[dir === 'ingress' ? 0 : 1],
+  profile: (name: string, dir: 'ingress' | 'egress') => profileNames(name)[dir === 'ingress' ? 0 : 1],
   /** Jumps to the policies of a run that share one (protocol, port) bucket, in policy order. */
   bucket: (ids: readonly string[], dir: 'ingress' | 'egress') => `${dir === 'ingress' ? 'bi' : 'be'}-${cachedHash(`bucket ${ids.join('\n')}`)}`,
 };
@@ -70,14 +91,21 @@ interface CachedRunMap {
 }
 const runMapCache = new Map<string, CachedRunMap>();
 export const setNames = {
-  selector: (sel: string, fam: Fam, interval = true) => `s${fam}${interval ? 'i' : ''}-${cachedHash(`sel ${sel}`)}`,
+  selector: (sel: string, fam: Fam, interval = true) => selectorNames(sel)[(fam === 4 ? 0 : 2) + (interval ? 1 : 0)] as string,
   nets: (nets: readonly string[], fam: Fam) => `n${fam}-${cachedHash(`nets ${nets.join(',')}`)}`,
-  namedPort: (key: string, fam: Fam) => `p${fam}-${cachedHash(`np ${key}`)}`,
+  namedPort: (key: string, fam: Fam) => namedPortNames(key)[fam === 4 ? 0 : 1] as string,
   /** `iifname . saddr` of every local endpoint: anti-spoofing in one lookup. */
   source: (fam: Fam) => `wep_src${fam}`,
 };
 
 const isV6 = (t: string) => t.includes(':');
+/** Element arrays are the calculator's cached (immutable) arrays: scan each one once, not per chain per render. */
+const prefixScan = new WeakMap<readonly string[], boolean>();
+const hasPrefix = (elements: readonly string[]): boolean => {
+  let v = prefixScan.get(elements);
+  if (v === undefined) prefixScan.set(elements, (v = elements.some((e) => e.includes('/'))));
+  return v;
+};
 /** nft lists a host prefix in an interval set as the bare address; render it the same way. */
 export const bareHost = (t: string): string => t.replace(/\/(32|128)$/, (m, len: string) => ((len === '32') !== isV6(t) ? '' : m));
 
@@ -98,7 +126,7 @@ class Builder {
   selectorSet(sel: string, fam: Fam): string {
     const def = this.model.ipSets.get(sel);
     const elements = def ? (fam === 4 ? def.v4 : def.v6) : [];
-    const interval = elements.some((e) => e.includes('/'));
+    const interval = hasPrefix(elements);
     this.recording?.push({ k: 'sel', sel, fam, interval });
     const name = setNames.selector(sel, fam, interval);
     if (!this.sets.has(name)) {
@@ -114,7 +142,7 @@ class Builder {
       if (q.k !== 'sel') return true;
       const def = this.model.ipSets.get(q.sel);
       const elements = def ? (q.fam === 4 ? def.v4 : def.v6) : [];
-      return elements.some((e) => e.includes('/')) === q.interval;
+      return hasPrefix(elements) === q.interval;
     });
   }
 
@@ -241,12 +269,17 @@ class Builder {
    */
   dispatchChain(ep: ResolvedEndpoint, dir: 'ingress' | 'egress'): string {
     // Endpoints sharing a policy list share the chain: compute its shape signature once per render.
-    const listSig = JSON.stringify([dir, ep[dir], ep.profiles]);
-    const known = this.dispatchByList.get(listSig);
+    const quick = quickListKey(dir, ep[dir], ep.profiles);
+    const known = this.dispatchByList.get(quick);
     if (known !== undefined) return known;
+    let listSig = listSigCache.get(quick);
+    if (listSig === undefined) {
+      if (listSigCache.size > 20_000) listSigCache.clear();
+      listSigCache.set(quick, (listSig = JSON.stringify([dir, ep[dir], ep.profiles])));
+    }
     const sig = `${listSig}${this.shapeCode(ep[dir], dir)}`;
     const name = chainNames.dispatch(sig, dir);
-    this.dispatchByList.set(listSig, name);
+    this.dispatchByList.set(quick, name);
     if (this.chains.has(name)) return name;
     const cached = dispatchChainCache.get(sig);
     if (cached) {
@@ -415,6 +448,23 @@ class Builder {
     }
     if (hasPass) rules.push({ matches: [], stmts: [{ s: 'mark', and: ALL_MARKS & ~MARK_PASS, or: 0 }] });
   }
+}
+
+/**
+ * Injective key of one endpoint's (direction, tiers, profiles), far cheaper than JSON per endpoint:
+ * separators are control characters no tier, action, policy id or profile name contains (names are
+ * DNS labels / k8s names). The JSON form, which names the dispatch chain, is derived once per key.
+ */
+const listSigCache = new Map<string, string>();
+function quickListKey(dir: 'ingress' | 'egress', tiers: readonly TierPolicies[], profiles: readonly string[]): string {
+  let k = dir;
+  for (const t of tiers) {
+    k += `\u0001${t.tier}\u0002${t.defaultAction}`;
+    for (const p of t.policies) k += `\u0002${p}`;
+  }
+  k += '\u0003';
+  for (const p of profiles) k += `\u0002${p}`;
+  return k;
 }
 
 const markSet = (bit: number): Match => ({ m: 'mark', mask: bit, value: bit, neg: false });
