@@ -153,9 +153,9 @@ export class PolicyCalculator {
     const prevWep = this.weps.get(key);
     if (this.isLocal(w) || (prevWep && this.isLocal(prevWep))) this.localSorted = undefined;
     this.weps.set(key, w);
-    const labels: Record<string, string> = { ...w.labels };
-    labels[NAMESPACE_LABEL] = w.namespace;
-    labels[ORCHESTRATOR_LABEL] ??= 'k8s';
+    // One literal, not a copy grown key by key: adding `projectcalico.org/...` keys one at a time sends
+    // each object through slow shape transitions (~20x the cost at 10k endpoints).
+    const labels: Record<string, string> = { [ORCHESTRATOR_LABEL]: 'k8s', ...w.labels, [NAMESPACE_LABEL]: w.namespace };
     if (w.serviceAccountName) labels[SERVICE_ACCOUNT_LABEL] = w.serviceAccountName;
     this.upsertMember(itemId.wep(key), { kind: 'wep', nets: parseNets(w.ipNetworks), ports: w.ports ?? [] }, labels, profilesOf(w));
   }
@@ -305,8 +305,8 @@ export class PolicyCalculator {
         pod: w.pod ?? w.name,
         node: w.node,
         interfaceName: w.interfaceName,
-        v4: m.nets.filter((c) => c.family === 4).map(netText),
-        v6: m.nets.filter((c) => c.family === 6).map(netText),
+        v4: m.nets.filter((c) => c.family === 4).map(memberNetText),
+        v6: m.nets.filter((c) => c.family === 6).map(memberNetText),
         ingress: tiers.ingress,
         egress: tiers.egress,
         profiles,
@@ -316,7 +316,7 @@ export class PolicyCalculator {
     const namedPortSets = new Map<string, NamedPortSetDef>();
     for (const holder of [...usedPolicies.values(), ...usedProfiles.values()]) {
       for (const r of [...holder.ingress, ...holder.egress]) {
-        const { selectors, namedPorts } = ruleSelectors(r);
+        const { selectors, namedPorts } = ruleSelectorsOf(r);
         for (const s of selectors) if (!ipSets.has(s)) ipSets.set(s, this.ipSet(s));
         for (const np of namedPorts) if (!namedPortSets.has(np.setKey)) namedPortSets.set(np.setKey, this.namedPortSet(np.setKey, np.selector, np.name));
       }
@@ -330,7 +330,7 @@ export class PolicyCalculator {
       const cidrs: Cidr[] = [];
       for (const id of this.index.members(selector)) cidrs.push(...(this.members.get(id)?.nets ?? []));
       const merged = mergeCidrs(cidrs);
-      s = { selector, v4: merged.filter((c) => c.family === 4).map(netText), v6: merged.filter((c) => c.family === 6).map(netText) };
+      s = { selector, v4: merged.filter((c) => c.family === 4).map(memberNetText), v6: merged.filter((c) => c.family === 6).map(memberNetText) };
       this.ipSetCache.set(selector, s);
     }
     return s;
@@ -475,6 +475,23 @@ function parseNets(nets: readonly string[]): Cidr[] {
       throw new TesseraError('validation', `cannot use address ${JSON.stringify(n)}`, { cause: e });
     }
   });
+}
+
+/**
+ * Memos over objects the calculator owns and never mutates (member CIDRs, compiled rules): resolve
+ * runs per update, and re-deriving bigint address texts and rule selector lists each time dominated it.
+ */
+const netTexts = new WeakMap<Cidr, string>();
+function memberNetText(c: Cidr): string {
+  let t = netTexts.get(c);
+  if (t === undefined) netTexts.set(c, (t = netText(c)));
+  return t;
+}
+const ruleSelectorMemo = new WeakMap<RuleIR, ReturnType<typeof ruleSelectors>>();
+function ruleSelectorsOf(r: RuleIR): ReturnType<typeof ruleSelectors> {
+  let v = ruleSelectorMemo.get(r);
+  if (v === undefined) ruleSelectorMemo.set(r, (v = ruleSelectors(r)));
+  return v;
 }
 
 /** Host prefixes print as bare addresses, as nft lists them in interval sets. */
