@@ -101,6 +101,9 @@ export class PolicyCalculator {
   private ordered: CompiledPolicy[] | undefined;
   /** Sorted local endpoint ids; dropped whenever a local endpoint is added, moved or removed. */
   private localSorted: string[] | undefined;
+  /** Item id → its tier/policy lists, valid for the policy order `tierCacheFor`. */
+  private readonly tierCache = new Map<string, { ingress: TierPolicies[]; egress: TierPolicies[] }>();
+  private tierCacheFor: CompiledPolicy[] | undefined;
 
   constructor(options: PolicyCalculatorOptions = {}) {
     this.nodeName = options.nodeName;
@@ -271,16 +274,23 @@ export class PolicyCalculator {
         cmp(a.resolved.id, b.resolved.id)
       );
     }));
-    const perEndpoint = new Map<string, { ingress: TierPolicies[]; egress: TierPolicies[] }>();
-    for (const id of idSet) perEndpoint.set(id, { ingress: [], egress: [] });
-    const usedPolicies = new Map<string, ResolvedPolicy>();
-    for (const p of ordered) {
+    // Per-endpoint policy lists are cached while the policy order stands; only endpoints whose
+    // selector membership changed since the last resolve (or that are new) are recomputed.
+    if (this.tierCacheFor !== ordered) {
+      this.tierCache.clear();
+      this.tierCacheFor = ordered;
+    }
+    const changed = this.index.takeChangedItems();
+    for (const id of changed) if (!idSet.has(id)) this.tierCache.delete(id);
+    const stale = new Set([...idSet].filter((id) => changed.has(id) || !this.tierCache.has(id)));
+    const perEndpoint = this.tierCache;
+    for (const id of stale) perEndpoint.set(id, { ingress: [], egress: [] });
+    for (const p of stale.size ? ordered : []) {
       const members = this.index.members(p.applyKey);
-      const small = members.size < idSet.size ? members : idSet;
+      const small = members.size < stale.size ? members : stale;
       for (const m of small) {
-        if (!idSet.has(m) || !members.has(m)) continue;
+        if (!stale.has(m) || !members.has(m)) continue;
         const ep = perEndpoint.get(m) as { ingress: TierPolicies[]; egress: TierPolicies[] };
-        usedPolicies.set(p.resolved.id, p.resolved);
         for (const d of p.types) {
           const list = ep[d];
           const last = list[list.length - 1];
@@ -289,6 +299,14 @@ export class PolicyCalculator {
         }
       }
     }
+    const usedIds = new Set<string>();
+    for (const id of idSet) {
+      const t = perEndpoint.get(id) as { ingress: TierPolicies[]; egress: TierPolicies[] };
+      for (const tier of t.ingress) for (const pid of tier.policies) usedIds.add(pid);
+      for (const tier of t.egress) for (const pid of tier.policies) usedIds.add(pid);
+    }
+    const usedPolicies = new Map<string, ResolvedPolicy>();
+    for (const p of ordered) if (usedIds.has(p.resolved.id)) usedPolicies.set(p.resolved.id, p.resolved);
     const endpoints: ResolvedEndpoint[] = [];
     const usedProfiles = new Map<string, ResolvedProfile>();
     for (const id of [...ids].sort()) {

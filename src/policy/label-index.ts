@@ -28,6 +28,8 @@ export class LabelIndex {
   private readonly children = new Map<string, Set<string>>();
   private readonly selectors = new Map<string, IndexedSelector>();
   private readonly dirty = new Set<string>();
+  /** Items whose membership in some selector changed since the last `takeChangedItems()`. */
+  private readonly changedItems = new Set<string>();
   /** `key=value` → items whose effective labels have it: lets a new `a == "b" && ...` selector skip most items. */
   private readonly byLabel = new Map<string, Map<string, Set<string>>>();
   /** Selector evaluations performed so far (tests use it to check incrementality). */
@@ -56,6 +58,7 @@ export class LabelIndex {
     this.items.delete(id);
     this.unindexLabels(id, prev.effective);
     for (const [key, s] of this.selectors) if (s.members.delete(id)) this.dirty.add(key);
+    this.changedItems.add(id);
   }
 
   /** Sets (or with `undefined` removes) a parent's labels and re-evaluates its children only. */
@@ -99,6 +102,7 @@ export class LabelIndex {
     }
     this.selectors.set(key, { match, refs: 1, members });
     this.dirty.add(key);
+    for (const id of members) this.changedItems.add(id);
   }
 
   /** Adds a reference to an already indexed selector; false (nothing done) when `key` is not indexed. */
@@ -115,6 +119,7 @@ export class LabelIndex {
     if (--s.refs <= 0) {
       this.selectors.delete(key);
       this.dirty.add(key);
+      for (const id of s.members) this.changedItems.add(id);
     }
   }
 
@@ -133,6 +138,13 @@ export class LabelIndex {
   /** Marks every selector containing `id` dirty (its addresses or ports changed, not its labels). */
   touchItem(id: string): void {
     for (const [key, s] of this.selectors) if (s.members.has(id)) this.dirty.add(key);
+  }
+
+  /** Items whose membership in any selector changed since the last call (a superset is allowed). */
+  takeChangedItems(): Set<string> {
+    const out = new Set(this.changedItems);
+    this.changedItems.clear();
+    return out;
   }
 
   /** Selector keys whose membership changed since the last call. */
@@ -193,6 +205,7 @@ export class LabelIndex {
         if (now) s.members.add(id);
         else s.members.delete(id);
         this.dirty.add(key);
+        this.changedItems.add(id);
       }
     }
   }
