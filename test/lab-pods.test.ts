@@ -25,6 +25,7 @@ import {
 } from '../src/lab/index.js';
 import { sleep } from '../src/lib/clock.js';
 import { run } from '../src/lib/exec.js';
+import { processesNaming } from './helpers/lab.js';
 
 const name = `tsr${randomBytes(3).toString('hex')}`;
 const cfgDir = mkdtempSync(join(tmpdir(), 'tessera-labtest-'));
@@ -137,16 +138,7 @@ describe('lab with CNI and agents (root)', () => {
     const dir = loadLab(name, env).dir;
     await labDown(name, { env });
     assert.deepEqual(readdirSync('/var/run/netns').filter((n) => n.startsWith(`${name}-`)), []);
-    const procs = readdirSync('/proc')
-      .filter((e) => /^\d+$/.test(e))
-      .filter((e) => {
-        try {
-          return readFileSync(`/proc/${e}/cmdline`, 'utf8').includes(dir);
-        } catch {
-          return false;
-        }
-      });
-    assert.deepEqual(procs, []);
+    assert.deepEqual(processesNaming(dir), []);
     assert.equal(existsSync(dir), false);
   });
 });

@@ -5,18 +5,13 @@
  */
 import { cidrContainsIp, parseCidr, tryParseIp, type IpAddr } from '../../lib/ip.js';
 import type { Match, NftChain, NftState } from './model.js';
+import type { Packet } from '../../policy/index.js';
 
-export interface NftPacket {
+/** A packet as the policy model sees it, plus where nft meets it (hook, interfaces, ct state). */
+export interface NftPacket extends Packet {
   hook: 'forward' | 'input';
   iif: string;
   oif?: string;
-  src: string;
-  dst: string;
-  protocol: number;
-  srcPort?: number;
-  dstPort?: number;
-  icmpType?: number;
-  icmpCode?: number;
   ct?: 'new' | 'established' | 'related' | 'invalid';
 }
 
