@@ -17,4 +17,6 @@ launcher tessera cli/main.js
 # The CNI executable is a small C shim (fast path through the agent's socket; falls back to the
 # TypeScript plugin when no agent answers).
 [ -f src/cni/shim/tessera-cni.c ] && scripts/build-cni-shim.sh
+# The agent programs nftables through a long-lived libnftables helper (src/dataplane/nft/session.ts).
+[ -f src/dataplane/nft/helper/tessera-nft.c ] && scripts/build-nft-helper.sh
 exit 0

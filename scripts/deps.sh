@@ -18,6 +18,7 @@ declare -A NEED=(
   [/usr/lib/cni/ptp]=containernetworking-plugins
   [/bin/busybox]=busybox-static
   [cc]=gcc
+  [/usr/include/nftables/libnftables.h]=libnftables-dev
   [podman]=podman
   [runc]=runc
   [python3]=python3

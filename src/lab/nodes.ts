@@ -5,28 +5,16 @@
  * wget, ~2 ms per probe) or its `<state-dir>/ready` file exists.
  */
 import { existsSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { run } from '../lib/exec.js';
+import { binPath } from '../lib/paths.js';
 import { sleep } from '../lib/clock.js';
 import { TesseraError } from '../lib/errors.js';
 import { startDaemon } from './kernel.js';
 import type { LabState, NodeState, ProcessRecord } from './state.js';
 import { podMtu } from './plan.js';
 
-/** The repository root (holds package.json and bin/), from src/lab or dist/src/lab. */
-export function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    if (existsSync(join(dir, 'package.json'))) return dir;
-    dir = dirname(dir);
-  }
-  return resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-}
-
-export function binPath(name: string): string {
-  return join(repoRoot(), 'bin', name);
-}
+export { binPath, repoRoot } from '../lib/paths.js';
 
 export const REFERENCE_PLUGIN_DIR = '/usr/lib/cni';
 

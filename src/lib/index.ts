@@ -7,3 +7,4 @@ export * from './clock.js';
 export * from './exec.js';
 export * from './ip.js';
 export * from './marks.js';
+export * from './paths.js';

@@ -2,7 +2,8 @@
  * nftables dataplane for policy: one `table inet tessera`.
  *
  * DESIGN (render.ts has the chain layout)
- * - Pure: `renderNft(model)` → NftState; `diffNft(prev, next)` → only-the-changes script;
+ * - Pure: `renderNft(model)` → NftState; `patchNft(prev, delta)` → the same without re-rendering
+ *   what did not change (patch.ts); `diffNft(prev, next)` → only-the-changes script;
  *   `fullNftScript(state)` → whole-table rewrite; `parseNftJson` + `detectDrift` for resync.
  * - Verdict plumbing: shared egress policy chains cannot `accept` (the peer endpoint's ingress chain
  *   still has to run in the same forward hook), so egress Allow and Pass set mark bits 0x10000/0x20000
@@ -16,12 +17,15 @@
  * - Each rule's comment starts with a hash of its body; drift detection compares those per chain.
  * - Reviewers check: diff ordering inside the transaction (diff.ts header), that every rule variant
  *   the renderer emits is equivalent to the IR rule (property test in nft-render.test.ts), anti-spoofing.
- * - NftReconciler is the imperative shell (exec via src/lib/exec.ts, optional netns).
+ * - NftReconciler is the imperative shell; NftSession carries its transactions to a long-lived
+ *   libnftables helper (bin/tessera-nft, helper/tessera-nft.c), or to `nft -f` when it is not built.
  */
 export * from './model.js';
 export { renderNft, chainNames, setNames } from './render.js';
+export { patchNft, nextNftState, type ModelSource, type NextNftState } from './patch.js';
 export { diffNft, fullNftScript, type NftDiffStats } from './diff.js';
 export { parseNftJson, detectDrift, type ObservedNft } from './parse.js';
 export { ruleText, ruleBody, ruleHash, shortHash } from './text.js';
 export { interpretNft, type NftPacket } from './interpret.js';
-export { NftReconciler, type NftReconcilerOptions, type NftApplyResult, type NftRunner } from './reconciler.js';
+export { NftReconciler, type NftReconcilerOptions, type NftApplyResult } from './reconciler.js';
+export { NftSession, type NftExec, type NftExecOptions, type NftSessionOptions } from './session.js';

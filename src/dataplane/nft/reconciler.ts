@@ -1,21 +1,20 @@
 /**
- * NftReconciler: the only code that writes Tessera's nft table. One `nft -f -` transaction per apply:
+ * NftReconciler: the only code that writes Tessera's nft table. One nft transaction per apply
+ * (through NftSession: a long-lived libnftables helper, or `nft -f -` without it):
  * a full table rewrite on the first apply and after drift or a failed apply, otherwise only the diff
  * from the last state the kernel accepted. `checkDrift()` lists the table and repairs any difference.
  */
 import { describeError, TesseraError } from '../../lib/errors.js';
-import { run, type ExecResult } from '../../lib/exec.js';
 import { diffNft, fullNftScript, type NftDiffStats } from './diff.js';
 import { FAMILY, TABLE, type NftState } from './model.js';
 import { detectDrift, parseNftJson } from './parse.js';
-
-export type NftRunner = (argv: string[], input: string | undefined, signal?: AbortSignal) => Promise<ExecResult>;
+import { NftSession, type NftExec } from './session.js';
 
 export interface NftReconcilerOptions {
-  /** Network namespace to program (`ip netns exec`); undefined = the current one. */
+  /** Network namespace to program; undefined = the current one. */
   netns?: string;
-  /** Injected for tests; defaults to src/lib/exec `run`. */
-  runner?: NftRunner;
+  /** Injected for tests; defaults to an NftSession in `netns`. */
+  exec?: NftExec;
   /** Called with each script applied (metrics, debugging). */
   onApply?: (info: NftApplyResult) => void;
 }
@@ -29,12 +28,17 @@ export interface NftApplyResult {
 
 export class NftReconciler {
   private applied: NftState | undefined;
-  private readonly runner: NftRunner;
+  private readonly session: NftSession | undefined;
+  private readonly exec: NftExec;
 
   constructor(private readonly options: NftReconcilerOptions = {}) {
-    this.runner =
-      options.runner ??
-      ((argv, input, signal) => run(argv, { netns: options.netns, ...(input !== undefined ? { input } : {}), ...(signal ? { signal } : {}) }));
+    if (!options.exec) this.session = new NftSession(options.netns ? { netns: options.netns } : {});
+    this.exec = options.exec ?? this.session!.exec;
+  }
+
+  /** Stops the nft helper process, if any (the next apply starts a new one). */
+  close(): void {
+    this.session?.close();
   }
 
   /** The last state the kernel accepted (undefined before the first apply or after a failure). */
@@ -63,7 +67,7 @@ export class NftReconciler {
       stats = d.stats;
     }
     try {
-      await this.runner(['nft', '-f', '-'], script, signal);
+      await this.exec(script, signal ? { signal } : {});
     } catch (e) {
       // Unknown kernel state now (the transaction is atomic, but a diff assumed `applied` was true).
       this.applied = undefined;
@@ -81,12 +85,12 @@ export class NftReconciler {
   /** Differences between the kernel's table and the last applied state (empty = none). */
   async drift(signal?: AbortSignal): Promise<string[]> {
     if (!this.applied) return ['nothing applied yet'];
-    const listed = await this.runner(['nft', '-j', 'list', 'table', FAMILY, TABLE], undefined, signal).catch((e: unknown) => {
+    const listed = await this.exec(`list table ${FAMILY} ${TABLE}`, { json: true, ...(signal ? { signal } : {}) }).catch((e: unknown) => {
       if (e instanceof TesseraError && e.code === 'exec-failed') return undefined; // table gone
       throw e;
     });
     if (!listed) return [`table ${FAMILY} ${TABLE} missing`];
-    return detectDrift(this.applied, parseNftJson(listed.stdout));
+    return detectDrift(this.applied, parseNftJson(listed));
   }
 
   /** Periodic resync: repairs drift with a full rewrite. Returns the differences found. */
@@ -102,7 +106,7 @@ export class NftReconciler {
 
   /** Removes the table (agent uninstall / tests). Idempotent. */
   async remove(signal?: AbortSignal): Promise<void> {
-    await this.runner(['nft', '-f', '-'], `add table ${FAMILY} ${TABLE}\ndelete table ${FAMILY} ${TABLE}\n`, signal);
+    await this.exec(`add table ${FAMILY} ${TABLE}\ndelete table ${FAMILY} ${TABLE}\n`, signal ? { signal } : {});
     this.applied = undefined;
   }
 }
