@@ -4,11 +4,12 @@
  * render + nft apply in a private netns), then the incremental path for "add one pod" and "change
  * one label" (datastore event → kernel), against the nft transaction floor (an empty transaction)
  * measured in the same run. The calculator and reconciler run in this process, as in the agent, so
- * this process's RSS stands for the agent's.
+ * this process's RSS stands for the agent's; each change goes the agent's way (nextNftState: a patch
+ * of the programmed state when possible, else a full render; nft through bin/tessera-nft).
  */
 import { randomBytes } from 'node:crypto';
 import { run } from '../../src/lib/exec.js';
-import { NftReconciler, renderNft } from '../../src/dataplane/nft/index.js';
+import { NftReconciler, NftSession, nextNftState, renderNft } from '../../src/dataplane/nft/index.js';
 import { PolicyCalculator, type PolicyUpdate } from '../../src/policy/index.js';
 import { percentile } from '../lib/stats.js';
 import { spread, type TargetCheck } from './checks.js';
@@ -16,7 +17,9 @@ import { spread, type TargetCheck } from './checks.js';
 const LOCAL = Number(process.env['LOCAL'] ?? 250);
 const POLICIES = Number(process.env['POLICIES'] ?? 1000);
 const REMOTE = Number(process.env['REMOTE'] ?? 10_000);
-const ROUNDS = Number(process.env['ROUNDS'] ?? 20);
+const ROUNDS = Number(process.env['ROUNDS'] ?? 50);
+/** Changes made (and not measured) before the measured ones; 0 by default: cold code paths count. */
+const WARMUP = Number(process.env['WARMUP'] ?? 0);
 
 const ip = (i: number) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
 const wep = (i: number, node: string, app: string): PolicyUpdate => ({
@@ -30,12 +33,20 @@ export async function runScale(): Promise<TargetCheck[]> {
   await run(['ip', 'netns', 'add', ns]);
   try {
     const rec = new NftReconciler({ netns: ns });
+    const session = new NftSession({ netns: ns });
     const floor: number[] = [];
     for (let i = 0; i < ROUNDS; i++) {
       const t = performance.now();
       await run(['nft', '-f', '-'], { netns: ns, input: 'add table inet tsrbench\n' });
       floor.push(performance.now() - t);
     }
+    const helperFloor: number[] = [];
+    for (let i = 0; i < ROUNDS; i++) {
+      const t = performance.now();
+      await session.exec('add table inet tsrbench\n');
+      helperFloor.push(performance.now() - t);
+    }
+    session.close();
     const calc = new PolicyCalculator({ nodeName: 'local' });
     const t0 = performance.now();
     for (let n = 0; n < 20; n++) calc.apply({ kind: 'Namespace', key: `ns${n}`, value: { name: `ns${n}`, labels: { idx: `${n}` } } });
@@ -64,28 +75,40 @@ export async function runScale(): Promise<TargetCheck[]> {
     const addPod: number[] = [];
     const relabel: number[] = [];
     const split = { calc: [] as number[], nft: [] as number[] };
-    for (let r = 0; r < ROUNDS; r++) {
+    const modes = { patch: 0, full: 0 };
+    for (let r = -WARMUP; r < ROUNDS; r++) {
+      const keep = r >= 0;
       let t = performance.now();
-      calc.apply(wep(LOCAL + REMOTE + r, 'local', `app${r % 100}`));
-      let next = renderNft(calc.resolve());
+      calc.apply(wep(LOCAL + REMOTE + WARMUP + r, 'local', `app${(r + 100) % 100}`));
+      // As the agent does (PolicyDriver): patch the programmed state when possible.
+      let next = nextNftState(calc, rec.current);
+      modes[next.mode]++;
       const tc = performance.now();
-      await rec.apply(next);
-      addPod.push(performance.now() - t);
-      split.calc.push(tc - t);
-      split.nft.push(performance.now() - tc);
+      await rec.apply(next.state);
+      if (keep) {
+        addPod.push(performance.now() - t);
+        split.calc.push(tc - t);
+        split.nft.push(performance.now() - tc);
+      }
       t = performance.now();
-      calc.apply(wep(LOCAL + ((r * 37) % REMOTE), `node${r % 50}`, `app${(r + 1) % 100}`));
-      next = renderNft(calc.resolve());
-      await rec.apply(next);
-      relabel.push(performance.now() - t);
+      const i = (((r + WARMUP) * 37) % REMOTE);
+      calc.apply(wep(LOCAL + i, `node${i % 50}`, `app${(r + WARMUP + 1) % 100}`));
+      next = nextNftState(calc, rec.current);
+      modes[next.mode]++;
+      await rec.apply(next.state);
+      if (keep) relabel.push(performance.now() - t);
     }
     const rss = process.memoryUsage().rss / 2 ** 20;
-    console.log(`baseline, empty nft transaction:           ${spread(floor, percentile)}`);
+    console.log(`nft path: ${session.persistent ? 'bin/tessera-nft (long-lived libnftables helper)' : 'nft command per transaction (bin/tessera-nft not built)'}`);
+    console.log(`baseline, empty nft transaction (nft -f):  ${spread(floor, percentile)}`);
+    console.log(`  same through the helper:                 ${spread(helperFloor, percentile)}`);
+    console.log(`${ROUNDS} changes of each kind${WARMUP ? ` after ${WARMUP} unmeasured warm-up changes` : ''}: ${modes.patch} patched, ${modes.full} full renders`);
     console.log(`add one local pod (event → kernel):        ${spread(addPod, percentile)}`);
-    console.log(`  of which resolve+render:                 ${spread(split.calc, percentile)}`);
+    console.log(`  of which resolve+render (or patch):      ${spread(split.calc, percentile)}`);
     console.log(`  of which nft diff+apply:                 ${spread(split.nft, percentile)}`);
     console.log(`change one remote label (event → kernel):  ${spread(relabel, percentile)}`);
     console.log(`agent-equivalent RSS: ${rss.toFixed(0)} MiB (reported, no target); drift check: ${(await rec.drift()).length} differences`);
+    rec.close();
     return [
       { label: 'first full program (ingest+resolve+render+apply)', value: tApply - t0, target: 1000, unit: 'ms', direction: 'at-most' },
       { label: 'add one pod, p99 (event → kernel)', value: percentile(addPod, 99), target: 50, unit: 'ms', direction: 'at-most' },

@@ -1,6 +1,6 @@
 /**
  * Feeds the policy calculator from the datastore mirror and programs `inet tessera` through the
- * NftReconciler: one `nft -f` transaction per cycle with only the changes; a full rewrite on the
+ * NftReconciler: one nft transaction per cycle (through the long-lived libnftables helper) with only the changes; a full rewrite on the
  * first sync and whenever the periodic resync finds drift.
  *
  * A policy the calculator cannot accept (it slipped past apply-time validation, or was written
@@ -9,7 +9,7 @@
 import type { Logger } from 'pino';
 import { describeError, isTesseraError } from '../lib/errors.js';
 import { PolicyCalculator, policyUpdateFromResource, type PolicyUpdate } from '../policy/index.js';
-import { NftReconciler, renderNft } from '../dataplane/nft/index.js';
+import { NftReconciler, nextNftState } from '../dataplane/nft/index.js';
 import type { DataplaneDriver } from './agent.js';
 import type { DatastoreMirror, MirrorChange } from './mirror.js';
 import type { Resource } from '../api/index.js';
@@ -124,10 +124,13 @@ export class PolicyDriver implements DataplaneDriver {
     }
     if (!this.dirty && this.reconciler.current) return;
     this.dirty = false;
-    const model = this.calculator.resolve();
-    const result = await this.reconciler.apply(renderNft(model));
+    // A pod added or relabelled, or remote label changes: patch the programmed state; else render all.
+    const next = nextNftState(this.calculator, this.reconciler.current, full);
+    const result = await this.reconciler.apply(next.state);
     if (result.mode !== 'noop') this.options.onProgrammed?.({ mode: result.mode, durationMs: result.durationMs });
-    this.programmedInterfaces = new Set(model.endpoints.map((e) => e.interfaceName).filter((i): i is string => !!i));
+    const ifaces = next.endpoints.map((e) => e.interfaceName).filter((i): i is string => !!i);
+    if (next.mode === 'full') this.programmedInterfaces = new Set(ifaces);
+    else for (const i of ifaces) this.programmedInterfaces.add(i);
     this.waiters = this.waiters.filter((w) => {
       if (!this.programmedInterfaces.has(w.iface)) return true;
       w.resolve();
@@ -150,6 +153,11 @@ export class PolicyDriver implements DataplaneDriver {
         { once: true },
       );
     });
+  }
+
+  /** Stops the nft helper; the table stays programmed (a restarted agent takes it over). */
+  async stop(): Promise<void> {
+    this.reconciler.close();
   }
 
   problems(): string[] {

@@ -11,6 +11,7 @@ import type {
   NamedPortSetDef,
   ResolvedEndpoint,
   ResolvedModel,
+  ResolvedDelta,
   ResolvedPolicy,
   ResolvedProfile,
   RuleIR,
@@ -104,6 +105,13 @@ export class PolicyCalculator {
   /** Item id → its tier/policy lists, valid for the policy order `tierCacheFor`. */
   private readonly tierCache = new Map<string, { ingress: TierPolicies[]; egress: TierPolicies[] }>();
   private tierCacheFor: CompiledPolicy[] | undefined;
+  /** Delta tracking (resolveDelta): a change that needs a full resolve happened since the last one. */
+  private structural = true;
+  /** Local endpoint keys added or relabelled since the last full resolve or delta. */
+  private readonly touchedLocal = new Set<string>();
+  /** Selectors / named-port set keys whose members changed since the last full resolve or delta. */
+  private readonly pendingSets = new Set<string>();
+  private readonly pendingNamedPorts = new Set<string>();
 
   constructor(options: PolicyCalculatorOptions = {}) {
     this.nodeName = options.nodeName;
@@ -115,6 +123,8 @@ export class PolicyCalculator {
   }
 
   apply(u: PolicyUpdate): void {
+    // Anything but workload endpoints and network sets changes policy lists or chains: full resolve.
+    if (u.kind !== 'WorkloadEndpoint' && u.kind !== 'NetworkSet') this.structural = true;
     switch (u.kind) {
       case 'WorkloadEndpoint':
         return u.value ? this.upsertWorkloadEndpoint(u.value) : this.removeWorkloadEndpoint(u.key);
@@ -155,6 +165,9 @@ export class PolicyCalculator {
     const key = `${w.namespace}/${w.name}`;
     const prevWep = this.weps.get(key);
     if (this.isLocal(w) || (prevWep && this.isLocal(prevWep))) this.localSorted = undefined;
+    if (prevWep && this.isLocal(prevWep) && (!this.isLocal(w) || prevWep.interfaceName !== w.interfaceName || prevWep.ipNetworks.join() !== w.ipNetworks.join())) {
+      this.structural = true; // the old interface/addresses must leave the maps: full resolve
+    } else if (this.isLocal(w)) this.touchedLocal.add(key);
     this.weps.set(key, w);
     // One literal, not a copy grown key by key: adding `projectcalico.org/...` keys one at a time sends
     // each object through slow shape transitions (~20x the cost at 10k endpoints).
@@ -165,7 +178,10 @@ export class PolicyCalculator {
 
   removeWorkloadEndpoint(key: string): void {
     const prevWep = this.weps.get(key);
-    if (prevWep && this.isLocal(prevWep)) this.localSorted = undefined;
+    if (prevWep && this.isLocal(prevWep)) {
+      this.localSorted = undefined;
+      this.structural = true;
+    }
     this.weps.delete(key);
     this.removeMember(itemId.wep(key));
   }
@@ -256,8 +272,35 @@ export class PolicyCalculator {
     return hits.length === 1 ? hits[0]?.[0] : undefined;
   }
 
+  /**
+   * The change since the last full resolve or delta, as a ResolvedDelta, or undefined when it needs
+   * a full `resolve()` (which the caller then runs). Consumes the tracked changes either way.
+   */
+  resolveDelta(): ResolvedDelta | undefined {
+    if (this.structural) return undefined;
+    const ids = [...this.touchedLocal].filter((k) => this.weps.has(k));
+    this.touchedLocal.clear();
+    const model = this.resolve(ids);
+    const ipSets = new Map<string, IpSetDef>();
+    for (const sel of this.pendingSets) ipSets.set(sel, this.ipSet(sel));
+    const namedPortSets = new Map<string, NamedPortSetDef>();
+    for (const key of this.pendingNamedPorts) {
+      const cut = key.lastIndexOf('|');
+      namedPortSets.set(key, this.namedPortSet(key, key.slice(0, cut), key.slice(cut + 1)));
+    }
+    this.pendingSets.clear();
+    this.pendingNamedPorts.clear();
+    return { model, ipSets, namedPortSets };
+  }
+
   /** The model for the local endpoints (or for `endpointIds` when given). */
   resolve(endpointIds?: readonly string[]): ResolvedModel {
+    if (!endpointIds) {
+      this.structural = false;
+      this.touchedLocal.clear();
+      this.pendingSets.clear();
+      this.pendingNamedPorts.clear();
+    }
     this.refreshDirtySets();
     const ids = endpointIds ?? this.localEndpoints();
     const idSet = new Set(ids.map(itemId.wep));
@@ -381,9 +424,14 @@ export class PolicyCalculator {
 
   private refreshDirtySets(): void {
     const dirty = this.index.takeDirty();
-    for (const k of dirty) this.ipSetCache.delete(k);
+    for (const k of dirty) {
+      this.ipSetCache.delete(k);
+      this.pendingSets.add(k);
+    }
     for (const k of [...this.namedPortCache.keys()]) {
-      if (dirty.has(k.slice(0, k.lastIndexOf('|')))) this.namedPortCache.delete(k);
+      if (!dirty.has(k.slice(0, k.lastIndexOf('|')))) continue;
+      this.namedPortCache.delete(k);
+      this.pendingNamedPorts.add(k);
     }
   }
 

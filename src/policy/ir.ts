@@ -118,5 +118,18 @@ export interface ResolvedModel {
   namedPortSets: ReadonlyMap<string, NamedPortSetDef>;
 }
 
+/**
+ * What changed since the previous resolve, when only endpoint-side data did (no policy, tier,
+ * profile or host endpoint change, no local endpoint removed, moved or re-addressed):
+ * `model` covers just the local endpoints added or relabelled, `ipSets`/`namedPortSets` hold the
+ * current members of every selector whose membership changed. The nft patcher merges it into the
+ * last programmed state; anything it cannot patch falls back to a full resolve.
+ */
+export interface ResolvedDelta {
+  model: ResolvedModel;
+  ipSets: ReadonlyMap<string, IpSetDef>;
+  namedPortSets: ReadonlyMap<string, NamedPortSetDef>;
+}
+
 export const rulesOf = (p: { ingress: readonly RuleIR[]; egress: readonly RuleIR[] }, d: Direction): readonly RuleIR[] =>
   d === 'ingress' ? p.ingress : p.egress;

@@ -21,7 +21,7 @@
  * Per-packet cost depends on the policies applying to the two endpoints only: interface dispatch is a
  * vmap lookup and every selector/net/named-port match is one set lookup.
  */
-import type { EntityIR, NamedPortRef, ResolvedEndpoint, ResolvedModel, RuleIR, TierPolicies } from '../../policy/index.js';
+import type { EntityIR, NamedPortRef, NamedPortSetDef, ResolvedEndpoint, ResolvedModel, RuleIR, TierPolicies } from '../../policy/index.js';
 import { type Fam, IFACE_PREFIX, MARK_ACCEPT, MARK_PASS, type Match, type NftChain, type NftRule, type NftSet, type NftState, type NftVmap, type Stmt } from './model.js';
 import { mergePorts, type PolicyShape, policyShape, portBuckets, RUN_MIN } from './runs.js';
 import { shortHash } from './text.js';
@@ -101,13 +101,21 @@ export const setNames = {
 const isV6 = (t: string) => t.includes(':');
 /** Element arrays are the calculator's cached (immutable) arrays: scan each one once, not per chain per render. */
 const prefixScan = new WeakMap<readonly string[], boolean>();
-const hasPrefix = (elements: readonly string[]): boolean => {
+export const hasPrefix = (elements: readonly string[]): boolean => {
   let v = prefixScan.get(elements);
   if (v === undefined) prefixScan.set(elements, (v = elements.some((e) => e.includes('/'))));
   return v;
 };
 /** nft lists a host prefix in an interval set as the bare address; render it the same way. */
 export const bareHost = (t: string): string => t.replace(/\/(32|128)$/, (m, len: string) => ((len === '32') !== isV6(t) ? '' : m));
+
+/** The nft set of one named-port set definition (ip . protocol . port elements). */
+export function namedPortNftSet(name: string, def: NamedPortSetDef | undefined, fam: Fam): NftSet {
+  const members = def ? (fam === 4 ? def.v4 : def.v6) : [];
+  const elements = [...new Set(members.map((m) => `${m.ip} . ${m.protocol} . ${m.port}`))].sort();
+  const type = fam === 4 ? 'ipv4_addr . inet_proto . inet_service' : 'ipv6_addr . inet_proto . inet_service';
+  return { name, type, interval: false, elements };
+}
 
 class Builder {
   readonly sets = new Map<string, NftSet>();
@@ -160,11 +168,7 @@ class Builder {
     this.recording?.push({ k: 'np', np, fam });
     const name = setNames.namedPort(np.setKey, fam);
     if (!this.sets.has(name)) {
-      const def = this.model.namedPortSets.get(np.setKey);
-      const members = def ? (fam === 4 ? def.v4 : def.v6) : [];
-      const elements = [...new Set(members.map((m) => `${m.ip} . ${m.protocol} . ${m.port}`))].sort();
-      const type = fam === 4 ? 'ipv4_addr . inet_proto . inet_service' : 'ipv6_addr . inet_proto . inet_service';
-      this.sets.set(name, { name, type, interval: false, elements });
+      this.sets.set(name, namedPortNftSet(name, this.model.namedPortSets.get(np.setKey), fam));
     }
     return name;
   }
