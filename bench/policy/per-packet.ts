@@ -112,6 +112,9 @@ export async function runPerPacket(b: LabBench): Promise<TargetCheck[]> {
       await sleep(100);
     }
     const tProgrammed = performance.now();
+    // The agents have just ingested 1,000 policies (GC, status writes): let that burst end so it does
+    // not land on whichever target is measured first.
+    await sleep(Number(process.env['PC_SETTLE_MS'] ?? 2000));
     while ((await connectRate(b, client!.netns, ips.srv, 50)).rate === 0) {
       if (Date.now() > deadline) throw new Error(`srv not reachable through ${POLICIES} policies`);
       await sleep(100);
