@@ -80,3 +80,24 @@ test('a helper that dies fails its pending request and is replaced on the next o
   assert.ok(session.helperPid && session.helperPid !== second);
   await session.exec(`delete table ${T}\n`);
 });
+
+test('a helper that dies before answering, again and again, gives way to the nft command', async () => {
+  const session = new NftSession({ netns: ns, helperPath: '/bin/false' });
+  sessions.push(session);
+  assert.ok(session.persistent);
+  let failures = 0;
+  for (let i = 0; i < 5; i++) {
+    try {
+      await session.exec(`add table ${T}\n`);
+      break;
+    } catch (e) {
+      assert.match((e as Error).message, /nft helper exited/);
+      failures++;
+    }
+  }
+  assert.equal(failures, 3, 'three deaths in a row, then the nft command');
+  assert.equal(session.persistent, false);
+  assert.match(session.fallbackReason ?? '', /\/bin\/false exited .* 3 times in a row/);
+  assert.match(await session.exec(`list table ${T}`), /table inet tsrtest/);
+  await session.exec(`delete table ${T}\n`);
+});

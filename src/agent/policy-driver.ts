@@ -161,6 +161,9 @@ export class PolicyDriver implements DataplaneDriver {
   }
 
   problems(): string[] {
-    return [...this.rejected].map(([k, why]) => `${k}: ${why}`);
+    const out = [...this.rejected].map(([k, why]) => `${k}: ${why}`);
+    const fallback = this.reconciler.fallbackReason;
+    if (fallback) out.push(`nftables: ${fallback}; using the nft command per change (slower)`);
+    return out;
   }
 }

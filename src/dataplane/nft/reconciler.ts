@@ -36,6 +36,11 @@ export class NftReconciler {
     this.exec = options.exec ?? this.session!.exec;
   }
 
+  /** Set when the nft helper kept dying and transactions go through the nft command instead. */
+  get fallbackReason(): string | undefined {
+    return this.session?.fallbackReason;
+  }
+
   /** Stops the nft helper process, if any (the next apply starts a new one). */
   close(): void {
     this.session?.close();

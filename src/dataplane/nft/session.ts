@@ -11,7 +11,8 @@
  *
  * Requests are answered in order (see the framing in the C file). If the helper dies, pending
  * requests fail with `exec-failed` and the next one starts a new helper. If the helper is not
- * built (no libnftables-dev), every request runs `nft -f -` / `nft -j -f -` instead.
+ * built (no libnftables-dev), or dies MAX_DEATHS times in a row without answering anything (e.g. a
+ * binary built against a library this machine lacks), every request runs the `nft` command instead.
  */
 import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -38,6 +39,9 @@ export interface NftSessionOptions {
   timeoutMs?: number;
 }
 
+/** Consecutive helper deaths without a single reply after which the session uses the nft command. */
+const MAX_DEATHS = 3;
+
 interface Pending {
   script: string;
   resolve: (out: string) => void;
@@ -52,13 +56,20 @@ export class NftSession {
   private child: ChildProcess | undefined;
   private readonly queue: Pending[] = [];
   private buf: Buffer = Buffer.alloc(0);
-  private readonly helper: string | undefined;
+  private helper: string | undefined;
   private readonly timeoutMs: number;
+  private deaths = 0;
+  private why: string | undefined;
 
   constructor(private readonly options: NftSessionOptions = {}) {
     const path = options.helperPath ?? process.env['TESSERA_NFT_HELPER'] ?? binPath('tessera-nft');
     this.helper = existsSync(path) ? path : undefined;
     this.timeoutMs = options.timeoutMs ?? 60_000;
+  }
+
+  /** Why the session gave up on the helper and runs the nft command (undefined: it did not). */
+  get fallbackReason(): string | undefined {
+    return this.why;
   }
 
   /** True when requests go through the long-lived helper (false: one `nft` process each). */
@@ -87,7 +98,7 @@ export class NftSession {
 
   /** Stops the helper; pending requests are rejected. The session restarts it on the next request. */
   close(): void {
-    if (this.child) this.fail(this.child, 'was closed');
+    if (this.child) this.fail(this.child, 'was closed', true);
   }
 
   private async execOnce(script: string, options: NftExecOptions): Promise<string> {
@@ -152,16 +163,21 @@ export class NftSession {
       const job = this.queue.shift();
       if (!job) continue;
       clearTimeout(job.timer);
+      this.deaths = 0;
       if (m[1] === '0') job.resolve(out);
       else job.reject(failed(job.script, err));
       if (!this.queue.length) this.setRef(false);
     }
   }
 
-  private fail(child: ChildProcess, why: string): void {
+  private fail(child: ChildProcess, why: string, closed = false): void {
     if (child !== this.child) return;
     this.child = undefined;
     child.kill('SIGKILL');
+    if (!closed && ++this.deaths >= MAX_DEATHS) {
+      this.why = `the nft helper ${this.helper} ${why} ${this.deaths} times in a row`;
+      this.helper = undefined;
+    }
     for (const job of this.queue.splice(0)) {
       clearTimeout(job.timer);
       job.reject(new TesseraError('exec-failed', `the nft helper ${why}`, { details: { script: job.script } }));
