@@ -13,6 +13,16 @@ const kind = (n: string): KindInfo => {
   return k;
 };
 const IPPOOL = kind('ippool');
+/** `base` with its `update` replaced (the store's methods delegate, so `this` stays `base`). */
+const withUpdate = (base: CliStore, update: CliStore['update']): CliStore => ({
+  get: (r) => base.get(r),
+  list: (i, ns) => base.list(i, ns),
+  create: (r) => base.create(r),
+  applyBatch: (rs) => base.applyBatch(rs),
+  delete: (r) => base.delete(r),
+  close: () => base.close(),
+  update,
+});
 const NETPOL = kind('networkpolicy');
 const NS = kind('namespace');
 const POD = kind('pod');
@@ -440,24 +450,15 @@ spec:
   test('retries on a CAS conflict and keeps the concurrent writer\'s change', async (t) => {
     const base = memoryCliStore();
     let injected = false;
-    const racing: CliStore = {
-      ...base,
-      get: (r) => base.get(r),
-      list: (i, ns) => base.list(i, ns),
-      create: (r) => base.create(r),
-      applyBatch: (rs) => base.applyBatch(rs),
-      delete: (r) => base.delete(r),
-      close: () => base.close(),
-      update: async (r) => {
-        if (!injected) {
-          injected = true;
-          // Another writer labels the pool between our read and our write.
-          const cur = (await base.get({ info: IPPOOL, name: 'p' }))!;
-          await base.update({ ...cur, metadata: { ...cur.metadata, labels: { ...cur.metadata.labels, other: 'yes' } } });
-        }
-        return base.update(r);
-      },
-    };
+    const racing = withUpdate(base, async (r) => {
+      if (!injected) {
+        injected = true;
+        // Another writer labels the pool between our read and our write.
+        const cur = (await base.get({ info: IPPOOL, name: 'p' }))!;
+        await base.update({ ...cur, metadata: { ...cur.metadata, labels: { ...cur.metadata.labels, other: 'yes' } } });
+      }
+      return base.update(r);
+    });
     const h = harness(racing);
     t.after(() => h.cleanup());
     await h.run(['apply', '-f', h.file('a.yaml', POOL('p', '10.0.0.0/16'))]);
@@ -470,18 +471,10 @@ spec:
   test('gives up after bounded retries when every write conflicts (exit 1)', async (t) => {
     const base = memoryCliStore();
     let updates = 0;
-    const always: CliStore = {
-      get: (r) => base.get(r),
-      list: (i, ns) => base.list(i, ns),
-      create: (r) => base.create(r),
-      applyBatch: (rs) => base.applyBatch(rs),
-      delete: (r) => base.delete(r),
-      close: () => base.close(),
-      update: async () => {
-        updates++;
-        throw new TesseraError('conflict', 'revision mismatch');
-      },
-    };
+    const always = withUpdate(base, async () => {
+      updates++;
+      throw new TesseraError('conflict', 'revision mismatch');
+    });
     const h = harness(always);
     t.after(() => h.cleanup());
     await h.run(['apply', '-f', h.file('a.yaml', POOL('p', '10.0.0.0/16'))]);

@@ -117,6 +117,18 @@ function portVmapTarget(state: NftState, name: string, protocol: number, port: n
   return found;
 }
 
+type Frame = { chain: NftChain; pc: number };
+
+/** A vmap element's verdict (`jump X` / `goto X`); no element found means the rule does nothing. */
+function enterVmapTarget(state: NftState, stack: Frame[], target: string | undefined): void {
+  if (!target) return;
+  const [verb, name] = target.split(' ') as ['goto' | 'jump', string];
+  const chain = state.chains.get(name);
+  if (!chain) throw new Error(`vmap target missing chain ${name}`);
+  if (verb === 'goto') stack.pop();
+  stack.push({ chain, pc: 0 });
+}
+
 export function interpretNft(state: NftState, p: NftPacket): NftTrace {
   const base = state.chains.get(p.hook);
   if (!base) return { verdict: 'accept', path: [] };
@@ -126,7 +138,7 @@ export function interpretNft(state: NftState, p: NftPacket): NftTrace {
   let mark = 0;
   const path: string[] = [];
   // Call stack of (chain, next rule index). goto replaces the top frame.
-  const stack: { chain: NftChain; pc: number }[] = [{ chain: base, pc: 0 }];
+  const stack: Frame[] = [{ chain: base, pc: 0 }];
   let steps = 0;
   for (;;) {
     if (++steps > 100_000) throw new Error('nft interpreter: loop');
@@ -161,28 +173,13 @@ export function interpretNft(state: NftState, p: NftPacket): NftTrace {
         stack.push({ chain, pc: 0 });
         break;
       }
-      case 'portVmap': {
+      case 'portVmap':
         // A packet without a destination port (ICMP) finds no element, as `th dport` keys only port protocols here.
-        const target = p.dstPort === undefined ? undefined : portVmapTarget(state, v.map, p.protocol, p.dstPort);
-        if (!target) break;
-        const [verb, name] = target.split(' ') as ['goto' | 'jump', string];
-        const chain = state.chains.get(name);
-        if (!chain) throw new Error(`vmap target missing chain ${name}`);
-        if (verb === 'goto') stack.pop();
-        stack.push({ chain, pc: 0 });
+        if (p.dstPort !== undefined) enterVmapTarget(state, stack, portVmapTarget(state, v.map, p.protocol, p.dstPort));
         break;
-      }
-      case 'vmap': {
-        const key = v.dir === 'iif' ? p.iif : (p.oif ?? '');
-        const target = state.maps.get(v.map)?.elements.get(key);
-        if (!target) break;
-        const [verb, name] = target.split(' ') as ['goto' | 'jump', string];
-        const chain = state.chains.get(name);
-        if (!chain) throw new Error(`vmap target missing chain ${name}`);
-        if (verb === 'goto') stack.pop();
-        stack.push({ chain, pc: 0 });
+      case 'vmap':
+        enterVmapTarget(state, stack, state.maps.get(v.map)?.elements.get(v.dir === 'iif' ? p.iif : (p.oif ?? '')));
         break;
-      }
     }
   }
 }
