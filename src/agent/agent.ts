@@ -34,6 +34,7 @@ import {
 import { calculateRoutes, RoutingReconciler } from '../dataplane/routes/index.js';
 import { vtepMacFor, type VtepSpec } from '../dataplane/vxlan/index.js';
 import { NatReconciler } from '../dataplane/nat/index.js';
+import type { NftSession } from '../dataplane/nft/index.js';
 import { IpamClient } from '../ipam/index.js';
 import { detectNodeAddress, interfaceMtuFor, type AutodetectMethod } from './autodetect.js';
 import { AgentMetrics, startHealthServer } from './health.js';
@@ -69,6 +70,8 @@ export interface AgentOptions {
   /** Periodic full resync (drift check) interval. */
   resyncIntervalMs: number;
   drivers?: DataplaneDriver[];
+  /** One nftables session (a long-lived libnftables helper) for all of the agent's tables: pass the same one to the PolicyDriver. */
+  nft?: NftSession;
   /** Extra services started once registered (e.g. the CNI fast path server). */
   services?: { name: string; start(agent: Agent): Promise<{ stop(): Promise<void> }> }[];
 }
@@ -89,7 +92,7 @@ export class Agent {
   private problems: string[] = [];
   private lastApplyError: string | undefined;
   private readonly routing: RoutingReconciler;
-  private readonly nat = new NatReconciler();
+  private readonly nat: NatReconciler;
   private readonly throttler: Throttler;
   private timers: NodeJS.Timeout[] = [];
   private health: Server | undefined;
@@ -111,6 +114,7 @@ export class Agent {
     this.ipam = new IpamClient(options.backend);
     this.routing = new RoutingReconciler({ interfacePrefix: options.interfacePrefix });
     this.throttler = new Throttler(() => this.applyCycle());
+    this.nat = new NatReconciler(options.nft ? { session: options.nft } : {});
   }
 
   get log(): Logger {
@@ -204,6 +208,7 @@ export class Agent {
     await this.throttler.idle();
     for (const s of this.runningServices) await s.stop().catch(() => undefined);
     for (const d of this.options.drivers ?? []) await d.stop?.().catch(() => undefined);
+    this.nat.close();
     this.ipam.close(); // stops its cache watches
     await new Promise<void>((r) => (this.health ? this.health.close(() => r()) : r()));
     await this.writeStatus(false);

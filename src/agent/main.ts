@@ -13,6 +13,7 @@ import pino from 'pino';
 import { describeError, isTesseraError } from '../lib/errors.js';
 import { DEFAULT_INTERFACE_PREFIX } from '../lib/marks.js';
 import { openBackend } from '../datastore/index.js';
+import { NftSession } from '../dataplane/nft/index.js';
 import { Agent } from './agent.js';
 import { parseAutodetectMethod } from './autodetect.js';
 import { defaultDrivers, defaultServices } from './wiring.js';
@@ -72,6 +73,8 @@ async function main(): Promise<void> {
     interfacePrefix: o.interfacePrefix,
     routing: o.routing,
     resyncIntervalMs: o.resyncIntervalMs,
+    // One libnftables helper for both of the agent's tables (policy and NAT).
+    nft: new NftSession(),
   };
   const agent = new Agent({
     ...agentOptions,
@@ -85,7 +88,10 @@ async function main(): Promise<void> {
     logger.info({ sig }, 'stopping (kernel state is left in place for the next agent)');
     agent
       .stop()
-      .then(() => backend.close())
+      .then(() => {
+        agentOptions.nft.close();
+        return backend.close();
+      })
       .finally(() => process.exit(0));
   };
   process.on('SIGTERM', () => stop('SIGTERM'));

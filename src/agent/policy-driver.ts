@@ -9,7 +9,7 @@
 import type { Logger } from 'pino';
 import { describeError, isTesseraError } from '../lib/errors.js';
 import { PolicyCalculator, policyUpdateFromResource, type PolicyUpdate } from '../policy/index.js';
-import { NftReconciler, nextNftState } from '../dataplane/nft/index.js';
+import { NftReconciler, nextNftState, type NftSession } from '../dataplane/nft/index.js';
 import type { DataplaneDriver } from './agent.js';
 import type { DatastoreMirror, MirrorChange } from './mirror.js';
 import type { Resource } from '../api/index.js';
@@ -23,6 +23,8 @@ export interface PolicyDriverOptions {
   logger: Logger;
   /** Network namespace to program (tests); the agent runs inside its node's namespace. */
   netns?: string;
+  /** The agent's shared nftables session (AgentOptions.nft); by default the driver opens its own. */
+  nft?: NftSession;
   onProgrammed?: (info: { mode: string; durationMs: number }) => void;
 }
 
@@ -40,7 +42,7 @@ export class PolicyDriver implements DataplaneDriver {
 
   constructor(private readonly options: PolicyDriverOptions) {
     this.calculator = new PolicyCalculator({ nodeName: options.nodeName });
-    this.reconciler = new NftReconciler(options.netns ? { netns: options.netns } : {});
+    this.reconciler = new NftReconciler({ ...(options.netns ? { netns: options.netns } : {}), ...(options.nft ? { session: options.nft } : {}) });
   }
 
   onChange(change: MirrorChange, mirror: DatastoreMirror): void {

@@ -4,7 +4,7 @@
  * Kept in its own small table (`inet tessera_nat`) because it is rewritten whole on change, unlike
  * the policy table, whose updates must be incremental.
  */
-import { run } from '../../lib/exec.js';
+import { NftSession } from '../nft/index.js';
 import { checkCidr } from '../../lib/ip.js';
 import { VXLAN_PORT } from '../../lib/marks.js';
 
@@ -44,25 +44,40 @@ export function renderNatTable(natPools: readonly string[], allPools: readonly s
 
 export class NatReconciler {
   private applied: string | undefined;
-  constructor(private readonly options: { netns?: string } = {}) {}
+  private readonly session: NftSession;
+  private readonly ownSession: boolean;
+
+  /** `session`: the agent's shared nftables session; by default the reconciler opens its own. */
+  constructor(options: { netns?: string; session?: NftSession } = {}) {
+    this.ownSession = !options.session;
+    this.session = options.session ?? new NftSession(options.netns ? { netns: options.netns } : {});
+  }
 
   /** Applies when the rendering changed or the table went missing (drift). Returns true on a write. */
   async apply(natPools: readonly string[], allPools: readonly string[], checkDrift = false): Promise<boolean> {
     const want = renderNatTable(natPools, allPools);
     if (want === this.applied && !checkDrift) return false;
     if (want === this.applied) {
-      const r = await run(['nft', 'list', 'table', 'inet', NAT_TABLE], { netns: this.options.netns, check: false });
-      if (r.code === 0) return false;
+      const present = await this.session.exec(`list table inet ${NAT_TABLE}`).then(
+        () => true,
+        () => false,
+      );
+      if (present) return false;
     }
     // Create-then-delete makes the delete safe whether or not the table exists; one atomic transaction.
     const script = `table inet ${NAT_TABLE}\ndelete table inet ${NAT_TABLE}\n${want}`;
-    await run(['nft', '-f', '-'], { netns: this.options.netns, input: script });
+    await this.session.exec(script);
     this.applied = want;
     return true;
   }
 
   async remove(): Promise<void> {
-    await run(['nft', 'delete', 'table', 'inet', NAT_TABLE], { netns: this.options.netns, check: false });
+    await this.session.exec(`delete table inet ${NAT_TABLE}`).catch(() => undefined);
     this.applied = undefined;
+  }
+
+  /** Stops the nft helper of a session this reconciler opened. */
+  close(): void {
+    if (this.ownSession) this.session.close();
   }
 }

@@ -8,13 +8,13 @@ import { describeError, TesseraError } from '../../lib/errors.js';
 import { diffNft, fullNftScript, type NftDiffStats } from './diff.js';
 import { FAMILY, TABLE, type NftState } from './model.js';
 import { detectDrift, parseNftJson } from './parse.js';
-import { NftSession, type NftExec } from './session.js';
+import { NftSession } from './session.js';
 
 export interface NftReconcilerOptions {
   /** Network namespace to program; undefined = the current one. */
   netns?: string;
-  /** Injected for tests; defaults to an NftSession in `netns`. */
-  exec?: NftExec;
+  /** The agent's shared nftables session; by default the reconciler opens (and closes) its own. */
+  session?: NftSession;
   /** Called with each script applied (metrics, debugging). */
   onApply?: (info: NftApplyResult) => void;
 }
@@ -28,22 +28,26 @@ export interface NftApplyResult {
 
 export class NftReconciler {
   private applied: NftState | undefined;
-  private readonly session: NftSession | undefined;
-  private readonly exec: NftExec;
+  private readonly session: NftSession;
+  private readonly ownSession: boolean;
 
   constructor(private readonly options: NftReconcilerOptions = {}) {
-    if (!options.exec) this.session = new NftSession(options.netns ? { netns: options.netns } : {});
-    this.exec = options.exec ?? this.session!.exec;
+    this.ownSession = !options.session;
+    this.session = options.session ?? new NftSession(options.netns ? { netns: options.netns } : {});
+  }
+
+  private get exec(): NftSession['exec'] {
+    return this.session.exec;
   }
 
   /** Set when the nft helper kept dying and transactions go through the nft command instead. */
   get fallbackReason(): string | undefined {
-    return this.session?.fallbackReason;
+    return this.session.fallbackReason;
   }
 
-  /** Stops the nft helper process, if any (the next apply starts a new one). */
+  /** Stops the nft helper process of a session this reconciler opened (the next apply starts a new one). */
   close(): void {
-    this.session?.close();
+    if (this.ownSession) this.session.close();
   }
 
   /** The last state the kernel accepted (undefined before the first apply or after a failure). */
