@@ -16,7 +16,7 @@
  * (a full render drops it). test/nft-patch.test.ts checks patch == full render on random changes.
  */
 import type { ResolvedDelta, ResolvedEndpoint, ResolvedModel } from '../../policy/index.js';
-import type { Fam, NftSet, NftState, NftVmap } from './model.js';
+import type { Fam, NftState, NftVmap } from './model.js';
 import { hasPrefix, namedPortNftSet, renderNft, setNames } from './render.js';
 
 const FAMS: readonly Fam[] = [4, 6];
@@ -67,7 +67,7 @@ export function patchNft(prev: NftState, delta: ResolvedDelta): NftState | undef
     const name = setNames.source(fam);
     const old = prev.sets.get(name);
     const added = part.sets.get(name)?.elements ?? [];
-    if (old && added.length) sets.set(name, withElements(old, [...new Set([...old.elements, ...added])].sort()));
+    if (old && added.length) sets.set(name, { ...old, elements: [...new Set([...old.elements, ...added])].sort() });
   }
 
   const chains = new Map(prev.chains);
@@ -85,8 +85,6 @@ export function patchNft(prev: NftState, delta: ResolvedDelta): NftState | undef
   }
   return { sets, maps, chains };
 }
-
-const withElements = (s: NftSet, elements: readonly string[]): NftSet => ({ ...s, elements });
 
 /** `old` with the touched interfaces' entries of `part`; undefined if an old target is orphaned. */
 function mergeVmap(old: NftVmap, part: NftVmap): NftVmap | undefined {
