@@ -26,23 +26,30 @@ test('NAT table: written on change, untouched while unchanged, restored after de
   const policy = new NftReconciler({ session });
   await policy.apply(renderNft(fixtureCalculator().resolve()));
 
-  assert.equal(await nat.apply(['10.65.0.0/16'], ['10.65.0.0/16', '10.66.0.0/16']), true);
+  const on = { natPools: ['10.65.0.0/16'], allPools: ['10.65.0.0/16', '10.66.0.0/16'], vxlan: true };
+  assert.equal(await nat.apply(on), true);
   const listed = await listNat();
   assert.match(listed, /masquerade/);
   assert.match(listed, /10\.65\.0\.0\/16/);
   assert.match(listed, /udp dport 4789 notrack/);
 
-  assert.equal(await nat.apply(['10.65.0.0/16'], ['10.65.0.0/16', '10.66.0.0/16']), false, 'unchanged: no write');
-  assert.equal(await nat.apply(['10.65.0.0/16'], ['10.65.0.0/16', '10.66.0.0/16'], true), false, 'drift check, table present: no write');
+  assert.equal(await nat.apply(on), false, 'unchanged: no write');
+  assert.equal(await nat.apply(on, true), false, 'drift check, table present: no write');
 
   await run(['nft', 'delete', 'table', 'inet', NAT_TABLE], { netns: ns });
-  assert.equal(await nat.apply(['10.65.0.0/16'], ['10.65.0.0/16', '10.66.0.0/16'], true), true, 'deleted table restored');
+  assert.equal(await nat.apply(on, true), true, 'deleted table restored');
   assert.match(await listNat(), /masquerade/);
   assert.deepEqual(await policy.drift(), [], 'the policy table is untouched by NAT writes');
 
-  assert.equal(await nat.apply([], ['10.65.0.0/16']), true, 'natOutgoing off: rewritten');
-  const nat4 = /set nat4 \{[^}]*\}/.exec(await listNat())?.[0] ?? '';
+  assert.equal(await nat.apply({ ...on, natPools: [] }), true, 'natOutgoing off: rewritten');
+  const off = await listNat();
+  const nat4 = /set nat4 \{[^}]*\}/.exec(off)?.[0] ?? '';
   assert.ok(nat4 && !nat4.includes('elements'), `no pool masquerades any more: ${nat4}`);
+  assert.doesNotMatch(off, /type nat hook/, 'no nat chain left to run the NAT hooks on every packet');
+  assert.match(off, /udp dport 4789 notrack/);
+
+  assert.equal(await nat.apply({ ...on, natPools: [], vxlan: false }), true, 'VTEP gone: rewritten');
+  assert.doesNotMatch(await listNat(), /hook/, 'no base chain at all');
 
   await nat.remove();
   assert.equal(await listNat(), '');

@@ -12,9 +12,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { labDown, labUp, loadLab, matrix, podCreate } from '../src/lab/index.js';
-import { run } from '../src/lib/exec.js';
+import { run, start } from '../src/lib/exec.js';
 import { sleep } from '../src/lib/clock.js';
 import { ROUTE_PROTOCOL, VXLAN_DEVICE } from '../src/lib/marks.js';
+import { NAT_TABLE } from '../src/dataplane/nat/index.js';
 import type { IpRoute } from './helpers/lab.js';
 
 const BIN = join(import.meta.dirname, '..', 'bin', 'tessera');
@@ -22,7 +23,7 @@ const POOL_PREFIX = '10.244.';
 
 interface StatusJson {
   nodes: { name: string; netns: string; ips: string[] }[];
-  pods: { namespace: string; name: string; node: string; ips: string[] }[];
+  pods: { namespace: string; name: string; node: string; netns: string; ips: string[] }[];
 }
 interface NodeList {
   items: { metadata: { name: string }; spec: { ipv4VXLANTunnelAddr?: string; vxlanTunnelMACAddr?: string } }[];
@@ -135,6 +136,56 @@ async function modeLab(encapsulation: 'none' | 'vxlan' | 'vxlan-crosssubnet', su
       }
     }
   });
+
+  test('the NAT table hooks only what is needed: notrack chains with a VTEP, no nat chain without natOutgoing', async () => {
+    for (const n of status.nodes) {
+      const t = (await run(['nft', 'list', 'table', 'inet', NAT_TABLE], { netns: n.netns })).stdout;
+      assert.doesNotMatch(t, /type nat hook/, `${n.name}: the lab's pools have no natOutgoing: ${t}`);
+      const vxlanDev = (await run(['ip', '-n', n.netns, 'link', 'show', 'dev', VXLAN_DEVICE], { check: false })).code === 0;
+      assert.equal(/udp dport 4789 notrack/.test(t), vxlanDev, `${n.name}: notrack chains iff a VTEP (${vxlanDev}): ${t}`);
+    }
+  });
+
+  if (encapsulation === 'none') {
+    test('natOutgoing: traffic leaving the pools is masqueraded to the node address, and stops being when turned off', async () => {
+      const [n1, n2] = [status.nodes.find((n) => n.name === 'node-1')!, status.nodes.find((n) => n.name === 'node-2')!];
+      const pod = status.pods.find((p) => p.node === 'node-1')!;
+      const n2ip = n2.ips.find((a) => !a.includes(':'))!;
+      // Outside every pool: node-2's own address. The server answers with the address it saw.
+      const server = start(['socat', 'TCP-LISTEN:18080,reuseaddr,fork', 'SYSTEM:echo $SOCAT_PEERADDR'], { netns: n2.netns, stdio: 'ignore' });
+      try {
+        const seen = async () => {
+          const r = await run(['socat', '-T', '2', '-', `TCP:${n2ip}:18080,connect-timeout=1`], { netns: pod.netns, check: false, timeoutMs: 5000, input: '' });
+          return r.stdout.trim();
+        };
+        const until = async (want: string) => {
+          let got = '';
+          for (let i = 0; i < 40 && got !== want; i++) {
+            got = await seen();
+            if (got !== want) await sleep(250);
+          }
+          return got;
+        };
+        assert.equal(await until(pod.ips[0]!), pod.ips[0], 'natOutgoing off (the lab default): the pod address arrives');
+        const patch = async (on: boolean) => {
+          const r = await cli(['patch', 'ippool', 'default-ipv4-ippool', '-p', JSON.stringify({ spec: { natOutgoing: on } })]);
+          assert.equal(r.code, 0, r.stderr);
+        };
+        await patch(true);
+        assert.equal(await until(n1.ips.find((a) => !a.includes(':'))!), n1.ips.find((a) => !a.includes(':')), 'natOutgoing on: masqueraded to node-1');
+        const t = (await run(['nft', 'list', 'table', 'inet', NAT_TABLE], { netns: n1.netns })).stdout;
+        assert.match(t, /type nat hook postrouting[^}]*masquerade/);
+        // Pod-to-pod traffic stays unmasqueraded while natOutgoing is on.
+        const m = await matrix(loadLab(name, env), { port: 80, protocol: 'TCP', timeoutMs: 1000 });
+        assert.ok(Object.values(m.allowed).every((row) => Object.values(row).every(Boolean)), JSON.stringify(m));
+        await patch(false);
+        assert.equal(await until(pod.ips[0]!), pod.ips[0], 'natOutgoing off again');
+        assert.doesNotMatch((await run(['nft', 'list', 'table', 'inet', NAT_TABLE], { netns: n1.netns })).stdout, /type nat hook/);
+      } finally {
+        server.kill('SIGKILL');
+      }
+    });
+  }
 }
 
 describe('routing mode none (1 subnet, 3 nodes)', () => modeLab('none', 1));

@@ -442,8 +442,10 @@ export class Agent {
       problems.push('IPIP encapsulation is configured but this kernel has no ipip support (no ipip device type); use VXLAN');
     }
     await this.ensureTunnelAddress();
-    const stats = await this.routing.apply(state, this.vteps());
-    await this.nat.apply(state.natPools, state.allPools, full);
+    const vteps = this.vteps();
+    const stats = await this.routing.apply(state, vteps);
+    const vxlan = (state.needVxlan.v4 && !!vteps.v4) || (state.needVxlan.v6 && !!vteps.v6);
+    await this.nat.apply({ natPools: state.natPools, allPools: state.allPools, vxlan }, full);
     await this.writeMtu();
     this.metrics.routes.set(state.routes.length);
     this.metrics.localEndpoints.set(
