@@ -15,11 +15,16 @@
  * targets, and the time from `lab pod create` returning to the first successful TCP connect
  * from a pod on another node (target 0 ms).
  *
- * Env: BENCH_SECONDS (iperf3 -t, default 3), BENCH_ROUNDS (default 5), BENCH_PODS (latency pods
+ * iperf3's client and server are pinned to different CPUs (when there are two), the same for every
+ * path: left to the scheduler, the two sometimes share a CPU and that run is much slower, whichever
+ * path it is. Each run also records the CPU time the whole machine spent per GB moved (from
+ * /proc/stat, steal excluded): what a path costs, less sensitive than throughput to a noisy host.
+ *
+ * Env: BENCH_SECONDS (iperf3 -t, default 3), BENCH_ROUNDS (default 9), BENCH_PODS (latency pods
  * per mode, default 5).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { labDown, labUp, loadLab, podCreate, readPods, type PodState } from '../../src/lab/index.js';
@@ -29,7 +34,7 @@ import { formatRatio, max, passes, percentile, type RatioCheck } from '../lib/st
 import { buildHandWired, teardownHandWired, type HandWireMode } from './handwire.js';
 
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 3);
-const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 5);
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 9);
 const LATENCY_PODS = Number(process.env['BENCH_PODS'] ?? 5);
 const IPERF_PORT = 5201;
 
@@ -42,19 +47,38 @@ interface Path {
   toIp: string;
 }
 
-/** One single-stream iperf3 run; Gbit/s received. The server serves exactly one test (-1). */
-async function iperf(p: Path): Promise<number> {
-  const server = start(['iperf3', '-s', '-1', '-p', String(IPERF_PORT)], { netns: p.toNetns, stdio: 'ignore' });
+/** Client and server on different CPUs, the same for every path (nothing on a 1-CPU machine). */
+const PIN = availableParallelism() >= 2;
+const pinned = (cpu: number, argv: string[]) => (PIN ? ['taskset', '-c', String(cpu), ...argv] : argv);
+
+/** CPU time (ms) the machine has spent busy: user, nice, system, irq, softirq; steal and idle excluded. */
+function cpuBusyMs(): number {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.split(/\s+/).slice(1).map(Number);
+  return ((f[0] ?? 0) + (f[1] ?? 0) + (f[2] ?? 0) + (f[5] ?? 0) + (f[6] ?? 0)) * 10; // USER_HZ = 100
+}
+
+interface Run {
+  gbps: number;
+  /** Busy CPU ms (all CPUs) per GB received. */
+  cpuMsPerGB: number;
+}
+
+/** One single-stream iperf3 run. The server serves exactly one test (-1). */
+async function iperf(p: Path): Promise<Run> {
+  const server = start(pinned(1, ['iperf3', '-s', '-1', '-p', String(IPERF_PORT)]), { netns: p.toNetns, stdio: 'ignore' });
   try {
     for (let attempt = 0; ; attempt++) {
-      const r = await run(['iperf3', '-c', p.toIp, '-p', String(IPERF_PORT), '-t', String(SECONDS), '-J'], {
+      const busy0 = cpuBusyMs();
+      const r = await run(pinned(0, ['iperf3', '-c', p.toIp, '-p', String(IPERF_PORT), '-t', String(SECONDS), '-J']), {
         netns: p.fromNetns,
         check: false,
         timeoutMs: (SECONDS + 20) * 1000,
       });
-      const j = JSON.parse(r.stdout || '{}') as { error?: string; end?: { sum_received?: { bits_per_second?: number } } };
+      const busy = cpuBusyMs() - busy0;
+      const j = JSON.parse(r.stdout || '{}') as { error?: string; end?: { sum_received?: { bits_per_second?: number; bytes?: number } } };
       const bps = j.end?.sum_received?.bits_per_second;
-      if (r.code === 0 && bps) return bps / 1e9;
+      const bytes = j.end?.sum_received?.bytes;
+      if (r.code === 0 && bps && bytes) return { gbps: bps / 1e9, cpuMsPerGB: busy / (bytes / 1e9) };
       // The server may not listen yet right after spawn.
       if (attempt < 20 && /refused/i.test(j.error ?? r.stderr)) {
         await new Promise((res) => setTimeout(res, 100));
@@ -139,13 +163,16 @@ async function main(): Promise<void> {
     }
 
     const results = new Map<string, number[]>();
+    const cpu = new Map<string, number[]>();
     for (let round = 0; round < ROUNDS; round++) {
       for (const p of round % 2 ? [...paths].reverse() : paths) {
         const g = await iperf(p);
         const k = `${p.mode}/${p.name}`;
-        results.set(k, [...(results.get(k) ?? []), g]);
+        results.set(k, [...(results.get(k) ?? []), g.gbps]);
+        cpu.set(k, [...(cpu.get(k) ?? []), g.cpuMsPerGB]);
       }
     }
+    const cpuOf = (mode: HandWireMode, name: PathName) => cpu.get(`${mode}/${name}`) ?? [];
     const best = (mode: HandWireMode, name: PathName) => max(results.get(`${mode}/${name}`) ?? []);
     const runsOf = (mode: HandWireMode, name: PathName) => results.get(`${mode}/${name}`) ?? [];
     /** Median over rounds of the per-round ratio a/b (expressed as a RatioCheck over 1). */
@@ -163,11 +190,16 @@ async function main(): Promise<void> {
       }
     }
 
-    console.log(`\niperf3 single stream, -t ${SECONDS}, ${ROUNDS} interleaved rounds (Gbit/s; best run, then every run)`);
+    console.log(`\niperf3 single stream, -t ${SECONDS}, ${ROUNDS} interleaved rounds${PIN ? ', client on CPU 0 and server on CPU 1' : ''} (Gbit/s; best run, then every run)`);
     console.log(`${'path'.padEnd(12)} ${'native'.padStart(8)} ${'vxlan'.padStart(8)}   runs`);
     for (const name of ['cross', 'same', 'host', 'handwired'] as const) {
       const runs = (['native', 'vxlan'] as const).map((m) => `${m}: ${(results.get(`${m}/${name}`) ?? []).map((x) => x.toFixed(2)).join(' ')}`);
       console.log(`${name.padEnd(12)} ${best('native', name).toFixed(2).padStart(8)} ${best('vxlan', name).toFixed(2).padStart(8)}   ${runs.join('; ')}`);
+    }
+    console.log(`\nCPU cost, busy ms (all CPUs, steal excluded) per GB: median over rounds`);
+    for (const name of ['cross', 'same', 'host', 'handwired'] as const) {
+      const med = (['native', 'vxlan'] as const).map((m) => percentile(cpuOf(m, name), 50).toFixed(0).padStart(8));
+      console.log(`${name.padEnd(12)} ${med.join(' ')}`);
     }
     const checks: RatioCheck[] = [
       { label: 'native cross-node / hand-wired', numerator: roundRatio('native', 'cross', 'handwired'), denominator: 1, target: 0.95 },
@@ -179,6 +211,9 @@ async function main(): Promise<void> {
     const info = (label: string, v: number) => `${label.padEnd(40)} ${v.toFixed(2).padStart(5)}  (information)`;
     console.log(info('VXLAN cross-node / VXLAN hand-wired', roundRatio('vxlan', 'cross', 'handwired')));
     console.log(info('VXLAN hand-wired / host-to-host', roundRatio('vxlan', 'handwired', 'host')));
+    const cpuRatio = (mode: HandWireMode, a: PathName, b: PathName) => percentile(cpuOf(mode, a).map((x, i) => x / (cpuOf(mode, b)[i] ?? NaN)), 50);
+    console.log(info('CPU per GB: native cross / hand-wired', cpuRatio('native', 'cross', 'handwired')));
+    console.log(info('CPU per GB: VXLAN cross / hand-wired', cpuRatio('vxlan', 'cross', 'handwired')));
     console.log(info('ratios of best runs: native cross / hand-wired', best('native', 'cross') / best('native', 'handwired')));
     console.log(info('  native cross / host', best('native', 'cross') / best('native', 'host')));
     console.log(info('  VXLAN cross / host', best('vxlan', 'cross') / best('vxlan', 'host')));
