@@ -104,6 +104,15 @@ describe('tessera CLI against etcd', () => {
     assert.equal(p.code, 0, p.stderr);
     const g = await tessera(['--etcd-endpoints', ep(), 'get', 'ippool', 'stdin-pool', '-o', 'json']);
     assert.equal((JSON.parse(g.stdout) as { spec: { disabled: boolean } }).spec.disabled, true);
+    // cidr and blockSize are fixed once the pool exists: patch and apply say so and write nothing.
+    const widen = await tessera(['--etcd-endpoints', ep(), 'patch', 'ippool', 'stdin-pool', '-p', '{"spec":{"cidr":"10.250.0.0/15"}}']);
+    assert.equal(widen.code, 1, widen.stdout);
+    assert.match(widen.stderr, /spec\.cidr: cannot change from "10\.250\.0\.0\/16" to "10\.250\.0\.0\/15"/);
+    const reblock = await tessera(['--etcd-endpoints', ep(), 'apply', '-f', '-'], {}, `${pool}  blockSize: 28\n`);
+    assert.equal(reblock.code, 1, reblock.stdout);
+    assert.match(reblock.stderr, /spec\.blockSize: cannot change from 26 to 28/);
+    const after = JSON.parse((await tessera(['--etcd-endpoints', ep(), 'get', 'ippool', 'stdin-pool', '-o', 'json'])).stdout) as { spec: Record<string, unknown> };
+    assert.deepEqual([after.spec.cidr, after.spec.blockSize, after.spec.disabled], ['10.250.0.0/16', 26, true], 'nothing was written');
     const d = await tessera(['--etcd-endpoints', ep(), 'delete', 'ippool', 'stdin-pool']);
     assert.equal(d.code, 0, d.stderr);
     const gone = await tessera(['--etcd-endpoints', ep(), 'get', 'ippool', 'stdin-pool']);

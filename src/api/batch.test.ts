@@ -19,7 +19,20 @@ const tier = (name: string): Resource => ({ apiVersion: 'projectcalico.org/v3', 
 describe('validateBatch', () => {
   test('updating a pool in place is not an overlap with its old self', () => {
     assert.deepEqual(validateBatch([pool('p', '10.0.0.0/16')], { existing: [pool('p', '10.0.0.0/16')] }), []);
-    assert.deepEqual(validateBatch([pool('p', '10.0.0.0/8')], { existing: [pool('p', '10.0.0.0/16')] }), []);
+    const natOn = { ...pool('p', '10.0.0.0/16'), spec: { cidr: '10.0.0.0/16', natOutgoing: true, blockSize: 26 } };
+    assert.deepEqual(validateBatch([natOn], { existing: [{ ...pool('p', '10.0.0.0/16'), spec: { cidr: '10.0.0.0/16', blockSize: 26 } }] }), []);
+  });
+
+  test("a pool's cidr and blockSize cannot change once it exists (Calico: set only at creation)", () => {
+    const old: Resource = { ...pool('p', '10.0.0.0/16'), spec: { cidr: '10.0.0.0/16', blockSize: 24 } };
+    const widened = validateBatch([{ ...old, spec: { cidr: '10.0.0.0/8', blockSize: 24 } }], { existing: [old] });
+    assert.deepEqual(widened.map((p) => p.path), ['[doc 1] IPPool "p": spec.cidr']);
+    assert.match(widened[0]!.message, /cannot change from "10\.0\.0\.0\/16" to "10\.0\.0\.0\/8".*spec\.disabled: true/);
+    const reblocked = validateBatch([{ ...old, spec: { cidr: '10.0.0.0/16', blockSize: 26 } }], { existing: [old] });
+    assert.deepEqual(reblocked.map((p) => p.path), ['[doc 1] IPPool "p": spec.blockSize']);
+    assert.match(reblocked[0]!.message, /from 24 to 26.*blockSize: 24 to keep it/);
+    // Another pool with a different CIDR is not "a change"; nor is a new pool.
+    assert.deepEqual(validateBatch([{ ...pool('q', '10.1.0.0/16'), spec: { cidr: '10.1.0.0/16', blockSize: 26 } }], { existing: [old] }), []);
   });
 
   test('disjoint pools and different families never overlap', () => {

@@ -82,6 +82,24 @@ export function validateBatch(rs: readonly Resource[], ctx: BatchContext): Probl
     pools.push({ i, cidr, r });
   });
 
+  // An IPPool's cidr and blockSize are fixed once it exists (Calico: "can only be set when the pool
+  // is created"): the blocks already handed out were cut from them.
+  rs.forEach((r, i) => {
+    if (!isCalico(r, 'IPPool') || !isRecord(r.spec)) return;
+    const old = ctx.existing.find((e) => identity(e) === identity(r));
+    if (!old || !isRecord(old.spec)) return;
+    const [oc, nc] = [poolCidr(old), poolCidr(r)];
+    if (oc && nc && (oc.family !== nc.family || oc.value !== nc.value || oc.prefix !== nc.prefix)) {
+      add(i, 'spec.cidr', `cannot change from ${quote(old.spec.cidr)} to ${quote(r.spec.cidr)}: a pool's CIDR is fixed once it exists; ` +
+        `create a new pool and set this one's spec.disabled: true to move workloads over`);
+    }
+    const [ob, nb] = [old.spec.blockSize, r.spec.blockSize];
+    if (typeof ob === 'number' && typeof nb === 'number' && ob !== nb) {
+      add(i, 'spec.blockSize', `cannot change from ${ob} to ${nb}: a pool's block size is fixed once it exists ` +
+        `(an omitted blockSize means the default; write blockSize: ${ob} to keep it)`);
+    }
+  });
+
   // Every policy's tier must exist: built in, in this batch, or in the datastore.
   const tiers = new Set<string>();
   for (const r of [...rs, ...ctx.existing]) if (isCalico(r, 'Tier') && r.metadata?.name) tiers.add(r.metadata.name);

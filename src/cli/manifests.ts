@@ -90,16 +90,21 @@ function contextKinds(batch: Pick<LoadedResource, 'info'>[]): KindInfo[] {
   return [...kinds];
 }
 
-/** Existing datastore objects a batch is validated against, minus those the batch replaces. */
+/**
+ * Existing datastore objects a batch is validated against. With `withReplaced`, the current
+ * versions of the objects the batch rewrites are included too (validateBatch treats them as the
+ * old version: fields fixed at creation are checked against them); `create` leaves them out.
+ */
 export async function existingFor(
   batch: Pick<LoadedResource, 'info' | 'ref'>[],
   store: CliStore,
+  options: { withReplaced?: boolean } = {},
 ): Promise<Resource[]> {
   const lists = await Promise.all(contextKinds(batch).map((info) => store.list(info)));
   const existing: Resource[] = [];
   for (const [i, info] of contextKinds(batch).entries()) {
     for (const r of lists[i] ?? []) {
-      if (!batch.some((l) => sameRef(l.ref, refOf(info, r)))) existing.push(r);
+      if (options.withReplaced || !batch.some((l) => sameRef(l.ref, refOf(info, r)))) existing.push(r);
     }
   }
   return existing;

@@ -14,7 +14,7 @@ export interface ApplyArgs {
 export async function applyVerb(args: ApplyArgs, deps: VerbDeps): Promise<number> {
   const batch = await loadManifests(args.files, deps.io, { namespace: args.namespace, defaults: true });
   const store = await deps.store();
-  validateAll(batch, await existingFor(batch, store), 'apply');
+  validateAll(batch, await existingFor(batch, store, { withReplaced: true }), 'apply');
   await store.applyBatch(batch.map((l) => l.resource));
   deps.io.out(`Successfully applied ${batch.length} ${kindPhrase(batch.map((l) => l.info))}\n`);
   return 0;

@@ -65,7 +65,7 @@ export async function patchVerb(args: PatchArgs, deps: VerbDeps): Promise<number
       throw new TesseraError('usage', `cannot patch ${where}: apiVersion, kind, name and namespace cannot change`);
     }
     const next = applyDefaults(patched);
-    const problems = [...validateResource(next), ...validateBatch([next], { existing })];
+    const problems = [...validateResource(next), ...validateBatch([next], { existing: [...existing, current] })];
     if (problems.length) {
       const lines = problems.map((p) => `  ${p.path ? `${p.path}: ` : ''}${p.message}`).join('\n');
       throw new TesseraError('validation', `cannot patch ${where}: the result is invalid, nothing was written\n${lines}`, {

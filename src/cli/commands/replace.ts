@@ -17,7 +17,7 @@ export interface ReplaceArgs {
 export async function replaceVerb(args: ReplaceArgs, deps: VerbDeps): Promise<number> {
   const batch = await loadManifests(args.files, deps.io, { namespace: args.namespace, defaults: true });
   const store = await deps.store();
-  validateAll(batch, await existingFor(batch, store), 'replace');
+  validateAll(batch, await existingFor(batch, store, { withReplaced: true }), 'replace');
   const current = await Promise.all(batch.map((l) => store.get(l.ref)));
   const missing = batch.filter((_, i) => current[i] === undefined);
   if (missing.length && !args.skipNotExists) {
