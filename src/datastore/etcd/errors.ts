@@ -2,13 +2,7 @@
  * Maps errors from the `etcd3` client / grpc-js to Tessera codes. This is the one place that looks
  * at etcd's message text: etcd reports compaction, txn limits and leader loss only that way.
  */
-import {
-  ClientClosedError,
-  GRPCCancelledError,
-  GRPCDeadlineExceededError,
-  GRPCInvalidArgumentError,
-  GRPCUnavailableError,
-} from 'etcd3';
+import { etcd3 } from './client.js';
 import { TesseraError, type ErrorCode } from '../../lib/errors.js';
 
 const UNAVAILABLE_TEXT = ['no leader', 'leader changed', 'request timed out', 'not capable', 'connection'];
@@ -17,6 +11,7 @@ export function etcdErrorCode(err: unknown): ErrorCode {
   if (err instanceof TesseraError) return err.code;
   const message = err instanceof Error ? err.message : String(err);
   if (message.includes('required revision has been compacted')) return 'compacted';
+  const { ClientClosedError, GRPCCancelledError, GRPCDeadlineExceededError, GRPCInvalidArgumentError, GRPCUnavailableError } = etcd3();
   if (err instanceof GRPCDeadlineExceededError) return 'timeout';
   if (err instanceof GRPCUnavailableError || err instanceof ClientClosedError || err instanceof GRPCCancelledError) {
     return 'unavailable';

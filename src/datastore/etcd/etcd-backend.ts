@@ -11,7 +11,8 @@
  * first page's revision, so the listing is one consistent snapshot.
  */
 import { readFileSync } from 'node:fs';
-import { Etcd3, GRPCUnavailableError, type IOptions, type Lease } from 'etcd3';
+import type { Etcd3, IOptions, Lease } from 'etcd3';
+import { etcd3 } from './client.js';
 import type {
   ICompare,
   IDuplexStream,
@@ -116,7 +117,7 @@ export class EtcdBackend implements Backend {
         );
       }
     }
-    this.client = new Etcd3(clientOptions);
+    this.client = new (etcd3().Etcd3)(clientOptions);
     this.pageSize = options.pageSize ?? 10_000;
     this.callTimeoutMs = options.callTimeoutMs ?? 10_000;
   }
@@ -415,7 +416,7 @@ type Policy = NonNullable<NonNullable<IOptions['faultHandling']>['global']>;
 type PolicyFn<T> = (ctx: { signal: AbortSignal }) => PromiseLike<T> | T;
 
 // Only "member unreachable" counts: etcd3 also reports our own stream cancels as failures.
-const recoverable = (err: unknown) => err instanceof GRPCUnavailableError;
+const recoverable = (err: unknown) => err instanceof etcd3().GRPCUnavailableError;
 
 /** cockatiel-compatible per-member breaker: open for 1 s after a connection-level failure. */
 function hostBreaker(): Policy {
@@ -423,7 +424,7 @@ function hostBreaker(): Policy {
   return {
     // async: etcd3's markFailed() relies on a synchronous throw inside fn becoming a rejection.
     execute: async <T>(fn: PolicyFn<T>) => {
-      if (Date.now() < openUntil) throw new GRPCUnavailableError('etcd member skipped: it failed less than 1 s ago');
+      if (Date.now() < openUntil) throw new (etcd3().GRPCUnavailableError)('etcd member skipped: it failed less than 1 s ago');
       try {
         return await fn({ signal: new AbortController().signal });
       } catch (err) {
