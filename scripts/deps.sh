@@ -23,6 +23,8 @@ declare -A NEED=(
   [runc]=runc
   [python3]=python3
   [nsenter]=util-linux
+  [taskset]=util-linux
+  [openssl]=openssl
 )
 missing=()
 for probe in "${!NEED[@]}"; do

@@ -27,9 +27,40 @@ export function etcdErrorCode(err: unknown): ErrorCode {
   return 'unavailable';
 }
 
+const TLS_HINTS: [RegExp, string][] = [
+  [
+    /alert (bad certificate|certificate required|unknown ca|certificate unknown)/i,
+    'etcd rejected the TLS handshake: it wants a client certificate signed by a CA it trusts ' +
+      '(set certFile and keyFile; in a calicoctl config etcdCertFile and etcdKeyFile)',
+  ],
+  [
+    /certificate verify failed|self[- ]signed|unable to (get local issuer|verify the first) certificate|certificate has expired|Hostname\/IP does not match/i,
+    "cannot verify etcd's server certificate: set caFile (calicoctl: etcdCACertFile) to the CA that signed it, " +
+      'and use an endpoint address the certificate lists',
+  ],
+  [/wrong version number|packet length too long|http_request/i, 'TLS and plain text mixed up: check http:// versus https:// in the endpoints'],
+];
+
+/**
+ * grpc-js reports a failed connection as its last error, a timestamp and a "Resolution note" that
+ * repeats it, with OpenSSL's source locations inside. Keeps the first statement without the
+ * OpenSSL noise, and says what a TLS failure means for the user's configuration.
+ */
+export function describeEtcdFailure(message: string): string {
+  const first = message
+    .replace(/\s*\(\d{4}-\d\d-\d\dT[^)]*\)\.\s*Resolution note:[\s\S]*$/, '')
+    .replace(/[0-9A-F]{8,}:error:[0-9A-F]+:SSL routines:[a-z0-9_]+:/g, '')
+    .replace(/:\.\.\/deps\/openssl\/[^\s:]*(:\d+)?(:SSL alert number \d+)?/g, '')
+    .trim();
+  const hint = TLS_HINTS.find(([re]) => re.test(message))?.[1];
+  return hint ? `${first}; ${hint}` : first;
+}
+
 /** Wraps any etcd client error as a TesseraError whose message names `action`. */
 export function etcdError(action: string, err: unknown): TesseraError {
   if (err instanceof TesseraError) return err;
-  const why = err instanceof Error ? err.message : String(err);
-  return new TesseraError(etcdErrorCode(err), `${action}: ${why}`, { cause: err });
+  const why = describeEtcdFailure(err instanceof Error ? err.message : String(err));
+  // The client's error is already described (cleaned up) in the message, so it is kept in details
+  // rather than as `cause`, which describeError would print again in full.
+  return new TesseraError(etcdErrorCode(err), `${action}: ${why}`, { details: { clientError: err } });
 }
