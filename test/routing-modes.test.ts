@@ -147,6 +147,23 @@ async function modeLab(encapsulation: 'none' | 'vxlan' | 'vxlan-crosssubnet', su
   });
 
   if (encapsulation === 'none') {
+    test('kernel settings: forwarding and conntrack be_liberal are set, and put back by the periodic resync', async () => {
+      const sysctl = async (netns: string, key: string) => (await run(['sysctl', '-n', key], { netns })).stdout.trim();
+      const key = 'net.netfilter.nf_conntrack_tcp_be_liberal';
+      for (const n of status.nodes) {
+        assert.equal(await sysctl(n.netns, 'net.ipv4.ip_forward'), '1', n.name);
+        assert.equal(await sysctl(n.netns, key), '1', n.name);
+      }
+      const n1 = status.nodes[0]!;
+      await run(['sysctl', '-q', '-w', `${key}=0`], { netns: n1.netns });
+      let v = '0';
+      for (let i = 0; i < 60 && v !== '1'; i++) {
+        await sleep(250);
+        v = await sysctl(n1.netns, key);
+      }
+      assert.equal(v, '1', 'restored within the resync interval (10 s)');
+    });
+
     test('natOutgoing: traffic leaving the pools is masqueraded to the node address, and stops being when turned off', async () => {
       const [n1, n2] = [status.nodes.find((n) => n.name === 'node-1')!, status.nodes.find((n) => n.name === 'node-2')!];
       const pod = status.pods.find((p) => p.node === 'node-1')!;

@@ -34,6 +34,7 @@ import {
 import { calculateRoutes, RoutingReconciler } from '../dataplane/routes/index.js';
 import { vtepMacFor, type VtepSpec } from '../dataplane/vxlan/index.js';
 import { NatReconciler } from '../dataplane/nat/index.js';
+import { applySysctls, nodeSysctls } from './sysctls.js';
 import type { NftSession } from '../dataplane/nft/index.js';
 import { IpamClient } from '../ipam/index.js';
 import { detectNodeAddress, interfaceMtuFor, type AutodetectMethod } from './autodetect.js';
@@ -57,6 +58,8 @@ export interface DataplaneDriver {
   problems?(): string[];
 }
 
+const SYSCTL_PROBLEM = 'sysctl: ';
+
 export interface AgentOptions {
   nodeName: string;
   backend: Backend;
@@ -72,6 +75,10 @@ export interface AgentOptions {
   drivers?: DataplaneDriver[];
   /** One nftables session (a long-lived libnftables helper) for all of the agent's tables: pass the same one to the PolicyDriver. */
   nft?: NftSession;
+  /** Set net.netfilter.nf_conntrack_tcp_be_liberal=1 (default true; see sysctls.ts). */
+  conntrackTcpBeLiberal?: boolean;
+  /** Root of the sysctl tree (tests); default /proc/sys. */
+  sysctlRoot?: string;
   /** Extra services started once registered (e.g. the CNI fast path server). */
   services?: { name: string; start(agent: Agent): Promise<{ stop(): Promise<void> }> }[];
 }
@@ -90,6 +97,7 @@ export class Agent {
   private hostMtu = 1500;
   private ipipSupported = false;
   private problems: string[] = [];
+  private sysctlProblems: string[] = [];
   private lastApplyError: string | undefined;
   private readonly routing: RoutingReconciler;
   private readonly nat: NatReconciler;
@@ -403,6 +411,8 @@ export class Agent {
           this.metrics.applySeconds.observe({ dataplane: d.name }, (performance.now() - t0) / 1000);
         }
       }
+      if (full) await this.applySysctls();
+      problems.push(...this.sysctlProblems);
       this.programmed = true;
       this.lastApplyError = undefined;
     } catch (e) {
@@ -423,8 +433,19 @@ export class Agent {
     }
   }
 
+  /**
+   * Forwarding and conntrack settings (sysctls.ts), on full cycles, after the drivers (so conntrack
+   * is loaded). Their problems are kept until the next full cycle.
+   */
+  private async applySysctls(): Promise<void> {
+    const list = nodeSysctls({ ipv6: this.nodeAddress6 !== undefined, conntrackTcpBeLiberal: this.options.conntrackTcpBeLiberal ?? true });
+    const r = await applySysctls(list, this.options.sysctlRoot);
+    if (r.changed.length) this.log.info({ changed: r.changed }, 'kernel settings applied');
+    this.sysctlProblems = r.problems.map((p) => `${SYSCTL_PROBLEM}${p}`);
+  }
+
   private isDriverProblem(p: string): boolean {
-    return (this.options.drivers ?? []).some((d) => p.startsWith(`${d.name}: `));
+    return p.startsWith(SYSCTL_PROBLEM) || (this.options.drivers ?? []).some((d) => p.startsWith(`${d.name}: `));
   }
 
   /** Routes, VTEPs, NAT and the MTU file: only when their inputs changed, or on a full resync. */

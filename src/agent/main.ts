@@ -34,6 +34,15 @@ const program = new Command('tessera-node')
     return v;
   }, process.env.TESSERA_ROUTING ?? 'agent')
   .option('--interface-prefix <prefix>', 'workload interface prefix', DEFAULT_INTERFACE_PREFIX)
+  .option(
+    '--conntrack-tcp-be-liberal <bool>',
+    'set net.netfilter.nf_conntrack_tcp_be_liberal=1: out-of-window TCP is not INVALID (env TESSERA_CONNTRACK_TCP_BE_LIBERAL)',
+    (v) => {
+      if (v !== 'true' && v !== 'false') throw new InvalidArgumentError('expected "true" or "false"');
+      return v === 'true';
+    },
+    (process.env.TESSERA_CONNTRACK_TCP_BE_LIBERAL ?? 'true') !== 'false',
+  )
   .option('--resync-interval-ms <ms>', 'periodic full resync', (v) => Number(v), 10_000)
   .option('--log-level <level>', 'trace|debug|info|warn|error', process.env.TESSERA_LOG_LEVEL ?? 'info')
   .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
@@ -52,6 +61,7 @@ async function main(): Promise<void> {
     ip6Autodetection: string;
     routing: 'agent' | 'bgp';
     interfacePrefix: string;
+    conntrackTcpBeLiberal: boolean;
     resyncIntervalMs: number;
     logLevel: string;
   }>();
@@ -71,6 +81,7 @@ async function main(): Promise<void> {
     ipv6Autodetection: parseAutodetectMethod(o.ip6Autodetection),
     healthListen: o.healthListen,
     interfacePrefix: o.interfacePrefix,
+    conntrackTcpBeLiberal: o.conntrackTcpBeLiberal,
     routing: o.routing,
     resyncIntervalMs: o.resyncIntervalMs,
     // One libnftables helper for both of the agent's tables (policy and NAT).
