@@ -8,8 +8,9 @@
  *   same      pod -> pod on the same node
  *   host      node netns -> node netns over the same fabric (the bare-metal floor)
  *   handwired the cross-node hops built with plain `ip` (no Tessera, no nftables)
- * Runs are interleaved (every path once per round, the order reversed every other round) and each
- * ratio is the median over rounds of that round's two runs, which ran close together: load from
+ * Runs are interleaved (every path once per round, the order reversed every other round, the two
+ * paths of each ratio always back to back) and each ratio is the median over rounds of that
+ * round's two runs, which ran close together: load from
  * elsewhere on this (noisy, 2-vCPU) machine moves both sides of a ratio alike and a burst lands in
  * one round only. The best run of each path is shown too. Then it prints the ratios against the
  * targets, and the time from `lab pod create` returning to the first successful TCP connect
@@ -144,11 +145,13 @@ async function main(): Promise<void> {
       const n1 = s.nodes[0]!;
       const n2 = s.nodes[1]!;
       const wired = await buildHandWired(hw[mode], mode);
+      // Order: every ratio's two paths run back to back (hand-wired, cross, host), in both
+      // directions of the interleaving, so slow drifts of this machine's speed hit both alike.
       paths.push(
-        { mode, name: 'cross', fromNetns: a.netns, toNetns: b.netns, toIp: b.ips[0]! },
-        { mode, name: 'same', fromNetns: a.netns, toNetns: c.netns, toIp: c.ips[0]! },
-        { mode, name: 'host', fromNetns: n1.netns, toNetns: n2.netns, toIp: n2.ips.find((x) => !x.includes(':'))! },
         { mode, name: 'handwired', fromNetns: wired.pod1, toNetns: wired.pod2, toIp: wired.pod2Ip },
+        { mode, name: 'cross', fromNetns: a.netns, toNetns: b.netns, toIp: b.ips[0]! },
+        { mode, name: 'host', fromNetns: n1.netns, toNetns: n2.netns, toIp: n2.ips.find((x) => !x.includes(':'))! },
+        { mode, name: 'same', fromNetns: a.netns, toNetns: c.netns, toIp: c.ips[0]! },
       );
       console.log(`${mode}: lab "${name}" pod eth0 ${await linkInfo(a.netns, 'eth0')}; hand-wired pod eth0 ${await linkInfo(wired.pod1, 'eth0')}`);
     }
