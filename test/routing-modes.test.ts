@@ -189,7 +189,8 @@ async function modeLab(encapsulation: 'none' | 'vxlan' | 'vxlan-crosssubnet', su
           assert.equal(r.code, 0, r.stderr);
         };
         await patch(true);
-        assert.equal(await until(n1.ips.find((a) => !a.includes(':'))!), n1.ips.find((a) => !a.includes(':')), 'natOutgoing on: masqueraded to node-1');
+        const n1ip = n1.ips.find((a) => !a.includes(':'))!;
+        assert.equal(await until(n1ip), n1ip, 'natOutgoing on: masqueraded to node-1');
         const t = (await run(['nft', 'list', 'table', 'inet', NAT_TABLE], { netns: n1.netns })).stdout;
         assert.match(t, /type nat hook postrouting[^}]*masquerade/);
         // Pod-to-pod traffic stays unmasqueraded while natOutgoing is on.

@@ -165,25 +165,19 @@ async function main(): Promise<void> {
       }
     }
 
-    const results = new Map<string, number[]>();
-    const cpu = new Map<string, number[]>();
+    const results = new Map<string, Run[]>();
     for (let round = 0; round < ROUNDS; round++) {
       for (const p of round % 2 ? [...paths].reverse() : paths) {
-        const g = await iperf(p);
         const k = `${p.mode}/${p.name}`;
-        results.set(k, [...(results.get(k) ?? []), g.gbps]);
-        cpu.set(k, [...(cpu.get(k) ?? []), g.cpuMsPerGB]);
+        results.set(k, [...(results.get(k) ?? []), await iperf(p)]);
       }
     }
-    const cpuOf = (mode: HandWireMode, name: PathName) => cpu.get(`${mode}/${name}`) ?? [];
-    const best = (mode: HandWireMode, name: PathName) => max(results.get(`${mode}/${name}`) ?? []);
-    const runsOf = (mode: HandWireMode, name: PathName) => results.get(`${mode}/${name}`) ?? [];
-    /** Median over rounds of the per-round ratio a/b (expressed as a RatioCheck over 1). */
-    const roundRatio = (mode: HandWireMode, a: PathName, b: PathName): number =>
-      percentile(
-        runsOf(mode, a).map((x, i) => x / (runsOf(mode, b)[i] ?? NaN)),
-        50,
-      );
+    const runsOf = (mode: HandWireMode, name: PathName) => (results.get(`${mode}/${name}`) ?? []).map((r) => r.gbps);
+    const cpuOf = (mode: HandWireMode, name: PathName) => (results.get(`${mode}/${name}`) ?? []).map((r) => r.cpuMsPerGB);
+    const best = (mode: HandWireMode, name: PathName) => max(runsOf(mode, name));
+    /** Median over rounds of the per-round ratio a[i]/b[i]. */
+    const medianRatio = (a: number[], b: number[]) => percentile(a.map((x, i) => x / (b[i] ?? NaN)), 50);
+    const roundRatio = (mode: HandWireMode, a: PathName, b: PathName) => medianRatio(runsOf(mode, a), runsOf(mode, b));
 
     const latency: Record<HandWireMode, number[]> = { native: [], vxlan: [] };
     for (const mode of ['native', 'vxlan'] as const) {
@@ -196,7 +190,7 @@ async function main(): Promise<void> {
     console.log(`\niperf3 single stream, -t ${SECONDS}, ${ROUNDS} interleaved rounds${PIN ? ', client on CPU 0 and server on CPU 1' : ''} (Gbit/s; best run, then every run)`);
     console.log(`${'path'.padEnd(12)} ${'native'.padStart(8)} ${'vxlan'.padStart(8)}   runs`);
     for (const name of ['cross', 'same', 'host', 'handwired'] as const) {
-      const runs = (['native', 'vxlan'] as const).map((m) => `${m}: ${(results.get(`${m}/${name}`) ?? []).map((x) => x.toFixed(2)).join(' ')}`);
+      const runs = (['native', 'vxlan'] as const).map((m) => `${m}: ${runsOf(m, name).map((x) => x.toFixed(2)).join(' ')}`);
       console.log(`${name.padEnd(12)} ${best('native', name).toFixed(2).padStart(8)} ${best('vxlan', name).toFixed(2).padStart(8)}   ${runs.join('; ')}`);
     }
     console.log(`\nCPU cost, busy ms (all CPUs, steal excluded) per GB: median over rounds`);
@@ -214,7 +208,7 @@ async function main(): Promise<void> {
     const info = (label: string, v: number) => `${label.padEnd(40)} ${v.toFixed(2).padStart(5)}  (information)`;
     console.log(info('VXLAN cross-node / VXLAN hand-wired', roundRatio('vxlan', 'cross', 'handwired')));
     console.log(info('VXLAN hand-wired / host-to-host', roundRatio('vxlan', 'handwired', 'host')));
-    const cpuRatio = (mode: HandWireMode, a: PathName, b: PathName) => percentile(cpuOf(mode, a).map((x, i) => x / (cpuOf(mode, b)[i] ?? NaN)), 50);
+    const cpuRatio = (mode: HandWireMode, a: PathName, b: PathName) => medianRatio(cpuOf(mode, a), cpuOf(mode, b));
     console.log(info('CPU per GB: native cross / hand-wired', cpuRatio('native', 'cross', 'handwired')));
     console.log(info('CPU per GB: VXLAN cross / hand-wired', cpuRatio('vxlan', 'cross', 'handwired')));
     console.log(info('ratios of best runs: native cross / hand-wired', best('native', 'cross') / best('native', 'handwired')));

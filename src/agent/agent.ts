@@ -77,8 +77,6 @@ export interface AgentOptions {
   nft?: NftSession;
   /** Set net.netfilter.nf_conntrack_tcp_be_liberal=1 (default true; see sysctls.ts). */
   conntrackTcpBeLiberal?: boolean;
-  /** Root of the sysctl tree (tests); default /proc/sys. */
-  sysctlRoot?: string;
   /** Extra services started once registered (e.g. the CNI fast path server). */
   services?: { name: string; start(agent: Agent): Promise<{ stop(): Promise<void> }> }[];
 }
@@ -394,7 +392,7 @@ export class Agent {
     const routing = full || this.routesDirty;
     this.routesDirty = false;
     const started = performance.now();
-    const problems: string[] = routing ? [] : this.problems.filter((p) => !this.isDriverProblem(p));
+    const problems: string[] = routing ? [] : this.problems.filter((p) => !this.isDriverOrSysctlProblem(p));
     try {
       if (routing) await this.applyRouting(full, problems);
       for (const d of this.options.drivers ?? []) {
@@ -439,12 +437,12 @@ export class Agent {
    */
   private async applySysctls(): Promise<void> {
     const list = nodeSysctls({ ipv6: this.nodeAddress6 !== undefined, conntrackTcpBeLiberal: this.options.conntrackTcpBeLiberal ?? true });
-    const r = await applySysctls(list, this.options.sysctlRoot);
+    const r = await applySysctls(list);
     if (r.changed.length) this.log.info({ changed: r.changed }, 'kernel settings applied');
     this.sysctlProblems = r.problems.map((p) => `${SYSCTL_PROBLEM}${p}`);
   }
 
-  private isDriverProblem(p: string): boolean {
+  private isDriverOrSysctlProblem(p: string): boolean {
     return p.startsWith(SYSCTL_PROBLEM) || (this.options.drivers ?? []).some((d) => p.startsWith(`${d.name}: `));
   }
 
