@@ -349,18 +349,24 @@ describe('lab --routing bgp --encapsulation none, 2 subnets: the inter-subnet ro
     const st = JSON.parse((await h.cli(['lab', 'status', '--name', h.name, '-o', 'json'])).stdout) as { routers: { name: string; netns: string; bgp: boolean }[] };
     const router = st.routers.find((r) => r.name === 'router');
     assert.ok(router?.bgp, JSON.stringify(st.routers));
-    const routerRoutes = await kernelRoutes(router.netns, 'proto', 'bird');
+    // Pods reach each other over the nodes' default route via the router even before BGP has converged,
+    // so the routes themselves are waited for: BGP converges asynchronously.
+    const expected: { netns: string; dst: string; via: string }[] = [];
     for (const n of h.lab().nodes) {
-      for (const b of await h.blocks(n.name)) {
-        const r = routerRoutes.find((x) => x.dst === b);
-        assert.ok(r && gateways(r).includes(v4(n.ips)), `router: ${b} not via ${n.name}: ${JSON.stringify(routerRoutes)}`);
-      }
+      for (const b of await h.blocks(n.name)) expected.push({ netns: router.netns, dst: b, via: v4(n.ips) });
     }
     // node-1 (subnet 0): node-3 (subnet 0) directly, node-2 (subnet 1) via the router's leg.
-    const n1 = await kernelRoutes(h.node('node-1').netns, 'proto', 'bird');
     const [b3] = await h.blocks('node-3');
     const [b2] = await h.blocks('node-2');
-    assert.deepEqual(gateways(n1.find((x) => x.dst === b3)!), [v4(h.node('node-3').ips)], JSON.stringify(n1));
-    assert.deepEqual(gateways(n1.find((x) => x.dst === b2)!), ['10.240.0.1'], JSON.stringify(n1));
+    expected.push({ netns: h.node('node-1').netns, dst: b3, via: v4(h.node('node-3').ips) });
+    expected.push({ netns: h.node('node-1').netns, dst: b2, via: '10.240.0.1' });
+    for (const e of expected) {
+      let seen: KernelRoute[] = [];
+      await waitFor(`${e.netns}: ${e.dst} via ${e.via}`, 15_000, async () => {
+        seen = await kernelRoutes(e.netns, 'proto', 'bird');
+        const r = seen.find((x) => x.dst === e.dst);
+        return r && JSON.stringify(gateways(r)) === JSON.stringify([e.via]) ? true : undefined;
+      }, 200).catch((err: Error) => assert.fail(`${err.message}: ${JSON.stringify(seen)}`));
+    }
   });
 });
