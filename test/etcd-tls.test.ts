@@ -140,6 +140,7 @@ describe('etcd with TLS client-certificate auth', () => {
     const h = await tessera(['--config', plain, 'apply', '-f', pool]);
     assert.equal(h.code, 1, h.stdout);
     assert.match(h.stderr, /cannot reach etcd at "http:\/\/127\.0\.0\.1:\d+"/, h.stderr);
+    assert.match(h.stderr, /"http:\/\/127\.0\.0\.1:\d+" serves TLS: use https:\/\/ and set caFile/, h.stderr);
 
     const b = openBackend({ endpoints: etcd.endpoints, tls: client });
     try {

@@ -2,9 +2,9 @@
  * Opens the CLI's `CliStore`: the datastore's ResourceStore on etcd (the binary) or in memory
  * (tests). The only file that knows ResourceStore's signatures.
  */
-import { MemoryBackend, ResourceStore, openBackend, type Backend } from '../datastore/index.js';
+import { MemoryBackend, ResourceStore, openBackend, plainEndpointsServingTls, type Backend } from '../datastore/index.js';
 import { resolveDatastore, type ResolvedDatastore, type ResolveOptions } from '../lib/context.js';
-import { TesseraError, isTesseraError } from '../lib/errors.js';
+import { TesseraError, describeError, isTesseraError } from '../lib/errors.js';
 import type { CliStore } from './store.js';
 
 export function resourceCliStore(rs: ResourceStore, backend: Backend = rs.backend): CliStore {
@@ -37,11 +37,12 @@ function namingEndpoints(store: CliStore, ds: ResolvedDatastore): CliStore {
         return await fn(...a);
       } catch (err) {
         if (isTesseraError(err, 'unavailable') || isTesseraError(err, 'timeout')) {
-          throw new TesseraError(
-            err.code,
-            `cannot reach etcd at ${ds.endpoints.map((e) => `"${e}"`).join(', ')} (from ${ds.source})`,
-            { cause: err },
-          );
+          // grpc says only "Failed to connect" when an http:// endpoint is really a TLS listener.
+          const what = `cannot reach etcd at ${ds.endpoints.map((e) => `"${e}"`).join(', ')} (from ${ds.source})`;
+          const tls = await plainEndpointsServingTls(ds.endpoints);
+          if (!tls.length) throw new TesseraError(err.code, what, { cause: err });
+          const hint = `${tls.map((e) => `"${e}"`).join(', ')} ${tls.length > 1 ? 'serve' : 'serves'} TLS: use https:// and set caFile (calicoctl: etcdCACertFile)`;
+          throw new TesseraError(err.code, `${what}: ${describeError(err)}; ${hint}`, { details: { clientError: err } });
         }
         throw err;
       }
