@@ -58,7 +58,7 @@ export async function handWirePod(
   }
   const router = s.routers.find((r) => r.kind !== 'external');
   if (router) await run(['ip', 'route', 'replace', `${ip4}/32`, 'via', hostIp], { netns: router.netns });
-  pod.servers = startPodServers(s, pod);
+  pod.servers = await startPodServers(s, pod);
   pod.phase = 'ready';
   writePod(s.dir, pod);
   return pod;

@@ -82,25 +82,22 @@ export async function runCni(s: LabState, n: NodeState, command: 'ADD' | 'DEL' |
   }
 }
 
-export function startPodServers(s: LabState, pod: PodState): ProcessRecord[] {
+/**
+ * Starts the pod's socat servers and returns once every server socket is bound, so a pod is
+ * reachable the moment `pod create` returns (a connection racing socat's bind would be refused).
+ * A server that does not bind within `timeoutMs` (a port in use, say) is an error naming its log.
+ */
+export async function startPodServers(s: LabState, pod: PodState, timeoutMs = 15_000): Promise<ProcessRecord[]> {
   const log = join(s.dir, 'logs', `pod-${pod.namespace}.${pod.name}.log`);
-  return pod.ports.map((p) => {
+  const servers = pod.ports.map((p) => {
     // TCP6/UDP6 with ipv6only=0 serve both families on one socket.
     const listen =
       p.protocol === 'TCP' ? `TCP6-LISTEN:${p.port},fork,reuseaddr,ipv6only=0` : `UDP6-RECVFROM:${p.port},fork,reuseaddr,ipv6only=0`;
     return startDaemon(`server:${p.name}`, ['socat', '-T', '5', listen, 'PIPE'], { netns: pod.netns, log });
   });
-}
-
-/**
- * Returns once every server socket is bound, so a pod is reachable the moment `pod create` returns
- * (a connection racing socat's bind would be refused). Bounded: a server that never binds shows
- * up in its log, and probes will say so.
- */
-async function waitListening(pod: PodState, timeoutMs = 3000): Promise<void> {
   const want = pod.ports.map((p) => `${p.protocol === 'TCP' ? 'tcp' : 'udp'}:${p.port}`);
   const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
+  for (;;) {
     const r = await run(['ss', '-Hlntu'], { netns: pod.netns, check: false });
     const bound = new Set(
       r.stdout
@@ -109,7 +106,12 @@ async function waitListening(pod: PodState, timeoutMs = 3000): Promise<void> {
         .filter((f) => f.length >= 5)
         .map((f) => `${f[0]}:${f[4]!.slice(f[4]!.lastIndexOf(':') + 1)}`),
     );
-    if (want.every((w) => bound.has(w))) return;
+    const missing = want.filter((w) => !bound.has(w));
+    if (!missing.length) return servers;
+    if (Date.now() > deadline) {
+      for (const p of servers) await stopProcess(p, 500);
+      throw new TesseraError('exec-failed', `pod "${pod.namespace}/${pod.name}": ${missing.join(', ')} not listening after ${timeoutMs} ms (see ${log})`);
+    }
     await new Promise((r2) => setTimeout(r2, 10));
   }
 }
@@ -165,8 +167,7 @@ export async function podCreate(s: LabState, ref: string, opts: PodCreateOptions
     if (pod.ips.length === 0) throw new TesseraError('exec-failed', `CNI ADD for pod "${ref}" returned no IPs`);
     writePod(s.dir, pod);
     undo.push(() => killNetnsProcesses(pod.netns));
-    pod.servers = startPodServers(s, pod);
-    await waitListening(pod);
+    pod.servers = await startPodServers(s, pod);
     pod.phase = 'ready';
     writePod(s.dir, pod);
     await ds.put(podResource(pod));
