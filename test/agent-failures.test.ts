@@ -117,13 +117,19 @@ describe('IPIP on a kernel without ipip', () => {
     const statusOf = (node: string) =>
       JSON.parse(readFileSync(join(s.dir, 'nodes', node, 'status.json'), 'utf8')) as { ipipSupported: boolean; problems: string[]; live: boolean };
     for (const node of ['node-1', 'node-2']) {
-      const deadline = Date.now() + 10_000;
+      const deadline = Date.now() + 15_000;
       while (!statusOf(node).problems.some((p) => /ipip/i.test(p)) && Date.now() < deadline) await sleep(200);
       const st = statusOf(node);
       assert.equal(st.ipipSupported, false);
       assert.equal(st.live, true);
       assert.ok(st.problems.some((p) => /IPIP/.test(p) && /kernel/.test(p)), `${node} problems: ${JSON.stringify(st.problems)}`);
-      const y = await cli(['get', 'node', node, '-o', 'yaml']);
+      // The agent publishes the Node conditions asynchronously after writing status.json: poll.
+      let y = await cli(['get', 'node', node, '-o', 'yaml']);
+      const published = (out: string) => /type: DataplaneProblems\n\s+status: "True"/.test(out) && /no ipip support/.test(out.replace(/\s+/g, ' '));
+      for (const until = Date.now() + 15_000; !(y.code === 0 && published(y.stdout)) && Date.now() < until; ) {
+        await sleep(250);
+        y = await cli(['get', 'node', node, '-o', 'yaml']);
+      }
       assert.equal(y.code, 0, y.stderr);
       assert.match(y.stdout, /type: DataplaneProblems\n\s+status: "True"/);
       assert.match(y.stdout.replace(/\s+/g, ' '), /no ipip support/);

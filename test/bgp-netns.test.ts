@@ -43,7 +43,7 @@ async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<
   }
 }
 
-test('BIRD mesh in network namespaces', { timeout: 60_000 }, async (t) => {
+test('BIRD mesh in network namespaces', { timeout: 120_000 }, async (t) => {
   const prefix = `tsr-${randomBytes(3).toString('hex')}-`;
   const ns = (n: string) => `${prefix}${n}`;
   const fabric = ns('fab');
@@ -130,7 +130,7 @@ test('BIRD mesh in network namespaces', { timeout: 60_000 }, async (t) => {
   assert.ok(up.ms >= 0);
 
   // Each node learns the other two blocks into its kernel with BIRD's protocol.
-  await waitFor('routes learned into every kernel', 5000, async () => {
+  await waitFor('routes learned into every kernel', 15_000, async () => {
     for (const n of NODES) {
       const learned = await routes(ns(n), 'bird');
       for (const o of NODES) {
@@ -147,7 +147,7 @@ test('BIRD mesh in network namespaces', { timeout: 60_000 }, async (t) => {
   for (const n of ['n2', 'n3']) assert.equal((await routes(ns(n), 'bird')).some((r) => r.dst === '10.244.9.0/26'), false);
 
   // Status: CalicoNodeStatus published with both mesh peers Established.
-  const status = await waitFor('CalicoNodeStatus for n1', 5000, async () => {
+  const status = await waitFor('CalicoNodeStatus for n1', 15_000, async () => {
     const st = saved.get('n1')?.status as { bgp?: { numberEstablishedV4?: number; peersV4?: { peerIP: string; type: string }[] } } | undefined;
     return st?.bgp?.numberEstablishedV4 === 2 ? st : undefined;
   });
@@ -162,7 +162,7 @@ test('BIRD mesh in network namespaces', { timeout: 60_000 }, async (t) => {
   const more = input('n2');
   more.blocks.push({ cidr: '10.244.1.0/26', affinity: 'host:n2' });
   assert.deepEqual(await w2.write(renderBirdConfig(more).text), { changed: true, reloaded: true, started: false });
-  await waitFor('new block learned by n1', 5000, async () => ((await routes(ns('n1'), 'bird')).some((r) => r.dst === '10.244.1.0/26') ? true : undefined));
+  await waitFor('new block learned by n1', 15_000, async () => ((await routes(ns('n1'), 'bird')).some((r) => r.dst === '10.244.1.0/26') ? true : undefined));
   await assert.rejects(w2.write('protocol nonsense {}\n'), /BIRD rejected the generated config/);
   assert.ok(await w2.isRunning());
   assert.match((await w2.birdc('show', 'protocols')) ?? '', /Mesh_10_123_0_1 +BGP .* Established/);

@@ -136,18 +136,31 @@ describe('lab --routing bgp --encapsulation none, 4 nodes', { timeout: 300_000 }
   test('full pod connectivity, with remote blocks as proto bird routes via their owner', async () => {
     for (const [ref, node] of [['x/a', 'node-1'], ['x/b', 'node-2'], ['y/c', 'node-3']] as const) await podCreate(h.lab(), ref, { node });
     await h.fullMatrix(3);
+    // The agents add their blackholes and BIRD converges asynchronously (and connectivity alone does
+    // not prove every node has every route yet): wait for each owner's blackhole and each remote route.
     const owned = new Map<string, string[]>();
-    for (const n of ['node-1', 'node-2', 'node-3']) owned.set(n, await h.blocks(n));
+    for (const n of ['node-1', 'node-2', 'node-3']) {
+      const got = await waitFor(`${n} owns a block`, 15_000, async () => {
+        const b = await h.blocks(n);
+        return b.length ? b : undefined;
+      }, 200);
+      owned.set(n, got.value);
+    }
     for (const n of nodes) {
-      const bird = await kernelRoutes(h.node(n).netns, 'proto', 'bird');
-      const ours = await kernelRoutes(h.node(n).netns, 'proto', '80');
       for (const [owner, cidrs] of owned) {
         if (owner === n) continue;
         for (const cidr of cidrs) {
+          let bird: KernelRoute[] = [];
+          await waitFor(`${n}: ${cidr} via ${owner}`, 15_000, async () => {
+            bird = await kernelRoutes(h.node(n).netns, 'proto', 'bird');
+            const r = bird.find((x) => x.dst === cidr);
+            return r && JSON.stringify(gateways(r)) === JSON.stringify([v4(h.node(owner).ips)]) ? true : undefined;
+          }, 200).catch(() => undefined);
           const r = bird.find((x) => x.dst === cidr);
           assert.ok(r, `${n}: no proto bird route for ${owner}'s block ${cidr}: ${JSON.stringify(bird)}`);
           assert.deepEqual(gateways(r), [v4(h.node(owner).ips)], `${n}: ${cidr} not via ${owner}`);
           // The agent leaves native remote routes to BIRD in this mode.
+          const ours = await kernelRoutes(h.node(n).netns, 'proto', '80');
           assert.ok(!ours.some((x) => x.dst === cidr), `${n}: agent also routes ${cidr}`);
         }
       }
@@ -166,7 +179,11 @@ describe('lab --routing bgp --encapsulation none, 4 nodes', { timeout: 300_000 }
     }, 20);
     const ms = Date.now() - t0;
     assert.ok(ms <= 3000, `converged in ${ms} ms (after CNI ADD: ${r.ms} ms), want <= 3000`);
-    assert.equal((await h.blocks('node-4')).length, 1);
+    // The agent's blackhole for the new block is programmed asynchronously (BIRD originates the block
+    // from its own config), so it is waited for rather than read once.
+    let b4: string[] = [];
+    await waitFor('node-4 blackholes its one block', 10_000, async () => ((b4 = await h.blocks('node-4')).length === 1 ? true : undefined), 200).catch(() => undefined);
+    assert.equal(b4.length, 1, JSON.stringify(b4));
   });
 
   test('bad BGPPeers are rejected at apply time and BIRD keeps its config', async () => {
@@ -242,9 +259,17 @@ describe('lab --routing bgp --encapsulation none, 4 nodes', { timeout: 300_000 }
       assert.ok(!(await kernelRoutes(h.node(n).netns, 'proto', 'bird')).some((r) => r.dst.startsWith('10.250.')), `${n} learned the quiet pool`);
     }
     // Traffic from the router to a pod follows what it learned.
-    assert.ok(await ping(torNetns, v4(h.node('node-1').ips)));
-    const peersOfTor = await h.cli(['node', 'status', '--bird-socket', join(h.lab().dir, 'routers', 'tor', 'bird', 'bird.ctl'), '-o', 'json']);
-    assert.equal((JSON.parse(peersOfTor.stdout) as { peers: PeerJson[] }).peers.filter((p) => p.bgpState === 'Established').length, 4);
+    const n1ip = v4(h.node('node-1').ips);
+    const pinged = await waitFor(`tor pings ${n1ip}`, 5000, async () => ((await ping(torNetns, n1ip)) ? true : undefined), 200).catch(() => undefined);
+    assert.ok(pinged, `tor cannot ping ${n1ip}`);
+    // The pool changes above made every node reload BIRD: wait for all 4 sessions to be Established.
+    let torPeers: PeerJson[] = [];
+    await waitFor('tor: 4 Established sessions', 15_000, async () => {
+      const r = await h.cli(['node', 'status', '--bird-socket', join(h.lab().dir, 'routers', 'tor', 'bird', 'bird.ctl'), '-o', 'json']);
+      torPeers = (JSON.parse(r.stdout) as { peers: PeerJson[] }).peers;
+      return torPeers.filter((p) => p.bgpState === 'Established').length === 4 ? true : undefined;
+    }, 200).catch(() => undefined);
+    assert.equal(torPeers.filter((p) => p.bgpState === 'Established').length, 4, JSON.stringify(torPeers));
   });
 
   test('a stopped node\'s routes are withdrawn everywhere at once (SIGTERM: Cease), and come back on start', async () => {
@@ -252,7 +277,11 @@ describe('lab --routing bgp --encapsulation none, 4 nodes', { timeout: 300_000 }
     assert.ok(block);
     const watchers = [...['node-1', 'node-2', 'node-4'].map((n) => h.node(n).netns), torNetns];
     const has = async (ns: string) => (await kernelRoutes(ns, 'proto', 'bird')).some((r) => r.dst === block);
-    for (const ns of watchers) assert.ok(await has(ns), `${ns} has no route for ${block} before the stop`);
+    // The pool changes of the previous test made BIRD re-announce: wait for the route everywhere first.
+    for (const ns of watchers) {
+      const there = await waitFor(`${ns} routes ${block}`, 15_000, async () => ((await has(ns)) ? true : undefined), 200).catch(() => undefined);
+      assert.ok(there, `${ns} has no route for ${block} before the stop`);
+    }
     const t0 = Date.now();
     const stop = await h.cli(['lab', 'node', 'stop', 'node-3', '--name', h.name]);
     assert.equal(stop.code, 0, stop.stderr);
@@ -320,11 +349,18 @@ describe('lab --routing bgp --encapsulation none, 4 nodes', { timeout: 300_000 }
     }
     for (const n of rr) {
       const others = h.lab().nodes.filter((x) => x.name !== n).map((x) => v4(x.ips)).sort();
-      await waitFor(`${n} peers with every node`, 15_000, async () => {
-        const p = await h.peers(n);
-        return JSON.stringify(p.map((x) => x.peerAddress).sort()) === JSON.stringify(others) && p.every((x) => x.bgpState === 'Established') ? true : undefined;
-      }, 200);
-      assert.ok(!(await h.peers(n)).some((x) => x.type === 'node-to-node mesh'));
+      // The old mesh sessions have the same addresses: wait for the mesh to be gone as well (the
+      // reflector's agent reloads BIRD asynchronously).
+      let p: PeerJson[] = [];
+      await waitFor(`${n} peers with every node, without the mesh`, 15_000, async () => {
+        p = await h.peers(n);
+        return JSON.stringify(p.map((x) => x.peerAddress).sort()) === JSON.stringify(others) &&
+          p.every((x) => x.bgpState === 'Established') &&
+          !p.some((x) => x.type === 'node-to-node mesh')
+          ? true
+          : undefined;
+      }, 200).catch((err: Error) => assert.fail(`${err.message}: ${JSON.stringify(p)}`));
+      assert.ok(!p.some((x) => x.type === 'node-to-node mesh'), JSON.stringify(p));
     }
     // Client-to-client routes arrive reflected, with the owner as next hop.
     const [b4] = await h.blocks('node-4');

@@ -74,7 +74,8 @@ test('a helper that dies fails its pending request and is replaced on the next o
   const second = session.helperPid;
   assert.ok(second && second !== first);
   process.kill(second, 'SIGKILL');
-  await new Promise((r) => setTimeout(r, 100));
+  // The session learns of the death from the child's exit event, asynchronously: wait for it.
+  for (const deadline = Date.now() + 10_000; session.helperPid !== undefined && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 20));
   assert.equal(session.helperPid, undefined);
   assert.match(await session.exec(`list table ${T}`), /table inet tsrtest/);
   assert.ok(session.helperPid && session.helperPid !== second);

@@ -95,5 +95,12 @@ test('podman container on a Tessera network gets its address and reaches a secon
   const b = await podman(['run', '--rm', '--network', 'tessera-test', IMAGE, 'ping', '-c', '1', '-W', '3', ipA], false);
   assert.equal(b.code, 0, `container B reaches A: ${b.stdout}${b.stderr}`);
   await podman(['rm', '-f', a]);
-  assert.deepEqual(await lab.ipam.ipsByHandle(`tessera-test.${a}`), [], 'podman rm runs DEL, which releases');
+  // podman's network teardown may also run from conmon's exit hook (`podman container cleanup`), a
+  // separate process: give the DEL a moment rather than reading the allocation once.
+  let left = await lab.ipam.ipsByHandle(`tessera-test.${a}`);
+  for (const deadline = Date.now() + 10_000; left.length > 0 && Date.now() < deadline; ) {
+    await new Promise((r) => setTimeout(r, 200));
+    left = await lab.ipam.ipsByHandle(`tessera-test.${a}`);
+  }
+  assert.deepEqual(left, [], 'podman rm runs DEL, which releases');
 });

@@ -43,6 +43,24 @@ async function ipJson<T>(netns: string, args: string[], tool = 'ip'): Promise<T>
 }
 
 const proto = String(ROUTE_PROTOCOL);
+
+/**
+ * Re-runs `check` (a block of assertions over kernel state the agents program asynchronously) until
+ * it passes; after `timeoutMs` the last failure is thrown as is, so its message says what is wrong.
+ */
+async function eventually(timeoutMs: number, check: () => Promise<void>): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await check();
+      return;
+    } catch (e) {
+      if (Date.now() > deadline) throw e;
+    }
+    await sleep(250);
+  }
+}
+
 const subnetOf = (ip: string) => ip.split('.').slice(0, 3).join('.');
 
 async function modeLab(encapsulation: 'none' | 'vxlan' | 'vxlan-crosssubnet', subnets: number): Promise<void> {
@@ -93,6 +111,12 @@ async function modeLab(encapsulation: 'none' | 'vxlan' | 'vxlan-crosssubnet', su
   });
 
   test(`routes have the ${encapsulation} shape, all marked proto ${ROUTE_PROTOCOL}`, async () => {
+    // Connectivity (previous test) does not mean every agent has finished: the blackholes, routes,
+    // FDB and neighbour entries and the Node tunnel fields converge asynchronously.
+    await eventually(15_000, checkRouteShape);
+  });
+
+  async function checkRouteShape(): Promise<void> {
     const nodes = status.nodes;
     const nodeIp = (n: string) => nodes.find((x) => x.name === n)!.ips.find((a) => !a.includes(':'))!;
     const routes = new Map<string, IpRoute[]>();
@@ -135,15 +159,18 @@ async function modeLab(encapsulation: 'none' | 'vxlan' | 'vxlan-crosssubnet', su
         }
       }
     }
-  });
+  }
 
   test('the NAT table hooks only what is needed: notrack chains with a VTEP, no nat chain without natOutgoing', async () => {
-    for (const n of status.nodes) {
-      const t = (await run(['nft', 'list', 'table', 'inet', NAT_TABLE], { netns: n.netns })).stdout;
-      assert.doesNotMatch(t, /type nat hook/, `${n.name}: the lab's pools have no natOutgoing: ${t}`);
-      const vxlanDev = (await run(['ip', '-n', n.netns, 'link', 'show', 'dev', VXLAN_DEVICE], { check: false })).code === 0;
-      assert.equal(/udp dport 4789 notrack/.test(t), vxlanDev, `${n.name}: notrack chains iff a VTEP (${vxlanDev}): ${t}`);
-    }
+    // The VTEP and the NAT table are written by the agent's apply cycles: wait until they agree.
+    await eventually(15_000, async () => {
+      for (const n of status.nodes) {
+        const t = (await run(['nft', 'list', 'table', 'inet', NAT_TABLE], { netns: n.netns })).stdout;
+        assert.doesNotMatch(t, /type nat hook/, `${n.name}: the lab's pools have no natOutgoing: ${t}`);
+        const vxlanDev = (await run(['ip', '-n', n.netns, 'link', 'show', 'dev', VXLAN_DEVICE], { check: false })).code === 0;
+        assert.equal(/udp dport 4789 notrack/.test(t), vxlanDev, `${n.name}: notrack chains iff a VTEP (${vxlanDev}): ${t}`);
+      }
+    });
   });
 
   if (encapsulation === 'none') {
