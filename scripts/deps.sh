@@ -25,6 +25,7 @@ declare -A NEED=(
   [nsenter]=util-linux
   [taskset]=util-linux
   [openssl]=openssl
+  [curl]=curl
 )
 missing=()
 for probe in "${!NEED[@]}"; do

@@ -82,7 +82,7 @@ export interface AgentOptions {
 }
 
 export class Agent {
-  readonly metrics = new AgentMetrics();
+  readonly metrics: AgentMetrics;
   readonly mirror: DatastoreMirror;
   readonly store: ResourceStore;
   readonly ipam: IpamClient;
@@ -107,11 +107,16 @@ export class Agent {
   private needFull = true;
   /** Route inputs changed since the last routing cycle (policy-only changes skip routing). */
   private routesDirty = true;
+  /** The route monitor saw a change since the last routing cycle. */
+  private routeEventSeen = false;
+  /** What the last routing cycle asked the kernel for, and whether it could program all of it. */
+  private lastRouting: { fingerprint: string; complete: boolean } | undefined;
   private lastStatusJson = '';
   private lastMtuText = '';
   private tunnelAllocating: Promise<void> | undefined;
 
   constructor(private readonly options: AgentOptions) {
+    this.metrics = new AgentMetrics(['routes', ...(options.drivers ?? []).map((d) => d.name)]);
     this.mirror = new DatastoreMirror((key, why) => {
       this.metrics.skippedResources.inc();
       options.logger.warn({ key, why }, 'skipping undecodable datastore item');
@@ -390,11 +395,14 @@ export class Agent {
     const full = this.needFull;
     this.needFull = false;
     const routing = full || this.routesDirty;
+    // A full cycle that follows a route event still owes its repair to the monitor.
+    const trigger = this.routeEventSeen ? 'monitor' : full ? 'resync' : 'update';
     this.routesDirty = false;
+    if (routing) this.routeEventSeen = false;
     const started = performance.now();
     const problems: string[] = routing ? [] : this.problems.filter((p) => !this.isDriverOrSysctlProblem(p));
     try {
-      if (routing) await this.applyRouting(full, problems);
+      if (routing) await this.applyRouting(full, trigger, problems);
       for (const d of this.options.drivers ?? []) {
         const t0 = performance.now();
         try {
@@ -447,7 +455,7 @@ export class Agent {
   }
 
   /** Routes, VTEPs, NAT and the MTU file: only when their inputs changed, or on a full resync. */
-  private async applyRouting(full: boolean, problems: string[]): Promise<void> {
+  private async applyRouting(full: boolean, trigger: string, problems: string[]): Promise<void> {
     const state = calculateRoutes(
       routeInputs(this.mirror, this.nodeName, { ipipSupported: this.ipipSupported, bgpRouting: this.options.routing === 'bgp' }),
     );
@@ -462,9 +470,19 @@ export class Agent {
     }
     await this.ensureTunnelAddress();
     const vteps = this.vteps();
-    const stats = await this.routing.apply(state, vteps);
     const vxlan = (state.needVxlan.v4 && !!vteps.v4) || (state.needVxlan.v6 && !!vteps.v6);
-    await this.nat.apply({ natPools: state.natPools, allPools: state.allPools, vxlan }, full);
+    const nat = { natPools: state.natPools, allPools: state.allPools, vxlan };
+    const fingerprint = JSON.stringify([state.routes, state.needVxlan, vteps, nat]);
+    const stats = await this.routing.apply(state, vteps);
+    const natWritten = await this.nat.apply(nat, full);
+    // The same request as last time, fully programmed then, yet the kernel needed changes: someone
+    // changed Tessera's state behind its back. Counted, so drift is visible and not only repaired.
+    const changes = stats.routeChanges + stats.vtepChanges + (natWritten ? 1 : 0);
+    if (changes > 0 && this.lastRouting?.fingerprint === fingerprint && this.lastRouting.complete) {
+      this.metrics.driftRepairs.inc({ trigger }, changes);
+      this.log.warn({ changes, trigger, ...stats, natTable: natWritten }, 'put back kernel state changed outside Tessera');
+    }
+    this.lastRouting = { fingerprint, complete: stats.skippedRoutes === 0 };
     await this.writeMtu();
     this.metrics.routes.set(state.routes.length);
     this.metrics.localEndpoints.set(
@@ -543,6 +561,7 @@ export class Agent {
       let pending: NodeJS.Timeout | undefined;
       child.stdout?.on('data', (b: Buffer) => {
         if (!b.toString().includes('proto 80') && !b.toString().startsWith('Deleted')) return;
+        this.routeEventSeen = true;
         if (pending) return;
         pending = setTimeout(() => {
           pending = undefined;

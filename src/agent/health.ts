@@ -35,14 +35,23 @@ export class AgentMetrics {
     help: 'Datastore updates received',
     registers: [this.registry],
   });
+  readonly driftRepairs = new Counter({
+    name: 'tessera_agent_drift_repairs_total',
+    help: 'Kernel changes made to put back routes, VXLAN entries or NAT rules changed outside Tessera, by what noticed it (monitor: a route event; resync: the periodic full check)',
+    labelNames: ['trigger'],
+    registers: [this.registry],
+  });
   readonly skippedResources = new Counter({
     name: 'tessera_agent_skipped_resources_total',
     help: 'Datastore items skipped because they could not be decoded',
     registers: [this.registry],
   });
 
-  constructor() {
+  constructor(dataplanes: readonly string[] = ['routes']) {
     collectDefaultMetrics({ register: this.registry, prefix: 'tessera_agent_' });
+    // Series exist from the start (at 0), so dashboards and alerts see them before the first event.
+    for (const dataplane of dataplanes) this.applyFailures.inc({ dataplane }, 0);
+    for (const trigger of ['monitor', 'resync', 'update']) this.driftRepairs.inc({ trigger }, 0);
   }
 }
 

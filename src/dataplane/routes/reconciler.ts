@@ -20,6 +20,8 @@ export interface RoutingReconcilerOptions {
 export interface ApplyStats {
   routeChanges: number;
   vtepChanges: number;
+  /** Desired routes left for a later cycle because their device does not exist (yet). */
+  skippedRoutes: number;
 }
 
 interface LinkJson {
@@ -124,6 +126,6 @@ export class RoutingReconciler {
     const prefix = this.options.interfacePrefix;
     const d = diffRoutes(desired, actual, (dev) => dev.startsWith(prefix));
     await this.batch('ip', d.lines);
-    return { routeChanges: d.lines.length, vtepChanges };
+    return { routeChanges: d.lines.length, vtepChanges, skippedRoutes: state.routes.length - desired.length };
   }
 }
