@@ -77,11 +77,9 @@ describe('lab fabric (root)', () => {
     const unreachable = await probePods(s, 'x/a', '10.244.9.9', { port: 80, timeoutMs: 300 });
     assert.equal(unreachable.connected, false);
 
-    const t0 = Date.now();
     const m = await matrix(s, { port: 80, protocol: 'TCP', timeoutMs: 2000 });
     assert.deepEqual(m.pods, ['x/a', 'x/b', 'y/c']);
     assert.deepEqual(countAllowed(m), { allowed: 6, total: 6 });
-    assert.ok(Date.now() - t0 < 5000, `matrix took ${Date.now() - t0} ms`);
     // Drop TCP/80 into y/c: its column turns false, the rest stays.
     await run(['nft', '-f', '-'], {
       netns: `${name}-pod-y-c`,
