@@ -18,6 +18,7 @@ import { LabDatastore, findPod, labDown, labUp, loadLab, matrix, podCreate, podD
 import type { Resource } from '../src/api/resource.js';
 import { run } from '../src/lib/exec.js';
 import { sleep } from '../src/lib/clock.js';
+import { eventually } from './helpers/lab.js';
 
 const BIN = join(import.meta.dirname, '..', 'bin', 'tessera');
 
@@ -150,15 +151,12 @@ describe('lab --routing bgp --encapsulation none, 4 nodes', { timeout: 300_000 }
       for (const [owner, cidrs] of owned) {
         if (owner === n) continue;
         for (const cidr of cidrs) {
-          let bird: KernelRoute[] = [];
-          await waitFor(`${n}: ${cidr} via ${owner}`, 15_000, async () => {
-            bird = await kernelRoutes(h.node(n).netns, 'proto', 'bird');
+          await eventually(15_000, async () => {
+            const bird = await kernelRoutes(h.node(n).netns, 'proto', 'bird');
             const r = bird.find((x) => x.dst === cidr);
-            return r && JSON.stringify(gateways(r)) === JSON.stringify([v4(h.node(owner).ips)]) ? true : undefined;
-          }, 200).catch(() => undefined);
-          const r = bird.find((x) => x.dst === cidr);
-          assert.ok(r, `${n}: no proto bird route for ${owner}'s block ${cidr}: ${JSON.stringify(bird)}`);
-          assert.deepEqual(gateways(r), [v4(h.node(owner).ips)], `${n}: ${cidr} not via ${owner}`);
+            assert.ok(r, `${n}: no proto bird route for ${owner}'s block ${cidr}: ${JSON.stringify(bird)}`);
+            assert.deepEqual(gateways(r), [v4(h.node(owner).ips)], `${n}: ${cidr} not via ${owner}`);
+          }, 200);
           // The agent leaves native remote routes to BIRD in this mode.
           const ours = await kernelRoutes(h.node(n).netns, 'proto', '80');
           assert.ok(!ours.some((x) => x.dst === cidr), `${n}: agent also routes ${cidr}`);
@@ -182,9 +180,10 @@ describe('lab --routing bgp --encapsulation none, 4 nodes', { timeout: 300_000 }
     console.log(`# converged ${Date.now() - t0} ms after pod create began (${r.ms} ms after it returned)`);
     // The agent's blackhole for the new block is programmed asynchronously (BIRD originates the block
     // from its own config), so it is waited for rather than read once.
-    let b4: string[] = [];
-    await waitFor('node-4 blackholes its one block', 10_000, async () => ((b4 = await h.blocks('node-4')).length === 1 ? true : undefined), 200).catch(() => undefined);
-    assert.equal(b4.length, 1, JSON.stringify(b4));
+    await eventually(10_000, async () => {
+      const b4 = await h.blocks('node-4');
+      assert.equal(b4.length, 1, JSON.stringify(b4));
+    }, 200);
   });
 
   test('bad BGPPeers are rejected at apply time and BIRD keeps its config', async () => {
@@ -261,16 +260,13 @@ describe('lab --routing bgp --encapsulation none, 4 nodes', { timeout: 300_000 }
     }
     // Traffic from the router to a pod follows what it learned.
     const n1ip = v4(h.node('node-1').ips);
-    const pinged = await waitFor(`tor pings ${n1ip}`, 5000, async () => ((await ping(torNetns, n1ip)) ? true : undefined), 200).catch(() => undefined);
-    assert.ok(pinged, `tor cannot ping ${n1ip}`);
+    await eventually(5000, async () => assert.ok(await ping(torNetns, n1ip), `tor cannot ping ${n1ip}`), 200);
     // The pool changes above made every node reload BIRD: wait for all 4 sessions to be Established.
-    let torPeers: PeerJson[] = [];
-    await waitFor('tor: 4 Established sessions', 15_000, async () => {
+    await eventually(15_000, async () => {
       const r = await h.cli(['node', 'status', '--bird-socket', join(h.lab().dir, 'routers', 'tor', 'bird', 'bird.ctl'), '-o', 'json']);
-      torPeers = (JSON.parse(r.stdout) as { peers: PeerJson[] }).peers;
-      return torPeers.filter((p) => p.bgpState === 'Established').length === 4 ? true : undefined;
-    }, 200).catch(() => undefined);
-    assert.equal(torPeers.filter((p) => p.bgpState === 'Established').length, 4, JSON.stringify(torPeers));
+      const torPeers = (JSON.parse(r.stdout) as { peers: PeerJson[] }).peers;
+      assert.equal(torPeers.filter((p) => p.bgpState === 'Established').length, 4, JSON.stringify(torPeers));
+    }, 200);
   });
 
   test('a stopped node\'s routes are withdrawn everywhere at once (SIGTERM: Cease), and come back on start', async () => {
@@ -279,10 +275,7 @@ describe('lab --routing bgp --encapsulation none, 4 nodes', { timeout: 300_000 }
     const watchers = [...['node-1', 'node-2', 'node-4'].map((n) => h.node(n).netns), torNetns];
     const has = async (ns: string) => (await kernelRoutes(ns, 'proto', 'bird')).some((r) => r.dst === block);
     // The pool changes of the previous test made BIRD re-announce: wait for the route everywhere first.
-    for (const ns of watchers) {
-      const there = await waitFor(`${ns} routes ${block}`, 15_000, async () => ((await has(ns)) ? true : undefined), 200).catch(() => undefined);
-      assert.ok(there, `${ns} has no route for ${block} before the stop`);
-    }
+    for (const ns of watchers) await eventually(15_000, async () => assert.ok(await has(ns), `${ns} has no route for ${block} before the stop`), 200);
     const t0 = Date.now();
     const stop = await h.cli(['lab', 'node', 'stop', 'node-3', '--name', h.name]);
     assert.equal(stop.code, 0, stop.stderr);
@@ -399,12 +392,11 @@ describe('lab --routing bgp --encapsulation none, 2 subnets: the inter-subnet ro
     expected.push({ netns: h.node('node-1').netns, dst: b3, via: v4(h.node('node-3').ips) });
     expected.push({ netns: h.node('node-1').netns, dst: b2, via: '10.240.0.1' });
     for (const e of expected) {
-      let seen: KernelRoute[] = [];
-      await waitFor(`${e.netns}: ${e.dst} via ${e.via}`, 15_000, async () => {
-        seen = await kernelRoutes(e.netns, 'proto', 'bird');
+      await eventually(15_000, async () => {
+        const seen = await kernelRoutes(e.netns, 'proto', 'bird');
         const r = seen.find((x) => x.dst === e.dst);
-        return r && JSON.stringify(gateways(r)) === JSON.stringify([e.via]) ? true : undefined;
-      }, 200).catch((err: Error) => assert.fail(`${err.message}: ${JSON.stringify(seen)}`));
+        assert.deepEqual(r && gateways(r), [e.via], `${e.netns}: ${e.dst} via ${e.via}: ${JSON.stringify(seen)}`);
+      }, 200);
     }
   });
 });

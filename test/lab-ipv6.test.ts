@@ -13,25 +13,11 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { labDown, labUp, loadLab, matrix, podCreate, type PodState } from '../src/lab/index.js';
 import { run } from '../src/lib/exec.js';
-import { sleep } from '../src/lib/clock.js';
 import { ROUTE_PROTOCOL, VXLAN_V6_DEVICE } from '../src/lib/marks.js';
-import type { IpRoute } from './helpers/lab.js';
+import { eventually, type IpRoute } from './helpers/lab.js';
 
 const BIN = join(import.meta.dirname, '..', 'bin', 'tessera');
 const v6 = (ips: string[]) => ips.find((a) => a.includes(':'));
-
-/** Polls `check` (assertions) until it passes; after `timeoutMs` its last failure is thrown as is. */
-async function eventually(timeoutMs: number, check: () => Promise<void>): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await check();
-    } catch (e) {
-      if (Date.now() > deadline) throw e;
-    }
-    await sleep(250);
-  }
-}
 
 function dualStackLab(encapsulation: 'vxlan' | 'vxlan-crosssubnet', subnets: number): void {
   const name = `tsv6${randomBytes(3).toString('hex')}`;

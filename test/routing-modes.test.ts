@@ -16,7 +16,7 @@ import { run, start } from '../src/lib/exec.js';
 import { sleep } from '../src/lib/clock.js';
 import { ROUTE_PROTOCOL, VXLAN_DEVICE } from '../src/lib/marks.js';
 import { NAT_TABLE } from '../src/dataplane/nat/index.js';
-import type { IpRoute } from './helpers/lab.js';
+import { eventually, type IpRoute } from './helpers/lab.js';
 
 const BIN = join(import.meta.dirname, '..', 'bin', 'tessera');
 const POOL_PREFIX = '10.244.';
@@ -43,23 +43,6 @@ async function ipJson<T>(netns: string, args: string[], tool = 'ip'): Promise<T>
 }
 
 const proto = String(ROUTE_PROTOCOL);
-
-/**
- * Re-runs `check` (a block of assertions over kernel state the agents program asynchronously) until
- * it passes; after `timeoutMs` the last failure is thrown as is, so its message says what is wrong.
- */
-async function eventually(timeoutMs: number, check: () => Promise<void>): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      await check();
-      return;
-    } catch (e) {
-      if (Date.now() > deadline) throw e;
-    }
-    await sleep(250);
-  }
-}
 
 const subnetOf = (ip: string) => ip.split('.').slice(0, 3).join('.');
 

@@ -1,5 +1,6 @@
 /** Shared checks for lab tests: what a lab leaves running or mounted. */
 import { readdirSync, readFileSync } from 'node:fs';
+import { sleep } from '../../src/lib/clock.js';
 
 /** Pids whose command line mentions `dir` (a lab's state dir): must be none after `lab down`. */
 export function processesNaming(dir: string): number[] {
@@ -23,4 +24,20 @@ export interface IpRoute {
   dev?: string;
   protocol?: string;
   flags?: string[];
+}
+
+/**
+ * Re-runs `check` (assertions over state another process converges asynchronously) until it passes;
+ * after `timeoutMs` its last failure is thrown as is, so the message says what is wrong.
+ */
+export async function eventually(timeoutMs: number, check: () => Promise<void>, pollMs = 250): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await check();
+    } catch (e) {
+      if (Date.now() > deadline) throw e;
+    }
+    await sleep(pollMs);
+  }
 }
