@@ -6,5 +6,6 @@ export * from './errors.js';
 export * from './clock.js';
 export * from './exec.js';
 export * from './ip.js';
+export * from './cidr-lookup.js';
 export * from './marks.js';
 export * from './paths.js';

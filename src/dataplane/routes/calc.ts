@@ -10,6 +10,7 @@
  *    owner's address on the tunnel device, or natively via the owner's address when on the same
  *    subnet. CrossSubnet encapsulates only when the owner is on another subnet.
  */
+import { CidrLookup } from '../../lib/cidr-lookup.js';
 import {
   cidrContainsCidr,
   cidrContainsIp,
@@ -27,13 +28,15 @@ interface ParsedPool extends PoolInfo {
   c: Cidr;
 }
 
-function sameSubnet(a: string | undefined, b: string | undefined): boolean {
-  if (!a || !b) return false;
-  const ca = checkCidr(a, { strict: false, allowBareIp: true }).cidr;
-  const ip = tryParseIp(b.split('/')[0] ?? '');
-  if (!ca || !ip) return false;
-  return cidrContainsIp(ca, ip);
+/** The local node's subnet (its address with prefix) holds `remote`'s address. */
+function sameSubnet(localSubnet: Cidr | undefined, remote: string | undefined): boolean {
+  if (!localSubnet || !remote) return false;
+  const ip = tryParseIp(remote.split('/')[0] ?? '');
+  return ip !== undefined && cidrContainsIp(localSubnet, ip);
 }
+
+const subnetOf = (a: string | undefined): Cidr | undefined =>
+  a ? checkCidr(a, { strict: false, allowBareIp: true }).cidr : undefined;
 
 const addrOf = (cidrish: string | undefined): string | undefined => cidrish?.split('/')[0];
 
@@ -54,6 +57,8 @@ export function calculateRoutes(input: RouteInputs): RouteState {
   }
   const poolFor = (c: Cidr) => pools.find((p) => cidrContainsCidr(p.c, c));
   const local = input.nodes.get(input.localNode);
+  // Parsed once per cycle, not once per remote block.
+  const localSubnet = { 4: subnetOf(local?.ipv4Address), 6: subnetOf(local?.ipv6Address) } as const;
 
   const add = (r: DesiredRoute) => routes.set(`${r.family}|${r.dst}`, r);
 
@@ -64,8 +69,7 @@ export function calculateRoutes(input: RouteInputs): RouteState {
     const remote = input.nodes.get(owner);
     const family = dst.family;
     const remoteAddr = nodeAddr(remote, family);
-    const localAddr = family === 4 ? local?.ipv4Address : local?.ipv6Address;
-    const crossSubnet = !sameSubnet(localAddr, remoteAddr);
+    const crossSubnet = !sameSubnet(localSubnet[family], remoteAddr);
     const dstText = formatCidr(dst);
     const wantVxlan = pool.vxlanMode === 'Always' || (pool.vxlanMode === 'CrossSubnet' && crossSubnet);
     const wantIpip = family === 4 && (pool.ipipMode === 'Always' || (pool.ipipMode === 'CrossSubnet' && crossSubnet));
@@ -107,14 +111,14 @@ export function calculateRoutes(input: RouteInputs): RouteState {
     add({ family, dst: dstText, type: 'unicast', via: remoteAddr });
   };
 
-  const blockCidrs: { c: Cidr; b: BlockInfo }[] = [];
+  const blockOf = new CidrLookup<BlockInfo>();
   for (const b of input.blocks) {
     const c = checkCidr(b.cidr).cidr;
     if (!c) {
       problems.push({ subject: `block ${b.cidr}`, message: `invalid block CIDR "${b.cidr}" skipped` });
       continue;
     }
-    blockCidrs.push({ c, b });
+    blockOf.add(c, b);
     if (!b.node) continue;
     if (b.node === input.localNode) {
       if (poolFor(c)) add({ family: c.family, dst: formatCidr(c), type: 'blackhole' });
@@ -137,7 +141,7 @@ export function calculateRoutes(input: RouteInputs): RouteState {
       }
       // A remote workload whose address is borrowed from a block not affine to its node needs a
       // host route; addresses inside the node's own blocks are covered by the block route.
-      const owner = blockCidrs.find((x) => cidrContainsIp(x.c, ip))?.b.node;
+      const owner = blockOf.find(ip)?.node;
       if (owner !== w.node) routeRemote(host, w.node, `workload ${w.key}`);
     }
   }
