@@ -41,11 +41,11 @@ import { detectNodeAddress, interfaceMtuFor, type AutodetectMethod } from './aut
 import { AgentMetrics, startHealthServer } from './health.js';
 import { DatastoreMirror, type MirrorChange } from './mirror.js';
 import { routeInputs } from './route-inputs.js';
+import { RouteRelevance } from './route-relevance.js';
 import { Throttler } from './throttler.js';
 import type { Server } from 'node:http';
 
 /** Kinds whose changes can change routes; everything else only concerns policy/BGP drivers. */
-const ROUTE_KINDS = new Set(['Node', 'IPPool', 'WorkloadEndpoint']);
 
 /** A pluggable dataplane driver (policy, BGP) fed by the same mirror and apply loop. */
 export interface DataplaneDriver {
@@ -100,6 +100,7 @@ export class Agent {
   private readonly routing: RoutingReconciler;
   private readonly nat: NatReconciler;
   private readonly throttler: Throttler;
+  private readonly relevance: RouteRelevance;
   private timers: NodeJS.Timeout[] = [];
   private health: Server | undefined;
   private monitor: ReturnType<typeof import('../lib/exec.js').start> | undefined;
@@ -125,6 +126,7 @@ export class Agent {
     this.ipam = new IpamClient(options.backend);
     this.routing = new RoutingReconciler({ interfacePrefix: options.interfacePrefix });
     this.throttler = new Throttler(() => this.applyCycle());
+    this.relevance = new RouteRelevance(options.nodeName);
     this.nat = new NatReconciler(options.nft ? { session: options.nft } : {});
   }
 
@@ -170,7 +172,7 @@ export class Agent {
         for (const u of updates) {
           const change = this.mirror.apply(u);
           if (!change) continue;
-          if (change.type === 'block' || ROUTE_KINDS.has(change.kind)) this.routesDirty = true;
+          if (this.relevance.relevant(change, this.mirror)) this.routesDirty = true;
           for (const d of this.options.drivers ?? []) d.onChange(change, this.mirror);
         }
         if (this.inSync) this.kick();
@@ -320,7 +322,12 @@ export class Agent {
         }));
         this.log.info(fields, 'allocated VXLAN tunnel address(es)');
       } catch (e) {
-        this.log.error({ err: describeError(e) }, 'cannot allocate VXLAN tunnel address');
+        this.log.error({ err: describeError(e) }, 'cannot allocate VXLAN tunnel address; retrying in 1 s');
+        const t = setTimeout(() => {
+          this.routesDirty = true;
+          this.kick();
+        }, 1000);
+        t.unref();
       } finally {
         this.tunnelAllocating = undefined;
       }

@@ -27,7 +27,7 @@ export type MirrorChange =
       /** The value before this update (for deletes: what was deleted). */
       previous: Resource | undefined;
     }
-  | { type: 'block'; key: string; block: BlockRecord | undefined };
+  | { type: 'block'; key: string; block: BlockRecord | undefined; previous: BlockRecord | undefined };
 
 export class DatastoreMirror {
   /** kind -> key -> resource */
@@ -46,20 +46,21 @@ export class DatastoreMirror {
   /** Applies one update; returns what changed (undefined when the key is not interesting). */
   apply(u: MirrorUpdate): MirrorChange | undefined {
     if (u.key.startsWith(ipamKeys.blocksPrefix)) {
+      const previous = this.blocks.get(u.key);
       if (u.value === undefined) {
         this.blocks.delete(u.key);
-        return { type: 'block', key: u.key, block: undefined };
+        return { type: 'block', key: u.key, block: undefined, previous };
       }
       try {
         const b = JSON.parse(u.value) as Partial<BlockRecord>;
         if (typeof b.cidr !== 'string') throw new Error('missing cidr');
         const rec: BlockRecord = { cidr: b.cidr, affinity: typeof b.affinity === 'string' ? b.affinity : null };
         this.blocks.set(u.key, rec);
-        return { type: 'block', key: u.key, block: rec };
+        return { type: 'block', key: u.key, block: rec, previous };
       } catch (e) {
         this.blocks.delete(u.key);
         this.onBadItem(u.key, String(e));
-        return { type: 'block', key: u.key, block: undefined };
+        return { type: 'block', key: u.key, block: undefined, previous };
       }
     }
     const parts = parseResourceKey(u.key);

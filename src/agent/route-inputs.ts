@@ -4,7 +4,7 @@
  */
 import type { Resource } from '../api/index.js';
 import type { BlockInfo, EncapMode, NodeInfo, PoolInfo, RouteInputs, WorkloadInfo } from '../dataplane/routes/index.js';
-import type { DatastoreMirror } from './mirror.js';
+import type { BlockRecord, DatastoreMirror } from './mirror.js';
 
 type Obj = Record<string, unknown>;
 const obj = (v: unknown): Obj => (v && typeof v === 'object' ? (v as Obj) : {});
@@ -41,6 +41,9 @@ export function nodeInfo(r: Resource): NodeInfo {
   return n;
 }
 
+/** The node a block is affine to ("host:<node>"), if any. */
+export const blockOwner = (b: BlockRecord): string | undefined => (b.affinity?.startsWith('host:') ? b.affinity.slice(5) : undefined);
+
 export function workloadInfo(key: string, r: Resource): WorkloadInfo | undefined {
   const s = obj(r.spec);
   const node = str(s.node);
@@ -64,7 +67,7 @@ export function routeInputs(
   }
   const blocks: BlockInfo[] = [];
   for (const b of mirror.blocks.values()) {
-    const node = b.affinity?.startsWith('host:') ? b.affinity.slice(5) : undefined;
+    const node = blockOwner(b);
     blocks.push(node ? { cidr: b.cidr, node } : { cidr: b.cidr });
   }
   const workloads: WorkloadInfo[] = [];

@@ -1,0 +1,76 @@
+/**
+ * RouteRelevance: can this mirror change alter the routes this node must have? Most datastore
+ * traffic in a big cluster cannot: IP allocations in remote blocks (every pod created anywhere),
+ * label edits, Node status writes (every agent publishes its conditions), remote workloads whose
+ * addresses lie in their own node's blocks. Recalculating routes for each of them cost every node
+ * a full route cycle per pod event in the cluster (at 1,000 nodes x 30 pods, ~1.4 s of CPU each).
+ *
+ * The rule mirrors what calculateRoutes reads: other nodes through their projection, pools and this
+ * node by their whole spec, blocks
+ * through CIDR and owner, local workloads always, and a remote workload only when one of its
+ * addresses (before or after) is borrowed, i.e. not inside a block affine to its own node: only
+ * those get a host route. The unit test checks the rule against the calculator itself: whenever it
+ * says "irrelevant", the calculated routes before and after are identical.
+ */
+import type { WorkloadInfo } from '../dataplane/routes/index.js';
+import { checkCidr, CidrLookup, tryParseIp } from '../lib/index.js';
+import type { DatastoreMirror, MirrorChange } from './mirror.js';
+import { blockOwner, nodeInfo, workloadInfo } from './route-inputs.js';
+
+const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
+
+export class RouteRelevance {
+  /** Block CIDR -> owning node, rebuilt from the mirror after a block's CIDR or owner changed. */
+  private owners: CidrLookup<string | undefined> | undefined;
+
+  constructor(private readonly localNode: string) {}
+
+  /** Call after the mirror applied `change`. */
+  relevant(change: MirrorChange, mirror: DatastoreMirror): boolean {
+    if (change.type === 'block') {
+      const b = change.block;
+      const p = change.previous;
+      if (b && p && b.cidr === p.cidr && blockOwner(b) === blockOwner(p)) return false;
+      this.owners = undefined;
+      return true;
+    }
+    if (change.group !== 'projectcalico.org') return false;
+    const prev = change.previous;
+    const cur = change.resource;
+    switch (change.kind) {
+      case 'Node':
+        // This node's own spec also feeds its VTEPs and tunnel address allocation.
+        if ((cur ?? prev)?.metadata.name === this.localNode) return !same(prev?.spec, cur?.spec);
+        return !same(prev && nodeInfo(prev), cur && nodeInfo(cur));
+      case 'IPPool':
+        // The whole spec: the agent also reads encapsulation modes for the MTU and IPIP checks.
+        return !same(prev?.spec, cur?.spec);
+      case 'WorkloadEndpoint': {
+        const a = prev && workloadInfo(change.key, prev);
+        const b = cur && workloadInfo(change.key, cur);
+        if (same(a, b)) return false;
+        return [a, b].some((w) => w !== undefined && this.needsRoute(w, mirror));
+      }
+      default:
+        return false;
+    }
+  }
+
+  private needsRoute(w: WorkloadInfo, mirror: DatastoreMirror): boolean {
+    if (w.node === this.localNode) return true;
+    const owners = (this.owners ??= this.buildOwners(mirror));
+    return w.ipNetworks.some((net) => {
+      const ip = tryParseIp(net.split('/')[0] ?? '');
+      return ip === undefined || owners.find(ip) !== w.node;
+    });
+  }
+
+  private buildOwners(mirror: DatastoreMirror): CidrLookup<string | undefined> {
+    const l = new CidrLookup<string | undefined>();
+    for (const b of mirror.blocks.values()) {
+      const c = checkCidr(b.cidr).cidr;
+      if (c) l.add(c, blockOwner(b));
+    }
+    return l;
+  }
+}
