@@ -43,9 +43,19 @@ const program = new Command('tessera-node')
     },
     (process.env.TESSERA_CONNTRACK_TCP_BE_LIBERAL ?? 'true') !== 'false',
   )
-  .option('--resync-interval-ms <ms>', 'periodic full resync', (v) => Number(v), 10_000)
+  .option('--resync-interval-ms <ms>', 'periodic full resync, ms (env TESSERA_RESYNC_INTERVAL_MS)', (v) => resyncMs(v, '--resync-interval-ms'))
   .option('--log-level <level>', 'trace|debug|info|warn|error', process.env.TESSERA_LOG_LEVEL ?? 'info')
   .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
+
+/** Whole milliseconds, at least 1 s: a resync re-reads every route, FDB and neighbour entry. */
+function resyncMs(v: string, what: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1000) {
+    if (what.startsWith('--')) throw new InvalidArgumentError('expected whole milliseconds >= 1000');
+    usage(`${what}: expected whole milliseconds >= 1000, got "${v}"`);
+  }
+  return n;
+}
 
 async function main(): Promise<void> {
   program.parse();
@@ -62,9 +72,11 @@ async function main(): Promise<void> {
     routing: 'agent' | 'bgp';
     interfacePrefix: string;
     conntrackTcpBeLiberal: boolean;
-    resyncIntervalMs: number;
+    resyncIntervalMs?: number;
     logLevel: string;
   }>();
+  const envResync = process.env.TESSERA_RESYNC_INTERVAL_MS;
+  const resyncIntervalMs = o.resyncIntervalMs ?? (envResync ? resyncMs(envResync, 'TESSERA_RESYNC_INTERVAL_MS') : 10_000);
   const logger = pino({ level: o.logLevel, base: { node: o.nodeName } }, pino.destination(2));
   if (!o.nodeName) usage('--node-name (or TESSERA_NODE_NAME) is required');
   if (!o.etcdEndpoints) usage('--etcd-endpoints (or TESSERA_ETCD_ENDPOINTS) is required');
@@ -83,7 +95,7 @@ async function main(): Promise<void> {
     interfacePrefix: o.interfacePrefix,
     conntrackTcpBeLiberal: o.conntrackTcpBeLiberal,
     routing: o.routing,
-    resyncIntervalMs: o.resyncIntervalMs,
+    resyncIntervalMs,
     // One libnftables helper for both of the agent's tables (policy and NAT).
     nft: new NftSession(),
   };
