@@ -7,11 +7,11 @@
  */
 import { describe, test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { labDown, labUp, loadLab, matrix, podCreate } from '../src/lab/index.js';
+import { labDown, labUp, loadLab, matrix, nodeStart, nodeStop, podCreate, podDelete, probePods } from '../src/lab/index.js';
 import { run, start } from '../src/lib/exec.js';
 import { sleep } from '../src/lib/clock.js';
 import { ROUTE_PROTOCOL, VXLAN_DEVICE } from '../src/lib/marks.js';
@@ -211,6 +211,69 @@ async function modeLab(encapsulation: 'none' | 'vxlan' | 'vxlan-crosssubnet', su
         assert.doesNotMatch((await run(['nft', 'list', 'table', 'inet', NAT_TABLE], { netns: n1.netns })).stdout, /type nat hook/);
       } finally {
         server.kill('SIGKILL');
+      }
+    });
+  }
+
+  if (encapsulation === 'vxlan-crosssubnet') {
+    test('a borrowed address (its block is affine to another node) gets a host route on every other node, removed with the pod', async () => {
+      // One-block pool, default pool disabled: node-1's pod claims the only block, node-2's pod has
+      // to borrow from it (strictAffinity is off by default, as in Calico).
+      // The watching agents get a 10-minute resync, so only their reaction to the pod's
+      // WorkloadEndpoint (not the periodic resync) can program the host routes checked below.
+      const watchers = ['node-1', 'node-3'];
+      const restart = async (resyncMs?: string) => {
+        for (const n of watchers) {
+          await nodeStop(name, n, { env });
+          if (resyncMs) process.env.TESSERA_RESYNC_INTERVAL_MS = resyncMs;
+          try {
+            await nodeStart(name, n, { env });
+          } finally {
+            delete process.env.TESSERA_RESYNC_INTERVAL_MS;
+          }
+        }
+      };
+      const file = join(cfgDir, 'borrow-pool.yaml');
+      writeFileSync(file, 'apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata: {name: borrow}\nspec: {cidr: 10.245.0.0/26, blockSize: 26, vxlanMode: CrossSubnet}\n');
+      const ok = async (args: string[]) => {
+        const r = await cli(args);
+        assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
+      };
+      await ok(['apply', '-f', file]);
+      await ok(['patch', 'ippool', 'default-ipv4-ippool', '-p', '{"spec":{"disabled":true}}']);
+      const nodeOf = (n: string) => status.nodes.find((x) => x.name === n)!;
+      try {
+        await restart('600000');
+        const owner = await podCreate(loadLab(name, env), 'borrow/p1', { node: 'node-1' });
+        const borrower = await podCreate(loadLab(name, env), 'borrow/p2', { node: 'node-2' });
+        assert.match(owner.ips[0]!, /^10\.245\.0\./);
+        assert.match(borrower.ips[0]!, /^10\.245\.0\./, 'node-2 borrowed from node-1\'s block');
+        const host = borrower.ips[0]!;
+        const routeTo = async (node: string) => (await ipJson<IpRoute[]>(nodeOf(node).netns, ['route', 'show', 'proto', proto])).find((r) => r.dst === host);
+        await eventually(15_000, async () => {
+          // node-1 (same subnet as node-3, other subnet than node-2) and node-3 both send it over VXLAN.
+          for (const n of ['node-1', 'node-3']) {
+            const r = await routeTo(n);
+            assert.deepEqual([r?.dev, r?.flags?.includes('onlink')], [VXLAN_DEVICE, true], `${n}: host route to borrowed ${host}: ${JSON.stringify(r)}`);
+          }
+          assert.match((await routeTo('node-2'))?.dev ?? '', /^tsr/, 'node-2: local /32 to the veth');
+        });
+        for (const [from, to] of [['borrow/p1', 'borrow/p2'], ['borrow/p2', 'borrow/p1'], ['y/c', 'borrow/p2']] as const) {
+          await eventually(10_000, async () => {
+            const r = await probePods(loadLab(name, env), from, to, { port: 80 });
+            assert.ok(r.connected, `${from} -> ${to}: ${JSON.stringify(r)}`);
+          });
+        }
+        assert.equal(await podDelete(loadLab(name, env), 'borrow/p2'), true);
+        await eventually(15_000, async () => {
+          for (const n of ['node-1', 'node-3']) assert.equal(await routeTo(n), undefined, `${n}: the host route went with the pod`);
+        });
+      } finally {
+        await podDelete(loadLab(name, env), 'borrow/p2').catch(() => undefined);
+        await podDelete(loadLab(name, env), 'borrow/p1').catch(() => undefined);
+        await cli(['patch', 'ippool', 'default-ipv4-ippool', '-p', '{"spec":{"disabled":false}}']);
+        await cli(['delete', 'ippool', 'borrow']);
+        await restart();
       }
     });
   }
