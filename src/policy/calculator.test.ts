@@ -256,3 +256,26 @@ describe('incremental resolve', () => {
     }
   });
 });
+
+describe('deltas', () => {
+  test('a remote pod event refreshes only the IP sets the last resolves handed out', () => {
+    const c = new PolicyCalculator({ nodeName: 'n1' });
+    const allow = (from: string) => ({ action: 'Allow' as const, protocol: 'TCP' as const, source: { selector: from } });
+    c.apply({ kind: 'Policy', key: 'used', value: gnp('used', { selector: 'all()', ingress: [allow('app == "web"')] }) });
+    c.apply({ kind: 'Policy', key: 'unused', value: gnp('unused', { selector: 'app == "nowhere"', ingress: [allow('app == "db"')] }) });
+    c.resolve();
+    const remote = (name: string, ip: string, app: string) =>
+      c.apply({ kind: 'WorkloadEndpoint', key: `x/${name}`, value: wep('x', name, ip, { app }, { node: 'n2' }) });
+    remote('r1', '10.0.9.1', 'web');
+    assert.deepEqual([...c.resolveDelta()!.ipSets.keys()], [], 'no local endpoint: no set is rendered, none is rebuilt');
+    c.apply({ kind: 'WorkloadEndpoint', key: 'x/l', value: wep('x', 'l', '10.0.0.1', { app: 'api' }) });
+    const first = c.resolveDelta()!;
+    assert.deepEqual([...first.model.ipSets.keys()], ['app == "web"'], 'the new local endpoint brings its rule set');
+    remote('r2', '10.0.9.2', 'web');
+    remote('r3', '10.0.9.3', 'db');
+    const d = c.resolveDelta()!;
+    // The applies-to selector all() and the unused policy's rule changed membership too: not rebuilt.
+    assert.deepEqual([...d.ipSets.keys()], ['app == "web"']);
+    assert.deepEqual(d.ipSets.get('app == "web"')!.v4, ['10.0.9.1', '10.0.9.2']);
+  });
+});
