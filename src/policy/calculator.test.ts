@@ -278,4 +278,24 @@ describe('deltas', () => {
     assert.deepEqual([...d.ipSets.keys()], ['app == "web"']);
     assert.deepEqual(d.ipSets.get('app == "web"')!.v4, ['10.0.9.1', '10.0.9.2']);
   });
+
+  test('a set left unused keeps collecting member changes and is right when used again', () => {
+    const c = new PolicyCalculator({ nodeName: 'n1' });
+    c.apply({ kind: 'Policy', key: 'p', value: gnp('p', { selector: 'all()', ingress: [{ action: 'Allow', source: { selector: 'app == "web"' } }] }) });
+    const put = (name: string, ip: string, app: string, node = 'n2') =>
+      c.apply({ kind: 'WorkloadEndpoint', key: `x/${name}`, value: wep('x', name, ip, { app }, { node }) });
+    put('r0', '10.0.9.9', 'web');
+    put('l', '10.0.0.1', 'api', 'n1');
+    assert.deepEqual(c.resolve().ipSets.get('app == "web"')?.v4, ['10.0.9.9']);
+    c.apply({ kind: 'WorkloadEndpoint', key: 'x/l', value: null });
+    c.resolve();
+    // No local endpoint: the set is not handed out while these arrive over several deltas.
+    put('r1', '10.0.9.1', 'web');
+    c.resolveDelta();
+    put('r2', '10.0.9.2', 'web');
+    put('r0', '10.0.9.9', 'db');
+    c.resolveDelta();
+    put('l2', '10.0.0.2', 'api', 'n1');
+    assert.deepEqual(c.resolveDelta()!.model.ipSets.get('app == "web"')?.v4, ['10.0.9.1', '10.0.9.2']);
+  });
 });

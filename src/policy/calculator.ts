@@ -32,6 +32,7 @@ import {
   SA_PREFIX,
   SERVICE_ACCOUNT_LABEL,
 } from './rules.js';
+import { HostAddressSet } from './host-set.js';
 import { LabelIndex } from './label-index.js';
 import type {
   Direction,
@@ -97,6 +98,9 @@ export class PolicyCalculator {
   private readonly tiers = new Map<string, TierInput>([[DEFAULT_TIER.name, DEFAULT_TIER]]);
   private readonly policies = new Map<string, CompiledPolicy>();
   private readonly ipSetCache = new Map<string, IpSetDef>();
+  /** Host-address-only sets kept member by member, and the members changed since their last use. */
+  private readonly hostSets = new Map<string, HostAddressSet>();
+  private readonly hostSetChanges = new Map<string, Set<string>>();
   private readonly namedPortCache = new Map<string, NamedPortSetDef>();
   /** Policies in evaluation order; dropped whenever a policy or tier changes. */
   private ordered: CompiledPolicy[] | undefined;
@@ -400,7 +404,15 @@ export class PolicyCalculator {
 
   private ipSet(selector: string): IpSetDef {
     let s = this.ipSetCache.get(selector);
+    if (!s) s = this.patchedHostSet(selector);
     if (!s) {
+      const hs = HostAddressSet.build(selector, [...this.index.members(selector)].map((id) => [id, this.members.get(id)?.nets ?? []] as const), memberNetText);
+      if (hs) {
+        this.hostSets.set(selector, hs);
+        s = hs.def();
+        this.ipSetCache.set(selector, s);
+        return s;
+      }
       const cidrs: Cidr[] = [];
       for (const id of this.index.members(selector)) cidrs.push(...(this.members.get(id)?.nets ?? []));
       const merged = mergeCidrs(cidrs);
@@ -435,11 +447,38 @@ export class PolicyCalculator {
     return s;
   }
 
+  /** A host-address set brought up to date by the members that changed, if it can be. */
+  private patchedHostSet(selector: string): IpSetDef | undefined {
+    const hs = this.hostSets.get(selector);
+    if (!hs) return undefined;
+    const ids = this.hostSetChanges.get(selector) ?? [];
+    this.hostSetChanges.delete(selector);
+    const members = this.index.members(selector);
+    for (const id of ids) {
+      if (!hs.update(id, members.has(id) ? (this.members.get(id)?.nets ?? []) : [])) {
+        this.hostSets.delete(selector);
+        return undefined;
+      }
+    }
+    const s = hs.def();
+    this.ipSetCache.set(selector, s);
+    return s;
+  }
+
   private refreshDirtySets(): void {
     const dirty = this.index.takeDirty();
-    for (const k of dirty) {
+    for (const [k, ids] of dirty) {
       this.ipSetCache.delete(k);
       this.pendingSets.add(k);
+      // Known members changed: patch the set when it is next needed. Otherwise rebuild it then.
+      if (ids && this.hostSets.has(k)) {
+        const pending = this.hostSetChanges.get(k);
+        if (pending) for (const id of ids) pending.add(id);
+        else this.hostSetChanges.set(k, new Set(ids));
+      } else {
+        this.hostSets.delete(k);
+        this.hostSetChanges.delete(k);
+      }
     }
     for (const k of [...this.namedPortCache.keys()]) {
       if (!dirty.has(k.slice(0, k.lastIndexOf('|')))) continue;

@@ -27,7 +27,8 @@ export class LabelIndex {
   private readonly parents = new Map<string, Labels>();
   private readonly children = new Map<string, Set<string>>();
   private readonly selectors = new Map<string, IndexedSelector>();
-  private readonly dirty = new Set<string>();
+  /** Selector key -> the items whose membership or addresses changed; undefined: all of them. */
+  private readonly dirty = new Map<string, Set<string> | undefined>();
   /** Items whose membership in some selector changed since the last `takeChangedItems()`. */
   private readonly changedItems = new Set<string>();
   /** `key=value` → items whose effective labels have it: lets a new `a == "b" && ...` selector skip most items. */
@@ -57,7 +58,7 @@ export class LabelIndex {
     for (const p of prev.parents) this.children.get(p)?.delete(id);
     this.items.delete(id);
     this.unindexLabels(id, prev.effective);
-    for (const [key, s] of this.selectors) if (s.members.delete(id)) this.dirty.add(key);
+    for (const [key, s] of this.selectors) if (s.members.delete(id)) this.markDirty(key, id);
     this.changedItems.add(id);
   }
 
@@ -101,7 +102,7 @@ export class LabelIndex {
       }
     }
     this.selectors.set(key, { match, refs: 1, members });
-    this.dirty.add(key);
+    this.markDirty(key);
     for (const id of members) this.changedItems.add(id);
   }
 
@@ -118,7 +119,7 @@ export class LabelIndex {
     if (!s) return;
     if (--s.refs <= 0) {
       this.selectors.delete(key);
-      this.dirty.add(key);
+      this.markDirty(key);
       for (const id of s.members) this.changedItems.add(id);
     }
   }
@@ -137,7 +138,7 @@ export class LabelIndex {
 
   /** Marks every selector containing `id` dirty (its addresses or ports changed, not its labels). */
   touchItem(id: string): void {
-    for (const [key, s] of this.selectors) if (s.members.has(id)) this.dirty.add(key);
+    for (const [key, s] of this.selectors) if (s.members.has(id)) this.markDirty(key, id);
   }
 
   /** Items whose membership in any selector changed since the last call (a superset is allowed). */
@@ -147,11 +148,23 @@ export class LabelIndex {
     return out;
   }
 
-  /** Selector keys whose membership changed since the last call. */
-  takeDirty(): Set<string> {
-    const out = new Set(this.dirty);
+  /**
+   * Selector keys whose membership (or a member's addresses) changed since the last call, each with
+   * the items concerned, or undefined when the selector was added or released as a whole.
+   */
+  takeDirty(): Map<string, ReadonlySet<string> | undefined> {
+    const out = new Map(this.dirty);
     this.dirty.clear();
     return out;
+  }
+
+  private markDirty(key: string, id?: string): void {
+    if (id === undefined) {
+      this.dirty.set(key, undefined);
+      return;
+    }
+    if (!this.dirty.has(key)) this.dirty.set(key, new Set([id]));
+    else this.dirty.get(key)?.add(id);
   }
 
   /** Items that can match `s`: those having the rarest `key == value` the selector requires. */
@@ -204,7 +217,7 @@ export class LabelIndex {
       if (now !== s.members.has(id)) {
         if (now) s.members.add(id);
         else s.members.delete(id);
-        this.dirty.add(key);
+        this.markDirty(key, id);
         this.changedItems.add(id);
       }
     }

@@ -106,17 +106,22 @@ test('nextNftState (patch when possible) equals a full render after every change
         reference.apply(u);
       }
       let state: NftState | undefined = renderNft(agent.resolve());
+      // Fed everything but resolved only at the end: every set built from scratch, nothing patched.
+      const squashed = new PolicyCalculator({ nodeName: 'local' });
+      for (const u of seed) squashed.apply(u);
       for (const c of changes) {
         const u = toUpdate(c, pods);
         if (!u) continue;
         agent.apply(u);
         reference.apply(u);
+        squashed.apply(u);
         const next = nextNftState(agent, state);
         if (next.mode === 'patch') patched++;
         else if (c.k === 'netset') shapeFallbacks++;
         assert.deepEqual(normal(next.state), normal(renderNft(reference.resolve())), `after ${JSON.stringify(c)} (${next.mode})`);
         state = next.state;
       }
+      assert.deepEqual(normal(state), normal(renderNft(squashed.resolve())), 'the patched state equals one built from scratch');
     }),
     { numRuns: 150 },
   );
