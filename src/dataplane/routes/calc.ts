@@ -19,6 +19,7 @@ import {
   hostCidr,
   tryParseIp,
   type Cidr,
+  type IpAddr,
   type IpFamily,
 } from '../../lib/ip.js';
 import { IPIP_DEVICE, VXLAN_DEVICE, VXLAN_V6_DEVICE } from '../../lib/marks.js';
@@ -42,6 +43,19 @@ const addrOf = (cidrish: string | undefined): string | undefined => cidrish?.spl
 
 function nodeAddr(n: NodeInfo | undefined, family: IpFamily): string | undefined {
   return addrOf(family === 4 ? n?.ipv4Address : n?.ipv6Address);
+}
+
+/**
+ * Workload addresses parsed once, not on every cycle: a full cycle reads every address in the
+ * cluster (30,000 at 1,000 nodes) and parsing was half its time. Bounded; entries are never mutated.
+ */
+const parsedAddrs = new Map<string, IpAddr | undefined>();
+function workloadAddr(net: string): IpAddr | undefined {
+  if (parsedAddrs.has(net)) return parsedAddrs.get(net);
+  if (parsedAddrs.size >= 250_000) parsedAddrs.clear();
+  const ip = tryParseIp(net.split('/')[0] ?? '');
+  parsedAddrs.set(net, ip);
+  return ip;
 }
 
 export function calculateRoutes(input: RouteInputs): RouteState {
@@ -129,20 +143,18 @@ export function calculateRoutes(input: RouteInputs): RouteState {
 
   for (const w of input.workloads) {
     for (const net of w.ipNetworks) {
-      const ip = tryParseIp(net.split('/')[0] ?? '');
+      const ip = workloadAddr(net);
       if (!ip) {
         problems.push({ subject: `workload ${w.key}`, message: `invalid address "${net}" skipped` });
         continue;
       }
-      const host = hostCidr(ip);
       if (w.node === input.localNode) {
-        add({ family: ip.family, dst: formatCidr(host), type: 'unicast', dev: w.interfaceName, scope: 'link' });
+        add({ family: ip.family, dst: formatCidr(hostCidr(ip)), type: 'unicast', dev: w.interfaceName, scope: 'link' });
         continue;
       }
       // A remote workload whose address is borrowed from a block not affine to its node needs a
       // host route; addresses inside the node's own blocks are covered by the block route.
-      const owner = blockOf.find(ip)?.node;
-      if (owner !== w.node) routeRemote(host, w.node, `workload ${w.key}`);
+      if (blockOf.find(ip)?.node !== w.node) routeRemote(hostCidr(ip), w.node, `workload ${w.key}`);
     }
   }
 
