@@ -7,6 +7,7 @@
  * The elements come out exactly as a rebuild gives them: sorted by address, each once however many
  * members share it. Pure.
  */
+import { recordElementDelta } from '../lib/element-delta.js';
 import { familyBits, type Cidr } from '../lib/ip.js';
 import type { IpSetDef } from './ir.js';
 
@@ -21,6 +22,8 @@ export class HostAddressSet {
   private v4: string[] = [];
   private v6: string[] = [];
   private copied = { 4: false, 6: false };
+  /** Per family, what changed since the last def(): recorded on the new arrays for the nft diff. */
+  private readonly since = { 4: { added: new Set<string>(), removed: new Set<string>(), from: [] as readonly string[] }, 6: { added: new Set<string>(), removed: new Set<string>(), from: [] as readonly string[] } };
 
   private constructor(
     private readonly selector: string,
@@ -47,6 +50,8 @@ export class HostAddressSet {
     all.sort((a, b) => (a.value < b.value ? -1 : a.value > b.value ? 1 : 0));
     s.v4 = all.filter((c) => c.family === 4).map(text);
     s.v6 = all.filter((c) => c.family === 6).map(text);
+    s.since[4].from = s.v4;
+    s.since[6].from = s.v6;
     return s;
   }
 
@@ -62,6 +67,14 @@ export class HostAddressSet {
 
   /** The set as it stands; new arrays only for the families that changed since the last call. */
   def(): IpSetDef {
+    for (const fam of [4, 6] as const) {
+      const arr = fam === 4 ? this.v4 : this.v6;
+      const d = this.since[fam];
+      if (this.copied[fam]) recordElementDelta(arr, { from: d.from, added: [...d.added], removed: [...d.removed] });
+      d.added.clear();
+      d.removed.clear();
+      d.from = arr;
+    }
     this.copied = { 4: false, 6: false };
     return { selector: this.selector, v4: this.v4, v6: this.v6 };
   }
@@ -74,6 +87,8 @@ export class HostAddressSet {
     this.values.set(t, c.value);
     const arr = this.writable(c.family);
     arr.splice(this.position(arr, c.value), 0, t);
+    const d = this.since[c.family];
+    if (!d.removed.delete(t)) d.added.add(t);
   }
 
   private remove(c: Cidr): void {
@@ -88,6 +103,8 @@ export class HostAddressSet {
     const i = this.position(arr, c.value);
     if (arr[i] === t) arr.splice(i, 1);
     this.values.delete(t);
+    const d = this.since[c.family];
+    if (!d.added.delete(t)) d.removed.add(t);
   }
 
   /** Copy on first write since the last def(): earlier defs are shared with the programmed state. */

@@ -10,6 +10,7 @@
  * diff(EMPTY, next): first sync and drift repair.
  */
 import { EMPTY_STATE, FAMILY, TABLE, type NftChain, type NftSet, type NftState, type NftVmap } from './model.js';
+import { elementDelta } from '../../lib/element-delta.js';
 import { ruleText } from './text.js';
 
 const T = `${FAMILY} ${TABLE}`;
@@ -56,6 +57,15 @@ export interface NftDiffStats {
   mapElementsChanged: number;
 }
 
+/** Taken from the producer's record when `next` was derived from exactly `prev`; else compared. */
+function elementChanges(prev: readonly string[], next: readonly string[]): { del: readonly string[]; add: readonly string[] } {
+  const known = elementDelta(prev, next);
+  if (known) return { del: known.removed, add: known.added };
+  const before = new Set(prev);
+  const after = new Set(next);
+  return { del: prev.filter((e) => !after.has(e)), add: next.filter((e) => !before.has(e)) };
+}
+
 export function diffNft(prev: NftState, next: NftState): { script: string; stats: NftDiffStats; empty: boolean } {
   const lines: string[] = [];
   const stats: NftDiffStats = {
@@ -83,10 +93,7 @@ export function diffNft(prev: NftState, next: NftState): { script: string; stats
       continue;
     }
     if (old.elements === s.elements) continue;
-    const before = new Set(old.elements);
-    const after = new Set(s.elements);
-    const del = old.elements.filter((e) => !after.has(e));
-    const add = s.elements.filter((e) => !before.has(e));
+    const { del, add } = elementChanges(old.elements, s.elements);
     lines.push(...elementLines('delete', s.name, del), ...elementLines('add', s.name, add));
     stats.elementsAdded += add.length;
     stats.elementsRemoved += del.length;

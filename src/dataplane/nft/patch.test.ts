@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { PolicyCalculator, type PolicyUpdate } from '../../policy/index.js';
-import { nextNftState, patchNft, renderNft } from './index.js';
+import { diffNft, nextNftState, patchNft, renderNft } from './index.js';
 import type { NftState } from './model.js';
 import { ruleText } from './text.js';
 
@@ -92,6 +92,18 @@ function toUpdate(c: Change, pods: Map<number, PolicyUpdate>): PolicyUpdate | un
   }
 }
 
+/** A diff script as sorted facts: element lines split into one fact per element, other lines as they are. */
+function scriptFacts(script: string): string[] {
+  return script
+    .split('\n')
+    .filter(Boolean)
+    .flatMap((l) => {
+      const m = /^(add|delete) element (\S+ \S+ \S+) \{ (.*) \}$/.exec(l);
+      return m ? m[3]!.split(', ').map((e) => `${m[1]} ${m[2]} ${e}`) : [l];
+    })
+    .sort();
+}
+
 test('nextNftState (patch when possible) equals a full render after every change', () => {
   let patched = 0;
   let shapeFallbacks = 0;
@@ -118,6 +130,9 @@ test('nextNftState (patch when possible) equals a full render after every change
         const next = nextNftState(agent, state);
         if (next.mode === 'patch') patched++;
         else if (c.k === 'netset') shapeFallbacks++;
+        // Element changes taken from the calculator's recorded deltas equal a full comparison.
+        const copied = { ...next.state, sets: new Map([...next.state.sets].map(([k, v]) => [k, { ...v, elements: [...v.elements] }])) };
+        assert.deepEqual(scriptFacts(diffNft(state, next.state).script), scriptFacts(diffNft(state, copied).script), `diff after ${JSON.stringify(c)}`);
         assert.deepEqual(normal(next.state), normal(renderNft(reference.resolve())), `after ${JSON.stringify(c)} (${next.mode})`);
         state = next.state;
       }

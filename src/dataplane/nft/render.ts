@@ -25,6 +25,7 @@ import type { EntityIR, NamedPortRef, NamedPortSetDef, ResolvedEndpoint, Resolve
 import { type Fam, IFACE_PREFIX, MARK_ACCEPT, MARK_PASS, type Match, type NftChain, type NftRule, type NftSet, type NftState, type NftVmap, type Stmt } from './model.js';
 import { mergePorts, type PolicyShape, policyShape, portBuckets, RUN_MIN } from './runs.js';
 import { shortHash } from './text.js';
+import { derivation } from '../../lib/element-delta.js';
 
 const ALL_MARKS = 0xffffffff;
 const dispatchChainCache = new Map<string, NftChain>();
@@ -103,7 +104,13 @@ const isV6 = (t: string) => t.includes(':');
 const prefixScan = new WeakMap<readonly string[], boolean>();
 export const hasPrefix = (elements: readonly string[]): boolean => {
   let v = prefixScan.get(elements);
-  if (v === undefined) prefixScan.set(elements, (v = elements.some((e) => e.includes('/'))));
+  if (v === undefined) {
+    // Derived from a scanned array by known changes: removals cannot add a prefix, look at additions.
+    const d = derivation(elements);
+    const base = d && prefixScan.get(d.from);
+    v = base === false && d ? d.added.some((e) => e.includes('/')) : elements.some((e) => e.includes('/'));
+    prefixScan.set(elements, v);
+  }
   return v;
 };
 /** nft lists a host prefix in an interval set as the bare address; render it the same way. */
