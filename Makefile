@@ -5,7 +5,7 @@ TSX := $(NODE) --import tsx
 UNIT_TESTS = $(shell find src bench -name '*.test.ts' | sort)
 INTEGRATION_TESTS = $(shell find test -name '*.test.ts' | sort)
 
-.PHONY: all deps build test unit integration demo bench bench-datastore bench-cni bench-dataplane bench-policy bench-bgp clean typecheck
+.PHONY: all deps build test unit integration demo bench bench-datastore bench-cni bench-dataplane bench-policy bench-bgp bench-agent clean typecheck
 
 all: build
 
@@ -32,7 +32,7 @@ integration:
 demo: build
 	./bin/tessera lab demo
 
-bench: bench-datastore bench-cni bench-dataplane bench-policy bench-bgp
+bench: bench-datastore bench-cni bench-dataplane bench-policy bench-bgp bench-agent
 
 bench-datastore: build
 	$(TSX) bench/datastore/main.ts
@@ -48,6 +48,9 @@ bench-policy: build
 
 bench-bgp: build
 	$(TSX) bench/bgp/main.ts
+
+bench-agent: build
+	$(TSX) bench/agent/main.ts
 
 clean:
 	rm -rf dist
