@@ -45,8 +45,6 @@ import { RouteRelevance } from './route-relevance.js';
 import { Throttler } from './throttler.js';
 import type { Server } from 'node:http';
 
-/** Kinds whose changes can change routes; everything else only concerns policy/BGP drivers. */
-
 /** A pluggable dataplane driver (policy, BGP) fed by the same mirror and apply loop. */
 export interface DataplaneDriver {
   readonly name: string;
