@@ -9,9 +9,12 @@
  *     steady rate), and whether the routes and the policy's address set kept up;
  *   - idle: CPU with no changes (the periodic resync runs a full route cycle every 10 s), and the
  *     wall time of that cycle; the churn figure is CPU above this;
+ *   - local pod create: `lab pod create` on the agent's node (CNI ADD through the agent, which
+ *     answers once the pod's policy is programmed), one after another;
  *   - memory: the agent's resident set.
  * Env: BENCH_AGENT_NODES (1000), BENCH_AGENT_SMALL (10), BENCH_AGENT_PODS (30 per node),
- *      BENCH_AGENT_EVENTS (100), BENCH_AGENT_RATE (20 per second).
+ *      BENCH_AGENT_EVENTS (100), BENCH_AGENT_RATE (20 per second), BENCH_AGENT_LOCAL_PODS (7),
+ *      BENCH_AGENT_KEEP=1 (leave the lab up to inspect).
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,7 +23,7 @@ import { randomBytes } from 'node:crypto';
 import { lookupKind } from '../../src/api/index.js';
 import { openBackend, resourceKey, type Backend } from '../../src/datastore/index.js';
 import { IpamClient } from '../../src/ipam/index.js';
-import { labDown, labUp, loadLab, podCreate, type LabState } from '../../src/lab/index.js';
+import { labDown, labUp, loadLab, podCreate, podDelete, type LabState } from '../../src/lab/index.js';
 import { describeError } from '../../src/lib/errors.js';
 import { run } from '../../src/lib/exec.js';
 import { sleep } from '../../src/lib/clock.js';
@@ -32,6 +35,8 @@ const SMALL = num('BENCH_AGENT_SMALL', 10);
 const PODS = num('BENCH_AGENT_PODS', 30);
 const EVENTS = num('BENCH_AGENT_EVENTS', 100);
 const RATE = num('BENCH_AGENT_RATE', 20);
+const LOCAL_PODS = num('BENCH_AGENT_LOCAL_PODS', 7);
+const pct = (xs: readonly number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.max(0, Math.ceil((p / 100) * xs.length) - 1))] ?? NaN;
 /** Goals (not issue targets): how much more the 76x bigger cluster may cost per event and per full cycle. */
 const CHURN_GOAL = 3;
 const CYCLE_GOAL = 10;
@@ -45,6 +50,7 @@ interface Phase {
   endpoints: number;
   cpuPerEventMs: number;
   caughtUpMs: number;
+  createP50Ms: number;
   resyncMs: number;
   idleCpuPct: number;
   rssMiB: number;
@@ -156,6 +162,20 @@ class Cluster {
     return { cpuPerEventMs: Math.max(0, busyMs) / EVENTS, caughtUpMs };
   }
 
+  /** LOCAL_PODS pods created on the agent's node one after another (then deleted): ms each. */
+  async localPods(): Promise<number[]> {
+    const out: number[] = [];
+    for (let i = 0; i < LOCAL_PODS; i++) {
+      const ref = `bench/l${this.locals++}`;
+      const t = performance.now();
+      await podCreate(loadLab(this.lab.name, this.env), ref, { node: 'node-1', labels: { app: 'web' } });
+      out.push(performance.now() - t);
+      await podDelete(loadLab(this.lab.name, this.env), ref);
+    }
+    return out;
+  }
+  private locals = 0;
+
   /** Over three resync periods without changes: the agent's CPU per second, and its mean full route cycle. */
   async idle(): Promise<{ cpuPerSec: number; resyncMs: number }> {
     await sleep(3000);
@@ -179,9 +199,11 @@ async function measure(c: Cluster, nodes: number): Promise<Phase> {
   console.log(`  ${nodes} remote nodes, ${c.endpoints} endpoints written in ${((Date.now() - t0) / 1000).toFixed(1)} s; agent routes to ${routes} remote blocks`);
   const idle = await c.idle();
   const churn = await c.churn(idle.cpuPerSec);
-  const p: Phase = { nodes, endpoints: c.endpoints, ...churn, resyncMs: idle.resyncMs, idleCpuPct: idle.cpuPerSec / 10, rssMiB: c.rssMiB() };
+  const create = await c.localPods();
+  const p: Phase = { nodes, endpoints: c.endpoints, ...churn, createP50Ms: pct(create, 50), resyncMs: idle.resyncMs, idleCpuPct: idle.cpuPerSec / 10, rssMiB: c.rssMiB() };
   console.log(`  idle: ${p.idleCpuPct.toFixed(1)}% of a CPU (a full route cycle every 10 s: ${p.resyncMs.toFixed(0)} ms); RSS ${p.rssMiB.toFixed(0)} MiB`);
   console.log(`  churn: ${churn.cpuPerEventMs.toFixed(1)} ms agent CPU per remote pod above idle (${EVENTS} at ${RATE}/s), caught up ${churn.caughtUpMs} ms after the last`);
+  console.log(`  local pod create (lab pod create: netns, CNI ADD through the agent until its policy is programmed, servers): p50 ${p.createP50Ms.toFixed(0)} ms, all [${create.map((x) => x.toFixed(0)).join(', ')}]`);
   return p;
 }
 
@@ -215,11 +237,16 @@ async function main(): Promise<void> {
     const cycle = big.resyncMs / small.resyncMs;
     console.log(`  full route cycle (resync)        ${cycle.toFixed(1)}  (goal <= ${CYCLE_GOAL}: ${cycle <= CYCLE_GOAL ? 'PASS' : 'FAIL'}; it re-reads every route, FDB and neighbour entry)`);
     console.log(`  idle CPU                         ${(big.idleCpuPct / small.idleCpuPct).toFixed(1)}  (information)`);
+    console.log(`  local pod create p50             ${(big.createP50Ms / small.createP50Ms).toFixed(2)}  (information)`);
     console.log(`  agent RSS                        ${(big.rssMiB / small.rssMiB).toFixed(2)}  (information)`);
   } finally {
     await backend?.close().catch(() => undefined);
-    await labDown(name, { env }).catch((e: unknown) => console.error(`lab down ${name}: ${describeError(e)}`));
-    rmSync(cfgDir, { recursive: true, force: true });
+    if (process.env['BENCH_AGENT_KEEP'] === '1') {
+      console.log(`\nkept lab "${name}" (TESSERA_CONFIG=${env.TESSERA_CONFIG}); remove it with: tessera lab down --name ${name}`);
+    } else {
+      await labDown(name, { env }).catch((e: unknown) => console.error(`lab down ${name}: ${describeError(e)}`));
+      rmSync(cfgDir, { recursive: true, force: true });
+    }
   }
   console.log(`\nbench-agent took ${((performance.now() - t0) / 1000).toFixed(0)} s`);
 }
