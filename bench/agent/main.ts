@@ -28,6 +28,7 @@ import { describeError } from '../../src/lib/errors.js';
 import { run } from '../../src/lib/exec.js';
 import { sleep } from '../../src/lib/clock.js';
 import { formatIp, networkOf, parseIp } from '../../src/lib/ip.js';
+import { percentile } from '../lib/stats.js';
 
 const num = (k: string, d: number) => Number(process.env[k] ?? d);
 const NODES = num('BENCH_AGENT_NODES', 1000);
@@ -36,7 +37,6 @@ const PODS = num('BENCH_AGENT_PODS', 30);
 const EVENTS = num('BENCH_AGENT_EVENTS', 100);
 const RATE = num('BENCH_AGENT_RATE', 20);
 const LOCAL_PODS = num('BENCH_AGENT_LOCAL_PODS', 7);
-const pct = (xs: readonly number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.max(0, Math.ceil((p / 100) * xs.length) - 1))] ?? NaN;
 /** Goals (not issue targets): how much more the 76x bigger cluster may cost per event and per full cycle. */
 const CHURN_GOAL = 3;
 const CYCLE_GOAL = 10;
@@ -58,20 +58,20 @@ interface Phase {
 
 class Cluster {
   private readonly ipam: IpamClient;
+  /** The agent runs for the whole bench: read its pid once, not on every CPU sample. */
+  private readonly agentPid: number;
   nodes = 0;
   endpoints = 0;
   private churned = 0;
+  private locals = 0;
   constructor(
     private readonly backend: Backend,
     private readonly lab: LabState,
+    private readonly env: NodeJS.ProcessEnv,
   ) {
     this.ipam = new IpamClient(backend);
+    this.agentPid = lab.nodes[0]!.agent!.pid;
   }
-
-  private get agentPid(): number {
-    return loadLab(this.lab.name, this.env).nodes[0]!.agent!.pid;
-  }
-  env: NodeJS.ProcessEnv = process.env;
 
   cpuMs(): number {
     const f = readFileSync(`/proc/${this.agentPid}/stat`, 'utf8').split(') ')[1]!.split(' ');
@@ -174,7 +174,6 @@ class Cluster {
     }
     return out;
   }
-  private locals = 0;
 
   /** Over three resync periods without changes: the agent's CPU per second, and its mean full route cycle. */
   async idle(): Promise<{ cpuPerSec: number; resyncMs: number }> {
@@ -200,7 +199,7 @@ async function measure(c: Cluster, nodes: number): Promise<Phase> {
   const idle = await c.idle();
   const churn = await c.churn(idle.cpuPerSec);
   const create = await c.localPods();
-  const p: Phase = { nodes, endpoints: c.endpoints, ...churn, createP50Ms: pct(create, 50), resyncMs: idle.resyncMs, idleCpuPct: idle.cpuPerSec / 10, rssMiB: c.rssMiB() };
+  const p: Phase = { nodes, endpoints: c.endpoints, ...churn, createP50Ms: percentile(create, 50), resyncMs: idle.resyncMs, idleCpuPct: idle.cpuPerSec / 10, rssMiB: c.rssMiB() };
   console.log(`  idle: ${p.idleCpuPct.toFixed(1)}% of a CPU (a full route cycle every 10 s: ${p.resyncMs.toFixed(0)} ms); RSS ${p.rssMiB.toFixed(0)} MiB`);
   console.log(`  churn: ${churn.cpuPerEventMs.toFixed(1)} ms agent CPU per remote pod above idle (${EVENTS} at ${RATE}/s), caught up ${churn.caughtUpMs} ms after the last`);
   console.log(`  local pod create (lab pod create: netns, CNI ADD through the agent until its policy is programmed, servers): p50 ${p.createP50Ms.toFixed(0)} ms, all [${create.map((x) => x.toFixed(0)).join(', ')}]`);
@@ -224,8 +223,7 @@ async function main(): Promise<void> {
       spec: { selector: 'all()', types: ['Ingress'], ingress: [{ action: 'Allow', protocol: 'TCP', source: { selector: "app == 'a1' || app == 'a3'" }, destination: { ports: [80] } }] },
     };
     await backend.put(resourceKey(GNP, 'default.bench'), JSON.stringify(policy));
-    const c = new Cluster(backend, loadLab(name, env));
-    c.env = env;
+    const c = new Cluster(backend, loadLab(name, env), env);
     console.log(`agent on a 1-node VXLAN lab "${name}"; ${PODS} endpoints per remote node, 2 in 7 matched by the local pod's policy\n`);
     console.log(`== baseline: ${SMALL} remote nodes`);
     const small = await measure(c, SMALL);

@@ -334,11 +334,7 @@ export class Agent {
         this.log.info(fields, 'allocated VXLAN tunnel address(es)');
       } catch (e) {
         this.log.error({ err: describeError(e) }, 'cannot allocate VXLAN tunnel address; retrying in 1 s');
-        const t = setTimeout(() => {
-          this.routesDirty = true;
-          this.kick();
-        }, 1000);
-        t.unref();
+        this.retrySoon(() => (this.routesDirty = true));
       } finally {
         this.tunnelAllocating = undefined;
       }
@@ -433,8 +429,7 @@ export class Agent {
     } catch (e) {
       this.bugExit(e);
       this.log.error({ err: describeError(e) }, 'apply failed; will retry');
-      this.needFullDrivers = true;
-      setTimeout(() => this.kick(), 1000).unref();
+      this.retrySoon(() => (this.needFullDrivers = true));
     } finally {
       this.driverProblems = problems;
       await this.writeStatus(true);
@@ -461,15 +456,19 @@ export class Agent {
       this.metrics.applyFailures.inc({ dataplane: 'routes' });
       this.routeError = describeError(e);
       this.log.error({ err: this.routeError }, 'apply failed; will retry');
-      this.needFullRoutes = true;
-      const t = setTimeout(() => this.kick(), 1000);
-      t.unref();
+      this.retrySoon(() => (this.needFullRoutes = true));
       this.bugExit(e);
     } finally {
       this.metrics.applySeconds.observe({ dataplane: 'routes' }, (performance.now() - t0) / 1000);
       this.routeProblems = problems;
       await this.writeStatus(true);
     }
+  }
+
+  /** Marks what must be redone now (`mark`) and runs the loops again in 1 s. */
+  private retrySoon(mark: () => void): void {
+    mark();
+    setTimeout(() => this.kick(), 1000).unref();
   }
 
   private bugExit(e: unknown): void {
