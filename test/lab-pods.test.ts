@@ -26,6 +26,7 @@ import {
 import { sleep } from '../src/lib/clock.js';
 import { run } from '../src/lib/exec.js';
 import { processesNaming } from './helpers/lab.js';
+import { DEFAULT_INTERFACE_PREFIX, hostVethName } from '../src/cni/index.js';
 
 const name = `tsr${randomBytes(3).toString('hex')}`;
 const cfgDir = mkdtempSync(join(tmpdir(), 'tessera-labtest-'));
@@ -137,6 +138,22 @@ describe('lab with CNI and agents (root)', () => {
       assert.equal(await ds.get({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'b', namespace: 'x' } }), undefined);
     } finally {
       await ds.close();
+    }
+  });
+
+  test('a pod whose host veth vanished outside Tessera is created again under its name', async () => {
+    // As when a runtime deletes a pod's netns before (or without) its CNI DEL. The agent's
+    // long-lived ip had cached the veth's name; the new veth of the same name must still be wired.
+    const s = loadLab(name, env);
+    const node1 = s.nodes.find((n) => n.name === 'node-1')!.netns;
+    await podCreate(s, 'x/d', { node: 'node-1' });
+    await run(['ip', '-n', node1, 'link', 'del', hostVethName(DEFAULT_INTERFACE_PREFIX, 'x.d')]);
+    assert.equal(await podDelete(s, 'x/d'), true);
+    for (let i = 0; i < 2; i++) {
+      await podCreate(loadLab(name, env), 'x/d', { node: 'node-1' });
+      const r = await probePods(loadLab(name, env), 'x/a', 'x/d', { port: 80, timeoutMs: 3000 });
+      assert.equal(r.connected, true, `x/a reaches the re-created x/d: ${JSON.stringify(r)}`);
+      assert.equal(await podDelete(loadLab(name, env), 'x/d'), true);
     }
   });
 

@@ -7,12 +7,9 @@
  * `ip` start costs 4-8 ms here (its shared libraries). `startIpHelper` therefore starts no process
  * per host-side script and none on an ADD's critical path:
  *
- * - Host side: one persistent `ip -force -batch -`. Each job is its lines followed by a marker line
- *   `tsr-end-<id>`, an unknown object, which ip answers on stderr with `Object "tsr-end-<id>" is
- *   unknown` and "Command failed -:<n>". stderr is unbuffered and written in input order, so
- *   every error line before a job's marker is that job's, and the marker's own "Command failed"
- *   line is the one right after it. `-force` keeps ip alive after a failed line; the rest of that
- *   job still runs (a caller treats a failed job as failed and unwinds what it owns).
+ * - Host side: one persistent `ip -force -batch -`, a BatchSession (src/lib/batch-session.ts: jobs
+ *   delimited by end markers). `-force` keeps ip alive after a failed line; the rest of that job
+ *   still runs (a caller treats a failed job as failed and unwinds what it owns).
  * - Pod side (`prepareNetns`): a small bash child starts `ip -n <netns> -batch <fifo>` when the
  *   ADD begins, so ip's start-up overlaps the datastore work; the script arrives later through a
  *   FIFO from a reused pool. We open the FIFO read-write (never blocks on Linux, and the data stays
@@ -28,6 +25,7 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdir, open, readdir, unlink } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import { TesseraError } from '../lib/errors.js';
+import { BatchSession } from '../lib/batch-session.js';
 import { run, start } from '../lib/exec.js';
 
 /** A pod-side `ip -batch` started ahead of its script. Exactly one of run/cancel ends it. */
@@ -86,77 +84,6 @@ const lineReader = (onLine: (line: string) => void): ((d: string) => void) => {
     }
   };
 };
-
-interface HostJob {
-  marker: string;
-  script: string;
-  lines: string[];
-  failed: boolean;
-  resolve: () => void;
-  reject: (e: unknown) => void;
-}
-
-/** The persistent host-side `ip -force -batch -` (see the header). */
-function hostBatcher(): { batch(script: string): Promise<void>; close(): void } {
-  let ip: ChildProcess | undefined;
-  let seq = 0;
-  let skipNext = false;
-  const queue: HostJob[] = [];
-
-  const failAll = (why: string): void => {
-    for (const j of queue.splice(0)) j.reject(new TesseraError('exec-failed', `cannot run ip batch: the ip process ${why}`, { details: { script: j.script } }));
-    ip = undefined;
-  };
-  const onLine = (line: string): void => {
-    if (skipNext) {
-      skipNext = false;
-      if (line.startsWith('Command failed ')) return;
-    }
-    const head = queue[0];
-    if (!head) return;
-    if (line.startsWith(`Object "${head.marker}" is unknown`)) {
-      queue.shift();
-      skipNext = true;
-      if (head.failed) head.reject(execFailed('ip -force -batch', head.lines.join('\n'), head.script));
-      else head.resolve();
-      return;
-    }
-    if (line.startsWith('Command failed ')) head.failed = true;
-    else head.lines.push(line);
-  };
-  const ensure = (): ChildProcess => {
-    if (ip && ip.exitCode === null && !ip.killed) return ip;
-    const child = start(['ip', '-force', '-batch', '-'], { stdio: ['pipe', 'ignore', 'pipe'] });
-    skipNext = false;
-    child.stderr!.setEncoding('utf8');
-    child.stderr!.on('data', lineReader(onLine));
-    child.stdin!.on('error', () => undefined);
-    child.on('error', () => child === ip && failAll('could not start'));
-    child.on('exit', (code) => child === ip && failAll(`exited (${code})`));
-    unref(child);
-    ip = child;
-    return child;
-  };
-  return {
-    batch(script) {
-      const body = script
-        .split('\n')
-        .filter((l) => l.trim() !== '')
-        .join('\n');
-      return new Promise<void>((resolve, reject) => {
-        const marker = `tsr-end-${++seq}`;
-        const child = ensure();
-        queue.push({ marker, script, lines: [], failed: false, resolve, reject });
-        child.stdin!.write(`${body}\n${marker}\n`);
-      });
-    },
-    close() {
-      const child = ip;
-      failAll('was closed');
-      child?.kill('SIGTERM');
-    },
-  };
-}
 
 const alive = (pid: number): boolean => {
   try {
@@ -278,14 +205,28 @@ function podStarter(): { prepare(netnsName: string): NetnsBatch; close(): void }
   };
 }
 
+/** Interface names a host-side line refers to (`dev X`, `link add|set|del X`). */
+const LINK_NAMES = /(?:\bdev|^link (?:add|set|del)) (\S+)/g;
+/** The interface a `link add` line creates ('' for other lines). */
+const createdLink = (line: string): string => /^link add (\S+)/.exec(line)?.[1] ?? '';
+
 export function startIpHelper(): IpRunner {
-  const host = hostBatcher();
+  const host = new BatchSession(['ip', '-force', '-batch', '-']);
+  // Host veth names this ip has looked up. Its name cache never learns that a veth went away
+  // outside it (a pod netns deleted before its DEL), so re-creating a name it knows starts a new ip.
+  const known = new Set<string>();
   const pods = podStarter();
   return {
     async batch(script, signal) {
       if (signal?.aborted) throw new TesseraError('aborted', 'cannot run ip batch: aborted', { cause: signal.reason });
       // Not abortable once handed over: a half-applied script must finish before any undo runs.
-      await host.batch(script);
+      const lines = script.split('\n');
+      if (lines.some((l) => known.has(createdLink(l)))) {
+        host.renew();
+        known.clear();
+      }
+      for (const l of lines) for (const m of l.matchAll(LINK_NAMES)) known.add(m[1]!);
+      await host.must(lines);
     },
     prepareNetns: (name) => pods.prepare(name),
     close() {
