@@ -233,6 +233,7 @@ export class Agent {
     for (const s of this.runningServices) await s.stop().catch(() => undefined);
     for (const d of this.options.drivers ?? []) await d.stop?.().catch(() => undefined);
     this.nat.close();
+    this.routing.close();
     this.ipam.close(); // stops its cache watches
     await new Promise<void>((r) => (this.health ? this.health.close(() => r()) : r()));
     await this.writeStatus(false);

@@ -1,10 +1,22 @@
 /**
  * RoutingReconciler: the only code that writes routes, VTEP devices, FDB and neighbour entries.
- * One cycle = read kernel state, diff against the calculated state, apply in batches
- * (`ip -batch -`, `bridge -batch -`). `ip -batch` is not atomic, so a failed cycle throws and the
- * next cycle re-reads and re-diffs from scratch rather than trusting what it thinks it did.
+ * One cycle = read kernel state, diff against the calculated state, apply in batches. `ip -batch`
+ * is not atomic, so a failed cycle throws and the next cycle re-reads and re-diffs from scratch
+ * rather than trusting what it thinks it did.
+ *
+ * Reads and writes go through four persistent tools (BatchSession), never a process per command:
+ * - `ip -d -json`: the `link show` dump only. iproute2 keeps global state between batch lines, and
+ *   `link show` leaves it set to the link family: every later `addr show` in that process prints
+ *   no addresses (seen with iproute2 6.1; test/route-reconciler.test.ts trips over it).
+ * - `ip -json`: addresses and neighbours (both families, filtered here), IPv4 routes, every `ip`
+ *   write (a write infers its family from its addresses).
+ * - `ip -6 -json`: IPv6 routes (a batch line cannot choose its family).
+ * - `bridge -json`: FDB reads and writes.
+ * A route cycle used to start ~8 processes, each forking the agent's whole heap (30-45 ms each at
+ * 250-350 MB, with the event loop blocked meanwhile).
  */
-import { run } from '../../lib/exec.js';
+import { BatchSession } from '../../lib/batch-session.js';
+import { TesseraError } from '../../lib/errors.js';
 import type { IpFamily } from '../../lib/ip.js';
 import { VXLAN_DEVICE, VXLAN_V6_DEVICE } from '../../lib/marks.js';
 import { diffRoutes, parseKernelRoutes } from './diff.js';
@@ -25,6 +37,7 @@ export interface ApplyStats {
 }
 
 interface LinkJson {
+  ifindex: number;
   ifname: string;
   address?: string;
   mtu?: number;
@@ -32,32 +45,77 @@ interface LinkJson {
   linkinfo?: { info_kind?: string; info_data?: { id?: number; local?: string; local6?: string; port?: number } };
 }
 
-export class RoutingReconciler {
-  constructor(private readonly options: RoutingReconcilerOptions) {}
+interface AddrJson {
+  addr_info?: { family?: string; local: string; prefixlen: number; scope?: string }[];
+}
 
-  private ip(args: string[], input?: string) {
-    return run(['ip', ...args], { netns: this.options.netns, input });
+/** The JSON document a read printed (a line of its own; anything else it printed is ignored). */
+function jsonOf(output: string, what: string): string {
+  const line = output.split('\n').find((l) => l.startsWith('['));
+  if (line === undefined) throw new TesseraError('exec-failed', `"${what}" printed no JSON: ${output.trim() || '(nothing)'}`);
+  return line;
+}
+
+export class RoutingReconciler {
+  private readonly linkTool: BatchSession;
+  private readonly ipTool: BatchSession;
+  private readonly ip6Tool: BatchSession;
+  private readonly bridgeTool: BatchSession;
+  /** Interface indexes seen by the last cycle, by name. */
+  private lastIndex = new Map<string, number>();
+
+  constructor(private readonly options: RoutingReconcilerOptions) {
+    const session = (argv: string[]) => new BatchSession(argv, { netns: options.netns });
+    this.linkTool = session(['ip', '-d', '-json', '-force', '-batch', '-']);
+    this.ipTool = session(['ip', '-json', '-force', '-batch', '-']);
+    this.ip6Tool = session(['ip', '-6', '-json', '-force', '-batch', '-']);
+    this.bridgeTool = session(['bridge', '-json', '-force', '-batch', '-']);
   }
 
+  /** Stops the tools; a later apply rejects. */
+  close(): void {
+    for (const t of [this.linkTool, this.ipTool, this.ip6Tool, this.bridgeTool]) t.close();
+  }
+
+  private async read(tool: BatchSession, command: string): Promise<string> {
+    return jsonOf(await tool.must([command]), command);
+  }
+
+  /** Writes `lines`; every line runs (-force), and any failure rejects after the whole batch. */
   private async batch(tool: 'ip' | 'bridge', lines: string[]): Promise<void> {
     if (lines.length === 0) return;
-    // -force: keep going past a failed line so one bad entry cannot block the rest; the exit code
-    // still reports the failure and the next cycle re-reads and retries.
-    await run([tool, '-force', '-batch', '-'], { netns: this.options.netns, input: `${lines.join('\n')}\n` });
+    await (tool === 'ip' ? this.ipTool : this.bridgeTool).must(lines);
   }
 
-  private async link(name: string): Promise<LinkJson | undefined> {
-    const r = await run(['ip', '-d', '-j', 'link', 'show', 'dev', name], { netns: this.options.netns, check: false });
-    if (r.code !== 0) return undefined;
-    return (JSON.parse(r.stdout) as LinkJson[])[0];
+  /**
+   * All links, from a dump (no name lookups). A name that now has another index was re-created
+   * since the last cycle: the tools that write by name get a fresh name cache (see BatchSession).
+   */
+  private async links(): Promise<Map<string, LinkJson>> {
+    const list = JSON.parse(await this.read(this.linkTool, 'link show')) as LinkJson[];
+    const byName = new Map(list.map((l) => [l.ifname, l]));
+    let recreated = false;
+    for (const [name, index] of this.lastIndex) {
+      const now = byName.get(name)?.ifindex;
+      if (now !== undefined && now !== index) recreated = true;
+    }
+    this.lastIndex = new Map(list.map((l) => [l.ifname, l.ifindex]));
+    if (recreated) this.renewWriters();
+    return byName;
+  }
+
+  private renewWriters(): void {
+    this.ipTool.renew();
+    this.bridgeTool.renew();
   }
 
   /** Creates, repairs or removes one VTEP so it matches `spec` (undefined = must not exist). */
-  private async reconcileVtep(device: string, spec: VtepSpec | undefined): Promise<number> {
-    const cur = await this.link(device);
+  private async reconcileVtep(device: string, cur: LinkJson | undefined, spec: VtepSpec | undefined): Promise<number> {
     if (!spec) {
-      if (cur) await this.ip(['link', 'del', device]);
-      return cur ? 1 : 0;
+      if (!cur) return 0;
+      await this.batch('ip', [`link del ${device}`]);
+      this.renewWriters(); // a later VTEP of this name gets another index
+      return 1;
     }
     const data = cur?.linkinfo?.info_data;
     const local = spec.family === 4 ? data?.local : data?.local6;
@@ -66,7 +124,10 @@ export class RoutingReconciler {
     let changes = 0;
     const lines: string[] = [];
     if (!matches) {
-      if (cur) lines.push(`link del ${device}`);
+      if (cur) {
+        await this.batch('ip', [`link del ${device}`]);
+        this.renewWriters(); // the old device's index must not be used for the new one
+      }
       lines.push(
         `link add ${device} type vxlan id ${spec.vni} local ${spec.localIp} dstport ${spec.port} nolearning`,
       );
@@ -78,9 +139,9 @@ export class RoutingReconciler {
     await this.batch('ip', lines);
     changes += lines.length > 0 ? 1 : 0;
     const prefix = spec.family === 4 ? 32 : 128;
-    const addrs = await this.ip(['-j', spec.family === 4 ? '-4' : '-6', 'addr', 'show', 'dev', device]);
-    const have = (JSON.parse(addrs.stdout) as { addr_info?: { local: string; prefixlen: number; scope?: string }[] }[])[0]
-      ?.addr_info?.filter((a) => a.scope !== 'link') ?? [];
+    const family = spec.family === 4 ? 'inet' : 'inet6';
+    const addrs = JSON.parse(await this.read(this.ipTool, `addr show dev ${device}`)) as AddrJson[];
+    const have = addrs[0]?.addr_info?.filter((a) => a.family === family && a.scope !== 'link') ?? [];
     const addrLines = have
       .filter((a) => !(a.local === spec.tunnelIp && a.prefixlen === prefix))
       .map((a) => `addr del ${a.local}/${a.prefixlen} dev ${device}`);
@@ -93,8 +154,8 @@ export class RoutingReconciler {
 
   private async reconcilePeers(device: string, state: RouteState, family: IpFamily): Promise<number> {
     const peers = state.vxlanPeers.filter((p) => p.family === family);
-    const fdb = parseFdb((await run(['bridge', '-j', 'fdb', 'show', 'dev', device], { netns: this.options.netns })).stdout);
-    const neigh = parseNeigh((await this.ip(['-j', family === 4 ? '-4' : '-6', 'neigh', 'show', 'dev', device])).stdout);
+    const fdb = parseFdb(await this.read(this.bridgeTool, `fdb show dev ${device}`));
+    const neigh = parseNeigh(await this.read(this.ipTool, `neigh show dev ${device}`)).filter((n) => n.ip.includes(':') === (family === 6));
     const d = diffVtepPeers(device, peers, fdb, neigh);
     await this.batch('bridge', d.bridgeLines);
     await this.batch('ip', d.ipLines);
@@ -105,23 +166,23 @@ export class RoutingReconciler {
     let vtepChanges = 0;
     const v4 = state.needVxlan.v4 ? vteps.v4 : undefined;
     const v6 = state.needVxlan.v6 ? vteps.v6 : undefined;
-    vtepChanges += await this.reconcileVtep(VXLAN_DEVICE, v4);
-    vtepChanges += await this.reconcileVtep(VXLAN_V6_DEVICE, v6);
+    const links = await this.links();
+    vtepChanges += await this.reconcileVtep(VXLAN_DEVICE, links.get(VXLAN_DEVICE), v4);
+    vtepChanges += await this.reconcileVtep(VXLAN_V6_DEVICE, links.get(VXLAN_V6_DEVICE), v6);
     if (v4) vtepChanges += await this.reconcilePeers(VXLAN_DEVICE, state, 4);
     if (v6) vtepChanges += await this.reconcilePeers(VXLAN_V6_DEVICE, state, 6);
 
-    const [r4, r6] = await Promise.all([
-      this.ip(['-j', '-4', 'route', 'show', 'proto', '80']),
-      this.ip(['-j', '-6', 'route', 'show', 'proto', '80']),
-    ]);
-    const actual = [...parseKernelRoutes(r4.stdout, 4), ...parseKernelRoutes(r6.stdout, 6)];
+    const [r4, r6] = await Promise.all([this.read(this.ipTool, 'route show proto 80'), this.read(this.ip6Tool, 'route show proto 80')]);
+    const actual = [...parseKernelRoutes(r4, 4), ...parseKernelRoutes(r6, 6)];
     // Routes over a tunnel device that does not exist could not be installed: leave them to a later
     // cycle rather than fail the whole batch.
-    // The same goes for a workload whose veth is already gone (its endpoint is being deleted).
-    const links = JSON.parse((await this.ip(['-j', 'link', 'show'])).stdout) as LinkJson[];
-    const present = new Set(links.map((l) => l.ifname));
-    if (!v4) present.delete(VXLAN_DEVICE);
-    if (!v6) present.delete(VXLAN_V6_DEVICE);
+    // The same goes for a workload whose veth is already gone (its endpoint is being deleted), or
+    // not there yet.
+    const present = new Set(links.keys());
+    for (const [device, spec] of [[VXLAN_DEVICE, v4], [VXLAN_V6_DEVICE, v6]] as const) {
+      if (spec) present.add(device);
+      else present.delete(device);
+    }
     const desired = state.routes.filter((r) => !r.dev || present.has(r.dev));
     const prefix = this.options.interfacePrefix;
     const d = diffRoutes(desired, actual, (dev) => dev.startsWith(prefix));
