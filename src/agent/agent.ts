@@ -491,7 +491,12 @@ export class Agent {
 
   private async applyRouting(full: boolean, trigger: string, problems: string[]): Promise<void> {
     const state = calculateRoutes(
-      routeInputs(this.mirror, this.nodeName, { ipipSupported: this.ipipSupported, bgpRouting: this.options.routing === 'bgp' }),
+      routeInputs(
+        this.mirror,
+        this.nodeName,
+        { ipipSupported: this.ipipSupported, bgpRouting: this.options.routing === 'bgp' },
+        this.relevance.routedWorkloads(this.mirror),
+      ),
     );
     for (const p of state.problems) problems.push(`${p.subject}: ${p.message}`);
     const ipipPool = [...this.mirror.of('IPPool').values()].some((p) => {

@@ -53,10 +53,18 @@ export function workloadInfo(key: string, r: Resource): WorkloadInfo | undefined
   return { key, node, interfaceName: iface, ipNetworks: nets };
 }
 
+/** Workloads in key order, so routes never depend on the order the datastore delivered them in. */
+export const byKey = (list: WorkloadInfo[]): WorkloadInfo[] => list.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+
+/**
+ * The calculator's inputs from the mirror. `workloads`: the ones that can have a route here
+ * (RouteRelevance.routedWorkloads); every workload in the mirror when not given.
+ */
 export function routeInputs(
   mirror: DatastoreMirror,
   localNode: string,
   opts: { ipipSupported: boolean; bgpRouting: boolean },
+  workloads?: WorkloadInfo[],
 ): RouteInputs {
   const nodes = new Map<string, NodeInfo>();
   for (const r of mirror.of('Node').values()) nodes.set(r.metadata.name, nodeInfo(r));
@@ -70,10 +78,14 @@ export function routeInputs(
     const node = blockOwner(b);
     blocks.push(node ? { cidr: b.cidr, node } : { cidr: b.cidr });
   }
-  const workloads: WorkloadInfo[] = [];
+  return { localNode, nodes, pools, blocks, workloads: workloads ?? allWorkloads(mirror), ...opts };
+}
+
+function allWorkloads(mirror: DatastoreMirror): WorkloadInfo[] {
+  const list: WorkloadInfo[] = [];
   for (const [key, r] of mirror.of('WorkloadEndpoint').entries()) {
     const w = workloadInfo(key, r);
-    if (w) workloads.push(w);
+    if (w) list.push(w);
   }
-  return { localNode, nodes, pools, blocks, workloads, ...opts };
+  return byKey(list);
 }

@@ -11,17 +11,24 @@
  * addresses (before or after) is borrowed, i.e. not inside a block affine to its own node: only
  * those get a host route. The unit test checks the rule against the calculator itself: whenever it
  * says "irrelevant", the calculated routes before and after are identical.
+ *
+ * The same rule keeps the set of workloads the calculator needs (`routedWorkloads`): local ones and
+ * remote ones with a borrowed (or unreadable) address. A route cycle then reads a few hundred
+ * workloads instead of every one in the cluster (30,000 at 1,000 nodes x 30 pods: ~40 ms per
+ * cycle). The set is kept per workload change and rebuilt after a block's CIDR or owner changed.
  */
 import type { WorkloadInfo } from '../dataplane/routes/index.js';
 import { checkCidr, CidrLookup, tryParseIp } from '../lib/index.js';
 import type { DatastoreMirror, MirrorChange } from './mirror.js';
-import { blockOwner, nodeInfo, workloadInfo } from './route-inputs.js';
+import { blockOwner, byKey, nodeInfo, workloadInfo } from './route-inputs.js';
 
 const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
 
 export class RouteRelevance {
   /** Block CIDR -> owning node, rebuilt from the mirror after a block's CIDR or owner changed. */
   private owners: CidrLookup<string | undefined> | undefined;
+  /** Workloads that can have a route on this node, by key; undefined = rebuild from the mirror. */
+  private routed: Map<string, WorkloadInfo> | undefined;
 
   constructor(private readonly localNode: string) {}
 
@@ -32,6 +39,7 @@ export class RouteRelevance {
       const p = change.previous;
       if (b && p && b.cidr === p.cidr && blockOwner(b) === blockOwner(p)) return false;
       this.owners = undefined;
+      this.routed = undefined;
       return true;
     }
     if (change.group !== 'projectcalico.org') return false;
@@ -49,11 +57,30 @@ export class RouteRelevance {
         const a = prev && workloadInfo(change.key, prev);
         const b = cur && workloadInfo(change.key, cur);
         if (same(a, b)) return false;
-        return [a, b].some((w) => w !== undefined && this.needsRoute(w, mirror));
+        const routedNow = b !== undefined && this.needsRoute(b, mirror);
+        if (this.routed && routedNow) this.routed.set(change.key, b);
+        else this.routed?.delete(change.key);
+        return routedNow || (a !== undefined && this.needsRoute(a, mirror));
       }
       default:
         return false;
     }
+  }
+
+  /**
+   * The workloads calculateRoutes needs, in key order: calculating with these gives the same routes
+   * as with every workload in the mirror (property-tested). `mirror` must be the one every change
+   * passed to `relevant` was applied to.
+   */
+  routedWorkloads(mirror: DatastoreMirror): WorkloadInfo[] {
+    if (!this.routed) {
+      this.routed = new Map();
+      for (const [key, r] of mirror.of('WorkloadEndpoint').entries()) {
+        const w = workloadInfo(key, r);
+        if (w && this.needsRoute(w, mirror)) this.routed.set(key, w);
+      }
+    }
+    return byKey([...this.routed.values()]);
   }
 
   private needsRoute(w: WorkloadInfo, mirror: DatastoreMirror): boolean {
