@@ -51,6 +51,18 @@ test('jobs sent together get their own output, in order; a failed line fails onl
   await assert.rejects(s.run(['link show\nlink show']), /newline/);
 });
 
+test('a dump of thousands of entries (one JSON line over many pipe chunks) arrives whole', async () => {
+  await veth('bs9');
+  const s = session();
+  const lines = Array.from({ length: 5000 }, (_, i) => `route replace 10.90.${i >> 8}.${i & 255}/32 dev bs9 proto 80`);
+  await s.must(lines);
+  const out = await s.must(['route show proto 80 dev bs9']);
+  assert.equal(out.split('\n').length, 1, 'one line');
+  assert.ok(out.length > 200_000, `long: ${out.length} characters`);
+  assert.equal(JSON.parse(out).length, 5000);
+  assert.deepEqual(JSON.parse(await s.must(['route show proto 80 dev bs0'])).length, 2, 'the next job is framed as before');
+});
+
 test('a name re-created behind the tool works after one failure, or at once after renew()', async () => {
   await veth('bs1');
   const s = session(['ip', '-force', '-batch', '-']);

@@ -98,13 +98,16 @@ class Tool {
     this.child.kill(signal);
   }
 
+  /** Splits output into lines, scanning each chunk once (a dump can be one line of megabytes). */
   private onData(d: string): void {
-    this.buffer += d;
-    for (let i = this.buffer.indexOf('\n'); i >= 0; i = this.buffer.indexOf('\n')) {
-      const line = this.buffer.slice(0, i);
-      this.buffer = this.buffer.slice(i + 1);
+    let from = 0;
+    for (let i = d.indexOf('\n'); i >= 0; i = d.indexOf('\n', from)) {
+      const line = this.buffer + d.slice(from, i);
+      this.buffer = '';
+      from = i + 1;
       this.onLine(line);
     }
+    this.buffer += d.slice(from);
   }
 
   private onLine(line: string): void {
