@@ -26,6 +26,7 @@ import { mkdir, open, readdir, unlink } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import { TesseraError } from '../lib/errors.js';
 import { BatchSession } from '../lib/batch-session.js';
+import { lineSplitter } from '../lib/lines.js';
 import { run, start } from '../lib/exec.js';
 
 /** A pod-side `ip -batch` started ahead of its script. Exactly one of run/cancel ends it. */
@@ -71,18 +72,6 @@ const unref = (child: ChildProcess): void => {
   // The helpers must not keep a finished process alive.
   child.unref();
   for (const s of [child.stdin, child.stdout, child.stderr]) (s as unknown as Socket | null)?.unref?.();
-};
-
-/** Splits a stream into lines for `onLine`. */
-const lineReader = (onLine: (line: string) => void): ((d: string) => void) => {
-  let buf = '';
-  return (d) => {
-    buf += d;
-    for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
-      onLine(buf.slice(0, i));
-      buf = buf.slice(i + 1);
-    }
-  };
 };
 
 const alive = (pid: number): boolean => {
@@ -131,7 +120,7 @@ function podStarter(): { prepare(netnsName: string): NetnsBatch; close(): void }
     // bash, not dash: bash reaps its finished background jobs, dash leaves zombies.
     const child = start(['/bin/bash', '--norc', '--noprofile'], { stdio: ['pipe', 'pipe', 'ignore'] });
     child.stdout!.setEncoding('utf8');
-    child.stdout!.on('data', lineReader(onLine));
+    child.stdout!.on('data', lineSplitter(onLine));
     child.stdin!.on('error', () => undefined);
     child.on('error', () => child === sh && failAll('could not start'));
     child.on('exit', (code) => child === sh && failAll(`exited (${code})`));

@@ -29,6 +29,7 @@ import type { ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
 import { TesseraError } from './errors.js';
 import { start } from './exec.js';
+import { lineSplitter } from './lines.js';
 
 export interface BatchSessionOptions {
   /** Run the tool in this network namespace (via `ip netns exec`). */
@@ -61,7 +62,6 @@ class Tool {
   /** No new jobs: ends its input once the queue is empty. */
   retired = false;
   private skipNext = false;
-  private buffer = '';
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -71,7 +71,7 @@ class Tool {
     private readonly onFailedJob: (tool: Tool) => void,
   ) {
     child.stdout!.setEncoding('utf8');
-    child.stdout!.on('data', (d: string) => this.onData(d));
+    child.stdout!.on('data', lineSplitter((line) => this.onLine(line)));
     child.stdin!.on('error', () => undefined);
     child.on('error', () => this.fail('could not start'));
     // 'close', not 'exit': the answers the tool printed before it ended are read first.
@@ -96,18 +96,6 @@ class Tool {
 
   kill(signal: NodeJS.Signals): void {
     this.child.kill(signal);
-  }
-
-  /** Splits output into lines, scanning each chunk once (a dump can be one line of megabytes). */
-  private onData(d: string): void {
-    let from = 0;
-    for (let i = d.indexOf('\n'); i >= 0; i = d.indexOf('\n', from)) {
-      const line = this.buffer + d.slice(from, i);
-      this.buffer = '';
-      from = i + 1;
-      this.onLine(line);
-    }
-    this.buffer += d.slice(from);
   }
 
   private onLine(line: string): void {
