@@ -105,6 +105,20 @@ test('repairs drift and removes stray proto-80 routes, keeping routes it does no
   assert.match((await ip('route', 'show', '10.98.0.0/24')).stdout, /via 10\.77\.0\.2/, 'a route of another protocol is kept');
 });
 
+test('a light cycle re-reads FDB and neighbours only when the peers changed; a full one always', async () => {
+  await run(['bridge', 'fdb', 'del', '66:00:00:00:00:03', 'dev', VXLAN_DEVICE, 'dst', '10.77.0.3'], { netns: ns });
+  assert.equal((await reconciler.apply(state, { v4: vtep }, { full: false })).vtepChanges, 0, 'unchanged peers: not re-read');
+  assert.doesNotMatch(await fdb(), /66:00:00:00:00:03/);
+  assert.equal((await reconciler.apply(state, { v4: vtep }, { full: true })).vtepChanges, 1, 'the resync repairs it');
+  assert.match(await fdb(), /66:00:00:00:00:03 dst 10\.77\.0\.3/);
+
+  const moved: RouteState = { ...state, vxlanPeers: [{ ...state.vxlanPeers[0]!, nodeIp: '10.77.0.4' }] };
+  assert.ok((await reconciler.apply(moved, { v4: vtep }, { full: false })).vtepChanges >= 1, 'changed peers are programmed');
+  assert.match(await fdb(), /66:00:00:00:00:03 dst 10\.77\.0\.4/);
+  assert.ok((await reconciler.apply(state, { v4: vtep }, { full: false })).vtepChanges >= 1);
+  assert.match(await fdb(), /66:00:00:00:00:03 dst 10\.77\.0\.3/);
+});
+
 test('a route over a missing device waits for a later cycle instead of failing the batch', async () => {
   const withGone: RouteState = { ...state, routes: [...routes, { family: 4, dst: '10.66.1.9/32', type: 'unicast', dev: 'tsrGone', scope: 'link' }] };
   const r = await reconciler.apply(withGone, { v4: vtep });
@@ -124,7 +138,7 @@ test('a veth re-created behind its back (same name, new index) is still routed',
 
 test('a VTEP rebuilt for another VNI gets its address and peers again', async () => {
   const other = { ...vtep, vni: 4097 };
-  const r = await reconciler.apply(state, { v4: other });
+  const r = await reconciler.apply(state, { v4: other }, { full: false }); // a rebuilt VTEP has lost its peers: re-read even so
   assert.ok(r.vtepChanges >= 3, JSON.stringify(r));
   assert.equal(JSON.parse((await ip('-d', '-j', 'link', 'show', 'dev', VXLAN_DEVICE)).stdout)[0].linkinfo.info_data.id, 4097);
   assert.match((await ip('addr', 'show', 'dev', VXLAN_DEVICE)).stdout, /inet 10\.66\.1\.0\/32/);
@@ -133,6 +147,15 @@ test('a VTEP rebuilt for another VNI gets its address and peers again', async ()
   assert.deepEqual(await kernelRoutes(4), want4, 'the route over the VTEP is back');
   assert.deepEqual(await reconciler.apply(state, { v4: other }), { routeChanges: 0, vtepChanges: 0, skippedRoutes: 0 });
   await reconciler.apply(state, { v4: vtep });
+});
+
+test('a VTEP deleted by hand is rebuilt with its peers, even by a light cycle (the route monitor\'s)', async () => {
+  await ip('link', 'del', VXLAN_DEVICE);
+  const r = await reconciler.apply(state, { v4: vtep }, { full: false });
+  assert.ok(r.vtepChanges >= 3, JSON.stringify(r));
+  assert.match(await fdb(), /66:00:00:00:00:03 dst 10\.77\.0\.3/);
+  assert.match(await neigh(), /10\.66\.3\.0 lladdr 66:00:00:00:00:03 PERMANENT/);
+  assert.deepEqual(await kernelRoutes(4), want4);
 });
 
 test('killed tools are restarted by the next cycle', async () => {

@@ -20,6 +20,7 @@ import { lookupKind } from '../api/index.js';
 import type { Resource } from '../api/index.js';
 import { describeError, isTesseraError, TesseraError } from '../lib/errors.js';
 import { run } from '../lib/exec.js';
+import { lineSplitter } from '../lib/lines.js';
 import {
   IPIP_DEVICE,
   IPIP_OVERHEAD,
@@ -42,6 +43,7 @@ import { AgentMetrics, startHealthServer } from './health.js';
 import { DatastoreMirror, type MirrorChange } from './mirror.js';
 import { routeInputs } from './route-inputs.js';
 import { RouteRelevance } from './route-relevance.js';
+import { routeEventMatters } from './route-events.js';
 import { Throttler } from './throttler.js';
 import type { Server } from 'node:http';
 
@@ -512,7 +514,7 @@ export class Agent {
     const vxlan = (state.needVxlan.v4 && !!vteps.v4) || (state.needVxlan.v6 && !!vteps.v6);
     const nat = { natPools: state.natPools, allPools: state.allPools, vxlan };
     const fingerprint = JSON.stringify([state.routes, state.needVxlan, vteps, nat]);
-    const stats = await this.routing.apply(state, vteps);
+    const stats = await this.routing.apply(state, vteps, { full });
     const natWritten = await this.nat.apply(nat, full);
     // The same request as last time, fully programmed then, yet the kernel needed changes: someone
     // changed Tessera's state behind its back. Counted, so drift is visible and not only repaired.
@@ -608,16 +610,20 @@ export class Agent {
       const child = start(['ip', 'monitor', 'route'], { stdio: ['ignore', 'pipe', 'ignore'] });
       this.monitor = child;
       let pending: NodeJS.Timeout | undefined;
-      child.stdout?.on('data', (b: Buffer) => {
-        if (!b.toString().includes('proto 80') && !b.toString().startsWith('Deleted')) return;
-        this.routeEventSeen = true;
-        if (pending) return;
-        pending = setTimeout(() => {
-          pending = undefined;
-          this.routesDirty = true;
-          this.kick();
-        }, 50);
-      });
+      child.stdout?.setEncoding('utf8');
+      child.stdout?.on(
+        'data',
+        lineSplitter((line) => {
+          if (!routeEventMatters(line, this.options.interfacePrefix)) return;
+          this.routeEventSeen = true;
+          if (pending) return;
+          pending = setTimeout(() => {
+            pending = undefined;
+            this.routesDirty = true;
+            this.kick();
+          }, 50);
+        }),
+      );
       child.on('exit', () => {
         if (!this.stopped) setTimeout(() => this.followRouteMonitor(), 1000).unref();
       });

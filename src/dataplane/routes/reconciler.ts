@@ -61,8 +61,10 @@ export class RoutingReconciler {
   private readonly ipTool: BatchSession;
   private readonly ip6Tool: BatchSession;
   private readonly bridgeTool: BatchSession;
-  /** Interface indexes seen by the last cycle, by name. */
-  private lastIndex = new Map<string, number>();
+  /** Per VTEP, the (spec, peers) request whose FDB and neighbour entries were last programmed. */
+  private readonly programmedPeers = new Map<string, string>();
+  /** The last index seen for each interface name (also of names gone since). */
+  private readonly known = new Map<string, number>();
 
   constructor(private readonly options: RoutingReconcilerOptions) {
     const session = (argv: string[]) => new BatchSession(argv, { netns: options.netns });
@@ -88,22 +90,23 @@ export class RoutingReconciler {
   }
 
   /**
-   * All links, from a dump (no name lookups). A name that now has another index was re-created
-   * since the last cycle: the tools that write by name get a fresh name cache (see BatchSession).
+   * All links, from a dump (no name lookups). `known` holds the last index seen for every name,
+   * vanished ones included: a known name that now has another index was re-created behind our
+   * back, and the writing tools, which may have cached it, get a fresh name cache (BatchSession).
    */
   private async links(): Promise<Map<string, LinkJson>> {
     const list = JSON.parse(await this.read(this.linkTool, 'link show')) as LinkJson[];
     const byName = new Map(list.map((l) => [l.ifname, l]));
-    let recreated = false;
-    for (const [name, index] of this.lastIndex) {
-      const now = byName.get(name)?.ifindex;
-      if (now !== undefined && now !== index) recreated = true;
+    const recreated = list.some((l) => (this.known.get(l.ifname) ?? l.ifindex) !== l.ifindex);
+    if (recreated || this.known.size > list.length + 4096) {
+      this.renewWriters();
+      this.known.clear(); // fresh tools know no names: safe to forget, and keeps the map small
     }
-    this.lastIndex = new Map(list.map((l) => [l.ifname, l.ifindex]));
-    if (recreated) this.renewWriters();
+    for (const l of list) this.known.set(l.ifname, l.ifindex);
     return byName;
   }
 
+  /** The next ip and bridge jobs run in new tools, with no interface names cached. */
   private renewWriters(): void {
     this.ipTool.renew();
     this.bridgeTool.renew();
@@ -114,7 +117,6 @@ export class RoutingReconciler {
     if (!spec) {
       if (!cur) return 0;
       await this.batch('ip', [`link del ${device}`]);
-      this.renewWriters(); // a later VTEP of this name gets another index
       return 1;
     }
     const data = cur?.linkinfo?.info_data;
@@ -124,10 +126,10 @@ export class RoutingReconciler {
     let changes = 0;
     const lines: string[] = [];
     if (!matches) {
-      if (cur) {
-        await this.batch('ip', [`link del ${device}`]);
-        this.renewWriters(); // the old device's index must not be used for the new one
-      }
+      if (cur) await this.batch('ip', [`link del ${device}`]);
+      // A device of this name existed (deleted just now, or by someone else): its old index must
+      // not be used for the new one.
+      if (cur || this.known.has(device)) this.renewWriters();
       lines.push(
         `link add ${device} type vxlan id ${spec.vni} local ${spec.localIp} dstport ${spec.port} nolearning`,
       );
@@ -152,25 +154,38 @@ export class RoutingReconciler {
     return changes + addrLines.length;
   }
 
-  private async reconcilePeers(device: string, state: RouteState, family: IpFamily): Promise<number> {
+  private async reconcilePeers(device: string, state: RouteState, family: IpFamily, spec: VtepSpec, recheck: boolean): Promise<number> {
     const peers = state.vxlanPeers.filter((p) => p.family === family);
+    const request = JSON.stringify([spec, peers]);
+    if (!recheck && this.programmedPeers.get(device) === request) return 0;
+    this.programmedPeers.delete(device);
     const fdb = parseFdb(await this.read(this.bridgeTool, `fdb show dev ${device}`));
     const neigh = parseNeigh(await this.read(this.ipTool, `neigh show dev ${device}`)).filter((n) => n.ip.includes(':') === (family === 6));
     const d = diffVtepPeers(device, peers, fdb, neigh);
     await this.batch('bridge', d.bridgeLines);
     await this.batch('ip', d.ipLines);
+    this.programmedPeers.set(device, request);
     return d.bridgeLines.length + d.ipLines.length;
   }
 
-  async apply(state: RouteState, vteps: { v4?: VtepSpec; v6?: VtepSpec }): Promise<ApplyStats> {
+  /**
+   * One cycle. `full` (the default; the agent's start and periodic resync) re-reads everything.
+   * Otherwise the FDB and neighbour entries (a dump of each, ~1,000 entries at 1,000 nodes) are
+   * re-read only when the peers or the VTEP changed since they were last programmed: nothing
+   * watches them between resyncs, so a lighter cycle would find nothing new there.
+   */
+  async apply(state: RouteState, vteps: { v4?: VtepSpec; v6?: VtepSpec }, options: { full?: boolean } = {}): Promise<ApplyStats> {
+    const full = options.full ?? true;
     let vtepChanges = 0;
     const v4 = state.needVxlan.v4 ? vteps.v4 : undefined;
     const v6 = state.needVxlan.v6 ? vteps.v6 : undefined;
     const links = await this.links();
-    vtepChanges += await this.reconcileVtep(VXLAN_DEVICE, links.get(VXLAN_DEVICE), v4);
-    vtepChanges += await this.reconcileVtep(VXLAN_V6_DEVICE, links.get(VXLAN_V6_DEVICE), v6);
-    if (v4) vtepChanges += await this.reconcilePeers(VXLAN_DEVICE, state, 4);
-    if (v6) vtepChanges += await this.reconcilePeers(VXLAN_V6_DEVICE, state, 6);
+    for (const [device, family, spec] of [[VXLAN_DEVICE, 4, v4], [VXLAN_V6_DEVICE, 6, v6]] as const) {
+      const changed = await this.reconcileVtep(device, links.get(device), spec);
+      vtepChanges += changed;
+      if (spec) vtepChanges += await this.reconcilePeers(device, state, family, spec, full || changed > 0);
+      else this.programmedPeers.delete(device);
+    }
 
     const [r4, r6] = await Promise.all([this.read(this.ipTool, 'route show proto 80'), this.read(this.ip6Tool, 'route show proto 80')]);
     const actual = [...parseKernelRoutes(r4, 4), ...parseKernelRoutes(r6, 6)];
