@@ -23,6 +23,8 @@ const PURE_TS = process.env['BENCH_CNI_PURE_TS'] !== '0';
 
 interface Variant {
   name: string;
+  /** Short and unique among the variants: it names their namespaces and container ids. */
+  tag: string;
   argv: string[];
   nodeNs: string;
   conf: Record<string, unknown>;
@@ -58,7 +60,7 @@ async function one(lab: CniLab, v: Variant, cmd: 'ADD' | 'DEL', id: string, ns: 
   return r.ms;
 }
 
-const tagOf = (v: Variant): string => v.name.replace(/[^a-z]/g, '').slice(0, 3);
+const tagOf = (v: Variant): string => v.tag;
 
 /**
  * The variants take turns at every step (one ADD each, one DEL each, one concurrent round each),
@@ -118,14 +120,15 @@ async function main(): Promise<void> {
     const variants: Variant[] = [
       {
         name: 'reference ptp+host-local',
+        tag: 'ref',
         argv: ['/usr/lib/cni/ptp'],
         nodeNs: refNs,
         n: N,
         conf: { cniVersion: '1.0.0', name: 'refnet', type: 'ptp', mtu: 1500, ipam: { type: 'host-local', subnet: '10.88.0.0/16', dataDir, routes: [{ dst: '0.0.0.0/0' }] } },
       },
-      { name: 'tessera-cni shim+server', argv: [shim], nodeNs: tsrNs, n: N, conf: lab.conf('bench-node', { agent_socket: server.socket }) },
+      { name: 'tessera-cni shim+server', tag: 'shm', argv: [shim], nodeNs: tsrNs, n: N, conf: lab.conf('bench-node', { agent_socket: server.socket }) },
     ];
-    if (PURE_TS) variants.push({ name: 'tessera-cni pure TS', argv: nodeEntry('main'), nodeNs: tsNs, n: N_TS, conf: lab.conf('bench-ts') });
+    if (PURE_TS) variants.push({ name: 'tessera-cni pure TS', tag: 'pts', argv: nodeEntry('main'), nodeNs: tsNs, n: N_TS, conf: lab.conf('bench-ts') });
     const results = await benchAll(lab, variants);
     console.log(`\nCNI ADD/DEL latency in ms (N=${N} sequential, pure TS N=${N_TS}; ${ROUNDS} rounds of ${CONC} concurrent)`);
     console.log(`${''.padEnd(26)} ${'ADD p50'.padStart(7)} ${'p99'.padStart(7)}  ${'DEL p50'.padStart(7)} ${'p99'.padStart(7)}  ${'cADD p50'.padStart(7)} ${'p99'.padStart(7)}  ${'cDEL p50'.padStart(7)} ${'p99'.padStart(7)}`);
