@@ -84,6 +84,16 @@ test('a name re-created behind the tool works after one failure, or at once afte
   assert.equal((await s.run(['route replace 10.72.0.1/32 dev bs1'])).ok, true, 'renew(): a new tool before the job');
 });
 
+test('a job that creates a name its tool has used runs in a new tool', async () => {
+  await veth('bs3');
+  const s = session(['ip', '-force', '-batch', '-']);
+  assert.equal((await s.run(['route replace 10.73.0.1/32 dev bs3'])).ok, true);
+  await ip('link', 'del', 'bs3'); // gone outside the tool, as when a pod netns is deleted
+  await veth('bs4');
+  const r = await s.run(['link add bs3 type veth peer name bs3p', 'link set bs3 up', 'route replace 10.73.0.1/32 dev bs3']);
+  assert.deepEqual(r, { ok: true, output: '' });
+});
+
 test('a killed tool fails its pending job; the next job starts a new one', async () => {
   const s = session(['sh', '-c', 'sleep 30', '-force', '-']); // never answers
   const pending = s.run(['anything']);

@@ -194,28 +194,16 @@ function podStarter(): { prepare(netnsName: string): NetnsBatch; close(): void }
   };
 }
 
-/** Interface names a host-side line refers to (`dev X`, `link add|set|del X`). */
-const LINK_NAMES = /(?:\bdev|^link (?:add|set|del)) (\S+)/g;
-/** The interface a `link add` line creates ('' for other lines). */
-const createdLink = (line: string): string => /^link add (\S+)/.exec(line)?.[1] ?? '';
-
 export function startIpHelper(): IpRunner {
+  // Re-creating a veth name it has used (its pod netns deleted before the DEL) starts a new ip:
+  // see "Stale names" in BatchSession.
   const host = new BatchSession(['ip', '-force', '-batch', '-']);
-  // Host veth names this ip has looked up. Its name cache never learns that a veth went away
-  // outside it (a pod netns deleted before its DEL), so re-creating a name it knows starts a new ip.
-  const known = new Set<string>();
   const pods = podStarter();
   return {
     async batch(script, signal) {
       if (signal?.aborted) throw new TesseraError('aborted', 'cannot run ip batch: aborted', { cause: signal.reason });
       // Not abortable once handed over: a half-applied script must finish before any undo runs.
-      const lines = script.split('\n');
-      if (lines.some((l) => known.has(createdLink(l)))) {
-        host.renew();
-        known.clear();
-      }
-      for (const l of lines) for (const m of l.matchAll(LINK_NAMES)) known.add(m[1]!);
-      await host.must(lines);
+      await host.must(script.split('\n'));
     },
     prepareNetns: (name) => pods.prepare(name),
     close() {

@@ -18,8 +18,9 @@
  * Stale names. iproute2 caches interface name -> index for the life of the process and never
  * notices a device deleted behind its back: once a name it has used is re-created (a pod with the
  * same name, a VTEP rebuilt), every command naming it fails with "No such device", some by exiting
- * the tool. So after a failed job the next job gets a new tool, and callers that know names may be
- * stale call `renew()`. A tool being replaced finishes the jobs it already has, then exits.
+ * the tool. So a job that creates (`link add`) a name its tool has already named runs in a new
+ * tool, the next job after a failed one too, and callers that know a name was re-created elsewhere
+ * call `renew()`. A tool being replaced finishes the jobs it already has, then exits.
  *
  * If the tool dies, or a job takes longer than `timeoutMs` (the tool is then killed), its pending
  * jobs reject with `exec-failed` and the next job starts a new tool. The child holds the event loop
@@ -55,10 +56,16 @@ interface Job {
 }
 
 const MARKER_PREFIX = 'tsr-end-';
+/** Interface names a line refers to (`dev X`, `link add|set|del X`). */
+const LINK_NAMES = /(?:\bdev|^link (?:add|set|del)) (\S+)/g;
+/** The interface a `link add` line creates ('' for other lines). */
+const createdLink = (line: string): string => /^link add (\S+)/.exec(line)?.[1] ?? '';
 
 /** One running tool and the jobs it has been handed, answered in order. */
 class Tool {
   readonly queue: Job[] = [];
+  /** Interface names its jobs have named (and it may have cached). */
+  readonly named = new Set<string>();
   /** No new jobs: ends its input once the queue is empty. */
   retired = false;
   private skipNext = false;
@@ -175,7 +182,10 @@ export class BatchSession {
       if (l.includes('\n')) return Promise.reject(new TesseraError('bug', `a batch line cannot contain a newline: ${JSON.stringify(l)}`));
     }
     return new Promise<BatchResult>((resolve, reject) => {
-      this.current().send({ marker: `${MARKER_PREFIX}${++this.seq}`, lines: body, out: [], failed: false, resolve, reject });
+      if (this.tool && body.some((l) => this.tool!.named.has(createdLink(l)))) this.renew();
+      const tool = this.current();
+      for (const l of body) for (const m of l.matchAll(LINK_NAMES)) tool.named.add(m[1]!);
+      tool.send({ marker: `${MARKER_PREFIX}${++this.seq}`, lines: body, out: [], failed: false, resolve, reject });
     });
   }
 

@@ -99,17 +99,12 @@ export class RoutingReconciler {
     const byName = new Map(list.map((l) => [l.ifname, l]));
     const recreated = list.some((l) => (this.known.get(l.ifname) ?? l.ifindex) !== l.ifindex);
     if (recreated || this.known.size > list.length + 4096) {
-      this.renewWriters();
+      this.ipTool.renew();
+      this.bridgeTool.renew();
       this.known.clear(); // fresh tools know no names: safe to forget, and keeps the map small
     }
     for (const l of list) this.known.set(l.ifname, l.ifindex);
     return byName;
-  }
-
-  /** The next ip and bridge jobs run in new tools, with no interface names cached. */
-  private renewWriters(): void {
-    this.ipTool.renew();
-    this.bridgeTool.renew();
   }
 
   /** Creates, repairs or removes one VTEP so it matches `spec` (undefined = must not exist). */
@@ -128,8 +123,8 @@ export class RoutingReconciler {
     if (!matches) {
       if (cur) await this.batch('ip', [`link del ${device}`]);
       // A device of this name existed (deleted just now, or by someone else): its old index must
-      // not be used for the new one.
-      if (cur || this.known.has(device)) this.renewWriters();
+      // not be used for the new one. (The ip tool renews itself for the `link add`; bridge cannot.)
+      if (cur || this.known.has(device)) this.bridgeTool.renew();
       lines.push(
         `link add ${device} type vxlan id ${spec.vni} local ${spec.localIp} dstport ${spec.port} nolearning`,
       );
@@ -180,7 +175,8 @@ export class RoutingReconciler {
     const v4 = state.needVxlan.v4 ? vteps.v4 : undefined;
     const v6 = state.needVxlan.v6 ? vteps.v6 : undefined;
     const links = await this.links();
-    for (const [device, family, spec] of [[VXLAN_DEVICE, 4, v4], [VXLAN_V6_DEVICE, 6, v6]] as const) {
+    const tunnels = [[VXLAN_DEVICE, 4, v4], [VXLAN_V6_DEVICE, 6, v6]] as const;
+    for (const [device, family, spec] of tunnels) {
       const changed = await this.reconcileVtep(device, links.get(device), spec);
       vtepChanges += changed;
       if (spec) vtepChanges += await this.reconcilePeers(device, state, family, spec, full || changed > 0);
@@ -194,7 +190,7 @@ export class RoutingReconciler {
     // The same goes for a workload whose veth is already gone (its endpoint is being deleted), or
     // not there yet.
     const present = new Set(links.keys());
-    for (const [device, spec] of [[VXLAN_DEVICE, v4], [VXLAN_V6_DEVICE, v6]] as const) {
+    for (const [device, , spec] of tunnels) {
       if (spec) present.add(device);
       else present.delete(device);
     }
