@@ -2,10 +2,10 @@
 SHELL := /bin/bash
 NODE := node
 TSX := $(NODE) --import tsx
-UNIT_TESTS = $(shell find src bench -name '*.test.ts' | sort)
+UNIT_TESTS = $(shell find src bench scripts -name '*.test.ts' | sort)
 INTEGRATION_TESTS = $(shell find test -name '*.test.ts' | sort)
 
-.PHONY: all deps build test unit integration demo bench bench-datastore bench-cni bench-dataplane bench-policy bench-bgp bench-agent clean typecheck
+.PHONY: all deps build test unit integration demo bench layers lint format bench-datastore bench-cni bench-dataplane bench-policy bench-bgp bench-agent clean typecheck
 
 all: build
 
@@ -16,11 +16,24 @@ build: deps
 	@npx tsc -p tsconfig.json
 	@scripts/build-bin.sh
 
+# Types, then the import rules of ../shared/DESIGN.md (no cycle, imports point down the layers).
 typecheck: deps
 	@npx tsc -p tsconfig.json --noEmit
+	@$(MAKE) --no-print-directory layers
+
+layers:
+	@$(TSX) scripts/layers/main.ts
+
+# ESLint's and typescript-eslint's recommended rules, and the formatter's check (`make format` fixes).
+lint: deps
+	@npx eslint --max-warnings 0 'src/**/*.ts' 'test/**/*.ts' 'bench/**/*.ts' 'scripts/**/*.ts'
+	@npx prettier --check --log-level warn 'src/**/*.ts' 'test/**/*.ts' 'bench/**/*.ts' 'scripts/**/*.ts'
+
+format: deps
+	@npx prettier --write --log-level warn 'src/**/*.ts' 'test/**/*.ts' 'bench/**/*.ts' 'scripts/**/*.ts'
 
 test: build
-	@$(MAKE) --no-print-directory unit integration
+	@$(MAKE) --no-print-directory layers unit integration
 
 unit:
 	$(TSX) --test --test-concurrency=2 $(UNIT_TESTS)

@@ -24,7 +24,7 @@ function dualStackLab(encapsulation: 'vxlan' | 'vxlan-crosssubnet', subnets: num
   const cfgDir = mkdtempSync(join(tmpdir(), 'tessera-ipv6-'));
   const env = { ...process.env, TESSERA_CONFIG: join(cfgDir, 'config.json') };
   const lab = () => loadLab(name, env);
-  let pods: PodState[] = [];
+  const pods: PodState[] = [];
 
   before(async () => {
     await labUp({ name, nodes: 3, subnets, encapsulation, ipv6: true }, { env });

@@ -2,9 +2,15 @@
  * The node agent: registration, the calculation loop, and the reconcilers.
  *
  * Invariants a reviewer must check:
- *  - No kernel write before the syncer reports in-sync (the apply loop is gated on `inSync`).
- *  - Calculators see only the current mirror, never event history; every cycle recomputes the
- *    full desired state and the reconcilers diff against what the kernel really has.
+ *  - No desired state reaches the kernel before the syncer reports in-sync (both apply loops are
+ *    gated on `inSync`). The one write before that is `probeIpip` at start: it creates and at once
+ *    deletes the IPIP device to learn whether the kernel has ipip (a loadable module is only
+ *    loaded by that attempt, so looking for `tunl0` would say no). It leaves nothing behind.
+ *  - Calculators see only the current mirror, never event history. Routing recomputes its whole
+ *    desired state each cycle and diffs it against what the kernel has. Policy is incremental: a
+ *    change the calculator can express as a delta patches the last programmed nftables state
+ *    (dataplane/nft/patch.ts), anything else renders in full; the periodic resync renders in full
+ *    and compares with the kernel (drift check), repairing what was changed behind its back.
  *  - Nothing is torn down on stop: a restarted agent finds its routes, devices and tables by their
  *    marks (route protocol, device names, table name) and takes them over without a blip.
  *  - Bad datastore items are skipped and counted, never fatal.

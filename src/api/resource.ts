@@ -1,6 +1,6 @@
 /**
  * The envelope every resource shares, as in Kubernetes and Calico's `projectcalico.org/v3`.
- * Specs are typed per kind in `kinds/`; this file is the contract other components code against.
+ * Specs are typed per kind in `types/` (policy, network, config, k8s); this file is the contract other components code against.
  */
 export interface ObjectMeta {
   name: string;

@@ -74,6 +74,7 @@ export function parseHostAddress(v: unknown, family: IpFamily): { address: strin
 
 /** BIRD string literals have no escapes: a value with `"`, `\` or a control character cannot be quoted. */
 export function birdQuotable(s: string): boolean {
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what BIRD cannot quote
   return !/["\\\u0000-\u001f\u007f]/.test(s);
 }
 

@@ -8,12 +8,18 @@ import { join } from 'node:path';
 import { startEtcd } from '../lab/index.js';
 import { TesseraError } from '../lib/errors.js';
 import type { CliIO } from './io.js';
-import { openCliStore } from './open-store.js';
 import { packageInfo } from './package-root.js';
-import { runCli } from './program.js';
+
+/**
+ * Runs one `tessera` command line against the real etcd-backed store and returns its exit code.
+ * Handed in by program.ts (which owns runCli) so this file does not import the program that
+ * registers it.
+ */
+export type DemoCliRunner = (argv: string[], io: CliIO) => Promise<number>;
 
 export interface DatastoreDemoOptions {
   io: CliIO;
+  runCli: DemoCliRunner;
   /** Directory of manifests to apply (default `<package>/examples/demo`). */
   examplesDir?: string;
   /** Multi-document file with invalid objects (default `<package>/examples/invalid/broken-batch.yaml`). */
@@ -39,7 +45,7 @@ export async function runDatastoreDemo(opts: DatastoreDemoOptions): Promise<void
   const stepIO: CliIO = { out: (t) => io.out(t), err: (t) => io.out(t), readStdin: () => io.readStdin() };
   const cli = async (args: string[], expect: 'ok' | 'fail' = 'ok'): Promise<void> => {
     io.out(`\n$ tessera ${args.map(shellQuote).join(' ')}\n`);
-    const code = await runCli(['--etcd-endpoints', ep, ...args], { io: stepIO, openStore: openCliStore });
+    const code = await opts.runCli(['--etcd-endpoints', ep, ...args], stepIO);
     if (expect === 'fail') io.out(`(exit code ${code})\n`);
     if ((code === 0) !== (expect === 'ok')) {
       throw new TesseraError('bug', `demo step "tessera ${args.join(' ')}" exited ${code}, expected ${expect}`);

@@ -215,7 +215,11 @@ export function buildProgram(deps: ProgramDeps, state: RunState = { code: 0 }): 
     .description('remove a context')
     .action(run((cmd) => contextDeleteVerb(cmd.processedArgs[0] as string, deps.io, env)));
 
-  registerDemo(program, deps.io);
+  // The demo runs real command lines against its own etcd, whatever store these deps open.
+  registerDemo(program, deps.io, async (argv, io) => {
+    const { openCliStore } = await import('./open-store.js');
+    return runCli(argv, { io, openStore: openCliStore });
+  });
   registerLab(program);
   registerIpam(program);
   registerPolicy(program);

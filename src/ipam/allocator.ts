@@ -27,7 +27,7 @@ import {
   stableHash,
   type ReleaseRequest,
 } from './block.js';
-import { loadNodeLabels, loadPools, loadReservations, poolForCidr, poolForIp, selectPools, type PoolInfo } from './pools.js';
+import { loadNodeLabels, loadPools, loadReservations, poolForCidr, poolForIp, selectPools, type AssignContext, type PoolInfo } from './pools.js';
 import { HostBatcher } from './host-batch.js';
 import {
   DEFAULT_RETRY,
@@ -71,13 +71,6 @@ export interface IpamOptions {
    * each (see host-batch.ts). Still CAS-only. Call `close()` to stop its watches. Default false.
    */
   hostCache?: boolean;
-}
-
-export interface AssignContext {
-  pools: PoolInfo[];
-  reservations: Cidr[];
-  config: IpamConfig;
-  labels: Record<string, string>;
 }
 
 const familyName = (f: IpFamilyNum) => `IPv${f}`;

@@ -25,9 +25,8 @@ import { ipamKeys, kindPrefix } from '../datastore/index.js';
 import { lookupKind } from '../api/index.js';
 import { TesseraError, isTesseraError } from '../lib/errors.js';
 import { parseCidr } from '../lib/ip.js';
-import type { AssignContext } from './allocator.js';
 import { assignFromBlock, hostAffinity, releaseHandleFromBlock, reservedOrdinals } from './block.js';
-import { poolForCidr, selectPools } from './pools.js';
+import { poolForCidr, selectPools, type AssignContext } from './pools.js';
 import { readBlock, readHandle, type Versioned } from './store.js';
 import type { AllocationBlock, AssignedIp, AutoAssignArgs, AutoAssignResult, IpFamilyNum, IpamHandle, ReleaseResult } from './types.js';
 

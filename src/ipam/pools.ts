@@ -10,7 +10,15 @@ import type { Backend } from '../datastore/index.js';
 import { kindPrefix, resourceKey } from '../datastore/index.js';
 import { TesseraError } from '../lib/errors.js';
 import { checkCidr, cidrContainsCidr, cidrNetwork, cidrContainsIp, formatCidr, type Cidr, type IpAddr } from '../lib/ip.js';
-import type { IpFamilyNum, IpUse } from './types.js';
+import type { IpamConfig, IpFamilyNum, IpUse } from './types.js';
+
+/** What one assignment needs to know about the cluster: read once per request (or per host batch). */
+export interface AssignContext {
+  pools: PoolInfo[];
+  reservations: Cidr[];
+  config: IpamConfig;
+  labels: Record<string, string>;
+}
 
 export interface PoolInfo {
   name: string;

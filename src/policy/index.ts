@@ -5,6 +5,12 @@
  * DESIGN
  * - Inputs arrive as PolicyUpdate batches (`PolicyCalculator.applyUpdates`); `resolve()` is a pure
  *   function of the current inputs (no event-history dependence): same state → same model.
+ * - Incremental path: after endpoint-only changes (a pod added or relabelled, a remote pod's labels),
+ *   `resolveDelta()` returns just the touched local endpoints and the IP sets whose members changed
+ *   (sets of host addresses are patched member by member, host-set.ts); it returns undefined when
+ *   only a full `resolve()` is safe (policy, tier, profile changes, removals), and the agent then
+ *   renders in full. Property tests check delta == full resolve; the agent's periodic resync renders
+ *   in full and repairs drift in the kernel.
  * - LabelIndex is incremental: an endpoint label change evaluates that endpoint against the indexed
  *   selectors only; a namespace label change re-evaluates that namespace's endpoints only.
  * - One IP set per canonical scoped selector, shared by all policies using it. Named ports resolve to

@@ -1,5 +1,5 @@
 /** Synthetic datastores for the renderer's golden files (shared by the unit and `bird -p` tests). */
-import type { Resource } from '../../api/resource.js';
+import type { Resource } from '../../api/index.js';
 import type { BirdConfigInput } from '../model.js';
 
 const res = (kind: string, name: string, spec: Record<string, unknown>, labels?: Record<string, string>): Resource => ({

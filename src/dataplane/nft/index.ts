@@ -16,7 +16,8 @@
  * - Fail closed: interfaces `tsr*` not in the vmaps fall through to a drop.
  * - Each rule's comment starts with a hash of its body; drift detection compares those per chain.
  * - Reviewers check: diff ordering inside the transaction (diff.ts header), that every rule variant
- *   the renderer emits is equivalent to the IR rule (property test in nft-render.test.ts), anti-spoofing.
+ *   the renderer emits is equivalent to the IR rule (test/policy-property.test.ts runs the rendered
+ *   rules through `interpretNft` against the reference evaluator), anti-spoofing.
  * - NftReconciler is the imperative shell; NftSession carries its transactions to a long-lived
  *   libnftables helper (bin/tessera-nft, helper/tessera-nft.c), or to `nft -f` when it is not built.
  */

@@ -13,7 +13,7 @@
  *   - the interface vmaps and anti-spoof sets get the touched endpoints' entries.
  * It returns undefined, and the caller renders in full, when the result could differ from a full
  * render: a set changed shape, or a relabelled endpoint left a dispatch chain nobody else uses
- * (a full render drops it). test/nft-patch.test.ts checks patch == full render on random changes.
+ * (a full render drops it). patch.test.ts checks patch == full render on random changes.
  */
 import type { ResolvedDelta, ResolvedEndpoint, ResolvedModel } from '../../policy/index.js';
 import type { Fam, NftState, NftVmap } from './model.js';
