@@ -387,8 +387,8 @@ describe('lab --routing bgp --encapsulation none, 2 subnets: the inter-subnet ro
       for (const b of await h.blocks(n.name)) expected.push({ netns: router.netns, dst: b, via: v4(n.ips) });
     }
     // node-1 (subnet 0): node-3 (subnet 0) directly, node-2 (subnet 1) via the router's leg.
-    const [b3] = await h.blocks('node-3');
-    const [b2] = await h.blocks('node-2');
+    const b3 = (await h.blocks('node-3'))[0]!;
+    const b2 = (await h.blocks('node-2'))[0]!;
     expected.push({ netns: h.node('node-1').netns, dst: b3, via: v4(h.node('node-3').ips) });
     expected.push({ netns: h.node('node-1').netns, dst: b2, via: '10.240.0.1' });
     for (const e of expected) {

@@ -43,14 +43,16 @@ const cachedHash = (text: string): string => {
  * from the calculator (their hash codes are cached by V8), so a lookup costs no concatenation and no
  * rehash of a fresh string; the names are the same hashes as `cachedHash(`${kind} ${key}`)`.
  */
-function namesBy(kind: string, variants: readonly string[]): (key: string) => readonly string[] {
-  const cache = new Map<string, readonly string[]>();
+function namesBy<const V extends readonly string[]>(kind: string, variants: V): (key: string) => { readonly [K in keyof V]: string } {
+  type Names = { readonly [K in keyof V]: string };
+  const cache = new Map<string, Names>();
   return (key) => {
     let names = cache.get(key);
     if (names === undefined) {
       if (cache.size > 100_000) cache.clear();
       const h = shortHash(`${kind} ${key}`);
-      cache.set(key, (names = variants.map((v) => `${v}-${h}`)));
+      // One name per variant, in order: the tuple type says so, `map` cannot.
+      cache.set(key, (names = variants.map((v) => `${v}-${h}`) as unknown as Names));
     }
     return names;
   };
