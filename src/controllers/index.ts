@@ -25,4 +25,5 @@ export { LEADER_KEY, LeaderElector } from './leader.js';
 export { ControllerMetrics, startHealthServer } from './metrics.js';
 export { MirrorController } from './mirror.js';
 export { NodeController, autoHepName, DEFAULT_ALLOW_PROFILE } from './node.js';
+export { FakeInformer } from './fake-informer.js';
 export { defaultKubeControllersConfiguration, loadConfig, resolveConfig, parseDurationMs, type ControllersConfig } from './config.js';
