@@ -15,7 +15,7 @@ import type { KubeApiState, LabState, NodeState, PodState, ProcessRecord } from 
 import type { PodPort } from './plan.js';
 
 
-export const KUBE_NODE_VERSION = 'v1.29.0-tessera-lab';
+export const KUBE_NODE_VERSION = 'v1.22.3-tessera-lab';
 
 export function startKubeApi(dir: string, etcdEndpoints: readonly string[], opts: { bookmarkIntervalMs?: number } = {}): ProcessRecord {
   const argv = [

@@ -23,7 +23,7 @@ import { applyPatch, PatchError, patchTypeOf, type Json } from './patch.js';
 import { renderTable, wantsTable, type IncludeObject } from './table.js';
 import { decodeContinue, encodeContinue, expiredStatus, watchEventType, watchStart } from './watch-window.js';
 import { KubeStatusError, alreadyExists, conflict, invalid, notFound } from './status.js';
-import { serveOpenApi } from './openapi.js';
+import { openApiKubeVersion, serveOpenApi } from './openapi.js';
 
 type Obj = Record<string, unknown> & { metadata?: Record<string, unknown> };
 
@@ -33,7 +33,7 @@ export interface KubeApiServerOptions {
   backend: Backend;
   /** How often a watch with allowWatchBookmarks=true gets a BOOKMARK (default 10 s). */
   bookmarkIntervalMs?: number;
-  /** Server version reported by /version (default 1.29). */
+  /** Server version reported by /version (default: that of the OpenAPI schemas served, 1.22). */
   version?: { major: string; minor: string };
   now?: () => number;
   log?: (line: string) => void;
@@ -88,7 +88,7 @@ export class KubeApiServer {
     this.bookmarkMs = opts.bookmarkIntervalMs ?? 10_000;
     this.now = opts.now ?? Date.now;
     this.log = opts.log ?? (() => undefined);
-    this.version = opts.version ?? { major: '1', minor: '29' };
+    this.version = opts.version ?? openApiKubeVersion();
   }
 
   /** Starts serving; returns the loopback URL (TCP) when a port was asked for. */
