@@ -94,7 +94,18 @@ export class MirrorController implements Controller {
   private readonly stored = new Map<string, string>();
   private syncedFlag = false;
   private timer: NodeJS.Timeout | undefined;
-  private readonly onEvent = (o: SlimObject) => this.queue.add(objectKey(o.metadata.name, o.metadata.namespace));
+  private readonly onEvent = (o: SlimObject) => {
+    const key = objectKey(o.metadata.name, o.metadata.namespace);
+    this.fromEvent.add(key);
+    this.queue.add(key);
+  };
+  /**
+   * Keys queued by an informer event (not by a resync): for those the follow-up step runs even
+   * when the mirrored copy is unchanged. A pod's status update (the kubelet writing its IPs right
+   * after the CNI ADD wrote the endpoint) is what brings a just-created WorkloadEndpoint its
+   * labels when the CNI plugin ran before the pod was mirrored.
+   */
+  private readonly fromEvent = new Set<string>();
   /** Objects the validator rejected, by key, with the reason. */
   readonly rejected = new Map<string, string>();
 
@@ -188,13 +199,16 @@ export class MirrorController implements Controller {
     if (desired) {
       const value = encodeResource(desired);
       const h = hashOf(value);
+      const event = this.fromEvent.delete(key);
       if (this.stored.get(dsKey) !== h) {
         await this.ctx.backend.put(dsKey, value);
         this.stored.set(dsKey, h);
         this.ctx.metrics.writes.inc({ controller: this.name });
         await this.rule.after?.(this.ctx, obj);
+      } else if (event) {
+        await this.rule.after?.(this.ctx, obj);
       }
-    } else if (this.stored.has(dsKey)) {
+    } else if ((this.fromEvent.delete(key), this.stored.has(dsKey))) {
       await this.ctx.backend.delete(dsKey);
       this.stored.delete(dsKey);
       this.ctx.metrics.writes.inc({ controller: this.name });

@@ -33,6 +33,7 @@ import { startSubnetRouterBgp, subnetRouterPeers } from './routers.js';
 import { BirdWriter } from '../bgp/index.js';
 import { withRouter } from './state.js';
 import { LabKubeClient, kubeNodeObject, kubeNodeStatus, startKubeApi, waitKubeApi } from './kube.js';
+import { startKubeControllers } from './kube-controllers.js';
 
 export interface LabEnvOptions {
   /** Environment for the lab root (TESSERA_LAB_ROOT) and the CLI config (TESSERA_CONFIG). */
@@ -54,6 +55,8 @@ export interface LabUpOptions extends LabEnvOptions {
    * before the Kubernetes API). false leaves that to tessera-kube-controllers.
    */
   datastoreMirror?: boolean;
+  /** Run tessera-kube-controllers beside the Kubernetes API (default: when it is built). */
+  kubeControllers?: boolean;
   /** BOOKMARK interval of the stand-in API's watches (default 10 s; tests shorten it). */
   kubeBookmarkIntervalMs?: number;
 }
@@ -178,6 +181,14 @@ export async function labUp(raw: RawLabOptions, opts: LabUpOptions = {}): Promis
         await kube.mergePatch(`/api/v1/nodes/${n.name}/status`, kubeNodeStatus(n, systemClock.nowIso()), `write the status of Kubernetes Node "${n.name}"`);
       }
       say(`  kubernetes: stand-in API (lab only) at ${api.url}, ${state.nodes.length} Node(s); export KUBECONFIG=${api.kubeconfig}`);
+      const controllers = opts.kubeControllers === false ? undefined : startKubeControllers(dir, options.name, info.endpoints, api.kubeconfig);
+      if (controllers) {
+        save(withProcess(state, controllers));
+        // The controllers mirror Namespaces and Pods from the API now; the lab stops writing them.
+        state = { ...state, kube: { ...state.kube!, datastoreMirror: opts.datastoreMirror === true } };
+        save(state);
+        say('  kube-controllers: started (namespace, serviceaccount, pod, policy, node controllers, IPAM GC)');
+      }
     }
 
     if (opts.setContext !== false) {
