@@ -292,6 +292,12 @@ export class KubeApiServer {
   }
 
   private async readJson(req: IncomingMessage): Promise<unknown> {
+    const ct = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    if (ct !== '' && ct !== 'application/json' && ct !== '*/*') {
+      // Protobuf (kubectl 1.32's typed clients) is not decoded here: 415 makes client-go retry in JSON.
+      await this.readBody(req);
+      throw new KubeStatusError('UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json (got "${ct}")`);
+    }
     const text = await this.readBody(req);
     if (text.trim() === '') return undefined;
     try {
