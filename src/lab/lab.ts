@@ -184,8 +184,9 @@ export async function labUp(raw: RawLabOptions, opts: LabUpOptions = {}): Promis
       const controllers = opts.kubeControllers === false ? undefined : startKubeControllers(dir, options.name, info.endpoints, api.kubeconfig);
       if (controllers) {
         save(withProcess(state, controllers));
-        // The controllers mirror Namespaces and Pods from the API now; the lab stops writing them.
-        state = { ...state, kube: { ...state.kube!, datastoreMirror: opts.datastoreMirror === true } };
+        // The controllers mirror Namespaces and Pods from the API now; the lab stops writing them
+        // (both writing would flip each Pod between the lab's full copy and the controllers' slim one).
+        state = { ...state, kube: { ...state.kube!, datastoreMirror: false } };
         save(state);
         say('  kube-controllers: started (namespace, serviceaccount, pod, policy, node controllers, IPAM GC)');
       }
