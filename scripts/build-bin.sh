@@ -14,6 +14,7 @@ launcher tessera cli/main.js
 [ -f dist/src/agent/main.js ] && launcher tessera-node agent/main.js
 [ -f dist/src/cni/main.js ] && launcher tessera-cni cni/main.js
 [ -f dist/src/cni/ipam-main.js ] && launcher tessera-ipam cni/ipam-main.js
+[ -f dist/src/controllers/main.js ] && launcher tessera-kube-controllers controllers/main.js
 # The CNI executable is a small C shim (fast path through the agent's socket; falls back to the
 # TypeScript plugin when no agent answers).
 [ -f src/cni/shim/tessera-cni.c ] && scripts/build-cni-shim.sh

@@ -46,6 +46,9 @@ for svc in etcd bird; do
   fi
 done
 
+# kubectl 1.20 from Debian's kubernetes-client, unpacked into a cache (scripts/kubectl.sh says why).
+if [[ $(id -u) -eq 0 ]]; then scripts/kubectl.sh >/dev/null; fi
+
 stamp=node_modules/.tessera-lock-stamp
 if [[ ! -f "$stamp" ]] || ! cmp -s package-lock.json "$stamp"; then
   echo "deps: npm ci"

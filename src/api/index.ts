@@ -32,6 +32,7 @@ export * from './types/network.js';
 export * from './types/config.js';
 export * from './types/k8s.js';
 export { parseManifests } from './parse.js';
+export { wepName } from './names.js';
 export { applyDefaults, inferPolicyTypes } from './defaults.js';
 export { BUILTIN_TIERS, DEFAULT_TIER, builtinTier, isBuiltinTier } from './tiers.js';
 export { validateResource } from './validate/index.js';

@@ -24,10 +24,5 @@ export function podMac(containerId: string): string {
 
 export const handleId = (network: string, containerId: string): string => `${network}.${containerId}`;
 
-/** Calico escapes `-` as `--` in each segment so that the `-` separators stay unambiguous. */
-const escapeSegment = (s: string): string => s.replace(/-/g, '--');
-
-/** Calico's WEP name: `<node>-k8s-<pod>-<endpoint>` or `<node>-cni-<containerID>-<endpoint>`. */
-export function wepName(node: string, orchestrator: 'k8s' | 'cni', workload: string, endpoint: string): string {
-  return [node, orchestrator, workload, endpoint].map(escapeSegment).join('-');
-}
+// The WEP name lives in api: kube-controllers (which may not import cni) finds endpoints by it.
+export { wepName } from '../api/index.js';

@@ -19,6 +19,10 @@
  * - Pods are wired by the real CNI plugin, invoked as a runtime would; servers are socat (TCP echo,
  *   UDP echo). Probes run one Node process per source pod, all targets concurrently.
  * - Concurrent CLI processes on one lab serialise state changes with a lock file (store.ts).
+ * - The stand-in Kubernetes API (kubeapi/, lab only) runs as a root-netns daemon on 127.0.0.1 and
+ *   on `<dir>/kubeapi.sock`, storing under `/registry-tessera/` in the lab etcd; `lab up` writes
+ *   `<dir>/kubeconfig` and registers a Node per lab node; `lab pod create` creates the Pod there
+ *   first, then runs CNI ADD and writes the status, as a kubelet would (kube.ts).
  */
 export * from './plan.js';
 export * from './state.js';
@@ -38,3 +42,7 @@ export type { RouterAddOptions } from './routers.js';
 export { planExternalRouter, externalRouterNetns, parseAsNumberText, SUBNET_ROUTER_NAME, ROUTER_NAME_RE } from './router-plan.js';
 export type { ExternalRouterPlan } from './router-plan.js';
 export { startEtcd, startEtcdCluster, forwardTcpToUnix } from './etcd.js';
+export { KubeApiServer, KUBE_RESOURCES, KUBE_KEY_PREFIX, STAND_IN_NOTE, renderKubeconfig } from './kubeapi/index.js';
+export type { KubeApiServerOptions, ListenOptions as KubeApiListenOptions, KubeResource } from './kubeapi/index.js';
+export { LabKubeClient, startKubeApi, waitKubeApi } from './kube.js';
+export type { KubeApiState } from './state.js';

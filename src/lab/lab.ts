@@ -32,6 +32,8 @@ import { LabDatastore, bgpConfiguration, ipPoolResources, nodeResources } from '
 import { startSubnetRouterBgp, subnetRouterPeers } from './routers.js';
 import { BirdWriter } from '../bgp/index.js';
 import { withRouter } from './state.js';
+import { LabKubeClient, kubeNodeObject, kubeNodeStatus, startKubeApi, waitKubeApi } from './kube.js';
+import { startKubeControllers } from './kube-controllers.js';
 
 export interface LabEnvOptions {
   /** Environment for the lab root (TESSERA_LAB_ROOT) and the CLI config (TESSERA_CONFIG). */
@@ -46,6 +48,17 @@ export interface LabUpOptions extends LabEnvOptions {
   agents?: boolean;
   /** Make the lab the CLI's current context (default true). */
   setContext?: boolean;
+  /** Start the stand-in Kubernetes API and register a Kubernetes Node per lab node (default true). */
+  kubeApi?: boolean;
+  /**
+   * Also write Namespaces and Pods into Tessera's datastore (default true, the lab's behaviour
+   * before the Kubernetes API). false leaves that to tessera-kube-controllers.
+   */
+  datastoreMirror?: boolean;
+  /** Run tessera-kube-controllers beside the Kubernetes API (default: when it is built). */
+  kubeControllers?: boolean;
+  /** BOOKMARK interval of the stand-in API's watches (default 10 s; tests shorten it). */
+  kubeBookmarkIntervalMs?: number;
 }
 
 async function requireRoot(action: string): Promise<void> {
@@ -155,6 +168,29 @@ export async function labUp(raw: RawLabOptions, opts: LabUpOptions = {}): Promis
       say(`  router: BIRD route reflector (AS ${bgpRouter.asNumber}, next hop self) in "${bgpRouter.netns}", one BGPPeer per subnet`);
     }
     say(`  datastore: IPPool ${plan.pool4}${plan.pool6 ? ` + ${plan.pool6}` : ''} (${options.encapsulation}), ${plan.nodes.length} Node resource(s)`);
+
+    if (opts.kubeApi !== false) {
+      const proc = startKubeApi(dir, info.endpoints, { bookmarkIntervalMs: opts.kubeBookmarkIntervalMs });
+      save(withProcess(state, proc));
+      const api = await waitKubeApi(proc, dir, `tessera-${options.name}`, 30_000);
+      state = { ...state, kube: { ...api, datastoreMirror: opts.datastoreMirror !== false } };
+      save(state);
+      const kube = new LabKubeClient(api.url);
+      for (const n of state.nodes) {
+        await kube.ensure('/api/v1/nodes', kubeNodeObject(state, n), `register Kubernetes Node "${n.name}"`);
+        await kube.mergePatch(`/api/v1/nodes/${n.name}/status`, kubeNodeStatus(n, systemClock.nowIso()), `write the status of Kubernetes Node "${n.name}"`);
+      }
+      say(`  kubernetes: stand-in API (lab only) at ${api.url}, ${state.nodes.length} Node(s); export KUBECONFIG=${api.kubeconfig}`);
+      const controllers = opts.kubeControllers === false ? undefined : startKubeControllers(dir, options.name, info.endpoints, api.kubeconfig);
+      if (controllers) {
+        save(withProcess(state, controllers));
+        // The controllers mirror Namespaces and Pods from the API now; the lab stops writing them
+        // (both writing would flip each Pod between the lab's full copy and the controllers' slim one).
+        state = { ...state, kube: { ...state.kube!, datastoreMirror: false } };
+        save(state);
+        say('  kube-controllers: started (namespace, serviceaccount, pod, policy, node controllers, IPAM GC)');
+      }
+    }
 
     if (opts.setContext !== false) {
       state = { ...state, context: options.name };

@@ -15,6 +15,12 @@ import { DEFAULT_POD_PORTS, parsePodRef, pickNode, podNetnsName, type PodPort } 
 import type { LabState, NodeState, PodState, ProcessRecord } from './state.js';
 import { podExists, readPod, readPods, removePod, withLabLock, writePod } from './store.js';
 import { LabDatastore, namespaceResource, podResource } from './resources.js';
+import { LabKubeClient, kubePodObject, kubePodStatus, podsPath } from './kube.js';
+
+/** Whether the lab itself writes Namespaces and Pods into Tessera's datastore (see KubeApiState). */
+function mirrors(s: LabState): boolean {
+  return s.kube === undefined || s.kube.datastoreMirror;
+}
 
 export interface PodCreateOptions {
   node?: string;
@@ -153,10 +159,27 @@ export async function podCreate(s: LabState, ref: string, opts: PodCreateOptions
   const node = s.nodes.find((n) => n.name === pod.node)!;
   const undo: (() => Promise<void>)[] = [async () => removePod(s.dir, namespace, name)];
   const ds = new LabDatastore(s.etcd?.endpoints ?? []);
+  const kube = s.kube ? new LabKubeClient(s.kube.url) : undefined;
   try {
-    await ds.ensure(namespaceResource(namespace));
-    undo.push(() => ds.delete(podResource(pod)));
-    await ds.put(podResource(pod));
+    if (kube) {
+      // As a user (or a Deployment) would: the Pod exists in the API first, then the kubelet on
+      // its node networks it (CNI ADD) and reports its status.
+      await kube.ensure('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } }, `create Namespace "${namespace}"`);
+      await kube.ensure(
+        `/api/v1/namespaces/${namespace}/serviceaccounts`,
+        { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: pod.serviceAccount, namespace } },
+        `create ServiceAccount "${namespace}/${pod.serviceAccount}"`,
+      );
+      undo.push(async () => {
+        await kube.delete(podsPath(namespace, name), `delete Pod "${ref}"`);
+      });
+      await kube.create(podsPath(namespace), kubePodObject(pod), `create Pod "${ref}"`);
+    }
+    if (mirrors(s)) {
+      await ds.ensure(namespaceResource(namespace));
+      undo.push(() => ds.delete(podResource(pod)));
+      await ds.put(podResource(pod));
+    }
     undo.push(() => deleteNetns(pod.netns));
     await addNetns(pod.netns);
     undo.push(async () => {
@@ -170,7 +193,11 @@ export async function podCreate(s: LabState, ref: string, opts: PodCreateOptions
     pod.servers = await startPodServers(s, pod);
     pod.phase = 'ready';
     writePod(s.dir, pod);
-    await ds.put(podResource(pod));
+    if (mirrors(s)) await ds.put(podResource(pod));
+    if (kube) {
+      const hostIP = node.ips[0];
+      await kube.mergePatch(`${podsPath(namespace, name)}/status`, kubePodStatus(pod, hostIP, new Date().toISOString().replace(/\.\d{3}Z$/, 'Z')), `write the status of Pod "${ref}"`);
+    }
     opts.onProgress?.(`pod ${ref} on ${pod.node}: ${pod.ips.join(', ')}`);
     return pod;
   } catch (err) {
@@ -206,14 +233,23 @@ export async function podDelete(s: LabState, ref: string): Promise<boolean> {
     }
   }
   await deleteNetns(pod.netns);
-  const ds = new LabDatastore(s.etcd?.endpoints ?? []);
-  try {
-    await ds.delete(podResource(pod));
-  } finally {
-    await ds.close();
+  if (s.kube) {
+    try {
+      await new LabKubeClient(s.kube.url).delete(podsPath(namespace, name), `delete Pod "${ref}"`);
+    } catch (err) {
+      cniError ??= err;
+    }
+  }
+  if (mirrors(s)) {
+    const ds = new LabDatastore(s.etcd?.endpoints ?? []);
+    try {
+      await ds.delete(podResource(pod));
+    } finally {
+      await ds.close();
+    }
   }
   removePod(s.dir, namespace, name);
-  if (cniError) throw new TesseraError('exec-failed', `pod "${ref}" removed, but CNI DEL failed`, { cause: cniError });
+  if (cniError) throw new TesseraError('exec-failed', `pod "${ref}" removed, but CNI DEL or the API delete failed`, { cause: cniError });
   return true;
 }
 

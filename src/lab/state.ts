@@ -60,6 +60,20 @@ export interface RouterState {
   bgp?: boolean;
 }
 
+/** The lab's stand-in Kubernetes API (kubeapi/), when `lab up` started one. */
+export interface KubeApiState {
+  /** http://127.0.0.1:PORT in the root netns (kubectl, kube-controllers). */
+  url: string;
+  /** The same API on a unix socket (a file: reachable from every netns). */
+  socketPath: string;
+  kubeconfig: string;
+  /**
+   * true (default): the lab also writes Namespaces and Pods into Tessera's datastore, as it did
+   * before the Kubernetes API existed. false: tessera-kube-controllers carries them over.
+   */
+  datastoreMirror: boolean;
+}
+
 export interface LabState {
   version: 1;
   name: string;
@@ -77,6 +91,7 @@ export interface LabState {
   /** Context name set in the CLI config (removed on teardown). */
   context?: string;
   error?: string;
+  kube?: KubeApiState;
 }
 
 export interface PodState {
@@ -174,6 +189,9 @@ export interface LabStatus {
   nodes: { name: string; netns: string; ips: string[]; cniConfig: string; cniPath: string; stateDir: string; agent: AgentStatus }[];
   routers: { name: string; netns: string; ips: string[]; kind: 'subnet' | 'external'; asNumber?: number; subnet?: number; bgp: boolean }[];
   pods: { name: string; namespace: string; node: string; netns: string; ips: string[]; labels: Record<string, string> }[];
+  /** The stand-in Kubernetes API's kubeconfig (absent when the lab runs without one). */
+  kubeconfig?: string;
+  kubeApi?: { url: string; socketPath: string; datastoreMirror: boolean };
 }
 
 export type AgentStatus = 'ready' | 'not-ready' | 'stopped' | 'missing-binary';
@@ -183,6 +201,7 @@ export function labStatus(s: LabState, pods: readonly PodState[], agents: Readon
     name: s.name,
     phase: s.phase,
     options: s.options,
+    ...(s.kube ? { kubeconfig: s.kube.kubeconfig, kubeApi: { url: s.kube.url, socketPath: s.kube.socketPath, datastoreMirror: s.kube.datastoreMirror } } : {}),
     etcdEndpoints: s.etcd?.endpoints ?? [],
     hostEtcdEndpoints: s.etcd?.hostEndpoints ?? [],
     nodes: s.nodes.map((n) => ({

@@ -14,6 +14,7 @@ import { TesseraError } from '../../lib/errors.js';
 import { systemClock, type Clock } from '../../lib/clock.js';
 import { IpamClient, loadLiveHandles, type IpamReport, type PoolUsage } from '../../ipam/index.js';
 import { renderTable } from '../format.js';
+import { readPendingLeaks } from '../../controllers/index.js';
 
 export interface IpamCliDeps {
   backend: Backend;
@@ -103,6 +104,15 @@ export async function ipamCheckVerb(deps: IpamCliDeps, opts: { output?: string }
   section('Duplicates / overlapping blocks', report.duplicates.map((d) => `${d.address ?? ''} ${d.blocks.join(' ')}`.trim()));
   section('Affinity problems', report.affinityProblems.map((a) => `${a.host} ${a.cidr}: ${a.problem}`));
   section('Corrupt blocks', report.blockProblems.map((b) => `${b.block}: ${b.problem}`));
+  // Leaks kube-controllers' IPAM GC has seen and will release when their grace period ends
+  // (information, not a problem: the GC is handling them).
+  const pendingGc = await readPendingLeaks(deps.backend);
+  if (pendingGc.leaks.length > 0) {
+    section(
+      `Leaks awaiting kube-controllers GC (grace period ${pendingGc.gracePeriodSeconds}s)`,
+      pendingGc.leaks.map((l) => `${l.address} handle=${l.handleId}${l.pod ? ` pod=${l.namespace}/${l.pod}` : ''} releaseAfter=${l.releaseAfter}`),
+    );
+  }
   if (opts.output !== undefined) {
     try {
       writeFileSync(opts.output, `${JSON.stringify(report, null, 2)}\n`);

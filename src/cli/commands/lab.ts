@@ -53,6 +53,7 @@ export function formatStatus(st: LabStatus): string {
   const lines = [
     `lab "${st.name}" (${st.phase}): ${o.nodes} node(s), ${o.subnets} subnet(s), encapsulation ${o.encapsulation}, routing ${o.routing}${o.ipv6 ? ', dual-stack' : ''}`,
     `etcd: ${st.etcdEndpoints.join(',') || '-'} (inside nodes: ${st.hostEtcdEndpoints.join(',') || '-'})`,
+    ...(st.kubeconfig ? [`kubernetes: stand-in API (lab only) at ${st.kubeApi?.url ?? '-'}; export KUBECONFIG=${st.kubeconfig}`] : []),
     '',
   ];
   const table = (head: string[], rows: string[][]) => {
@@ -90,11 +91,14 @@ export function registerLab(program: Command): void {
     .option('--routing <mode>', 'agent | bgp', 'agent')
     .option('--ipv6', 'dual-stack hosts and an IPv6 pool')
     .option('--etcd-members <n>', '1 or 3', '1')
-    .action(async (o: { name?: string; nodes: string; subnets: string; encapsulation: string; routing: string; ipv6?: boolean; etcdMembers: string }) => {
-      await labUp(
+    .option('--no-kube-api', 'do not start the stand-in Kubernetes API (lab only)')
+    .option('--no-datastore-mirror', 'do not write Namespaces/Pods into the datastore from the lab (tessera-kube-controllers does)')
+    .action(async (o: { name?: string; nodes: string; subnets: string; encapsulation: string; routing: string; ipv6?: boolean; etcdMembers: string; kubeApi: boolean; datastoreMirror: boolean }) => {
+      const st = await labUp(
         { name: o.name, nodes: o.nodes, subnets: o.subnets, encapsulation: o.encapsulation, routing: o.routing, ipv6: o.ipv6 === true, etcdMembers: o.etcdMembers },
-        { onProgress: progress },
+        { onProgress: progress, kubeApi: o.kubeApi, datastoreMirror: o.datastoreMirror },
       );
+      if (st.kube) out(`export KUBECONFIG=${st.kube.kubeconfig}`);
     });
 
   lab
