@@ -32,7 +32,7 @@ import { LabDatastore, bgpConfiguration, ipPoolResources, nodeResources } from '
 import { startSubnetRouterBgp, subnetRouterPeers } from './routers.js';
 import { BirdWriter } from '../bgp/index.js';
 import { withRouter } from './state.js';
-import { LabKubeClient, kubeNodeObject, kubeNodeStatus, startKubeApi, waitKubeApi } from './kube.js';
+import { LabKubeClient, kubeNodeObject, kubeNodeStatus, startKubeApi, startLabKubelet, waitKubeApi } from './kube.js';
 
 export interface LabEnvOptions {
   /** Environment for the lab root (TESSERA_LAB_ROOT) and the CLI config (TESSERA_CONFIG). */
@@ -177,6 +177,7 @@ export async function labUp(raw: RawLabOptions, opts: LabUpOptions = {}): Promis
         await kube.ensure('/api/v1/nodes', kubeNodeObject(state, n), `register Kubernetes Node "${n.name}"`);
         await kube.mergePatch(`/api/v1/nodes/${n.name}/status`, kubeNodeStatus(n, systemClock.nowIso()), `write the status of Kubernetes Node "${n.name}"`);
       }
+      save(withProcess(state, startLabKubelet(dir, api.url)));
       say(`  kubernetes: stand-in API (lab only) at ${api.url}, ${state.nodes.length} Node(s); export KUBECONFIG=${api.kubeconfig}`);
     }
 

@@ -219,6 +219,8 @@ export async function podDelete(s: LabState, ref: string): Promise<boolean> {
   const { namespace, name } = parseRef(ref);
   const pod = readPod(s.dir, namespace, name);
   if (!pod) return false;
+  // Tells the lab kubelet (kubelet.ts), which sees the API delete below, that this pod is in hand.
+  if (pod.phase !== 'deleting') writePod(s.dir, { ...pod, phase: 'deleting' });
   const node = s.nodes.find((n) => n.name === pod.node);
   for (const p of pod.servers) await stopProcess(p, 500);
   await killNetnsProcesses(pod.netns, 500);
