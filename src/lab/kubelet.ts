@@ -21,13 +21,16 @@ const dir = arg('dir');
 const url = arg('url');
 const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
 
-async function teardown(namespace: string, name: string): Promise<void> {
+async function teardown(namespace: string, name: string, uid: string | undefined): Promise<void> {
   const state = readLabState(dir);
   if (!state) return;
   const pod = readPods(dir).find((p) => p.namespace === namespace && p.name === name);
   // `creating`: lab pod create is still at work (its Pod may not be in the API yet);
-  // `deleting`: lab pod delete is already tearing it down.
-  if (!pod || pod.phase !== 'ready') return;
+  // `deleting`: lab pod delete is already tearing it down. Pods that never were in the API
+  // (hand-wired, or made before it ran) have no kubeUid and are not the kubelet's; a uid
+  // mismatch is the delete of an older Pod of the same name.
+  if (!pod || pod.phase !== 'ready' || !pod.kubeUid) return;
+  if (uid !== undefined && uid !== pod.kubeUid) return;
   try {
     await podDelete(state, `${namespace}/${name}`);
     log(`pod ${namespace}/${name} deleted through the API: torn down (CNI DEL)`);
@@ -39,9 +42,9 @@ async function teardown(namespace: string, name: string): Promise<void> {
 async function cycle(): Promise<void> {
   const res = await fetch(`${url}/api/v1/pods`);
   if (!res.ok) throw new Error(`list pods: HTTP ${res.status}`);
-  const list = (await res.json()) as { metadata: { resourceVersion: string }; items: { metadata: { namespace: string; name: string } }[] };
-  const live = new Set(list.items.map((p) => `${p.metadata.namespace}/${p.metadata.name}`));
-  for (const p of readPods(dir)) if (!live.has(`${p.namespace}/${p.name}`)) await teardown(p.namespace, p.name);
+  const list = (await res.json()) as { metadata: { resourceVersion: string }; items: { metadata: { namespace: string; name: string; uid: string } }[] };
+  const live = new Set(list.items.map((p) => p.metadata.uid));
+  for (const p of readPods(dir)) if (p.kubeUid && !live.has(p.kubeUid)) await teardown(p.namespace, p.name, p.kubeUid);
   const watch = await fetch(`${url}/api/v1/pods?watch=true&resourceVersion=${list.metadata.resourceVersion}&timeoutSeconds=300`);
   if (!watch.ok || !watch.body) throw new Error(`watch pods: HTTP ${watch.status}`);
   let buf = '';
@@ -53,10 +56,10 @@ async function cycle(): Promise<void> {
       const line = buf.slice(0, nl);
       buf = buf.slice(nl + 1);
       if (!line.trim()) continue;
-      const ev = JSON.parse(line) as { type: string; object: { metadata?: { namespace?: string; name?: string } } };
+      const ev = JSON.parse(line) as { type: string; object: { metadata?: { namespace?: string; name?: string; uid?: string } } };
       if (ev.type === 'ERROR') return; // 410 and friends: relist
       if (ev.type === 'DELETED' && ev.object.metadata?.namespace && ev.object.metadata.name) {
-        await teardown(ev.object.metadata.namespace, ev.object.metadata.name);
+        await teardown(ev.object.metadata.namespace, ev.object.metadata.name, ev.object.metadata.uid);
       }
     }
   }

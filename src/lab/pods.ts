@@ -173,7 +173,9 @@ export async function podCreate(s: LabState, ref: string, opts: PodCreateOptions
       undo.push(async () => {
         await kube.delete(podsPath(namespace, name), `delete Pod "${ref}"`);
       });
-      await kube.create(podsPath(namespace), kubePodObject(pod), `create Pod "${ref}"`);
+      const created = await kube.create(podsPath(namespace), kubePodObject(pod), `create Pod "${ref}"`);
+      const uid = (created['metadata'] as { uid?: unknown } | undefined)?.uid;
+      if (typeof uid === 'string') pod.kubeUid = uid;
     }
     if (mirrors(s)) {
       await ds.ensure(namespaceResource(namespace));
