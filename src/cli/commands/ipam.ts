@@ -179,7 +179,7 @@ interface GlobalOpts {
 async function withBackend<T>(cmd: Command, fn: (deps: IpamCliDeps) => Promise<T>): Promise<T> {
   const g = cmd.optsWithGlobals<GlobalOpts>();
   const ds = resolveDatastore({ etcdEndpoints: g.etcdEndpoints, config: g.config, context: g.context });
-  const backend = openBackend(ds.tls ? { endpoints: ds.endpoints, tls: ds.tls } : { endpoints: ds.endpoints });
+  const backend = openBackend({ ...ds, transport: 'http' });
   try {
     return await fn({ backend, out: (t) => process.stdout.write(t) });
   } finally {
