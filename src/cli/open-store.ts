@@ -3,6 +3,7 @@
  * (tests). The only file that knows ResourceStore's signatures.
  */
 import { EtcdHttpBackend, MemoryBackend, ResourceStore, plainEndpointsServingTls, type Backend } from '../datastore/index.js';
+import { IpamClient } from '../ipam/index.js';
 import { resolveDatastore, type ResolvedDatastore, type ResolveOptions } from '../lib/context.js';
 import { TesseraError, describeError, isTesseraError } from '../lib/errors.js';
 import type { CliStore } from './store.js';
@@ -17,6 +18,7 @@ export function resourceCliStore(rs: ResourceStore, backend: Backend = rs.backen
       (r): r is NonNullable<typeof r> => r !== undefined,
     ),
     delete: (ref) => rs.delete(ref.info, ref.name, ref.namespace),
+    poolAddressesInUse: async (pool) => (await new IpamClient(backend).usage()).find((u) => u.name === pool)?.inUse ?? 0,
     close: () => backend.close(),
   };
 }
@@ -58,6 +60,7 @@ function namingEndpoints(store: CliStore, ds: ResolvedDatastore): CliStore {
     update: wrap(store.update),
     applyBatch: wrap(store.applyBatch),
     delete: wrap(store.delete),
+    poolAddressesInUse: store.poolAddressesInUse && wrap(store.poolAddressesInUse),
     close: store.close,
   };
 }

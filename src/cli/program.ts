@@ -286,7 +286,8 @@ export function reportError(err: unknown, io: CliIO): number {
     if (err.code === 'validation') {
       io.err(`${err.message}\n`);
       if (!err.message.includes('\n')) {
-        for (const p of err.problems) io.err(`  ${p.path ? `${p.path}: ` : ''}${p.message}\n`);
+        // A problem the headline already states (one bad file, one unknown kind) is not repeated.
+        for (const p of err.problems) if (!err.message.includes(p.message)) io.err(`  ${p.path ? `${p.path}: ` : ''}${p.message}\n`);
       }
       return 1;
     }
