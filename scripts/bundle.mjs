@@ -8,13 +8,30 @@
 // (the agent) keep the plain tsc output.
 import { build } from 'esbuild';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const entries = [
   { name: 'tessera', src: 'src/cli/main.ts' },
 ].filter((e) => existsSync(join(root, e.src)));
+
+// Code that finds files relative to its own module (sibling scripts the lab starts, the package
+// root, bin/) must see the path it has in the unbundled tsc output: each module's `import.meta.url`
+// becomes its dist/src/... twin, computed from the bundle's own location (dist/bin), so the tree
+// stays relocatable.
+const distImportMetaUrl = {
+  name: 'dist-import-meta-url',
+  setup(b) {
+    b.onLoad({ filter: /\/src\/.*\.ts$/ }, (args) => {
+      const text = readFileSync(args.path, 'utf8');
+      if (!text.includes('import.meta.url')) return undefined;
+      const rel = relative(join(root, 'src'), args.path).replace(/\.ts$/, '.js');
+      const url = `require('node:url').pathToFileURL(require('node:path').join(__dirname, '..', 'src', ${JSON.stringify(rel)})).href`;
+      return { contents: text.replaceAll('import.meta.url', `(${url})`), loader: 'ts' };
+    });
+  },
+};
 
 mkdirSync(join(root, 'dist/bin'), { recursive: true });
 for (const e of entries) {
@@ -32,8 +49,7 @@ for (const e of entries) {
     logLevel: 'warning',
     // grpc (etcd3) is only loaded by long-lived paths, lazily; logging and metrics are the agent's.
     external: ['etcd3', 'pino', 'prom-client'],
-    define: { 'import.meta.url': '__tessera_import_meta_url' },
-    banner: { js: "var __tessera_import_meta_url=require('url').pathToFileURL(__filename).href;" },
+    plugins: [distImportMetaUrl],
   });
   rmSync(`${out}.cache`, { force: true });
   const launcher = join(root, 'bin', e.name);
