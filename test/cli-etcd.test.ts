@@ -46,7 +46,7 @@ describe('tessera CLI against etcd', () => {
     assert.equal(r.stdout, 'Successfully applied 6 resource(s)\n');
     const pools = await tessera(['--etcd-endpoints', ep(), 'get', 'ippools']);
     assert.equal(pools.code, 0, pools.stderr);
-    assert.match(pools.stdout, /^NAME\s+CIDR\s+SELECTOR\ndemo-pool\s+10\.244\.0\.0\/16\s+all\(\)\n$/);
+    assert.match(pools.stdout, /^NAME\s+CIDR\s+SELECTOR\ndemo-pool\s+10\.245\.0\.0\/16\s+all\(\)\n$/);
     const gnp = await tessera(['--etcd-endpoints', ep(), 'get', 'gnp', 'security.deny-metadata', '-o', 'yaml']);
     assert.equal(gnp.code, 0, gnp.stderr);
     assert.match(gnp.stdout, /kind: GlobalNetworkPolicy/);

@@ -30,7 +30,11 @@ test('mixed kinds make one table each; yaml is a List unless single', () => {
   assert.equal(out, 'NAME   CIDR          SELECTOR\np      10.0.0.0/16   all()\n\nNAME\nx\n');
   const wide = formatResources([ns], { format: 'wide' });
   assert.equal(wide, 'NAME   LABELS\nx      a=b\n');
-  assert.equal((parse(formatResources([pool('p')], { format: 'yaml' })) as { kind: string }).kind, 'List');
+  // calicoctl's envelope: a typed list for one kind (even empty), a plain List for mixed kinds.
+  assert.equal((parse(formatResources([pool('p')], { format: 'yaml' })) as { kind: string }).kind, 'IPPoolList');
+  const empty = parse(formatResources([], { format: 'yaml', kind: lookupKind('ippool')! })) as { kind: string; apiVersion: string };
+  assert.deepEqual([empty.apiVersion, empty.kind], ['projectcalico.org/v3', 'IPPoolList']);
+  assert.equal((parse(formatResources([pool('p'), ns], { format: 'yaml' })) as { kind: string }).kind, 'List');
   assert.equal((parse(formatResources([pool('p')], { format: 'yaml', single: true })) as { kind: string }).kind, 'IPPool');
 });
 

@@ -54,6 +54,7 @@ function bind(s: CliStore): CliStore {
     update: (r) => s.update(r),
     applyBatch: (rs) => s.applyBatch(rs),
     delete: (r) => s.delete(r),
+    ...(s.poolAddressesInUse ? { poolAddressesInUse: (p: string) => s.poolAddressesInUse!(p) } : {}),
     close: () => s.close(),
   };
 }

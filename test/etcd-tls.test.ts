@@ -122,7 +122,7 @@ describe('etcd with TLS client-certificate auth', () => {
       const t0 = performance.now();
       const r = await tessera(['--config', file, 'apply', '-f', pool]);
       assert.equal(r.code, 1, `${label}: ${r.stdout}${r.stderr}`);
-      assert.match(r.stderr, /^error: cannot reach etcd at "https:\/\/127\.0\.0\.1:\d+" \(from --config /, `${label}: ${r.stderr}`);
+      assert.match(r.stderr, /^error: cannot reach the datastore at "https:\/\/127\.0\.0\.1:\d+" \(from --config /, `${label}: ${r.stderr}`);
       assert.match(r.stderr, /etcd rejected the TLS handshake: it wants a client certificate signed by a CA it trusts/, `${label}: ${r.stderr}`);
       assert.doesNotMatch(r.stderr, /Resolution note|deps\/openssl|DEP0123|DeprecationWarning/, `${label}: said once, no noise: ${r.stderr}`);
       assert.doesNotMatch(r.stderr, /^\s+at /m, `${label}: no stack trace`);
@@ -139,7 +139,7 @@ describe('etcd with TLS client-certificate auth', () => {
     writeFileSync(plain, JSON.stringify({ etcdEndpoints: etcd.endpoints.map((e) => e.replace('https://', 'http://')) }));
     const h = await tessera(['--config', plain, 'apply', '-f', pool]);
     assert.equal(h.code, 1, h.stdout);
-    assert.match(h.stderr, /cannot reach etcd at "http:\/\/127\.0\.0\.1:\d+"/, h.stderr);
+    assert.match(h.stderr, /cannot reach the datastore at "http:\/\/127\.0\.0\.1:\d+"/, h.stderr);
     assert.match(h.stderr, /"http:\/\/127\.0\.0\.1:\d+" serves TLS: use https:\/\/ and set caFile/, h.stderr);
 
     const b = openBackend({ endpoints: etcd.endpoints, tls: client });

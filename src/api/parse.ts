@@ -33,11 +33,8 @@ export function parseManifests(text: string, source = '<input>'): Resource[] {
     const err = doc.errors[0];
     if (err) {
       const pos = lineCounter.linePos(err.pos[0]);
-      throw new TesseraError(
-        'validation',
-        `${source}: line ${pos.line}, column ${pos.col}: invalid YAML: ${err.message.split('\n')[0]}`,
-        { cause: err, problems: [{ path: '', message: `${source}: line ${pos.line}: ${err.message.split('\n')[0]}` }] },
-      );
+      const message = `${source}: line ${pos.line}, column ${pos.col}: invalid YAML: ${err.message.split('\n')[0]}`;
+      throw new TesseraError('validation', message, { cause: err, problems: [{ path: '', message }] });
     }
     if (doc.contents === null) return;
     const value: unknown = doc.toJS({ maxAliasCount: 100 });

@@ -152,6 +152,8 @@ export interface FormatOptions {
   showNamespace?: boolean;
   /** Print one object rather than a List for yaml/json (the user named exactly one). */
   single?: boolean;
+  /** The kind listed (names the list `IPPoolList` even when it is empty, as calicoctl does). */
+  kind?: KindInfo;
 }
 
 /** Formats resources (possibly of several kinds, kept in the given order) for output. */
@@ -159,10 +161,10 @@ export function formatResources(resources: Resource[], opts: FormatOptions): str
   switch (opts.format) {
     case 'yaml':
       if (opts.single && resources.length === 1) return toYaml(resources[0]);
-      return toYaml(asList(resources));
+      return toYaml(asList(resources, opts.kind));
     case 'json':
       if (opts.single && resources.length === 1) return `${JSON.stringify(resources[0], null, 2)}\n`;
-      return `${JSON.stringify(asList(resources), null, 2)}\n`;
+      return `${JSON.stringify(asList(resources, opts.kind), null, 2)}\n`;
     case 'name':
       return resources.map((r) => `${nameKind(r)}/${r.metadata.name}\n`).join('');
     case 'table':
@@ -176,7 +178,17 @@ function nameKind(r: Resource): string {
   return info ? cliKindName(info) : r.kind.toLowerCase();
 }
 
-function asList(resources: Resource[]): Record<string, unknown> {
+/**
+ * calicoctl's list envelope: `<Kind>List` in the kind's apiVersion when every item is of one kind
+ * (`apply -f` reads it back; parseManifests lends the items their kind), a plain `v1 List` when
+ * several kinds are mixed.
+ */
+function asList(resources: Resource[], kind?: KindInfo): Record<string, unknown> {
+  const kinds = new Set(resources.map((r) => `${r.apiVersion}/${r.kind}`));
+  const one = kind ?? (kinds.size === 1 ? kindInfoOf(resources[0]!) : undefined);
+  if (one && [...kinds].every((k) => k === `${one.apiVersion}/${one.kind}`)) {
+    return { apiVersion: one.apiVersion, kind: `${one.kind}List`, items: resources };
+  }
   return { apiVersion: 'v1', kind: 'List', items: resources };
 }
 

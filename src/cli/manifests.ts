@@ -14,6 +14,8 @@ export interface LoadedResource {
   ref: ResourceRef;
   /** File the document came from, for messages. */
   source: string;
+  /** 1-based position of the document in its file (`[doc N]` in messages). */
+  doc: number;
 }
 
 export interface LoadOptions {
@@ -30,6 +32,7 @@ export async function loadManifests(paths: string[], io: CliIO, opts: LoadOption
   const out: LoadedResource[] = [];
   const problems: string[] = [];
   for (const { source, text } of sources) {
+    let docInFile = 0;
     let docs: Resource[];
     try {
       docs = parseManifests(text, source);
@@ -55,7 +58,7 @@ export async function loadManifests(paths: string[], io: CliIO, opts: LoadOption
         r.metadata.namespace = ns ?? opts.namespace ?? 'default';
       }
       if (opts.defaults) r = applyDefaults(r);
-      out.push({ resource: r, info, ref: refOf(info, r), source });
+      out.push({ resource: r, info, ref: refOf(info, r), source, doc: ++docInFile });
     }
   }
   if (problems.length) {
@@ -127,12 +130,14 @@ export function validateAll(batch: LoadedResource[], existing: Resource[], actio
     batch.map((l) => l.resource),
     { existing },
   )) {
-    // validateBatch names documents `[doc N]` (1-based in the batch); add the file it came from.
+    // validateBatch names documents `[doc N]` (1-based in the whole batch); say the file and the
+    // document's number within that file instead.
     const doc = /^\[doc (\d+)\]/.exec(p.path);
-    const src = doc ? batch[Number(doc[1]) - 1]?.source : undefined;
-    const where = p.path ? `${src ? `${src}: ` : ''}${p.path}: ` : '';
+    const l = doc ? batch[Number(doc[1]) - 1] : undefined;
+    const path = l ? p.path.replace(/^\[doc \d+\]/, `[doc ${l.doc}]`) : p.path;
+    const where = path ? `${l ? `${l.source}: ` : ''}${path}: ` : '';
     lines.push(`${where}${p.message}`);
-    problems.push(p);
+    problems.push({ ...p, path });
   }
   if (lines.length) {
     const n = batch.length;
@@ -148,4 +153,79 @@ export function validateAll(batch: LoadedResource[], existing: Resource[], actio
 export function kindPhrase(infos: KindInfo[]): string {
   const kinds = new Set(infos.map((i) => i.kind));
   return kinds.size === 1 ? `'${[...kinds][0]}' resource(s)` : 'resource(s)';
+}
+
+/**
+ * Status is Tessera's to write (the agent's Node and CalicoNodeStatus status, ...). As in Calico, a
+ * user's apply/replace/patch does not change it: the user's copy is dropped before validation and
+ * the stored status is written back unchanged.
+ */
+export function withoutStatus(r: Resource): Resource {
+  // Kubernetes kinds (Pod status.podIP) are mirrored input here, not Tessera's output.
+  if (!('status' in r) || r.apiVersion !== 'projectcalico.org/v3') return r;
+  const { status: _ignored, ...rest } = r as Resource & { status?: unknown };
+  return rest as Resource;
+}
+
+export function withStatusOf(r: Resource, current: Resource | undefined): Resource {
+  if (r.apiVersion !== 'projectcalico.org/v3') return r;
+  const status = (current as (Resource & { status?: unknown }) | undefined)?.status;
+  const base = withoutStatus(r);
+  return status === undefined ? base : ({ ...base, status } as Resource);
+}
+
+const SERVER_META = new Set(['resourceVersion', 'uid', 'creationTimestamp', 'generation', 'managedFields']);
+
+function canonical(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(canonical);
+  if (v && typeof v === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(v).sort()) {
+      const x = (v as Record<string, unknown>)[k];
+      if (x !== undefined) out[k] = canonical(x);
+    }
+    return out;
+  }
+  return v;
+}
+
+/** True when writing `next` over `current` would change nothing a user controls (a no-op). */
+export function sameUserContent(next: Resource, current: Resource): boolean {
+  const strip = (r: Resource) => {
+    const meta: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(r.metadata)) if (!SERVER_META.has(k)) meta[k] = v;
+    if (meta['labels'] && Object.keys(meta['labels'] as object).length === 0) delete meta['labels'];
+    if (meta['annotations'] && Object.keys(meta['annotations'] as object).length === 0) delete meta['annotations'];
+    return canonical({ ...withoutStatus(r), metadata: meta });
+  };
+  return JSON.stringify(strip(next)) === JSON.stringify(strip(current));
+}
+
+/** The stored object a loaded document refers to, among `existing`. */
+export function currentOf(l: Pick<LoadedResource, 'info' | 'ref'>, existing: Resource[]): Resource | undefined {
+  return existing.find((r) => r.apiVersion === l.info.apiVersion && r.kind === l.info.kind && sameRef(refOf(l.info, r), l.ref));
+}
+
+/**
+ * A document carrying a resourceVersion that is no longer the stored one was read before someone
+ * else changed (or deleted) the object: refuse it, as Calico and kubectl do, rather than overwrite.
+ */
+export function staleError(batch: LoadedResource[], existing: Resource[], action: string): TesseraError | undefined {
+  const lines: string[] = [];
+  for (const l of batch) {
+    const rv = l.resource.metadata.resourceVersion;
+    if (rv === undefined || rv === '') continue;
+    const cur = currentOf(l, existing);
+    if (cur && cur.metadata.resourceVersion === rv) continue;
+    lines.push(
+      cur
+        ? `${l.source}: ${describeRef(l.ref)}: the resource was modified since it was read (resourceVersion "${rv}", now "${cur.metadata.resourceVersion}"); get it again and re-apply your change`
+        : `${l.source}: ${describeRef(l.ref)}: the resource was deleted since it was read (resourceVersion "${rv}"); remove metadata.resourceVersion to create it again`,
+    );
+  }
+  if (lines.length === 0) return undefined;
+  return new TesseraError(
+    'conflict',
+    lines.length === 1 ? `cannot ${action}: ${lines[0]}` : `cannot ${action}: nothing was written\n${lines.map((x) => `  ${x}`).join('\n')}`,
+  );
 }

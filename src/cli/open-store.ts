@@ -2,7 +2,8 @@
  * Opens the CLI's `CliStore`: the datastore's ResourceStore on etcd (the binary) or in memory
  * (tests). The only file that knows ResourceStore's signatures.
  */
-import { MemoryBackend, ResourceStore, openBackend, plainEndpointsServingTls, type Backend } from '../datastore/index.js';
+import { EtcdHttpBackend, MemoryBackend, ResourceStore, plainEndpointsServingTls, type Backend } from '../datastore/index.js';
+import { IpamClient } from '../ipam/index.js';
 import { resolveDatastore, type ResolvedDatastore, type ResolveOptions } from '../lib/context.js';
 import { TesseraError, describeError, isTesseraError } from '../lib/errors.js';
 import type { CliStore } from './store.js';
@@ -17,6 +18,7 @@ export function resourceCliStore(rs: ResourceStore, backend: Backend = rs.backen
       (r): r is NonNullable<typeof r> => r !== undefined,
     ),
     delete: (ref) => rs.delete(ref.info, ref.name, ref.namespace),
+    poolAddressesInUse: async (pool) => (await new IpamClient(backend).usage()).find((u) => u.name === pool)?.inUse ?? 0,
     close: () => backend.close(),
   };
 }
@@ -24,7 +26,7 @@ export function resourceCliStore(rs: ResourceStore, backend: Backend = rs.backen
 /** Resolves the datastore (flag, env, --config, context) and opens it. */
 export async function openCliStore(selection: ResolveOptions): Promise<CliStore> {
   const ds = resolveDatastore(selection);
-  const backend = openBackend(ds.tls ? { endpoints: ds.endpoints, tls: ds.tls } : { endpoints: ds.endpoints });
+  const backend = new EtcdHttpBackend(ds.tls ? { endpoints: ds.endpoints, tls: ds.tls } : { endpoints: ds.endpoints });
   return namingEndpoints(resourceCliStore(new ResourceStore(backend)), ds);
 }
 
@@ -37,12 +39,16 @@ function namingEndpoints(store: CliStore, ds: ResolvedDatastore): CliStore {
         return await fn(...a);
       } catch (err) {
         if (isTesseraError(err, 'unavailable') || isTesseraError(err, 'timeout')) {
-          // grpc says only "Failed to connect" when an http:// endpoint is really a TLS listener.
-          const what = `cannot reach etcd at ${ds.endpoints.map((e) => `"${e}"`).join(', ')} (from ${ds.source})`;
+          const failures = err.details['failures'] as { endpoint: string; why: string }[] | undefined;
+          const where = ds.endpoints.map((e) => `"${e}"`).join(', ');
+          // One line: which endpoints, where they came from, and each one's reason, said once.
+          const why = failures ? failures.map((f) => (failures.length > 1 ? `${f.endpoint}: ${f.why}` : f.why)).join('; ') : describeError(err);
+          const what = `cannot reach the datastore at ${where} (from ${ds.source}): ${why}`;
+          // An http:// endpoint that is really a TLS listener just looks unresponsive.
           const tls = await plainEndpointsServingTls(ds.endpoints);
-          if (!tls.length) throw new TesseraError(err.code, what, { cause: err });
+          if (!tls.length) throw new TesseraError(err.code, what, { details: { clientError: err } });
           const hint = `${tls.map((e) => `"${e}"`).join(', ')} ${tls.length > 1 ? 'serve' : 'serves'} TLS: use https:// and set caFile (calicoctl: etcdCACertFile)`;
-          throw new TesseraError(err.code, `${what}: ${describeError(err)}; ${hint}`, { details: { clientError: err } });
+          throw new TesseraError(err.code, `${what}; ${hint}`, { details: { clientError: err } });
         }
         throw err;
       }
@@ -54,6 +60,7 @@ function namingEndpoints(store: CliStore, ds: ResolvedDatastore): CliStore {
     update: wrap(store.update),
     applyBatch: wrap(store.applyBatch),
     delete: wrap(store.delete),
+    poolAddressesInUse: store.poolAddressesInUse && wrap(store.poolAddressesInUse),
     close: store.close,
   };
 }

@@ -9,24 +9,70 @@
 import { Command, CommanderError, Option } from 'commander';
 import { describeError, isTesseraError } from '../lib/errors.js';
 import type { ResolveOptions } from '../lib/context.js';
-import { OUTPUT_FORMATS, type OutputFormat } from './format.js';
+import type { OutputFormat } from './format.js';
 import type { CliIO, VerbDeps } from './io.js';
 import type { CliStore } from './store.js';
-import { applyVerb } from './commands/apply.js';
-import { createVerb } from './commands/create.js';
-import { replaceVerb } from './commands/replace.js';
-import { deleteVerb } from './commands/delete.js';
-import { getVerb } from './commands/get.js';
-import { patchVerb } from './commands/patch.js';
-import { labelVerb } from './commands/label.js';
-import { validateVerb } from './commands/validate.js';
-import { versionVerb, clientVersion } from './commands/version.js';
-import { contextDeleteVerb, contextListVerb, contextUseVerb } from './commands/context.js';
-import { registerDemo } from './commands/demo.js';
-import { registerLab } from './commands/lab.js';
-import { registerIpam } from './commands/ipam.js';
-import { registerPolicy } from './commands/policy.js';
-import { registerNode } from './commands/node.js';
+import { packageInfo } from './package-root.js';
+
+/*
+ * Start-up time: every verb's module (and with it the API, YAML, the datastore, Node's tls/crypto/
+ * child_process) is imported only when that verb runs. The command groups (lab, ipam, policy,
+ * node, demo) are registered for real only when argv names them; otherwise a stub with the same
+ * description stands in the top-level help (program.test.ts checks that the two agree).
+ */
+const OUTPUT_FORMAT_CHOICES: readonly OutputFormat[] = ['wide', 'yaml', 'json', 'name'];
+
+type GroupName = 'demo' | 'lab' | 'ipam' | 'policy' | 'node';
+
+/** The group commands' one-line descriptions, as their register functions set them. */
+export const GROUP_DESCRIPTIONS: Record<GroupName, string> = {
+  demo: 'narrated demos',
+  lab: 'a multi-node cluster out of network namespaces on this machine (root)',
+  ipam: 'IP address management: usage, consistency check, release, configuration',
+  policy: 'network policy tools',
+  node: 'node commands (BGP status)',
+};
+
+/** Registers one command group for real (loads its module). */
+export async function registerGroup(program: Command, group: GroupName, io: CliIO): Promise<void> {
+  switch (group) {
+    case 'demo':
+      // The demo runs real command lines against its own etcd, whatever store these deps open.
+      (await import('./commands/demo.js')).registerDemo(program, io, async (argv, stepIO) => {
+        const { openCliStore } = await import('./open-store.js');
+        return runCli(argv, { io: stepIO, openStore: openCliStore });
+      });
+      return;
+    case 'lab':
+      (await import('./commands/lab.js')).registerLab(program);
+      return;
+    case 'ipam':
+      (await import('./commands/ipam.js')).registerIpam(program);
+      return;
+    case 'policy':
+      (await import('./commands/policy.js')).registerPolicy(program);
+      return;
+    case 'node':
+      (await import('./commands/node.js')).registerNode(program);
+      return;
+  }
+}
+
+const VALUED_GLOBALS = new Set(['--etcd-endpoints', '--config', '--context']);
+
+/** The first non-option word of argv (the verb), skipping global options and their values. */
+export function verbOf(argv: readonly string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (VALUED_GLOBALS.has(a)) {
+      i++;
+      continue;
+    }
+    if (a === '--') return argv[i + 1];
+    if (!a.startsWith('-')) return a;
+  }
+  return undefined;
+}
 
 export interface ProgramDeps {
   io: CliIO;
@@ -52,12 +98,20 @@ interface RunState {
   store?: Promise<CliStore>;
 }
 
-export function buildProgram(deps: ProgramDeps, state: RunState = { code: 0 }): Command {
+/**
+ * The program with every verb; command groups are stubs unless named in `realGroups` (runCli
+ * passes the one argv names; tests pass all).
+ */
+export async function buildProgram(
+  deps: ProgramDeps,
+  state: RunState = { code: 0 },
+  realGroups: readonly string[] = Object.keys(GROUP_DESCRIPTIONS),
+): Promise<Command> {
   const env = deps.env ?? process.env;
   const program = new Command('tessera');
   program
     .description('Tessera: container networking and network policy (calicoctl-compatible CLI)')
-    .version(clientVersion(), '--client-version', 'print the client version only')
+    .version(packageInfo()?.version ?? 'unknown', '--client-version', 'print the client version only')
     .option('--etcd-endpoints <urls>', 'etcd endpoints, comma-separated (env TESSERA_ETCD_ENDPOINTS)')
     .option('--config <file>', 'datastore config file (YAML/JSON: etcdEndpoints, caFile, certFile, keyFile)')
     .option('--context <name>', 'use this context from the CLI config instead of the current one')
@@ -88,9 +142,9 @@ export function buildProgram(deps: ProgramDeps, state: RunState = { code: 0 }): 
     .description('create or update every resource in the files, validated first, written in one atomic batch')
     .addOption(fileOpt().makeOptionMandatory())
     .addOption(nsOpt())
-    .action(run((cmd) => {
+    .action(run(async (cmd) => {
       const o = cmd.opts<{ filename: string[]; namespace?: string }>();
-      return applyVerb({ files: o.filename, namespace: o.namespace }, verbDeps(cmd));
+      return (await import('./commands/apply.js')).applyVerb({ files: o.filename, namespace: o.namespace }, verbDeps(cmd));
     }));
 
   program
@@ -99,9 +153,9 @@ export function buildProgram(deps: ProgramDeps, state: RunState = { code: 0 }): 
     .addOption(fileOpt().makeOptionMandatory())
     .addOption(nsOpt())
     .option('--skip-exists', 'skip resources that already exist instead of failing')
-    .action(run((cmd) => {
+    .action(run(async (cmd) => {
       const o = cmd.opts<{ filename: string[]; namespace?: string; skipExists?: boolean }>();
-      return createVerb({ files: o.filename, namespace: o.namespace, skipExists: o.skipExists }, verbDeps(cmd));
+      return (await import('./commands/create.js')).createVerb({ files: o.filename, namespace: o.namespace, skipExists: o.skipExists }, verbDeps(cmd));
     }));
 
   program
@@ -110,9 +164,9 @@ export function buildProgram(deps: ProgramDeps, state: RunState = { code: 0 }): 
     .addOption(fileOpt().makeOptionMandatory())
     .addOption(nsOpt())
     .option('--skip-not-exists', 'skip resources that do not exist instead of failing')
-    .action(run((cmd) => {
+    .action(run(async (cmd) => {
       const o = cmd.opts<{ filename: string[]; namespace?: string; skipNotExists?: boolean }>();
-      return replaceVerb({ files: o.filename, namespace: o.namespace, skipNotExists: o.skipNotExists }, verbDeps(cmd));
+      return (await import('./commands/replace.js')).replaceVerb({ files: o.filename, namespace: o.namespace, skipNotExists: o.skipNotExists }, verbDeps(cmd));
     }));
 
   program
@@ -123,10 +177,10 @@ export function buildProgram(deps: ProgramDeps, state: RunState = { code: 0 }): 
     .addOption(fileOpt())
     .addOption(nsOpt())
     .option('--skip-not-exists', 'do not fail on resources that do not exist')
-    .action(run((cmd) => {
+    .action(run(async (cmd) => {
       const [kind, names] = cmd.processedArgs as [string | undefined, string[]];
       const o = cmd.opts<{ filename: string[]; namespace?: string; skipNotExists?: boolean }>();
-      return deleteVerb(
+      return (await import('./commands/delete.js')).deleteVerb(
         { kind, names, files: o.filename, namespace: o.namespace, skipNotExists: o.skipNotExists },
         verbDeps(cmd),
       );
@@ -140,11 +194,11 @@ export function buildProgram(deps: ProgramDeps, state: RunState = { code: 0 }): 
     .addOption(fileOpt())
     .addOption(nsOpt())
     .option('-A, --all-namespaces', 'list namespaced kinds across every namespace')
-    .addOption(new Option('-o, --output <format>', 'output format').choices(OUTPUT_FORMATS.filter((f) => f !== 'table')))
-    .action(run((cmd) => {
+    .addOption(new Option('-o, --output <format>', 'output format').choices(OUTPUT_FORMAT_CHOICES))
+    .action(run(async (cmd) => {
       const [kind, names] = cmd.processedArgs as [string | undefined, string[]];
       const o = cmd.opts<{ filename: string[]; namespace?: string; allNamespaces?: boolean; output?: OutputFormat }>();
-      return getVerb(
+      return (await import('./commands/get.js')).getVerb(
         {
           kind,
           names,
@@ -164,10 +218,10 @@ export function buildProgram(deps: ProgramDeps, state: RunState = { code: 0 }): 
     .argument('<name>')
     .requiredOption('-p, --patch <json>', 'JSON (or YAML) merge patch, e.g. \'{"spec":{"disabled":true}}\'')
     .addOption(nsOpt())
-    .action(run((cmd) => {
+    .action(run(async (cmd) => {
       const [kind, name] = cmd.processedArgs as [string, string];
       const o = cmd.opts<{ patch: string; namespace?: string }>();
-      return patchVerb({ kind, name, patch: o.patch, namespace: o.namespace }, verbDeps(cmd));
+      return (await import('./commands/patch.js')).patchVerb({ kind, name, patch: o.patch, namespace: o.namespace }, verbDeps(cmd));
     }));
 
   program
@@ -178,10 +232,10 @@ export function buildProgram(deps: ProgramDeps, state: RunState = { code: 0 }): 
     .argument('<changes...>', 'key=value to set, key- to remove')
     .addOption(nsOpt())
     .option('--overwrite', 'allow changing the value of an existing label')
-    .action(run((cmd) => {
+    .action(run(async (cmd) => {
       const [kind, name, changes] = cmd.processedArgs as [string, string, string[]];
       const o = cmd.opts<{ namespace?: string; overwrite?: boolean }>();
-      return labelVerb({ kind, name, changes, namespace: o.namespace, overwrite: o.overwrite }, verbDeps(cmd));
+      return (await import('./commands/label.js')).labelVerb({ kind, name, changes, namespace: o.namespace, overwrite: o.overwrite }, verbDeps(cmd));
     }));
 
   program
@@ -189,41 +243,36 @@ export function buildProgram(deps: ProgramDeps, state: RunState = { code: 0 }): 
     .description('validate manifests without a datastore')
     .addOption(fileOpt().makeOptionMandatory())
     .addOption(nsOpt())
-    .action(run((cmd) => {
+    .action(run(async (cmd) => {
       const o = cmd.opts<{ filename: string[]; namespace?: string }>();
-      return validateVerb({ files: o.filename, namespace: o.namespace }, verbDeps(cmd));
+      return (await import('./commands/validate.js')).validateVerb({ files: o.filename, namespace: o.namespace }, verbDeps(cmd));
     }));
 
   program
     .command('version')
     .description('print the client version and, if reachable, the cluster version')
-    .action(run((cmd) => versionVerb({}, verbDeps(cmd))));
+    .action(run(async (cmd) => (await import('./commands/version.js')).versionVerb({}, verbDeps(cmd))));
 
   const context = program.command('context').description('manage datastore contexts (~/.tessera/config.json)');
   context
     .command('list')
     .description('list contexts; * marks the current one')
-    .action(run(() => contextListVerb(deps.io, env)));
+    .action(run(async () => (await import('./commands/context.js')).contextListVerb(deps.io, env)));
   context
     .command('use')
     .argument('<name>')
     .description('make a context current')
-    .action(run((cmd) => contextUseVerb(cmd.processedArgs[0] as string, deps.io, env)));
+    .action(run(async (cmd) => (await import('./commands/context.js')).contextUseVerb(cmd.processedArgs[0] as string, deps.io, env)));
   context
     .command('delete')
     .argument('<name>')
     .description('remove a context')
-    .action(run((cmd) => contextDeleteVerb(cmd.processedArgs[0] as string, deps.io, env)));
+    .action(run(async (cmd) => (await import('./commands/context.js')).contextDeleteVerb(cmd.processedArgs[0] as string, deps.io, env)));
 
-  // The demo runs real command lines against its own etcd, whatever store these deps open.
-  registerDemo(program, deps.io, async (argv, io) => {
-    const { openCliStore } = await import('./open-store.js');
-    return runCli(argv, { io, openStore: openCliStore });
-  });
-  registerLab(program);
-  registerIpam(program);
-  registerPolicy(program);
-  registerNode(program);
+  for (const group of Object.keys(GROUP_DESCRIPTIONS) as GroupName[]) {
+    if (realGroups.includes(group)) await registerGroup(program, group, deps.io);
+    else program.command(group).description(GROUP_DESCRIPTIONS[group]).allowUnknownOption().allowExcessArguments();
+  }
   return program;
 }
 
@@ -241,7 +290,8 @@ export function reportError(err: unknown, io: CliIO): number {
     if (err.code === 'validation') {
       io.err(`${err.message}\n`);
       if (!err.message.includes('\n')) {
-        for (const p of err.problems) io.err(`  ${p.path ? `${p.path}: ` : ''}${p.message}\n`);
+        // A problem the headline already states (one bad file, one unknown kind) is not repeated.
+        for (const p of err.problems) if (!err.message.includes(p.message)) io.err(`  ${p.path ? `${p.path}: ` : ''}${p.message}\n`);
       }
       return 1;
     }
@@ -255,9 +305,11 @@ export function reportError(err: unknown, io: CliIO): number {
 /** Runs one CLI invocation (argv without node and script) and returns its exit code. */
 export async function runCli(argv: string[], deps: ProgramDeps): Promise<number> {
   const state: RunState = { code: 0 };
-  const program = buildProgram(deps, state);
   let code: number;
   try {
+    const verb = verbOf(argv);
+    const groups = verb === 'help' ? argv.filter((a) => a in GROUP_DESCRIPTIONS) : verb && verb in GROUP_DESCRIPTIONS ? [verb] : [];
+    const program = await buildProgram(deps, state, groups);
     await program.parseAsync(argv, { from: 'user' });
     code = state.code;
   } catch (err) {

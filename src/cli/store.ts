@@ -24,6 +24,8 @@ export interface CliStore {
   applyBatch(rs: Resource[]): Promise<Resource[]>;
   /** Returns the deleted object, or undefined when it did not exist. */
   delete(ref: ResourceRef): Promise<Resource | undefined>;
+  /** Addresses IPAM has allocated from the pool named `pool` (for the pool-delete safety check). */
+  poolAddressesInUse?(pool: string): Promise<number>;
   close(): Promise<void>;
 }
 

@@ -18,6 +18,7 @@ export type { Backend, KV, ListResult, TxnOp, WatchEvent, WatchOptions, WatchStr
 export * from './keys.js';
 export { MemoryBackend, MemoryStore, type MemoryBackendOptions, type MemoryStoreOptions } from './memory/memory-backend.js';
 export { EtcdBackend, type EtcdBackendOptions, type EtcdTlsOptions } from './etcd/etcd-backend.js';
+export { EtcdHttpBackend, type EtcdHttpBackendOptions } from './etcd/http-backend.js';
 export { openBackend, type EtcdConfig } from './open-backend.js';
 export { plainEndpointsServingTls } from './etcd/tls-probe.js';
 export { Syncer, type SyncerOptions, type SyncStatus, type SyncUpdate } from './syncer.js';

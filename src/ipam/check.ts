@@ -3,7 +3,13 @@
  * `calicoctl ipam check`). Every leak/orphan entry carries the allocation's sequence number, so
  * `releaseFromReport` frees exactly what was seen and never an address reused since.
  */
-import { cidrFirst, cidrLast, parseCidr, type Cidr } from '../lib/ip.js';
+import { cidrFirst, cidrLast, formatIp, parseCidr, tryParseIp, type Cidr } from '../lib/ip.js';
+
+/** `10.0.0.5/32` or `fd00::05` → the address text allocationsOf uses. */
+function canonicalIp(text: string): string {
+  const ip = tryParseIp(text.replace(/\/\d+$/, ''));
+  return ip ? formatIp(ip.family, ip.value) : text;
+}
 import { affinityHost, allocationsOf, blockInvariantProblems, hostAffinity } from './block.js';
 import type { AllocationBlock, BlockAffinity, CheckOptions, IpamHandle, IpamReport, LeakEntry } from './types.js';
 
@@ -13,7 +19,11 @@ export interface IpamSnapshot {
   affinities: BlockAffinity[];
 }
 
-export function buildReport(snap: IpamSnapshot, liveHandles?: CheckOptions['liveHandles']): IpamReport {
+export function buildReport(
+  snap: IpamSnapshot,
+  liveHandles?: CheckOptions['liveHandles'],
+  extra: Pick<CheckOptions, 'endpointAddresses' | 'poolCidrs'> = {},
+): IpamReport {
   const report: IpamReport = {
     leaks: [],
     orphanHandles: [],
@@ -94,7 +104,23 @@ export function buildReport(snap: IpamSnapshot, liveHandles?: CheckOptions['live
       report.affinityProblems.push({ host, cidr: b.cidr, problem: 'block is affine to the host but has no affinity record' });
     }
   }
+  // As Calico's check: addresses endpoints use that IPAM does not hold (a release while in use
+  // hands them to the next pod), and allocations that no pool covers any more.
+  if (extra.endpointAddresses) {
+    report.inUseNotAllocated = extra.endpointAddresses.filter((e) => !seenAddr.has(canonicalIp(e.address)));
+  }
+  if (extra.poolCidrs) {
+    const pools = extra.poolCidrs.map((c) => parseCidr(c) as Cidr);
+    report.outsidePools = [];
+    for (const b of snap.blocks) {
+      const bc = parseCidr(b.cidr) as Cidr;
+      if (pools.some((p) => p.family === bc.family && cidrFirst(p) <= cidrFirst(bc) && cidrLast(bc) <= cidrLast(p))) continue;
+      for (const a of allocationsOf(b)) report.outsidePools.push({ address: a.address, blockCidr: b.cidr, handleId: a.handleId });
+    }
+  }
   report.problems =
+    (report.inUseNotAllocated?.length ?? 0) +
+    (report.outsidePools?.length ?? 0) +
     report.leaks.length +
     report.orphanHandles.length +
     report.orphanAllocations.length +

@@ -26,7 +26,7 @@ export class IpamClient extends IpamAllocator {
   }
 
   async check(options: CheckOptions = {}): Promise<IpamReport> {
-    return buildReport(await this.snapshot(options.signal), options.liveHandles);
+    return buildReport(await this.snapshot(options.signal), options.liveHandles, options);
   }
 
   /**

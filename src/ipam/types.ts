@@ -185,6 +185,10 @@ export interface IpamReport {
   affinityProblems: { host: string; cidr: string; problem: string }[];
   /** Blocks whose stored structure is inconsistent (corruption). */
   blockProblems: { block: string; problem: string }[];
+  /** Addresses workload endpoints use that IPAM does not hold as allocated (released while in use). */
+  inUseNotAllocated?: { address: string; endpoint: string }[];
+  /** Allocated addresses in blocks that lie in no existing IP pool (the pool was deleted). */
+  outsidePools?: { address: string; blockCidr: string; handleId: string | null }[];
   problems: number;
   checkedAt?: string;
 }
@@ -195,5 +199,9 @@ export interface CheckOptions {
    * problems are reported). A Set is matched by exact handle id.
    */
   liveHandles?: ReadonlySet<string> | ((handleId: string, attrs: Record<string, string> | null) => boolean);
+  /** Addresses endpoints use (WorkloadEndpoint ipNetworks), checked against the allocations. */
+  endpointAddresses?: { address: string; endpoint: string }[];
+  /** Pool CIDRs that exist; with it, allocations outside every pool are reported. */
+  poolCidrs?: string[];
   signal?: AbortSignal;
 }

@@ -2,8 +2,10 @@
  * CLI contexts: where the `tessera` CLI (and the lab) find the datastore.
  *
  * Precedence in `resolveDatastore` (first that is set wins, like calicoctl / kubectl):
- *   1. `--etcd-endpoints` flag   2. `TESSERA_ETCD_ENDPOINTS` env   3. `--config FILE`
- *   4. the current context (or `--context NAME`) in $TESSERA_CONFIG or ~/.tessera/config.json
+ *   1. `--etcd-endpoints` flag   2. `TESSERA_ETCD_ENDPOINTS` env   3. calicoctl's `ETCD_ENDPOINTS`
+ *   (+ ETCD_CA_CERT_FILE, ETCD_CERT_FILE, ETCD_KEY_FILE; DATASTORE_TYPE must be etcdv3 if set)
+ *   4. `--config FILE`   5. the current context (or `--context NAME`) in $TESSERA_CONFIG or
+ *   ~/.tessera/config.json
  * TLS file paths come with the source that supplied the endpoints (env adds TESSERA_ETCD_CA_FILE,
  * TESSERA_ETCD_CERT_FILE, TESSERA_ETCD_KEY_FILE), so a context's CA never leaks onto a flag's
  * endpoints.
@@ -252,6 +254,20 @@ export function resolveDatastore(opts: ResolveOptions = {}): ResolvedDatastore {
       keyFile: env['TESSERA_ETCD_KEY_FILE'],
     } as DatastoreTls);
     return resolved(splitEndpoints(fromEnv), 'TESSERA_ETCD_ENDPOINTS', tls);
+  }
+  // calicoctl's own variables (DATASTORE_TYPE=etcdv3, ETCD_ENDPOINTS, ETCD_CA_CERT_FILE, ...).
+  const calicoEndpoints = env['ETCD_ENDPOINTS'];
+  if (calicoEndpoints !== undefined && splitEndpoints(calicoEndpoints).length > 0) {
+    const type = env['DATASTORE_TYPE'];
+    if (type !== undefined && type !== '' && type !== 'etcdv3') {
+      throw new TesseraError('usage', `DATASTORE_TYPE "${type}" is not supported: Tessera's datastore is etcd (DATASTORE_TYPE=etcdv3)`);
+    }
+    const tls = tlsOf({
+      caFile: env['ETCD_CA_CERT_FILE'],
+      certFile: env['ETCD_CERT_FILE'],
+      keyFile: env['ETCD_KEY_FILE'],
+    } as DatastoreTls);
+    return resolved(splitEndpoints(calicoEndpoints), 'ETCD_ENDPOINTS', tls);
   }
   if (opts.config !== undefined) {
     const ctx = readDatastoreConfigFile(opts.config);

@@ -281,7 +281,14 @@ export const SCHEMAS: Readonly<Record<string, KindSchema>> = {
       wireguard: obj({ interfaceIPv4Address: str, interfaceIPv6Address: str }),
       addresses: arr(obj({ address: str, type: str })),
     }),
-    status: obj({ wireguardPublicKey: str, wireguardPublicKeyV6: str, podCIDRs: strList }),
+    // Calico's NodeStatus fields, plus the conditions the Tessera agent publishes (Ready,
+    // DataplaneProblems), so what `get node -o yaml` prints validates.
+    status: obj({
+      wireguardPublicKey: str,
+      wireguardPublicKeyV6: str,
+      podCIDRs: strList,
+      conditions: arr(obj({ type: str, status: str, reason: str, message: str, lastTransitionTime: str, lastHeartbeatTime: str })),
+    }),
   },
   [`${C}CalicoNodeStatus`]: {
     spec: obj({ node: str, classes: strList, updatePeriodSeconds: int }),

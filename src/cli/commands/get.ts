@@ -9,6 +9,7 @@ import { resolveKind } from '../refs.js';
 import { describeRef } from '../store.js';
 import type { Resource } from '../../api/index.js';
 import { refsFromArgs } from './delete.js';
+import { virtualResources, withVirtual } from '../virtual.js';
 
 export interface GetArgs {
   kind?: string;
@@ -36,20 +37,22 @@ export async function getVerb(args: GetArgs, deps: VerbDeps): Promise<number> {
     const info = resolveKind(args.kind);
     const store = await deps.store();
     const ns = info.namespaced && !args.allNamespaces ? (args.namespace ?? 'default') : undefined;
-    const items = (await store.list(info, ns)).sort(byNamespaceThenName);
+    const items = (await withVirtual(info, store, await store.list(info, ns))).sort(byNamespaceThenName);
     const showNamespace = info.namespaced && args.allNamespaces === true;
     if (items.length === 0 && (args.output === 'table' || args.output === 'wide')) {
       const headers = [...(showNamespace ? ['NAMESPACE'] : []), 'NAME'];
       deps.io.out(renderTable([...headers, ...columnsFor(info, args.output === 'wide').map((c) => c.header)], []));
       return 0;
     }
-    deps.io.out(formatResources(items, { format: args.output, showNamespace }));
+    deps.io.out(formatResources(items, { format: args.output, showNamespace, kind: info }));
     return 0;
   }
   if (args.allNamespaces) throw new TesseraError('usage', 'get: -A applies only when listing a kind');
   const refs = await refsFromArgs(args, deps, 'get');
   const store = await deps.store();
-  const found = await Promise.all(refs.map((r) => store.get(r)));
+  const found = await Promise.all(
+    refs.map(async (r) => (await store.get(r)) ?? (await virtualResources(r.info, store)).find((v) => v.metadata.name === r.name && !r.info.namespaced)),
+  );
   const items: Resource[] = [];
   let missing = 0;
   for (const [i, r] of found.entries()) {

@@ -8,7 +8,8 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { openBackend, type Backend } from '../../datastore/index.js';
+import { openBackend, ResourceStore, type Backend } from '../../datastore/index.js';
+import { lookupKind } from '../../api/index.js';
 import { resolveDatastore } from '../../lib/context.js';
 import { TesseraError } from '../../lib/errors.js';
 import { systemClock, type Clock } from '../../lib/clock.js';
@@ -91,7 +92,18 @@ export function renderUsage(usage: PoolUsage[], showBlocks: boolean): string {
 export async function ipamCheckVerb(deps: IpamCliDeps, opts: { output?: string }): Promise<IpamReport> {
   const ipam = new IpamClient(deps.backend);
   const live = await loadLiveHandles(deps.backend);
-  const report = await ipam.check({ liveHandles: (h) => live(h) });
+  const rs = new ResourceStore(deps.backend);
+  const [weps, pools] = await Promise.all([rs.list(lookupKind('WorkloadEndpoint')!), rs.list(lookupKind('IPPool')!)]);
+  const endpointAddresses = weps.flatMap((w) => {
+    const nets = (w.spec as { ipNetworks?: unknown } | undefined)?.ipNetworks;
+    const endpoint = `${w.metadata.namespace ?? 'default'}/${w.metadata.name}`;
+    return Array.isArray(nets) ? nets.filter((n): n is string => typeof n === 'string').map((address) => ({ address, endpoint })) : [];
+  });
+  const poolCidrs = pools.flatMap((p) => {
+    const c = (p.spec as { cidr?: unknown } | undefined)?.cidr;
+    return typeof c === 'string' ? [c] : [];
+  });
+  const report = await ipam.check({ liveHandles: (h) => live(h), endpointAddresses, poolCidrs });
   report.checkedAt = (deps.clock ?? systemClock).nowIso();
   deps.out(`Checked IPAM: ${report.problems} problem(s)\n`);
   const section = (title: string, lines: string[]) => {
@@ -104,6 +116,8 @@ export async function ipamCheckVerb(deps: IpamCliDeps, opts: { output?: string }
   section('Duplicates / overlapping blocks', report.duplicates.map((d) => `${d.address ?? ''} ${d.blocks.join(' ')}`.trim()));
   section('Affinity problems', report.affinityProblems.map((a) => `${a.host} ${a.cidr}: ${a.problem}`));
   section('Corrupt blocks', report.blockProblems.map((b) => `${b.block}: ${b.problem}`));
+  section('Addresses in use that IPAM does not hold', (report.inUseNotAllocated ?? []).map((e) => `${e.address} endpoint=${e.endpoint}`));
+  section('Allocations in no IP pool', (report.outsidePools ?? []).map((e) => `${e.address} block=${e.blockCidr} handle=${e.handleId ?? '(none)'}`));
   // Leaks kube-controllers' IPAM GC has seen and will release when their grace period ends
   // (information, not a problem: the GC is handling them).
   const pendingGc = await readPendingLeaks(deps.backend);
@@ -146,11 +160,30 @@ export function readReport(path: string): IpamReport {
   };
 }
 
-export async function ipamReleaseVerb(deps: IpamCliDeps, opts: { ip?: string[]; fromReport?: string }): Promise<number> {
+export async function ipamReleaseVerb(deps: IpamCliDeps, opts: { ip?: string[]; fromReport?: string; force?: boolean }): Promise<number> {
   if ((opts.ip === undefined || opts.ip.length === 0) === (opts.fromReport === undefined)) {
     throw new TesseraError('usage', 'ipam release: give exactly one of --ip ADDR or --from-report FILE');
   }
   const ipam = new IpamClient(deps.backend);
+  if (opts.ip !== undefined && !opts.force) {
+    // An address a live workload (or a node's tunnel) still holds would be handed to the next pod
+    // while the first still uses it: refuse, as calicoctl does, unless --force.
+    const live = await loadLiveHandles(deps.backend);
+    const inUse: string[] = [];
+    for (const ip of opts.ip) {
+      const info = await ipam.lookupIp(ip);
+      if (info.state !== 'allocated' || info.handleId === null || info.handleId === undefined || !live(info.handleId)) continue;
+      const a = info.attrs ?? {};
+      const who = a['namespace'] && a['pod'] ? `pod ${a['namespace']}/${a['pod']}` : `handle "${info.handleId}"`;
+      inUse.push(`${info.address} (${who})`);
+    }
+    if (inUse.length) {
+      throw new TesseraError(
+        'conflict',
+        `cannot release ${inUse.join(', ')}: still in use by a live workload; nothing was released (use --force to release anyway)`,
+      );
+    }
+  }
   const r = opts.fromReport !== undefined ? await ipam.releaseFromReport(readReport(opts.fromReport)) : await ipam.releaseIps(opts.ip!);
   for (const a of r.released) deps.out(`Released ${a}\n`);
   for (const a of r.stale) deps.out(`Skipped ${a}: reassigned since the report (sequence number or handle changed)\n`);
@@ -189,7 +222,7 @@ interface GlobalOpts {
 async function withBackend<T>(cmd: Command, fn: (deps: IpamCliDeps) => Promise<T>): Promise<T> {
   const g = cmd.optsWithGlobals<GlobalOpts>();
   const ds = resolveDatastore({ etcdEndpoints: g.etcdEndpoints, config: g.config, context: g.context });
-  const backend = openBackend(ds.tls ? { endpoints: ds.endpoints, tls: ds.tls } : { endpoints: ds.endpoints });
+  const backend = openBackend({ ...ds, transport: 'http' });
   try {
     return await fn({ backend, out: (t) => process.stdout.write(t) });
   } finally {
@@ -224,8 +257,9 @@ export function registerIpam(program: Command): void {
     .description('release addresses: by address, or everything a check report found')
     .option('--ip <addr>', 'address to release (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--from-report <file>', 'release the leaks/orphans listed in a report from `ipam check -o`')
+    .option('--force', 'release --ip addresses even while a live workload still uses them')
     .action(async (_o: unknown, cmd: Command) => {
-      const o = cmd.opts<{ ip?: string[]; fromReport?: string }>();
+      const o = cmd.opts<{ ip?: string[]; fromReport?: string; force?: boolean }>();
       await withBackend(cmd, (d) => ipamReleaseVerb(d, o));
     });
   ipam

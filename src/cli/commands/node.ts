@@ -71,7 +71,7 @@ export async function nodeStatusVerb(args: { node?: string; birdSocket?: string;
 async function readStatusFromDatastore(cmd: Command, node: string, env: NodeJS.ProcessEnv): Promise<Resource | undefined> {
   const g = cmd.optsWithGlobals<{ etcdEndpoints?: string; config?: string; context?: string }>();
   const ds = resolveDatastore({ etcdEndpoints: g.etcdEndpoints, config: g.config, context: g.context, env });
-  const backend = openBackend(ds.tls ? { endpoints: ds.endpoints, tls: ds.tls } : { endpoints: ds.endpoints });
+  const backend = openBackend({ ...ds, transport: 'http' });
   try {
     const store = new ResourceStore(backend);
     const info = lookupKind('CalicoNodeStatus')!;

@@ -9,7 +9,7 @@ import { applyDefaults, validateBatch, validateResource } from '../../api/index.
 import { TesseraError } from '../../lib/errors.js';
 import { modifyWithRetry } from '../cas.js';
 import type { VerbDeps } from '../io.js';
-import { existingFor } from '../manifests.js';
+import { existingFor, withStatusOf, withoutStatus } from '../manifests.js';
 import { parseNameArg, resolveKind } from '../refs.js';
 import { describeRef } from '../store.js';
 
@@ -64,7 +64,8 @@ export async function patchVerb(args: PatchArgs, deps: VerbDeps): Promise<number
     if (idBefore.some((v, i) => v !== idAfter[i])) {
       throw new TesseraError('usage', `cannot patch ${where}: apiVersion, kind, name and namespace cannot change`);
     }
-    const next = applyDefaults(patched);
+    // Status is Tessera's own: validated without it, written back as stored (a patch of it is ignored).
+    const next = withoutStatus(applyDefaults(patched));
     const problems = [...validateResource(next), ...validateBatch([next], { existing: [...existing, current] })];
     if (problems.length) {
       const lines = problems.map((p) => `  ${p.path ? `${p.path}: ` : ''}${p.message}`).join('\n');
@@ -72,8 +73,9 @@ export async function patchVerb(args: PatchArgs, deps: VerbDeps): Promise<number
         problems,
       });
     }
-    return next;
+    return withStatusOf(next, current);
   });
+  if ('status' in patch) deps.io.err(`note: status is written by Tessera; the patch's "status" was ignored\n`);
   deps.io.out(`Successfully patched 1 '${info.kind}' resource\n`);
   return 0;
 }

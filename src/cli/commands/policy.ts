@@ -125,7 +125,7 @@ export function registerPolicy(program: Command): void {
       const o = cmd.opts<PolicyExplainOptions & { output: string }>();
       const g = cmd.optsWithGlobals<GlobalOpts>();
       const ds = resolveDatastore({ etcdEndpoints: g.etcdEndpoints, config: g.config, context: g.context });
-      const backend = openBackend(ds.tls ? { endpoints: ds.endpoints, tls: ds.tls } : { endpoints: ds.endpoints });
+      const backend = openBackend({ ...ds, transport: 'http' });
       try {
         const calc = calculatorFromResources(await loadPolicyResources(backend));
         const ex = explainBetween(calc, from, to, o);

@@ -5,7 +5,7 @@
  */
 import { TesseraError } from '../../lib/errors.js';
 import type { VerbDeps } from '../io.js';
-import { existingFor, kindPhrase, loadManifests, validateAll } from '../manifests.js';
+import { existingFor, kindPhrase, loadManifests, validateAll, withStatusOf, withoutStatus } from '../manifests.js';
 import { describeRef } from '../store.js';
 
 export interface ReplaceArgs {
@@ -17,6 +17,7 @@ export interface ReplaceArgs {
 export async function replaceVerb(args: ReplaceArgs, deps: VerbDeps): Promise<number> {
   const batch = await loadManifests(args.files, deps.io, { namespace: args.namespace, defaults: true });
   const store = await deps.store();
+  for (const l of batch) l.resource = withoutStatus(l.resource);
   validateAll(batch, await existingFor(batch, store, { withReplaced: true }), 'replace');
   const current = await Promise.all(batch.map((l) => store.get(l.ref)));
   const missing = batch.filter((_, i) => current[i] === undefined);
@@ -31,7 +32,8 @@ export async function replaceVerb(args: ReplaceArgs, deps: VerbDeps): Promise<nu
     if (cur === undefined) continue;
     const resourceVersion = l.resource.metadata.resourceVersion ?? cur.metadata.resourceVersion;
     try {
-      await store.update({ ...l.resource, metadata: { ...l.resource.metadata, resourceVersion } });
+      const next = withStatusOf(l.resource, cur);
+      await store.update({ ...next, metadata: { ...next.metadata, resourceVersion } });
       done++;
     } catch (err) {
       if (done > 0) deps.io.err(`Partial success: replaced the first ${done} resource(s)\n`);

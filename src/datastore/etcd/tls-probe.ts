@@ -3,7 +3,12 @@
  * reports both as "Failed to connect"; a TLS handshake attempt (certificate not checked: this only
  * asks which protocol the port speaks) settles it.
  */
-import { connect } from 'node:tls';
+import { createRequire } from 'node:module';
+
+// node:tls (and crypto with it) is loaded only when a probe runs: a CLI command that reaches etcd
+// over plain http never needs it (~10 ms of start-up).
+const connect = (options: import('node:tls').ConnectionOptions) =>
+  (createRequire(import.meta.url)('node:tls') as typeof import('node:tls')).connect(options);
 
 function answersTls(host: string, port: number, timeoutMs: number): Promise<boolean> {
   return new Promise((resolve) => {
