@@ -15,6 +15,7 @@ import type { DatastoreMirror, MirrorChange } from './mirror.js';
 import type { Resource } from '../api/index.js';
 import { kindFor } from '../api/index.js';
 import { resourceKey } from '../datastore/index.js';
+import { hostConfigFrom, readHostInterfaces } from './host-inputs.js';
 
 const POD_KIND = kindFor('v1', 'Pod')!;
 
@@ -33,6 +34,8 @@ export class PolicyDriver implements DataplaneDriver {
   readonly calculator: PolicyCalculator;
   private readonly reconciler: NftReconciler;
   private dirty = true;
+  private interfacesStale = true;
+  private lastInterfaces = '';
   /** Items rejected by the calculator, by key, with the reason (shown in status). */
   readonly rejected = new Map<string, string>();
   /** `ns/pod` -> keys of that pod's workload endpoints. */
@@ -47,6 +50,11 @@ export class PolicyDriver implements DataplaneDriver {
 
   onChange(change: MirrorChange, mirror: DatastoreMirror): void {
     if (change.type !== 'resource') return;
+    if (change.kind === 'FelixConfiguration') {
+      this.feedUpdate('FelixConfiguration', { kind: 'HostConfig', key: 'host', value: hostConfigFrom(mirror, this.options.nodeName) });
+      return;
+    }
+    if (change.kind === 'HostEndpoint') this.interfacesStale = true;
     if (change.kind === 'Pod' && change.group === 'core') {
       // A Kubernetes workload's labels are its Pod's: a `tessera label pod` must reach policy
       // without a new CNI ADD, so re-derive that pod's endpoints.
@@ -100,7 +108,10 @@ export class PolicyDriver implements DataplaneDriver {
 
   private feed(key: string, resource: Resource, deleted: boolean): void {
     const update = policyUpdateFromResource(resource, deleted);
-    if (!update) return;
+    if (update) this.feedUpdate(key, update);
+  }
+
+  private feedUpdate(key: string, update: PolicyUpdate): void {
     const change = { key };
     this.dirty = true;
     try {
@@ -123,6 +134,16 @@ export class PolicyDriver implements DataplaneDriver {
     if (full && this.reconciler.current) {
       const drift = await this.reconciler.checkDrift();
       if (drift.length) this.options.logger.warn({ drift: drift.slice(0, 10), count: drift.length }, 'nft drift repaired');
+    }
+    // HostEndpoints given by expectedIPs alone police the interface holding the address: re-read the
+    // interfaces when host endpoints change and on every full cycle (addresses move), only if needed.
+    if ((full || this.interfacesStale) && this.calculator.needsHostInterfaces()) {
+      this.interfacesStale = false;
+      const interfaces = await readHostInterfaces(this.options.netns);
+      if (JSON.stringify(interfaces) !== this.lastInterfaces) {
+        this.lastInterfaces = JSON.stringify(interfaces);
+        this.feedUpdate('host-interfaces', { kind: 'HostInterfaces', key: 'host', value: interfaces });
+      }
     }
     if (!this.dirty && this.reconciler.current) return;
     this.dirty = false;

@@ -8,6 +8,7 @@ import { probeFrom, type ProbeResult } from './probe.js';
 import type { LabState, PodState } from './state.js';
 import { findPod } from './pods.js';
 import { readPods } from './store.js';
+import { hostEndpointRef } from './host-ports.js';
 
 export interface ProbeOptions {
   port: number;
@@ -42,27 +43,39 @@ function checkSpec(o: ProbeOptions): { port: number; protocol: PortProtocol; tim
   return { port: o.port, protocol, timeoutMs };
 }
 
-/** `to` is a pod (NS/NAME) or an IP address. */
+/** `from` is a pod (NS/NAME), `node/NAME` or `router/NAME`; `to` one of those or an IP address. */
 export async function probePods(s: LabState, from: string, to: string, o: ProbeOptions): Promise<PodProbeResult> {
   const spec = checkSpec(o);
-  const src = findPod(s, from);
-  const ip = tryParseIp(to) ? to : podAddress(findPod(s, to), o.family);
-  const [r] = await probeFrom(src.netns, [{ key: to, ip }], spec);
+  const srcNetns = hostEndpointRef(s, from, o.family)?.netns ?? findPod(s, from).netns;
+  const ip = tryParseIp(to) ? to : (hostEndpointRef(s, to, o.family)?.ip ?? podAddress(findPod(s, to), o.family));
+  const [r] = await probeFrom(srcNetns, [{ key: to, ip }], spec);
   return { ...r!, from, to, port: spec.port, protocol: spec.protocol };
 }
 
-export async function matrix(s: LabState, o: ProbeOptions & { pods?: string[] }): Promise<MatrixResult> {
+/**
+ * Every ready pod to every other. `pods` restricts the pods; `hosts` adds `node/NAME` and
+ * `router/NAME` endpoints (their host netns and first address) as rows and columns.
+ */
+export async function matrix(s: LabState, o: ProbeOptions & { pods?: string[]; hosts?: string[] }): Promise<MatrixResult> {
   const spec = checkSpec(o);
   let pods = readPods(s.dir).filter((p) => p.phase === 'ready');
   if (o.pods) {
     const want = new Set(o.pods);
     pods = pods.filter((p) => want.has(podRef(p)));
   }
-  const m = emptyMatrix(pods.map(podRef), spec.port, spec.protocol);
-  await forEachLimit(pods, 16, async (src) => {
-    const targets = pods.filter((p) => p !== src).map((p) => ({ key: podRef(p), ip: podAddress(p, o.family) }));
+  const ends = [
+    ...pods.map((p) => ({ key: podRef(p), netns: p.netns, ip: podAddress(p, o.family) })),
+    ...(o.hosts ?? []).map((ref) => {
+      const h = hostEndpointRef(s, ref, o.family);
+      if (!h) throw new TesseraError('usage', `"${ref}" is not node/NAME or router/NAME`);
+      return { key: ref, ...h };
+    }),
+  ];
+  const m = emptyMatrix(ends.map((e) => e.key), spec.port, spec.protocol);
+  await forEachLimit(ends, 16, async (src) => {
+    const targets = ends.filter((p) => p !== src).map((p) => ({ key: p.key, ip: p.ip }));
     const results = await probeFrom(src.netns, targets, spec);
-    for (const r of results) m.allowed[podRef(src)]![r.key] = r.connected;
+    for (const r of results) m.allowed[src.key]![r.key] = r.connected;
   });
   return m;
 }

@@ -6,8 +6,10 @@ import { andSelectors, parseSelector, printSelector, type Selector } from '../ap
 import { TesseraError, validationError } from '../lib/errors.js';
 import { cidrNetwork, familyBits, formatCidr, parseCidr, cidrContainsCidr, type Cidr } from '../lib/ip.js';
 import type {
+  HostConfig,
   IpSetDef,
   NamedPortMember,
+  ResolvedHostEndpoint,
   NamedPortSetDef,
   ResolvedEndpoint,
   ResolvedModel,
@@ -33,10 +35,13 @@ import {
   SERVICE_ACCOUNT_LABEL,
 } from './rules.js';
 import { HostAddressSet } from './host-set.js';
+import { DEFAULT_ALLOW_PROFILE, hostConfigOf, hostEndpointInterface } from './host.js';
 import { LabelIndex } from './label-index.js';
 import type {
   Direction,
+  HostConfigInput,
   HostEndpointInput,
+  HostInterfaceInput,
   Labels,
   NamedPort,
   NamespaceInput,
@@ -55,6 +60,8 @@ interface CompiledPolicy {
   resolved: ResolvedPolicy;
   applyKey: string;
   types: ReadonlySet<Direction>;
+  /** preDNAT or doNotTrack: applies to host endpoints only. */
+  hostOnly: boolean;
   /** Every selector key this policy holds a reference on. */
   refs: string[];
 }
@@ -90,6 +97,10 @@ export class PolicyCalculator {
   readonly index = new LabelIndex();
   private readonly nodeName: string | undefined;
   private readonly weps = new Map<string, WorkloadEndpointInput>();
+  private readonly heps = new Map<string, HostEndpointInput>();
+  private hostConfigInput: HostConfigInput | undefined;
+  private hostConfig: HostConfig = hostConfigOf(undefined);
+  private hostInterfaces: readonly HostInterfaceInput[] = [];
   private readonly members = new Map<string, Member>();
   private readonly explicitProfiles = new Map<string, ProfileInput>();
   private readonly namespaces = new Map<string, NamespaceInput>();
@@ -127,6 +138,7 @@ export class PolicyCalculator {
 
   constructor(options: PolicyCalculatorOptions = {}) {
     this.nodeName = options.nodeName;
+    this.refreshProfile(DEFAULT_ALLOW_PROFILE);
   }
 
   /** Applies a batch of updates; order within the batch matters only for the same key. */
@@ -141,7 +153,17 @@ export class PolicyCalculator {
       case 'WorkloadEndpoint':
         return u.value ? this.upsertWorkloadEndpoint(u.value) : this.removeWorkloadEndpoint(u.key);
       case 'HostEndpoint':
+        if (!u.value) this.heps.delete(u.key);
         return u.value ? this.upsertHostEndpoint(u.value) : this.removeMember(itemId.hep(u.key));
+      case 'HostConfig': {
+        const config = hostConfigOf(u.value ?? undefined); // throws on bad input: the previous config stays
+        this.hostConfigInput = u.value ?? undefined;
+        this.hostConfig = config;
+        return;
+      }
+      case 'HostInterfaces':
+        this.hostInterfaces = u.value ?? [];
+        return;
       case 'NetworkSet':
         return u.value ? this.upsertNetworkSet(u.value) : this.removeMember(itemId.netset(u.key));
       case 'Profile':
@@ -203,9 +225,12 @@ export class PolicyCalculator {
   }
 
   upsertHostEndpoint(h: HostEndpointInput): void {
+    const nets = parseNets(h.expectedIPs ?? []);
+    for (const p of h.ports ?? []) protocolNumber(p.protocol, 'spec.ports.protocol');
+    this.heps.set(h.name, h);
     this.upsertMember(
       itemId.hep(h.name),
-      { kind: 'hep', nets: parseNets(h.expectedIPs ?? []), ports: h.ports ?? [] },
+      { kind: 'hep', nets, ports: h.ports ?? [] },
       { ...h.labels },
       h.profiles ?? [],
     );
@@ -224,10 +249,14 @@ export class PolicyCalculator {
 
   upsertPolicy(p: PolicyInput): void {
     const s = p.spec;
-    if (s.preDNAT || s.doNotTrack || s.applyOnForward) {
-      throw validationError(`cannot program policy "${p.name}"`, [
-        { path: 'spec', message: 'preDNAT, doNotTrack and applyOnForward are not supported yet' },
-      ]);
+    if (p.kind === 'NetworkPolicy' && (s.preDNAT || s.doNotTrack || s.applyOnForward)) {
+      throw validationError(`cannot program policy "${p.name}"`, [{ path: 'spec', message: 'preDNAT, doNotTrack and applyOnForward are GlobalNetworkPolicy fields' }]);
+    }
+    if ((s.preDNAT || s.doNotTrack) && !s.applyOnForward) {
+      throw validationError(`cannot program policy "${p.name}"`, [{ path: 'spec.applyOnForward', message: 'must be true with preDNAT or doNotTrack' }]);
+    }
+    if (s.preDNAT && (s.doNotTrack || s.egress?.length || s.types?.includes('Egress'))) {
+      throw validationError(`cannot program policy "${p.name}"`, [{ path: 'spec.preDNAT', message: 'a preDNAT policy has ingress rules only and no doNotTrack' }]);
     }
     if (p.kind === 'NetworkPolicy' && !p.namespace) {
       throw validationError(`cannot program policy "${p.name}"`, [{ path: 'metadata.namespace', message: 'required' }]);
@@ -250,12 +279,15 @@ export class PolicyCalculator {
       ...(s.order !== undefined ? { order: s.order } : {}),
       ingress: types.has('ingress') ? ingress : [],
       egress: types.has('egress') ? egress : [],
+      ...(s.preDNAT ? { preDNAT: true } : {}),
+      ...(s.doNotTrack ? { doNotTrack: true } : {}),
+      ...(s.applyOnForward ? { applyOnForward: true } : {}),
     };
     const refs = [applyKey];
     if (!this.index.refSelector(applyKey)) this.index.addSelector(applyKey, apply);
     this.addRuleRefs([...resolved.ingress, ...resolved.egress], refs);
     this.removePolicy(id);
-    this.policies.set(id, { resolved, applyKey, types, refs });
+    this.policies.set(id, { resolved, applyKey, types, hostOnly: !!(s.preDNAT || s.doNotTrack), refs });
     this.ordered = undefined;
   }
 
@@ -344,6 +376,7 @@ export class PolicyCalculator {
     const perEndpoint = this.tierCache;
     for (const id of stale) perEndpoint.set(id, { ingress: [], egress: [] });
     for (const p of stale.size ? ordered : []) {
+      if (p.hostOnly) continue; // preDNAT and doNotTrack policies apply to host endpoints only
       const members = this.index.members(p.applyKey);
       const small = members.size < stale.size ? members : stale;
       for (const m of small) {
@@ -388,6 +421,14 @@ export class PolicyCalculator {
         profiles,
       });
     }
+    const hostEndpoints = endpointIds ? undefined : this.resolveHostEndpoints(ordered, tierOf);
+    for (const h of hostEndpoints ?? []) {
+      for (const lists of [h.normal, h.preDNAT, h.untracked]) {
+        for (const tier of [...lists.ingress, ...lists.egress]) for (const pid of tier.policies) usedIds.add(pid);
+      }
+      for (const p of h.profiles) usedProfiles.set(p, (this.profiles.get(p) as CompiledProfile).resolved);
+    }
+    if (hostEndpoints?.length) for (const p of ordered) if (usedIds.has(p.resolved.id)) usedPolicies.set(p.resolved.id, p.resolved);
     const ipSets = new Map<string, IpSetDef>();
     const namedPortSets = new Map<string, NamedPortSetDef>();
     for (const holder of [...usedPolicies.values(), ...usedProfiles.values()]) {
@@ -399,7 +440,84 @@ export class PolicyCalculator {
     }
     for (const k of ipSets.keys()) this.emittedSets.add(k);
     for (const k of namedPortSets.keys()) this.emittedNamedPorts.add(k);
-    return { endpoints, policies: usedPolicies, profiles: usedProfiles, ipSets, namedPortSets };
+    return {
+      endpoints,
+      policies: usedPolicies,
+      profiles: usedProfiles,
+      ipSets,
+      namedPortSets,
+      ...(hostEndpoints?.length ? { hostEndpoints } : {}),
+      ...(endpointIds ? {} : { host: this.hostConfig }),
+    };
+  }
+
+  /** Whether a local HostEndpoint names no interface (its expectedIPs pick one): the caller must feed HostInterfaces. */
+  needsHostInterfaces(): boolean {
+    for (const h of this.heps.values()) if (!h.interfaceName && (this.nodeName === undefined || h.node === this.nodeName)) return true;
+    return false;
+  }
+
+  /** The FelixConfiguration-derived host settings in force (Calico's defaults when none). */
+  get hostSettings(): HostConfig {
+    return this.hostConfig;
+  }
+
+  /** The raw host config input (for tests and status). */
+  get hostConfigSource(): HostConfigInput | undefined {
+    return this.hostConfigInput;
+  }
+
+  /**
+   * Local host endpoints with their policy lists, split as Felix splits them. A policy's selector
+   * picks host endpoints exactly as it picks workloads (same label index); a HostEndpoint whose
+   * expectedIPs match no local interface is listed without an interface (nothing to enforce).
+   */
+  private resolveHostEndpoints(ordered: readonly CompiledPolicy[], tierOf: (name: string) => TierInput): ResolvedHostEndpoint[] {
+    const local = [...this.heps.values()].filter((h) => this.nodeName === undefined || h.node === this.nodeName).sort((a, b) => cmp(a.name, b.name));
+    const out: ResolvedHostEndpoint[] = [];
+    const claimed = new Set<string>();
+    for (const h of local) {
+      const item = itemId.hep(h.name);
+      const lists = { normal: newLists(), forward: newLists(), preDNAT: newLists(), untracked: newLists() };
+      for (const p of ordered) {
+        if (!this.index.members(p.applyKey).has(item)) continue;
+        const r = p.resolved;
+        const targets = r.preDNAT ? [lists.preDNAT] : r.doNotTrack ? [lists.untracked] : r.applyOnForward ? [lists.normal, lists.forward] : [lists.normal];
+        for (const t of targets) {
+          for (const d of p.types) {
+            if (r.preDNAT && d === 'egress') continue;
+            const list = t[d];
+            const last = list[list.length - 1];
+            if (last && last.tier === r.tier) (last.policies as string[]).push(r.id);
+            else list.push({ tier: r.tier, defaultAction: tierOf(r.tier).defaultAction ?? 'Deny', policies: [r.id] });
+          }
+        }
+      }
+      let iface = hostEndpointInterface(h, this.hostInterfaces);
+      // One host endpoint per interface of a node, as in Felix: the first by name wins, the others police nothing.
+      if (iface !== undefined && claimed.has(`${h.node}\u0000${iface}`)) iface = undefined;
+      if (iface !== undefined) claimed.add(`${h.node}\u0000${iface}`);
+      const m = this.members.get(item);
+      out.push({
+        id: item,
+        name: h.name,
+        node: h.node,
+        ...(iface !== undefined ? { interfaceName: iface } : {}),
+        v4: (m?.nets ?? []).filter((c) => c.family === 4).map(memberNetText),
+        v6: (m?.nets ?? []).filter((c) => c.family === 6).map(memberNetText),
+        ...lists,
+        profiles: (h.profiles ?? []).filter((p) => this.profiles.has(p)),
+      });
+    }
+    return out;
+  }
+
+  /** Finds a host endpoint by HostEndpoint name, or node name (an interface-specific one first, then `*`). */
+  findHostEndpoint(ref: string): string | undefined {
+    if (this.heps.has(ref)) return ref;
+    const onNode = [...this.heps.values()].filter((h) => h.node === ref).sort((a, b) => cmp(a.name, b.name));
+    // A host endpoint for a specific interface takes precedence over the `*` one (Felix).
+    return (onNode.find((h) => h.interfaceName !== '*') ?? onNode[0])?.name;
   }
 
   private ipSet(selector: string): IpSetDef {
@@ -523,6 +641,8 @@ export class PolicyCalculator {
       const egress = (explicit.egress ?? []).map((r, i) => compileRule(r, i, undefined, `spec.egress[${i}]`));
       this.addRuleRefs([...ingress, ...egress], refs);
       compiled = { resolved: { name, ingress, egress }, refs, labels: { ...explicit.labelsToApply } };
+    } else if (name === DEFAULT_ALLOW_PROFILE) {
+      compiled = { resolved: { name, ingress: [allowAllRule(0)], egress: [allowAllRule(0)] }, refs: [], labels: {} };
     } else if (name.startsWith('kns.') && this.namespaces.has(name.slice(4))) {
       const ns = this.namespaces.get(name.slice(4)) as NamespaceInput;
       const labels: Record<string, string> = {};
@@ -630,4 +750,5 @@ export function mergeCidrs(cidrs: readonly Cidr[]): Cidr[] {
   return out;
 }
 
+const newLists = (): { ingress: TierPolicies[]; egress: TierPolicies[] } => ({ ingress: [], egress: [] });
 const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);

@@ -25,7 +25,7 @@ export interface Packet {
 export interface Decision {
   allowed: boolean;
   /** What decided: a policy rule, a tier's default action, a profile rule, or the final default deny. */
-  by: 'policy-rule' | 'tier-default' | 'profile-rule' | 'no-profile-match';
+  by: 'policy-rule' | 'tier-default' | 'profile-rule' | 'no-profile-match' | 'failsafe' | 'no-host-endpoint' | 'endpoint-to-host' | 'host-to-own-workload';
   tier?: string;
   policy?: string;
   profile?: string;
@@ -160,6 +160,8 @@ export interface Explanation {
   packet: Packet;
   egress: Decision;
   ingress: Decision;
+  /** Host endpoints the packet is forwarded through between the two (applyOnForward, preDNAT). */
+  hops?: { what: string; decision: Decision }[];
   allowed: boolean;
 }
 

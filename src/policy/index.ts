@@ -28,3 +28,5 @@ export { convertK8sNetworkPolicy, K8S_POLICY_PREFIX, K8S_POLICY_ORDER } from './
 export { compileRule, entitySelector, prefixSelector, protocolNumber, NAMESPACE_LABEL, ORCHESTRATOR_LABEL, SERVICE_ACCOUNT_LABEL } from './rules.js';
 export { evaluateEndpoint, explainFlow, ruleMatches, type Decision, type Explanation, type Packet } from './evaluate.js';
 export { policyUpdateFromResource, POLICY_KINDS } from './from-resource.js';
+export { DEFAULT_FAILSAFE_INBOUND, DEFAULT_FAILSAFE_OUTBOUND, DEFAULT_ALLOW_PROFILE, hostConfigOf, hostConfigFromSpecs, hostEndpointInterface } from './host.js';
+export { evaluateHost, evaluateHostForward, evaluateWorkloadToHost } from './explain-host.js';

@@ -82,6 +82,10 @@ export interface ResolvedPolicy {
   order?: number;
   ingress: readonly RuleIR[];
   egress: readonly RuleIR[];
+  /** Host-endpoint options (GlobalNetworkPolicy only); preDNAT and doNotTrack policies never apply to workloads. */
+  preDNAT?: boolean;
+  doNotTrack?: boolean;
+  applyOnForward?: boolean;
 }
 
 export interface ResolvedProfile {
@@ -109,6 +113,46 @@ export interface NamedPortSetDef {
   v6: readonly NamedPortMember[];
 }
 
+export interface HostPolicyLists {
+  ingress: readonly TierPolicies[];
+  egress: readonly TierPolicies[];
+}
+
+/**
+ * A HostEndpoint on this node. Its policies are split as Felix splits them: `normal` (neither preDNAT
+ * nor doNotTrack) for the host's own traffic, `forward` (the applyOnForward subset of normal) for
+ * traffic routed through the interface, `preDNAT` (ingress only) and `untracked` (doNotTrack).
+ */
+export interface ResolvedHostEndpoint {
+  /** `hep:<name>`. */
+  id: string;
+  name: string;
+  node: string;
+  /** The interface policed: a name, `*` for every interface, or absent when expectedIPs match no local interface. */
+  interfaceName?: string;
+  v4: readonly string[];
+  v6: readonly string[];
+  normal: HostPolicyLists;
+  forward: HostPolicyLists;
+  preDNAT: HostPolicyLists;
+  untracked: HostPolicyLists;
+  profiles: readonly string[];
+}
+
+export interface FailsafeRule {
+  /** IP protocol number. */
+  protocol: number;
+  port: number;
+  /** Canonical CIDR (inbound: source, outbound: destination); absent = any address. */
+  net?: string;
+}
+
+export interface HostConfig {
+  failsafeInbound: readonly FailsafeRule[];
+  failsafeOutbound: readonly FailsafeRule[];
+  defaultEndpointToHostAction: 'Drop' | 'Return' | 'Accept';
+}
+
 /** Everything the dataplane needs for one node; output depends only on current inputs. */
 export interface ResolvedModel {
   endpoints: readonly ResolvedEndpoint[];
@@ -116,6 +160,10 @@ export interface ResolvedModel {
   profiles: ReadonlyMap<string, ResolvedProfile>;
   ipSets: ReadonlyMap<string, IpSetDef>;
   namedPortSets: ReadonlyMap<string, NamedPortSetDef>;
+  /** Local host endpoints (full resolves only; absent = none). */
+  hostEndpoints?: readonly ResolvedHostEndpoint[];
+  /** Failsafes and the workload-to-host action (absent = Calico's defaults). */
+  host?: HostConfig;
 }
 
 /**

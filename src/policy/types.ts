@@ -156,6 +156,28 @@ export interface K8sNetworkPolicyInput {
   };
 }
 
+/** One failsafe port (FelixConfiguration `failsafeInboundHostPorts`/`failsafeOutboundHostPorts`). */
+export interface FailsafePort {
+  /** `TCP` | `UDP` | `SCTP` (any case). */
+  protocol: string;
+  port: number;
+  /** Inbound: the source must be in it; outbound: the destination. Absent = any. */
+  net?: string;
+}
+
+/** Felix settings that shape host protection (FelixConfiguration, node-specific over `default`). */
+export interface HostConfigInput {
+  failsafeInbound?: readonly FailsafePort[];
+  failsafeOutbound?: readonly FailsafePort[];
+  defaultEndpointToHostAction?: 'Drop' | 'Return' | 'Accept';
+}
+
+/** One interface of the local host and its addresses (resolves HostEndpoints given by expectedIPs). */
+export interface HostInterfaceInput {
+  name: string;
+  addresses: readonly string[];
+}
+
 /** One change fed to the calculator. `value: null` deletes. Keys are `name` or `namespace/name`. */
 export type PolicyUpdate =
   | { kind: 'WorkloadEndpoint'; key: string; value: WorkloadEndpointInput | null }
@@ -166,4 +188,6 @@ export type PolicyUpdate =
   | { kind: 'ServiceAccount'; key: string; value: ServiceAccountInput | null }
   | { kind: 'Tier'; key: string; value: TierInput | null }
   | { kind: 'Policy'; key: string; value: PolicyInput | null }
-  | { kind: 'K8sNetworkPolicy'; key: string; value: K8sNetworkPolicyInput | null };
+  | { kind: 'K8sNetworkPolicy'; key: string; value: K8sNetworkPolicyInput | null }
+  | { kind: 'HostConfig'; key: string; value: HostConfigInput | null }
+  | { kind: 'HostInterfaces'; key: string; value: readonly HostInterfaceInput[] | null };

@@ -72,12 +72,30 @@ export function validateNetworkPolicy(p: Problems, spec: Record<string, unknown>
 export function validateGlobalNetworkPolicy(p: Problems, spec: Record<string, unknown>, name: string): void {
   validatePolicyCommon(p, spec, name, true);
   checkSelector(p, 'spec.namespaceSelector', spec.namespaceSelector);
+  validateHostOptions(p, spec);
+}
+
+/**
+ * Calico's rules for the host-endpoint options (libcalico-go's GlobalNetworkPolicy validator):
+ * preDNAT and doNotTrack exclude each other, each needs applyOnForward (they apply to all forwarded
+ * traffic), and a preDNAT policy has ingress rules only.
+ */
+function validateHostOptions(p: Problems, spec: Record<string, unknown>): void {
   for (const f of HOST_ONLY) {
-    if (spec[f] === true) {
-      p.add(
-        joinPath('spec', f),
-        `${f}: true is not supported yet (Tessera does not enforce host endpoint policy); remove it or set it to false`,
-      );
+    if (spec[f] !== undefined && spec[f] !== null && typeof spec[f] !== 'boolean') p.add(joinPath('spec', f), `${quote(spec[f])} is not true or false`);
+  }
+  if (spec.preDNAT === true && spec.doNotTrack === true) {
+    p.add('spec.preDNAT', 'preDNAT and doNotTrack cannot both be true');
+  }
+  for (const f of ['preDNAT', 'doNotTrack'] as const) {
+    if (spec[f] === true && spec.applyOnForward !== true) {
+      p.add('spec.applyOnForward', `applyOnForward must be true when ${f} is true (got ${quote(spec.applyOnForward ?? false)})`);
+    }
+  }
+  if (spec.preDNAT === true) {
+    if (Array.isArray(spec.egress) && spec.egress.length > 0) p.add('spec.egress', 'a preDNAT policy cannot have egress rules');
+    if (Array.isArray(spec.types) && spec.types.includes('Egress')) {
+      p.add(joinPath('spec.types', spec.types.indexOf('Egress')), 'a preDNAT policy cannot have type "Egress"');
     }
   }
 }

@@ -27,6 +27,11 @@ import {
   runDemo,
   type LabStatus,
   type PortProtocol,
+  nodeListen,
+  nodeUnlisten,
+  nodePort,
+  parseHostPorts,
+  readListeners,
 } from '../../lab/index.js';
 
 const out = (s: string) => process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
@@ -139,6 +144,42 @@ export function registerLab(program: Command): void {
       await nodeStart(resolveLabName(o.name), n, { onProgress: progress });
     });
 
+  node
+    .command('listen')
+    .argument('<node>', 'node name (node-1, ...)')
+    .addOption(nameOpt())
+    .requiredOption('--ports <list>', 'servers to start in the node\'s host namespace, e.g. tcp:22,tcp:8080,udp:5353')
+    .description('serve host ports on a node (TCP and UDP echo servers in its host netns; lab down removes them)')
+    .action(async (n: string, o: { name?: string; ports: string }) => {
+      const s = loadLab(resolveLabName(o.name));
+      const added = await nodeListen(s, n, parseHostPorts(o.ports));
+      out(`node ${n}: listening on ${readListeners(s, n).map((l) => `${l.protocol.toLowerCase()}:${l.port}`).join(', ')}${added.length ? '' : ' (already)'}`);
+    });
+  node
+    .command('unlisten')
+    .argument('<node>', 'node name (node-1, ...)')
+    .addOption(nameOpt())
+    .option('--ports <list>', 'only these (default: all of the node\'s listeners)')
+    .description('stop host-port servers started by lab node listen')
+    .action(async (n: string, o: { name?: string; ports?: string }) => {
+      const s = loadLab(resolveLabName(o.name));
+      const stopped = await nodeUnlisten(s, n, o.ports ? parseHostPorts(o.ports) : undefined);
+      out(`node ${n}: stopped ${stopped} listener(s)`);
+    });
+
+  lab
+    .command('nodeport')
+    .argument('<node>', 'node name (node-1, ...)')
+    .addOption(nameOpt())
+    .requiredOption('--port <port>', 'the node port (TCP and UDP)')
+    .requiredOption('--to <target>', 'NS/POD:PORT to DNAT to')
+    .description('add a NodePort-style DNAT on a node (for exercising preDNAT policy)')
+    .action(async (n: string, o: { name?: string; port: string; to: string }) => {
+      const s = loadLab(resolveLabName(o.name));
+      const r = await nodePort(s, n, intOpt('--port', o.port, 0), o.to);
+      out(`node ${n}: port ${o.port} -> ${r.podIp}:${r.podPort}`);
+    });
+
   const router = lab.command('router').description('external BGP routers (top-of-rack stand-ins running BIRD)');
   router
     .command('add')
@@ -220,8 +261,8 @@ export function registerLab(program: Command): void {
 
   lab
     .command('probe')
-    .argument('<from>', 'source pod NAMESPACE/NAME')
-    .argument('<to>', 'destination pod NAMESPACE/NAME or an IP address')
+    .argument('<from>', 'source pod NAMESPACE/NAME, node/NAME or router/NAME')
+    .argument('<to>', 'destination pod NAMESPACE/NAME, node/NAME, router/NAME or an IP address')
     .addOption(nameOpt())
     .requiredOption('--port <port>', 'destination port')
     .option('--protocol <proto>', 'TCP or UDP', 'TCP')
@@ -244,6 +285,7 @@ export function registerLab(program: Command): void {
 
   lab
     .command('matrix')
+    .argument('[hosts...]', 'node/NAME or router/NAME endpoints to add as rows and columns')
     .addOption(nameOpt())
     .option('--port <port>', 'destination port', '80')
     .option('--protocol <proto>', 'TCP or UDP', 'TCP')
@@ -251,9 +293,10 @@ export function registerLab(program: Command): void {
     .addOption(familyOpt())
     .addOption(outputOpt())
     .description('probe every pod pair in parallel and show who can connect to whom')
-    .action(async (o: { name?: string; port: string; protocol: string; timeoutMs: string; family?: string; output: string }) => {
+    .action(async (hosts: string[], o: { name?: string; port: string; protocol: string; timeoutMs: string; family?: string; output: string }) => {
       const s = loadLab(resolveLabName(o.name));
       const m = await matrix(s, {
+        ...(hosts.length ? { hosts } : {}),
         port: intOpt('--port', o.port, 80),
         protocol: protocolOpt(o.protocol),
         timeoutMs: intOpt('--timeout-ms', o.timeoutMs, 1000),

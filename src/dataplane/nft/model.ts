@@ -10,6 +10,11 @@ export const IFACE_PREFIX = 'tsr';
 /** Mark bits used to carry verdicts out of shared policy chains (nft has no multi-level return). */
 export const MARK_ACCEPT = 0x10000;
 export const MARK_PASS = 0x20000;
+/**
+ * Set on a packet an untracked (raw) or preDNAT (mangle) host-endpoint policy allowed: the filter
+ * hooks accept it without running normal host-endpoint policy (Felix's accept bit across tables).
+ */
+export const MARK_PRE_ACCEPT = 0x40000;
 
 export type Fam = 4 | 6;
 
@@ -28,7 +33,7 @@ export type Match =
   | { m: 'ct'; states: readonly ('established' | 'related' | 'invalid')[] }
   | { m: 'nd' };
 
-export type Stmt = { s: 'counter' } | { s: 'log'; prefix: string } | { s: 'mark'; and: number; or: number };
+export type Stmt = { s: 'counter' } | { s: 'log'; prefix: string } | { s: 'mark'; and: number; or: number } | { s: 'notrack' };
 
 export type Verdict =
   | { v: 'accept' | 'drop' | 'return' }
@@ -70,7 +75,7 @@ export interface NftVmap {
 }
 
 export interface NftHook {
-  hook: 'forward' | 'input' | 'output';
+  hook: 'forward' | 'input' | 'output' | 'prerouting';
   priority: number;
 }
 

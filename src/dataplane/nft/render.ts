@@ -26,6 +26,7 @@ import { type Fam, IFACE_PREFIX, MARK_ACCEPT, MARK_PASS, type Match, type NftCha
 import { mergePorts, type PolicyShape, policyShape, portBuckets, RUN_MIN } from './runs.js';
 import { shortHash } from './text.js';
 import { derivation } from '../../lib/element-delta.js';
+import { renderHost } from './host.js';
 
 const ALL_MARKS = 0xffffffff;
 const dispatchChainCache = new Map<string, NftChain>();
@@ -126,7 +127,8 @@ export function namedPortNftSet(name: string, def: NamedPortSetDef | undefined, 
   return { name, type, interval: false, elements };
 }
 
-class Builder {
+/** Exported for the host-endpoint renderer (host.ts) only; not part of the package's API. */
+export class Builder {
   readonly sets = new Map<string, NftSet>();
   readonly chains = new Map<string, NftChain>();
   readonly maps = new Map<string, NftVmap>();
@@ -599,6 +601,7 @@ export function renderNft(model: ResolvedModel): NftState {
       ],
     },
   ];
+  if (model.host) renderHost(b, model, chains);
   for (const c of chains) b.chains.set(c.name, c);
   const maps = new Map<string, NftVmap>([
     ['from_wep', { name: 'from_wep', elements: fromWep }],

@@ -64,6 +64,8 @@ function stmtText(s: Stmt): string {
       return `log prefix "${s.prefix.replace(/["\\]/g, '')}"`;
     case 'mark':
       return s.or === 0 ? `meta mark set meta mark & ${hex(s.and)}` : `meta mark set meta mark | ${hex(s.or)}`;
+    case 'notrack':
+      return 'notrack';
   }
 }
 
