@@ -37,4 +37,4 @@ export { routerAdd, routerDelete, subnetRouterNeedsBgp, subnetRouterPeers, DEFAU
 export type { RouterAddOptions } from './routers.js';
 export { planExternalRouter, externalRouterNetns, parseAsNumberText, SUBNET_ROUTER_NAME, ROUTER_NAME_RE } from './router-plan.js';
 export type { ExternalRouterPlan } from './router-plan.js';
-export { startEtcd, startEtcdCluster, forwardTcpToUnix } from './etcd.js';
+export { startEtcd, startEtcdCluster, startEtcdProxy, forwardTcpToUnix } from './etcd.js';
