@@ -66,7 +66,7 @@ export async function joinNodes(endpoints: string[], hosts: string[], startAt: n
           num6: 0,
           handleId: `storm.${n.host}`,
           hostname: n.host,
-          attrs: { node: n.host, namespace: 'default', pod: `first-${n.host}` },
+          attrs: { node: n.host, namespace: "default", pod: `first-${n.host}`, timestamp: new Date(startAt).toISOString() },
         });
         const a = r.ipv4[0];
         return { host: n.host, address: a?.address, blockCidr: a?.blockCidr, ms: Date.now() - startAt, casRetries: n.retries() };
