@@ -507,34 +507,34 @@ export interface EtcdProxyHandle {
  * keys of ~1 KB); etcd itself allows 2 GiB replies, so without this a big list fails only through
  * the proxy.
  */
-export async function startEtcdProxy(opts: StartEtcdProxyOptions): Promise<EtcdProxyHandle> {
-  installExitHook();
-  const host = opts.listenAddress ?? '127.0.0.1';
-  const port = opts.port ?? (await freePort(host));
-  const timeoutMs = opts.startTimeoutMs ?? 15000;
-  const dataDir = await mkdtemp(join(tmpdir(), 'tessera-etcd-proxy-'));
-  const argv = [
-    'setpriv',
-    '--pdeathsig',
-    'SIGKILL',
-    '--',
+/** `etcd grpc-proxy start …` for `endpoints`, listening on `listen` (`host:port`). */
+export function etcdProxyArgv(endpoints: readonly string[], listen: string, dataDir: string): string[] {
+  return [
     'etcd',
     'grpc-proxy',
     'start',
     '--endpoints',
-    opts.endpoints.join(','),
+    endpoints.join(','),
     '--listen-addr',
-    `${host}:${port}`,
+    listen,
     '--advertise-client-url',
-    `${host}:${port}`,
+    listen,
     '--data-dir',
     dataDir,
     '--max-send-bytes',
     String(256 * 1024 * 1024),
     '--max-recv-bytes',
     String(512 * 1024 * 1024), // must exceed the send limit
-    ...(opts.extraArgs ?? []),
   ];
+}
+
+export async function startEtcdProxy(opts: StartEtcdProxyOptions): Promise<EtcdProxyHandle> {
+  installExitHook();
+  const host = opts.listenAddress ?? '127.0.0.1';
+  const port = opts.port ?? (await freePort(host));
+  const timeoutMs = opts.startTimeoutMs ?? 15000;
+  const dataDir = await mkdtemp(join(tmpdir(), 'tessera-etcd-proxy-'));
+  const argv = ['setpriv', '--pdeathsig', 'SIGKILL', '--', ...etcdProxyArgv(opts.endpoints, `${host}:${port}`, dataDir), ...(opts.extraArgs ?? [])];
   let child: ChildProcess | undefined;
   let tail: string[] = [];
   const launch = async (): Promise<void> => {

@@ -90,9 +90,10 @@ export function registerLab(program: Command): void {
     .option('--routing <mode>', 'agent | bgp', 'agent')
     .option('--ipv6', 'dual-stack hosts and an IPv6 pool')
     .option('--etcd-members <n>', '1 or 3', '1')
-    .action(async (o: { name?: string; nodes: string; subnets: string; encapsulation: string; routing: string; ipv6?: boolean; etcdMembers: string }) => {
+    .option('--etcd-proxy', "agents and CNI reach etcd through an etcd grpc-proxy in each node (watch fan-out)")
+    .action(async (o: { name?: string; nodes: string; subnets: string; encapsulation: string; routing: string; ipv6?: boolean; etcdMembers: string; etcdProxy?: boolean }) => {
       await labUp(
-        { name: o.name, nodes: o.nodes, subnets: o.subnets, encapsulation: o.encapsulation, routing: o.routing, ipv6: o.ipv6 === true, etcdMembers: o.etcdMembers },
+        { name: o.name, nodes: o.nodes, subnets: o.subnets, encapsulation: o.encapsulation, routing: o.routing, ipv6: o.ipv6 === true, etcdMembers: o.etcdMembers, ...(o.etcdProxy === true ? { etcdProxy: true } : {}) },
         { onProgress: progress },
       );
     });
