@@ -1,6 +1,6 @@
 /**
  * etcd load under many agents' watches, directly and through `etcd grpc-proxy`: simulated agents
- * (each opening the agent's two watches) in a few processes over real gRPC connections, then
+ * (each running the agent's Syncer: two watches) in a few processes over real gRPC connections, then
  * `updates` single-key writes under the watched resource prefix, each delivered to every agent.
  * Measures etcd's CPU time and RSS growth (the proxy's too, for information).
  */
@@ -50,7 +50,7 @@ export async function runFanout(o: FanoutOptions): Promise<FanoutResult> {
   const etcd = await startEtcd({ name: 'sc-fanout' });
   const proxy = o.viaProxy ? await startEtcdProxy({ endpoints: etcd.endpoints }) : undefined;
   const target = proxy ? proxy.endpoints : etcd.endpoints;
-  const writer = new EtcdBackend({ endpoints: etcd.endpoints });
+  const writer = new EtcdBackend({ endpoints: etcd.endpoints, callTimeoutMs: 120_000 });
   const workers: Worker[] = [];
   try {
     const rss0 = memMiB(etcd.pid);
@@ -82,14 +82,15 @@ export async function runFanout(o: FanoutOptions): Promise<FanoutResult> {
       () => {
         if (!probing) {
           probing = true;
-          void writer.put(probe.key, probe.value).finally(() => (probing = false));
+          // A failed probe is simply followed by the next one.
+          void writer.put(probe.key, probe.value).catch(() => undefined).finally(() => (probing = false));
         }
         return workers.every((w) => w.last.seenProbe);
       },
       'every watch stream to see a probe',
       600_000,
     );
-    say(`    ${streams()} watch streams (${o.agents} agents x 2) live ${proxy ? 'through grpc-proxy' : 'directly on etcd'}`);
+    say(`    ${streams() * 2} watch streams (${streams()} agents x 2) live ${proxy ? 'through grpc-proxy' : 'directly on etcd'}`);
     const c0 = cpuMs(etcd.pid);
     const p0 = proxy ? cpuMs(proxy.pid) : 0;
     const t0 = Date.now();
