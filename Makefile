@@ -5,7 +5,7 @@ TSX := $(NODE) --import tsx
 UNIT_TESTS = $(shell find src bench scripts -name '*.test.ts' | sort)
 INTEGRATION_TESTS = $(shell find test -name '*.test.ts' | sort)
 
-.PHONY: all deps build test unit integration demo bench layers lint format bench-datastore bench-cni bench-dataplane bench-policy bench-bgp bench-agent bench-cli clean typecheck
+.PHONY: all deps build test unit integration demo bench layers lint format bench-datastore bench-cni bench-dataplane bench-policy bench-bgp bench-agent bench-cli bench-scale clean typecheck
 
 all: build
 
@@ -45,7 +45,7 @@ integration:
 demo: build
 	./bin/tessera lab demo
 
-bench: bench-datastore bench-cni bench-dataplane bench-policy bench-bgp bench-agent bench-cli
+bench: bench-datastore bench-cni bench-dataplane bench-policy bench-bgp bench-agent bench-cli bench-scale
 
 bench-datastore: build
 	$(TSX) bench/datastore/main.ts
@@ -67,6 +67,9 @@ bench-agent: build
 
 bench-cli: build
 	$(TSX) bench/cli/main.ts
+
+bench-scale: build
+	$(TSX) bench/scale/main.ts
 
 clean:
 	rm -rf dist

@@ -1,8 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { lookupKind } from '../src/api/kinds.js';
-import { collectEvents, runBackendContract } from '../src/datastore/contract.js';
-import { EtcdBackend, ResourceStore, Syncer, type SyncUpdate } from '../src/datastore/index.js';
+import { runBackendContract } from '../src/datastore/contract.js';
+import { EtcdBackend, ResourceStore } from '../src/datastore/index.js';
+import { checkSyncerAcrossRestart } from './helpers/syncer-checks.js';
 import { isTesseraError } from '../src/lib/errors.js';
 import { useEtcd } from './helpers/etcd.js';
 import { startEtcdCluster } from '../src/lab/etcd.js';
@@ -31,69 +32,17 @@ test('etcd: an unreachable endpoint is unavailable', async () => {
 });
 
 test('etcd: the syncer sees every change exactly once, in order, across an etcd restart', { timeout: 60_000 }, async () => {
-  const writer = new EtcdBackend({ endpoints: env.etcd.endpoints, callTimeoutMs: 2000 });
-  const reader = new EtcdBackend({ endpoints: env.etcd.endpoints });
-  const updates: SyncUpdate[] = [];
-  const statuses: string[] = [];
-  const errors: string[] = [];
-  const syncer = new Syncer({
-    backend: reader,
-    prefixes: ['/restart/'],
-    onUpdates: (u) => void updates.push(...u),
-    onStatus: (s) => void statuses.push(s),
-    onError: (e) => void errors.push(e.code),
-    initialBackoffMs: 50,
-    maxBackoffMs: 500,
+  await checkSyncerAcrossRestart({
+    writerEndpoints: env.etcd.endpoints,
+    readerEndpoints: env.etcd.endpoints,
+    prefix: '/restart/',
+    writerCut: true,
+    restart: async () => {
+      const pidBefore = env.etcd.pid;
+      await env.etcd.restart();
+      assert.notEqual(env.etcd.pid, pidBefore);
+    },
   });
-  try {
-    await writer.put('/restart/before', 'listed');
-    syncer.start();
-    await syncer.waitFor('in-sync');
-    assert.deepEqual(updates.map((u) => u.key), ['/restart/before']);
-    const from = (await writer.revision()) + 1;
-    const write = async (i: number) => {
-      for (;;) {
-        try {
-          if (i % 9 === 8) await writer.delete(`/restart/k${i % 11}`);
-          else await writer.put(`/restart/k${i % 11}`, `v${i}`);
-          return;
-        } catch (err) {
-          // A write cut off by the restart may or may not have landed; etcd's history is the
-          // truth we compare against, so retrying is fine.
-          if (!isTesseraError(err, 'unavailable') && !isTesseraError(err, 'timeout')) throw err;
-          await new Promise((r) => setTimeout(r, 50));
-        }
-      }
-    };
-    for (let i = 0; i < 60; i++) await write(i);
-    const pidBefore = env.etcd.pid;
-    await env.etcd.restart();
-    assert.notEqual(env.etcd.pid, pidBefore);
-    for (let i = 60; i < 150; i++) await write(i);
-    const last = await writer.revision();
-    const deadline = Date.now() + 20_000;
-    while ((updates[updates.length - 1]?.revision ?? 0) < last) {
-      assert.ok(Date.now() < deadline, `syncer stuck at revision ${updates[updates.length - 1]?.revision}, want ${last}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    const history = await collectEvents(writer.watch('/restart/', { fromRevision: from }), last);
-    const truth = history.map((e) =>
-      e.type === 'put'
-        ? { key: e.kv.key, value: e.kv.value as string | undefined, revision: e.kv.revision }
-        : { key: e.key, value: undefined, revision: e.revision },
-    );
-    assert.ok(truth.length >= 130, `only ${truth.length} changes recorded`);
-    assert.deepEqual(
-      updates.slice(1).map((u) => ({ key: u.key, value: u.value, revision: u.revision })),
-      truth,
-    );
-    assert.ok(errors.includes("unavailable"), `the watch really lost its connection (errors: ${errors.join(", ")})`);
-    assert.deepEqual(statuses, ['wait', 'in-sync'], 'a reconnect is not a resync');
-  } finally {
-    await syncer.stop();
-    await writer.close();
-    await reader.close();
-  }
 });
 
 test('etcd: ResourceStore.applyBatch writes 500 resources in one transaction', async () => {

@@ -29,6 +29,7 @@ import { run } from '../../src/lib/exec.js';
 import { sleep } from '../../src/lib/clock.js';
 import { formatIp, networkOf, parseIp } from '../../src/lib/ip.js';
 import { percentile } from '../lib/stats.js';
+import { endpoint, remoteNode } from '../lib/synthetic.js';
 
 const num = (k: string, d: number) => Number(process.env[k] ?? d);
 const NODES = num('BENCH_AGENT_NODES', 1000);
@@ -41,8 +42,6 @@ const LOCAL_PODS = num('BENCH_AGENT_LOCAL_PODS', 7);
 const CHURN_GOAL = 3;
 const CYCLE_GOAL = 10;
 
-const NODE = lookupKind('Node')!;
-const WEP = lookupKind('WorkloadEndpoint')!;
 const GNP = lookupKind('GlobalNetworkPolicy')!;
 
 interface Phase {
@@ -105,14 +104,8 @@ class Cluster {
 
   private async addNode(i: number): Promise<void> {
     const name = `remote-${i}`;
-    const hi = (i >> 8) & 255;
-    const lo = i & 255;
-    const spec = {
-      bgp: { ipv4Address: `10.241.${hi}.${lo}/16` },
-      ipv4VXLANTunnelAddr: `10.243.${hi}.${lo}`,
-      vxlanTunnelMACAddr: `66:00:00:00:${hi.toString(16).padStart(2, '0')}:${lo.toString(16).padStart(2, '0')}`,
-    };
-    await this.backend.put(resourceKey(NODE, name), JSON.stringify({ apiVersion: 'projectcalico.org/v3', kind: 'Node', metadata: { name }, spec }));
+    const node = remoteNode(i);
+    await this.backend.put(node.key, node.value);
     // The first pod claims the node's block through IPAM; the others take addresses from the top of
     // that block directly (30,000 IPAM assignments would make the set-up take many minutes, and
     // the agent reads endpoints, not allocation records). Churned pods use IPAM from the bottom.
@@ -129,12 +122,8 @@ class Cluster {
   }
 
   private async endpoint(node: string, pod: string, ip: string, app?: string): Promise<void> {
-    const n = this.endpoints++;
-    const name = `${node}-k8s-${pod}-eth0`;
-    const ns = `ns${n % 10}`;
-    const labels = { app: app ?? `a${n % 7}`, 'projectcalico.org/namespace': ns, 'projectcalico.org/orchestrator': 'k8s' };
-    const spec = { node, orchestrator: 'k8s', pod, endpoint: 'eth0', interfaceName: `tsr${n}`, ipNetworks: [`${ip}/32`] };
-    await this.backend.put(resourceKey(WEP, name, ns), JSON.stringify({ apiVersion: 'projectcalico.org/v3', kind: 'WorkloadEndpoint', metadata: { name, namespace: ns, labels }, spec }));
+    const wep = endpoint(node, pod, ip, this.endpoints++, app);
+    await this.backend.put(wep.key, wep.value);
   }
 
   /** EVENTS remote pods at RATE per second, round-robin over the remote nodes. */

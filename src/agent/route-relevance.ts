@@ -32,6 +32,16 @@ export class RouteRelevance {
 
   constructor(private readonly localNode: string) {}
 
+  /**
+   * Drops what was derived from earlier changes: for changes the caller will not ask about because
+   * it recalculates every route anyway (before the first in-sync, 150k listed endpoints would each
+   * be checked for nothing). `routedWorkloads` then rebuilds from the mirror.
+   */
+  forget(): void {
+    this.owners = undefined;
+    this.routed = undefined;
+  }
+
   /** Call after the mirror applied `change`. */
   relevant(change: MirrorChange, mirror: DatastoreMirror): boolean {
     if (change.type === 'block') {

@@ -12,7 +12,8 @@ import { sleep } from '../lib/clock.js';
 import { isRunning, startDaemon } from './kernel.js';
 import type { ProcessRecord } from './state.js';
 import type { EtcdKeeperInfo } from './etcd-keeper.js';
-import { HOST_ETCD_BASE_PORT } from './plan.js';
+import { HOST_ETCD_BASE_PORT, HOST_ETCD_PROXY_PORT } from './plan.js';
+import { etcdProxyArgv } from './etcd.js';
 
 /** argv to run a sibling module as a Node script, both from src/ (under tsx) and from dist/. */
 export function siblingScriptArgv(module: string): string[] {
@@ -72,4 +73,23 @@ export function startHostForwarders(netns: string, nodeName: string, sockets: re
       { netns, log: join(logDir, `etcd-forward-${nodeName}.log`) },
     ),
   );
+}
+
+/**
+ * `lab up --etcd-proxy`: an `etcd grpc-proxy` in the node netns on 127.0.0.1:23790, in front of every
+ * member's unix socket; the node's agent and CNI plugin use it instead of etcd (one proxy per node,
+ * as etcd's docs suggest per rack or host: identical watches are coalesced into one etcd watch).
+ * Its data dir is under the lab dir, so `lab down`'s /proc sweep finds it by argv.
+ */
+export function startHostProxy(netns: string, nodeName: string, sockets: readonly string[], labDir: string, logDir: string): ProcessRecord {
+  const dataDir = join(labDir, 'etcd-proxy', nodeName);
+  return startDaemon(
+    `etcd-proxy:${nodeName}`,
+    etcdProxyArgv(sockets.map((s) => `unix://${s}`), `127.0.0.1:${HOST_ETCD_PROXY_PORT}`, dataDir),
+    { netns, log: join(logDir, `etcd-proxy-${nodeName}.log`) },
+  );
+}
+
+export function hostProxyEndpoints(): string[] {
+  return [`http://127.0.0.1:${HOST_ETCD_PROXY_PORT}`];
 }

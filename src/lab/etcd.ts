@@ -472,3 +472,138 @@ export async function forwardTcpToUnix(opts: { netns?: string; port: number; soc
     },
   };
 }
+
+export interface StartEtcdProxyOptions {
+  /** etcd client URLs the proxy forwards to (`http://…`, or `unix:///path` for a unix listener). */
+  endpoints: string[];
+  /** Run inside this network namespace. */
+  netns?: string;
+  /** Address to listen on (default 127.0.0.1). */
+  listenAddress?: string;
+  /** Port (default: a free loopback port; pass one when `netns` is set). */
+  port?: number;
+  /** Extra `etcd grpc-proxy start` flags. */
+  extraArgs?: string[];
+  startTimeoutMs?: number;
+}
+
+export interface EtcdProxyHandle {
+  /** The proxy's client URL (`http://addr:port`), for agents and the CLI. */
+  endpoints: string[];
+  readonly pid: number;
+  port: number;
+  /** SIGKILL and wait for exit (like a crash); `restart()` brings it back on the same port. */
+  kill(): Promise<void>;
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `etcd grpc-proxy start` (the same etcd binary): etcd's own watch-coalescing, range-caching
+ * gRPC proxy, one per rack or node as etcd's docs suggest. The proxy is stateless: a restart needs
+ * nothing but the same port, and clients resume their watches from their own revisions.
+ *
+ * Why `--max-send-bytes`: the proxy's default (1.5 MiB) is below one list page of ours (10,000
+ * keys of ~1 KB); etcd itself allows 2 GiB replies, so without this a big list fails only through
+ * the proxy.
+ */
+/** `etcd grpc-proxy start …` for `endpoints`, listening on `listen` (`host:port`). */
+export function etcdProxyArgv(endpoints: readonly string[], listen: string, dataDir: string): string[] {
+  return [
+    'etcd',
+    'grpc-proxy',
+    'start',
+    '--endpoints',
+    endpoints.join(','),
+    '--listen-addr',
+    listen,
+    '--advertise-client-url',
+    listen,
+    '--data-dir',
+    dataDir,
+    '--max-send-bytes',
+    String(256 * 1024 * 1024),
+    '--max-recv-bytes',
+    String(512 * 1024 * 1024), // must exceed the send limit
+  ];
+}
+
+export async function startEtcdProxy(opts: StartEtcdProxyOptions): Promise<EtcdProxyHandle> {
+  installExitHook();
+  const host = opts.listenAddress ?? '127.0.0.1';
+  const port = opts.port ?? (await freePort(host));
+  const timeoutMs = opts.startTimeoutMs ?? 15000;
+  const dataDir = await mkdtemp(join(tmpdir(), 'tessera-etcd-proxy-'));
+  const argv = ['setpriv', '--pdeathsig', 'SIGKILL', '--', ...etcdProxyArgv(opts.endpoints, `${host}:${port}`, dataDir), ...(opts.extraArgs ?? [])];
+  let child: ChildProcess | undefined;
+  let tail: string[] = [];
+  const launch = async (): Promise<void> => {
+    tail = [];
+    const c = start(argv, { stdio: ['ignore', 'ignore', 'pipe'], netns: opts.netns });
+    child = c;
+    live.add(c);
+    c.on('exit', () => live.delete(c));
+    c.stderr?.setEncoding('utf8');
+    let ready = false;
+    const readyP = new Promise<void>((resolve) => {
+      let buf = '';
+      c.stderr?.on('data', (chunk: string) => {
+        buf += chunk;
+        let nl: number;
+        while ((nl = buf.indexOf('\n')) >= 0) {
+          const line = buf.slice(0, nl);
+          buf = buf.slice(nl + 1);
+          tail.push(line);
+          if (tail.length > 20) tail.shift();
+          // 3.4 logs "listening for grpc-proxy client requests" once the listener is bound.
+          if (!ready && line.toLowerCase().includes('listening for grpc proxy client requests')) {
+            ready = true;
+            resolve();
+          }
+        }
+      });
+      c.once('exit', () => resolve());
+      setTimeout(resolve, timeoutMs).unref();
+    });
+    await readyP;
+    // Flag errors are reported after the listener line: give it a moment to die on them.
+    if (ready) await sleep(150);
+    if (!ready || c.exitCode !== null || c.signalCode !== null) {
+      ready = false;
+      c.kill('SIGKILL');
+      throw new TesseraError(
+        'exec-failed',
+        `cannot start etcd grpc-proxy on "${host}:${port}" for "${opts.endpoints.join(',')}": ${tail.slice(-5).join('\n')}`,
+      );
+    }
+  };
+  const signalAndWait = async (sig: NodeJS.Signals): Promise<void> => {
+    const c = child;
+    if (!c || c.exitCode !== null || c.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => c.once('exit', () => resolve()));
+    c.kill(sig);
+    await exited;
+  };
+  try {
+    await launch();
+  } catch (err) {
+    await rm(dataDir, { recursive: true, force: true });
+    throw err;
+  }
+  return {
+    endpoints: [`http://${host}:${port}`],
+    get pid() {
+      return child?.pid ?? -1;
+    },
+    port,
+    kill: () => signalAndWait('SIGKILL'),
+    async restart() {
+      await signalAndWait('SIGTERM');
+      await launch();
+    },
+    async stop() {
+      await signalAndWait('SIGTERM');
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}

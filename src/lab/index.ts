@@ -41,7 +41,7 @@ export { routerAdd, routerDelete, subnetRouterNeedsBgp, subnetRouterPeers, DEFAU
 export type { RouterAddOptions } from './routers.js';
 export { planExternalRouter, externalRouterNetns, parseAsNumberText, SUBNET_ROUTER_NAME, ROUTER_NAME_RE } from './router-plan.js';
 export type { ExternalRouterPlan } from './router-plan.js';
-export { startEtcd, startEtcdCluster, forwardTcpToUnix } from './etcd.js';
+export { startEtcd, startEtcdCluster, startEtcdProxy, forwardTcpToUnix } from './etcd.js';
 export { KubeApiServer, KUBE_RESOURCES, KUBE_KEY_PREFIX, STAND_IN_NOTE, renderKubeconfig } from './kubeapi/index.js';
 export type { KubeApiServerOptions, ListenOptions as KubeApiListenOptions, KubeResource } from './kubeapi/index.js';
 export { LabKubeClient, startKubeApi, waitKubeApi } from './kube.js';

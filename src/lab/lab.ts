@@ -26,7 +26,7 @@ import {
   type NodeState,
 } from './state.js';
 import { labDir, listLabNames, readLabState, readPods, updateLabState, writeLabState } from './store.js';
-import { hostEtcdEndpoints, startEtcdKeeper, startHostForwarders, unixSocketPath, waitEtcdKeeper } from './etcd-link.js';
+import { hostEtcdEndpoints, hostProxyEndpoints, startEtcdKeeper, startHostForwarders, startHostProxy, unixSocketPath, waitEtcdKeeper } from './etcd-link.js';
 import { agentBinary, agentReady, binPath, startAgent, waitAgentReady, writeCniPath, writeNodeFiles } from './nodes.js';
 import { LabDatastore, bgpConfiguration, ipPoolResources, nodeResources } from './resources.js';
 import { startSubnetRouterBgp, subnetRouterPeers } from './routers.js';
@@ -147,12 +147,14 @@ export async function labUp(raw: RawLabOptions, opts: LabUpOptions = {}): Promis
       return link;
     });
     if (sockets.length === 0) throw new TesseraError('bug', 'the lab etcd has no unix socket listener');
-    state = { ...state, etcd: { endpoints: info.endpoints, hostEndpoints: hostEtcdEndpoints(sockets.length), sockets, paths: [etcdDir, ...info.dataDirs] } };
+    const hostEndpoints = options.etcdProxy ? hostProxyEndpoints() : hostEtcdEndpoints(sockets.length);
+    state = { ...state, etcd: { endpoints: info.endpoints, hostEndpoints, sockets, paths: [etcdDir, ...info.dataDirs] } };
     save(state);
     for (const n of state.nodes) {
       for (const fwd of startHostForwarders(n.netns, n.name, sockets, join(dir, 'logs'))) save(withProcess(state, fwd));
+      if (options.etcdProxy) save(withProcess(state, startHostProxy(n.netns, n.name, sockets, dir, join(dir, 'logs'))));
     }
-    say(`  etcd: ${options.etcdMembers} member(s) at ${info.endpoints.join(',')} (nodes use ${state.etcd!.hostEndpoints.join(',')})`);
+    say(`  etcd: ${options.etcdMembers} member(s) at ${info.endpoints.join(',')} (nodes use ${state.etcd!.hostEndpoints.join(',')}${options.etcdProxy ? ': an etcd grpc-proxy in each node' : ''})`);
 
     writeCniPath(state.cniPath);
     for (const n of state.nodes) writeNodeFiles(state, n);

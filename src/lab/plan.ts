@@ -27,6 +27,8 @@ export interface LabOptions {
   routing: RoutingMode;
   ipv6: boolean;
   etcdMembers: 1 | 3;
+  /** Agents and CNI reach etcd through an `etcd grpc-proxy` in their node netns. */
+  etcdProxy?: boolean;
 }
 
 export const DEFAULT_LAB_NAME = 'lab';
@@ -36,6 +38,8 @@ export const MAX_SUBNETS = 16;
 export const AGENT_HEALTH_PORT = 9099;
 /** Port of the first etcd member as seen from inside a host netns (member m: +10*m). */
 export const HOST_ETCD_BASE_PORT = 2379;
+/** Port of the node's etcd grpc-proxy inside each host netns (`lab up --etcd-proxy`). */
+export const HOST_ETCD_PROXY_PORT = 23790;
 
 export const LAB_NAME_RE = /^[a-z][a-z0-9-]{0,22}[a-z0-9]$|^[a-z]$/;
 
@@ -55,6 +59,7 @@ export interface RawLabOptions {
   routing?: string;
   ipv6?: boolean;
   etcdMembers?: string | number;
+  etcdProxy?: boolean;
 }
 
 function intOf(v: string | number | undefined, dflt: number): number {
@@ -99,7 +104,7 @@ export function parseLabOptions(raw: RawLabOptions): { options?: LabOptions; pro
   }
   if (problems.length > 0) return { problems };
   return {
-    options: { name, nodes, subnets, encapsulation, routing, ipv6: raw.ipv6 === true, etcdMembers: etcdMembers as 1 | 3 },
+    options: { name, nodes, subnets, encapsulation, routing, ipv6: raw.ipv6 === true, etcdMembers: etcdMembers as 1 | 3, ...(raw.etcdProxy === true ? { etcdProxy: true } : {}) },
     problems,
   };
 }

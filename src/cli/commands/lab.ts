@@ -98,9 +98,10 @@ export function registerLab(program: Command): void {
     .option('--etcd-members <n>', '1 or 3', '1')
     .option('--no-kube-api', 'do not start the stand-in Kubernetes API (lab only)')
     .option('--no-datastore-mirror', 'do not write Namespaces/Pods into the datastore from the lab (tessera-kube-controllers does)')
-    .action(async (o: { name?: string; nodes: string; subnets: string; encapsulation: string; routing: string; ipv6?: boolean; etcdMembers: string; kubeApi: boolean; datastoreMirror: boolean }) => {
+    .option('--etcd-proxy', "agents and CNI reach etcd through an etcd grpc-proxy in each node (watch fan-out)")
+    .action(async (o: { name?: string; nodes: string; subnets: string; encapsulation: string; routing: string; ipv6?: boolean; etcdMembers: string; kubeApi: boolean; datastoreMirror: boolean; etcdProxy?: boolean }) => {
       const st = await labUp(
-        { name: o.name, nodes: o.nodes, subnets: o.subnets, encapsulation: o.encapsulation, routing: o.routing, ipv6: o.ipv6 === true, etcdMembers: o.etcdMembers },
+        { name: o.name, nodes: o.nodes, subnets: o.subnets, encapsulation: o.encapsulation, routing: o.routing, ipv6: o.ipv6 === true, etcdMembers: o.etcdMembers, ...(o.etcdProxy === true ? { etcdProxy: true } : {}) },
         { onProgress: progress, kubeApi: o.kubeApi, datastoreMirror: o.datastoreMirror },
       );
       if (st.kube) out(`export KUBECONFIG=${st.kube.kubeconfig}`);

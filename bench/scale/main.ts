@@ -1,0 +1,115 @@
+/**
+ * `make bench-scale`: what the cluster-wide promises cost, each measured against its baseline in one run.
+ *   fanout: etcd's CPU and RSS growth per 1,000 updates under SCALE_AGENTS simulated agents' watches
+ *           (2 per agent, from SCALE_PROCS processes over real gRPC connections), directly on etcd
+ *           vs through one `etcd grpc-proxy`;
+ *   cold:   one real agent joining SCALE_NODES x SCALE_PODS endpoints, SCALE_POLICIES policies and a
+ *           block per node: time to ready vs `etcdctl get --prefix` of the same keys, peak RSS, and
+ *           agent CPU per remote pod event at that size vs beside SCALE_SMALL nodes;
+ *   storm:  SCALE_STORM nodes claiming their first block at once (double claims, p99, CAS retries).
+ * SCALE_PARTS=fanout,cold,storm picks parts (to run it in pieces). Exits 1 if a goal fails.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { describeError } from '../../src/lib/errors.js';
+import { startEtcd } from '../../src/lab/etcd.js';
+import { percentile } from '../lib/stats.js';
+import { runFanout } from './watch-fanout.js';
+import { runColdStart } from './cold-start.js';
+import { runJoinStorm } from './join-storm.js';
+
+const num = (k: string, d: number) => Number(process.env[k] ?? d);
+const PARTS = new Set((process.env['SCALE_PARTS'] ?? 'fanout,cold,storm').split(','));
+const say = (l: string) => console.log(l);
+const goals: string[] = [];
+let failed = false;
+
+/** `<goal>: ratio X.XX (goal <= Y) PASS|FAIL` */
+function goal(what: string, ratio: number, op: '<=' | '>=', target: number, note = ''): void {
+  const ok = Number.isFinite(ratio) && (op === '<=' ? ratio <= target : ratio >= target);
+  if (!ok) failed = true;
+  const line = `${what}: ratio ${Number.isFinite(ratio) ? ratio.toFixed(2) : 'n/a'} (goal ${op} ${target}) ${ok ? 'PASS' : 'FAIL'}${note ? `  [${note}]` : ''}`;
+  goals.push(line);
+  say(line);
+}
+
+async function fanout(): Promise<void> {
+  const agents = num('SCALE_AGENTS', 5000);
+  const updates = num('SCALE_UPDATES', 200);
+  const procs = num('SCALE_PROCS', 4);
+  const conns = num('SCALE_CONNS', 50);
+  say(`\n== etcd load: ${agents} agents' watches from ${procs} processes (${conns} gRPC connections each), ${updates} updates`);
+  const direct = await runFanout({ agents, procs, conns, updates, viaProxy: false, say });
+  say(`    direct: etcd ${direct.etcdCpuMsPer1000.toFixed(0)} ms CPU per 1,000 updates, RSS +${direct.etcdRssGrowthMiB.toFixed(0)} MiB (${direct.etcdRssMiB.toFixed(0)} MiB), delivered in ${(direct.deliverMs / 1000).toFixed(1)} s`);
+  const proxied = await runFanout({ agents, procs, conns, updates, viaProxy: true, say });
+  say(`    proxy:  etcd ${proxied.etcdCpuMsPer1000.toFixed(0)} ms CPU per 1,000 updates, RSS +${proxied.etcdRssGrowthMiB.toFixed(0)} MiB (${proxied.etcdRssMiB.toFixed(0)} MiB), delivered in ${(proxied.deliverMs / 1000).toFixed(1)} s; the proxy itself ${(((proxied.proxyCpuMs ?? 0) * 1000) / updates).toFixed(0)} ms CPU per 1,000`);
+  // A floor of one clock tick (10 ms) per run keeps the ratio finite when the proxied etcd barely moves.
+  goal('etcd CPU per 1,000 updates, direct / through grpc-proxy', direct.etcdCpuMs / Math.max(10, proxied.etcdCpuMs), '>=', 5);
+  goal('etcd RSS growth under the watchers, direct / through grpc-proxy', direct.etcdRssGrowthMiB / Math.max(1, proxied.etcdRssGrowthMiB), '>=', 5, 'growth floored at 1 MiB');
+}
+
+async function cold(): Promise<void> {
+  const nodes = num('SCALE_NODES', 5000);
+  const pods = num('SCALE_PODS', 30);
+  const policies = num('SCALE_POLICIES', 1000);
+  const small = num('SCALE_SMALL', 10);
+  say(`\n== cold start: one agent joining ${nodes} nodes x ${pods} endpoints, ${policies} policies, ${nodes} blocks (baseline: ${small} nodes, then etcdctl)`);
+  const name = `sc${randomBytes(3).toString('hex')}`;
+  const cfgDir = mkdtempSync(join(tmpdir(), 'sc-bench-scale-'));
+  try {
+    const r = await runColdStart({
+      name,
+      env: { ...process.env, TESSERA_CONFIG: join(cfgDir, 'config.json') },
+      small,
+      nodes,
+      pods,
+      policies,
+      events: num('SCALE_EVENTS', 50),
+      rate: num('SCALE_RATE', 10),
+      say,
+    });
+    goal(`cold start to ready / etcdctl get --prefix (${(r.coldStartMs / 1000).toFixed(1)} s vs ${(r.etcdctlMs / 1000).toFixed(1)} s)`, r.coldStartMs / r.etcdctlMs, '<=', 4);
+    goal(`agent peak RSS / 1 GiB (${r.peakRssMiB.toFixed(0)} MiB)`, r.peakRssMiB / 1024, '<=', 1);
+    goal(
+      `agent CPU per remote pod event, ${r.big.endpoints} / ${r.small.endpoints} endpoints (${r.big.cpuPerEventMs.toFixed(1)} vs ${r.small.cpuPerEventMs.toFixed(1)} ms)`,
+      r.big.cpuPerEventMs / r.small.cpuPerEventMs,
+      '<=',
+      3,
+    );
+  } finally {
+    rmSync(cfgDir, { recursive: true, force: true });
+  }
+}
+
+async function storm(): Promise<void> {
+  const nodes = num('SCALE_STORM', 500);
+  say(`\n== IPAM join storm: ${nodes} nodes (own etcd clients, ${num('SCALE_STORM_PROCS', 4)} processes) claim their first block at once from a pool for 8,192 blocks`);
+  const etcd = await startEtcd({ name: 'sc-storm' });
+  try {
+    const { results, audit } = await runJoinStorm({ endpoints: etcd.endpoints, nodes, procs: num('SCALE_STORM_PROCS', 4) });
+    const ms = results.filter((r) => r.address).map((r) => r.ms);
+    say(`    ${audit.addressed}/${audit.nodes} nodes addressed, ${audit.borrowed} borrowed; time to first address p50 ${percentile(ms, 50)} ms, p99 ${percentile(ms, 99)} ms; ${audit.casRetries} CAS retries (${(audit.casRetries / nodes).toFixed(2)} per node)`);
+    for (const e of audit.errors.slice(0, 3)) say(`    error: ${e}`);
+    goal(`join storm double claims (${audit.doubleClaims}) + nodes without an address (${audit.nodes - audit.addressed}) / nodes`, (audit.doubleClaims + audit.nodes - audit.addressed) / audit.nodes, '<=', 0);
+  } finally {
+    await etcd.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  const t0 = Date.now();
+  if (PARTS.has('fanout')) await fanout();
+  if (PARTS.has('cold')) await cold();
+  if (PARTS.has('storm')) await storm();
+  say('\n== goals');
+  for (const g of goals) say(g);
+  say(`\nbench-scale took ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  if (failed) process.exit(1);
+}
+
+main().catch((e: unknown) => {
+  console.error(describeError(e));
+  process.exit(1);
+});

@@ -1,0 +1,127 @@
+/**
+ * etcd load under many agents' watches, directly and through `etcd grpc-proxy`: simulated agents
+ * (each running the agent's Syncer: two watches) in a few processes over real gRPC connections, then
+ * `updates` single-key writes under the watched resource prefix, each delivered to every agent.
+ * Measures etcd's CPU time and RSS growth (the proxy's too, for information).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { EtcdBackend, ipamKeys, RESOURCE_ROOT } from '../../src/datastore/index.js';
+import { startEtcd, startEtcdProxy } from '../../src/lab/etcd.js';
+import { cpuMs, memMiB } from './proc.js';
+import { endpoint } from '../lib/synthetic.js';
+
+export interface FanoutOptions {
+  agents: number;
+  procs: number;
+  /** gRPC connections per process. */
+  conns: number;
+  updates: number;
+  viaProxy: boolean;
+  say?: (line: string) => void;
+}
+
+export interface FanoutResult {
+  streams: number;
+  etcdCpuMs: number;
+  etcdCpuMsPer1000: number;
+  /** etcd RSS growth from before the watchers opened to after the updates. */
+  etcdRssGrowthMiB: number;
+  etcdRssMiB: number;
+  proxyCpuMs?: number;
+  deliverMs: number;
+}
+
+interface Worker {
+  child: ChildProcess;
+  last: { streams: number; min: number; failures: number; seenProbe: boolean };
+}
+
+async function until(cond: () => boolean, what: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export async function runFanout(o: FanoutOptions): Promise<FanoutResult> {
+  const say = o.say ?? (() => undefined);
+  const etcd = await startEtcd({ name: 'sc-fanout' });
+  const proxy = o.viaProxy ? await startEtcdProxy({ endpoints: etcd.endpoints }) : undefined;
+  const target = proxy ? proxy.endpoints : etcd.endpoints;
+  const writer = new EtcdBackend({ endpoints: etcd.endpoints, callTimeoutMs: 120_000 });
+  const workers: Worker[] = [];
+  try {
+    const rss0 = memMiB(etcd.pid);
+    const script = fileURLToPath(new URL('./watch-worker.ts', import.meta.url));
+    const per = Math.ceil(o.agents / o.procs);
+    for (let p = 0; p < o.procs; p++) {
+      const agents = Math.min(per, o.agents - p * per);
+      const args = { endpoints: target, agents, conns: o.conns, prefixes: [RESOURCE_ROOT, ipamKeys.blocksPrefix], countPrefix: RESOURCE_ROOT };
+      const child = spawn(process.execPath, ['--import', 'tsx', script, JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const w: Worker = { child, last: { streams: 0, min: 0, failures: 0, seenProbe: false } };
+      let buf = '';
+      child.stdout!.setEncoding('utf8');
+      child.stdout!.on('data', (c: string) => {
+        buf += c;
+        const lines = buf.split('\n');
+        buf = lines.pop()!;
+        if (lines.length > 0) w.last = JSON.parse(lines[lines.length - 1]!) as Worker['last'];
+      });
+      workers.push(w);
+    }
+    const streams = () => workers.reduce((s, w) => s + w.last.streams, 0);
+    const minAll = () => Math.min(...workers.map((w) => w.last.min));
+    await until(() => workers.every((w) => w.last.streams > 0), 'the watch workers', 300_000);
+    // Probe writes until every stream has seen one: then all watches are live. Workers do not
+    // count probes, so the measured updates start from 0 everywhere.
+    const probe = endpoint('fanout', 'probe', '10.0.0.1', 0);
+    let probing = false;
+    await until(
+      () => {
+        if (!probing) {
+          probing = true;
+          // A failed probe is simply followed by the next one.
+          void writer.put(probe.key, probe.value).catch(() => undefined).finally(() => (probing = false));
+        }
+        return workers.every((w) => w.last.seenProbe);
+      },
+      'every watch stream to see a probe',
+      600_000,
+    );
+    say(`    ${streams() * 2} watch streams (${streams()} agents x 2) live ${proxy ? 'through grpc-proxy' : 'directly on etcd'}`);
+    const c0 = cpuMs(etcd.pid);
+    const p0 = proxy ? cpuMs(proxy.pid) : 0;
+    const t0 = Date.now();
+    for (let i = 0; i < o.updates; i += 10) {
+      await Promise.all(
+        Array.from({ length: Math.min(10, o.updates - i) }, (_, k) => {
+          const kv = endpoint(`fanout-${(i + k) % 50}`, `u${i + k}`, `10.1.${((i + k) >> 8) & 255}.${(i + k) & 255}`, i + k);
+          return writer.put(kv.key, kv.value);
+        }),
+      );
+    }
+    await until(() => minAll() >= o.updates, `${o.updates} updates at every stream`, 1_200_000);
+    const deliverMs = Date.now() - t0;
+    const etcdCpu = cpuMs(etcd.pid) - c0;
+    const failures = workers.reduce((s, w) => s + w.last.failures, 0);
+    if (failures > 0) throw new Error(`${failures} watch streams failed`);
+    const rss = memMiB(etcd.pid);
+    return {
+      streams: streams(),
+      etcdCpuMs: etcdCpu,
+      etcdCpuMsPer1000: (etcdCpu * 1000) / o.updates,
+      etcdRssGrowthMiB: rss - rss0,
+      etcdRssMiB: rss,
+      proxyCpuMs: proxy ? cpuMs(proxy.pid) - p0 : undefined,
+      deliverMs,
+    };
+  } finally {
+    for (const w of workers) w.child.kill('SIGTERM');
+    await Promise.all(workers.map((w) => (w.child.exitCode === null ? new Promise((r) => w.child.once('exit', r)) : undefined)));
+    await writer.close();
+    await proxy?.stop();
+    await etcd.stop();
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * One process of simulated agents for the watch fan-out bench. argv[2] = JSON
+ * { endpoints, agents, conns, prefixes, countPrefix }: `agents` agents spread over `conns` etcd
+ * clients (real gRPC connections); each agent runs the agent's own Syncer over `prefixes` (one
+ * watch each; a watch cut by the server is resumed from its revision, as in a real agent). Every
+ * 250 ms it prints one JSON line: { streams, min, seenProbe } = the agents, the fewest puts under
+ * `countPrefix` any of them has received (keys naming `probe` not counted), and whether every
+ * agent has seen a probe.
+ *
+ * Why the Syncer rather than bare watches: grpc-proxy enforces grpc's default keepalive policy
+ * (pings at most every 5 min) and answers our 10 s pings with GOAWAY; grpc-js then doubles its
+ * interval, but the connections drop meanwhile, and bare watch streams would just end.
+ */
+import { setMaxListeners } from 'node:events';
+import { EtcdBackend, Syncer } from '../../src/datastore/index.js';
+
+const o = JSON.parse(process.argv[2] ?? '{}') as { endpoints: string[]; agents: number; conns: number; prefixes: string[]; countPrefix: string };
+const clients = Array.from({ length: o.conns }, () => new EtcdBackend({ endpoints: o.endpoints, callTimeoutMs: 120_000 }));
+const ac = new AbortController();
+setMaxListeners(0, ac.signal); // one listener per syncer
+const counts: number[] = [];
+const probed: boolean[] = [];
+const failures = 0;
+const syncers: Syncer[] = [];
+for (let a = 0; a < o.agents; a++) {
+  counts.push(0);
+  probed.push(false);
+  const s = new Syncer({
+    backend: clients[a % clients.length]!,
+    prefixes: o.prefixes,
+    signal: ac.signal,
+    initialBackoffMs: 200,
+    maxBackoffMs: 2000,
+    onUpdates: (updates) => {
+      for (const u of updates) {
+        if (u.value === undefined || !u.key.startsWith(o.countPrefix)) continue;
+        if (u.key.includes('probe')) probed[a] = true;
+        else counts[a]!++;
+      }
+    },
+  });
+  s.start();
+  syncers.push(s);
+}
+const report = () => {
+  let min = Infinity;
+  for (const c of counts) if (c < min) min = c;
+  process.stdout.write(`${JSON.stringify({ streams: counts.length, min: counts.length ? min : 0, failures, seenProbe: probed.every(Boolean) })}\n`);
+};
+const timer = setInterval(report, 250);
+// The parent gone (it failed): stop quietly instead of dying on EPIPE.
+process.stdout.on('error', () => process.exit(0));
+process.on('SIGTERM', () => {
+  clearInterval(timer);
+  ac.abort();
+  void Promise.all(syncers.map((s) => s.stop()))
+    .then(() => Promise.all(clients.map((c) => c.close())))
+    .finally(() => process.exit(0));
+});
