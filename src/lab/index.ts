@@ -38,3 +38,6 @@ export type { RouterAddOptions } from './routers.js';
 export { planExternalRouter, externalRouterNetns, parseAsNumberText, SUBNET_ROUTER_NAME, ROUTER_NAME_RE } from './router-plan.js';
 export type { ExternalRouterPlan } from './router-plan.js';
 export { startEtcd, startEtcdCluster, forwardTcpToUnix } from './etcd.js';
+export { isVmLab, vmLabUp, vmLabDown, vmRun, requireVmRecord, parseMemory, vmBoot } from './vm/runner.js';
+export type { VmRecord, ForwardIO } from './vm/runner.js';
+export { kernelLacksIpip } from './vm/kernel-check.js';
