@@ -26,6 +26,10 @@ declare -A NEED=(
   [taskset]=util-linux
   [openssl]=openssl
   [curl]=curl
+  [qemu-system-x86_64]=qemu-system-x86
+  [cpio]=cpio
+  [depmod]=kmod
+  [unshare]=util-linux
 )
 missing=()
 for probe in "${!NEED[@]}"; do

@@ -38,7 +38,7 @@ import {
   VXLAN_V6_VNI,
   VXLAN_DEVICE,
 } from '../lib/marks.js';
-import { calculateRoutes, RoutingReconciler } from '../dataplane/routes/index.js';
+import { calculateRoutes, RoutingReconciler, type IpipSpec } from '../dataplane/routes/index.js';
 import { vtepMacFor, type VtepSpec } from '../dataplane/vxlan/index.js';
 import { NatReconciler } from '../dataplane/nat/index.js';
 import { applySysctls, nodeSysctls } from './sysctls.js';
@@ -256,7 +256,9 @@ export class Agent {
   private async probeIpip(): Promise<boolean> {
     const existing = await run(['ip', 'link', 'show', 'dev', IPIP_DEVICE], { check: false });
     if (existing.code === 0) return true;
-    const r = await run(['ip', 'link', 'add', IPIP_DEVICE, 'type', 'ipip'], { check: false });
+    // With a remote address: an any/any ipip device would clash with the kernel's fallback `tunl0`
+    // ("File exists") on every kernel that has ipip.
+    const r = await run(['ip', 'link', 'add', IPIP_DEVICE, 'type', 'ipip', 'remote', '192.0.2.1'], { check: false });
     if (r.code !== 0) return false;
     await run(['ip', 'link', 'del', IPIP_DEVICE], { check: false });
     return true;
@@ -320,6 +322,14 @@ export class Agent {
     if (vxlanFamilies.has(6) && this.nodeAddress6 && typeof spec.ipv6VXLANTunnelAddr !== 'string') {
       wanted.push({ family: 6, field: 'ipv6VXLANTunnelAddr', handleId: `vxlan-v6-tunnel-addr-${this.nodeName}` });
     }
+    const ipipPool = [...this.mirror.of('IPPool').values()].some((p) => {
+      const s = (p.spec ?? {}) as Record<string, unknown>;
+      return (s.ipipMode === 'Always' || s.ipipMode === 'CrossSubnet') && s.disabled !== true && !String(s.cidr ?? '').includes(':');
+    });
+    const bgpSpec = (spec.bgp ?? {}) as Record<string, unknown>;
+    if (ipipPool && this.ipipSupported && typeof bgpSpec.ipv4IPIPTunnelAddr !== 'string') {
+      wanted.push({ family: 4, field: 'ipv4IPIPTunnelAddr', handleId: `ipip-tunnel-addr-${this.nodeName}` });
+    }
     if (!wanted.length) return;
     this.tunnelAllocating = (async () => {
       try {
@@ -338,6 +348,13 @@ export class Agent {
             ips = w.family === 4 ? r.ipv4 : r.ipv6;
           }
           if (ips[0]) fields[w.field] = ips[0].address;
+        }
+        // Calico keeps the IPIP tunnel address under spec.bgp.
+        const ipipAddr = fields.ipv4IPIPTunnelAddr;
+        delete fields.ipv4IPIPTunnelAddr;
+        if (ipipAddr !== undefined) {
+          await this.updateNodeSpec((s) => ({ ...s, bgp: { ...((s.bgp as Record<string, unknown> | undefined) ?? {}), ipv4IPIPTunnelAddr: ipipAddr } }));
+          this.log.info({ ipv4IPIPTunnelAddr: ipipAddr }, 'allocated IPIP tunnel address');
         }
         if (!Object.keys(fields).length) return;
         await this.updateNodeSpec((s) => ({
@@ -372,10 +389,18 @@ export class Agent {
     throw new TesseraError('conflict', `cannot update node "${this.nodeName}": too many concurrent writers`);
   }
 
-  private vteps(): { v4?: VtepSpec; v6?: VtepSpec } {
+  private vteps(): { v4?: VtepSpec; v6?: VtepSpec; ipip?: IpipSpec } {
     const node = this.mirror.of('Node').get(resourceKey(lookupKind('Node')!, this.nodeName));
     const spec = (node?.spec ?? {}) as Record<string, unknown>;
-    const out: { v4?: VtepSpec; v6?: VtepSpec } = {};
+    const out: { v4?: VtepSpec; v6?: VtepSpec; ipip?: IpipSpec } = {};
+    if (this.ipipSupported) {
+      const ipipAddr = (spec.bgp as Record<string, unknown> | undefined)?.ipv4IPIPTunnelAddr;
+      out.ipip = {
+        localIp: this.nodeAddress.split('/')[0]!,
+        mtu: this.hostMtu - IPIP_OVERHEAD,
+        ...(typeof ipipAddr === 'string' ? { tunnelIp: ipipAddr } : {}),
+      };
+    }
     const tunnel = spec.ipv4VXLANTunnelAddr;
     if (typeof tunnel === 'string') {
       out.v4 = {

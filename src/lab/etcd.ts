@@ -16,6 +16,7 @@
  *   namespaces can reach etcd through the unix listener. `forwardTcpToUnix` (socat) is the fallback
  *   for clients that only speak TCP (e.g. `etcdctl` inside a namespace).
  */
+import { labTimeoutMs } from './vm/timeouts.js';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -255,7 +256,7 @@ class Member {
     const url = `http://${this.spec.host}:${this.spec.clientPort}/health`;
     for (;;) {
       try {
-        const res = await fetch(url, { signal: AbortSignal.timeout(1000) });
+        const res = await fetch(url, { signal: AbortSignal.timeout(labTimeoutMs(1000)) });
         const body = (await res.json()) as { health?: string };
         if (body.health === 'true') return;
       } catch {
@@ -365,7 +366,7 @@ async function memberSpec(
     initialCluster: initialCluster({ name, host, peerPort }),
     clusterToken: token,
     extraArgs: opts.extraArgs ?? [],
-    startTimeoutMs: opts.startTimeoutMs ?? 15000,
+    startTimeoutMs: opts.startTimeoutMs ?? labTimeoutMs(15000),
   };
 }
 

@@ -48,3 +48,6 @@ export { LabKubeClient, startKubeApi, waitKubeApi } from './kube.js';
 export type { KubeApiState } from './state.js';
 export { parseHostPorts, nodeListen, nodeUnlisten, readListeners, hostEndpointRef, nodePort, findNode } from './host-ports.js';
 export type { HostPort, HostListener } from './host-ports.js';
+export { isVmLab, vmLabUp, vmLabDown, vmRun, requireVmRecord, parseMemory, vmBoot } from './vm/runner.js';
+export type { VmRecord, ForwardIO } from './vm/runner.js';
+export { kernelLacksIpip } from './vm/kernel-check.js';

@@ -34,6 +34,8 @@ import { BirdWriter } from '../bgp/index.js';
 import { withRouter } from './state.js';
 import { LabKubeClient, kubeNodeObject, kubeNodeStatus, startKubeApi, startLabKubelet, waitKubeApi } from './kube.js';
 import { startKubeControllers } from './kube-controllers.js';
+import { kernelLacksIpip } from './vm/kernel-check.js';
+import { labTimeoutMs } from './vm/timeouts.js';
 
 export interface LabEnvOptions {
   /** Environment for the lab root (TESSERA_LAB_ROOT) and the CLI config (TESSERA_CONFIG). */
@@ -94,6 +96,15 @@ export async function labUp(raw: RawLabOptions, opts: LabUpOptions = {}): Promis
   if (!parsed.options) throw validationError('cannot create lab', parsed.problems);
   const options = parsed.options;
   await requireRoot(`create lab "${options.name}"`);
+  if (options.encapsulation === 'ipip') {
+    const why = await kernelLacksIpip();
+    if (why !== undefined) {
+      throw new TesseraError(
+        'unsupported',
+        `cannot create lab "${options.name}" with --encapsulation ipip: this kernel has no ipip device (\`ip link add type ipip\`: "${why}"); \`tessera lab up --kernel vm --encapsulation ipip\` runs it in a VM kernel that has one`,
+      );
+    }
+  }
   const dir = labDir(options.name, env);
   const existing = readLabState(dir);
   if (existing || existsSync(dir)) {
@@ -138,7 +149,7 @@ export async function labUp(raw: RawLabOptions, opts: LabUpOptions = {}): Promis
     save(state);
     const keeper = startEtcdKeeper(options.name, etcdDir, options.etcdMembers, join(dir, 'logs', 'etcd.log'));
     save(withProcess(state, keeper));
-    const info = await waitEtcdKeeper(keeper, etcdDir, 30_000);
+    const info = await waitEtcdKeeper(keeper, etcdDir, labTimeoutMs(30_000));
     // etcd names its socket "etcd.sock:<port>"; socat splits addresses at ":", so link to it.
     const sockets = info.unixEndpoints.map((ep, m) => {
       const link = join(etcdDir, `member-${m}.sock`);
@@ -210,7 +221,7 @@ export async function labUp(raw: RawLabOptions, opts: LabUpOptions = {}): Promis
         const rec = startAgent(state, n);
         save(withNode(state, { ...n, agent: rec }));
       }
-      const timeoutMs = opts.agentTimeoutMs ?? 90_000;
+      const timeoutMs = opts.agentTimeoutMs ?? labTimeoutMs(90_000);
       await Promise.all(
         state.nodes.map(async (n) => {
           await waitAgentReady(n, () => (n.agent ? isRunning(n.agent) : false), timeoutMs, n.agent?.log);
@@ -377,6 +388,6 @@ export async function nodeStart(name: string, node: string, opts: LabEnvOptions 
   const rec = startAgent(s, n);
   const next = { ...n, agent: rec, agentStopped: false };
   await updateLabState(s.dir, (cur) => withNode(cur, { ...findNode(cur, node), agent: rec, agentStopped: false }));
-  await waitAgentReady(next, () => isRunning(rec), opts.timeoutMs ?? 60_000, rec.log);
+  await waitAgentReady(next, () => isRunning(rec), opts.timeoutMs ?? labTimeoutMs(60_000), rec.log);
   opts.onProgress?.(`agent on ${n.name} ready`);
 }

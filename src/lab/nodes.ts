@@ -4,6 +4,7 @@
  * Readiness = the agent's `GET /readiness` answers 200 (probed from inside the netns with busybox
  * wget, ~2 ms per probe) or its `<state-dir>/ready` file exists.
  */
+import { labTimeoutMs } from './vm/timeouts.js';
 import { existsSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { run } from '../lib/exec.js';
@@ -47,7 +48,7 @@ export function cniNetworkConfig(s: LabState, n: NodeState): Record<string, unkn
     interface_prefix: 'tsr',
     agent_socket: join(n.stateDir, 'cni.sock'),
     // The pod is reachable the moment `lab pod create` returns (Calico's CNI option of the same name).
-    policy_setup_timeout_seconds: 5,
+    policy_setup_timeout_seconds: Math.round(labTimeoutMs(5000) / 1000),
     ipam,
   };
 }
@@ -95,7 +96,7 @@ export async function agentReady(n: NodeState): Promise<boolean> {
   const r = await run(['busybox', 'wget', '-q', '-O', '/dev/null', '-T', '1', `http://127.0.0.1:${n.healthPort}/readiness`], {
     netns: n.netns,
     check: false,
-    timeoutMs: 3000,
+    timeoutMs: labTimeoutMs(3000),
   });
   return r.code === 0;
 }

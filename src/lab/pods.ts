@@ -5,6 +5,7 @@
  * The pod file is written (phase creating) BEFORE the netns exists, so down/delete can undo a
  * half-created pod; each side effect of create registers an undo step, one catch unwinds them.
  */
+import { labTimeoutMs } from './vm/timeouts.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -67,7 +68,7 @@ export async function runCni(s: LabState, n: NodeState, command: 'ADD' | 'DEL' |
   if (!existsSync(plugin)) {
     throw new TesseraError('unsupported', `cannot run CNI ${command} for pod "${pod.namespace}/${pod.name}": plugin "${plugin}" is not built (run make build)`);
   }
-  const r = await run([plugin], { netns: n.netns, env: cniEnv(s, command, pod), input: networkConfig(n), check: false, timeoutMs: 60_000 });
+  const r = await run([plugin], { netns: n.netns, env: cniEnv(s, command, pod), input: networkConfig(n), check: false, timeoutMs: labTimeoutMs(60_000) });
   if (r.code !== 0) {
     let msg = r.stderr.trim();
     try {
@@ -93,7 +94,7 @@ export async function runCni(s: LabState, n: NodeState, command: 'ADD' | 'DEL' |
  * reachable the moment `pod create` returns (a connection racing socat's bind would be refused).
  * A server that does not bind within `timeoutMs` (a port in use, say) is an error naming its log.
  */
-export async function startPodServers(s: LabState, pod: PodState, timeoutMs = 15_000): Promise<ProcessRecord[]> {
+export async function startPodServers(s: LabState, pod: PodState, timeoutMs = labTimeoutMs(15_000)): Promise<ProcessRecord[]> {
   const log = join(s.dir, 'logs', `pod-${pod.namespace}.${pod.name}.log`);
   const servers = pod.ports.map((p) => {
     // TCP6/UDP6 with ipv6only=0 serve both families on one socket.

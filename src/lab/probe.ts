@@ -4,6 +4,7 @@
  * TCP: connected = the handshake completed. UDP: connected = the pod server echoed our nonce back
  * (a connected UDP socket also surfaces ICMP port-unreachable as ECONNREFUSED, failing fast).
  */
+import { labTimeoutMs } from './vm/timeouts.js';
 import { run } from '../lib/exec.js';
 import { TesseraError } from '../lib/errors.js';
 import type { PortProtocol } from './plan.js';
@@ -65,7 +66,7 @@ Promise.all(job.targets.map(probe)).then((r) => { process.stdout.write(JSON.stri
 export async function probeFrom(netns: string, targets: readonly ProbeTarget[], spec: ProbeSpec): Promise<ProbeResult[]> {
   if (targets.length === 0) return [];
   const job = JSON.stringify({ targets, port: spec.port, protocol: spec.protocol, timeoutMs: spec.timeoutMs });
-  const r = await run([process.execPath, '-e', PROBER, job], { netns, timeoutMs: spec.timeoutMs + 15_000, check: false });
+  const r = await run([process.execPath, '-e', PROBER, job], { netns, timeoutMs: spec.timeoutMs + labTimeoutMs(15_000), check: false });
   if (r.code !== 0) {
     throw new TesseraError('exec-failed', `cannot probe from netns "${netns}" (exit ${r.code}): ${r.stderr.trim()}`);
   }

@@ -32,7 +32,15 @@ import {
   nodePort,
   parseHostPorts,
   readListeners,
+  isVmLab,
+  parseLabOptions,
+  parseMemory,
+  requireVmRecord,
+  vmLabDown,
+  vmLabUp,
+  vmRun,
 } from '../../lab/index.js';
+import { validationError } from '../../lib/errors.js';
 
 const out = (s: string) => process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
 const progress = (s: string) => process.stderr.write(`${s}\n`);
@@ -51,6 +59,7 @@ function protocolOpt(v: string | undefined): PortProtocol {
 
 const nameOpt = () => new Option('--name <name>', 'lab name (default: the current context\'s lab)');
 const familyOpt = () => new Option('--family <4|6>', 'address family of pod targets (default 4 when the pod has IPv4)').choices(['4', '6']);
+const kernelOpt = () => new Option('--kernel <kernel>', 'host: namespaces in this kernel; vm: the whole lab inside one QEMU VM with Debian\'s kernel (ipip, SCTP)').choices(['host', 'vm']).default('host');
 const outputOpt = () => new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table');
 
 export function formatStatus(st: LabStatus): string {
@@ -99,13 +108,52 @@ export function registerLab(program: Command): void {
     .option('--no-kube-api', 'do not start the stand-in Kubernetes API (lab only)')
     .option('--no-datastore-mirror', 'do not write Namespaces/Pods into the datastore from the lab (tessera-kube-controllers does)')
     .option('--etcd-proxy', "agents and CNI reach etcd through an etcd grpc-proxy in each node (watch fan-out)")
-    .action(async (o: { name?: string; nodes: string; subnets: string; encapsulation: string; routing: string; ipv6?: boolean; etcdMembers: string; kubeApi: boolean; datastoreMirror: boolean; etcdProxy?: boolean }) => {
+    .addOption(kernelOpt())
+    .option('--memory <size>', 'with --kernel vm: the VM\'s memory (e.g. 2G)', '2G')
+    .action(async (o: { name?: string; nodes: string; subnets: string; encapsulation: string; routing: string; ipv6?: boolean; etcdMembers: string; kubeApi: boolean; datastoreMirror: boolean; etcdProxy?: boolean; kernel: string; memory: string }) => {
+      if (o.kernel === 'vm') {
+        const parsed = parseLabOptions({ name: o.name, nodes: o.nodes, subnets: o.subnets, encapsulation: o.encapsulation, routing: o.routing, ipv6: o.ipv6 === true, etcdMembers: o.etcdMembers });
+        if (!parsed.options) throw validationError('cannot create lab', parsed.problems);
+        const p = parsed.options;
+        const argv = [
+          'lab', 'up', '--name', p.name, '--nodes', String(p.nodes), '--subnets', String(p.subnets), '--encapsulation', p.encapsulation,
+          '--routing', p.routing, '--etcd-members', String(p.etcdMembers), ...(p.ipv6 ? ['--ipv6'] : []),
+          ...(o.kubeApi ? [] : ['--no-kube-api']), ...(o.datastoreMirror ? [] : ['--no-datastore-mirror']), ...(o.etcdProxy === true ? ['--etcd-proxy'] : []),
+        ];
+        const code = await vmLabUp(p.name, parseMemory(o.memory), argv, { onProgress: progress });
+        if (code !== 0) process.exit(code);
+        return;
+      }
       const st = await labUp(
         { name: o.name, nodes: o.nodes, subnets: o.subnets, encapsulation: o.encapsulation, routing: o.routing, ipv6: o.ipv6 === true, etcdMembers: o.etcdMembers, ...(o.etcdProxy === true ? { etcdProxy: true } : {}) },
         { onProgress: progress, kubeApi: o.kubeApi, datastoreMirror: o.datastoreMirror },
       );
       if (st.kube) out(`export KUBECONFIG=${st.kube.kubeconfig}`);
     });
+
+  // A VM lab (`lab up --kernel vm`): every subcommand but `up` and `demo` runs inside its VM, with
+  // the VM's output and exit code.
+  lab.hook('preAction', async (_lab, action) => {
+    if (action.name() === 'up' || action.name() === 'demo') return;
+    let name: string;
+    try {
+      name = resolveLabName(action.opts<{ name?: string }>().name);
+    } catch {
+      return;
+    }
+    if (!isVmLab(name)) return;
+    if (action.name() === 'down') {
+      const rec = requireVmRecord(name);
+      await vmRun(rec, ['lab', 'down', '--name', name]).catch(() => 1);
+      await vmLabDown(name, { onProgress: progress });
+      process.exit(0);
+    }
+    let root = action;
+    while (root.parent) root = root.parent;
+    const raw = (root as unknown as { rawArgs: string[] }).rawArgs;
+    const at = raw.indexOf('lab');
+    process.exit(await vmRun(requireVmRecord(name), at >= 0 ? raw.slice(at) : ['lab', ...action.args]));
+  });
 
   lab
     .command('down')
@@ -310,8 +358,16 @@ export function registerLab(program: Command): void {
     .command('demo')
     .option('--keep', 'keep the lab afterwards')
     .addOption(new Option('--name <name>', 'lab name').default('demo'))
+    .addOption(kernelOpt())
+    .option('--memory <size>', 'with --kernel vm: the VM\'s memory (e.g. 2G)', '2G')
     .description('a 3-node lab, pods on every node, the matrix before and after a policy')
-    .action(async (o: { keep?: boolean; name: string }) => {
+    .action(async (o: { keep?: boolean; name: string; kernel: string; memory: string }) => {
+      if (o.kernel === 'vm') {
+        // The VM lab itself is what `lab up --kernel vm` makes; the demo runs inside it.
+        const code = await vmLabUp(o.name, parseMemory(o.memory), ['lab', 'demo', '--name', o.name, ...(o.keep ? ['--keep'] : [])], { onProgress: progress });
+        if (!o.keep) await vmLabDown(o.name, { onProgress: progress });
+        process.exit(code);
+      }
       await runDemo({ name: o.name, keep: o.keep === true, out });
     });
 }

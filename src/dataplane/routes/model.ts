@@ -86,3 +86,11 @@ export interface RouteState {
   allPools: string[];
   problems: RouteProblem[];
 }
+
+/** This node's IPIP device: the outer source address, its MTU and its IPAM tunnel address. */
+export interface IpipSpec {
+  localIp: string;
+  mtu: number;
+  /** From IPAM (handle `ipip-tunnel-addr-<node>`, Node `spec.bgp.ipv4IPIPTunnelAddr`); none yet: no address. */
+  tunnelIp?: string;
+}

@@ -18,9 +18,9 @@
 import { BatchSession } from '../../lib/batch-session.js';
 import { TesseraError } from '../../lib/errors.js';
 import type { IpFamily } from '../../lib/ip.js';
-import { VXLAN_DEVICE, VXLAN_V6_DEVICE } from '../../lib/marks.js';
+import { IPIP_DEVICE, VXLAN_DEVICE, VXLAN_V6_DEVICE } from '../../lib/marks.js';
 import { diffRoutes, parseKernelRoutes } from './diff.js';
-import type { RouteState } from './model.js';
+import type { IpipSpec, RouteState } from './model.js';
 import { diffVtepPeers, parseFdb, parseNeigh, type VtepSpec } from '../vxlan/index.js';
 
 export interface RoutingReconcilerOptions {
@@ -169,7 +169,38 @@ export class RoutingReconciler {
    * re-read only when the peers or the VTEP changed since they were last programmed: nothing
    * watches them between resyncs, so a lighter cycle would find nothing new there.
    */
-  async apply(state: RouteState, vteps: { v4?: VtepSpec; v6?: VtepSpec }, options: { full?: boolean } = {}): Promise<ApplyStats> {
+  /**
+   * The IPIP device (`tessera.ipip`): `local <node address>`, so it coexists with the kernel's
+   * catch-all fallback device `tunl0` (an any/any ipip device; a second one fails with "File
+   * exists"), and receives the IPIP packets sent to this node (the kernel prefers the tunnel whose
+   * local address matches over the fallback). MTU host - 20, the IPAM tunnel address as a /32.
+   */
+  private async reconcileIpip(cur: LinkJson | undefined, spec: IpipSpec | undefined): Promise<number> {
+    if (!spec) {
+      if (!cur) return 0;
+      await this.batch('ip', [`link del ${IPIP_DEVICE}`]);
+      return 1;
+    }
+    const data = cur?.linkinfo?.info_data;
+    const matches = cur?.linkinfo?.info_kind === 'ipip' && data?.local === spec.localIp;
+    const lines: string[] = [];
+    if (!matches) {
+      if (cur) await this.batch('ip', [`link del ${IPIP_DEVICE}`]);
+      lines.push(`link add ${IPIP_DEVICE} type ipip local ${spec.localIp}`);
+    }
+    if (!matches || cur?.mtu !== spec.mtu) lines.push(`link set ${IPIP_DEVICE} mtu ${spec.mtu}`);
+    if (!matches || !cur?.flags?.includes('UP')) lines.push(`link set ${IPIP_DEVICE} up`);
+    await this.batch('ip', lines);
+    const addrs = JSON.parse(await this.read(this.ipTool, `addr show dev ${IPIP_DEVICE}`)) as AddrJson[];
+    const have = addrs[0]?.addr_info?.filter((a) => a.family === 'inet') ?? [];
+    const want = spec.tunnelIp;
+    const addrLines = have.filter((a) => !(a.local === want && a.prefixlen === 32)).map((a) => `addr del ${a.local}/${a.prefixlen} dev ${IPIP_DEVICE}`);
+    if (want && !have.some((a) => a.local === want && a.prefixlen === 32)) addrLines.push(`addr add ${want}/32 dev ${IPIP_DEVICE}`);
+    await this.batch('ip', addrLines);
+    return (lines.length > 0 ? 1 : 0) + addrLines.length;
+  }
+
+  async apply(state: RouteState, vteps: { v4?: VtepSpec; v6?: VtepSpec; ipip?: IpipSpec }, options: { full?: boolean } = {}): Promise<ApplyStats> {
     const full = options.full ?? true;
     let vtepChanges = 0;
     const v4 = state.needVxlan.v4 ? vteps.v4 : undefined;
@@ -182,6 +213,8 @@ export class RoutingReconciler {
       if (spec) vtepChanges += await this.reconcilePeers(device, state, family, spec, full || changed > 0);
       else this.programmedPeers.delete(device);
     }
+    const ipip = state.needIpip ? vteps.ipip : undefined;
+    vtepChanges += await this.reconcileIpip(links.get(IPIP_DEVICE), ipip);
 
     const [r4, r6] = await Promise.all([this.read(this.ipTool, 'route show proto 80'), this.read(this.ip6Tool, 'route show proto 80')]);
     const actual = [...parseKernelRoutes(r4, 4), ...parseKernelRoutes(r6, 6)];
@@ -194,6 +227,8 @@ export class RoutingReconciler {
       if (spec) present.add(device);
       else present.delete(device);
     }
+    if (ipip) present.add(IPIP_DEVICE);
+    else present.delete(IPIP_DEVICE);
     const desired = state.routes.filter((r) => !r.dev || present.has(r.dev));
     const prefix = this.options.interfacePrefix;
     const d = diffRoutes(desired, actual, (dev) => dev.startsWith(prefix));

@@ -131,7 +131,8 @@ export class EtcdBackend implements Backend {
     }
     this.client = new (etcd3().Etcd3)(clientOptions);
     this.pageSize = options.pageSize ?? 50_000;
-    this.callTimeoutMs = options.callTimeoutMs ?? 10_000;
+    // TESSERA_ETCD_CALL_TIMEOUT_MS: the lab VM (emulated CPU, scripts/vm/stage2.sh) needs longer.
+    this.callTimeoutMs = options.callTimeoutMs ?? (Number(process.env['TESSERA_ETCD_CALL_TIMEOUT_MS']) || 10_000);
     this.listPageTimeoutMs = Math.max(this.callTimeoutMs, options.listPageTimeoutMs ?? 120_000);
   }
 

@@ -1,0 +1,155 @@
+/**
+ * IPIP in a real kernel (needs `make build`, root, qemu-system-x86): the seed default of Calico's
+ * Docker EE install, a 3-node `--routing bgp --encapsulation ipip` lab, run by `tessera lab up
+ * --kernel vm` inside one QEMU VM with Debian's stock kernel. Every step goes through the CLI as a
+ * user would (the host's `tessera lab ...` runs inside the VM). Also: on this host kernel (no
+ * ipip), `lab up --encapsulation ipip` fails clearly and leaves nothing behind.
+ * Slow (TCG emulation): ~10 minutes on a busy 2-core machine.
+ */
+import { test, describe, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { run } from '../src/lib/exec.js';
+import { sleep } from '../src/lib/clock.js';
+import { processesNaming } from './helpers/lab.js';
+
+const name = `vm${randomBytes(3).toString('hex')}`;
+const cfgDir = mkdtempSync(join(tmpdir(), 'tessera-vmtest-'));
+const env = { ...process.env, TESSERA_CONFIG: join(cfgDir, 'config.json') };
+const bin = join(import.meta.dirname, '..', 'bin', 'tessera');
+const labDirOf = (n: string) => join('/run/tessera/labs', n);
+const cli = (args: string[], timeoutMs = 600_000) => run([process.execPath, bin, ...args], { env, check: false, timeoutMs });
+/** A shell command inside the VM (in pod x/a's netns; `ip -n` and birdc reach the nodes). */
+const vmSh = (cmd: string) => cli(['lab', 'exec', 'x/a', '--', 'sh', '-c', cmd]);
+
+interface Matrix {
+  pods: string[];
+  allowed: Record<string, Record<string, boolean>>;
+}
+
+async function matrixConnected(protocol: 'TCP' | 'UDP'): Promise<{ connected: number; total: number; text: string }> {
+  const r = await cli(['lab', 'matrix', '--protocol', protocol, '--timeout-ms', '5000', '-o', 'json']);
+  assert.equal(r.code, 0, r.stderr);
+  const m = JSON.parse(r.stdout) as Matrix;
+  let connected = 0;
+  let total = 0;
+  for (const a of m.pods) for (const b of m.pods) if (a !== b) {
+    total++;
+    if (m.allowed[a]?.[b]) connected++;
+  }
+  return { connected, total, text: r.stdout };
+}
+
+/** Polls until every pair connects (routes follow a pool change within a few route cycles). */
+async function waitFullMatrix(protocol: 'TCP' | 'UDP', deadlineMs = 240_000): Promise<number> {
+  const t0 = Date.now();
+  for (;;) {
+    const m = await matrixConnected(protocol);
+    if (m.connected === m.total && m.total === 6) return Date.now() - t0;
+    if (Date.now() - t0 > deadlineMs) assert.fail(`${protocol} matrix not full after ${deadlineMs} ms: ${m.text}`);
+    await sleep(2000);
+  }
+}
+
+describe('IPIP in a VM kernel (root, qemu)', { timeout: 1_500_000 }, () => {
+  after(async () => {
+    await cli(['lab', 'down', '--name', name], 120_000).catch(() => undefined);
+    await cli(['lab', 'down', '--name', `${name}h`], 60_000).catch(() => undefined);
+    rmSync(cfgDir, { recursive: true, force: true });
+  });
+
+  test('host kernel: lab up --encapsulation ipip fails, names --kernel vm, leaves nothing', async () => {
+    const r = await cli(['lab', 'up', '--name', `${name}h`, '--encapsulation', 'ipip']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /no ipip device/);
+    assert.match(r.stderr, /--kernel vm/);
+    assert.equal(existsSync(labDirOf(`${name}h`)), false);
+    const ns = await run(['ip', 'netns', 'list'], { check: false });
+    assert.doesNotMatch(ns.stdout, new RegExp(`${name}h`));
+  });
+
+  test('lab up --kernel vm: 3 nodes, BGP full mesh, IPIP', async () => {
+    const r = await cli(['lab', 'up', '--kernel', 'vm', '--name', name, '--routing', 'bgp', '--encapsulation', 'ipip'], 1_200_000);
+    assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+    assert.match(r.stderr, /is up in/);
+    const st = await cli(['lab', 'status', '-o', 'json']);
+    assert.equal(st.code, 0, st.stderr);
+    const status = JSON.parse(st.stdout) as { options: { encapsulation: string }; nodes: { agent: string }[] };
+    assert.equal(status.options.encapsulation, 'ipip');
+    assert.deepEqual(status.nodes.map((n) => n.agent), ['ready', 'ready', 'ready']);
+  });
+
+  test('pods on every node; full TCP and UDP matrix over IPIP', async () => {
+    for (const [pod, node] of [['x/a', 'node-1'], ['x/b', 'node-2'], ['x/c', 'node-3']] as const) {
+      const r = await cli(['lab', 'pod', 'create', pod, '--node', node]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /created on/);
+    }
+    await waitFullMatrix('TCP');
+    await waitFullMatrix('UDP');
+    const p = await cli(['lab', 'probe', 'x/a', 'x/c', '--port', '80', '--timeout-ms', '5000']);
+    assert.equal(p.code, 0, p.stderr);
+    const bad = await cli(['lab', 'probe', 'x/a', 'x/c', '--port', '9', '--timeout-ms', '3000']);
+    assert.equal(bad.code, 1, 'nothing listens on port 9: the probe exits 1 as on a host lab');
+  });
+
+  test('BGP sessions Established; routes onlink via the IPIP device; tunnel device from IPAM', async () => {
+    const birdc = await vmSh(`birdc -s /run/tessera/labs/${name}/nodes/node-1/bird/bird.ctl show protocols`);
+    assert.equal(birdc.code, 0, birdc.stderr);
+    assert.equal((birdc.stdout.match(/Established/g) ?? []).length, 2, birdc.stdout);
+    const routes = await vmSh(`ip -n ${name}-node-1 route show proto 80`);
+    assert.equal(routes.code, 0, routes.stderr);
+    const tunnelRoutes = routes.stdout.split('\n').filter((l) => /via 10\.240\.0\.1[12] dev tessera\.ipip .*onlink/.test(l));
+    assert.equal(tunnelRoutes.length >= 2, true, routes.stdout);
+    const link = await vmSh(`ip -n ${name}-node-1 -d addr show dev tessera.ipip`);
+    assert.equal(link.code, 0, link.stderr);
+    assert.match(link.stdout, /mtu 1480/);
+    assert.match(link.stdout, /ipip any remote any local 10\.240\.0\.10/);
+    assert.match(link.stdout, /inet 10\.244\.\d+\.\d+\/32/, 'the tunnel address comes from the pool');
+    const nodes = await cli(['get', 'nodes', '-o', 'json']);
+    assert.equal(nodes.code, 0, nodes.stderr);
+    assert.match(nodes.stdout, /"ipv4IPIPTunnelAddr": "10\.244\./, 'the host CLI reads the lab VM\'s etcd');
+  });
+
+  test('MTU: pods get host MTU - 20; the largest DF ping passes, one byte more does not', async () => {
+    const mtu = await vmSh('cat /sys/class/net/eth0/mtu');
+    assert.equal(mtu.stdout.trim(), '1480');
+    const ipc = (await cli(['lab', 'status', '-o', 'json'])).stdout;
+    const c = (JSON.parse(ipc) as { pods: { name: string; ips: string[] }[] }).pods.find((p) => p.name === 'c')!;
+    const ok = await vmSh(`ping -M do -c 1 -W 5 -s 1452 ${c.ips[0]}`);
+    assert.equal(ok.code, 0, `1452 + 28 = 1480 bytes must pass: ${ok.stdout}${ok.stderr}`);
+    const tooBig = await vmSh(`ping -M do -c 1 -W 5 -s 1453 ${c.ips[0]}`);
+    assert.notEqual(tooBig.code, 0, '1481 bytes with DF must not pass');
+  });
+
+  test('live patch IPIP -> none -> IPIP: addresses kept, matrix full after each', async () => {
+    const before = (await cli(['lab', 'status', '-o', 'json'])).stdout;
+    const ips = (s: string) => (JSON.parse(s) as { pods: { ips: string[] }[] }).pods.map((p) => p.ips.join(','));
+    for (const mode of ['Never', 'Always']) {
+      const r = await cli(['patch', 'ippool', 'default-ipv4-ippool', '-p', JSON.stringify({ spec: { ipipMode: mode } })]);
+      assert.equal(r.code, 0, r.stderr);
+      // Wait for the agents to move the routes, then the whole matrix.
+      for (let i = 0; ; i++) {
+        const rt = await vmSh(`ip -n ${name}-node-1 route`);
+        const viaTunnel = /dev tessera\.ipip/.test(rt.stdout);
+        if (viaTunnel === (mode === 'Always')) break;
+        if (i > 60) assert.fail(`routes did not follow ipipMode ${mode}: ${rt.stdout}`);
+        await sleep(2000);
+      }
+      await waitFullMatrix('TCP');
+    }
+    assert.deepEqual(ips((await cli(['lab', 'status', '-o', 'json'])).stdout), ips(before));
+  });
+
+  test('lab down leaves nothing behind (VM process, lab dir, context)', async () => {
+    const r = await cli(['lab', 'down', '--name', name], 120_000);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(existsSync(labDirOf(name)), false);
+    assert.deepEqual(processesNaming(labDirOf(name)), []);
+    const st = await cli(['lab', 'status', '--name', name]);
+    assert.equal(st.code, 1);
+  });
+});
