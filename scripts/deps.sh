@@ -51,7 +51,8 @@ for svc in etcd bird; do
 done
 
 # kubectl 1.20 from Debian's kubernetes-client, unpacked into a cache (scripts/kubectl.sh says why).
-if [[ $(id -u) -eq 0 ]]; then scripts/kubectl.sh >/dev/null; fi
+# Only the kubectl tests and the demo need it: a failed fetch is reported, not fatal to the build.
+if [[ $(id -u) -eq 0 ]]; then scripts/kubectl.sh >/dev/null || echo "deps: could not install kubectl 1.20 (scripts/kubectl.sh)" >&2; fi
 
 stamp=node_modules/.tessera-lock-stamp
 if [[ ! -f "$stamp" ]] || ! cmp -s package-lock.json "$stamp"; then

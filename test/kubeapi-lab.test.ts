@@ -115,8 +115,11 @@ spec:
     }
   });
 
-  test('kubectl label pod / namespace, and get pods -o wide', async () => {
+  test('kubectl create namespace, label pod / namespace, and get pods -o wide', async () => {
     for (const [i, { label, bin }] of kubectls.entries()) {
+      // kubectl 1.32 sends this one as protobuf.
+      await ok(bin, ['create', 'namespace', `extra-${i}`]);
+      assert.equal((await api(`/api/v1/namespaces/extra-${i}`)).status, 200, label);
       await ok(bin, ['-n', 'shop', 'label', 'pod', 'web', `tier=t${i}`, '--overwrite']);
       await ok(bin, ['label', 'namespace', 'shop', `team=t${i}`, '--overwrite']);
       assert.equal((await api('/api/v1/namespaces/shop/pods/web')).body.metadata.labels.tier, `t${i}`, label);
