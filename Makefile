@@ -5,7 +5,7 @@ TSX := $(NODE) --import tsx
 UNIT_TESTS = $(shell find src bench -name '*.test.ts' | sort)
 INTEGRATION_TESTS = $(shell find test -name '*.test.ts' | sort)
 
-.PHONY: all deps build test unit integration demo bench bench-datastore bench-cni bench-dataplane bench-policy bench-bgp bench-agent clean typecheck
+.PHONY: all deps build test unit integration demo bench bench-datastore bench-cni bench-dataplane bench-policy bench-bgp bench-agent bench-controllers clean typecheck
 
 all: build
 
@@ -32,7 +32,7 @@ integration:
 demo: build
 	./bin/tessera lab demo
 
-bench: bench-datastore bench-cni bench-dataplane bench-policy bench-bgp bench-agent
+bench: bench-datastore bench-cni bench-dataplane bench-policy bench-bgp bench-agent bench-controllers
 
 bench-datastore: build
 	$(TSX) bench/datastore/main.ts
@@ -51,6 +51,9 @@ bench-bgp: build
 
 bench-agent: build
 	$(TSX) bench/agent/main.ts
+
+bench-controllers: build
+	$(TSX) bench/controllers/main.ts
 
 clean:
 	rm -rf dist
