@@ -14,6 +14,9 @@ import { matrix } from './connectivity.js';
 import { diffMatrices, formatMatrix, type MatrixResult } from './matrix.js';
 import { LabDatastore } from './resources.js';
 import { agentBinary } from './nodes.js';
+import { kubectl, kubectlPath, LabKubeClient } from './kube.js';
+import { writeFileSync } from 'node:fs';
+import { stringify } from 'yaml';
 import type { LabState } from './state.js';
 
 export interface DemoOptions {
@@ -65,11 +68,28 @@ export async function runDemo(o: DemoOptions): Promise<void> {
     say('   No policy selects any pod yet, so every pod accepts everything (Kubernetes default: allow).');
     say('');
     say('== 4. Apply a NetworkPolicy: in namespace "shop", pods app=db accept TCP/80 only from app=backend');
-    const ds = new LabDatastore(s.etcd?.endpoints ?? []);
-    try {
-      await ds.put(DEMO_POLICY);
-    } finally {
-      await ds.close();
+    let policy: Resource = DEMO_POLICY;
+    if (s.kube) {
+      // The Kubernetes path: the policy goes to the (stand-in) Kubernetes API with kubectl.
+      const file = join(s.dir, 'demo-networkpolicy.yaml');
+      writeFileSync(file, stringify(DEMO_POLICY));
+      const bin = await kubectlPath(env);
+      say(`   $ export KUBECONFIG=${s.kube.kubeconfig}`);
+      say(`   $ kubectl apply -f ${file}`);
+      say(indent((await kubectl(s, ['apply', '-f', file], { kubectl: bin })).trimEnd()));
+      say('   $ kubectl get pods -A -o wide');
+      say(indent((await kubectl(s, ['get', 'pods', '-A', '-o', 'wide'], { kubectl: bin })).trimEnd()));
+      const stored = await new LabKubeClient(s.kube.url).get('/apis/networking.k8s.io/v1/namespaces/shop/networkpolicies/db-from-backend', 'read the demo policy back');
+      if (stored) policy = { apiVersion: K8S_NETWORKING_API_VERSION, kind: 'NetworkPolicy', metadata: { name: 'db-from-backend', namespace: 'shop' }, spec: stored['spec'] as Resource['spec'] };
+    }
+    if (!s.kube || s.kube.datastoreMirror) {
+      // Until tessera-kube-controllers carries API objects into the datastore, the lab does it.
+      const ds = new LabDatastore(s.etcd?.endpoints ?? []);
+      try {
+        await ds.put(policy);
+      } finally {
+        await ds.close();
+      }
     }
     say('   kind: NetworkPolicy  podSelector: app=db  ingress: from podSelector app=backend, ports TCP/80');
     if (!agentBinary()) {

@@ -7,6 +7,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { release } from 'node:os';
 import { TesseraError } from '../lib/errors.js';
+import { run } from '../lib/exec.js';
+import { repoRoot } from '../lib/paths.js';
 import { sleep } from '../lib/clock.js';
 import { isRunning, startDaemon } from './kernel.js';
 import { siblingScriptArgv } from './etcd-link.js';
@@ -28,6 +30,11 @@ export function startKubeApi(dir: string, etcdEndpoints: readonly string[], opts
   ];
   if (opts.bookmarkIntervalMs !== undefined) argv.push('--bookmark-interval-ms', String(opts.bookmarkIntervalMs));
   return startDaemon('kubeapi', argv, { log: join(dir, 'logs', 'kubeapi.log') });
+}
+
+/** The lab's kubelet stand-in (kubelet.ts): tears down lab pods deleted through the API. */
+export function startLabKubelet(dir: string, url: string): ProcessRecord {
+  return startDaemon('kubelet', [...siblingScriptArgv('kubelet'), '--dir', dir, '--url', url], { log: join(dir, 'logs', 'kubelet.log') });
 }
 
 export async function waitKubeApi(proc: ProcessRecord, dir: string, clusterName: string, timeoutMs: number): Promise<Omit<KubeApiState, 'datastoreMirror'>> {
@@ -181,3 +188,27 @@ export function kubePodStatus(pod: PodState, hostIP: string | undefined, nowIso:
 }
 
 export const podsPath = (ns: string, name?: string) => `/api/v1/namespaces/${encodeURIComponent(ns)}/pods${name ? `/${encodeURIComponent(name)}` : ''}`;
+
+/**
+ * The kubectl Tessera uses: $TESSERA_KUBECTL, else Debian's kubernetes-client (1.20) that
+ * scripts/kubectl.sh unpacks into /var/cache/tessera (installing it when missing).
+ */
+export async function kubectlPath(env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  const override = env['TESSERA_KUBECTL'];
+  if (override) return override;
+  const r = await run([join(repoRoot(), 'scripts', 'kubectl.sh')], { timeoutMs: 300_000, check: false });
+  const path = r.stdout.trim().split('\n').pop() ?? '';
+  if (r.code !== 0 || !path || !existsSync(path)) {
+    throw new TesseraError('unsupported', `cannot find kubectl: scripts/kubectl.sh failed (exit ${r.code}): ${r.stderr.trim()}`);
+  }
+  return path;
+}
+
+/** Runs kubectl against the lab's API; throws with kubectl's own message on failure. */
+export async function kubectl(s: LabState, args: string[], opts: { kubectl?: string; input?: string } = {}): Promise<string> {
+  if (!s.kube) throw new TesseraError('unsupported', `lab "${s.name}" runs without the Kubernetes API (lab up --no-kube-api)`);
+  const bin = opts.kubectl ?? (await kubectlPath());
+  const r = await run([bin, ...args], { env: { ...process.env, KUBECONFIG: s.kube.kubeconfig }, input: opts.input, check: false, timeoutMs: 60_000 });
+  if (r.code !== 0) throw new TesseraError('exec-failed', `kubectl ${args.join(' ')} failed (exit ${r.code}): ${r.stderr.trim()}`);
+  return r.stdout;
+}

@@ -32,7 +32,7 @@ import { LabDatastore, bgpConfiguration, ipPoolResources, nodeResources } from '
 import { startSubnetRouterBgp, subnetRouterPeers } from './routers.js';
 import { BirdWriter } from '../bgp/index.js';
 import { withRouter } from './state.js';
-import { LabKubeClient, kubeNodeObject, kubeNodeStatus, startKubeApi, waitKubeApi } from './kube.js';
+import { LabKubeClient, kubeNodeObject, kubeNodeStatus, startKubeApi, startLabKubelet, waitKubeApi } from './kube.js';
 import { startKubeControllers } from './kube-controllers.js';
 
 export interface LabEnvOptions {
@@ -180,6 +180,7 @@ export async function labUp(raw: RawLabOptions, opts: LabUpOptions = {}): Promis
         await kube.ensure('/api/v1/nodes', kubeNodeObject(state, n), `register Kubernetes Node "${n.name}"`);
         await kube.mergePatch(`/api/v1/nodes/${n.name}/status`, kubeNodeStatus(n, systemClock.nowIso()), `write the status of Kubernetes Node "${n.name}"`);
       }
+      save(withProcess(state, startLabKubelet(dir, api.url)));
       say(`  kubernetes: stand-in API (lab only) at ${api.url}, ${state.nodes.length} Node(s); export KUBECONFIG=${api.kubeconfig}`);
       const controllers = opts.kubeControllers === false ? undefined : startKubeControllers(dir, options.name, info.endpoints, api.kubeconfig);
       if (controllers) {

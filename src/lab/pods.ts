@@ -173,7 +173,9 @@ export async function podCreate(s: LabState, ref: string, opts: PodCreateOptions
       undo.push(async () => {
         await kube.delete(podsPath(namespace, name), `delete Pod "${ref}"`);
       });
-      await kube.create(podsPath(namespace), kubePodObject(pod), `create Pod "${ref}"`);
+      const created = await kube.create(podsPath(namespace), kubePodObject(pod), `create Pod "${ref}"`);
+      const uid = (created['metadata'] as { uid?: unknown } | undefined)?.uid;
+      if (typeof uid === 'string') pod.kubeUid = uid;
     }
     if (mirrors(s)) {
       await ds.ensure(namespaceResource(namespace));
@@ -219,6 +221,8 @@ export async function podDelete(s: LabState, ref: string): Promise<boolean> {
   const { namespace, name } = parseRef(ref);
   const pod = readPod(s.dir, namespace, name);
   if (!pod) return false;
+  // Tells the lab kubelet (kubelet.ts), which sees the API delete below, that this pod is in hand.
+  if (pod.phase !== 'deleting') writePod(s.dir, { ...pod, phase: 'deleting' });
   const node = s.nodes.find((n) => n.name === pod.node);
   for (const p of pod.servers) await stopProcess(p, 500);
   await killNetnsProcesses(pod.netns, 500);

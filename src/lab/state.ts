@@ -106,6 +106,8 @@ export interface PodState {
   ports: PodPort[];
   servers: ProcessRecord[];
   phase: 'creating' | 'ready' | 'deleting';
+  /** uid of the pod's Kubernetes Pod, when it was created through the lab's API. */
+  kubeUid?: string;
 }
 
 export function newLabState(options: LabOptions, dir: string, cniPath: string, nowIso: string): LabState {

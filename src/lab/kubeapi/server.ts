@@ -23,6 +23,7 @@ import { applyPatch, PatchError, patchTypeOf, type Json } from './patch.js';
 import { renderTable, wantsTable, type IncludeObject } from './table.js';
 import { decodeContinue, encodeContinue, expiredStatus, watchEventType, watchStart } from './watch-window.js';
 import { KubeStatusError, alreadyExists, conflict, invalid, notFound } from './status.js';
+import { KUBE_PROTOBUF, decodeKubeProtobuf } from './protobuf.js';
 import { openApiKubeVersion, serveOpenApi } from './openapi.js';
 
 type Obj = Record<string, unknown> & { metadata?: Record<string, unknown> };
@@ -279,7 +280,7 @@ export class KubeApiServer {
     return JSON.stringify({ ...o, metadata });
   }
 
-  private async readBody(req: IncomingMessage): Promise<string> {
+  private async readBody(req: IncomingMessage, encoding: BufferEncoding = 'utf8'): Promise<string> {
     const chunks: Buffer[] = [];
     let size = 0;
     for await (const c of req) {
@@ -288,13 +289,21 @@ export class KubeApiServer {
       if (size > MAX_BODY) throw new KubeStatusError('RequestEntityTooLarge', `request body larger than ${MAX_BODY} bytes`);
       chunks.push(b);
     }
-    return Buffer.concat(chunks).toString('utf8');
+    return Buffer.concat(chunks).toString(encoding);
   }
 
   private async readJson(req: IncomingMessage): Promise<unknown> {
     const ct = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    if (ct === KUBE_PROTOBUF) {
+      // kubectl 1.32's typed clients (create namespace / serviceaccount) send protobuf.
+      const raw = Buffer.from(await this.readBody(req, 'binary'), 'binary');
+      try {
+        return decodeKubeProtobuf(raw);
+      } catch (err) {
+        throw new KubeStatusError('UnsupportedMediaType', `cannot decode the protobuf body: ${err instanceof Error ? err.message : String(err)}; send application/json`);
+      }
+    }
     if (ct !== '' && ct !== 'application/json' && ct !== '*/*') {
-      // Protobuf (kubectl 1.32's typed clients) is not decoded here: 415 makes client-go retry in JSON.
       await this.readBody(req);
       throw new KubeStatusError('UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json (got "${ct}")`);
     }
