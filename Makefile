@@ -5,7 +5,7 @@ TSX := $(NODE) --import tsx
 UNIT_TESTS = $(shell find src bench scripts -name '*.test.ts' | sort)
 INTEGRATION_TESTS = $(shell find test -name '*.test.ts' | sort)
 
-.PHONY: all deps build test unit integration demo bench layers lint format bench-datastore bench-cni bench-dataplane bench-policy bench-bgp bench-agent bench-cli bench-scale clean typecheck
+.PHONY: all deps build test unit integration demo bench layers lint format bench-datastore bench-cni bench-dataplane bench-policy bench-bgp bench-agent bench-cli bench-scale bench-controllers clean typecheck
 
 all: build
 
@@ -45,7 +45,7 @@ integration:
 demo: build
 	./bin/tessera lab demo
 
-bench: bench-datastore bench-cni bench-dataplane bench-policy bench-bgp bench-agent bench-cli bench-scale
+bench: bench-datastore bench-cni bench-dataplane bench-policy bench-bgp bench-agent bench-cli bench-scale bench-controllers
 
 bench-datastore: build
 	$(TSX) bench/datastore/main.ts
@@ -70,6 +70,9 @@ bench-cli: build
 
 bench-scale: build
 	$(TSX) bench/scale/main.ts
+
+bench-controllers: build
+	$(TSX) bench/controllers/main.ts
 
 clean:
 	rm -rf dist

@@ -1,8 +1,9 @@
 /**
  * tessera-kube-controllers in a 3-node lab, driven through kubectl (needs root and `make build`):
  * a NetworkPolicy applied with kubectl is enforced across nodes, `kubectl label` of a pod and of a
- * namespace moves a pod in and out of its selection, `kubectl delete pod` (no CNI DEL: the lab has
- * no kubelet) ends with the address released and the endpoint gone by the IPAM GC, `kubectl
+ * namespace moves a pod in and out of its selection, `kubectl delete pod` ends with the address
+ * released and the endpoint gone (by the lab's kubelet stand-in's CNI DEL, or else by the IPAM GC,
+ * whose grace period the test shortens), `kubectl
  * delete node` cleans up the node's Tessera Node, affinities, tunnel address and endpoints, and
  * `tessera ipam check` is clean at the end.
  */
@@ -115,8 +116,8 @@ spec:
     await kubectl('label', 'namespace', 'ext', 'trusted-');
     await eventually('unlabelled namespace deselected', () => reach(st, 'ext/other', 'shop/db'), (v) => !v);
 
-    // kubectl delete pod: the lab has no kubelet, so no CNI DEL runs: the IPAM GC releases the
-    // address after the grace period, and the endpoint goes with it.
+    // kubectl delete pod: the lab's kubelet stand-in runs the CNI DEL; were it missing, the IPAM GC
+    // would release the address after the (shortened) grace period, with the endpoint.
     const ipam = new IpamClient(backend);
     await kubectl('delete', 'pod', '-n', 'ext', 'gone');
     await eventually('deleted pod\'s address released', async () => (await ipam.lookupIp(gone.ips[0]!)).state, (v) => v === 'free');

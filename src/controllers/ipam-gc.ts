@@ -18,8 +18,18 @@
  */
 import { CALICO_API_VERSION, kindFor, wepName } from '../api/index.js';
 import { ROOT, ipamKeys, kindPrefix, resourceKey, type Backend } from '../datastore/index.js';
-import { IpamClient, allocationsOf, type AllocationBlock, type ReleaseTarget } from '../ipam/index.js';
+import { IpamClient, type AllocationBlock, type ReleaseTarget } from '../ipam/index.js';
 import { describeError } from '../lib/errors.js';
+import { formatIp, parseCidr, type Cidr } from '../lib/ip.js';
+
+/** Every ordinal's address in a block, formatted once. */
+function addressesOf(b: AllocationBlock): string[] {
+  const c = parseCidr(b.cidr) as Cidr;
+  let v = c.value;
+  const out: string[] = [];
+  for (let o = 0; o < b.allocations.length; o++, v++) out.push(formatIp(c.family, v));
+  return out;
+}
 import type { Controller, ControllerContext } from './controller.js';
 import type { ControllerInformer } from './informer.js';
 import { WEP_INFO } from './mirror.js';
@@ -147,11 +157,21 @@ export class IpamGarbageCollector implements Controller {
       } catch {
         continue; // a corrupt block is `ipam check`'s to report, not GC's to touch
       }
-      for (const a of allocationsOf(b)) {
+      // The address is formatted only when needed (a pod listing its IPs, or a leak): at 150k
+      // allocations formatting each one is a good part of a pass.
+      let blockAddrs: string[] | undefined;
+      const addressAt = (o: number) => (blockAddrs ??= addressesOf(b))[o]!;
+      for (let o = 0; o < b.allocations.length; o++) {
+        const idx = b.allocations[o];
+        if (idx === null || idx === undefined) continue;
         allocations++;
-        if (a.handleId === null) continue;
-        const attrs = a.secondary ?? {};
-        if (!this.isLeak(a.handleId, a.address, attrs, nodeNames)) continue;
+        const attr = b.attributes[idx];
+        const handleId = attr?.handle_id ?? null;
+        if (handleId === null) continue;
+        const attrs = attr?.secondary ?? {};
+        if (!this.isLeak(handleId, () => addressAt(o), attrs, nodeNames)) continue;
+        const seq = b.sequenceNumberForAllocation[String(o)];
+        const a = { address: addressAt(o), handleId, sequenceNumber: seq };
         const base = { address: a.address, handleId: a.handleId, ...(a.sequenceNumber !== undefined ? { sequenceNumber: a.sequenceNumber } : {}) };
         const id = idOf(base);
         const prev = this.pending.get(id);
@@ -188,7 +208,7 @@ export class IpamGarbageCollector implements Controller {
     return { allocations, leaks: seen.size + due.length, released, stale };
   }
 
-  private isLeak(handleId: string, address: string, attrs: Record<string, string>, tesseraNodes: Set<string>): boolean {
+  private isLeak(handleId: string, address: () => string, attrs: Record<string, string>, tesseraNodes: Set<string>): boolean {
     const tunnel = TUNNEL_HANDLE.exec(handleId);
     if (tunnel) return !tesseraNodes.has(tunnel[1]!) && this.nodes.get(tunnel[1]!) === undefined;
     // Only Kubernetes pods are judged; a plain CNI workload has no pod to look for.
@@ -197,7 +217,9 @@ export class IpamGarbageCollector implements Controller {
     if (!pod) return true;
     // The pod exists but says it has other addresses: this one is left from an earlier sandbox.
     const ips = (pod.status?.podIPs ?? []) as { ip?: string }[];
-    return ips.length > 0 && !ips.some((p) => p.ip === address);
+    if (ips.length === 0) return false;
+    const addr = address();
+    return !ips.some((p) => p.ip === addr);
   }
 
   /** The leaked pod's endpoint, if it is still the one that held this handle's container. */

@@ -495,24 +495,44 @@ export class IpamAllocator {
     const norm = targets.map((t) => (typeof t === 'string' ? { address: t } : t));
     for (const t of norm) if (tryParseIp(t.address) === undefined) throw new TesseraError('validation', `cannot release address "${t.address}": not an IP address`);
     const { items } = await this.backend.list(ipamKeys.blocksPrefix, signal);
-    const blocks = items.map((kv) => parseBlock(kv.value, kv.key));
+    // Each block's range is parsed once, not once per target: a bulk release (IPAM GC) passes
+    // thousands of targets over thousands of blocks.
+    const ranges = items.map((kv) => {
+      const b = parseBlock(kv.value, kv.key);
+      const c = parseCidr(b.cidr);
+      const first = cidrFirst(c);
+      return { b, family: c.family, first, end: first + BigInt(b.allocations.length) };
+    });
     const byBlock = new Map<string, ReleaseRequest[]>();
     for (const t of norm) {
       const ip = parseIp(t.address);
-      const b = blocks.find((blk) => ordinalOf(blk, ip) !== undefined);
-      if (b === undefined) {
+      const r = ranges.find((x) => x.family === ip.family && ip.value >= x.first && ip.value < x.end);
+      if (r === undefined) {
         result.notAllocated.push(t.address);
         continue;
       }
-      const req: ReleaseRequest = { ordinal: ordinalOf(b, ip)! };
+      const b = r.b;
+      const req: ReleaseRequest = { ordinal: Number(ip.value - r.first) };
       if (t.sequenceNumber !== undefined) req.sequenceNumber = t.sequenceNumber;
       if (t.handleId !== undefined) req.handleId = t.handleId;
       const list = byBlock.get(b.cidr) ?? [];
       list.push(req);
       byBlock.set(b.cidr, list);
     }
-    for (const [cidr, reqs] of byBlock) {
-      const r = await this.releaseInBlock(cidr, (b) => releaseFromBlock(b, reqs), undefined, signal);
+    // Blocks are independent (each is its own CAS): release up to 8 at once, results in block order.
+    const entries = [...byBlock];
+    const results: ReleaseResult[] = new Array(entries.length);
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: Math.min(8, entries.length) }, async () => {
+        while (next < entries.length) {
+          const i = next++;
+          const [cidr, reqs] = entries[i]!;
+          results[i] = await this.releaseInBlock(cidr, (b) => releaseFromBlock(b, reqs), undefined, signal);
+        }
+      }),
+    );
+    for (const r of results) {
       result.released.push(...r.released);
       result.stale.push(...r.stale);
       result.notAllocated.push(...r.notAllocated);
