@@ -38,5 +38,5 @@ export type { RouterAddOptions } from './routers.js';
 export { planExternalRouter, externalRouterNetns, parseAsNumberText, SUBNET_ROUTER_NAME, ROUTER_NAME_RE } from './router-plan.js';
 export type { ExternalRouterPlan } from './router-plan.js';
 export { startEtcd, startEtcdCluster, forwardTcpToUnix } from './etcd.js';
-export { parseHostPorts, nodeListen, nodeUnlisten, readListeners, hostEndpointRef, nodePort, findNode } from './host-ports.js';
+export { parseHostPorts, nodeListen, nodeUnlisten, readListeners, hostEndpointRef, nodePort } from './host-ports.js';
 export type { HostPort, HostListener } from './host-ports.js';
