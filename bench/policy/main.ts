@@ -4,6 +4,7 @@
  *   1. programming latency on a 3-node lab      latency.ts   (baseline: empty nft transaction)
  *   2. scale on one node, in-process             scale.ts     (baseline: empty nft transaction)
  *   3. per-packet cost on the same lab           per-packet.ts (baseline: the rate with no policy)
+ *   4. the host path on the same lab             host.ts      (baseline: the same port, no host endpoint)
  * Env: BENCH_POLICY_PARTS=scale,latency,per-packet (default all), plus each part's own knobs.
  * The lab is always taken down, also on failure.
  */
@@ -17,9 +18,10 @@ import { checkPasses, formatCheck, type TargetCheck } from './checks.js';
 import { runScale } from './scale.js';
 import { runLatency } from './latency.js';
 import { runPerPacket } from './per-packet.js';
+import { runHostPath } from './host.js';
 import { closeLabBench, openLabBench } from './lab-kit.js';
 
-const PARTS = new Set((process.env['BENCH_POLICY_PARTS'] ?? 'scale,latency,per-packet').split(',').map((s) => s.trim()));
+const PARTS = new Set((process.env['BENCH_POLICY_PARTS'] ?? 'scale,latency,per-packet,host').split(',').map((s) => s.trim()));
 
 async function main(): Promise<void> {
   const t0 = performance.now();
@@ -28,7 +30,7 @@ async function main(): Promise<void> {
     console.log('== 2. scale on one node (in-process calculator + nft reconciler, private netns)');
     checks.push(...(await runScale()));
   }
-  if (PARTS.has('latency') || PARTS.has('per-packet')) {
+  if (PARTS.has('latency') || PARTS.has('per-packet') || PARTS.has('host')) {
     const name = `bpol${randomBytes(3).toString('hex')}`;
     const cfgDir = mkdtempSync(join(tmpdir(), 'tessera-bench-policy-'));
     const env = { ...process.env, TESSERA_CONFIG: join(cfgDir, 'config.json') };
@@ -45,6 +47,10 @@ async function main(): Promise<void> {
         if (PARTS.has('per-packet')) {
           console.log('\n== 3. per-packet cost (new-connection rate, one node of the lab)');
           checks.push(...(await runPerPacket(b)));
+        }
+        if (PARTS.has('host')) {
+          console.log('\n== 4. host path (host endpoint policy and doNotTrack, on the same lab)');
+          checks.push(...(await runHostPath(b)));
         }
       } finally {
         await closeLabBench(b);

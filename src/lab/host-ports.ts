@@ -10,8 +10,9 @@ import { join } from 'node:path';
 import { run } from '../lib/exec.js';
 import { TesseraError } from '../lib/errors.js';
 import { startDaemon, stopProcess } from './kernel.js';
-import type { LabState, NodeState, ProcessRecord } from './state.js';
-import { findPod } from './pods.js';
+import type { LabState, ProcessRecord } from './state.js';
+import { findNode } from './lab.js';
+import { findPod, waitListening } from './pods.js';
 
 export interface HostPort {
   protocol: 'TCP' | 'UDP';
@@ -34,12 +35,6 @@ export function parseHostPorts(text: string): HostPort[] {
       if (!m || port < 1 || port > 65535) throw new TesseraError('usage', `port "${item}" is invalid: expected tcp:PORT or udp:PORT (1-65535)`);
       return { protocol: (m[1] as string).toUpperCase() as 'TCP' | 'UDP', port };
     });
-}
-
-export function findNode(s: LabState, name: string): NodeState {
-  const n = s.nodes.find((x) => x.name === name);
-  if (!n) throw new TesseraError('not-found', `lab "${s.name}" has no node "${name}" (nodes: ${s.nodes.map((x) => x.name).join(', ')})`);
-  return n;
 }
 
 const listenerFile = (s: LabState, node: string) => join(s.dir, 'listeners', `${node}.json`);
@@ -70,21 +65,8 @@ export async function nodeListen(s: LabState, nodeName: string, ports: readonly 
     added.push({ ...p, process: startDaemon(`listen:${key(p)}`, ['socat', '-T', '5', listen, 'PIPE'], { netns: node.netns, log }) });
   }
   writeListeners(s, nodeName, [...current, ...added]);
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const r = await run(['ss', '-Hlntu'], { netns: node.netns, check: false });
-    const bound = new Set(
-      r.stdout
-        .split('\n')
-        .map((l) => l.trim().split(/\s+/))
-        .filter((f) => f.length >= 5)
-        .map((f) => `${f[0]}:${f[4]!.slice(f[4]!.lastIndexOf(':') + 1)}`),
-    );
-    const missing = added.filter((a) => !bound.has(key(a)));
-    if (!missing.length) return added;
-    if (Date.now() > deadline) throw new TesseraError('exec-failed', `node "${nodeName}": ${missing.map(key).join(', ')} not listening after ${timeoutMs} ms (see ${log})`);
-    await new Promise((r2) => setTimeout(r2, 10));
-  }
+  await waitListening(node.netns, added.map(key), timeoutMs, `node "${nodeName}"`, log);
+  return added;
 }
 
 /** Stops the node's listeners (all, or those on `ports`). Idempotent. */

@@ -46,7 +46,7 @@ export { KubeApiServer, KUBE_RESOURCES, KUBE_KEY_PREFIX, STAND_IN_NOTE, renderKu
 export type { KubeApiServerOptions, ListenOptions as KubeApiListenOptions, KubeResource } from './kubeapi/index.js';
 export { LabKubeClient, startKubeApi, waitKubeApi } from './kube.js';
 export type { KubeApiState } from './state.js';
-export { parseHostPorts, nodeListen, nodeUnlisten, readListeners, hostEndpointRef, nodePort, findNode } from './host-ports.js';
+export { parseHostPorts, nodeListen, nodeUnlisten, readListeners, hostEndpointRef, nodePort } from './host-ports.js';
 export type { HostPort, HostListener } from './host-ports.js';
 export { isVmLab, vmLabUp, vmLabDown, vmRun, requireVmRecord, parseMemory, vmBoot } from './vm/runner.js';
 export type { VmRecord, ForwardIO } from './vm/runner.js';

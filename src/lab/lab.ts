@@ -353,7 +353,7 @@ export async function labStatusOf(name: string, opts: LabEnvOptions = {}): Promi
   return labStatus(s, readPods(s.dir), await agentStatuses(s));
 }
 
-function findNode(s: LabState, node: string): NodeState {
+export function findNode(s: LabState, node: string): NodeState {
   const n = s.nodes.find((x) => x.name === node || x.netns === node);
   if (!n) throw new TesseraError('not-found', `lab "${s.name}" has no node "${node}" (nodes: ${s.nodes.map((x) => x.name).join(', ')})`);
   return n;

@@ -103,9 +103,20 @@ export async function startPodServers(s: LabState, pod: PodState, timeoutMs = la
     return startDaemon(`server:${p.name}`, ['socat', '-T', '5', listen, 'PIPE'], { netns: pod.netns, log });
   });
   const want = pod.ports.map((p) => `${p.protocol === 'TCP' ? 'tcp' : 'udp'}:${p.port}`);
+  try {
+    await waitListening(pod.netns, want, timeoutMs, `pod "${pod.namespace}/${pod.name}"`, log);
+  } catch (e) {
+    for (const p of servers) await stopProcess(p, 500);
+    throw e;
+  }
+  return servers;
+}
+
+/** Waits until every `tcp:PORT` / `udp:PORT` in `want` has a bound socket in `netns`. */
+export async function waitListening(netns: string, want: readonly string[], timeoutMs: number, what: string, log: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const r = await run(['ss', '-Hlntu'], { netns: pod.netns, check: false });
+    const r = await run(['ss', '-Hlntu'], { netns, check: false });
     const bound = new Set(
       r.stdout
         .split('\n')
@@ -114,11 +125,8 @@ export async function startPodServers(s: LabState, pod: PodState, timeoutMs = la
         .map((f) => `${f[0]}:${f[4]!.slice(f[4]!.lastIndexOf(':') + 1)}`),
     );
     const missing = want.filter((w) => !bound.has(w));
-    if (!missing.length) return servers;
-    if (Date.now() > deadline) {
-      for (const p of servers) await stopProcess(p, 500);
-      throw new TesseraError('exec-failed', `pod "${pod.namespace}/${pod.name}": ${missing.join(', ')} not listening after ${timeoutMs} ms (see ${log})`);
-    }
+    if (!missing.length) return;
+    if (Date.now() > deadline) throw new TesseraError('exec-failed', `${what}: ${missing.join(', ')} not listening after ${timeoutMs} ms (see ${log})`);
     await new Promise((r2) => setTimeout(r2, 10));
   }
 }

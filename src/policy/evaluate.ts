@@ -7,7 +7,7 @@
  * If no tier decided, the endpoint's profiles decide in order; if none does, Deny.
  */
 import { cidrContainsIp, parseCidr, tryParseIp, type Cidr, type IpAddr } from '../lib/ip.js';
-import type { EntityIR, NamedPortSetDef, PortRange, ResolvedEndpoint, ResolvedModel, RuleIR } from './ir.js';
+import type { EntityIR, NamedPortSetDef, PortRange, ResolvedEndpoint, ResolvedModel, RuleIR, TierPolicies } from './ir.js';
 import { rulesOf } from './ir.js';
 import type { Direction } from './types.js';
 
@@ -98,17 +98,21 @@ export function ruleMatches(model: ResolvedModel, r: RuleIR, p: Packet): boolean
   return true;
 }
 
-/** The verdict for `p` on one side of `ep`: `egress` for packets it sends, `ingress` for packets it receives. */
-export function evaluateEndpoint(model: ResolvedModel, ep: ResolvedEndpoint, dir: Direction, p: Packet): Decision {
-  const trace: string[] = [];
-  for (const tier of ep[dir]) {
+/**
+ * Tiers in order (Calico): the first Allow/Deny decides; Log continues; Pass leaves the tier. A tier
+ * whose policies applied but did not decide ends with its defaultAction when `defaultDrop` (normal
+ * policy); without it (preDNAT, doNotTrack) the walk goes on. Undefined: nothing decided.
+ */
+export function walkTiers(model: ResolvedModel, tiers: readonly TierPolicies[], dir: Direction, p: Packet, trace: string[], o: { defaultDrop: boolean; label?: string }): Decision | undefined {
+  const pre = o.label ? `${o.label} ` : '';
+  for (const tier of tiers) {
     let passed = false;
     for (const pid of tier.policies) {
       const pol = model.policies.get(pid);
       if (!pol) continue;
       for (const r of rulesOf(pol, dir)) {
         if (!ruleMatches(model, r, p)) continue;
-        const where = `tier "${tier.tier}" policy "${pid}" ${dir} rule ${r.index}`;
+        const where = `${pre}tier "${tier.tier}" policy "${pid}" ${dir} rule ${r.index}`;
         if (r.action === 'Log') {
           trace.push(`${where}: Log, continue`);
           continue;
@@ -122,9 +126,9 @@ export function evaluateEndpoint(model: ResolvedModel, ep: ResolvedEndpoint, dir
         return { allowed: r.action === 'Allow', by: 'policy-rule', tier: tier.tier, policy: pid, ruleIndex: r.index, action: r.action, trace };
       }
       if (passed) break;
-      trace.push(`tier "${tier.tier}" policy "${pid}": no rule matched`);
+      trace.push(`${pre}tier "${tier.tier}" policy "${pid}": no rule matched`);
     }
-    if (passed) continue;
+    if (passed || !o.defaultDrop) continue;
     if (tier.defaultAction === 'Pass') {
       trace.push(`tier "${tier.tier}": no policy decided, defaultAction Pass`);
       continue;
@@ -132,6 +136,14 @@ export function evaluateEndpoint(model: ResolvedModel, ep: ResolvedEndpoint, dir
     trace.push(`tier "${tier.tier}": policies applied but none decided, defaultAction Deny`);
     return { allowed: false, by: 'tier-default', tier: tier.tier, trace };
   }
+  return undefined;
+}
+
+/** The verdict for `p` on one side of `ep`: `egress` for packets it sends, `ingress` for packets it receives. */
+export function evaluateEndpoint(model: ResolvedModel, ep: ResolvedEndpoint, dir: Direction, p: Packet): Decision {
+  const trace: string[] = [];
+  const decided = walkTiers(model, ep[dir], dir, p, trace, { defaultDrop: true });
+  if (decided) return decided;
   if (ep[dir].length === 0) trace.push(`no policy applies to ${ep.id} for ${dir}; profiles apply`);
   for (const name of ep.profiles) {
     const prof = model.profiles.get(name);

@@ -8,9 +8,8 @@
  * Traffic routed through a node's host endpoint: its applyOnForward policies (none: allowed).
  */
 import { cidrContainsIp, parseCidr, tryParseIp } from '../lib/ip.js';
-import { evaluateEndpoint, ruleMatches, type Decision, type Packet } from './evaluate.js';
+import { evaluateEndpoint, walkTiers, type Decision, type Packet } from './evaluate.js';
 import type { FailsafeRule, HostConfig, ResolvedEndpoint, ResolvedHostEndpoint, ResolvedModel, TierPolicies } from './ir.js';
-import { rulesOf } from './ir.js';
 import type { Direction } from './types.js';
 
 
@@ -27,31 +26,9 @@ function failsafeHit(list: readonly FailsafeRule[], p: Packet, peer: string): Fa
 
 /** Tiers without a default drop (preDNAT, untracked): a decision, or undefined to continue. */
 function firstMatch(model: ResolvedModel, tiers: readonly TierPolicies[], dir: Direction, p: Packet, label: string, trace: string[]): Decision | undefined {
-  for (const tier of tiers) {
-    for (const pid of tier.policies) {
-      const pol = model.policies.get(pid);
-      if (!pol) continue;
-      let passed = false;
-      for (const r of rulesOf(pol, dir)) {
-        if (!ruleMatches(model, r, p)) continue;
-        const where = `${label} tier "${tier.tier}" policy "${pid}" ${dir} rule ${r.index}`;
-        if (r.action === 'Log') {
-          trace.push(`${where}: Log, continue`);
-          continue;
-        }
-        if (r.action === 'Pass') {
-          trace.push(`${where}: Pass to the next tier`);
-          passed = true;
-          break;
-        }
-        trace.push(`${where}: ${r.action}`);
-        return { allowed: r.action === 'Allow', by: 'policy-rule', tier: tier.tier, policy: pid, ruleIndex: r.index, action: r.action, trace };
-      }
-      if (passed) break;
-    }
-  }
-  trace.push(`${label}: no rule matched, continue`);
-  return undefined;
+  const d = walkTiers(model, tiers, dir, p, trace, { defaultDrop: false, label });
+  if (!d) trace.push(`${label}: no rule matched, continue`);
+  return d;
 }
 
 /** As evaluateEndpoint, over one of a host endpoint's policy lists. */

@@ -16,11 +16,13 @@
  *   forward: applyOnForward policies only, ingress for the incoming host endpoint (skipped when
  *       preDNAT/untracked policy accepted) and egress for the outgoing one; a host endpoint with no
  *       applyOnForward policy for a direction lets forwarded traffic through in that direction.
- * Host policy chains (hpi-/hpe-) signal Allow with the ACCEPT mark and `return` in both directions:
- * several hooks and endpoint kinds still have to see the packet. Loopback is never policed; VXLAN
+ * The host's own traffic (input, output) and forwarded egress jump the same dispatch chains as a
+ * workload with the same policy list (runs of Allow-only policies are one map lookup). Forwarded
+ * ingress, preDNAT and untracked policy use host policy chains (hpi-/hpe-) that signal Allow with
+ * the ACCEPT mark and `return`: later hooks and the workload's own policy still have to run. Loopback is never policed; VXLAN
  * underlay packets (UDP 4789) are allowed before host policy, as Felix allows them from its peers.
  */
-import type { HostConfig, HostPolicyLists, ResolvedHostEndpoint, ResolvedModel, TierPolicies } from '../../policy/index.js';
+import type { HostConfig, HostPolicyLists, ResolvedEndpoint, ResolvedHostEndpoint, ResolvedModel, TierPolicies } from '../../policy/index.js';
 import { IFACE_PREFIX, MARK_ACCEPT, MARK_PASS, MARK_PRE_ACCEPT, type Match, type NftChain, type NftRule, type Stmt } from './model.js';
 import type { Builder } from './render.js';
 import { shortHash } from './text.js';
@@ -114,7 +116,14 @@ class HostBuilder {
     } else if (kind.startsWith('fwd') && tiers.length === 0) {
       // No applyOnForward policy for this direction: forwarded traffic is allowed (Calico).
       rules.push({ matches: [], stmts: [{ s: 'mark', and: ALL, or: MARK_ACCEPT }], verdict: { v: 'return' }, label: `${ep.name} no applyOnForward policy` });
+    } else if (kind !== 'fwd-in') {
+      // The host's own traffic and forwarded egress mean what a workload's policy means (ingress is
+      // the last thing its hook runs, egress returns on ACCEPT): share the workload dispatch chains,
+      // with their runs of Allow-only policies looked up in one (protocol . port) map.
+      const asWorkload: ResolvedEndpoint = { id: ep.id, name: ep.name, namespace: '', pod: ep.name, node: ep.node, interfaceName: '', v4: [], v6: [], ingress: lists.ingress, egress: lists.egress, profiles: ep.profiles };
+      rules.push({ matches: [], stmts: [], verdict: { v: 'goto', chain: this.b.dispatchChain(asWorkload, dir) } });
     } else {
+      // Forwarded in: the workload's ingress policy still follows, so Allow must return, not accept.
       this.tiers(tiers, dir, true, rules);
       this.profiles(ep, dir, rules);
       rules.push({ matches: [], stmts: [counter], verdict: { v: 'drop' }, label: `${ep.name} ${dir} no policy or profile allowed` });

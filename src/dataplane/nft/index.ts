@@ -27,6 +27,6 @@ export { patchNft, nextNftState, type ModelSource, type NextNftState } from './p
 export { diffNft, fullNftScript, type NftDiffStats } from './diff.js';
 export { parseNftJson, detectDrift, type ObservedNft } from './parse.js';
 export { ruleText, ruleBody, ruleHash, shortHash } from './text.js';
-export { interpretNft, type NftPacket } from './interpret.js';
+export { interpretNft, interpretHooks, type NftPacket } from './interpret.js';
 export { NftReconciler, type NftReconcilerOptions, type NftApplyResult } from './reconciler.js';
 export { NftSession, type NftExec, type NftExecOptions, type NftSessionOptions } from './session.js';

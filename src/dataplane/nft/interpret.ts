@@ -9,14 +9,19 @@ import type { Packet } from '../../policy/index.js';
 
 /** A packet as the policy model sees it, plus where nft meets it (hook, interfaces, ct state). */
 export interface NftPacket extends Packet {
-  hook: 'forward' | 'input';
+  /** The base chain to run (`forward`, `input`, `output`, `raw-prerouting`, ...). */
+  hook: string;
   iif: string;
   oif?: string;
-  ct?: 'new' | 'established' | 'related' | 'invalid';
+  ct?: 'new' | 'established' | 'related' | 'invalid' | 'untracked';
 }
 
 export interface NftTrace {
   verdict: 'accept' | 'drop';
+  /** The packet mark when the chain ended (carried to the next hook). */
+  mark: number;
+  /** A `notrack` statement ran. */
+  untracked?: boolean;
   /** Labels of the counted rules that matched, in order (for debugging failures). */
   path: string[];
 }
@@ -129,13 +134,32 @@ function enterVmapTarget(state: NftState, stack: Frame[], target: string | undef
   stack.push({ chain, pc: 0 });
 }
 
-export function interpretNft(state: NftState, p: NftPacket): NftTrace {
+/**
+ * Runs the packet through each hook's base chain in order, as the kernel would (an accept ends one
+ * hook, the next still runs; a drop ends all), carrying the mark and the untracked state.
+ */
+export function interpretHooks(state: NftState, p: Omit<NftPacket, 'hook'>, hooks: readonly string[]): NftTrace {
+  let mark = 0;
+  let untracked = false;
+  const path: string[] = [];
+  for (const hook of hooks) {
+    const t = interpretNft(state, { ...p, hook, ...(untracked ? { ct: 'untracked' as const } : {}) }, mark);
+    path.push(...t.path);
+    mark = t.mark;
+    untracked ||= t.untracked === true;
+    if (t.verdict === 'drop') return { verdict: 'drop', mark, path, untracked };
+  }
+  return { verdict: 'accept', mark, path, untracked };
+}
+
+export function interpretNft(state: NftState, p: NftPacket, startMark = 0): NftTrace {
   const base = state.chains.get(p.hook);
-  if (!base) return { verdict: 'accept', path: [] };
+  if (!base) return { verdict: 'accept', path: [], mark: startMark };
   const src = tryParseIp(p.src);
   const dst = tryParseIp(p.dst);
   if (!src || !dst) throw new Error(`bad packet addresses ${p.src} ${p.dst}`);
-  let mark = 0;
+  let mark = startMark;
+  let untracked = false;
   const path: string[] = [];
   // Call stack of (chain, next rule index). goto replaces the top frame.
   const stack: Frame[] = [{ chain: base, pc: 0 }];
@@ -143,10 +167,10 @@ export function interpretNft(state: NftState, p: NftPacket): NftTrace {
   for (;;) {
     if (++steps > 100_000) throw new Error('nft interpreter: loop');
     const top = stack[stack.length - 1];
-    if (!top) return { verdict: 'accept', path };
+    if (!top) return { verdict: 'accept', path, mark, untracked };
     if (top.pc >= top.chain.rules.length) {
       stack.pop();
-      if (stack.length === 0) return { verdict: 'accept', path }; // base chain policy accept
+      if (stack.length === 0) return { verdict: 'accept', path, mark, untracked }; // base chain policy accept
       continue;
     }
     const rule = top.chain.rules[top.pc++] as NftChain['rules'][number];
@@ -154,16 +178,17 @@ export function interpretNft(state: NftState, p: NftPacket): NftTrace {
     for (const s of rule.stmts) {
       if (s.s === 'mark') mark = s.or === 0 ? (mark & s.and) >>> 0 : (mark | s.or) >>> 0;
       if (s.s === 'counter' && rule.label) path.push(rule.label);
+      if (s.s === 'notrack') untracked = true;
     }
     const v = rule.verdict;
     if (!v) continue;
     switch (v.v) {
       case 'accept':
       case 'drop':
-        return { verdict: v.v, path };
+        return { verdict: v.v, path, mark, untracked };
       case 'return':
         stack.pop();
-        if (stack.length === 0) return { verdict: 'accept', path };
+        if (stack.length === 0) return { verdict: 'accept', path, mark, untracked };
         break;
       case 'jump':
       case 'goto': {
