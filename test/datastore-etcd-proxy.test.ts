@@ -33,7 +33,7 @@ after(async () => {
   await etcd?.stop();
 });
 
-runBackendContract('etcd through grpc-proxy', () => new EtcdBackend({ endpoints: proxied() }));
+runBackendContract('etcd through grpc-proxy', () => new EtcdBackend({ endpoints: proxied() }), { leaseGoneWithinMs: 30_000 });
 
 test('grpc-proxy: a proxy killed (SIGKILL) and restarted under a syncer loses and duplicates nothing', { timeout: 60_000 }, async () => {
   await checkSyncerAcrossRestart({
