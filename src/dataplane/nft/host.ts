@@ -22,9 +22,8 @@
  * the ACCEPT mark and `return`: later hooks and the workload's own policy still have to run. Loopback is never policed; VXLAN
  * underlay packets (UDP 4789) are allowed before host policy, as Felix allows them from its peers.
  */
-import type { HostConfig, HostPolicyLists, ResolvedEndpoint, ResolvedHostEndpoint, ResolvedModel, TierPolicies } from '../../policy/index.js';
-import { IFACE_PREFIX, MARK_ACCEPT, MARK_PASS, MARK_PRE_ACCEPT, type Match, type NftChain, type NftRule, type Stmt } from './model.js';
-import type { Builder } from './render.js';
+import type { HostConfig, HostPolicyLists, ResolvedEndpoint, ResolvedHostEndpoint, ResolvedModel, RuleIR, TierPolicies } from '../../policy/index.js';
+import { IFACE_PREFIX, MARK_ACCEPT, MARK_PASS, MARK_PRE_ACCEPT, type Match, type NftChain, type NftRule, type NftVmap, type Stmt } from './model.js';
 import { shortHash } from './text.js';
 
 const ALL = 0xffffffff;
@@ -55,6 +54,18 @@ function failsafeRules(list: HostConfig['failsafeInbound'], portField: 'dport' |
     if (f.net) matches.push({ m: 'addrList', fam: f.net.includes(':') ? 6 : 4, field: netField, neg: false, addrs: [f.net] });
     return { matches, stmts: [counter], verdict: { v: 'accept' }, label: `failsafe ${f.protocol}:${f.port}${f.net ? ` ${f.net}` : ''}` };
   });
+}
+
+/**
+ * What host rendering needs of render.ts's Builder: its chain and map tables and its policy and
+ * dispatch chains. An interface here (render.ts's Builder satisfies it) keeps host.ts from
+ * importing render.ts, which imports host.ts.
+ */
+export interface Builder {
+  readonly chains: Map<string, NftChain>;
+  readonly maps: Map<string, NftVmap>;
+  policyChain(name: string, rules: readonly RuleIR[], what: string, dir: 'ingress' | 'egress'): void;
+  dispatchChain(ep: ResolvedEndpoint, dir: 'ingress' | 'egress'): string;
 }
 
 class HostBuilder {
