@@ -134,7 +134,7 @@ export class EtcdBackend implements Backend {
       const kv = res.kvs[0];
       return kv ? toKV(kv) : undefined;
     } catch (err) {
-      throw etcdError(`cannot get "${key}"`, err);
+      throw etcdError(`cannot get "${key}"`, err, this.options.endpoints);
     }
   }
 
@@ -195,7 +195,7 @@ export class EtcdBackend implements Backend {
       const revision = Number(res.header.revision);
       return { key, value, revision, createRevision: revision };
     } catch (err) {
-      throw etcdError(action, err);
+      throw etcdError(action, err, this.options.endpoints);
     }
   }
 
@@ -221,7 +221,7 @@ export class EtcdBackend implements Backend {
       const prev = res.responses[0]?.response_put?.prev_kv;
       return { key, value, revision, createRevision: prev ? Number(prev.create_revision) : revision };
     } catch (err) {
-      throw etcdError(action, err);
+      throw etcdError(action, err, this.options.endpoints);
     }
   }
 
@@ -237,7 +237,7 @@ export class EtcdBackend implements Backend {
       const prev = res.prev_kv;
       return { key, value, revision, createRevision: prev ? Number(prev.create_revision) : revision };
     } catch (err) {
-      throw etcdError(action, err);
+      throw etcdError(action, err, this.options.endpoints);
     }
   }
 
@@ -266,7 +266,7 @@ export class EtcdBackend implements Backend {
       if (!cur) return undefined; // already gone: deletes are idempotent
       throw new TesseraError('conflict', `${action}: it is at revision ${cur.mod_revision}`);
     } catch (err) {
-      throw etcdError(action, err);
+      throw etcdError(action, err, this.options.endpoints);
     }
   }
 
@@ -304,7 +304,7 @@ export class EtcdBackend implements Backend {
       }
       return Number(res.header.revision);
     } catch (err) {
-      throw etcdError(action, err);
+      throw etcdError(action, err, this.options.endpoints);
     }
   }
 
@@ -366,7 +366,7 @@ export class EtcdBackend implements Backend {
           }
           queue.push(batch);
         });
-        s.on('error', (err: Error) => queue.fail(etcdError(`${what} failed`, err)));
+        s.on('error', (err: Error) => queue.fail(etcdError(`${what} failed`, err, this.options.endpoints)));
         s.on('end', () => queue.fail(new TesseraError('unavailable', `${what}: the stream ended`)));
         s.write({
           create_request: {
@@ -377,7 +377,7 @@ export class EtcdBackend implements Backend {
           },
         });
       },
-      (err: unknown) => queue.fail(etcdError(`cannot ${what}`, err)),
+      (err: unknown) => queue.fail(etcdError(`cannot ${what}`, err, this.options.endpoints)),
     );
     return queue;
   }
@@ -387,7 +387,7 @@ export class EtcdBackend implements Backend {
       const res = await this.client.kv.range({ key: Buffer.from([0]), count_only: true }, this.call(signal));
       return Number(res.header.revision);
     } catch (err) {
-      throw etcdError('cannot read the etcd revision', err);
+      throw etcdError('cannot read the etcd revision', err, this.options.endpoints);
     }
   }
 
@@ -395,7 +395,7 @@ export class EtcdBackend implements Backend {
     try {
       await this.client.kv.compact({ revision, physical: true }, this.call());
     } catch (err) {
-      const e = etcdError(`cannot compact etcd to revision ${revision}`, err);
+      const e = etcdError(`cannot compact etcd to revision ${revision}`, err, this.options.endpoints);
       if (e.code === 'compacted') return; // already compacted at least that far
       throw e;
     }
