@@ -17,6 +17,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { ipamCheckVerb, ipamReleaseVerb } from '../src/cli/commands/ipam.js';
+import { nodeStatusVerb } from '../src/cli/commands/node.js';
 import { harness } from './cli-helpers.js';
 
 const EXAMPLES = join(import.meta.dirname, '..', 'src', 'api', 'testdata', 'examples');
@@ -280,4 +281,25 @@ test('[doc N] in batch problems counts documents within their own file', async (
   } finally {
     await h.cleanup();
   }
+});
+
+test('node status without NODE on a lab host points at the lab nodes\' BIRD sockets', async () => {
+  const socket = '/run/tessera/labs/cl-x/nodes/node-1/bird/bird.ctl';
+  await assert.rejects(
+    nodeStatusVerb(
+      {},
+      {
+        out: () => undefined,
+        env: {},
+        readStatus: async () => undefined,
+        birdc: async () => undefined,
+        labBirdSockets: () => [{ lab: 'cl-x', node: 'node-1', socket }],
+      },
+    ),
+    (err: Error) => {
+      assert.match(err.message, /cannot reach BIRD on "\/run\/tessera\/bird\/bird\.ctl"/);
+      assert.match(err.message, /lab "cl-x" runs one BIRD per node: give NODE \(e\.g\. `tessera node status node-1`\) or --bird-socket \/run\/tessera\/labs\/cl-x\/nodes\/node-1\/bird\/bird\.ctl \(node-1\)/);
+      return true;
+    },
+  );
 });
