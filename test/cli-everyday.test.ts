@@ -11,8 +11,13 @@ import { parseManifests, lookupKind, type Resource } from '../src/api/index.js';
 import { resourceCliStore } from '../src/cli/open-store.js';
 import { MemoryBackend, ResourceStore } from '../src/datastore/index.js';
 import { IpamClient, putNode } from '../src/ipam/index.js';
-import { resolveDatastore } from '../src/lib/context.js';
+import { readCliConfig, resolveDatastore } from '../src/lib/context.js';
+import { run } from '../src/lib/exec.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { pathToFileURL } from 'node:url';
 import { ipamCheckVerb, ipamReleaseVerb } from '../src/cli/commands/ipam.js';
+import { nodeStatusVerb } from '../src/cli/commands/node.js';
 import { harness } from './cli-helpers.js';
 
 const EXAMPLES = join(import.meta.dirname, '..', 'src', 'api', 'testdata', 'examples');
@@ -239,4 +244,62 @@ test('ipam release --ip of an address a live pod uses is refused without --force
   await rs.delete(lookupKind('IPPool')!, 'p1');
   const gone = await ipamCheckVerb(deps, {});
   assert.equal(gone.outsidePools?.length, 1, out);
+});
+
+test('concurrent CLI config writers (lab up / context use at once) lose no context', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cl-config-'));
+  const cfg = join(dir, 'config.json');
+  try {
+    const script =
+      "const m = await import(process.argv[1]); const w = process.argv[2];" +
+      "for (let i = 0; i < 15; i++) m.setContext(`w${w}-${i}`, { etcdEndpoints: ['http://127.0.0.1:2379'] }, { makeCurrent: true, env: { TESSERA_CONFIG: process.argv[3] } });";
+    const ctxModule = pathToFileURL(join(import.meta.dirname, '..', 'src', 'lib', 'context.ts')).href;
+    const writers = [1, 2, 3, 4, 5].map((w) =>
+      run([process.execPath, '--import', 'tsx', '--input-type=module', '-e', script, ctxModule, String(w), cfg], { timeoutMs: 60_000 }),
+    );
+    await Promise.all(writers);
+    const final = readCliConfig({ TESSERA_CONFIG: cfg });
+    assert.equal(Object.keys(final.contexts).length, 75, 'every writer\'s every context is there');
+    assert.ok(final.currentContext && final.currentContext in final.contexts);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('[doc N] in batch problems counts documents within their own file', async () => {
+  const { h } = setup();
+  try {
+    const a = h.file('a.yaml', 'apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata:\n  name: p1\nspec:\n  cidr: 10.7.0.0/16\n');
+    const b = h.file(
+      'b.yaml',
+      'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: x\n---\napiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata:\n  name: p2\nspec:\n  cidr: 10.7.1.0/24\n',
+    );
+    const r = await h.run(['apply', '-f', a, '-f', b]);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /b\.yaml: \[doc 2\]/, r.err);
+    assert.doesNotMatch(r.err, /\[doc 3\]/, r.err);
+  } finally {
+    await h.cleanup();
+  }
+});
+
+test('node status without NODE on a lab host points at the lab nodes\' BIRD sockets', async () => {
+  const socket = '/run/tessera/labs/cl-x/nodes/node-1/bird/bird.ctl';
+  await assert.rejects(
+    nodeStatusVerb(
+      {},
+      {
+        out: () => undefined,
+        env: {},
+        readStatus: async () => undefined,
+        birdc: async () => undefined,
+        labBirdSockets: () => [{ lab: 'cl-x', node: 'node-1', socket }],
+      },
+    ),
+    (err: Error) => {
+      assert.match(err.message, /cannot reach BIRD on "\/run\/tessera\/bird\/bird\.ctl"/);
+      assert.match(err.message, /lab "cl-x" runs one BIRD per node: give NODE \(e\.g\. `tessera node status node-1`\) or --bird-socket \/run\/tessera\/labs\/cl-x\/nodes\/node-1\/bird\/bird\.ctl \(node-1\)/);
+      return true;
+    },
+  );
 });

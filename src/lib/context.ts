@@ -13,7 +13,7 @@
  * The config file is rewritten atomically (temp file + rename) so a concurrent reader (another CLI
  * run while the lab sets a context) never sees half a file.
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -136,39 +136,90 @@ export function writeCliConfig(cfg: CliConfig, env: NodeJS.ProcessEnv = process.
   }
 }
 
+const LOCK_STALE_MS = 10_000;
+const LOCK_WAIT_MS = 15_000;
+
+/**
+ * Runs a read-modify-write of the CLI config under `<config>.lock` (created with O_EXCL), so two
+ * `lab up`/`lab down`/`context use` runs at once cannot lose each other's change; the write itself
+ * is temp file + rename, so readers never see half a file. A lock left by a crashed process is
+ * taken over after LOCK_STALE_MS.
+ */
+export function withConfigLock<T>(env: NodeJS.ProcessEnv | undefined, fn: () => T): T {
+  const path = cliConfigPath(env ?? process.env);
+  const lock = `${path}.lock`;
+  try {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  } catch (err) {
+    throw new TesseraError('unavailable', `cannot create the CLI config directory for "${path}"`, { cause: err });
+  }
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  const nap = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) {
+    try {
+      closeSync(openSync(lock, 'wx', 0o600));
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
+        throw new TesseraError('unavailable', `cannot lock CLI config "${path}"`, { cause: err });
+      }
+      try {
+        if (Date.now() - statSync(lock).mtimeMs > LOCK_STALE_MS) rmSync(lock, { force: true });
+      } catch {
+        // released meanwhile
+      }
+      if (Date.now() > deadline) {
+        throw new TesseraError('timeout', `cannot lock CLI config "${path}": "${lock}" is held by another tessera run (remove it if none is running)`);
+      }
+      Atomics.wait(nap, 0, 0, 10 + Math.floor(Math.random() * 20));
+    }
+  }
+  try {
+    return fn();
+  } finally {
+    rmSync(lock, { force: true });
+  }
+}
+
 /** Adds or replaces a context; with `makeCurrent` it also becomes the current context. */
 export function setContext(
   name: string,
   ctx: CliContext,
   options: { makeCurrent?: boolean; env?: NodeJS.ProcessEnv } = {},
 ): void {
-  const cfg = readCliConfig(options.env);
-  cfg.contexts[name] = { ...ctx, etcdEndpoints: [...ctx.etcdEndpoints] };
-  if (options.makeCurrent) cfg.currentContext = name;
-  writeCliConfig(cfg, options.env);
+  withConfigLock(options.env, () => {
+    const cfg = readCliConfig(options.env);
+    cfg.contexts[name] = { ...ctx, etcdEndpoints: [...ctx.etcdEndpoints] };
+    if (options.makeCurrent) cfg.currentContext = name;
+    writeCliConfig(cfg, options.env);
+  });
 }
 
 /** Removes a context (idempotent); clears `currentContext` if it pointed at it. */
 export function removeContext(name: string, options: { env?: NodeJS.ProcessEnv } = {}): void {
-  const cfg = readCliConfig(options.env);
-  if (!(name in cfg.contexts) && cfg.currentContext !== name) return;
-  delete cfg.contexts[name];
-  if (cfg.currentContext === name) delete cfg.currentContext;
-  writeCliConfig(cfg, options.env);
+  withConfigLock(options.env, () => {
+    const cfg = readCliConfig(options.env);
+    if (!(name in cfg.contexts) && cfg.currentContext !== name) return;
+    delete cfg.contexts[name];
+    if (cfg.currentContext === name) delete cfg.currentContext;
+    writeCliConfig(cfg, options.env);
+  });
 }
 
 /** Makes an existing context current; fails with `not-found` naming the known contexts. */
 export function useContext(name: string, options: { env?: NodeJS.ProcessEnv } = {}): void {
-  const cfg = readCliConfig(options.env);
-  if (!(name in cfg.contexts)) {
-    const known = Object.keys(cfg.contexts).sort();
-    throw new TesseraError(
-      'not-found',
-      `cannot use context "${name}": no such context (known: ${known.length ? known.map((k) => `"${k}"`).join(', ') : 'none'})`,
-    );
-  }
-  cfg.currentContext = name;
-  writeCliConfig(cfg, options.env);
+  withConfigLock(options.env, () => {
+    const cfg = readCliConfig(options.env);
+    if (!(name in cfg.contexts)) {
+      const known = Object.keys(cfg.contexts).sort();
+      throw new TesseraError(
+        'not-found',
+        `cannot use context "${name}": no such context (known: ${known.length ? known.map((k) => `"${k}"`).join(', ') : 'none'})`,
+      );
+    }
+    cfg.currentContext = name;
+    writeCliConfig(cfg, options.env);
+  });
 }
 
 /**

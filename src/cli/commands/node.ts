@@ -6,12 +6,14 @@
  *    TESSERA_BIRD_SOCKET, or <TESSERA_STATE_DIR or /run/tessera>/bird/bird.ctl).
  */
 import type { Command } from 'commander';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { lookupKind } from '../../api/index.js';
 import type { Resource } from '../../api/index.js';
 import { birdPaths, formatPeerTable, parseBirdProtocols, parseBirdStatus, peersFromCalicoNodeStatus, type PeerStatus } from '../../bgp/index.js';
 import { openBackend, ResourceStore } from '../../datastore/index.js';
-import { resolveDatastore } from '../../lib/context.js';
+import { readCliConfig, resolveDatastore } from '../../lib/context.js';
+import { labDir } from '../../lab/index.js';
 import { TesseraError } from '../../lib/errors.js';
 import { run } from '../../lib/exec.js';
 
@@ -22,6 +24,8 @@ export interface NodeStatusDeps {
   readStatus(node: string): Promise<Resource | undefined>;
   /** Runs birdc against a socket; undefined when BIRD does not answer. */
   birdc(socket: string, ...args: string[]): Promise<string | undefined>;
+  /** The BIRD control sockets of the current context's lab, one per node (none outside a lab). */
+  labBirdSockets?(): { lab: string; node: string; socket: string }[];
 }
 
 export function defaultBirdSocket(env: NodeJS.ProcessEnv): string {
@@ -50,10 +54,14 @@ export async function nodeStatusVerb(args: { node?: string; birdSocket?: string;
     const socket = args.birdSocket || deps.env.TESSERA_BIRD_SOCKET || defaultBirdSocket(deps.env);
     const status = await deps.birdc(socket, 'show', 'status');
     if (status === undefined) {
-      throw new TesseraError(
-        'unavailable',
-        `cannot reach BIRD on "${socket}": not running on a BGP node? (give NODE to read the datastore, or --bird-socket)`,
-      );
+      // On a lab host there is no local BIRD: each lab node runs its own. Say where they are.
+      const lab = args.birdSocket || deps.env.TESSERA_BIRD_SOCKET ? [] : (deps.labBirdSockets?.() ?? []);
+      const hint = lab.length
+        ? `; lab "${lab[0]!.lab}" runs one BIRD per node: give NODE (e.g. \`tessera node status ${lab[0]!.node}\`) or --bird-socket ${lab
+            .map((l) => `${l.socket} (${l.node})`)
+            .join(', ')}`
+        : ' (give NODE to read the datastore, or --bird-socket)';
+      throw new TesseraError('unavailable', `cannot reach BIRD on "${socket}": not running on a BGP node?${hint}`);
     }
     const daemon = parseBirdStatus(status);
     peers = parseBirdProtocols((await deps.birdc(socket, 'show', 'protocols', 'all')) ?? '');
@@ -83,12 +91,33 @@ async function readStatusFromDatastore(cmd: Command, node: string, env: NodeJS.P
   }
 }
 
+/** The current (or --context) context's lab nodes' BIRD sockets that exist. */
+function labBirdSockets(cmd: Command, env: NodeJS.ProcessEnv): { lab: string; node: string; socket: string }[] {
+  try {
+    const cfg = readCliConfig(env);
+    const name = cmd.optsWithGlobals<{ context?: string }>().context ?? cfg.currentContext;
+    const lab = name ? cfg.contexts[name]?.lab : undefined;
+    if (!lab) return [];
+    const nodesDir = join(labDir(lab, env), 'nodes');
+    return readdirSync(nodesDir)
+      .sort()
+      .map((node) => ({ lab, node, socket: birdPaths(join(nodesDir, node)).socket }))
+      .filter((l) => existsSync(l.socket));
+  } catch {
+    return [];
+  }
+}
+
 export function registerNode(program: Command): void {
   const node = program.command('node').description('node commands (BGP status)');
   node
     .command('status')
     .argument('[node]', 'read this node\'s published status from the datastore instead of the local BIRD')
-    .option('--bird-socket <path>', 'local BIRD control socket (env TESSERA_BIRD_SOCKET)')
+    .option(
+      '--bird-socket <path>',
+      'local BIRD control socket (env TESSERA_BIRD_SOCKET; default <TESSERA_STATE_DIR or /run/tessera>/bird/bird.ctl; ' +
+        'a lab node\'s is /run/tessera/labs/LAB/nodes/NODE/bird/bird.ctl)',
+    )
     .option('-o, --output <format>', 'table (default) or json', 'table')
     .description('show BGP sessions: PEER ADDRESS | PEER TYPE | STATE | SINCE | INFO')
     .action(async (nodeName: string | undefined, opts: { birdSocket?: string; output?: string }, cmd: Command) => {
@@ -100,6 +129,7 @@ export function registerNode(program: Command): void {
           out: (s) => process.stdout.write(s),
           env,
           readStatus: (n) => readStatusFromDatastore(cmd, n, env),
+          labBirdSockets: () => labBirdSockets(cmd, env),
           birdc: async (socket, ...args) => {
             if (!existsSync(socket)) return undefined;
             const r = await run(['birdc', '-s', socket, ...args], { check: false, timeoutMs: 5000 });

@@ -24,3 +24,9 @@ test('an unverifiable server certificate and an http/https mix-up get their own 
 test('other messages pass through unchanged', () => {
   assert.equal(describeEtcdFailure('etcdserver: mvcc: required revision has been compacted'), 'etcdserver: mvcc: required revision has been compacted');
 });
+
+test('a deadline says which datastore did not answer and for how long, not grpc-js internals', () => {
+  const raw = '4 DEADLINE_EXCEEDED: Deadline exceeded after 9.997s,name resolution: 0.032s,metadata filters: 0.002s,Waiting for LB pick';
+  assert.equal(describeEtcdFailure(raw, ['http://10.240.0.1:2379']), 'cannot reach the datastore at http://10.240.0.1:2379: no answer in 10 s');
+  assert.equal(describeEtcdFailure(raw), 'cannot reach the datastore: no answer in 10 s');
+});

@@ -46,7 +46,14 @@ const TLS_HINTS: [RegExp, string][] = [
  * repeats it, with OpenSSL's source locations inside. Keeps the first statement without the
  * OpenSSL noise, and says what a TLS failure means for the user's configuration.
  */
-export function describeEtcdFailure(message: string): string {
+export function describeEtcdFailure(message: string, endpoints?: readonly string[]): string {
+  // grpc-js's deadline message lists its internal phases ("name resolution: 0.032s, ... Waiting for
+  // LB pick"); what a user needs is which datastore did not answer, and for how long.
+  const deadline = /DEADLINE_EXCEEDED: Deadline exceeded after ([\d.]+)s/.exec(message);
+  if (deadline) {
+    const where = endpoints?.length ? ` at ${endpoints.join(', ')}` : '';
+    return `cannot reach the datastore${where}: no answer in ${Math.round(Number(deadline[1]))} s`;
+  }
   const first = message
     .replace(/\s*\(\d{4}-\d\d-\d\dT[^)]*\)\.\s*Resolution note:[\s\S]*$/, '')
     .replace(/[0-9A-F]{8,}:error:[0-9A-F]+:SSL routines:[a-z0-9_]+:/g, '')
@@ -57,9 +64,9 @@ export function describeEtcdFailure(message: string): string {
 }
 
 /** Wraps any etcd client error as a TesseraError whose message names `action`. */
-export function etcdError(action: string, err: unknown): TesseraError {
+export function etcdError(action: string, err: unknown, endpoints?: readonly string[]): TesseraError {
   if (err instanceof TesseraError) return err;
-  const why = describeEtcdFailure(err instanceof Error ? err.message : String(err));
+  const why = describeEtcdFailure(err instanceof Error ? err.message : String(err), endpoints);
   // The client's error is already described (cleaned up) in the message, so it is kept in details
   // rather than as `cause`, which describeError would print again in full.
   return new TesseraError(etcdErrorCode(err), `${action}: ${why}`, { details: { clientError: err } });

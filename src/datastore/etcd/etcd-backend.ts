@@ -148,7 +148,7 @@ export class EtcdBackend implements Backend {
       const kv = res.kvs[0];
       return kv ? toKV(kv) : undefined;
     } catch (err) {
-      throw etcdError(`cannot get "${key}"`, err);
+      throw etcdError(`cannot get "${key}"`, err, this.options.endpoints);
     }
   }
 
@@ -209,7 +209,7 @@ export class EtcdBackend implements Backend {
       const revision = Number(res.header.revision);
       return { key, value, revision, createRevision: revision };
     } catch (err) {
-      throw etcdError(action, err);
+      throw etcdError(action, err, this.options.endpoints);
     }
   }
 
@@ -235,7 +235,7 @@ export class EtcdBackend implements Backend {
       const prev = res.responses[0]?.response_put?.prev_kv;
       return { key, value, revision, createRevision: prev ? Number(prev.create_revision) : revision };
     } catch (err) {
-      throw etcdError(action, err);
+      throw etcdError(action, err, this.options.endpoints);
     }
   }
 
@@ -251,7 +251,7 @@ export class EtcdBackend implements Backend {
       const prev = res.prev_kv;
       return { key, value, revision, createRevision: prev ? Number(prev.create_revision) : revision };
     } catch (err) {
-      throw etcdError(action, err);
+      throw etcdError(action, err, this.options.endpoints);
     }
   }
 
@@ -280,7 +280,7 @@ export class EtcdBackend implements Backend {
       if (!cur) return undefined; // already gone: deletes are idempotent
       throw new TesseraError('conflict', `${action}: it is at revision ${cur.mod_revision}`);
     } catch (err) {
-      throw etcdError(action, err);
+      throw etcdError(action, err, this.options.endpoints);
     }
   }
 
@@ -318,7 +318,7 @@ export class EtcdBackend implements Backend {
       }
       return Number(res.header.revision);
     } catch (err) {
-      throw etcdError(action, err);
+      throw etcdError(action, err, this.options.endpoints);
     }
   }
 
@@ -380,7 +380,7 @@ export class EtcdBackend implements Backend {
           }
           queue.push(batch);
         });
-        s.on('error', (err: Error) => queue.fail(etcdError(`${what} failed`, err)));
+        s.on('error', (err: Error) => queue.fail(etcdError(`${what} failed`, err, this.options.endpoints)));
         s.on('end', () => queue.fail(new TesseraError('unavailable', `${what}: the stream ended`)));
         s.write({
           create_request: {
@@ -391,7 +391,7 @@ export class EtcdBackend implements Backend {
           },
         });
       },
-      (err: unknown) => queue.fail(etcdError(`cannot ${what}`, err)),
+      (err: unknown) => queue.fail(etcdError(`cannot ${what}`, err, this.options.endpoints)),
     );
     return queue;
   }
@@ -401,7 +401,7 @@ export class EtcdBackend implements Backend {
       const res = await this.client.kv.range({ key: Buffer.from([0]), count_only: true }, this.call(signal));
       return Number(res.header.revision);
     } catch (err) {
-      throw etcdError('cannot read the etcd revision', err);
+      throw etcdError('cannot read the etcd revision', err, this.options.endpoints);
     }
   }
 
@@ -409,7 +409,7 @@ export class EtcdBackend implements Backend {
     try {
       await this.client.kv.compact({ revision, physical: true }, this.call());
     } catch (err) {
-      const e = etcdError(`cannot compact etcd to revision ${revision}`, err);
+      const e = etcdError(`cannot compact etcd to revision ${revision}`, err, this.options.endpoints);
       if (e.code === 'compacted') return; // already compacted at least that far
       throw e;
     }
