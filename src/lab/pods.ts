@@ -71,14 +71,16 @@ export async function runCni(s: LabState, n: NodeState, command: 'ADD' | 'DEL' |
   const r = await run([plugin], { netns: n.netns, env: cniEnv(s, command, pod), input: networkConfig(n), check: false, timeoutMs: labTimeoutMs(60_000) });
   if (r.code !== 0) {
     let msg = r.stderr.trim();
+    let cniCode: number | undefined;
     try {
-      const e = JSON.parse(r.stdout) as { msg?: string; details?: string };
+      const e = JSON.parse(r.stdout) as { code?: number; msg?: string; details?: string };
       msg = [e.msg, e.details].filter(Boolean).join(': ') || msg;
+      cniCode = e.code;
     } catch {
       // not a CNI error object
     }
     throw new TesseraError('exec-failed', `CNI ${command} for pod "${pod.namespace}/${pod.name}" on node "${n.name}" failed (exit ${r.code}): ${msg}`, {
-      details: { stdout: r.stdout, stderr: r.stderr },
+      details: { stdout: r.stdout, stderr: r.stderr, cniCode },
     });
   }
   if (command !== 'ADD' || r.stdout.trim() === '') return {};
@@ -86,6 +88,27 @@ export async function runCni(s: LabState, n: NodeState, command: 'ADD' | 'DEL' |
     return JSON.parse(r.stdout) as CniResult;
   } catch (err) {
     throw new TesseraError('exec-failed', `CNI ADD for pod "${pod.namespace}/${pod.name}" printed no JSON result: "${r.stdout.slice(0, 200)}"`, { cause: err });
+  }
+}
+
+/** CNI's "try again later" (the plugin has not seen the pod in the datastore yet). */
+const CNI_TRY_AGAIN_LATER = 11;
+
+/**
+ * CNI ADD, retried as a kubelet retries it while the plugin answers "try again later": with
+ * kube-controllers mirroring pods from the API, the ADD can run before the controller has written
+ * the pod into Tessera's datastore (tens of ms, seconds on a loaded machine).
+ */
+async function addAsKubelet(s: LabState, n: NodeState, pod: PodState): Promise<CniResult> {
+  const deadline = Date.now() + labTimeoutMs(30_000);
+  for (;;) {
+    try {
+      return await runCni(s, n, 'ADD', pod);
+    } catch (err) {
+      const retry = err instanceof TesseraError && (err.details as { cniCode?: number } | undefined)?.cniCode === CNI_TRY_AGAIN_LATER;
+      if (!retry || Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 200));
+    }
   }
 }
 
@@ -196,7 +219,7 @@ export async function podCreate(s: LabState, ref: string, opts: PodCreateOptions
     undo.push(async () => {
       await runCni(s, node, 'DEL', pod).catch(() => undefined);
     });
-    const result = await runCni(s, node, 'ADD', pod);
+    const result = await addAsKubelet(s, node, pod);
     pod.ips = (result.ips ?? []).map((ip) => stripPrefix(ip.address));
     if (pod.ips.length === 0) throw new TesseraError('exec-failed', `CNI ADD for pod "${ref}" returned no IPs`);
     writePod(s.dir, pod);
