@@ -5,7 +5,7 @@ TSX := $(NODE) --import tsx
 UNIT_TESTS = $(shell find src bench scripts -name '*.test.ts' | sort)
 INTEGRATION_TESTS = $(shell find test -name '*.test.ts' | sort)
 
-.PHONY: all deps build test unit integration demo bench layers lint format bench-datastore bench-cni bench-dataplane bench-policy bench-bgp bench-agent bench-cli bench-scale bench-controllers clean typecheck
+.PHONY: all deps build test test-vm unit integration demo bench layers lint format bench-datastore bench-cni bench-dataplane bench-policy bench-bgp bench-agent bench-cli bench-scale bench-controllers clean typecheck
 
 all: build
 
@@ -41,6 +41,10 @@ unit:
 integration:
 	@if [ "$$(id -u)" != 0 ]; then echo "integration tests need root"; exit 1; fi
 	$(TSX) --test --test-concurrency=1 $(INTEGRATION_TESTS)
+
+# The VM-kernel suite (IPIP, real kernel in QEMU): slow, opt-in; see README "A lab in a real kernel".
+test-vm: build
+	TESSERA_VM_TESTS=1 $(TSX) --test --test-concurrency=1 $(shell find test -name 'vm-*.test.ts' | sort)
 
 demo: build
 	./bin/tessera lab demo
