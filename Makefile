@@ -33,7 +33,7 @@ format: deps
 	@npx prettier --write --log-level warn 'src/**/*.ts' 'test/**/*.ts' 'bench/**/*.ts' 'scripts/**/*.ts'
 
 test: build
-	@$(MAKE) --no-print-directory layers unit integration
+	@$(MAKE) --no-print-directory layers lint unit integration
 
 unit:
 	$(TSX) --test --test-concurrency=2 $(UNIT_TESTS)
