@@ -32,7 +32,10 @@ test('resync interval: flag and TESSERA_RESYNC_INTERVAL_MS must be whole millise
     assert.match(a.stderr, /--resync-interval-ms.*expected whole milliseconds >= 1000/);
     const b = await agent(['--node-name', 'n1', ...ETCD], { TESSERA_RESYNC_INTERVAL_MS: v });
     assert.equal(b.code, 2, `TESSERA_RESYNC_INTERVAL_MS=${v}: ${b.stderr}`);
-    assert.match(b.stderr, new RegExp(`TESSERA_RESYNC_INTERVAL_MS: expected whole milliseconds >= 1000, got "${v.replace('.', '\\.')}"`));
+    assert.match(
+      b.stderr,
+      new RegExp(`TESSERA_RESYNC_INTERVAL_MS: expected whole milliseconds >= 1000, got "${v.replace('.', '\\.')}"`),
+    );
   }
 });
 

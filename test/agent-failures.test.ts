@@ -79,7 +79,10 @@ describe('lab down after a failed lab up', () => {
     const name = newName();
     made.push(name);
     // Fails at the very end (agents started, then "not ready after 1 ms"): the worst case for down.
-    await assert.rejects(labUp({ name, nodes: 2, subnets: 2 }, { env, agentTimeoutMs: 1 }), (e: Error & { code?: string }) => e.code === 'timeout');
+    await assert.rejects(
+      labUp({ name, nodes: 2, subnets: 2 }, { env, agentTimeoutMs: 1 }),
+      (e: Error & { code?: string }) => e.code === 'timeout',
+    );
     const s = loadLab(name, env);
     assert.equal(s.phase, 'failed');
     const ns = await netnsOf(name);
@@ -92,11 +95,17 @@ describe('lab down after a failed lab up', () => {
     const down = await cli(['lab', 'down', '--name', name]);
     assert.equal(down.code, 0, down.stdout + down.stderr);
     assert.deepEqual(await netnsOf(name), []);
-    const alive = procs.filter((p) => existsSync(`/proc/${p}`) && !readFileSync(`/proc/${p}/stat`, 'utf8').includes(') Z'));
+    const alive = procs.filter(
+      (p) => existsSync(`/proc/${p}`) && !readFileSync(`/proc/${p}/stat`, 'utf8').includes(') Z'),
+    );
     assert.deepEqual(alive, [], 'no lab process survives');
     assert.deepEqual(await labProcesses(name, []), []);
     assert.equal(existsSync(labDir(name, env)), false, 'state dir removed');
-    assert.deepEqual(etcdDirs.filter((d) => existsSync(d)), [], 'etcd data dirs removed');
+    assert.deepEqual(
+      etcdDirs.filter((d) => existsSync(d)),
+      [],
+      'etcd data dirs removed',
+    );
     assert.equal(readCliConfig(env).contexts[name], undefined, 'CLI context removed');
   });
 });
@@ -115,18 +124,26 @@ describe('IPIP on a kernel without ipip', () => {
 
   test('each agent reports the missing ipip support in status.json and Node conditions, without crash-looping', async () => {
     const statusOf = (node: string) =>
-      JSON.parse(readFileSync(join(s.dir, 'nodes', node, 'status.json'), 'utf8')) as { ipipSupported: boolean; problems: string[]; live: boolean };
+      JSON.parse(readFileSync(join(s.dir, 'nodes', node, 'status.json'), 'utf8')) as {
+        ipipSupported: boolean;
+        problems: string[];
+        live: boolean;
+      };
     for (const node of ['node-1', 'node-2']) {
       const deadline = Date.now() + 15_000;
       while (!statusOf(node).problems.some((p) => /ipip/i.test(p)) && Date.now() < deadline) await sleep(200);
       const st = statusOf(node);
       assert.equal(st.ipipSupported, false);
       assert.equal(st.live, true);
-      assert.ok(st.problems.some((p) => /IPIP/.test(p) && /kernel/.test(p)), `${node} problems: ${JSON.stringify(st.problems)}`);
+      assert.ok(
+        st.problems.some((p) => /IPIP/.test(p) && /kernel/.test(p)),
+        `${node} problems: ${JSON.stringify(st.problems)}`,
+      );
       // The agent publishes the Node conditions asynchronously after writing status.json: poll.
       let y = await cli(['get', 'node', node, '-o', 'yaml']);
-      const published = (out: string) => /type: DataplaneProblems\n\s+status: "True"/.test(out) && /no ipip support/.test(out.replace(/\s+/g, ' '));
-      for (const until = Date.now() + 15_000; !(y.code === 0 && published(y.stdout)) && Date.now() < until; ) {
+      const published = (out: string) =>
+        /type: DataplaneProblems\n\s+status: "True"/.test(out) && /no ipip support/.test(out.replace(/\s+/g, ' '));
+      for (const until = Date.now() + 15_000; !(y.code === 0 && published(y.stdout)) && Date.now() < until;) {
         await sleep(250);
         y = await cli(['get', 'node', node, '-o', 'yaml']);
       }
@@ -152,7 +169,10 @@ describe('IPIP on a kernel without ipip', () => {
     const dup = await cli(['lab', 'pod', 'create', 'x/a', '--node', 'node-2', '--name', name]);
     assert.notEqual(dup.code, 0, dup.stdout);
     assert.match(dup.stderr, /x\/a.*already exists|already exists.*x\/a/);
-    assert.deepEqual(readPods(s.dir).map((p) => `${p.namespace}/${p.name} ${p.ips.join(',')}`), before);
+    assert.deepEqual(
+      readPods(s.dir).map((p) => `${p.namespace}/${p.name} ${p.ips.join(',')}`),
+      before,
+    );
     const ds = new LabDatastore(s.etcd!.endpoints);
     try {
       assert.equal(await ds.get({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'z', namespace: 'x' } }), undefined);

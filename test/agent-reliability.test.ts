@@ -18,7 +18,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
-import { LabDatastore, countAllowed, labDown, labUp, loadLab, matrix, podCreate, readPods, type LabState, type PodState } from '../src/lab/index.js';
+import {
+  LabDatastore,
+  countAllowed,
+  labDown,
+  labUp,
+  loadLab,
+  matrix,
+  podCreate,
+  readPods,
+  type LabState,
+  type PodState,
+} from '../src/lab/index.js';
 import { run, start } from '../src/lib/exec.js';
 import { sleep } from '../src/lib/clock.js';
 import { describeError } from '../src/lib/errors.js';
@@ -32,7 +43,6 @@ const env = { ...process.env, TESSERA_CONFIG: join(cfgDir, 'config.json') };
 const cli = (args: string[], input?: string) => run([BIN, ...args], { env, check: false, timeoutMs: 120_000, input });
 const children: ChildProcess[] = [];
 
-
 const netnsOf = (node: string) => `${name}-${node}`;
 const lab = (): LabState => loadLab(name, env);
 const pod = (ref: string): PodState => readPods(lab().dir).find((p) => `${p.namespace}/${p.name}` === ref)!;
@@ -45,7 +55,9 @@ const routeKey = (r: IpRoute) => `${r.type ?? 'unicast'} ${r.dst} ${r.gateway ??
 
 async function fdbEntries(node: string): Promise<string[]> {
   const r = await run(['bridge', '-j', '-n', netnsOf(node), 'fdb', 'show', 'dev', VXLAN_DEVICE]);
-  return (JSON.parse(r.stdout || '[]') as { mac: string; dst?: string }[]).filter((f) => f.dst).map((f) => `${f.mac} ${f.dst}`);
+  return (JSON.parse(r.stdout || '[]') as { mac: string; dst?: string }[])
+    .filter((f) => f.dst)
+    .map((f) => `${f.mac} ${f.dst}`);
 }
 
 async function neighEntries(node: string): Promise<string[]> {
@@ -56,7 +68,8 @@ async function neighEntries(node: string): Promise<string[]> {
 /** node's agent metrics (Prometheus text), scraped inside its netns as Prometheus would on the node. */
 async function agentMetrics(node: string): Promise<string> {
   const port = lab().nodes.find((n) => n.name === node)!.healthPort;
-  return (await run(['curl', '-sf', '--max-time', '10', `http://127.0.0.1:${port}/metrics`], { netns: netnsOf(node) })).stdout;
+  return (await run(['curl', '-sf', '--max-time', '10', `http://127.0.0.1:${port}/metrics`], { netns: netnsOf(node) }))
+    .stdout;
 }
 const sample = (text: string, series: string): number => {
   const line = text.split('\n').find((l) => l.startsWith(`${series} `));
@@ -66,7 +79,9 @@ const sample = (text: string, series: string): number => {
 const REPAIRS = (trigger: string) => `tessera_agent_drift_repairs_total{trigger="${trigger}"}`;
 
 async function etcdctl(endpoints: string[], args: string[], output = 'json') {
-  return run(['etcdctl', '--endpoints', endpoints.join(','), '-w', output, ...args], { env: { ...process.env, ETCDCTL_API: '3' } });
+  return run(['etcdctl', '--endpoints', endpoints.join(','), '-w', output, ...args], {
+    env: { ...process.env, ETCDCTL_API: '3' },
+  });
 }
 
 /** Polls `check` until it holds; returns the elapsed ms, or fails with `what`. */
@@ -97,7 +112,10 @@ class EchoSession {
   constructor(from: PodState, to: PodState, port: number) {
     const server = start(['socat', `TCP-LISTEN:${port},reuseaddr`, 'PIPE'], { netns: to.netns, stdio: 'ignore' });
     children.push(server);
-    this.client = start(['socat', '-', `TCP:${to.ips[0]}:${port},retry=20,interval=0.2`], { netns: from.netns, stdio: ['pipe', 'pipe', 'pipe'] });
+    this.client = start(['socat', '-', `TCP:${to.ips[0]}:${port},retry=20,interval=0.2`], {
+      netns: from.netns,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     children.push(this.client);
     this.client.stdout!.on('data', (b: Buffer) => (this.buf += b.toString()));
   }
@@ -126,7 +144,7 @@ describe('agent reliability (crosssubnet lab, 3 etcd members)', () => {
 
   test('metrics: local endpoints, routes, apply time and failures', async () => {
     const m = await agentMetrics('node-1');
-    assert.equal(sample(m, 'tessera_agent_local_endpoints'), 1, 'x/a is node-1\'s one pod');
+    assert.equal(sample(m, 'tessera_agent_local_endpoints'), 1, "x/a is node-1's one pod");
     assert.equal(sample(m, 'tessera_agent_routes'), (await tesseraRoutes('node-1')).length);
     assert.ok(sample(m, 'tessera_agent_apply_seconds_count{dataplane="routes"}') >= 1);
     assert.ok(sample(m, 'tessera_agent_apply_seconds_count{dataplane="policy"}') >= 1);
@@ -139,17 +157,25 @@ describe('agent reliability (crosssubnet lab, 3 etcd members)', () => {
     const viaVxlan = remote.find((r) => r.dev === VXLAN_DEVICE);
     const native = remote.find((r) => r.dev === 'eth0');
     const local = routes.find((r) => r.dst === pod('x/a').ips[0]);
-    assert.ok(viaVxlan && native && local, `node-1 has a VXLAN, a native and a workload route: ${JSON.stringify(routes)}`);
+    assert.ok(
+      viaVxlan && native && local,
+      `node-1 has a VXLAN, a native and a workload route: ${JSON.stringify(routes)}`,
+    );
     const before = sample(await agentMetrics('node-1'), REPAIRS('monitor'));
     for (const r of [native, viaVxlan, local]) {
       // `ip route del` exits non-zero (run throws) unless it deleted the route. Re-reading the table
       // here would race the agent, which restores the route within ~50 ms of the monitor event.
       await run(['ip', '-n', netnsOf('node-1'), 'route', 'del', r.dst, 'proto', String(ROUTE_PROTOCOL)]);
-      const ms = await within(15_000, `route ${r.dst} restored`, async () => (await tesseraRoutes('node-1')).some((x) => routeKey(x) === routeKey(r)));
+      const ms = await within(15_000, `route ${r.dst} restored`, async () =>
+        (await tesseraRoutes('node-1')).some((x) => routeKey(x) === routeKey(r)),
+      );
       console.log(`# ${r.dst} put back after ${ms} ms`);
     }
     // Which path repaired them is in the agent's metrics (no timing needed): the monitor, each one.
-    assert.ok(sample(await agentMetrics('node-1'), REPAIRS('monitor')) >= before + 3, 'the route monitor put back all three routes');
+    assert.ok(
+      sample(await agentMetrics('node-1'), REPAIRS('monitor')) >= before + 3,
+      'the route monitor put back all three routes',
+    );
     await fullMatrix();
   });
 
@@ -166,8 +192,13 @@ describe('agent reliability (crosssubnet lab, 3 etcd members)', () => {
     await run(['ip', '-n', netnsOf('node-1'), 'neigh', 'del', nip, 'dev', VXLAN_DEVICE]);
     // Resync interval 10 s (agent default; the lab passes none) plus one apply cycle, on a loaded machine.
     await within(25_000, `fdb ${fdb[0]} restored`, async () => (await fdbEntries('node-1')).includes(fdb[0]!));
-    await within(25_000, `neighbour ${neigh[0]} restored`, async () => (await neighEntries('node-1')).includes(neigh[0]!));
-    assert.ok(sample(await agentMetrics('node-1'), REPAIRS('resync')) >= before + 2, 'the resync put back the fdb and neighbour entries');
+    await within(25_000, `neighbour ${neigh[0]} restored`, async () =>
+      (await neighEntries('node-1')).includes(neigh[0]!),
+    );
+    assert.ok(
+      sample(await agentMetrics('node-1'), REPAIRS('resync')) >= before + 2,
+      'the resync put back the fdb and neighbour entries',
+    );
     await fullMatrix();
   });
 
@@ -181,7 +212,10 @@ describe('agent reliability (crosssubnet lab, 3 etcd members)', () => {
     const fdbBefore = (await fdbEntries('node-1')).sort();
     const readyNow = () => {
       try {
-        return (JSON.parse(readFileSync(join(lab().dir, 'nodes', 'node-1', 'status.json'), 'utf8')) as { ready: boolean }).ready === true;
+        return (
+          (JSON.parse(readFileSync(join(lab().dir, 'nodes', 'node-1', 'status.json'), 'utf8')) as { ready: boolean })
+            .ready === true
+        );
       } catch {
         return false;
       }
@@ -226,10 +260,16 @@ describe('agent reliability (crosssubnet lab, 3 etcd members)', () => {
 
   /** Kills the etcd leader (SIGKILL); returns the endpoints of all members and the survivors. */
   async function killEtcdLeader(): Promise<{ endpoints: string[]; survivors: string[] }> {
-    const info = JSON.parse(readFileSync(join(lab().dir, 'etcd', 'etcd.json'), 'utf8')) as { endpoints: string[]; pids: number[] };
+    const info = JSON.parse(readFileSync(join(lab().dir, 'etcd', 'etcd.json'), 'utf8')) as {
+      endpoints: string[];
+      pids: number[];
+    };
     assert.equal(info.pids.length, 3, JSON.stringify(info));
     const st = await etcdctl(info.endpoints, ['endpoint', 'status']);
-    const members = JSON.parse(st.stdout) as { Endpoint: string; Status: { header: { member_id: number | string }; leader: number | string } }[];
+    const members = JSON.parse(st.stdout) as {
+      Endpoint: string;
+      Status: { header: { member_id: number | string }; leader: number | string };
+    }[];
     const leader = members.find((m) => String(m.Status.header.member_id) === String(m.Status.leader));
     assert.ok(leader, st.stdout);
     const victim = info.pids[info.endpoints.indexOf(leader.Endpoint)]!;
@@ -252,7 +292,8 @@ describe('agent reliability (crosssubnet lab, 3 etcd members)', () => {
       try {
         return await fn();
       } catch (e) {
-        if (Date.now() > deadline) throw new Error(`${what}: still failing after ${ms} ms: ${describeError(e)}`, { cause: e });
+        if (Date.now() > deadline)
+          throw new Error(`${what}: still failing after ${ms} ms: ${describeError(e)}`, { cause: e });
         await sleep(250);
       }
     }
@@ -272,11 +313,17 @@ describe('agent reliability (crosssubnet lab, 3 etcd members)', () => {
       await ds.close();
     }
     await retrying('CLI apply', 15_000, async () => {
-      const apply = await cli(['apply', '-f', '-'], 'apiVersion: projectcalico.org/v3\nkind: GlobalNetworkSet\nmetadata:\n  name: rel-cli\nspec:\n  nets: ["198.51.100.0/24"]\n');
+      const apply = await cli(
+        ['apply', '-f', '-'],
+        'apiVersion: projectcalico.org/v3\nkind: GlobalNetworkSet\nmetadata:\n  name: rel-cli\nspec:\n  nets: ["198.51.100.0/24"]\n',
+      );
       assert.equal(apply.code, 0, apply.stdout + apply.stderr);
     });
     acked.push('rel-cli');
-    for (const [ref, node] of [['y/d', 'node-2'], ['y/e', 'node-3']] as const) {
+    for (const [ref, node] of [
+      ['y/d', 'node-2'],
+      ['y/e', 'node-3'],
+    ] as const) {
       await retrying(`pod create ${ref}`, 10_000, () => podCreate(lab(), ref, { node }));
     }
     // Read back from a survivor only, so the answer cannot come from a dead member's stale view.
@@ -303,6 +350,10 @@ describe('agent reliability (crosssubnet lab, 3 etcd members)', () => {
     } finally {
       await ds.close();
     }
-    assert.deepEqual(errors.slice(0, 1), [], `${errors.length}/20 puts failed with one of ${info.endpoints.length} members down`);
+    assert.deepEqual(
+      errors.slice(0, 1),
+      [],
+      `${errors.length}/20 puts failed with one of ${info.endpoints.length} members down`,
+    );
   });
 });

@@ -18,8 +18,12 @@ import { runCli } from '../src/cli/program.js';
 import type { Resource } from '../src/api/index.js';
 
 const root = join(fileURLToPath(new URL('.', import.meta.url)), '..', 'src', 'api', 'testdata');
-const examples = readdirSync(join(root, 'examples')).filter((f) => f.endsWith('.yaml')).sort();
-const invalid = readdirSync(join(root, 'invalid')).filter((f) => f.endsWith('.yaml')).sort();
+const examples = readdirSync(join(root, 'examples'))
+  .filter((f) => f.endsWith('.yaml'))
+  .sort();
+const invalid = readdirSync(join(root, 'invalid'))
+  .filter((f) => f.endsWith('.yaml'))
+  .sort();
 
 /** Fields the datastore assigns on write, which a manifest never carries. */
 function stripServerFields(r: Resource): Resource {

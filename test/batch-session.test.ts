@@ -42,11 +42,18 @@ test('jobs sent together get their own output, in order; a failed line fails onl
   ]);
   assert.deepEqual(write, { ok: true, output: '' });
   assert.equal(read.ok, true);
-  assert.deepEqual(JSON.parse(read.output).map((r: { dst: string }) => r.dst), ['10.71.1.0/24']);
+  assert.deepEqual(
+    JSON.parse(read.output).map((r: { dst: string }) => r.dst),
+    ['10.71.1.0/24'],
+  );
   assert.equal(bad.ok, false);
   assert.match(bad.output, /nosuchdev/);
   assert.equal(after1.ok, true, 'the job after a failed one runs normally');
-  assert.deepEqual(JSON.parse(after1.output).map((r: { dst: string }) => r.dst), ['10.71.1.0/24', '10.71.3.0/24'], '-force: the rest of the failed job ran');
+  assert.deepEqual(
+    JSON.parse(after1.output).map((r: { dst: string }) => r.dst),
+    ['10.71.1.0/24', '10.71.3.0/24'],
+    '-force: the rest of the failed job ran',
+  );
   await assert.rejects(s.must(['route replace 10.71.4.0/24 dev nosuchdev']), /failed: .*nosuchdev/);
   await assert.rejects(s.run(['link show\nlink show']), /newline/);
 });
@@ -60,7 +67,11 @@ test('a dump of thousands of entries (one JSON line over many pipe chunks) arriv
   assert.equal(out.split('\n').length, 1, 'one line');
   assert.ok(out.length > 200_000, `long: ${out.length} characters`);
   assert.equal(JSON.parse(out).length, 5000);
-  assert.deepEqual(JSON.parse(await s.must(['route show proto 80 dev bs0'])).length, 2, 'the next job is framed as before');
+  assert.deepEqual(
+    JSON.parse(await s.must(['route show proto 80 dev bs0'])).length,
+    2,
+    'the next job is framed as before',
+  );
 });
 
 test('a name re-created behind the tool works after one failure, or at once after renew()', async () => {
@@ -90,7 +101,11 @@ test('a job that creates a name its tool has used runs in a new tool', async () 
   assert.equal((await s.run(['route replace 10.73.0.1/32 dev bs3'])).ok, true);
   await ip('link', 'del', 'bs3'); // gone outside the tool, as when a pod netns is deleted
   await veth('bs4');
-  const r = await s.run(['link add bs3 type veth peer name bs3p', 'link set bs3 up', 'route replace 10.73.0.1/32 dev bs3']);
+  const r = await s.run([
+    'link add bs3 type veth peer name bs3p',
+    'link set bs3 up',
+    'route replace 10.73.0.1/32 dev bs3',
+  ]);
   assert.deepEqual(r, { ok: true, output: '' });
 });
 
@@ -125,7 +140,10 @@ test('an idle session does not keep Node running', async () => {
     `const s = new BatchSession(['ip', '-json', '-force', '-batch', '-']);`,
     `console.log((await s.run(['link show dev lo'])).ok);`,
   ].join('\n');
-  const r = await run([process.execPath, '--import', 'tsx', '--input-type=module', '-e', script], { timeoutMs: 20_000, check: false });
+  const r = await run([process.execPath, '--import', 'tsx', '--input-type=module', '-e', script], {
+    timeoutMs: 20_000,
+    check: false,
+  });
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout.trim(), 'true');
 });

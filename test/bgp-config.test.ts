@@ -24,7 +24,16 @@ test('bird -p accepts the external router config', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'tsr-bgp-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const w = new BirdWriter({ stateDir: dir });
-  await w.check(renderRouterConfig({ asNumber: 65000, routerId: '10.0.0.254', neighbors: [{ address: '10.0.0.1', asNumber: 64512, password: 'x' }, { address: 'fd00::1', asNumber: 64512, port: 1790 }] }));
+  await w.check(
+    renderRouterConfig({
+      asNumber: 65000,
+      routerId: '10.0.0.254',
+      neighbors: [
+        { address: '10.0.0.1', asNumber: 64512, password: 'x' },
+        { address: 'fd00::1', asNumber: 64512, port: 1790 },
+      ],
+    }),
+  );
 });
 
 test('bird -p accepts the route-reflector router config (rr client, next hop self, next-hop subnet skip)', async (t) => {
@@ -40,12 +49,31 @@ test('bird -p accepts the route-reflector router config (rr client, next hop sel
     ],
   });
   assert.match(text, /rr client;\n  rr cluster id 10\.240\.0\.1;/);
-  assert.match(text, /next hop self; import all; export where source = RTS_BGP && !\(bgp_next_hop ~ 10\.240\.0\.0\/24\);/);
+  assert.match(
+    text,
+    /next hop self; import all; export where source = RTS_BGP && !\(bgp_next_hop ~ 10\.240\.0\.0\/24\);/,
+  );
   assert.match(text, /bgp_next_hop ~ fd00:240::\/64/);
   await new BirdWriter({ stateDir: dir }).check(text);
   // A reflector client must be in the router's own AS (rr client is iBGP only).
-  assert.throws(() => renderRouterConfig({ asNumber: 65000, routerId: '10.0.0.1', neighbors: [{ address: '10.0.0.2', asNumber: 64512, rrClient: true }] }), /route reflector client/);
-  assert.throws(() => renderRouterConfig({ asNumber: 65000, routerId: '10.0.0.1', neighbors: [{ address: '10.0.0.2', asNumber: 64512, skipNextHopsIn: 'fd00::/64' }] }), /not an IPv4 CIDR/);
+  assert.throws(
+    () =>
+      renderRouterConfig({
+        asNumber: 65000,
+        routerId: '10.0.0.1',
+        neighbors: [{ address: '10.0.0.2', asNumber: 64512, rrClient: true }],
+      }),
+    /route reflector client/,
+  );
+  assert.throws(
+    () =>
+      renderRouterConfig({
+        asNumber: 65000,
+        routerId: '10.0.0.1',
+        neighbors: [{ address: '10.0.0.2', asNumber: 64512, skipNextHopsIn: 'fd00::/64' }],
+      }),
+    /not an IPv4 CIDR/,
+  );
 });
 
 test('the writer rejects a config BIRD rejects and leaves the installed one alone', async (t) => {

@@ -14,7 +14,14 @@ import type { Resource } from '../src/api/resource.js';
 import type { KindInfo } from '../src/api/kind-info.js';
 import { run } from '../src/lib/exec.js';
 import { sleep } from '../src/lib/clock.js';
-import { BirdWriter, createBgpDriver, renderBirdConfig, type BgpMirror, type BirdConfigInput, type StatusStore } from '../src/bgp/index.js';
+import {
+  BirdWriter,
+  createBgpDriver,
+  renderBirdConfig,
+  type BgpMirror,
+  type BirdConfigInput,
+  type StatusStore,
+} from '../src/bgp/index.js';
 import { node, pool } from '../src/bgp/testdata/scenarios.js';
 
 const NODES = ['n1', 'n2', 'n3'] as const;
@@ -33,7 +40,11 @@ async function routes(ns: string, proto: string): Promise<KernelRoute[]> {
   return JSON.parse(r.stdout || '[]') as KernelRoute[];
 }
 
-async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<{ value: T; ms: number }> {
+async function waitFor<T>(
+  what: string,
+  timeoutMs: number,
+  probe: () => Promise<T | undefined>,
+): Promise<{ value: T; ms: number }> {
   const t0 = Date.now();
   for (;;) {
     const v = await probe();
@@ -105,7 +116,14 @@ test('BIRD mesh in network namespaces', { timeout: 120_000 }, async (t) => {
     create: async (r) => (saved.set(r.metadata.name, r), r),
     update: async (r) => (saved.set(r.metadata.name, r), r),
   };
-  const driver = createBgpDriver({ nodeName: 'n1', stateDir: join(dir, 'n1'), logger: pino({ level: 'silent' }), store, statusIntervalMs: 200, netns: ns('n1') });
+  const driver = createBgpDriver({
+    nodeName: 'n1',
+    stateDir: join(dir, 'n1'),
+    logger: pino({ level: 'silent' }),
+    store,
+    statusIntervalMs: 200,
+    netns: ns('n1'),
+  });
   writers.push(driver.writer);
   t.after(() => driver.stop());
 
@@ -119,10 +137,16 @@ test('BIRD mesh in network namespaces', { timeout: 120_000 }, async (t) => {
   }
 
   const up = await waitFor('all sessions Established', 60_000, async () => {
-    const all = await Promise.all([driver.peers(), ...writers.slice(1).map(async (w) => (await w.birdc('show', 'protocols')) ?? '')]);
+    const all = await Promise.all([
+      driver.peers(),
+      ...writers.slice(1).map(async (w) => (await w.birdc('show', 'protocols')) ?? ''),
+    ]);
     const n1 = all[0] as Awaited<ReturnType<typeof driver.peers>>;
     const others = all.slice(1) as string[];
-    const ok = n1.length === 2 && n1.every((p) => p.bgpState === 'Established') && others.every((o) => (o.match(/Established/g) ?? []).length === 2);
+    const ok =
+      n1.length === 2 &&
+      n1.every((p) => p.bgpState === 'Established') &&
+      others.every((o) => (o.match(/Established/g) ?? []).length === 2);
     return ok ? true : undefined;
   });
   // The wait's bound (far below BIRD's 120 s default connect-retry time) is the check; the time is
@@ -144,25 +168,39 @@ test('BIRD mesh in network namespaces', { timeout: 120_000 }, async (t) => {
   });
   // The agent's proto 80 route is untouched on n1 and never advertised.
   assert.equal((await routes(ns('n1'), '80')).length, 1);
-  for (const n of ['n2', 'n3']) assert.equal((await routes(ns(n), 'bird')).some((r) => r.dst === '10.244.9.0/26'), false);
+  for (const n of ['n2', 'n3'])
+    assert.equal(
+      (await routes(ns(n), 'bird')).some((r) => r.dst === '10.244.9.0/26'),
+      false,
+    );
 
   // Status: CalicoNodeStatus published with both mesh peers Established.
   const status = await waitFor('CalicoNodeStatus for n1', 15_000, async () => {
-    const st = saved.get('n1')?.status as { bgp?: { numberEstablishedV4?: number; peersV4?: { peerIP: string; type: string }[] } } | undefined;
+    const st = saved.get('n1')?.status as
+      { bgp?: { numberEstablishedV4?: number; peersV4?: { peerIP: string; type: string }[] } } | undefined;
     return st?.bgp?.numberEstablishedV4 === 2 ? st : undefined;
   });
-  assert.deepEqual(status.value.bgp?.peersV4?.map((p) => [p.peerIP, p.type]), [
-    ['10.123.0.2', 'NodeMesh'],
-    ['10.123.0.3', 'NodeMesh'],
-  ]);
+  assert.deepEqual(
+    status.value.bgp?.peersV4?.map((p) => [p.peerIP, p.type]),
+    [
+      ['10.123.0.2', 'NodeMesh'],
+      ['10.123.0.3', 'NodeMesh'],
+    ],
+  );
 
   // Reload only on change: same text → nothing; new block → exactly one reload; bad config → old one stays.
   const w2 = writers[1]!;
-  assert.deepEqual(await w2.write(renderBirdConfig(input('n2')).text), { changed: false, reloaded: false, started: false });
+  assert.deepEqual(await w2.write(renderBirdConfig(input('n2')).text), {
+    changed: false,
+    reloaded: false,
+    started: false,
+  });
   const more = input('n2');
   more.blocks.push({ cidr: '10.244.1.0/26', affinity: 'host:n2' });
   assert.deepEqual(await w2.write(renderBirdConfig(more).text), { changed: true, reloaded: true, started: false });
-  await waitFor('new block learned by n1', 15_000, async () => ((await routes(ns('n1'), 'bird')).some((r) => r.dst === '10.244.1.0/26') ? true : undefined));
+  await waitFor('new block learned by n1', 15_000, async () =>
+    (await routes(ns('n1'), 'bird')).some((r) => r.dst === '10.244.1.0/26') ? true : undefined,
+  );
   await assert.rejects(w2.write('protocol nonsense {}\n'), /BIRD rejected the generated config/);
   assert.ok(await w2.isRunning());
   assert.match((await w2.birdc('show', 'protocols')) ?? '', /Mesh_10_123_0_1 +BGP .* Established/);

@@ -32,9 +32,20 @@ test('without NODE it asks the local BIRD through its socket', { timeout: 30_000
     await rm(dir, { recursive: true, force: true });
   });
   await run(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
-  router = await startExternalRouter({ netns: ns, asNumber: 65000, routerId: '10.9.9.9', neighbors: [{ address: '10.9.9.1', asNumber: 64512 }], configDir: dir });
+  router = await startExternalRouter({
+    netns: ns,
+    asNumber: 65000,
+    routerId: '10.9.9.9',
+    neighbors: [{ address: '10.9.9.1', asNumber: 64512 }],
+    configDir: dir,
+  });
   let out = '';
-  const deps: NodeStatusDeps = { out: (s) => (out += s), env: { TESSERA_BIRD_SOCKET: router.socket }, readStatus: async () => undefined, birdc: realBirdc };
+  const deps: NodeStatusDeps = {
+    out: (s) => (out += s),
+    env: { TESSERA_BIRD_SOCKET: router.socket },
+    readStatus: async () => undefined,
+    birdc: realBirdc,
+  };
   assert.equal(await nodeStatusVerb({}, deps), 0);
   assert.match(out, /BIRD 2\.\d+\.\d+ is running \(router id 10\.9\.9\.9\)/);
   assert.match(out, /\| PEER ADDRESS \| PEER TYPE \| STATE +\| SINCE +\| INFO +\|/);
@@ -50,7 +61,8 @@ test('without NODE it asks the local BIRD through its socket', { timeout: 30_000
 test('with NODE it reads the published CalicoNodeStatus from the datastore', async () => {
   const store = new ResourceStore(new MemoryBackend());
   const info = lookupKind('CalicoNodeStatus')!;
-  const sample = 'Mesh_10_0_0_2 BGP        ---        up     22:33:37.146  Established\nNode_10_0_0_9 BGP ---  start  22:33:41.697  Active        Socket: Connection refused\n';
+  const sample =
+    'Mesh_10_0_0_2 BGP        ---        up     22:33:37.146  Established\nNode_10_0_0_9 BGP ---  start  22:33:41.697  Active        Socket: Connection refused\n';
   await store.create({
     apiVersion: info.apiVersion,
     kind: 'CalicoNodeStatus',
@@ -59,7 +71,12 @@ test('with NODE it reads the published CalicoNodeStatus from the datastore', asy
     status: calicoNodeStatusFrom(parseBirdProtocols(sample), undefined, '2026-01-01T00:00:00.000Z'),
   });
   let out = '';
-  const deps: NodeStatusDeps = { out: (s) => (out += s), env: {}, readStatus: (n) => store.get(info, n), birdc: async () => undefined };
+  const deps: NodeStatusDeps = {
+    out: (s) => (out += s),
+    env: {},
+    readStatus: (n) => store.get(info, n),
+    birdc: async () => undefined,
+  };
   assert.equal(await nodeStatusVerb({ node: 'n1' }, deps), 0);
   assert.match(out, /Node "n1" BGP status \(as of 2026-01-01T00:00:00\.000Z\)/);
   assert.match(out, /\| 10\.0\.0\.2 +\| node-to-node mesh \| up +\| 22:33:37\.146 \| Established \|/);

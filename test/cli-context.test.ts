@@ -24,7 +24,10 @@ test('setContext creates the file, makeCurrent selects it, removeContext clears 
   assert.deepEqual(resolveDatastore({ env }), { endpoints: ['http://10.0.0.1:2379'], source: 'context "lab1"' });
   useContext('lab2', { env });
   assert.deepEqual(resolveDatastore({ env }).tls, { caFile: '/ca.pem' });
-  assert.throws(() => useContext('nope', { env }), (e) => isTesseraError(e, 'not-found') && /"lab1", "lab2"/.test(e.message));
+  assert.throws(
+    () => useContext('nope', { env }),
+    (e) => isTesseraError(e, 'not-found') && /"lab1", "lab2"/.test(e.message),
+  );
   removeContext('lab2', { env });
   assert.equal(readCliConfig(env).currentContext, undefined);
   assert.deepEqual(Object.keys(readCliConfig(env).contexts), ['lab1']);
@@ -38,26 +41,35 @@ test('precedence: flag, then env, then --config, then context', (t) => {
   const cfgFile = join(env['HOME']!, 'ds.yaml');
   writeFileSync(cfgFile, 'etcdEndpoints: http://file:2379, http://file2:2379\ncertFile: /c.pem\nkeyFile: /k.pem\n');
   const withEnv = { ...env, TESSERA_ETCD_ENDPOINTS: 'http://env:2379' };
-  assert.deepEqual(resolveDatastore({ etcdEndpoints: 'http://a:1, http://b:2', config: cfgFile, env: withEnv }).endpoints, ['http://a:1', 'http://b:2']);
+  assert.deepEqual(
+    resolveDatastore({ etcdEndpoints: 'http://a:1, http://b:2', config: cfgFile, env: withEnv }).endpoints,
+    ['http://a:1', 'http://b:2'],
+  );
   assert.deepEqual(resolveDatastore({ config: cfgFile, env: withEnv }).endpoints, ['http://env:2379']);
   const fromFile = resolveDatastore({ config: cfgFile, env });
   assert.deepEqual(fromFile.endpoints, ['http://file:2379', 'http://file2:2379']);
   assert.deepEqual(fromFile.tls, { certFile: '/c.pem', keyFile: '/k.pem' });
   assert.deepEqual(resolveDatastore({ env }).endpoints, ['http://ctx:2379']);
-  assert.throws(() => resolveDatastore({ etcdEndpoints: ' , ', env }), (e) => isTesseraError(e, 'usage'));
+  assert.throws(
+    () => resolveDatastore({ etcdEndpoints: ' , ', env }),
+    (e) => isTesseraError(e, 'usage'),
+  );
 });
 
 test('calicoctl CalicoAPIConfig files are accepted', (t) => {
   const env = tempEnv(t);
   const f = join(env['HOME']!, 'calicoctl.cfg');
-  writeFileSync(f, `apiVersion: projectcalico.org/v3
+  writeFileSync(
+    f,
+    `apiVersion: projectcalico.org/v3
 kind: CalicoAPIConfig
 metadata: {}
 spec:
   datastoreType: etcdv3
   etcdEndpoints: https://e1:2379,https://e2:2379
   etcdCACertFile: /etc/ca.pem
-`);
+`,
+  );
   assert.deepEqual(resolveDatastore({ config: f, env }), {
     endpoints: ['https://e1:2379', 'https://e2:2379'],
     tls: { caFile: '/etc/ca.pem' },
@@ -69,7 +81,10 @@ test('nothing configured: an unavailable error saying how to configure', (t) => 
   const env = tempEnv(t);
   assert.throws(
     () => resolveDatastore({ env }),
-    (e) => isTesseraError(e, 'unavailable') && /--etcd-endpoints/.test(e.message) && /TESSERA_ETCD_ENDPOINTS/.test(e.message),
+    (e) =>
+      isTesseraError(e, 'unavailable') &&
+      /--etcd-endpoints/.test(e.message) &&
+      /TESSERA_ETCD_ENDPOINTS/.test(e.message),
   );
   writeFileSync(env['TESSERA_CONFIG']!.replace('/sub/config.json', '/bad.json'), '{not json');
   assert.throws(

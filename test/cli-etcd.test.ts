@@ -57,7 +57,13 @@ describe('tessera CLI against etcd', () => {
 
   test('an invalid document in a batch writes nothing to etcd (exit 1, field paths, no stack)', async () => {
     const before = await tessera(['--etcd-endpoints', ep(), 'get', 'ippools', '-o', 'json']);
-    const r = await tessera(['--etcd-endpoints', ep(), 'apply', '-f', join(ROOT, 'examples', 'invalid', 'broken-batch.yaml')]);
+    const r = await tessera([
+      '--etcd-endpoints',
+      ep(),
+      'apply',
+      '-f',
+      join(ROOT, 'examples', 'invalid', 'broken-batch.yaml'),
+    ]);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /spec\.ingress\[0\]\.action/);
     assert.doesNotMatch(r.stderr, /\n\s+at /);
@@ -72,7 +78,10 @@ describe('tessera CLI against etcd', () => {
     assert.equal(viaEnv.stdout, 'tier/security\n');
     writeFileSync(
       join(dir, 'config.json'),
-      JSON.stringify({ currentContext: 'other', contexts: { lab: { etcdEndpoints: etcd.endpoints }, other: { etcdEndpoints: ['http://127.0.0.1:1'] } } }),
+      JSON.stringify({
+        currentContext: 'other',
+        contexts: { lab: { etcdEndpoints: etcd.endpoints }, other: { etcdEndpoints: ['http://127.0.0.1:1'] } },
+      }),
     );
     const use = await tessera(['context', 'use', 'lab']);
     assert.equal(use.code, 0, use.stderr);
@@ -82,10 +91,16 @@ describe('tessera CLI against etcd', () => {
     assert.equal(viaCtx.code, 0, viaCtx.stderr);
     assert.equal(viaCtx.stdout, 'namespace/shop labeled\n');
     const cfgFile = join(dir, 'calicoctl.yaml');
-    writeFileSync(cfgFile, `apiVersion: projectcalico.org/v3\nkind: CalicoAPIConfig\nspec:\n  datastoreType: etcdv3\n  etcdEndpoints: ${ep()}\n`);
+    writeFileSync(
+      cfgFile,
+      `apiVersion: projectcalico.org/v3\nkind: CalicoAPIConfig\nspec:\n  datastoreType: etcdv3\n  etcdEndpoints: ${ep()}\n`,
+    );
     const viaFile = await tessera(['--config', cfgFile, 'get', 'ns', 'shop', '-o', 'json']);
     assert.equal(viaFile.code, 0, viaFile.stderr);
-    assert.equal((JSON.parse(viaFile.stdout) as { metadata: { labels: Record<string, string> } }).metadata.labels['env'], 'test');
+    assert.equal(
+      (JSON.parse(viaFile.stdout) as { metadata: { labels: Record<string, string> } }).metadata.labels['env'],
+      'test',
+    );
   });
 
   test('no datastore anywhere: exit 1 with how to configure one', async () => {
@@ -95,24 +110,47 @@ describe('tessera CLI against etcd', () => {
   });
 
   test('stdin, patch and delete through the binary', async () => {
-    const pool = 'apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata:\n  name: stdin-pool\nspec:\n  cidr: 10.250.0.0/16\n';
+    const pool =
+      'apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata:\n  name: stdin-pool\nspec:\n  cidr: 10.250.0.0/16\n';
     const c = await tessera(['--etcd-endpoints', ep(), 'create', '-f', '-'], {}, pool);
     assert.equal(c.code, 0, c.stderr);
     const again = await tessera(['--etcd-endpoints', ep(), 'create', '-f', '-'], {}, pool);
     assert.equal(again.code, 1);
-    const p = await tessera(['--etcd-endpoints', ep(), 'patch', 'ippool', 'stdin-pool', '-p', '{"spec":{"disabled":true}}']);
+    const p = await tessera([
+      '--etcd-endpoints',
+      ep(),
+      'patch',
+      'ippool',
+      'stdin-pool',
+      '-p',
+      '{"spec":{"disabled":true}}',
+    ]);
     assert.equal(p.code, 0, p.stderr);
     const g = await tessera(['--etcd-endpoints', ep(), 'get', 'ippool', 'stdin-pool', '-o', 'json']);
     assert.equal((JSON.parse(g.stdout) as { spec: { disabled: boolean } }).spec.disabled, true);
     // cidr and blockSize are fixed once the pool exists: patch and apply say so and write nothing.
-    const widen = await tessera(['--etcd-endpoints', ep(), 'patch', 'ippool', 'stdin-pool', '-p', '{"spec":{"cidr":"10.250.0.0/15"}}']);
+    const widen = await tessera([
+      '--etcd-endpoints',
+      ep(),
+      'patch',
+      'ippool',
+      'stdin-pool',
+      '-p',
+      '{"spec":{"cidr":"10.250.0.0/15"}}',
+    ]);
     assert.equal(widen.code, 1, widen.stdout);
     assert.match(widen.stderr, /spec\.cidr: cannot change from "10\.250\.0\.0\/16" to "10\.250\.0\.0\/15"/);
     const reblock = await tessera(['--etcd-endpoints', ep(), 'apply', '-f', '-'], {}, `${pool}  blockSize: 28\n`);
     assert.equal(reblock.code, 1, reblock.stdout);
     assert.match(reblock.stderr, /spec\.blockSize: cannot change from 26 to 28/);
-    const after = JSON.parse((await tessera(['--etcd-endpoints', ep(), 'get', 'ippool', 'stdin-pool', '-o', 'json'])).stdout) as { spec: Record<string, unknown> };
-    assert.deepEqual([after.spec.cidr, after.spec.blockSize, after.spec.disabled], ['10.250.0.0/16', 26, true], 'nothing was written');
+    const after = JSON.parse(
+      (await tessera(['--etcd-endpoints', ep(), 'get', 'ippool', 'stdin-pool', '-o', 'json'])).stdout,
+    ) as { spec: Record<string, unknown> };
+    assert.deepEqual(
+      [after.spec.cidr, after.spec.blockSize, after.spec.disabled],
+      ['10.250.0.0/16', 26, true],
+      'nothing was written',
+    );
     const d = await tessera(['--etcd-endpoints', ep(), 'delete', 'ippool', 'stdin-pool']);
     assert.equal(d.code, 0, d.stderr);
     const gone = await tessera(['--etcd-endpoints', ep(), 'get', 'ippool', 'stdin-pool']);
@@ -129,7 +167,8 @@ describe('tessera CLI against etcd', () => {
   test('tessera demo datastore runs its narrated steps and stops its etcd', async () => {
     const r = await tessera(['demo', 'datastore']);
     assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
-    for (const step of ['Step 1', 'Step 2', 'Step 3', 'Step 4', 'Step 5', 'Step 7']) assert.ok(r.stdout.includes(`# ${step}`), step);
+    for (const step of ['Step 1', 'Step 2', 'Step 3', 'Step 4', 'Step 5', 'Step 7'])
+      assert.ok(r.stdout.includes(`# ${step}`), step);
     assert.match(r.stdout, /Successfully applied 6 resource\(s\)/);
     assert.match(r.stdout, /nothing was written\n.*spec\.ingress\[0\]\.action/s);
     assert.match(r.stdout, /\(exit code 1\)/);

@@ -33,7 +33,9 @@ describe('round trip: get -o yaml applies back as a no-op', () => {
   test('every kind in the examples (objects with their fields set): apply, read back, apply again, revision unchanged', async () => {
     const { backend, h } = setup();
     try {
-      const files = readdirSync(EXAMPLES).filter((f) => f.endsWith('.yaml')).sort();
+      const files = readdirSync(EXAMPLES)
+        .filter((f) => f.endsWith('.yaml'))
+        .sort();
       const all = files.flatMap((f) => parseManifests(readFileSync(join(EXAMPLES, f), 'utf8'), f));
       const kinds = new Set(all.map((r) => r.kind));
       assert.ok(kinds.size >= 20, `examples cover ${kinds.size} kinds`);
@@ -41,7 +43,9 @@ describe('round trip: get -o yaml applies back as a no-op', () => {
       const first = await h.run(['apply', ...files.flatMap((f) => ['-f', join(EXAMPLES, f)])]);
       assert.equal(first.code, 0, first.err);
       for (const r of all) {
-        const info = lookupKind(r.kind === 'NetworkPolicy' && r.apiVersion !== 'projectcalico.org/v3' ? 'knp' : r.kind)!;
+        const info = lookupKind(
+          r.kind === 'NetworkPolicy' && r.apiVersion !== 'projectcalico.org/v3' ? 'knp' : r.kind,
+        )!;
         const name = info.namespaced ? `${r.metadata.namespace ?? 'default'}/${r.metadata.name}` : r.metadata.name;
         const got = await h.run(['get', info.plural, name, '-o', 'yaml']);
         assert.equal(got.code, 0, `${r.kind} ${name}: ${got.err}`);
@@ -49,7 +53,11 @@ describe('round trip: get -o yaml applies back as a no-op', () => {
         const again = await h.run(['apply', '-f', h.file(`rt-${r.kind}-${r.metadata.name}.yaml`, got.out)]);
         assert.equal(again.code, 0, `${r.kind} ${name} applies back: ${again.err}`);
         assert.match(again.out, /\(1 unchanged\)/, `${r.kind} ${name}`);
-        assert.equal(await backend.revision(), before, `${r.kind} ${name}: applying what get printed moved the revision`);
+        assert.equal(
+          await backend.revision(),
+          before,
+          `${r.kind} ${name}: applying what get printed moved the revision`,
+        );
       }
       // Listing output (IPPoolList) applies back as a no-op too.
       const list = await h.run(['get', 'ippools', '-o', 'yaml']);
@@ -66,18 +74,32 @@ describe('round trip: get -o yaml applies back as a no-op', () => {
     const { rs, h } = setup();
     try {
       const info = lookupKind('Node')!;
-      await rs.create({ apiVersion: 'projectcalico.org/v3', kind: 'Node', metadata: { name: 'node-1' }, spec: { bgp: { ipv4Address: '10.0.0.1/24' } } } as Resource);
+      await rs.create({
+        apiVersion: 'projectcalico.org/v3',
+        kind: 'Node',
+        metadata: { name: 'node-1' },
+        spec: { bgp: { ipv4Address: '10.0.0.1/24' } },
+      } as Resource);
       const cur = (await rs.get(info, 'node-1'))!;
       const conditions = [
         { type: 'Ready', status: 'True', reason: 'DataplaneProgrammed', message: '' },
         { type: 'DataplaneProblems', status: 'False', reason: 'None', message: '' },
       ];
       await rs.update({ ...cur, status: { conditions } } as Resource);
-      const p = await h.run(['patch', 'node', 'node-1', '-p', '{"spec":{"bgp":{"routeReflectorClusterID":"244.0.0.1"}}}']);
+      const p = await h.run([
+        'patch',
+        'node',
+        'node-1',
+        '-p',
+        '{"spec":{"bgp":{"routeReflectorClusterID":"244.0.0.1"}}}',
+      ]);
       assert.equal(p.code, 0, p.err);
       const l = await h.run(['label', 'node', 'node-1', 'route-reflector=true']);
       assert.equal(l.code, 0, l.err);
-      const after = (await rs.get(info, 'node-1')) as Resource & { status?: unknown; spec: { bgp: Record<string, unknown> } };
+      const after = (await rs.get(info, 'node-1')) as Resource & {
+        status?: unknown;
+        spec: { bgp: Record<string, unknown> };
+      };
       assert.equal(after.spec.bgp['routeReflectorClusterID'], '244.0.0.1');
       assert.deepEqual(after.status, { conditions }, 'status kept as the agent wrote it');
       const yaml = (await h.run(['get', 'node', 'node-1', '-o', 'yaml'])).out;
@@ -88,11 +110,17 @@ describe('round trip: get -o yaml applies back as a no-op', () => {
       assert.equal(back.code, 0, back.err);
       assert.equal((await rs.get(info, 'node-1'))!.metadata.resourceVersion, rv, 'no-op');
       // Edited status (and a spec change) in the file: the spec change lands, the status does not.
-      const edited = yaml.replace(/\n\s*resourceVersion: .*/, '').replace(/status: "?True"?/, 'status: "False"').replace('244.0.0.1', '244.0.0.2');
+      const edited = yaml
+        .replace(/\n\s*resourceVersion: .*/, '')
+        .replace(/status: "?True"?/, 'status: "False"')
+        .replace('244.0.0.1', '244.0.0.2');
       assert.match(edited, /type: Ready\n\s+status: "False"/, 'the file edits the status');
       const ed = await h.run(['apply', '-f', h.file('node3.yaml', edited)]);
       assert.equal(ed.code, 0, ed.err);
-      const final = (await rs.get(info, 'node-1')) as Resource & { status?: unknown; spec: { bgp: Record<string, unknown> } };
+      const final = (await rs.get(info, 'node-1')) as Resource & {
+        status?: unknown;
+        spec: { bgp: Record<string, unknown> };
+      };
       assert.equal(final.spec.bgp['routeReflectorClusterID'], '244.0.0.2');
       assert.deepEqual(final.status, { conditions });
       const ps = await h.run(['patch', 'node', 'node-1', '-p', '{"status":{"conditions":[]}}']);
@@ -107,13 +135,17 @@ describe('round trip: get -o yaml applies back as a no-op', () => {
   test('a stale file is refused with "the resource was modified; get it again"', async () => {
     const { h } = setup();
     try {
-      const pool = 'apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata:\n  name: p1\nspec:\n  cidr: 10.9.0.0/16\n';
+      const pool =
+        'apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata:\n  name: p1\nspec:\n  cidr: 10.9.0.0/16\n';
       assert.equal((await h.run(['apply', '-f', h.file('p.yaml', pool)])).code, 0);
       const old = (await h.run(['get', 'ippool', 'p1', '-o', 'yaml'])).out;
       assert.equal((await h.run(['patch', 'ippool', 'p1', '-p', '{"spec":{"natOutgoing":true}}'])).code, 0);
       const r = await h.run(['apply', '-f', h.file('old.yaml', old)]);
       assert.equal(r.code, 1);
-      assert.match(r.err, /IPPool "p1": the resource was modified since it was read \(resourceVersion "\d+", now "\d+"\); get it again/);
+      assert.match(
+        r.err,
+        /IPPool "p1": the resource was modified since it was read \(resourceVersion "\d+", now "\d+"\); get it again/,
+      );
       assert.doesNotMatch(r.err, /compare failed/);
     } finally {
       await h.cleanup();
@@ -133,7 +165,10 @@ describe('destructive operations are safe', () => {
       assert.equal((await h.run(['apply', '-f', h.file('t.yaml', docs)])).code, 0);
       const r = await h.run(['delete', 'tier', 'platform']);
       assert.equal(r.code, 1);
-      assert.match(r.err, /Tier "platform": the tier still has 2 policies \(GlobalNetworkPolicy "platform\.a", NetworkPolicy "shop\/platform\.b"\); delete them first/);
+      assert.match(
+        r.err,
+        /Tier "platform": the tier still has 2 policies \(GlobalNetworkPolicy "platform\.a", NetworkPolicy "shop\/platform\.b"\); delete them first/,
+      );
       assert.equal((await h.run(['get', 'tier', 'platform'])).code, 0, 'still there');
       assert.equal((await h.run(['delete', 'gnp', 'platform.a'])).code, 0);
       assert.equal((await h.run(['delete', 'networkpolicy', 'shop/platform.b'])).code, 0);
@@ -149,10 +184,17 @@ describe('destructive operations are safe', () => {
   test('an enabled pool with allocations cannot be deleted; disabled first (Calico migration), it can', async () => {
     const { backend, h } = setup();
     try {
-      const pool = 'apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata:\n  name: p1\nspec:\n  cidr: 10.9.0.0/16\n';
+      const pool =
+        'apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata:\n  name: p1\nspec:\n  cidr: 10.9.0.0/16\n';
       assert.equal((await h.run(['apply', '-f', h.file('p.yaml', pool)])).code, 0);
       await putNode(backend, 'node-1', {});
-      await new IpamClient(backend).autoAssign({ num4: 1, num6: 0, handleId: 'net.c1', attrs: { namespace: 'shop', pod: 'web', node: 'node-1', timestamp: '2026-01-01T00:00:00Z' }, hostname: 'node-1' });
+      await new IpamClient(backend).autoAssign({
+        num4: 1,
+        num6: 0,
+        handleId: 'net.c1',
+        attrs: { namespace: 'shop', pod: 'web', node: 'node-1', timestamp: '2026-01-01T00:00:00Z' },
+        hostname: 'node-1',
+      });
       const r = await h.run(['delete', 'ippool', 'p1']);
       assert.equal(r.code, 1);
       assert.match(r.err, /IPPool "p1": the pool still has 1 allocated address\(es\); disable it first/);
@@ -190,7 +232,11 @@ describe('what get shows', () => {
       const bad = await h.run(['validate', '-f', h.file('bad.yaml', 'a: [\n')]);
       assert.equal(bad.code, 1);
       assert.equal(bad.err.trim().split('\n').length, 1, bad.err);
-      const unknown = await h.run(['validate', '-f', h.file('u.yaml', 'apiVersion: projectcalico.org/v3\nkind: Foo\nmetadata:\n  name: x\n')]);
+      const unknown = await h.run([
+        'validate',
+        '-f',
+        h.file('u.yaml', 'apiVersion: projectcalico.org/v3\nkind: Foo\nmetadata:\n  name: x\n'),
+      ]);
       assert.equal(unknown.code, 1);
       assert.equal(unknown.err.trim().split('\n').length, 1, unknown.err);
     } finally {
@@ -201,18 +247,33 @@ describe('what get shows', () => {
 
 test("calicoctl's environment variables select the datastore", () => {
   const ds = resolveDatastore({
-    env: { ETCD_ENDPOINTS: 'https://10.0.0.1:2379,https://10.0.0.2:2379', ETCD_CA_CERT_FILE: '/ca', ETCD_CERT_FILE: '/c', ETCD_KEY_FILE: '/k', DATASTORE_TYPE: 'etcdv3', HOME: '/nonexistent' },
+    env: {
+      ETCD_ENDPOINTS: 'https://10.0.0.1:2379,https://10.0.0.2:2379',
+      ETCD_CA_CERT_FILE: '/ca',
+      ETCD_CERT_FILE: '/c',
+      ETCD_KEY_FILE: '/k',
+      DATASTORE_TYPE: 'etcdv3',
+      HOME: '/nonexistent',
+    },
   });
   assert.deepEqual(ds.endpoints, ['https://10.0.0.1:2379', 'https://10.0.0.2:2379']);
   assert.deepEqual(ds.tls, { caFile: '/ca', certFile: '/c', keyFile: '/k' });
   assert.equal(ds.source, 'ETCD_ENDPOINTS');
-  assert.throws(() => resolveDatastore({ env: { ETCD_ENDPOINTS: 'http://x:2379', DATASTORE_TYPE: 'kubernetes' } }), /DATASTORE_TYPE "kubernetes" is not supported/);
+  assert.throws(
+    () => resolveDatastore({ env: { ETCD_ENDPOINTS: 'http://x:2379', DATASTORE_TYPE: 'kubernetes' } }),
+    /DATASTORE_TYPE "kubernetes" is not supported/,
+  );
 });
 
 test('ipam release --ip of an address a live pod uses is refused without --force; ipam check then finds it', async () => {
   const backend = new MemoryBackend();
   const rs = new ResourceStore(backend);
-  await rs.create({ apiVersion: 'projectcalico.org/v3', kind: 'IPPool', metadata: { name: 'p1' }, spec: { cidr: '10.9.0.0/16', blockSize: 26 } } as Resource);
+  await rs.create({
+    apiVersion: 'projectcalico.org/v3',
+    kind: 'IPPool',
+    metadata: { name: 'p1' },
+    spec: { cidr: '10.9.0.0/16', blockSize: 26 },
+  } as Resource);
   await putNode(backend, 'node-1', {});
   const got = await new IpamClient(backend).autoAssign({
     num4: 1,
@@ -226,12 +287,24 @@ test('ipam release --ip of an address a live pod uses is refused without --force
     apiVersion: 'projectcalico.org/v3',
     kind: 'WorkloadEndpoint',
     metadata: { name: 'node--1-k8s-web-eth0', namespace: 'shop' },
-    spec: { node: 'node-1', pod: 'web', containerID: 'c1', endpoint: 'eth0', interfaceName: 'tsr1', ipNetworks: [`${ip}/32`] },
+    spec: {
+      node: 'node-1',
+      pod: 'web',
+      containerID: 'c1',
+      endpoint: 'eth0',
+      interfaceName: 'tsr1',
+      ipNetworks: [`${ip}/32`],
+    },
   } as Resource);
   let out = '';
   const deps = { backend, out: (t: string) => void (out += t) };
   await assert.rejects(ipamReleaseVerb(deps, { ip: [ip] }), (err: Error) => {
-    assert.match(err.message, new RegExp(`cannot release ${ip.replace(/\./g, '\\.')} \\(pod shop/web\\): still in use by a live workload; nothing was released \\(use --force`));
+    assert.match(
+      err.message,
+      new RegExp(
+        `cannot release ${ip.replace(/\./g, '\\.')} \\(pod shop/web\\): still in use by a live workload; nothing was released \\(use --force`,
+      ),
+    );
     return true;
   });
   const clean = await ipamCheckVerb(deps, {});
@@ -240,7 +313,13 @@ test('ipam release --ip of an address a live pod uses is refused without --force
   const report = await ipamCheckVerb(deps, {});
   assert.deepEqual(report.inUseNotAllocated, [{ address: `${ip}/32`, endpoint: 'shop/node--1-k8s-web-eth0' }]);
   // Allocations whose pool is gone are reported too.
-  await new IpamClient(backend).autoAssign({ num4: 1, num6: 0, handleId: 'net.c2', attrs: { namespace: 'shop', pod: 'db', node: 'node-1', timestamp: 'x' }, hostname: 'node-1' });
+  await new IpamClient(backend).autoAssign({
+    num4: 1,
+    num6: 0,
+    handleId: 'net.c2',
+    attrs: { namespace: 'shop', pod: 'db', node: 'node-1', timestamp: 'x' },
+    hostname: 'node-1',
+  });
   await rs.delete(lookupKind('IPPool')!, 'p1');
   const gone = await ipamCheckVerb(deps, {});
   assert.equal(gone.outsidePools?.length, 1, out);
@@ -251,15 +330,17 @@ test('concurrent CLI config writers (lab up / context use at once) lose no conte
   const cfg = join(dir, 'config.json');
   try {
     const script =
-      "const m = await import(process.argv[1]); const w = process.argv[2];" +
+      'const m = await import(process.argv[1]); const w = process.argv[2];' +
       "for (let i = 0; i < 15; i++) m.setContext(`w${w}-${i}`, { etcdEndpoints: ['http://127.0.0.1:2379'] }, { makeCurrent: true, env: { TESSERA_CONFIG: process.argv[3] } });";
     const ctxModule = pathToFileURL(join(import.meta.dirname, '..', 'src', 'lib', 'context.ts')).href;
     const writers = [1, 2, 3, 4, 5].map((w) =>
-      run([process.execPath, '--import', 'tsx', '--input-type=module', '-e', script, ctxModule, String(w), cfg], { timeoutMs: 60_000 }),
+      run([process.execPath, '--import', 'tsx', '--input-type=module', '-e', script, ctxModule, String(w), cfg], {
+        timeoutMs: 60_000,
+      }),
     );
     await Promise.all(writers);
     const final = readCliConfig({ TESSERA_CONFIG: cfg });
-    assert.equal(Object.keys(final.contexts).length, 75, 'every writer\'s every context is there');
+    assert.equal(Object.keys(final.contexts).length, 75, "every writer's every context is there");
     assert.ok(final.currentContext && final.currentContext in final.contexts);
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -269,7 +350,10 @@ test('concurrent CLI config writers (lab up / context use at once) lose no conte
 test('[doc N] in batch problems counts documents within their own file', async () => {
   const { h } = setup();
   try {
-    const a = h.file('a.yaml', 'apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata:\n  name: p1\nspec:\n  cidr: 10.7.0.0/16\n');
+    const a = h.file(
+      'a.yaml',
+      'apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata:\n  name: p1\nspec:\n  cidr: 10.7.0.0/16\n',
+    );
     const b = h.file(
       'b.yaml',
       'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: x\n---\napiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata:\n  name: p2\nspec:\n  cidr: 10.7.1.0/24\n',
@@ -283,7 +367,7 @@ test('[doc N] in batch problems counts documents within their own file', async (
   }
 });
 
-test('node status without NODE on a lab host points at the lab nodes\' BIRD sockets', async () => {
+test("node status without NODE on a lab host points at the lab nodes' BIRD sockets", async () => {
   const socket = '/run/tessera/labs/cl-x/nodes/node-1/bird/bird.ctl';
   await assert.rejects(
     nodeStatusVerb(
@@ -298,7 +382,10 @@ test('node status without NODE on a lab host points at the lab nodes\' BIRD sock
     ),
     (err: Error) => {
       assert.match(err.message, /cannot reach BIRD on "\/run\/tessera\/bird\/bird\.ctl"/);
-      assert.match(err.message, /lab "cl-x" runs one BIRD per node: give NODE \(e\.g\. `tessera node status node-1`\) or --bird-socket \/run\/tessera\/labs\/cl-x\/nodes\/node-1\/bird\/bird\.ctl \(node-1\)/);
+      assert.match(
+        err.message,
+        /lab "cl-x" runs one BIRD per node: give NODE \(e\.g\. `tessera node status node-1`\) or --bird-socket \/run\/tessera\/labs\/cl-x\/nodes\/node-1\/bird\/bird\.ctl \(node-1\)/,
+      );
       return true;
     },
   );

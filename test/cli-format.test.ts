@@ -8,7 +8,16 @@ import { mergePatch } from '../src/cli/commands/patch.js';
 import { parseLabelChanges } from '../src/cli/commands/label.js';
 
 test('renderTable aligns columns with 3 spaces and no trailing whitespace', () => {
-  assert.equal(renderTable(['NAME', 'CIDR'], [['a', '10.0.0.0/8'], ['longer-name', '']]), 'NAME          CIDR\na             10.0.0.0/8\nlonger-name\n');
+  assert.equal(
+    renderTable(
+      ['NAME', 'CIDR'],
+      [
+        ['a', '10.0.0.0/8'],
+        ['longer-name', ''],
+      ],
+    ),
+    'NAME          CIDR\na             10.0.0.0/8\nlonger-name\n',
+  );
 });
 
 test('cliKindName round-trips through lookupKind for every kind', async () => {
@@ -32,14 +41,23 @@ test('mixed kinds make one table each; yaml is a List unless single', () => {
   assert.equal(wide, 'NAME   LABELS\nx      a=b\n');
   // calicoctl's envelope: a typed list for one kind (even empty), a plain List for mixed kinds.
   assert.equal((parse(formatResources([pool('p')], { format: 'yaml' })) as { kind: string }).kind, 'IPPoolList');
-  const empty = parse(formatResources([], { format: 'yaml', kind: lookupKind('ippool')! })) as { kind: string; apiVersion: string };
+  const empty = parse(formatResources([], { format: 'yaml', kind: lookupKind('ippool')! })) as {
+    kind: string;
+    apiVersion: string;
+  };
   assert.deepEqual([empty.apiVersion, empty.kind], ['projectcalico.org/v3', 'IPPoolList']);
   assert.equal((parse(formatResources([pool('p'), ns], { format: 'yaml' })) as { kind: string }).kind, 'List');
-  assert.equal((parse(formatResources([pool('p')], { format: 'yaml', single: true })) as { kind: string }).kind, 'IPPool');
+  assert.equal(
+    (parse(formatResources([pool('p')], { format: 'yaml', single: true })) as { kind: string }).kind,
+    'IPPool',
+  );
 });
 
 test('mergePatch follows RFC 7386', () => {
-  assert.deepEqual(mergePatch({ a: 'b', c: { d: 'e', f: 'g' } }, { a: 'z', c: { f: null } }), { a: 'z', c: { d: 'e' } });
+  assert.deepEqual(mergePatch({ a: 'b', c: { d: 'e', f: 'g' } }, { a: 'z', c: { f: null } }), {
+    a: 'z',
+    c: { d: 'e' },
+  });
   assert.deepEqual(mergePatch({ a: [1, 2] }, { a: [3] }), { a: [3] });
   assert.deepEqual(mergePatch({ a: 1 }, { b: { c: null } }), { a: 1, b: {} });
   assert.equal(mergePatch({ a: 1 }, 'x'), 'x');

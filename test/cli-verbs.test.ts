@@ -51,7 +51,15 @@ describe('apply', () => {
     t.after(() => h.cleanup());
     h.file('b.yml', CALICO_NP('shop', 'np1'));
     h.file('a.yaml', NAMESPACE('shop'));
-    h.file('c.json', JSON.stringify({ apiVersion: 'projectcalico.org/v3', kind: 'IPPool', metadata: { name: 'pj' }, spec: { cidr: '10.9.0.0/16' } }));
+    h.file(
+      'c.json',
+      JSON.stringify({
+        apiVersion: 'projectcalico.org/v3',
+        kind: 'IPPool',
+        metadata: { name: 'pj' },
+        spec: { cidr: '10.9.0.0/16' },
+      }),
+    );
     h.file('notes.txt', 'not a manifest: {{{');
     const r = await h.run(['apply', '-f', h.dir]);
     assert.equal(r.code, 0, r.err);
@@ -90,7 +98,11 @@ spec:
     t.after(() => h.cleanup());
     assert.equal((await h.run(['apply', '-f', h.file('a.yaml', POOL('a', '10.0.0.0/16'))])).code, 0);
     const before = await snapshot(h.store);
-    const r = await h.run(['apply', '-f', h.file('b.yaml', docs(POOL('ok', '10.7.0.0/16'), POOL('b', '10.0.128.0/17')))]);
+    const r = await h.run([
+      'apply',
+      '-f',
+      h.file('b.yaml', docs(POOL('ok', '10.7.0.0/16'), POOL('b', '10.0.128.0/17'))),
+    ]);
     assert.equal(r.code, 1, r.out);
     assert.match(r.err, /10\.0\.128\.0\/17|overlap/);
     assert.equal(await snapshot(h.store), before);
@@ -203,7 +215,10 @@ describe('replace', () => {
     await h.run(['apply', '-f', h.file('a.yaml', POOL('a', '10.0.0.0/16'))]);
     const old = (await h.store.get({ info: IPPOOL, name: 'a' }))!.metadata.resourceVersion!;
     await h.run(['label', 'ippool', 'a', 'x=1']);
-    const stale = POOL('a', '10.0.0.0/16', '  disabled: true\n').replace('  name: a\n', `  name: a\n  resourceVersion: "${old}"\n`);
+    const stale = POOL('a', '10.0.0.0/16', '  disabled: true\n').replace(
+      '  name: a\n',
+      `  name: a\n  resourceVersion: "${old}"\n`,
+    );
     const r = await h.run(['replace', '-f', h.file('stale.yaml', stale)]);
     assert.equal(r.code, 1);
     assert.match(r.err, /resourceVersion "\d+"/);
@@ -252,13 +267,21 @@ describe('get', () => {
     const r = await h.run([
       'apply',
       '-f',
-      h.file('s.yaml', docs(POOL('pool-b', '10.1.0.0/16'), POOL('pool-a', '10.0.0.0/16'), CALICO_NP('ns1', 'np1'), CALICO_NP('ns2', 'np2'))),
+      h.file(
+        's.yaml',
+        docs(
+          POOL('pool-b', '10.1.0.0/16'),
+          POOL('pool-a', '10.0.0.0/16'),
+          CALICO_NP('ns1', 'np1'),
+          CALICO_NP('ns2', 'np2'),
+        ),
+      ),
     ]);
     assert.equal(r.code, 0, r.err);
     return h;
   }
 
-  test('table per kind, sorted, with the kind\'s columns (IPPool: NAME CIDR SELECTOR)', async (t) => {
+  test("table per kind, sorted, with the kind's columns (IPPool: NAME CIDR SELECTOR)", async (t) => {
     const h = await seeded(t);
     const r = await h.run(['get', 'ippools']);
     assert.equal(r.code, 0, r.err);
@@ -294,7 +317,10 @@ describe('get', () => {
     const two = await h.run(['get', 'ippool', 'pool-a', 'pool-b', '-o', 'json']);
     const parsed = JSON.parse(two.out) as { kind: string; items: Resource[] };
     assert.equal(parsed.kind, 'IPPoolList');
-    assert.deepEqual(parsed.items.map((i) => i.metadata.name), ['pool-a', 'pool-b']);
+    assert.deepEqual(
+      parsed.items.map((i) => i.metadata.name),
+      ['pool-a', 'pool-b'],
+    );
   });
 
   test('-o name; ns/name; missing names exit 1 but found ones still print', async (t) => {
@@ -313,7 +339,10 @@ describe('get', () => {
     const r = await h.run(['get', '-f', f, '-o', 'json']);
     assert.equal(r.code, 0, r.err);
     const items = (JSON.parse(r.out) as { items: Resource[] }).items;
-    assert.deepEqual(items.map((i) => i.metadata.name), ['pool-b', 'np2']);
+    assert.deepEqual(
+      items.map((i) => i.metadata.name),
+      ['pool-b', 'np2'],
+    );
     assert.equal((items[0]!.spec as { cidr: string }).cidr, '10.1.0.0/16', 'the stored object, not the file');
   });
 
@@ -362,7 +391,13 @@ describe('patch', () => {
     t.after(() => h.cleanup());
     await h.run(['apply', '-f', h.file('a.yaml', POOL('a', '10.0.0.0/16'))]);
     await h.run(['label', 'ippool', 'a', 'x=1', 'y=2']);
-    const r = await h.run(['patch', 'ippool', 'a', '-p', '{"spec":{"disabled":true},"metadata":{"labels":{"x":null}}}']);
+    const r = await h.run([
+      'patch',
+      'ippool',
+      'a',
+      '-p',
+      '{"spec":{"disabled":true},"metadata":{"labels":{"x":null}}}',
+    ]);
     assert.equal(r.code, 0, r.err);
     assert.equal(r.out, "Successfully patched 1 'IPPool' resource\n");
     const a = await h.store.get({ info: IPPOOL, name: 'a' });
@@ -446,7 +481,7 @@ spec:
     assert.equal((await h.run(['label', 'ippool', 'nope', 'k=v'])).code, 1);
   });
 
-  test('retries on a CAS conflict and keeps the concurrent writer\'s change', async (t) => {
+  test("retries on a CAS conflict and keeps the concurrent writer's change", async (t) => {
     const base = memoryCliStore();
     let injected = false;
     const racing = withUpdate(base, async (r) => {
@@ -505,7 +540,11 @@ describe('validate and version', () => {
     const bad = await run(['validate', '-f', h.file('bad.yaml', POOL('a', '300.0.0.0/16'))]);
     assert.equal(bad.code, 1);
     assert.match(bad.err, /spec\.cidr/);
-    const dup = await run(['validate', '-f', h.file('dup.yaml', docs(POOL('a', '10.0.0.0/16'), POOL('a', '10.1.0.0/16')))]);
+    const dup = await run([
+      'validate',
+      '-f',
+      h.file('dup.yaml', docs(POOL('a', '10.0.0.0/16'), POOL('a', '10.1.0.0/16'))),
+    ]);
     assert.equal(dup.code, 1, 'duplicate names in one batch');
   });
 
@@ -534,7 +573,11 @@ describe('validate and version', () => {
     const { runCli } = await import('../src/cli/program.js');
     const { captureIO } = await import('../src/cli/io.js');
     const c = captureIO();
-    const code = await runCli(['version'], { io: c, openStore: () => Promise.reject(new TesseraError('unavailable', 'etcd down')), env: { TESSERA_ETCD_ENDPOINTS: 'http://127.0.0.1:1' } });
+    const code = await runCli(['version'], {
+      io: c,
+      openStore: () => Promise.reject(new TesseraError('unavailable', 'etcd down')),
+      env: { TESSERA_ETCD_ENDPOINTS: 'http://127.0.0.1:1' },
+    });
     assert.equal(code, 0);
     assert.match(c.stdout(), /Cluster Version:\s+unavailable \(etcd down\)/);
   });

@@ -26,7 +26,11 @@ export function nodeEntry(name: 'main' | 'ipam-main' | 'server-main'): string[] 
   const srcDir = join(ROOT, 'src/cni');
   if (existsSync(js) && process.env['TESSERA_CNI_FROM_SOURCE'] !== '1') {
     const built = statSync(js).mtimeMs;
-    const newest = Math.max(...readdirSync(srcDir).filter((f) => f.endsWith('.ts')).map((f) => statSync(join(srcDir, f)).mtimeMs));
+    const newest = Math.max(
+      ...readdirSync(srcDir)
+        .filter((f) => f.endsWith('.ts'))
+        .map((f) => statSync(join(srcDir, f)).mtimeMs),
+    );
     if (built >= newest) return [process.execPath, js];
   }
   return [process.execPath, '--import', 'tsx', join(srcDir, `${name}.ts`)];
@@ -35,7 +39,11 @@ export function nodeEntry(name: 'main' | 'ipam-main' | 'server-main'): string[] 
 /** Makes sure bin/tessera-cni is the compiled shim (build-bin.sh may have left a launcher). */
 export async function ensureShim(): Promise<string> {
   const bin = join(ROOT, 'bin/tessera-cni');
-  const isElf = existsSync(bin) && readFileSync(bin).subarray(0, 4).equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46]));
+  const isElf =
+    existsSync(bin) &&
+    readFileSync(bin)
+      .subarray(0, 4)
+      .equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46]));
   if (!isElf) await run([join(ROOT, 'scripts/build-cni-shim.sh')]);
   return bin;
 }
@@ -63,7 +71,9 @@ export class CniLab {
   readonly namespaces: string[] = [];
   readonly servers: CniServerProc[] = [];
 
-  async start(pools: { name: string; cidr: string; blockSize?: number }[] = [{ name: 'default-ipv4', cidr: '10.77.0.0/16' }]): Promise<void> {
+  async start(
+    pools: { name: string; cidr: string; blockSize?: number }[] = [{ name: 'default-ipv4', cidr: '10.77.0.0/16' }],
+  ): Promise<void> {
     this.etcd = await startEtcd({ unixSocket: true });
     this.etcdUnix = this.etcd.unixEndpoints![0]!;
     this.backend = new EtcdBackend({ endpoints: this.etcd.endpoints });
@@ -72,14 +82,27 @@ export class CniLab {
     for (const p of pools) {
       await this.backend.put(
         resourceKey(info, p.name),
-        JSON.stringify({ apiVersion: 'projectcalico.org/v3', kind: 'IPPool', metadata: { name: p.name }, spec: { cidr: p.cidr, blockSize: p.blockSize ?? 26 } }),
+        JSON.stringify({
+          apiVersion: 'projectcalico.org/v3',
+          kind: 'IPPool',
+          metadata: { name: p.name },
+          spec: { cidr: p.cidr, blockSize: p.blockSize ?? 26 },
+        }),
       );
     }
   }
 
-  async putPod(namespace: string, name: string, labels: Record<string, string> = {}, spec: Record<string, unknown> = {}): Promise<void> {
+  async putPod(
+    namespace: string,
+    name: string,
+    labels: Record<string, string> = {},
+    spec: Record<string, unknown> = {},
+  ): Promise<void> {
     const info = lookupKind('Pod')!;
-    await this.backend.put(resourceKey(info, name, namespace), JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace, labels }, spec }));
+    await this.backend.put(
+      resourceKey(info, name, namespace),
+      JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace, labels }, spec }),
+    );
   }
 
   async addNetns(suffix: string): Promise<string> {
@@ -161,7 +184,12 @@ export class CniLab {
   }
 }
 
-export const cniEnv = (command: string, containerId: string, netnsName: string, extra: Record<string, string> = {}): Record<string, string> => ({
+export const cniEnv = (
+  command: string,
+  containerId: string,
+  netnsName: string,
+  extra: Record<string, string> = {},
+): Record<string, string> => ({
   CNI_COMMAND: command,
   CNI_CONTAINERID: containerId,
   CNI_NETNS: netnsName ? `/var/run/netns/${netnsName}` : '',

@@ -18,7 +18,9 @@ before(async () => {
   binDir = `/run/${lab.prefix}cnibin`;
   await mkdir(binDir, { recursive: true });
   await symlink('/usr/lib/cni/ptp', `${binDir}/ptp`);
-  const argv = nodeEntry('ipam-main').map((a) => `'${a}'`).join(' ');
+  const argv = nodeEntry('ipam-main')
+    .map((a) => `'${a}'`)
+    .join(' ');
   await writeFile(`${binDir}/tessera-ipam`, `#!/bin/sh\ncd '${ROOT}' && exec ${argv}\n`);
   await chmod(`${binDir}/tessera-ipam`, 0o755);
 });
@@ -43,13 +45,19 @@ test('ptp + tessera-ipam: addresses from the pool, pods ping each other, DEL rel
     assert.equal(r.code, 0, r.stdout + r.stderr);
     const ip = (r.json?.['ips'] as { address: string; gateway: string }[])[0]!;
     assert.match(ip.address, /^10\.66\.\d+\.\d+\/26$/, 'block-sized prefix from tessera-ipam');
-    assert.match(ip.gateway, /^10\.66\.\d+\.(0|64|128|192)$/, 'gateway is the block\'s first address');
+    assert.match(ip.gateway, /^10\.66\.\d+\.(0|64|128|192)$/, "gateway is the block's first address");
     assert.notEqual(ip.address.split('/')[0], ip.gateway);
     ips.push(ip.address.split('/')[0]!);
   }
   assert.notEqual(ips[0], ips[1]);
-  assert.ok((await lab.ipam.ipsByHandle('tessera-ptp.ptp-0')).some((i) => i.address === ips[0]), 'held by the handle');
-  for (const [from, to] of [[0, 1], [1, 0]] as const) {
+  assert.ok(
+    (await lab.ipam.ipsByHandle('tessera-ptp.ptp-0')).some((i) => i.address === ips[0]),
+    'held by the handle',
+  );
+  for (const [from, to] of [
+    [0, 1],
+    [1, 0],
+  ] as const) {
     const p = await run(['ip', 'netns', 'exec', pods[from]!, 'ping', '-c1', '-W2', ips[to]!], { check: false });
     assert.equal(p.code, 0, `pod ${from} reaches ${ips[to]}: ${p.stdout}`);
   }

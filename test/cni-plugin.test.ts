@@ -13,7 +13,7 @@ import { wepKey } from '../src/cni/store.js';
 
 const POD_ARGS = { CNI_ARGS: 'IgnoreUnknown=1;K8S_POD_NAMESPACE=shop;K8S_POD_NAME=web-1' };
 const addrOf = (r: { json: Record<string, unknown> | undefined }): string =>
-  ((r.json?.['ips'] as { address: string }[])[0]!.address).split('/')[0]!;
+  (r.json?.['ips'] as { address: string }[])[0]!.address.split('/')[0]!;
 
 async function ping(fromNs: string, ip: string): Promise<boolean> {
   return (await run(['ip', 'netns', 'exec', fromNs, 'ping', '-c1', '-W2', ip], { check: false })).code === 0;
@@ -26,10 +26,15 @@ describe('tessera-cni', () => {
   before(async () => {
     await lab.start();
     host = await lab.addNetns('host');
-    await lab.putPod('shop', 'web-1', { app: 'web' }, {
-      serviceAccountName: 'front',
-      containers: [{ name: 'c', ports: [{ name: 'http', containerPort: 8080, protocol: 'TCP' }] }],
-    });
+    await lab.putPod(
+      'shop',
+      'web-1',
+      { app: 'web' },
+      {
+        serviceAccountName: 'front',
+        containers: [{ name: 'c', ports: [{ name: 'http', containerPort: 8080, protocol: 'TCP' }] }],
+      },
+    );
   });
   after(() => lab.cleanup());
 
@@ -41,8 +46,18 @@ describe('tessera-cni', () => {
       ['bad JSON', cniEnv('ADD', 'b2', pod), '{"cniVersion": "1.0.0", "name": ', 6],
       ['unknown cniVersion', cniEnv('ADD', 'b3', pod), lab.conf('n1', { cniVersion: '7.0.0' }), 1],
       ['missing ipam', cniEnv('ADD', 'b4', pod), lab.conf('n1', { ipam: undefined }), 7],
-      ['nonexistent pool', cniEnv('ADD', 'b5', pod), lab.conf('n1', { ipam: { type: 'tessera-ipam', ipv4_pools: ['nope'] } }), 7],
-      ['pod not in datastore', cniEnv('ADD', 'b6', pod, { CNI_ARGS: 'K8S_POD_NAMESPACE=shop;K8S_POD_NAME=ghost' }), lab.conf('n1'), 11],
+      [
+        'nonexistent pool',
+        cniEnv('ADD', 'b5', pod),
+        lab.conf('n1', { ipam: { type: 'tessera-ipam', ipv4_pools: ['nope'] } }),
+        7,
+      ],
+      [
+        'pod not in datastore',
+        cniEnv('ADD', 'b6', pod, { CNI_ARGS: 'K8S_POD_NAMESPACE=shop;K8S_POD_NAME=ghost' }),
+        lab.conf('n1'),
+        11,
+      ],
     ];
     for (const [what, env, conf, code] of cases) {
       const r = await lab.invoke(ts, host, env, conf);
@@ -53,9 +68,16 @@ describe('tessera-cni', () => {
     }
     assert.equal(await lab.backend.revision(), rev0, 'datastore unchanged');
     const links = JSON.parse((await run(['ip', '-n', host, '-j', 'link', 'show'])).stdout) as { ifname: string }[];
-    assert.deepEqual(links.map((l) => l.ifname), ['lo'], 'no interface created');
+    assert.deepEqual(
+      links.map((l) => l.ifname),
+      ['lo'],
+      'no interface created',
+    );
     const podLinks = JSON.parse((await run(['ip', '-n', pod, '-j', 'link', 'show'])).stdout) as { ifname: string }[];
-    assert.deepEqual(podLinks.map((l) => l.ifname), ['lo']);
+    assert.deepEqual(
+      podLinks.map((l) => l.ifname),
+      ['lo'],
+    );
   });
 
   test('a failure after the address was assigned unwinds everything', async () => {
@@ -68,7 +90,11 @@ describe('tessera-cni', () => {
     assert.deepEqual(await lab.ipam.ipsByHandle('tessera.clash-1'), [], 'address released');
     assert.equal(await lab.backend.get(wepKey('default', 'n1-cni-clash--1-eth0')), undefined, 'no WEP');
     const links = JSON.parse((await run(['ip', '-n', host, '-j', 'link', 'show'])).stdout) as { ifname: string }[];
-    assert.deepEqual(links.filter((l) => l.ifname.startsWith('tsr')), [], 'no host veth');
+    assert.deepEqual(
+      links.filter((l) => l.ifname.startsWith('tsr')),
+      [],
+      'no host veth',
+    );
     const clean = await lab.ipam.check({ liveHandles: new Set() });
     assert.deepEqual(clean.leaks, []);
   });
@@ -94,9 +120,12 @@ describe('tessera-cni', () => {
     const ifs = add1.json?.['interfaces'] as { name: string; mac: string }[];
     const hostIf = ifs[0]!.name;
     assert.match(hostIf, /^tsr[0-9a-f]{11}$/);
-    const link = JSON.parse((await run(['ip', '-n', host, '-j', 'link', 'show', hostIf])).stdout)[0] as { address: string };
+    const link = JSON.parse((await run(['ip', '-n', host, '-j', 'link', 'show', hostIf])).stdout)[0] as {
+      address: string;
+    };
     assert.equal(link.address, 'ee:ee:ee:ee:ee:ee');
-    const sys = (k: string) => run(['ip', 'netns', 'exec', host, 'cat', `/proc/sys/net/ipv4/${k}`]).then((r) => r.stdout.trim());
+    const sys = (k: string) =>
+      run(['ip', 'netns', 'exec', host, 'cat', `/proc/sys/net/ipv4/${k}`]).then((r) => r.stdout.trim());
     assert.equal(await sys(`conf/${hostIf}/proxy_arp`), '1');
     assert.equal(await sys(`neigh/${hostIf}/proxy_delay`), '0');
     assert.equal(await sys(`conf/${hostIf}/forwarding`), '1');
@@ -109,7 +138,10 @@ describe('tessera-cni', () => {
 
     const wepKv = await lab.backend.get(wepKey('shop', 'n1-k8s-web--1-eth0'));
     assert.ok(wepKv, 'WEP written');
-    const wep = JSON.parse(wepKv.value) as { metadata: { labels: Record<string, string> }; spec: Record<string, unknown> };
+    const wep = JSON.parse(wepKv.value) as {
+      metadata: { labels: Record<string, string> };
+      spec: Record<string, unknown>;
+    };
     assert.equal(wep.spec['containerID'], 'cid-1');
     assert.deepEqual(wep.spec['ipNetworks'], [`${ip1}/32`]);
     assert.deepEqual(wep.spec['profiles'], ['kns.shop', 'ksa.shop.front']);
@@ -120,11 +152,21 @@ describe('tessera-cni', () => {
     assert.ok(await ping(p1, ip2), 'pod 1 reaches pod 2');
     assert.ok(await ping(p2, ip1), 'pod 2 reaches pod 1');
 
-    const check = await lab.invoke(ts, host, cniEnv('CHECK', 'cid-1', p1, POD_ARGS), lab.conf('n1', { prevResult: add1.json }));
+    const check = await lab.invoke(
+      ts,
+      host,
+      cniEnv('CHECK', 'cid-1', p1, POD_ARGS),
+      lab.conf('n1', { prevResult: add1.json }),
+    );
     assert.equal(check.code, 0, check.stdout);
     // CHECK notices a broken pod: remove the default route and check again.
     await run(['ip', '-n', p1, 'route', 'del', 'default']);
-    const bad = await lab.invoke(ts, host, cniEnv('CHECK', 'cid-1', p1, POD_ARGS), lab.conf('n1', { prevResult: add1.json }));
+    const bad = await lab.invoke(
+      ts,
+      host,
+      cniEnv('CHECK', 'cid-1', p1, POD_ARGS),
+      lab.conf('n1', { prevResult: add1.json }),
+    );
     assert.notEqual(bad.code, 0);
     assert.match(String(bad.json?.['msg']), /default route/);
 
@@ -132,7 +174,11 @@ describe('tessera-cni', () => {
     const stale = await lab.invoke(ts, host, cniEnv('DEL', 'cid-old', p1, POD_ARGS), lab.conf('n1'));
     assert.equal(stale.code, 0);
     assert.ok(await lab.backend.get(wepKey('shop', 'n1-k8s-web--1-eth0')), 'WEP of the live container kept');
-    assert.equal((await run(['ip', '-n', host, 'link', 'show', hostIf], { check: false })).code, 0, 'veth of the live container kept');
+    assert.equal(
+      (await run(['ip', '-n', host, 'link', 'show', hostIf], { check: false })).code,
+      0,
+      'veth of the live container kept',
+    );
     assert.equal((await lab.ipam.ipsByHandle('tessera.cid-1')).length, 1, 'allocation of the live container kept');
 
     for (let i = 0; i < 2; i++) {
@@ -175,7 +221,12 @@ describe('tessera-cni', () => {
     assert.equal(err.code, 1);
     assert.equal(err.json?.['code'], 1);
     // GC: only shim-a is still valid; shim-b's allocation goes.
-    const gc = await lab.invoke([shim], host, { CNI_COMMAND: 'GC' }, { ...conf, cniVersion: '1.1.0', 'cni.dev/valid-attachments': [{ containerID: 'shim-a', ifname: 'eth0' }] });
+    const gc = await lab.invoke(
+      [shim],
+      host,
+      { CNI_COMMAND: 'GC' },
+      { ...conf, cniVersion: '1.1.0', 'cni.dev/valid-attachments': [{ containerID: 'shim-a', ifname: 'eth0' }] },
+    );
     assert.equal(gc.code, 0, gc.stdout);
     assert.equal((await lab.ipam.ipsByHandle('tessera.shim-a')).length, 1);
     assert.deepEqual(await lab.ipam.ipsByHandle('tessera.shim-b'), []);
@@ -198,7 +249,10 @@ describe('tessera-cni', () => {
       // No fresh build: point the fallback at a loader that runs the TypeScript source via tsx.
       js = `/run/${lab.prefix}fallback.mjs`;
       const api = pathToFileURL(join(ROOT, 'node_modules/tsx/dist/esm/api/index.mjs')).href;
-      await writeFile(js, `const { register } = await import(${JSON.stringify(api)});\nregister();\nawait import(${JSON.stringify(pathToFileURL(join(ROOT, 'src/cni/main.ts')).href)});\n`);
+      await writeFile(
+        js,
+        `const { register } = await import(${JSON.stringify(api)});\nregister();\nawait import(${JSON.stringify(pathToFileURL(join(ROOT, 'src/cni/main.ts')).href)});\n`,
+      );
     }
     const conf = lab.conf('n3', { agent_socket: `/run/${lab.prefix}absent.sock` });
     const pf = await lab.addNetns('fb');

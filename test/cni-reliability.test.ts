@@ -24,13 +24,29 @@ describe('tessera-cni reliability', () => {
     const nodes = ['r1', 'r2', 'r3'];
     const hosts = await Promise.all(nodes.map((n) => lab.addNetns(n)));
     const servers = await Promise.all(nodes.map((n, i) => lab.startServer(hosts[i]!, n, { hostQueue: false })));
-    const jobs = nodes.flatMap((n, i) => Array.from({ length: 100 }, (_, k) => ({ node: n, host: hosts[i]!, sock: servers[i]!.socket, id: `${n}-c${k}`, ns: `${lab.prefix}${n}p${k}` })));
-    await makeNetns(lab, jobs.map((j) => j.ns));
+    const jobs = nodes.flatMap((n, i) =>
+      Array.from({ length: 100 }, (_, k) => ({
+        node: n,
+        host: hosts[i]!,
+        sock: servers[i]!.socket,
+        id: `${n}-c${k}`,
+        ns: `${lab.prefix}${n}p${k}`,
+      })),
+    );
+    await makeNetns(
+      lab,
+      jobs.map((j) => j.ns),
+    );
     const addOnce = async (j: (typeof jobs)[number]) => {
       // A runtime retries "try again later" (code 11); everything else must succeed first time.
       for (let attempt = 0; ; attempt++) {
-        const r = await lab.invoke([shim], j.host, cniEnv('ADD', j.id, j.ns), lab.conf(j.node, { agent_socket: j.sock }));
-        if (r.code === 0) return ((r.json?.['ips'] as { address: string }[])[0]!.address).split('/')[0]!;
+        const r = await lab.invoke(
+          [shim],
+          j.host,
+          cniEnv('ADD', j.id, j.ns),
+          lab.conf(j.node, { agent_socket: j.sock }),
+        );
+        if (r.code === 0) return (r.json?.['ips'] as { address: string }[])[0]!.address.split('/')[0]!;
         if (r.json?.['code'] !== 11 || attempt >= 5) throw new Error(`ADD ${j.id}: ${r.stdout}${r.stderr}`);
       }
     };
@@ -39,8 +55,15 @@ describe('tessera-cni reliability', () => {
     const live = new Set(jobs.map((j) => `tessera.${j.id}`));
     const report = await lab.ipam.check({ liveHandles: live });
     assert.equal(report.problems, 0, JSON.stringify(report).slice(0, 2000));
-    const dels = await Promise.all(jobs.map((j) => lab.invoke([shim], j.host, cniEnv('DEL', j.id, j.ns), lab.conf(j.node, { agent_socket: j.sock }))));
-    assert.deepEqual(dels.filter((d) => d.code !== 0).map((d) => d.stdout), []);
+    const dels = await Promise.all(
+      jobs.map((j) =>
+        lab.invoke([shim], j.host, cniEnv('DEL', j.id, j.ns), lab.conf(j.node, { agent_socket: j.sock })),
+      ),
+    );
+    assert.deepEqual(
+      dels.filter((d) => d.code !== 0).map((d) => d.stdout),
+      [],
+    );
     const afterDel = await lab.ipam.check({ liveHandles: new Set() });
     assert.equal(afterDel.problems, 0, JSON.stringify(afterDel).slice(0, 2000));
     for (const j of jobs.slice(0, 20)) assert.deepEqual(await lab.ipam.ipsByHandle(`tessera.${j.id}`), []);
@@ -54,7 +77,7 @@ describe('tessera-cni reliability', () => {
     const PARALLEL = 8;
     const completed = new Map<string, string>();
     let seed = 12345;
-    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     /** Runs one ADD process, SIGKILLed after `killAfterMs` (unless it finished); returns its duration. */
     const attempt = async (i: number, killAfterMs: number | undefined): Promise<number> => {
       const id = `kill-${i}`;
@@ -70,7 +93,11 @@ describe('tessera-cni reliability', () => {
       const timer = killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), killAfterMs);
       const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
       clearTimeout(timer);
-      if (code === 0) completed.set(`tessera.${id}`, ((JSON.parse(out) as { ips: { address: string }[] }).ips[0]!.address).split('/')[0]!);
+      if (code === 0)
+        completed.set(
+          `tessera.${id}`,
+          (JSON.parse(out) as { ips: { address: string }[] }).ips[0]!.address.split('/')[0]!,
+        );
       return performance.now() - t0;
     };
     const inBatches = async (from: number, to: number, killAfter: () => number | undefined): Promise<number[]> => {
@@ -96,8 +123,15 @@ describe('tessera-cni reliability', () => {
     const clean = await lab.ipam.check({ liveHandles: new Set(completed.keys()) });
     assert.equal(clean.problems, 0, JSON.stringify(clean).slice(0, 2000));
     // Every live workload still holds exactly the address it was given.
-    for (const [h, a] of completed) assert.deepEqual((await lab.ipam.ipsByHandle(h)).map((i) => i.address), [a]);
+    for (const [h, a] of completed)
+      assert.deepEqual(
+        (await lab.ipam.ipsByHandle(h)).map((i) => i.address),
+        [a],
+      );
     // Some runs must really have been killed mid-way, and some must have completed.
-    assert.ok(completed.size > PARALLEL && completed.size < PARALLEL + RUNS, `completed ${completed.size} of ${PARALLEL + RUNS}`);
+    assert.ok(
+      completed.size > PARALLEL && completed.size < PARALLEL + RUNS,
+      `completed ${completed.size} of ${PARALLEL + RUNS}`,
+    );
   });
 });

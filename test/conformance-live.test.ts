@@ -23,10 +23,26 @@ import { randomBytes } from 'node:crypto';
 import { kindFor } from '../src/api/kinds.js';
 import type { Resource } from '../src/api/resource.js';
 import { ResourceStore, openBackend } from '../src/datastore/index.js';
-import { labDown, labUp, matrix, podAddress, podCreate, readPods, type LabState, type PodState } from '../src/lab/index.js';
+import {
+  labDown,
+  labUp,
+  matrix,
+  podAddress,
+  podCreate,
+  readPods,
+  type LabState,
+  type PodState,
+} from '../src/lab/index.js';
 import { sleep } from '../src/lib/clock.js';
 import { run } from '../src/lib/exec.js';
-import { loadSuite, stepsOf, substitute, type Suite as SuiteModel, type SuiteProbe, type SuiteStep } from './helpers/netpol-suite.js';
+import {
+  loadSuite,
+  stepsOf,
+  substitute,
+  type Suite as SuiteModel,
+  type SuiteProbe,
+  type SuiteStep,
+} from './helpers/netpol-suite.js';
 
 type Probe = SuiteProbe;
 type Step = SuiteStep<Resource>;
@@ -80,7 +96,8 @@ function mismatches(order: readonly string[], want: readonly string[], got: read
   const out: string[] = [];
   order.forEach((from, r) =>
     order.forEach((to, c) => {
-      if (r !== c && want[r]?.[c] !== got[r]?.[c]) out.push(`${from}->${to} want ${want[r]?.[c] === '.' ? 'allow' : 'deny'}`);
+      if (r !== c && want[r]?.[c] !== got[r]?.[c])
+        out.push(`${from}->${to} want ${want[r]?.[c] === '.' ? 'allow' : 'deny'}`);
     }),
   );
   return out;
@@ -92,10 +109,15 @@ class SctpObserver {
   async install(): Promise<void> {
     await Promise.all(
       this.pods.map((server) => {
-        const lines = ['add table inet tsrsctp', 'add chain inet tsrsctp pre { type filter hook prerouting priority -300; policy accept; }'];
+        const lines = [
+          'add table inet tsrsctp',
+          'add chain inet tsrsctp pre { type filter hook prerouting priority -300; policy accept; }',
+        ];
         for (const client of this.pods) {
           if (client === server) continue;
-          lines.push(`add rule inet tsrsctp pre ip saddr ${podAddress(client, 4)} meta l4proto 132 counter comment "${client.namespace}/${client.name}"`);
+          lines.push(
+            `add rule inet tsrsctp pre ip saddr ${podAddress(client, 4)} meta l4proto 132 counter comment "${client.namespace}/${client.name}"`,
+          );
         }
         return run(['nft', '-f', '-'], { netns: server.netns, input: `${lines.join('\n')}\n` });
       }),
@@ -109,7 +131,9 @@ class SctpObserver {
     await Promise.all(
       this.pods.map(async (server) => {
         const r = await run(['nft', '-j', 'list', 'table', 'inet', 'tsrsctp'], { netns: server.netns });
-        const doc = JSON.parse(r.stdout) as { nftables: { rule?: { comment?: string; expr: Record<string, { packets?: number }>[] } }[] };
+        const doc = JSON.parse(r.stdout) as {
+          nftables: { rule?: { comment?: string; expr: Record<string, { packets?: number }>[] } }[];
+        };
         const m = new Map<string, number>();
         for (const item of doc.nftables) {
           if (!item.rule?.comment) continue;
@@ -127,9 +151,21 @@ class SctpObserver {
     const before = await this.counters(port);
     await Promise.all(
       this.pods.map((client) =>
-        run(['python3', '-c', SCTP_SENDER, JSON.stringify({ targets: this.pods.filter((p) => p !== client).map((p) => podAddress(p, 4)), port, count: 3 })], {
-          netns: client.netns,
-        }),
+        run(
+          [
+            'python3',
+            '-c',
+            SCTP_SENDER,
+            JSON.stringify({
+              targets: this.pods.filter((p) => p !== client).map((p) => podAddress(p, 4)),
+              port,
+              count: 3,
+            }),
+          ],
+          {
+            netns: client.netns,
+          },
+        ),
       ),
     );
     await sleep(300);
@@ -153,7 +189,9 @@ test('netpol-public.json: every case live on a 3-node lab (TCP, UDP, SCTP)', { t
   const started = Date.now();
   const lab: LabState = await labUp({ name: labName, nodes: 3 }, { env });
   await Promise.all(
-    suite.model.pods.map((p, i) => podCreate(lab, `${p.ns}/${p.name}`, { node: `node-${(i % 3) + 1}`, labels: { ...p.labels } })),
+    suite.model.pods.map((p, i) =>
+      podCreate(lab, `${p.ns}/${p.name}`, { node: `node-${(i % 3) + 1}`, labels: { ...p.labels } }),
+    ),
   );
   const pods = readPods(lab.dir);
   const podByRef = new Map(pods.map((p) => [`${p.namespace}/${p.name}`, p]));
@@ -189,7 +227,11 @@ test('netpol-public.json: every case live on a 3-node lab (TCP, UDP, SCTP)', { t
     const m = await matrix(lab, { port: probe.port, protocol: probe.protocol, timeoutMs: 800 });
     return gridOf(order, (from, to) => m.allowed[from]?.[to] === true);
   };
-  const expectGrid = async (want: string[], probe: Probe, deadlineMs = PROBE_DEADLINE_MS): Promise<{ ok: boolean; diff: string[]; tries: number }> => {
+  const expectGrid = async (
+    want: string[],
+    probe: Probe,
+    deadlineMs = PROBE_DEADLINE_MS,
+  ): Promise<{ ok: boolean; diff: string[]; tries: number }> => {
     const deadline = Date.now() + deadlineMs;
     let diff: string[] = [];
     let tries = 0;
@@ -220,7 +262,9 @@ test('netpol-public.json: every case live on a 3-node lab (TCP, UDP, SCTP)', { t
     for (const p of suite.model.pods) await setPodLabels(`${p.ns}/${p.name}`, { ...p.labels });
     for (const [ns, v] of Object.entries(suite.model.namespaces)) await setNsLabels(ns, { ...v.labels });
     const pristine = await expectGrid(allOpen, { port: 80, protocol: 'TCP', grid: allOpen });
-    const problems: string[] = pristine.ok ? [] : [`not pristine before the case: ${pristine.diff.slice(0, 5).join(', ')}`];
+    const problems: string[] = pristine.ok
+      ? []
+      : [`not pristine before the case: ${pristine.diff.slice(0, 5).join(', ')}`];
     const podLabels = new Map(suite.model.pods.map((p) => [`${p.ns}/${p.name}`, { ...p.labels }]));
     const nsLabels = new Map(Object.entries(suite.model.namespaces).map(([ns, v]) => [ns, { ...v.labels }]));
     const steps: Step[] = stepsOf(c);
@@ -257,14 +301,30 @@ test('netpol-public.json: every case live on a 3-node lab (TCP, UDP, SCTP)', { t
       await sleep(300);
       for (const probe of step.probes) {
         const res = await expectGrid(probe.grid, probe);
-        if (!res.ok) problems.push(`step ${si} ${probe.protocol}/${probe.port}: ${res.diff.length} cells differ after ${res.tries} tries: ${res.diff.slice(0, 6).join(', ')}`);
+        if (!res.ok)
+          problems.push(
+            `step ${si} ${probe.protocol}/${probe.port}: ${res.diff.length} cells differ after ${res.tries} tries: ${res.diff.slice(0, 6).join(', ')}`,
+          );
       }
     }
-    results.push({ id: c.id, name: c.name, ok: problems.length === 0, detail: problems.join('; '), ms: Date.now() - t0 });
-    t.diagnostic(`${problems.length === 0 ? 'PASS' : 'FAIL'} ${c.id} ${c.name} (${Date.now() - t0} ms)${problems.length ? `: ${problems.join('; ')}` : ''}`);
+    results.push({
+      id: c.id,
+      name: c.name,
+      ok: problems.length === 0,
+      detail: problems.join('; '),
+      ms: Date.now() - t0,
+    });
+    t.diagnostic(
+      `${problems.length === 0 ? 'PASS' : 'FAIL'} ${c.id} ${c.name} (${Date.now() - t0} ms)${problems.length ? `: ${problems.join('; ')}` : ''}`,
+    );
   }
   const failed = results.filter((r) => !r.ok);
-  t.diagnostic(`setup ${setupMs} ms, cases ${results.length}, passed ${results.length - failed.length}, total ${Date.now() - started} ms`);
-  assert.deepEqual(failed.map((r) => `${r.id} ${r.name}: ${r.detail}`), []);
+  t.diagnostic(
+    `setup ${setupMs} ms, cases ${results.length}, passed ${results.length - failed.length}, total ${Date.now() - started} ms`,
+  );
+  assert.deepEqual(
+    failed.map((r) => `${r.id} ${r.name}: ${r.detail}`),
+    [],
+  );
   assert.equal(results.length, suite.cases.length);
 });

@@ -49,7 +49,10 @@ test('etcd-http: an endpoint that accepts but never answers times out naming the
   try {
     await assert.rejects(b.list('/x/'), (err: unknown) => {
       assert.ok(isTesseraError(err, 'timeout'), String(err));
-      assert.match(err.message, new RegExp(`cannot reach the datastore at http://127\\.0\\.0\\.1:${port}: no answer in 0\\.3 s`));
+      assert.match(
+        err.message,
+        new RegExp(`cannot reach the datastore at http://127\\.0\\.0\\.1:${port}: no answer in 0\\.3 s`),
+      );
       return true;
     });
   } finally {

@@ -25,25 +25,32 @@ test('etcd: clients connect over the unix socket listener', async () => {
 test('etcd: an unreachable endpoint is unavailable', async () => {
   const b = new EtcdBackend({ endpoints: ['http://127.0.0.1:1'], callTimeoutMs: 2000 });
   try {
-    await assert.rejects(b.get('/x'), (err: unknown) => isTesseraError(err, 'unavailable') || isTesseraError(err, 'timeout'));
+    await assert.rejects(
+      b.get('/x'),
+      (err: unknown) => isTesseraError(err, 'unavailable') || isTesseraError(err, 'timeout'),
+    );
   } finally {
     await b.close();
   }
 });
 
-test('etcd: the syncer sees every change exactly once, in order, across an etcd restart', { timeout: 60_000 }, async () => {
-  await checkSyncerAcrossRestart({
-    writerEndpoints: env.etcd.endpoints,
-    readerEndpoints: env.etcd.endpoints,
-    prefix: '/restart/',
-    writerCut: true,
-    restart: async () => {
-      const pidBefore = env.etcd.pid;
-      await env.etcd.restart();
-      assert.notEqual(env.etcd.pid, pidBefore);
-    },
-  });
-});
+test(
+  'etcd: the syncer sees every change exactly once, in order, across an etcd restart',
+  { timeout: 60_000 },
+  async () => {
+    await checkSyncerAcrossRestart({
+      writerEndpoints: env.etcd.endpoints,
+      readerEndpoints: env.etcd.endpoints,
+      prefix: '/restart/',
+      writerCut: true,
+      restart: async () => {
+        const pidBefore = env.etcd.pid;
+        await env.etcd.restart();
+        assert.notEqual(env.etcd.pid, pidBefore);
+      },
+    });
+  },
+);
 
 test('etcd: ResourceStore.applyBatch writes 500 resources in one transaction', async () => {
   const backend = new EtcdBackend({ endpoints: env.etcd.endpoints });
@@ -64,9 +71,8 @@ test('etcd: ResourceStore.applyBatch writes 500 resources in one transaction', a
     assert.ok(listed.every((r) => r.metadata.resourceVersion === String(res.revision)));
     // A second batch with one stale pinned version changes nothing.
     const stale = { ...listed[0]!, metadata: { ...listed[0]!.metadata, resourceVersion: '1' } };
-    await assert.rejects(
-      store.applyBatch([...ops.slice(1, 100), { op: 'update', resource: stale }]),
-      (err: unknown) => isTesseraError(err, 'conflict'),
+    await assert.rejects(store.applyBatch([...ops.slice(1, 100), { op: 'update', resource: stale }]), (err: unknown) =>
+      isTesseraError(err, 'conflict'),
     );
     assert.equal(await backend.revision(), res.revision);
   } finally {
@@ -79,7 +85,9 @@ test('etcd: list pages through more than one gRPC message worth of data', { time
   try {
     const big = 'x'.repeat(10_000);
     for (let b = 0; b < 10; b++) {
-      await backend.txn(Array.from({ length: 100 }, (_, i) => ({ op: 'put' as const, key: `/big/${b}/${i}`, value: big })));
+      await backend.txn(
+        Array.from({ length: 100 }, (_, i) => ({ op: 'put' as const, key: `/big/${b}/${i}`, value: big })),
+      );
     }
     const res = await backend.list('/big/');
     assert.equal(res.items.length, 1000); // 10 MB: over grpc's 4 MiB default, over 3 pages

@@ -14,7 +14,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { isRunning } from '../src/lab/kernel.js';
-import { hostEndpointRef, labDown, labUp, loadLab, matrix, podCreate, probePods, readListeners, readPod, routerAdd, type LabState } from '../src/lab/index.js';
+import {
+  hostEndpointRef,
+  labDown,
+  labUp,
+  loadLab,
+  matrix,
+  podCreate,
+  probePods,
+  readListeners,
+  readPod,
+  routerAdd,
+  type LabState,
+} from '../src/lab/index.js';
 import { probeFrom } from '../src/lab/probe.js';
 import { run } from '../src/lib/exec.js';
 import { applyDefaults, lookupKind, parseManifests, validateResource } from '../src/api/index.js';
@@ -73,7 +85,11 @@ describe('host protection on a 3-node --routing bgp lab', { timeout: 600_000 }, 
           Promise.all(
             [...new Set(fs.map((f) => f[2]))].map(async (port) => {
               const mine = fs.filter((f) => f[2] === port);
-              const got = await probeFrom(endpoint(from).netns, mine.map((f) => ({ key: f[1], ip: endpoint(f[1]).ip })), { port, protocol: 'TCP', timeoutMs: BLOCKED_MS });
+              const got = await probeFrom(
+                endpoint(from).netns,
+                mine.map((f) => ({ key: f[1], ip: endpoint(f[1]).ip })),
+                { port, protocol: 'TCP', timeoutMs: BLOCKED_MS },
+              );
               return mine.map((f) => [f, got.find((g) => g.key === f[1])!.connected] as const);
             }),
           ),
@@ -88,7 +104,10 @@ describe('host protection on a 3-node --routing bgp lab', { timeout: 600_000 }, 
     return r.code === 0 ? (r.stdout.match(/Established/g) ?? []).length : 0;
   };
   const heps = ['node-1', 'node-2', 'node-3']
-    .map((nd) => `---\napiVersion: projectcalico.org/v3\nkind: HostEndpoint\nmetadata: {name: ${nd}-all, labels: {role: node}}\nspec: {node: ${nd}, interfaceName: "*"}\n`)
+    .map(
+      (nd) =>
+        `---\napiVersion: projectcalico.org/v3\nkind: HostEndpoint\nmetadata: {name: ${nd}-all, labels: {role: node}}\nspec: {node: ${nd}, interfaceName: "*"}\n`,
+    )
     .join('');
 
   before(async () => {
@@ -109,7 +128,8 @@ describe('host protection on a 3-node --routing bgp lab', { timeout: 600_000 }, 
     await labDown(name, { env }).catch(() => undefined);
     rmSync(cfgDir, { recursive: true, force: true });
     // `lab down` takes the node listeners with their namespaces.
-    for (const l of listeners) assert.equal(isRunning(l.process), false, `listener ${l.protocol}:${l.port} survived lab down`);
+    for (const l of listeners)
+      assert.equal(isRunning(l.process), false, `listener ${l.protocol}:${l.port} survived lab down`);
   });
 
   test('bad input is rejected with field paths and changes nothing', async () => {
@@ -122,7 +142,8 @@ describe('host protection on a 3-node --routing bgp lab', { timeout: 600_000 }, 
     );
     const r = await cli(['apply', '-f', f]);
     assert.notEqual(r.code, 0);
-    for (const path of ['spec.egress', 'spec.applyOnForward', 'spec.interfaceName']) assert.match(r.stderr, new RegExp(path.replace('.', '\\.')));
+    for (const path of ['spec.egress', 'spec.applyOnForward', 'spec.interfaceName'])
+      assert.match(r.stderr, new RegExp(path.replace('.', '\\.')));
     for (const kind of ['globalnetworkpolicies', 'hostendpoints']) {
       const g = await cli(['get', kind, '-o', 'name']);
       assert.equal(g.stdout.trim(), '', `${kind} written despite the rejection`);
@@ -131,7 +152,9 @@ describe('host protection on a 3-node --routing bgp lab', { timeout: 600_000 }, 
 
   test('deny-all host policy on every node: failsafes keep SSH, BGP and etcd; pods unaffected', async () => {
     await expectFlows([['router/r1', 'node/node-1', 8080, true]]);
-    await apply(`${heps}---\napiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: deny-all-hosts}\nspec: {selector: role == 'node', types: [Ingress, Egress]}\n`);
+    await apply(
+      `${heps}---\napiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: deny-all-hosts}\nspec: {selector: role == 'node', types: [Ingress, Egress]}\n`,
+    );
     await expectFlows([
       ['router/r1', 'node/node-1', 8080, false],
       ['x/a', 'node/node-1', 8080, false],
@@ -141,7 +164,8 @@ describe('host protection on a 3-node --routing bgp lab', { timeout: 600_000 }, 
     assert.equal(await can('router/r1', 'node/node-3', 5353, 'UDP'), false);
     // BGP sessions survive (and the agents' etcd watches: a new pod is wired, its policy programmed).
     await eventually(15_000, async () => {
-      for (const nd of ['node-1', 'node-2', 'node-3']) assert.ok((await established(nd)) >= 2, `${nd} lost BGP sessions`);
+      for (const nd of ['node-1', 'node-2', 'node-3'])
+        assert.ok((await established(nd)) >= 2, `${nd} lost BGP sessions`);
     });
     await podCreate(lab(), 'x/d', { node: 'node-3' });
     await eventually(20_000, async () => {
@@ -175,7 +199,9 @@ describe('host protection on a 3-node --routing bgp lab', { timeout: 600_000 }, 
   test('preDNAT: a Deny on a DNAT-ed node port; the pod port itself stays open', async () => {
     const r = await cli(['lab', 'nodeport', 'node-1', '--port', '30080', '--to', 'x/b:80']);
     assert.equal(r.code, 0, r.stderr);
-    const node1 = lab().nodes.find((x) => x.name === 'node-1')!.ips[0]!.split('/')[0]!;
+    const node1 = lab()
+      .nodes.find((x) => x.name === 'node-1')!
+      .ips[0]!.split('/')[0]!;
     await expectFlows([['x/c', node1, 30080, true]]);
     await apply(
       `apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: pre-deny}\nspec:\n  order: 1\n  selector: role == 'node'\n  preDNAT: true\n  applyOnForward: true\n` +
@@ -198,7 +224,9 @@ describe('host protection on a 3-node --routing bgp lab', { timeout: 600_000 }, 
     await run(['conntrack', '-F'], { netns: netns('node-1'), check: false });
     assert.equal(await can('x/a', 'node/node-1', 8081), true);
     assert.equal(await can('x/a', 'node/node-1', 8080), true);
-    const ct = (await run(['conntrack', '-L'], { netns: netns('node-1'), check: false })).stdout + (await run(['conntrack', '-L'], { netns: netns('node-1'), check: false })).stderr;
+    const ct =
+      (await run(['conntrack', '-L'], { netns: netns('node-1'), check: false })).stdout +
+      (await run(['conntrack', '-L'], { netns: netns('node-1'), check: false })).stderr;
     assert.doesNotMatch(ct, /dport=8081/, 'the untracked flow has a conntrack entry');
     assert.match(ct, /dport=8080/, 'the tracked flow has no conntrack entry (is conntrack -L working?)');
   });
@@ -217,14 +245,20 @@ describe('host protection on a 3-node --routing bgp lab', { timeout: 600_000 }, 
   });
 
   test('failsafe ports from FelixConfiguration: {protocol, port, net}, and [] disables them', async () => {
-    const routerIp = lab().routers.find((r) => r.name === 'r1')!.ips[0]!.split('/')[0]!;
-    await apply(`apiVersion: projectcalico.org/v3\nkind: FelixConfiguration\nmetadata: {name: default}\nspec:\n  failsafeInboundHostPorts: [{protocol: TCP, port: 8080, net: "${routerIp}/32"}]\n`);
+    const routerIp = lab()
+      .routers.find((r) => r.name === 'r1')!
+      .ips[0]!.split('/')[0]!;
+    await apply(
+      `apiVersion: projectcalico.org/v3\nkind: FelixConfiguration\nmetadata: {name: default}\nspec:\n  failsafeInboundHostPorts: [{protocol: TCP, port: 8080, net: "${routerIp}/32"}]\n`,
+    );
     await expectFlows([
       ['router/r1', 'node/node-1', 8080, true],
       ['router/r1', 'node/node-1', 22, false],
       ['x/c', 'node/node-1', 8080, false],
     ]);
-    await apply(`apiVersion: projectcalico.org/v3\nkind: FelixConfiguration\nmetadata: {name: default}\nspec:\n  failsafeInboundHostPorts: []\n`);
+    await apply(
+      `apiVersion: projectcalico.org/v3\nkind: FelixConfiguration\nmetadata: {name: default}\nspec:\n  failsafeInboundHostPorts: []\n`,
+    );
     await expectFlows([['router/r1', 'node/node-1', 8080, false]]);
     await del('felixconfiguration', 'default');
     await expectFlows([['router/r1', 'node/node-1', 22, true]]);
@@ -234,10 +268,14 @@ describe('host protection on a 3-node --routing bgp lab', { timeout: 600_000 }, 
     // x/b runs on node-1: its traffic to node-1 is workload-to-host, not host endpoint ingress.
     await expectFlows([['x/b', 'node/node-1', 8081, false]]);
     for (const action of ['Accept', 'Return']) {
-      await apply(`apiVersion: projectcalico.org/v3\nkind: FelixConfiguration\nmetadata: {name: default}\nspec: {defaultEndpointToHostAction: ${action}}\n`);
+      await apply(
+        `apiVersion: projectcalico.org/v3\nkind: FelixConfiguration\nmetadata: {name: default}\nspec: {defaultEndpointToHostAction: ${action}}\n`,
+      );
       await expectFlows([['x/b', 'node/node-1', 8081, true]]);
     }
-    await apply(`apiVersion: projectcalico.org/v3\nkind: FelixConfiguration\nmetadata: {name: default}\nspec: {defaultEndpointToHostAction: Drop}\n`);
+    await apply(
+      `apiVersion: projectcalico.org/v3\nkind: FelixConfiguration\nmetadata: {name: default}\nspec: {defaultEndpointToHostAction: Drop}\n`,
+    );
     await expectFlows([['x/b', 'node/node-1', 8081, false]]);
     // Host → its own pods is never policed; another host's egress policy still applies.
     await expectFlows([
@@ -249,10 +287,14 @@ describe('host protection on a 3-node --routing bgp lab', { timeout: 600_000 }, 
 
   test('<node>-auto-hep with the projectcalico-default-allow profile', async () => {
     await del('hostendpoint', 'node-3-all');
-    await apply(`apiVersion: projectcalico.org/v3\nkind: HostEndpoint\nmetadata: {name: node-3-auto-hep}\nspec: {node: node-3, interfaceName: "*", profiles: [projectcalico-default-allow]}\n`);
+    await apply(
+      `apiVersion: projectcalico.org/v3\nkind: HostEndpoint\nmetadata: {name: node-3-auto-hep}\nspec: {node: node-3, interfaceName: "*", profiles: [projectcalico-default-allow]}\n`,
+    );
     await expectFlows([['router/r1', 'node/node-3', 8080, true]]);
     // Labelled like the others, the deny-all policy selects it: policy first, the profile only after.
-    await apply(`apiVersion: projectcalico.org/v3\nkind: HostEndpoint\nmetadata: {name: node-3-auto-hep, labels: {role: node}}\nspec: {node: node-3, interfaceName: "*", profiles: [projectcalico-default-allow]}\n`);
+    await apply(
+      `apiVersion: projectcalico.org/v3\nkind: HostEndpoint\nmetadata: {name: node-3-auto-hep, labels: {role: node}}\nspec: {node: node-3, interfaceName: "*", profiles: [projectcalico-default-allow]}\n`,
+    );
     await expectFlows([['router/r1', 'node/node-3', 8080, false]]);
   });
 

@@ -22,14 +22,25 @@ async function fixture() {
 test('ipam show prints pool usage, blocks with affinity, and who holds an address', async (t) => {
   const f = await fixture();
   t.after(() => f.backend.close());
-  const r = await f.ipam.autoAssign({ num4: 3, num6: 0, handleId: 'net.c1', hostname: 'n1', attrs: { node: 'n1', namespace: 'ns', pod: 'web', timestamp: TS } });
+  const r = await f.ipam.autoAssign({
+    num4: 3,
+    num6: 0,
+    handleId: 'net.c1',
+    hostname: 'n1',
+    attrs: { node: 'n1', namespace: 'ns', pod: 'web', timestamp: TS },
+  });
   await ipamShowVerb(f.deps, {});
   assert.match(f.output(), /GROUPING\s+CIDR\s+IPS TOTAL\s+IPS IN USE\s+IPS FREE/);
   assert.match(f.output(), /IP Pool\s+10\.244\.0\.0\/24\s+256\s+3 \(1%\)\s+253 \(99%\)/);
   assert.doesNotMatch(f.output(), /Block/);
   f.reset();
   await ipamShowVerb(f.deps, { showBlocks: true });
-  assert.match(f.output(), new RegExp(`Block\\s+${r.ipv4[0]!.blockCidr.replace(/[./]/g, '\\$&')}\\s+64\\s+3 \\(5%\\)\\s+61 \\(95%\\)\\s+host:n1`));
+  assert.match(
+    f.output(),
+    new RegExp(
+      `Block\\s+${r.ipv4[0]!.blockCidr.replace(/[./]/g, '\\$&')}\\s+64\\s+3 \\(5%\\)\\s+61 \\(95%\\)\\s+host:n1`,
+    ),
+  );
   f.reset();
   await ipamShowVerb(f.deps, { ip: r.ipv4[1]!.address });
   assert.match(f.output(), /is in use/);
@@ -46,7 +57,13 @@ test('ipam check -o writes a report; release --from-report frees the leaks; chec
   const dir = mkdtempSync(join(tmpdir(), 'tsr-ipam-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   // No WorkloadEndpoint exists, so both allocations are leaks.
-  await f.ipam.autoAssign({ num4: 2, num6: 0, handleId: 'net.gone', hostname: 'n1', attrs: { node: 'n1', timestamp: TS } });
+  await f.ipam.autoAssign({
+    num4: 2,
+    num6: 0,
+    handleId: 'net.gone',
+    hostname: 'n1',
+    attrs: { node: 'n1', timestamp: TS },
+  });
   const file = join(dir, 'report.json');
   const report = await ipamCheckVerb(f.deps, { output: file });
   assert.equal(report.problems, 2);
@@ -65,7 +82,13 @@ test('ipam check -o writes a report; release --from-report frees the leaks; chec
 test('ipam release --ip and configure', async (t) => {
   const f = await fixture();
   t.after(() => f.backend.close());
-  const r = await f.ipam.autoAssign({ num4: 1, num6: 0, handleId: 'net.x', hostname: 'n1', attrs: { node: 'n1', timestamp: TS } });
+  const r = await f.ipam.autoAssign({
+    num4: 1,
+    num6: 0,
+    handleId: 'net.x',
+    hostname: 'n1',
+    attrs: { node: 'n1', timestamp: TS },
+  });
   await ipamReleaseVerb(f.deps, { ip: [r.ipv4[0]!.address] });
   assert.match(f.output(), new RegExp(`Released ${r.ipv4[0]!.address.replace(/\./g, '\\.')}\n`));
   assert.equal((await f.ipam.lookupIp(r.ipv4[0]!.address)).state, 'free');

@@ -70,10 +70,15 @@ describe('IPAM on real etcd', () => {
       assert.equal(info.affinity, `host:${host}`);
     }
     await Promise.all(
-      perHost.flatMap(({ host, ipam: c }) => Array.from({ length: 100 }, (_, i) => c.releaseByHandle(`q.${host}-${i}`))),
+      perHost.flatMap(({ host, ipam: c }) =>
+        Array.from({ length: 100 }, (_, i) => c.releaseByHandle(`q.${host}-${i}`)),
+      ),
     );
     const usage = await ipam.usage();
-    assert.deepEqual(usage.map((u) => u.inUse), [0, 0]);
+    assert.deepEqual(
+      usage.map((u) => u.inUse),
+      [0, 0],
+    );
     assert.equal((await admin.list(ipamKeys.handlesPrefix)).items.length, 0);
     assert.equal((await ipam.check({ liveHandles: new Set() })).problems, 0);
   });

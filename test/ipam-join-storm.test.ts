@@ -19,18 +19,27 @@ after(async () => {
   await etcd?.stop();
 });
 
-test('join storm: 60 nodes claim their first block at once: no double claims, everyone addressed', { timeout: 120_000 }, async () => {
-  const { results, audit } = await runJoinStorm({ endpoints: etcd!.endpoints, nodes: 60, procs: 0, poolCidr: '10.64.0.0/20' });
-  assert.deepEqual(audit.errors, []);
-  assert.equal(audit.addressed, 60);
-  assert.equal(audit.doubleClaims, 0);
-  assert.equal(audit.borrowed, 0, 'with room in the pool, nobody borrows');
-  assert.equal(new Set(results.map((r) => r.blockCidr)).size, 60, 'one block per node');
-  const admin = new EtcdBackend({ endpoints: etcd!.endpoints });
-  try {
-    const report = await new IpamClient(admin).check({ liveHandles: new Set(results.map((r) => `storm.${r.host}`)) });
-    assert.equal(report.problems, 0, JSON.stringify(report).slice(0, 800));
-  } finally {
-    await admin.close();
-  }
-});
+test(
+  'join storm: 60 nodes claim their first block at once: no double claims, everyone addressed',
+  { timeout: 120_000 },
+  async () => {
+    const { results, audit } = await runJoinStorm({
+      endpoints: etcd!.endpoints,
+      nodes: 60,
+      procs: 0,
+      poolCidr: '10.64.0.0/20',
+    });
+    assert.deepEqual(audit.errors, []);
+    assert.equal(audit.addressed, 60);
+    assert.equal(audit.doubleClaims, 0);
+    assert.equal(audit.borrowed, 0, 'with room in the pool, nobody borrows');
+    assert.equal(new Set(results.map((r) => r.blockCidr)).size, 60, 'one block per node');
+    const admin = new EtcdBackend({ endpoints: etcd!.endpoints });
+    try {
+      const report = await new IpamClient(admin).check({ liveHandles: new Set(results.map((r) => `storm.${r.host}`)) });
+      assert.equal(report.problems, 0, JSON.stringify(report).slice(0, 800));
+    } finally {
+      await admin.close();
+    }
+  },
+);

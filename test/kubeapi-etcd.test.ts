@@ -37,7 +37,12 @@ describe('stand-in Kubernetes API on etcd with @kubernetes/client-node', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const pod = (name: string, v: string) => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name, labels: { v } }, spec: { nodeName: 'node-1', containers: [{ name: 'c', image: 'x' }] } });
+  const pod = (name: string, v: string) => ({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, labels: { v } },
+    spec: { nodeName: 'node-1', containers: [{ name: 'c', image: 'x' }] },
+  });
 
   /** Collects watch events until `want` non-bookmark events arrived (and a bookmark when asked). */
   function collect(params: Record<string, string | boolean>, want: number, needBookmark = false) {
@@ -47,14 +52,19 @@ describe('stand-in Kubernetes API on etcd with @kubernetes/client-node', () => {
     const done = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`watch: got ${events.length}/${want} events`)), 30_000);
       void new Watch(kc)
-        .watch('/api/v1/namespaces/w/pods', params, (type, obj) => {
-          if (type === 'BOOKMARK') bookmarkRv = obj.metadata.resourceVersion;
-          else events.push({ type, name: obj.metadata?.name, rv: obj.metadata?.resourceVersion, object: obj });
-          if (events.length >= want && (!needBookmark || bookmarkRv)) {
-            clearTimeout(timer);
-            resolve();
-          }
-        }, () => undefined)
+        .watch(
+          '/api/v1/namespaces/w/pods',
+          params,
+          (type, obj) => {
+            if (type === 'BOOKMARK') bookmarkRv = obj.metadata.resourceVersion;
+            else events.push({ type, name: obj.metadata?.name, rv: obj.metadata?.resourceVersion, object: obj });
+            if (events.length >= want && (!needBookmark || bookmarkRv)) {
+              clearTimeout(timer);
+              resolve();
+            }
+          },
+          () => undefined,
+        )
         .then((ac) => (abort = ac), reject);
     });
     return { events, done, bookmark: () => bookmarkRv, stop: () => abort?.abort() };
@@ -76,7 +86,10 @@ describe('stand-in Kubernetes API on etcd with @kubernetes/client-node', () => {
     assert.equal(patched.status, 200);
     await first.done;
     first.stop(); // the stream breaks
-    assert.deepEqual(first.events.map((e) => `${e.type} ${e.name}`), ['ADDED p1', 'MODIFIED p0']);
+    assert.deepEqual(
+      first.events.map((e) => `${e.type} ${e.name}`),
+      ['ADDED p1', 'MODIFIED p0'],
+    );
     assert.equal(first.bookmark(), first.events[1]!.rv, 'a bookmark carries the last delivered revision');
     const resumeFrom = first.bookmark()!;
 
@@ -87,7 +100,10 @@ describe('stand-in Kubernetes API on etcd with @kubernetes/client-node', () => {
     await second.done;
     await new Promise((r) => setTimeout(r, 500)); // any duplicate would arrive now
     second.stop();
-    assert.deepEqual(second.events.map((e) => `${e.type} ${e.name}`), ['DELETED p1', 'ADDED p2']);
+    assert.deepEqual(
+      second.events.map((e) => `${e.type} ${e.name}`),
+      ['DELETED p1', 'ADDED p2'],
+    );
     assert.ok(Number(second.events[0]!.rv) > Number(resumeFrom));
   });
 
@@ -109,7 +125,10 @@ describe('stand-in Kubernetes API on etcd with @kubernetes/client-node', () => {
     await core.deleteNamespacedPod({ namespace: 'w', name: 'p3' });
     await again.done;
     again.stop();
-    assert.deepEqual(again.events.map((e) => `${e.type} ${e.name}`), ['DELETED p3']);
+    assert.deepEqual(
+      again.events.map((e) => `${e.type} ${e.name}`),
+      ['DELETED p3'],
+    );
   });
 
   test('two updates from the same resourceVersion: exactly one wins, the other is a 409 Conflict', async () => {

@@ -26,7 +26,8 @@ async function kubectlVersions(): Promise<{ label: string; bin: string }[]> {
   if (existsSync('/usr/bin/kubectl')) {
     const v = await run(['/usr/bin/kubectl', 'version', '--client', '-o', 'json'], { check: false });
     const minor = /"minor":\s*"(\d+)/.exec(v.stdout)?.[1];
-    if (v.code === 0 && minor && minor !== '20') out.push({ label: `kubectl 1.${minor} (/usr/bin/kubectl)`, bin: '/usr/bin/kubectl' });
+    if (v.code === 0 && minor && minor !== '20')
+      out.push({ label: `kubectl 1.${minor} (/usr/bin/kubectl)`, bin: '/usr/bin/kubectl' });
   }
   return out;
 }
@@ -45,7 +46,11 @@ describe('stand-in Kubernetes API with the real kubectl (root)', () => {
   let s: LabState;
   let kubectls: { label: string; bin: string }[] = [];
   const k = async (bin: string, args: string[]) => {
-    const r = await run([bin, ...args], { env: { ...env, KUBECONFIG: s.kube!.kubeconfig }, check: false, timeoutMs: 60_000 });
+    const r = await run([bin, ...args], {
+      env: { ...env, KUBECONFIG: s.kube!.kubeconfig },
+      check: false,
+      timeoutMs: 60_000,
+    });
     return r;
   };
   const ok = async (bin: string, args: string[]) => {
@@ -71,11 +76,32 @@ describe('stand-in Kubernetes API with the real kubectl (root)', () => {
   });
 
   test('lab up: kubeconfig in the status, a Kubernetes Node per lab node, pods Running with their IPs', async () => {
-    const st = JSON.parse((await run([process.execPath, '--import', 'tsx', join(import.meta.dirname, '..', 'src', 'cli', 'main.ts'), 'lab', 'status', '--name', name, '-o', 'json'], { env })).stdout);
+    const st = JSON.parse(
+      (
+        await run(
+          [
+            process.execPath,
+            '--import',
+            'tsx',
+            join(import.meta.dirname, '..', 'src', 'cli', 'main.ts'),
+            'lab',
+            'status',
+            '--name',
+            name,
+            '-o',
+            'json',
+          ],
+          { env },
+        )
+      ).stdout,
+    );
     assert.equal(st.kubeconfig, s.kube!.kubeconfig);
     assert.match(readFileSync(st.kubeconfig, 'utf8'), /server: http:\/\/127\.0\.0\.1:\d+/);
     const nodes = await api('/api/v1/nodes');
-    assert.deepEqual(nodes.body.items.map((n: any) => n.metadata.name), ['node-1', 'node-2']);
+    assert.deepEqual(
+      nodes.body.items.map((n: any) => n.metadata.name),
+      ['node-1', 'node-2'],
+    );
     const web = await api('/api/v1/namespaces/shop/pods/web');
     assert.equal(web.body.status.phase, 'Running');
     assert.equal(web.body.status.podIP, readPod(s.dir, 'shop', 'web')!.ips[0]);
@@ -101,11 +127,19 @@ spec:
           app: ${from}
 `;
       writeFileSync(file, np('web'));
-      assert.match(await ok(bin, ['apply', '-f', file]), /networkpolicy.networking.k8s.io\/db-from-web (created|configured|unchanged)/, label);
+      assert.match(
+        await ok(bin, ['apply', '-f', file]),
+        /networkpolicy.networking.k8s.io\/db-from-web (created|configured|unchanged)/,
+        label,
+      );
       writeFileSync(file, np('front'));
       assert.match(await ok(bin, ['apply', '-f', file]), /db-from-web configured/, label);
       const stored = await api('/apis/networking.k8s.io/v1/namespaces/shop/networkpolicies/db-from-web');
-      assert.deepEqual(stored.body.spec.ingress, [{ from: [{ podSelector: { matchLabels: { app: 'front' } } }] }], label);
+      assert.deepEqual(
+        stored.body.spec.ingress,
+        [{ from: [{ podSelector: { matchLabels: { app: 'front' } } }] }],
+        label,
+      );
       assert.ok(stored.body.metadata.annotations['kubectl.kubernetes.io/last-applied-configuration'], label);
       writeFileSync(file, np('web').replace('  podSelector:\n    matchLabels:\n      app: db', '  podSelectr: {}'));
       const bad = await k(bin, ['apply', '-f', file]);
@@ -128,9 +162,17 @@ spec:
       const sel = await ok(bin, ['-n', 'shop', 'get', 'pods', '-l', `tier in (t${i}),app`, '-o', 'name']);
       assert.equal(sel.trim(), 'pod/web', label);
       const wide = (await ok(bin, ['-n', 'shop', 'get', 'pods', '-o', 'wide'])).trim().split('\n');
-      assert.match(wide[0]!, /^NAME\s+READY\s+STATUS\s+RESTARTS\s+AGE\s+IP\s+NODE\s+NOMINATED NODE\s+READINESS GATES$/, label);
+      assert.match(
+        wide[0]!,
+        /^NAME\s+READY\s+STATUS\s+RESTARTS\s+AGE\s+IP\s+NODE\s+NOMINATED NODE\s+READINESS GATES$/,
+        label,
+      );
       const webRow = wide.find((l) => l.startsWith('web '))!.split(/\s+/);
-      assert.deepEqual([webRow[1], webRow[2], webRow[5], webRow[6]], ['1/1', 'Running', readPod(s.dir, 'shop', 'web')!.ips[0], 'node-1'], label);
+      assert.deepEqual(
+        [webRow[1], webRow[2], webRow[5], webRow[6]],
+        ['1/1', 'Running', readPod(s.dir, 'shop', 'web')!.ips[0], 'node-1'],
+        label,
+      );
     }
   });
 
@@ -140,8 +182,10 @@ spec:
       const pod = toDelete[i];
       if (!pod) break;
       const before = readPod(s.dir, 'shop', pod)!;
-      const wepOf = (keys: string[]) => keys.some((key) => key.includes('/workloadendpoints/') && key.includes(`-${pod}-`));
-      const handleOf = (keys: string[]) => keys.some((key) => key.startsWith(ipamKeys.handlesPrefix) && key.includes(before.containerId));
+      const wepOf = (keys: string[]) =>
+        keys.some((key) => key.includes('/workloadendpoints/') && key.includes(`-${pod}-`));
+      const handleOf = (keys: string[]) =>
+        keys.some((key) => key.startsWith(ipamKeys.handlesPrefix) && key.includes(before.containerId));
       const keysNow = async () => {
         const backend = openBackend({ endpoints: s.etcd!.endpoints });
         try {
@@ -151,9 +195,14 @@ spec:
         }
       };
       const had = await keysNow();
-      assert.ok(wepOf(had) && handleOf(had), `${label}: ${pod} has a WorkloadEndpoint and an IPAM handle before the delete`);
+      assert.ok(
+        wepOf(had) && handleOf(had),
+        `${label}: ${pod} has a WorkloadEndpoint and an IPAM handle before the delete`,
+      );
       assert.match(await ok(bin, ['-n', 'shop', 'delete', 'pod', pod]), new RegExp(`pod "${pod}" deleted`), label);
-      await until(`lab pod shop/${pod} torn down`, async () => (readPod(s.dir, 'shop', pod) === undefined ? true : undefined));
+      await until(`lab pod shop/${pod} torn down`, async () =>
+        readPod(s.dir, 'shop', pod) === undefined ? true : undefined,
+      );
       assert.equal(existsSync(`/var/run/netns/${before.netns}`), false, label);
       const left = await keysNow();
       assert.ok(!wepOf(left), `${label}: no WorkloadEndpoint of ${pod} left`);

@@ -22,7 +22,6 @@ after(async () => {
   rmSync(cfgDir, { recursive: true, force: true });
 });
 
-
 /** Starts `lab up` in a child process and SIGKILLs it once a progress line matches `killAt`. */
 async function killedUp(name: string, killAt: RegExp): Promise<string> {
   const mod = join(import.meta.dirname, '..', 'src', 'lab', 'index.ts');
@@ -44,7 +43,9 @@ async function killedUp(name: string, killAt: RegExp): Promise<string> {
       resolve();
     });
   });
-  await new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(undefined) : child.once('exit', r)));
+  await new Promise((r) =>
+    child.exitCode !== null || child.signalCode !== null ? r(undefined) : child.once('exit', r),
+  );
   return seen;
 }
 
@@ -59,10 +60,16 @@ for (const [label, killAt] of [
     const out = await killedUp(name, killAt);
     assert.match(out, killAt);
     assert.equal(readLabState(dir)?.phase, 'creating', 'the killed up never marked its state');
-    assert.ok(readdirSync('/var/run/netns').some((n) => n.startsWith(`${name}-`)), 'the killed up left namespaces');
+    assert.ok(
+      readdirSync('/var/run/netns').some((n) => n.startsWith(`${name}-`)),
+      'the killed up left namespaces',
+    );
     const r = await labDown(name, { env });
     assert.equal(r.existed, true);
-    assert.deepEqual(readdirSync('/var/run/netns').filter((n) => n.startsWith(`${name}-`)), []);
+    assert.deepEqual(
+      readdirSync('/var/run/netns').filter((n) => n.startsWith(`${name}-`)),
+      [],
+    );
     assert.deepEqual(processesNaming(dir), []);
     assert.equal(existsSync(dir), false);
     assert.equal(readCliConfig(env).contexts[name], undefined);

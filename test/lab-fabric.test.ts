@@ -24,7 +24,6 @@ function labNetns(): string[] {
   return readdirSync('/var/run/netns').filter((n) => n.startsWith(`${name}-`));
 }
 
-
 describe('lab fabric (root)', () => {
   after(async () => {
     await labDown(name, { env }).catch(() => undefined);
@@ -35,29 +34,59 @@ describe('lab fabric (root)', () => {
     const lines: string[] = [];
     const s = await labUp({ name, nodes: 3, subnets: 2 }, { env, agents: false, onProgress: (l) => lines.push(l) });
     assert.equal(s.phase, 'ready');
-    assert.ok(lines.some((l) => l.includes('is up')), lines.join('\n'));
-    assert.deepEqual(labNetns().sort(), [`${name}-fabric`, `${name}-node-1`, `${name}-node-2`, `${name}-node-3`, `${name}-router`].sort());
+    assert.ok(
+      lines.some((l) => l.includes('is up')),
+      lines.join('\n'),
+    );
+    assert.deepEqual(
+      labNetns().sort(),
+      [`${name}-fabric`, `${name}-node-1`, `${name}-node-2`, `${name}-node-3`, `${name}-router`].sort(),
+    );
     // node-1 (subnet 0) -> node-2 (subnet 1) crosses the router.
     const ping = await run(['ping', '-c', '1', '-W', '2', '10.240.1.10'], { netns: `${name}-node-1`, check: false });
     assert.equal(ping.code, 0, ping.stdout + ping.stderr);
     // etcd is reachable from inside a host netns through the forwarder.
-    const got = await run(['etcdctl', '--endpoints', 'http://127.0.0.1:2379', 'get', '--prefix', '--keys-only', '/tessera/v1/res/projectcalico.org/ippools/'], {
-      netns: `${name}-node-2`,
-      env: { ...process.env, ETCDCTL_API: '3' },
-    });
+    const got = await run(
+      [
+        'etcdctl',
+        '--endpoints',
+        'http://127.0.0.1:2379',
+        'get',
+        '--prefix',
+        '--keys-only',
+        '/tessera/v1/res/projectcalico.org/ippools/',
+      ],
+      {
+        netns: `${name}-node-2`,
+        env: { ...process.env, ETCDCTL_API: '3' },
+      },
+    );
     assert.match(got.stdout, /default-ipv4-ippool/);
     const cfg = readCliConfig(env);
     assert.equal(cfg.currentContext, name);
     assert.equal(cfg.contexts[name]?.lab, name);
-    const pool = await run(['etcdctl', '--endpoints', 'http://127.0.0.1:2379', 'get', '--print-value-only', '/tessera/v1/res/projectcalico.org/ippools/default-ipv4-ippool'], {
-      netns: `${name}-node-1`,
-      env: { ...process.env, ETCDCTL_API: '3' },
-    });
+    const pool = await run(
+      [
+        'etcdctl',
+        '--endpoints',
+        'http://127.0.0.1:2379',
+        'get',
+        '--print-value-only',
+        '/tessera/v1/res/projectcalico.org/ippools/default-ipv4-ippool',
+      ],
+      {
+        netns: `${name}-node-1`,
+        env: { ...process.env, ETCDCTL_API: '3' },
+      },
+    );
     assert.equal((JSON.parse(pool.stdout) as { spec: { vxlanMode: string } }).spec.vxlanMode, 'CrossSubnet');
   });
 
   test('a second up with the same name is refused', async () => {
-    await assert.rejects(labUp({ name, nodes: 1 }, { env, agents: false }), (err: Error & { code?: string }) => err.code === 'already-exists');
+    await assert.rejects(
+      labUp({ name, nodes: 1 }, { env, agents: false }),
+      (err: Error & { code?: string }) => err.code === 'already-exists',
+    );
   });
 
   test('probe and matrix see hand-wired pods across nodes and subnets', async () => {

@@ -38,7 +38,11 @@ function dualStackLab(encapsulation: 'vxlan' | 'vxlan-crosssubnet', subnets: num
   const fullMatrix = async (family: 4 | 6, protocol: 'TCP' | 'UDP') =>
     eventually(15_000, async () => {
       const m = await matrix(lab(), { port: 80, protocol, family, timeoutMs: 1000 });
-      const failed = Object.entries(m.allowed).flatMap(([from, row]) => Object.entries(row).filter(([, ok]) => !ok).map(([to]) => `${from}->${to}`));
+      const failed = Object.entries(m.allowed).flatMap(([from, row]) =>
+        Object.entries(row)
+          .filter(([, ok]) => !ok)
+          .map(([to]) => `${from}->${to}`),
+      );
       assert.equal(m.pods.length, 3);
       assert.deepEqual(failed, [], `IPv${family} ${protocol}`);
     });
@@ -47,9 +51,13 @@ function dualStackLab(encapsulation: 'vxlan' | 'vxlan-crosssubnet', subnets: num
     for (const n of lab().nodes) assert.ok(v6(n.ips), `${n.name} has an IPv6 address: ${n.ips.join(', ')}`);
     for (const p of pods) {
       assert.equal(p.ips.length, 2, `${p.name}: ${p.ips.join(', ')}`);
-      assert.ok(v6(p.ips)?.startsWith('fd00:10:244:'), `${p.name} has an address from the IPv6 pool: ${p.ips.join(', ')}`);
+      assert.ok(
+        v6(p.ips)?.startsWith('fd00:10:244:'),
+        `${p.name} has an address from the IPv6 pool: ${p.ips.join(', ')}`,
+      );
     }
-    for (const family of [6, 4] as const) for (const protocol of ['TCP', 'UDP'] as const) await fullMatrix(family, protocol);
+    for (const family of [6, 4] as const)
+      for (const protocol of ['TCP', 'UDP'] as const) await fullMatrix(family, protocol);
   });
 
   test(`IPv6 routes have the ${encapsulation} shape, marked proto ${ROUTE_PROTOCOL}`, async () => {
@@ -58,15 +66,36 @@ function dualStackLab(encapsulation: 'vxlan' | 'vxlan-crosssubnet', subnets: num
     await eventually(15_000, async () => {
       const blocks = new Map<string, string>();
       for (const n of s.nodes) {
-        const own = (JSON.parse((await run(['ip', '-j', '-6', '-n', n.netns, 'route', 'show', 'proto', String(ROUTE_PROTOCOL), 'type', 'blackhole'])).stdout) as IpRoute[]);
+        const own = JSON.parse(
+          (
+            await run([
+              'ip',
+              '-j',
+              '-6',
+              '-n',
+              n.netns,
+              'route',
+              'show',
+              'proto',
+              String(ROUTE_PROTOCOL),
+              'type',
+              'blackhole',
+            ])
+          ).stdout,
+        ) as IpRoute[];
         assert.equal(own.length, 1, `${n.name} blackholes one IPv6 block: ${JSON.stringify(own)}`);
         assert.match(own[0]!.dst, /\/122$/);
         blocks.set(n.name, own[0]!.dst);
       }
       for (const n of s.nodes) {
-        const routes = JSON.parse((await run(['ip', '-j', '-6', '-n', n.netns, 'route', 'show', 'proto', String(ROUTE_PROTOCOL)])).stdout) as IpRoute[];
+        const routes = JSON.parse(
+          (await run(['ip', '-j', '-6', '-n', n.netns, 'route', 'show', 'proto', String(ROUTE_PROTOCOL)])).stdout,
+        ) as IpRoute[];
         const local = pods.find((p) => p.node === n.name)!;
-        assert.ok(routes.some((r) => r.dst === v6(local.ips) && r.dev?.startsWith('tsr')), `${n.name}: /128 to its pod: ${JSON.stringify(routes)}`);
+        assert.ok(
+          routes.some((r) => r.dst === v6(local.ips) && r.dev?.startsWith('tsr')),
+          `${n.name}: /128 to its pod: ${JSON.stringify(routes)}`,
+        );
         for (const [owner, block] of blocks) {
           if (owner === n.name) continue;
           const r = routes.find((x) => x.dst === block);
@@ -77,7 +106,11 @@ function dualStackLab(encapsulation: 'vxlan' | 'vxlan-crosssubnet', subnets: num
             assert.equal(r.dev, VXLAN_V6_DEVICE, `${n.name} -> ${owner}: ${JSON.stringify(r)}`);
             assert.ok(r.flags?.includes('onlink'), `${n.name} -> ${owner} onlink: ${JSON.stringify(r)}`);
           } else {
-            assert.deepEqual([r.gateway, r.dev], [ownerIp, 'eth0'], `${n.name} -> ${owner} natively: ${JSON.stringify(r)}`);
+            assert.deepEqual(
+              [r.gateway, r.dev],
+              [ownerIp, 'eth0'],
+              `${n.name} -> ${owner} natively: ${JSON.stringify(r)}`,
+            );
           }
         }
       }
@@ -86,25 +119,39 @@ function dualStackLab(encapsulation: 'vxlan' | 'vxlan-crosssubnet', subnets: num
 
   test('IPv6 traffic is subject to policy: a default-deny ingress policy closes p3 over both families', async () => {
     const f = join(cfgDir, 'deny.yaml');
-    writeFileSync(f, [
-      'apiVersion: networking.k8s.io/v1',
-      'kind: NetworkPolicy',
-      'metadata: { name: deny-p3, namespace: x }',
-      'spec:',
-      '  podSelector: { matchLabels: { app: p3 } }',
-      '  policyTypes: [Ingress]',
-      '',
-    ].join('\n'));
+    writeFileSync(
+      f,
+      [
+        'apiVersion: networking.k8s.io/v1',
+        'kind: NetworkPolicy',
+        'metadata: { name: deny-p3, namespace: x }',
+        'spec:',
+        '  podSelector: { matchLabels: { app: p3 } }',
+        '  policyTypes: [Ingress]',
+        '',
+      ].join('\n'),
+    );
     const r = await run([BIN, 'apply', '-f', f], { env, check: false });
     assert.equal(r.code, 0, r.stderr);
     for (const family of [6, 4] as const) {
       await eventually(15_000, async () => {
         const m = await matrix(lab(), { port: 80, protocol: 'TCP', family, timeoutMs: 1000 });
-        assert.deepEqual([m.allowed['x/p1']?.['x/p3'], m.allowed['x/p2']?.['x/p3'], m.allowed['x/p3']?.['x/p1'], m.allowed['x/p1']?.['x/p2']], [false, false, true, true], `IPv${family}: ${JSON.stringify(m.allowed)}`);
+        assert.deepEqual(
+          [
+            m.allowed['x/p1']?.['x/p3'],
+            m.allowed['x/p2']?.['x/p3'],
+            m.allowed['x/p3']?.['x/p1'],
+            m.allowed['x/p1']?.['x/p2'],
+          ],
+          [false, false, true, true],
+          `IPv${family}: ${JSON.stringify(m.allowed)}`,
+        );
       });
     }
   });
 }
 
 describe('dual-stack lab, VXLAN (3 nodes)', { timeout: 240_000 }, () => dualStackLab('vxlan', 1));
-describe('dual-stack lab, VXLAN CrossSubnet (2 subnets, 3 nodes)', { timeout: 240_000 }, () => dualStackLab('vxlan-crosssubnet', 2));
+describe('dual-stack lab, VXLAN CrossSubnet (2 subnets, 3 nodes)', { timeout: 240_000 }, () =>
+  dualStackLab('vxlan-crosssubnet', 2),
+);

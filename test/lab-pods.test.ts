@@ -32,7 +32,11 @@ const name = `tsr${randomBytes(3).toString('hex')}`;
 const cfgDir = mkdtempSync(join(tmpdir(), 'tessera-labtest-'));
 const env = { ...process.env, TESSERA_CONFIG: join(cfgDir, 'config.json') };
 const cli = (args: string[]) =>
-  run([process.execPath, '--import', 'tsx', join(import.meta.dirname, '..', 'src', 'cli', 'main.ts'), ...args], { env, check: false, timeoutMs: 60_000 });
+  run([process.execPath, '--import', 'tsx', join(import.meta.dirname, '..', 'src', 'cli', 'main.ts'), ...args], {
+    env,
+    check: false,
+    timeoutMs: 60_000,
+  });
 
 describe('lab with CNI and agents (root)', () => {
   after(async () => {
@@ -55,16 +59,26 @@ describe('lab with CNI and agents (root)', () => {
     assert.equal(c.node, 'node-3', 'default placement takes the node with the fewest pods');
     for (const p of [a, b, c]) assert.match(p.ips[0]!, /^10\.244\./);
     await assert.rejects(podCreate(s, 'x/a'), (e: Error & { code?: string }) => e.code === 'already-exists');
-    await assert.rejects(podCreate(s, 'x/z', { node: 'node-9' }), (e: Error & { code?: string }) => e.code === 'not-found');
+    await assert.rejects(
+      podCreate(s, 'x/z', { node: 'node-9' }),
+      (e: Error & { code?: string }) => e.code === 'not-found',
+    );
     assert.equal(existsSync('/var/run/netns/' + `${name}-pod-x-z`), false);
 
     const ds = new LabDatastore(s.etcd!.endpoints);
     try {
       const pod = await ds.get({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'a', namespace: 'x' } });
-      const spec = pod?.spec as { nodeName: string; serviceAccountName: string; containers: { ports: { name: string }[] }[] };
+      const spec = pod?.spec as {
+        nodeName: string;
+        serviceAccountName: string;
+        containers: { ports: { name: string }[] }[];
+      };
       assert.equal(spec.nodeName, 'node-1');
       assert.equal(spec.serviceAccountName, 'sa-a');
-      assert.deepEqual(spec.containers[0]!.ports.map((p) => p.name), ['serve-80-tcp', 'serve-80-udp', 'serve-81-tcp', 'serve-81-udp']);
+      assert.deepEqual(
+        spec.containers[0]!.ports.map((p) => p.name),
+        ['serve-80-tcp', 'serve-80-udp', 'serve-81-tcp', 'serve-81-udp'],
+      );
       assert.deepEqual(pod?.metadata.labels, { app: 'a', role: 'web' });
       const ns = await ds.get({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'y' } });
       assert.equal(ns?.metadata.labels?.['kubernetes.io/metadata.name'], 'y');
@@ -99,7 +113,10 @@ describe('lab with CNI and agents (root)', () => {
     const st = await cli(['lab', 'status', '--name', name, '-o', 'json']);
     assert.equal(st.code, 0, st.stderr);
     const j = JSON.parse(st.stdout) as LabStatus;
-    assert.deepEqual(j.nodes.map((n) => n.name), ['node-1', 'node-2', 'node-3']);
+    assert.deepEqual(
+      j.nodes.map((n) => n.name),
+      ['node-1', 'node-2', 'node-3'],
+    );
     for (const n of j.nodes) {
       assert.ok(existsSync(n.cniConfig), n.cniConfig);
       assert.ok(existsSync(join(n.cniPath, 'tessera-cni')));
@@ -108,15 +125,34 @@ describe('lab with CNI and agents (root)', () => {
       assert.equal(conf.type, 'tessera-cni');
       assert.equal(conf.nodename, n.name);
     }
-    assert.deepEqual(j.routers.map((r) => r.netns), [`${name}-router`]);
-    assert.deepEqual(j.pods.map((p) => [p.namespace, p.name, p.node]), [
-      ['x', 'a', 'node-1'],
-      ['x', 'b', 'node-2'],
-      ['y', 'c', 'node-3'],
-    ]);
+    assert.deepEqual(
+      j.routers.map((r) => r.netns),
+      [`${name}-router`],
+    );
+    assert.deepEqual(
+      j.pods.map((p) => [p.namespace, p.name, p.node]),
+      [
+        ['x', 'a', 'node-1'],
+        ['x', 'b', 'node-2'],
+        ['y', 'c', 'node-3'],
+      ],
+    );
     const ok = await cli(['lab', 'probe', 'x/a', 'y/c', '--port', '80', '--name', name]);
     assert.equal(ok.code, 0, ok.stdout + ok.stderr);
-    const no = await cli(['lab', 'probe', 'x/a', 'y/c', '--port', '82', '--name', name, '-o', 'json', '--timeout-ms', '500']);
+    const no = await cli([
+      'lab',
+      'probe',
+      'x/a',
+      'y/c',
+      '--port',
+      '82',
+      '--name',
+      name,
+      '-o',
+      'json',
+      '--timeout-ms',
+      '500',
+    ]);
     assert.equal(no.code, 1, no.stdout + no.stderr);
     assert.equal((JSON.parse(no.stdout) as { connected: boolean }).connected, false);
   });
@@ -160,7 +196,10 @@ describe('lab with CNI and agents (root)', () => {
   test('down leaves no namespace, process or file', async () => {
     const dir = loadLab(name, env).dir;
     await labDown(name, { env });
-    assert.deepEqual(readdirSync('/var/run/netns').filter((n) => n.startsWith(`${name}-`)), []);
+    assert.deepEqual(
+      readdirSync('/var/run/netns').filter((n) => n.startsWith(`${name}-`)),
+      [],
+    );
     assert.deepEqual(processesNaming(dir), []);
     assert.equal(existsSync(dir), false);
   });

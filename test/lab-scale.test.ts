@@ -36,7 +36,9 @@ describe(`lab with ${PODS} pods on 3 nodes`, { timeout: 600_000 }, () => {
   before(async () => {
     await labUp({ name, nodes: 3, subnets: 1 }, { env, setContext: false });
     pods = await Promise.all(
-      Array.from({ length: PODS }, (_, i) => podCreate(loadLab(name, env), `scale/p${i}`, { node: `node-${(i % 3) + 1}` })),
+      Array.from({ length: PODS }, (_, i) =>
+        podCreate(loadLab(name, env), `scale/p${i}`, { node: `node-${(i % 3) + 1}` }),
+      ),
     );
   });
   after(async () => {
@@ -58,7 +60,11 @@ describe(`lab with ${PODS} pods on 3 nodes`, { timeout: 600_000 }, () => {
         const m = await matrix(loadLab(name, env), { port: 80, protocol, timeoutMs: 2000 });
         const { allowed, total } = countAllowed(m);
         assert.equal(total, PODS * (PODS - 1));
-        missing = Object.entries(m.allowed).flatMap(([from, row]) => Object.entries(row).filter(([, ok]) => !ok).map(([to]) => `${from}->${to}`));
+        missing = Object.entries(m.allowed).flatMap(([from, row]) =>
+          Object.entries(row)
+            .filter(([, ok]) => !ok)
+            .map(([to]) => `${from}->${to}`),
+        );
         if (allowed === total) break;
       }
       assert.deepEqual(missing, [], `${protocol}: ${missing.length} pairs failed: ${missing.slice(0, 20).join(', ')}`);
@@ -66,7 +72,9 @@ describe(`lab with ${PODS} pods on 3 nodes`, { timeout: 600_000 }, () => {
   });
 
   test(`each pod's processes stay under ${MAX_POD_PSS_MIB} MiB (proportional set size)`, async () => {
-    const sizes = await Promise.all(pods.map(async (p) => ({ pod: `${p.namespace}/${p.name}`, ...(await netnsPssMiB(p.netns)) })));
+    const sizes = await Promise.all(
+      pods.map(async (p) => ({ pod: `${p.namespace}/${p.name}`, ...(await netnsPssMiB(p.netns)) })),
+    );
     for (const s of sizes) {
       assert.equal(s.pids, 4, `${s.pod}: one server per default port`);
       assert.ok(s.mib < MAX_POD_PSS_MIB, `${s.pod}: ${s.mib.toFixed(1)} MiB`);

@@ -19,7 +19,8 @@ after(async () => {
   await run(['ip', 'netns', 'del', ns], { check: false });
 });
 
-const listNat = async () => (await run(['nft', 'list', 'table', 'inet', NAT_TABLE], { netns: ns, check: false })).stdout;
+const listNat = async () =>
+  (await run(['nft', 'list', 'table', 'inet', NAT_TABLE], { netns: ns, check: false })).stdout;
 
 test('NAT table: written on change, untouched while unchanged, restored after deletion, removed', async () => {
   const nat = new NatReconciler({ session });

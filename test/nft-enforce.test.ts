@@ -38,7 +38,18 @@ before(async () => {
     await sh(ns, ['ip', 'link', 'set', 'eth0', 'up']);
     await sh(ns, ['ip', 'route', 'add', '169.254.1.1', 'dev', 'eth0', 'scope', 'link']);
     await sh(ns, ['ip', 'route', 'add', 'default', 'via', '169.254.1.1', 'dev', 'eth0']);
-    await sh(ns, ['ip', 'neigh', 'replace', '169.254.1.1', 'lladdr', 'ee:ee:ee:ee:ee:ee', 'dev', 'eth0', 'nud', 'permanent']);
+    await sh(ns, [
+      'ip',
+      'neigh',
+      'replace',
+      '169.254.1.1',
+      'lladdr',
+      'ee:ee:ee:ee:ee:ee',
+      'dev',
+      'eth0',
+      'nud',
+      'permanent',
+    ]);
   }
 });
 
@@ -56,12 +67,28 @@ test('allow, deny by diff, anti-spoofing, fail closed — on real packets', asyn
   const calc = new PolicyCalculator({ nodeName: 'n1' });
   calc.apply({ kind: 'Namespace', key: 'x', value: { name: 'x' } });
   for (const p of ['a', 'b'] as const) {
-    calc.apply({ kind: 'WorkloadEndpoint', key: `x/${p}`, value: { name: p, namespace: 'x', node: 'n1', interfaceName: ifname(p), ipNetworks: [`${pods[p]}/32`], labels: { pod: p } } });
+    calc.apply({
+      kind: 'WorkloadEndpoint',
+      key: `x/${p}`,
+      value: {
+        name: p,
+        namespace: 'x',
+        node: 'n1',
+        interfaceName: ifname(p),
+        ipNetworks: [`${pods[p]}/32`],
+        labels: { pod: p },
+      },
+    });
   }
   const policy = (action: 'Allow' | 'Deny'): PolicyInput => ({
     kind: 'GlobalNetworkPolicy',
     name: 'icmp',
-    spec: { tier: 'default', order: 1, selector: 'pod == "b"', ingress: [{ action, protocol: 'ICMP', icmp: { type: 8 }, source: { selector: 'pod == "a"' } }] },
+    spec: {
+      tier: 'default',
+      order: 1,
+      selector: 'pod == "b"',
+      ingress: [{ action, protocol: 'ICMP', icmp: { type: 8 }, source: { selector: 'pod == "a"' } }],
+    },
   });
   calc.apply({ kind: 'Policy', key: 'icmp', value: policy('Allow') });
   const rec = new NftReconciler({ netns: host });

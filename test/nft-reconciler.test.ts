@@ -28,7 +28,18 @@ test('apply full, apply a diff with only the changes, repair drift after a flush
   assert.equal(r1.mode, 'full');
   assert.deepEqual(await rec.drift(), []);
 
-  calc.apply({ kind: 'WorkloadEndpoint', key: 'x/c', value: { name: 'c', namespace: 'x', node: 'n1', interfaceName: 'tsrc', ipNetworks: ['10.0.0.3/32'], labels: { pod: 'b' } } });
+  calc.apply({
+    kind: 'WorkloadEndpoint',
+    key: 'x/c',
+    value: {
+      name: 'c',
+      namespace: 'x',
+      node: 'n1',
+      interfaceName: 'tsrc',
+      ipNetworks: ['10.0.0.3/32'],
+      labels: { pod: 'b' },
+    },
+  });
   const s2 = renderNft(calc.resolve());
   const expected = diffNft(s1, s2).script;
   await run(['nft', '-c', '-f', '-'], { netns: ns, input: expected });

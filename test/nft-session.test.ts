@@ -22,25 +22,39 @@ after(async () => {
 const T = 'inet tsrtest';
 const cli = async (script: string) => (await run(['nft', '-f', '-'], { netns: ns, input: script })).stdout;
 const elements = async (session: NftSession): Promise<string[]> => {
-  const j = JSON.parse(await session.exec(`list set ${T} s`, { json: true })) as { nftables: { set?: { elem?: string[] } }[] };
+  const j = JSON.parse(await session.exec(`list set ${T} s`, { json: true })) as {
+    nftables: { set?: { elem?: string[] } }[];
+  };
   return j.nftables.find((x) => x.set)?.set?.elem ?? [];
 };
 
 for (const kind of ['helper', 'nft command'] as const) {
   test(`${kind}: transactions, JSON listing, atomic rejection, external changes`, async () => {
-    const session = new NftSession({ netns: ns, ...(kind === 'nft command' ? { helperPath: '/nonexistent/tessera-nft' } : {}) });
+    const session = new NftSession({
+      netns: ns,
+      ...(kind === 'nft command' ? { helperPath: '/nonexistent/tessera-nft' } : {}),
+    });
     sessions.push(session);
-    assert.equal(session.persistent, kind === 'helper', kind === 'helper' ? `${binPath('tessera-nft')} is built by make build` : 'no helper: nft command');
-    await session.exec(`add table ${T}\ndelete table ${T}\nadd table ${T}\nadd set ${T} s { type ipv4_addr; }\nadd element ${T} s { 10.0.0.1 }\n`);
+    assert.equal(
+      session.persistent,
+      kind === 'helper',
+      kind === 'helper' ? `${binPath('tessera-nft')} is built by make build` : 'no helper: nft command',
+    );
+    await session.exec(
+      `add table ${T}\ndelete table ${T}\nadd table ${T}\nadd set ${T} s { type ipv4_addr; }\nadd element ${T} s { 10.0.0.1 }\n`,
+    );
     assert.deepEqual(await elements(session), ['10.0.0.1']);
     assert.match(await session.exec(`list set ${T} s`), /elements = \{ 10\.0\.0\.1 \}/);
 
     // One script is one transaction: a bad line rejects all of it, with nft's message.
-    await assert.rejects(session.exec(`add element ${T} s { 10.0.0.2 }\nadd element ${T} nosuchset { 10.0.0.3 }\n`), (e: Error) => {
-      // nft names the missing set, or (helper: the kernel rejects the batch) reports ENOENT.
-      assert.match(e.message, /nosuchset|No such file or directory/);
-      return true;
-    });
+    await assert.rejects(
+      session.exec(`add element ${T} s { 10.0.0.2 }\nadd element ${T} nosuchset { 10.0.0.3 }\n`),
+      (e: Error) => {
+        // nft names the missing set, or (helper: the kernel rejects the batch) reports ENOENT.
+        assert.match(e.message, /nosuchset|No such file or directory/);
+        return true;
+      },
+    );
     assert.deepEqual(await elements(session), ['10.0.0.1']);
 
     // Someone else edits the table: the session sees it (libnftables re-reads on a new generation).
@@ -75,7 +89,8 @@ test('a helper that dies fails its pending request and is replaced on the next o
   assert.ok(second && second !== first);
   process.kill(second, 'SIGKILL');
   // The session learns of the death from the child's exit event, asynchronously: wait for it.
-  for (const deadline = Date.now() + 10_000; session.helperPid !== undefined && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 20));
+  for (const deadline = Date.now() + 10_000; session.helperPid !== undefined && Date.now() < deadline;)
+    await new Promise((r) => setTimeout(r, 20));
   assert.equal(session.helperPid, undefined);
   assert.match(await session.exec(`list table ${T}`), /table inet tsrtest/);
   assert.ok(session.helperPid && session.helperPid !== second);

@@ -45,7 +45,16 @@ before(async () => {
     JSON.stringify({
       cniVersion: '1.0.0',
       name: 'tessera-test',
-      plugins: [{ type: 'tessera-cni', nodename: 'podnode', etcd_endpoints: lab.etcdUnix, mtu: 1500, agent_socket: server.socket, ipam: { type: 'tessera-ipam' } }],
+      plugins: [
+        {
+          type: 'tessera-cni',
+          nodename: 'podnode',
+          etcd_endpoints: lab.etcdUnix,
+          mtu: 1500,
+          agent_socket: server.socket,
+          ipam: { type: 'tessera-ipam' },
+        },
+      ],
     }),
   );
   await writeFile(
@@ -64,8 +73,16 @@ before(async () => {
       '',
     ].join('\n'),
   );
-  await writeFile(join(dir, 'storage.conf'), `[storage]\ndriver="vfs"\nrunroot="${dir}/run"\ngraphroot="${dir}/root"\n`);
-  env = { PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin', HOME: dir, CONTAINERS_CONF: join(dir, 'containers.conf'), CONTAINERS_STORAGE_CONF: join(dir, 'storage.conf') };
+  await writeFile(
+    join(dir, 'storage.conf'),
+    `[storage]\ndriver="vfs"\nrunroot="${dir}/run"\ngraphroot="${dir}/root"\n`,
+  );
+  env = {
+    PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin',
+    HOME: dir,
+    CONTAINERS_CONF: join(dir, 'containers.conf'),
+    CONTAINERS_STORAGE_CONF: join(dir, 'storage.conf'),
+  };
   const rootfs = join(dir, 'rootfs');
   await mkdir(join(rootfs, 'bin'), { recursive: true });
   await copyFile('/bin/busybox', join(rootfs, 'bin/busybox'));
@@ -91,14 +108,18 @@ test('podman container on a Tessera network gets its address and reaches a secon
   assert.ok(m, `container A has a /32 from the Tessera pool: ${addr}`);
   const ipA = m[1]!;
   const held = await lab.ipam.ipsByHandle(`tessera-test.${a}`);
-  assert.deepEqual(held.map((i) => i.address), [ipA], 'IPAM handle <network>.<containerID>');
+  assert.deepEqual(
+    held.map((i) => i.address),
+    [ipA],
+    'IPAM handle <network>.<containerID>',
+  );
   const b = await podman(['run', '--rm', '--network', 'tessera-test', IMAGE, 'ping', '-c', '1', '-W', '3', ipA], false);
   assert.equal(b.code, 0, `container B reaches A: ${b.stdout}${b.stderr}`);
   await podman(['rm', '-f', a]);
   // podman's network teardown may also run from conmon's exit hook (`podman container cleanup`), a
   // separate process: give the DEL a moment rather than reading the allocation once.
   let left = await lab.ipam.ipsByHandle(`tessera-test.${a}`);
-  for (const deadline = Date.now() + 10_000; left.length > 0 && Date.now() < deadline; ) {
+  for (const deadline = Date.now() + 10_000; left.length > 0 && Date.now() < deadline;) {
     await new Promise((r) => setTimeout(r, 200));
     left = await lab.ipam.ipsByHandle(`tessera-test.${a}`);
   }

@@ -2,13 +2,26 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MemoryBackend, ResourceStore } from '../src/datastore/index.js';
 import type { Resource } from '../src/api/resource.js';
-import { calculatorFromResources, explainBetween, formatExplanation, loadPolicyResources } from '../src/cli/commands/policy.js';
+import {
+  calculatorFromResources,
+  explainBetween,
+  formatExplanation,
+  loadPolicyResources,
+} from '../src/cli/commands/policy.js';
 
 const wep = (ns: string, pod: string, ip: string, labels: Record<string, string>): Resource => ({
   apiVersion: 'projectcalico.org/v3',
   kind: 'WorkloadEndpoint',
   metadata: { name: `n1-k8s-${pod}-eth0`, namespace: ns, labels },
-  spec: { node: 'n1', orchestrator: 'k8s', pod, endpoint: 'eth0', interfaceName: `tsr${pod}`, ipNetworks: [`${ip}/32`], profiles: [`kns.${ns}`] },
+  spec: {
+    node: 'n1',
+    orchestrator: 'k8s',
+    pod,
+    endpoint: 'eth0',
+    interfaceName: `tsr${pod}`,
+    ipNetworks: [`${ip}/32`],
+    profiles: [`kns.${ns}`],
+  },
 });
 
 test('policy explain over datastore resources names tier, policy and rule on both sides', async () => {
@@ -22,7 +35,10 @@ test('policy explain over datastore resources names tier, policy and rule on bot
       apiVersion: 'networking.k8s.io/v1',
       kind: 'NetworkPolicy',
       metadata: { name: 'db', namespace: 'x' },
-      spec: { podSelector: { matchLabels: { app: 'db' } }, ingress: [{ from: [{ podSelector: { matchLabels: { app: 'web' } } }], ports: [{ port: 5432 }] }] },
+      spec: {
+        podSelector: { matchLabels: { app: 'db' } },
+        ingress: [{ from: [{ podSelector: { matchLabels: { app: 'web' } } }], ports: [{ port: 5432 }] }],
+      },
     },
   ];
   for (const r of resources) await store.create(r);
@@ -42,6 +58,9 @@ test('policy explain over datastore resources names tier, policy and rule on bot
   assert.match(text, /ingress \(x\/n1-k8s-b-eth0\): DENY by tier "default" default action/);
   assert.match(text, /egress  \(x\/n1-k8s-a-eth0\): ALLOW by profile "kns.x"/);
 
-  assert.throws(() => explainBetween(calc, 'x/zzz', 'x/b', { port: 80 }), /no unique workload endpoint matches "x\/zzz"/);
+  assert.throws(
+    () => explainBetween(calc, 'x/zzz', 'x/b', { port: 80 }),
+    /no unique workload endpoint matches "x\/zzz"/,
+  );
   await backend.close();
 });

@@ -5,14 +5,20 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadSuite, stepsOf, substitute, type Suite as SuiteModel, type SuiteCase, type SuiteStep } from './helpers/netpol-suite.js';
+import {
+  loadSuite,
+  stepsOf,
+  substitute,
+  type Suite as SuiteModel,
+  type SuiteCase,
+  type SuiteStep,
+} from './helpers/netpol-suite.js';
 import { explainFlow, PolicyCalculator, protocolNumber, type K8sNetworkPolicyInput } from '../src/policy/index.js';
 
 type PolicyDoc = { metadata: { name: string; namespace: string }; spec: K8sNetworkPolicyInput['spec'] };
 type Step = SuiteStep<PolicyDoc>;
 type Case = SuiteCase<PolicyDoc>;
 type Suite = SuiteModel<PolicyDoc>;
-
 
 function podIp(i: number): string {
   // Spread over three "nodes" (10.244.<node>.x) so ipBlock prefixes differ between pods.
@@ -76,7 +82,11 @@ function runCase(suite: Suite, c: Case, checked: { n: number }): string[] {
     }
     for (const p of step.policies ?? []) {
       const spec = JSON.parse(substitute(JSON.stringify(p.spec), ips)) as K8sNetworkPolicyInput['spec'];
-      calc.apply({ kind: 'K8sNetworkPolicy', key: `${p.metadata.namespace}/${p.metadata.name}`, value: { name: p.metadata.name, namespace: p.metadata.namespace, spec } });
+      calc.apply({
+        kind: 'K8sNetworkPolicy',
+        key: `${p.metadata.namespace}/${p.metadata.name}`,
+        value: { name: p.metadata.name, namespace: p.metadata.namespace, spec },
+      });
       live.add(`${p.metadata.namespace}/${p.metadata.name}`);
     }
     const model = calc.resolve();
@@ -94,7 +104,9 @@ function runCase(suite: Suite, c: Case, checked: { n: number }): string[] {
           });
           checked.n++;
           if (ex?.allowed !== want) {
-            failures.push(`${c.id} step ${si} ${probe.protocol}/${probe.port} ${from}->${to}: want ${want ? 'allow' : 'deny'}, got ${ex?.allowed}\n   egress: ${ex?.egress.trace.join(' | ')}\n   ingress: ${ex?.ingress.trace.join(' | ')}`);
+            failures.push(
+              `${c.id} step ${si} ${probe.protocol}/${probe.port} ${from}->${to}: want ${want ? 'allow' : 'deny'}, got ${ex?.allowed}\n   egress: ${ex?.egress.trace.join(' | ')}\n   ingress: ${ex?.ingress.trace.join(' | ')}`,
+            );
           }
         });
       });

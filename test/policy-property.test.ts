@@ -11,7 +11,13 @@ import { PolicyCalculator, type PolicyInput, type RuleSpec } from '../src/policy
 import { interpretHooks, interpretNft, renderNft } from '../src/dataplane/nft/index.js';
 
 type Eq = [string, string][];
-interface REp { ns: string; name: string; ip: string; labels: Record<string, string>; svcPort?: number }
+interface REp {
+  ns: string;
+  name: string;
+  ip: string;
+  labels: Record<string, string>;
+  svcPort?: number;
+}
 interface RRule {
   action: 'Allow' | 'Deny' | 'Pass' | 'Log';
   proto?: 'TCP' | 'UDP' | 'ICMP';
@@ -23,8 +29,23 @@ interface RRule {
   notNets?: string[];
   ports?: (number | string)[];
 }
-interface RPolicy { name: string; ns?: string; tier: 't1' | 'default'; order?: number; sel: Eq; types: ('Ingress' | 'Egress')[]; ingress: RRule[]; egress: RRule[] }
-interface World { nsLabels: Record<string, string>; eps: REp[]; t1Default: 'Deny' | 'Pass'; policies: RPolicy[]; ext: string[] }
+interface RPolicy {
+  name: string;
+  ns?: string;
+  tier: 't1' | 'default';
+  order?: number;
+  sel: Eq;
+  types: ('Ingress' | 'Egress')[];
+  ingress: RRule[];
+  egress: RRule[];
+}
+interface World {
+  nsLabels: Record<string, string>;
+  eps: REp[];
+  t1Default: 'Deny' | 'Pass';
+  policies: RPolicy[];
+  ext: string[];
+}
 
 const PROTO = { TCP: 6, UDP: 17, ICMP: 1 } as const;
 const selText = (eq: Eq) => eq.map(([k, v]) => `${k} == "${v}"`).join(' && ');
@@ -37,7 +58,13 @@ const inCidr = (ip: string, cidr: string) => {
 };
 
 // ---- reference evaluator -------------------------------------------------------------------------
-interface Pkt { src: string; dst: string; proto: number; dport?: number; icmpType?: number }
+interface Pkt {
+  src: string;
+  dst: string;
+  proto: number;
+  dport?: number;
+  icmpType?: number;
+}
 
 function peerMatches(w: World, pol: RPolicy, r: RRule, ip: string): boolean {
   if (r.nets && !r.nets.some((c) => inCidr(ip, c))) return false;
@@ -50,7 +77,11 @@ function peerMatches(w: World, pol: RPolicy, r: RRule, ip: string): boolean {
       return pol.ns === undefined || e.ns === pol.ns;
     });
     const extHit =
-      pol.ns === undefined && !r.peerNsSel && r.peerSel !== undefined && selMatch(r.peerSel, { app: 'ext' }) && w.ext.some((c) => inCidr(ip, c));
+      pol.ns === undefined &&
+      !r.peerNsSel &&
+      r.peerSel !== undefined &&
+      selMatch(r.peerSel, { app: 'ext' }) &&
+      w.ext.some((c) => inCidr(ip, c));
     if (!hit && !extHit) return false;
   }
   return true;
@@ -70,7 +101,13 @@ function ruleHit(w: World, pol: RPolicy, r: RRule, p: Pkt, dir: 'ingress' | 'egr
         return p.dport !== undefined && p.dport >= lo && p.dport <= hi;
       }
       // Named port: on the destination endpoint, which (egress) must also satisfy the peer selector.
-      return w.eps.some((e) => e.ip === p.dst && e.svcPort === p.dport && p.proto === 6 && (dir === 'ingress' || peerMatches(w, pol, { ...r, nets: undefined, notNets: undefined }, e.ip)));
+      return w.eps.some(
+        (e) =>
+          e.ip === p.dst &&
+          e.svcPort === p.dport &&
+          p.proto === 6 &&
+          (dir === 'ingress' || peerMatches(w, pol, { ...r, nets: undefined, notNets: undefined }, e.ip)),
+      );
     });
     if (!ok) return false;
   }
@@ -78,12 +115,23 @@ function ruleHit(w: World, pol: RPolicy, r: RRule, p: Pkt, dir: 'ingress' | 'egr
 }
 
 function refSide(w: World, ep: REp, dir: 'ingress' | 'egress', p: Pkt): boolean {
-  const applies = w.policies.filter((pol) => selMatch(pol.sel, ep.labels) && (pol.ns === undefined || pol.ns === ep.ns));
+  const applies = w.policies.filter(
+    (pol) => selMatch(pol.sel, ep.labels) && (pol.ns === undefined || pol.ns === ep.ns),
+  );
   return (refTiers(w, applies, dir, p, true) ?? 'allow') === 'allow'; // kns profile: allow
 }
 
 // ---- generators ----------------------------------------------------------------------------------
-const arbEq = fc.subarray([['app', 'web'], ['app', 'db'], ['env', 'prod']] as [string, string][], { maxLength: 2 }).filter((eq) => new Set(eq.map((e) => e[0])).size === eq.length);
+const arbEq = fc
+  .subarray(
+    [
+      ['app', 'web'],
+      ['app', 'db'],
+      ['env', 'prod'],
+    ] as [string, string][],
+    { maxLength: 2 },
+  )
+  .filter((eq) => new Set(eq.map((e) => e[0])).size === eq.length);
 const arbRule: fc.Arbitrary<RRule> = fc
   .record(
     {
@@ -112,8 +160,14 @@ const arbRule: fc.Arbitrary<RRule> = fc
 const arbRunRule: fc.Arbitrary<RRule> = fc
   .record(
     {
-      action: fc.oneof({ arbitrary: fc.constant<RRule['action']>('Allow'), weight: 12 }, fc.constantFrom<RRule['action']>('Deny', 'Pass', 'Log')),
-      proto: fc.oneof({ arbitrary: fc.constantFrom<NonNullable<RRule['proto']>>('TCP', 'UDP'), weight: 8 }, fc.constant<NonNullable<RRule['proto']>>('ICMP')),
+      action: fc.oneof(
+        { arbitrary: fc.constant<RRule['action']>('Allow'), weight: 12 },
+        fc.constantFrom<RRule['action']>('Deny', 'Pass', 'Log'),
+      ),
+      proto: fc.oneof(
+        { arbitrary: fc.constantFrom<NonNullable<RRule['proto']>>('TCP', 'UDP'), weight: 8 },
+        fc.constant<NonNullable<RRule['proto']>>('ICMP'),
+      ),
       peerSel: arbEq,
       nets: fc.constantFrom<string[]>(['10.0.0.0/16'], ['10.0.1.0/24', '192.168.7.0/24']),
       ports: fc.constantFrom<(number | string)[]>([80], ['79:80'], ['svc'], [81, 'svc'], [79, 81], ['80:81']),
@@ -127,31 +181,61 @@ const arbRunRule: fc.Arbitrary<RRule> = fc
   });
 
 /** `dense`: most policies in one tier and selecting everything, so consecutive policies apply to one endpoint. */
-const arbWorldWith = (rule: fc.Arbitrary<RRule>, maxPolicies: number, maxRules = 3, dense = false): fc.Arbitrary<World> => fc.record({
-  nsLabels: fc.record({ n0: fc.constantFrom('a', 'b'), n1: fc.constantFrom('a', 'b') }),
-  eps: fc.array(fc.record({ ns: fc.constantFrom('n0', 'n1'), app: fc.constantFrom('web', 'db', undefined), env: fc.constantFrom('prod', undefined), svc: fc.constantFrom(80, 81, undefined), net: fc.constantFrom(0, 1) }), { minLength: 2, maxLength: 5 }).map((xs) =>
-    xs.map((x, i): REp => {
-      const labels: Record<string, string> = {};
-      if (x.app) labels.app = x.app;
-      if (x.env) labels.env = x.env;
-      return { ns: x.ns, name: `e${i}`, ip: `10.0.${x.net}.${i + 1}`, labels, ...(x.svc ? { svcPort: x.svc } : {}) };
-    }),
-  ),
-  t1Default: fc.constantFrom('Deny', 'Pass'),
-  ext: fc.constantFrom(['192.168.7.0/24'], ['192.168.0.0/16']),
-  policies: fc.array(
-    fc.record({
-      ns: fc.constantFrom('n0', 'n1', undefined),
-      tier: dense ? fc.oneof({ arbitrary: fc.constant<RPolicy['tier']>('default'), weight: 4 }, fc.constant<RPolicy['tier']>('t1')) : fc.constantFrom<RPolicy['tier']>('t1', 'default'),
-      order: fc.constantFrom(1, 2, undefined),
-      sel: dense ? fc.oneof({ arbitrary: fc.constant<Eq>([]), weight: 3 }, arbEq) : arbEq,
-      types: fc.constantFrom<('Ingress' | 'Egress')[]>(['Ingress'], ['Egress'], ['Ingress', 'Egress']),
-      ingress: fc.array(rule, { maxLength: maxRules }),
-      egress: fc.array(rule, { maxLength: maxRules }),
-    }),
-    { maxLength: maxPolicies },
-  ).map((ps) => ps.map((p, i) => ({ ...p, name: `p${i}` }) as RPolicy)),
-});
+const arbWorldWith = (
+  rule: fc.Arbitrary<RRule>,
+  maxPolicies: number,
+  maxRules = 3,
+  dense = false,
+): fc.Arbitrary<World> =>
+  fc.record({
+    nsLabels: fc.record({ n0: fc.constantFrom('a', 'b'), n1: fc.constantFrom('a', 'b') }),
+    eps: fc
+      .array(
+        fc.record({
+          ns: fc.constantFrom('n0', 'n1'),
+          app: fc.constantFrom('web', 'db', undefined),
+          env: fc.constantFrom('prod', undefined),
+          svc: fc.constantFrom(80, 81, undefined),
+          net: fc.constantFrom(0, 1),
+        }),
+        { minLength: 2, maxLength: 5 },
+      )
+      .map((xs) =>
+        xs.map((x, i): REp => {
+          const labels: Record<string, string> = {};
+          if (x.app) labels.app = x.app;
+          if (x.env) labels.env = x.env;
+          return {
+            ns: x.ns,
+            name: `e${i}`,
+            ip: `10.0.${x.net}.${i + 1}`,
+            labels,
+            ...(x.svc ? { svcPort: x.svc } : {}),
+          };
+        }),
+      ),
+    t1Default: fc.constantFrom('Deny', 'Pass'),
+    ext: fc.constantFrom(['192.168.7.0/24'], ['192.168.0.0/16']),
+    policies: fc
+      .array(
+        fc.record({
+          ns: fc.constantFrom('n0', 'n1', undefined),
+          tier: dense
+            ? fc.oneof(
+                { arbitrary: fc.constant<RPolicy['tier']>('default'), weight: 4 },
+                fc.constant<RPolicy['tier']>('t1'),
+              )
+            : fc.constantFrom<RPolicy['tier']>('t1', 'default'),
+          order: fc.constantFrom(1, 2, undefined),
+          sel: dense ? fc.oneof({ arbitrary: fc.constant<Eq>([]), weight: 3 }, arbEq) : arbEq,
+          types: fc.constantFrom<('Ingress' | 'Egress')[]>(['Ingress'], ['Egress'], ['Ingress', 'Egress']),
+          ingress: fc.array(rule, { maxLength: maxRules }),
+          egress: fc.array(rule, { maxLength: maxRules }),
+        }),
+        { maxLength: maxPolicies },
+      )
+      .map((ps) => ps.map((p, i) => ({ ...p, name: `p${i}` }) as RPolicy)),
+  });
 const arbWorld = arbWorldWith(arbRule, 4);
 
 function toRule(r: RRule): RuleSpec {
@@ -160,59 +244,111 @@ function toRule(r: RRule): RuleSpec {
   if (r.peerNsSel) peer.namespaceSelector = selText(r.peerNsSel) || 'all()';
   if (r.nets) peer.nets = r.nets;
   if (r.notNets) peer.notNets = r.notNets;
-  return { action: r.action, ...(r.proto ? { protocol: r.proto } : {}), ...(r.notProto ? { notProtocol: r.notProto } : {}), ...(r.icmpType !== undefined ? { icmp: { type: r.icmpType } } : {}), source: {}, destination: {}, ...(r.ports ? { destination: { ports: r.ports } } : {}), [Symbol.for('peer')]: peer } as RuleSpec;
+  return {
+    action: r.action,
+    ...(r.proto ? { protocol: r.proto } : {}),
+    ...(r.notProto ? { notProtocol: r.notProto } : {}),
+    ...(r.icmpType !== undefined ? { icmp: { type: r.icmpType } } : {}),
+    source: {},
+    destination: {},
+    ...(r.ports ? { destination: { ports: r.ports } } : {}),
+    [Symbol.for('peer')]: peer,
+  } as RuleSpec;
 }
 
 /** An RRule as a RuleSpec of one direction: the peer on the far side, ports on the destination. */
-const mk = (dir: 'ingress' | 'egress') => (r: RRule): RuleSpec => {
-  const base = toRule(r);
-  const peer = (base as unknown as Record<symbol, Record<string, unknown>>)[Symbol.for('peer')] as Record<string, unknown>;
-  const out: RuleSpec = { action: base.action, ...(base.protocol ? { protocol: base.protocol } : {}), ...(base.notProtocol ? { notProtocol: base.notProtocol } : {}), ...(base.icmp ? { icmp: base.icmp } : {}) };
-  if (dir === 'ingress') return { ...out, source: peer, destination: r.ports ? { ports: r.ports } : {} };
-  return { ...out, destination: { ...peer, ...(r.ports ? { ports: r.ports } : {}) } };
-};
+const mk =
+  (dir: 'ingress' | 'egress') =>
+  (r: RRule): RuleSpec => {
+    const base = toRule(r);
+    const peer = (base as unknown as Record<symbol, Record<string, unknown>>)[Symbol.for('peer')] as Record<
+      string,
+      unknown
+    >;
+    const out: RuleSpec = {
+      action: base.action,
+      ...(base.protocol ? { protocol: base.protocol } : {}),
+      ...(base.notProtocol ? { notProtocol: base.notProtocol } : {}),
+      ...(base.icmp ? { icmp: base.icmp } : {}),
+    };
+    if (dir === 'ingress') return { ...out, source: peer, destination: r.ports ? { ports: r.ports } : {} };
+    return { ...out, destination: { ...peer, ...(r.ports ? { ports: r.ports } : {}) } };
+  };
 
 function build(w: World): PolicyCalculator {
   const c = new PolicyCalculator({ nodeName: 'n' });
-  for (const [ns, team] of Object.entries(w.nsLabels)) c.apply({ kind: 'Namespace', key: ns, value: { name: ns, labels: { team } } });
+  for (const [ns, team] of Object.entries(w.nsLabels))
+    c.apply({ kind: 'Namespace', key: ns, value: { name: ns, labels: { team } } });
   c.apply({ kind: 'Tier', key: 't1', value: { name: 't1', order: 10, defaultAction: w.t1Default } });
   c.apply({ kind: 'NetworkSet', key: 'ext', value: { name: 'ext', nets: w.ext, labels: { app: 'ext' } } });
   for (const e of w.eps) {
-    c.apply({ kind: 'WorkloadEndpoint', key: `${e.ns}/${e.name}`, value: { name: e.name, namespace: e.ns, node: 'n', interfaceName: `tsr${e.name}`, ipNetworks: [`${e.ip}/32`], labels: e.labels, ...(e.svcPort ? { ports: [{ name: 'svc', protocol: 'TCP', port: e.svcPort }] } : {}) } });
+    c.apply({
+      kind: 'WorkloadEndpoint',
+      key: `${e.ns}/${e.name}`,
+      value: {
+        name: e.name,
+        namespace: e.ns,
+        node: 'n',
+        interfaceName: `tsr${e.name}`,
+        ipNetworks: [`${e.ip}/32`],
+        labels: e.labels,
+        ...(e.svcPort ? { ports: [{ name: 'svc', protocol: 'TCP', port: e.svcPort }] } : {}),
+      },
+    });
   }
   for (const p of w.policies) {
-    const spec = { tier: p.tier, ...(p.order !== undefined ? { order: p.order } : {}), selector: selText(p.sel), types: p.types, ingress: p.ingress.map(mk('ingress')), egress: p.egress.map(mk('egress')) };
-    const input: PolicyInput = p.ns ? { kind: 'NetworkPolicy', name: p.name, namespace: p.ns, spec } : { kind: 'GlobalNetworkPolicy', name: p.name, spec };
+    const spec = {
+      tier: p.tier,
+      ...(p.order !== undefined ? { order: p.order } : {}),
+      selector: selText(p.sel),
+      types: p.types,
+      ingress: p.ingress.map(mk('ingress')),
+      egress: p.egress.map(mk('egress')),
+    };
+    const input: PolicyInput = p.ns
+      ? { kind: 'NetworkPolicy', name: p.name, namespace: p.ns, spec }
+      : { kind: 'GlobalNetworkPolicy', name: p.name, spec };
     c.apply({ kind: 'Policy', key: p.ns ? `${p.ns}/${p.name}` : p.name, value: input });
   }
   return c;
 }
 
-const arbPkt = fc.record({ s: fc.nat(6), d: fc.nat(5), proto: fc.constantFrom(6, 17, 1), dport: fc.constantFrom(79, 80, 81), icmpType: fc.constantFrom(0, 8) });
+const arbPkt = fc.record({
+  s: fc.nat(6),
+  d: fc.nat(5),
+  proto: fc.constantFrom(6, 17, 1),
+  dport: fc.constantFrom(79, 80, 81),
+  icmpType: fc.constantFrom(0, 8),
+});
 
 type APkt = typeof arbPkt extends fc.Arbitrary<infer T> ? T : never;
 function checkWorld(w: World, pkts: readonly APkt[]): ReturnType<typeof renderNft> {
-      const state = renderNft(build(w).resolve());
-      for (const k of pkts) {
-        const src = k.s < w.eps.length ? w.eps[k.s] : undefined;
-        const dst = w.eps[k.d % w.eps.length] as REp;
-        const srcIp = src ? src.ip : k.s % 2 ? '192.168.7.9' : '10.0.1.77';
-        if (src === dst) continue;
-        const p: Pkt = { src: srcIp, dst: dst.ip, proto: k.proto, ...(k.proto === 1 ? { icmpType: k.icmpType } : { dport: k.dport }) };
-        const want = (src ? refSide(w, src, 'egress', p) : true) && refSide(w, dst, 'ingress', p);
-        const got = interpretNft(state, {
-          hook: 'forward',
-          iif: src ? `tsr${src.name}` : 'eth0',
-          oif: `tsr${dst.name}`,
-          src: p.src,
-          dst: p.dst,
-          protocol: p.proto,
-          ...(p.dport !== undefined ? { dstPort: p.dport, srcPort: 40000 } : {}),
-          ...(p.icmpType !== undefined ? { icmpType: p.icmpType, icmpCode: 0 } : {}),
-        });
-        assert.equal(got.verdict === 'accept', want, `packet ${JSON.stringify(p)} path ${got.path.join(' > ')}`);
-      }
-      return state;
+  const state = renderNft(build(w).resolve());
+  for (const k of pkts) {
+    const src = k.s < w.eps.length ? w.eps[k.s] : undefined;
+    const dst = w.eps[k.d % w.eps.length] as REp;
+    const srcIp = src ? src.ip : k.s % 2 ? '192.168.7.9' : '10.0.1.77';
+    if (src === dst) continue;
+    const p: Pkt = {
+      src: srcIp,
+      dst: dst.ip,
+      proto: k.proto,
+      ...(k.proto === 1 ? { icmpType: k.icmpType } : { dport: k.dport }),
+    };
+    const want = (src ? refSide(w, src, 'egress', p) : true) && refSide(w, dst, 'ingress', p);
+    const got = interpretNft(state, {
+      hook: 'forward',
+      iif: src ? `tsr${src.name}` : 'eth0',
+      oif: `tsr${dst.name}`,
+      src: p.src,
+      dst: p.dst,
+      protocol: p.proto,
+      ...(p.dport !== undefined ? { dstPort: p.dport, srcPort: 40000 } : {}),
+      ...(p.icmpType !== undefined ? { icmpType: p.icmpType, icmpCode: 0 } : {}),
+    });
+    assert.equal(got.verdict === 'accept', want, `packet ${JSON.stringify(p)} path ${got.path.join(' > ')}`);
+  }
+  return state;
 }
 
 test('rendered nft verdicts equal the reference evaluator', () => {
@@ -238,14 +374,38 @@ test('runs of Allow-only policies (one port map lookup) keep first-match verdict
 });
 
 test('fail closed and anti-spoofing in the rendered table', () => {
-  const w: World = { nsLabels: { n0: 'a', n1: 'b' }, eps: [{ ns: 'n0', name: 'e0', ip: '10.0.0.1', labels: {} }, { ns: 'n0', name: 'e1', ip: '10.0.0.2', labels: {} }], t1Default: 'Deny', policies: [], ext: ['192.168.7.0/24'] };
+  const w: World = {
+    nsLabels: { n0: 'a', n1: 'b' },
+    eps: [
+      { ns: 'n0', name: 'e0', ip: '10.0.0.1', labels: {} },
+      { ns: 'n0', name: 'e1', ip: '10.0.0.2', labels: {} },
+    ],
+    t1Default: 'Deny',
+    policies: [],
+    ext: ['192.168.7.0/24'],
+  };
   const state = renderNft(build(w).resolve());
   const base = { hook: 'forward' as const, protocol: 6, dstPort: 80, srcPort: 1 };
-  assert.equal(interpretNft(state, { ...base, iif: 'tsre0', oif: 'tsre1', src: '10.0.0.1', dst: '10.0.0.2' }).verdict, 'accept');
-  assert.equal(interpretNft(state, { ...base, iif: 'tsre0', oif: 'tsre1', src: '10.0.0.9', dst: '10.0.0.2' }).verdict, 'drop');
-  assert.equal(interpretNft(state, { ...base, iif: 'tsrnew', oif: 'tsre1', src: '10.0.0.5', dst: '10.0.0.2' }).verdict, 'drop');
-  assert.equal(interpretNft(state, { ...base, iif: 'eth0', oif: 'tsrnew', src: '10.9.0.5', dst: '10.0.0.7' }).verdict, 'drop');
-  assert.equal(interpretNft(state, { ...base, iif: 'eth0', oif: 'eth1', src: '10.9.0.5', dst: '10.0.0.7' }).verdict, 'accept');
+  assert.equal(
+    interpretNft(state, { ...base, iif: 'tsre0', oif: 'tsre1', src: '10.0.0.1', dst: '10.0.0.2' }).verdict,
+    'accept',
+  );
+  assert.equal(
+    interpretNft(state, { ...base, iif: 'tsre0', oif: 'tsre1', src: '10.0.0.9', dst: '10.0.0.2' }).verdict,
+    'drop',
+  );
+  assert.equal(
+    interpretNft(state, { ...base, iif: 'tsrnew', oif: 'tsre1', src: '10.0.0.5', dst: '10.0.0.2' }).verdict,
+    'drop',
+  );
+  assert.equal(
+    interpretNft(state, { ...base, iif: 'eth0', oif: 'tsrnew', src: '10.9.0.5', dst: '10.0.0.7' }).verdict,
+    'drop',
+  );
+  assert.equal(
+    interpretNft(state, { ...base, iif: 'eth0', oif: 'eth1', src: '10.9.0.5', dst: '10.0.0.7' }).verdict,
+    'accept',
+  );
 });
 
 // ---- host endpoints ------------------------------------------------------------------------------
@@ -253,20 +413,53 @@ test('fail closed and anti-spoofing in the rendered table', () => {
 // combinations, and packets to and from the host and forwarded through it, run through every hook
 // the kernel would run (raw, mangle, filter) with the mark carried between them.
 type Opt = 'none' | 'aof' | 'pre' | 'dnt';
-interface HPolicy extends RPolicy { opt: Opt }
-interface HWorld extends World { hep: { iface: 'eth0' | '*'; labels: Record<string, string>; allowProfile: boolean }; hpolicies: HPolicy[] }
+interface HPolicy extends RPolicy {
+  opt: Opt;
+}
+interface HWorld extends World {
+  hep: { iface: 'eth0' | '*'; labels: Record<string, string>; allowProfile: boolean };
+  hpolicies: HPolicy[];
+}
 const HOST_IP = '10.0.9.1';
-const FAILSAFE_IN = [[6, 22], [17, 68], [6, 179], [6, 2379], [6, 2380], [6, 5473], [6, 6443], [6, 6666], [6, 6667]];
-const FAILSAFE_OUT = [[17, 53], [17, 67], [6, 179], [6, 2379], [6, 2380], [6, 5473], [6, 6443], [6, 6666], [6, 6667]];
+const FAILSAFE_IN = [
+  [6, 22],
+  [17, 68],
+  [6, 179],
+  [6, 2379],
+  [6, 2380],
+  [6, 5473],
+  [6, 6443],
+  [6, 6666],
+  [6, 6667],
+];
+const FAILSAFE_OUT = [
+  [17, 53],
+  [17, 67],
+  [6, 179],
+  [6, 2379],
+  [6, 2380],
+  [6, 5473],
+  [6, 6443],
+  [6, 6666],
+  [6, 6667],
+];
 const failsafe = (list: number[][], p: Pkt) => list.some(([proto, port]) => p.proto === proto && p.dport === port);
 
 /** First decision of the tiers (`undefined`: none); `defaultDrop` ends a tier that applied with its default action. */
-function refTiers(w: World, ps: readonly RPolicy[], dir: 'ingress' | 'egress', p: Pkt, defaultDrop: boolean): 'allow' | 'deny' | undefined {
+function refTiers(
+  w: World,
+  ps: readonly RPolicy[],
+  dir: 'ingress' | 'egress',
+  p: Pkt,
+  defaultDrop: boolean,
+): 'allow' | 'deny' | undefined {
   const type = dir === 'ingress' ? 'Ingress' : 'Egress';
   for (const tier of ['t1', 'default'] as const) {
     const tps = ps
       .filter((x) => x.tier === tier && x.types.includes(type))
-      .sort((a, b) => (a.order ?? Infinity) - (b.order ?? Infinity) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      .sort(
+        (a, b) => (a.order ?? Infinity) - (b.order ?? Infinity) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0),
+      );
     if (!tps.length) continue;
     let pass = false;
     outer: for (const pol of tps) {
@@ -292,7 +485,8 @@ function refHostNormal(w: HWorld, ps: readonly RPolicy[], dir: 'ingress' | 'egre
   return w.hep.allowProfile; // profiles: projectcalico-default-allow, else the final drop
 }
 
-const hepPolicies = (w: HWorld, opts: Opt[]) => w.hpolicies.filter((x) => opts.includes(x.opt) && selMatch(x.sel, w.hep.labels));
+const hepPolicies = (w: HWorld, opts: Opt[]) =>
+  w.hpolicies.filter((x) => opts.includes(x.opt) && selMatch(x.sel, w.hep.labels));
 
 /** Packet to the host through `iif`, or from it through `oif`. */
 function refHost(w: HWorld, dir: 'ingress' | 'egress', iface: string, p: Pkt): boolean {
@@ -331,7 +525,11 @@ function refHostForward(w: HWorld, dir: 'ingress' | 'egress', iface: string, p: 
 const arbHWorld: fc.Arbitrary<HWorld> = fc
   .record({
     base: arbWorldWith(arbRule, 0),
-    hep: fc.record({ iface: fc.constantFrom<'eth0' | '*'>('eth0', '*'), labels: arbEq.map((eq) => Object.fromEntries(eq)), allowProfile: fc.boolean() }),
+    hep: fc.record({
+      iface: fc.constantFrom<'eth0' | '*'>('eth0', '*'),
+      labels: arbEq.map((eq) => Object.fromEntries(eq)),
+      allowProfile: fc.boolean(),
+    }),
     hpolicies: fc.array(
       fc.record({
         tier: fc.constantFrom<RPolicy['tier']>('t1', 'default'),
@@ -348,15 +546,42 @@ const arbHWorld: fc.Arbitrary<HWorld> = fc
   .map(({ base, hep, hpolicies }) => ({
     ...base,
     hep,
-    hpolicies: hpolicies.map((p, i): HPolicy => (p.opt === 'pre' ? { ...p, name: `h${i}`, types: ['Ingress'], egress: [] } : { ...p, name: `h${i}` })),
+    hpolicies: hpolicies.map((p, i): HPolicy =>
+      p.opt === 'pre' ? { ...p, name: `h${i}`, types: ['Ingress'], egress: [] } : { ...p, name: `h${i}` },
+    ),
   }));
 
 function buildHost(w: HWorld): PolicyCalculator {
   const c = build(w);
-  c.apply({ kind: 'HostEndpoint', key: 'h', value: { name: 'h', node: 'n', interfaceName: w.hep.iface, labels: w.hep.labels, ...(w.hep.allowProfile ? { profiles: ['projectcalico-default-allow'] } : {}) } });
+  c.apply({
+    kind: 'HostEndpoint',
+    key: 'h',
+    value: {
+      name: 'h',
+      node: 'n',
+      interfaceName: w.hep.iface,
+      labels: w.hep.labels,
+      ...(w.hep.allowProfile ? { profiles: ['projectcalico-default-allow'] } : {}),
+    },
+  });
   for (const p of w.hpolicies) {
-    const flags = p.opt === 'aof' ? { applyOnForward: true } : p.opt === 'pre' ? { preDNAT: true, applyOnForward: true } : p.opt === 'dnt' ? { doNotTrack: true, applyOnForward: true } : {};
-    const spec = { tier: p.tier, ...(p.order !== undefined ? { order: p.order } : {}), selector: selText(p.sel), types: p.types, ingress: p.ingress.map(mk('ingress')), egress: p.egress.map(mk('egress')), ...flags };
+    const flags =
+      p.opt === 'aof'
+        ? { applyOnForward: true }
+        : p.opt === 'pre'
+          ? { preDNAT: true, applyOnForward: true }
+          : p.opt === 'dnt'
+            ? { doNotTrack: true, applyOnForward: true }
+            : {};
+    const spec = {
+      tier: p.tier,
+      ...(p.order !== undefined ? { order: p.order } : {}),
+      selector: selText(p.sel),
+      types: p.types,
+      ingress: p.ingress.map(mk('ingress')),
+      egress: p.egress.map(mk('egress')),
+      ...flags,
+    };
     c.apply({ kind: 'Policy', key: p.name, value: { kind: 'GlobalNetworkPolicy', name: p.name, spec } });
   }
   return c;
@@ -378,7 +603,10 @@ test('host endpoints, failsafes, preDNAT, doNotTrack and applyOnForward: rendere
     fc.property(arbHWorld, fc.array(arbHPkt, { minLength: 1, maxLength: 8 }), (w, pkts) => {
       const state = renderNft(buildHost(w).resolve());
       // Normal and applyOnForward GlobalNetworkPolicies select workloads too; preDNAT and doNotTrack never do.
-      const wl: World = { ...w, policies: [...w.policies, ...w.hpolicies.filter((x) => x.opt === 'none' || x.opt === 'aof')] };
+      const wl: World = {
+        ...w,
+        policies: [...w.policies, ...w.hpolicies.filter((x) => x.opt === 'none' || x.opt === 'aof')],
+      };
       for (const k of pkts) {
         const ep = w.eps[k.ep % w.eps.length] as REp;
         const l4 = k.proto === 1 ? { icmpType: k.icmpType } : { dport: k.dport };
@@ -388,22 +616,41 @@ test('host endpoints, failsafes, preDNAT, doNotTrack and applyOnForward: rendere
         if (k.path === 'to-host') {
           const p: Pkt = { src: k.ext, dst: HOST_IP, proto: k.proto, ...l4 };
           want = refHost(w, 'ingress', k.iface, p);
-          got = interpretHooks(state, { iif: k.iface, src: p.src, dst: p.dst, protocol: p.proto, ...nftL4 }, ['raw-prerouting', 'mangle-prerouting', 'input']);
+          got = interpretHooks(state, { iif: k.iface, src: p.src, dst: p.dst, protocol: p.proto, ...nftL4 }, [
+            'raw-prerouting',
+            'mangle-prerouting',
+            'input',
+          ]);
         } else if (k.path === 'from-host') {
           const p: Pkt = { src: HOST_IP, dst: k.ext, proto: k.proto, ...l4 };
           want = refHost(w, 'egress', k.iface, p);
-          got = interpretHooks(state, { iif: '', oif: k.iface, src: p.src, dst: p.dst, protocol: p.proto, ...nftL4 }, ['raw-output', 'output']);
+          got = interpretHooks(state, { iif: '', oif: k.iface, src: p.src, dst: p.dst, protocol: p.proto, ...nftL4 }, [
+            'raw-output',
+            'output',
+          ]);
         } else if (k.path === 'fwd-in') {
           const p: Pkt = { src: k.ext, dst: ep.ip, proto: k.proto, ...l4 };
           want = refHostForward(w, 'ingress', k.iface, p) && refSide(wl, ep, 'ingress', p);
-          got = interpretHooks(state, { iif: k.iface, oif: `tsr${ep.name}`, src: p.src, dst: p.dst, protocol: p.proto, ...nftL4 }, ['raw-prerouting', 'mangle-prerouting', 'forward']);
+          got = interpretHooks(
+            state,
+            { iif: k.iface, oif: `tsr${ep.name}`, src: p.src, dst: p.dst, protocol: p.proto, ...nftL4 },
+            ['raw-prerouting', 'mangle-prerouting', 'forward'],
+          );
         } else {
           const p: Pkt = { src: ep.ip, dst: k.ext, proto: k.proto, ...l4 };
           want = refSide(wl, ep, 'egress', p) && refHostForward(w, 'egress', k.iface, p);
-          got = interpretHooks(state, { iif: `tsr${ep.name}`, oif: k.iface, src: p.src, dst: p.dst, protocol: p.proto, ...nftL4 }, ['raw-prerouting', 'mangle-prerouting', 'forward']);
+          got = interpretHooks(
+            state,
+            { iif: `tsr${ep.name}`, oif: k.iface, src: p.src, dst: p.dst, protocol: p.proto, ...nftL4 },
+            ['raw-prerouting', 'mangle-prerouting', 'forward'],
+          );
         }
         if (!want) hostDecided++;
-        assert.equal(got.verdict === 'accept', want, `${k.path} via ${k.iface} ${JSON.stringify(l4)} hep ${JSON.stringify(w.hep)} path ${got.path.join(' > ')}`);
+        assert.equal(
+          got.verdict === 'accept',
+          want,
+          `${k.path} via ${k.iface} ${JSON.stringify(l4)} hep ${JSON.stringify(w.hep)} path ${got.path.join(' > ')}`,
+        );
       }
     }),
     { numRuns: 300, seed: 20261207 },

@@ -36,7 +36,10 @@ after(async () => {
 test('the README quick start works as written', { timeout: 240_000 }, async () => {
   const cmds = quickStartCommands(readFileSync(join(ROOT, 'README.md'), 'utf8'));
   assert.ok(cmds.length >= 5, `found ${cmds.length} commands in the Quick start block`);
-  assert.ok(cmds.some((c) => c.join(' ').startsWith('./bin/tessera apply -f examples/demo')), 'the block applies the demo manifests');
+  assert.ok(
+    cmds.some((c) => c.join(' ').startsWith('./bin/tessera apply -f examples/demo')),
+    'the block applies the demo manifests',
+  );
   for (const argv of cmds) {
     const args = argv.slice(1);
     if (args[0] === 'lab' && args[1] === 'up') args.push('--name', name);

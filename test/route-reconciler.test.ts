@@ -60,13 +60,37 @@ const state: RouteState = {
   allPools: ['10.66.0.0/16'],
   problems: [],
 };
-const vtep: VtepSpec = { device: VXLAN_DEVICE, family: 4, vni: 4096, port: 4789, localIp: '10.77.0.1', tunnelIp: '10.66.1.0', mac: '66:00:00:00:00:01', mtu: 1450 };
+const vtep: VtepSpec = {
+  device: VXLAN_DEVICE,
+  family: 4,
+  vni: 4096,
+  port: 4789,
+  localIp: '10.77.0.1',
+  tunnelIp: '10.66.1.0',
+  mac: '66:00:00:00:00:01',
+  mtu: 1450,
+};
 
 const kernelRoutes = async (family: 4 | 6) =>
-  (JSON.parse((await ip('-j', `-${family}`, 'route', 'show', 'proto', '80')).stdout) as { dst: string; type?: string; gateway?: string; dev?: string }[])
-    .map((r) => `${r.type === 'blackhole' ? 'blackhole ' : ''}${r.dst}${r.gateway ? ` via ${r.gateway}` : ''}${r.type === 'blackhole' ? '' : ` dev ${r.dev}`}`)
+  (
+    JSON.parse((await ip('-j', `-${family}`, 'route', 'show', 'proto', '80')).stdout) as {
+      dst: string;
+      type?: string;
+      gateway?: string;
+      dev?: string;
+    }[]
+  )
+    .map(
+      (r) =>
+        `${r.type === 'blackhole' ? 'blackhole ' : ''}${r.dst}${r.gateway ? ` via ${r.gateway}` : ''}${r.type === 'blackhole' ? '' : ` dev ${r.dev}`}`,
+    )
     .sort();
-const want4 = ['blackhole 10.66.1.0/26', '10.66.1.5 dev tsrA', '10.66.2.0/26 via 10.77.0.2 dev up0', `10.66.3.0/26 via 10.66.3.0 dev ${VXLAN_DEVICE}`].sort();
+const want4 = [
+  'blackhole 10.66.1.0/26',
+  '10.66.1.5 dev tsrA',
+  '10.66.2.0/26 via 10.77.0.2 dev up0',
+  `10.66.3.0/26 via 10.66.3.0 dev ${VXLAN_DEVICE}`,
+].sort();
 const want6 = ['blackhole fd00:66:1::/122', 'fd00:66:2::/122 via 2001:db8:77::2 dev up0'].sort();
 const fdb = async () => (await run(['bridge', 'fdb', 'show', 'dev', VXLAN_DEVICE], { netns: ns })).stdout;
 const neigh = async () => (await ip('neigh', 'show', 'dev', VXLAN_DEVICE)).stdout;
@@ -102,25 +126,39 @@ test('repairs drift and removes stray proto-80 routes, keeping routes it does no
   assert.deepEqual(await kernelRoutes(6), want6);
   assert.equal(JSON.parse((await ip('-j', 'link', 'show', 'dev', VXLAN_DEVICE)).stdout)[0].mtu, 1450);
   assert.match(await fdb(), /66:00:00:00:00:03 dst 10\.77\.0\.3/);
-  assert.match((await ip('route', 'show', '10.98.0.0/24')).stdout, /via 10\.77\.0\.2/, 'a route of another protocol is kept');
+  assert.match(
+    (await ip('route', 'show', '10.98.0.0/24')).stdout,
+    /via 10\.77\.0\.2/,
+    'a route of another protocol is kept',
+  );
 });
 
 test('a light cycle re-reads FDB and neighbours only when the peers changed; a full one always', async () => {
   await run(['bridge', 'fdb', 'del', '66:00:00:00:00:03', 'dev', VXLAN_DEVICE, 'dst', '10.77.0.3'], { netns: ns });
-  assert.equal((await reconciler.apply(state, { v4: vtep }, { full: false })).vtepChanges, 0, 'unchanged peers: not re-read');
+  assert.equal(
+    (await reconciler.apply(state, { v4: vtep }, { full: false })).vtepChanges,
+    0,
+    'unchanged peers: not re-read',
+  );
   assert.doesNotMatch(await fdb(), /66:00:00:00:00:03/);
   assert.equal((await reconciler.apply(state, { v4: vtep }, { full: true })).vtepChanges, 1, 'the resync repairs it');
   assert.match(await fdb(), /66:00:00:00:00:03 dst 10\.77\.0\.3/);
 
   const moved: RouteState = { ...state, vxlanPeers: [{ ...state.vxlanPeers[0]!, nodeIp: '10.77.0.4' }] };
-  assert.ok((await reconciler.apply(moved, { v4: vtep }, { full: false })).vtepChanges >= 1, 'changed peers are programmed');
+  assert.ok(
+    (await reconciler.apply(moved, { v4: vtep }, { full: false })).vtepChanges >= 1,
+    'changed peers are programmed',
+  );
   assert.match(await fdb(), /66:00:00:00:00:03 dst 10\.77\.0\.4/);
   assert.ok((await reconciler.apply(state, { v4: vtep }, { full: false })).vtepChanges >= 1);
   assert.match(await fdb(), /66:00:00:00:00:03 dst 10\.77\.0\.3/);
 });
 
 test('a route over a missing device waits for a later cycle instead of failing the batch', async () => {
-  const withGone: RouteState = { ...state, routes: [...routes, { family: 4, dst: '10.66.1.9/32', type: 'unicast', dev: 'tsrGone', scope: 'link' }] };
+  const withGone: RouteState = {
+    ...state,
+    routes: [...routes, { family: 4, dst: '10.66.1.9/32', type: 'unicast', dev: 'tsrGone', scope: 'link' }],
+  };
   const r = await reconciler.apply(withGone, { v4: vtep });
   assert.deepEqual(r, { routeChanges: 0, vtepChanges: 0, skippedRoutes: 1 });
 });
@@ -140,7 +178,10 @@ test('a VTEP rebuilt for another VNI gets its address and peers again', async ()
   const other = { ...vtep, vni: 4097 };
   const r = await reconciler.apply(state, { v4: other }, { full: false }); // a rebuilt VTEP has lost its peers: re-read even so
   assert.ok(r.vtepChanges >= 3, JSON.stringify(r));
-  assert.equal(JSON.parse((await ip('-d', '-j', 'link', 'show', 'dev', VXLAN_DEVICE)).stdout)[0].linkinfo.info_data.id, 4097);
+  assert.equal(
+    JSON.parse((await ip('-d', '-j', 'link', 'show', 'dev', VXLAN_DEVICE)).stdout)[0].linkinfo.info_data.id,
+    4097,
+  );
   assert.match((await ip('addr', 'show', 'dev', VXLAN_DEVICE)).stdout, /inet 10\.66\.1\.0\/32/);
   assert.match(await fdb(), /66:00:00:00:00:03 dst 10\.77\.0\.3/);
   assert.match(await neigh(), /10\.66\.3\.0 lladdr 66:00:00:00:00:03 PERMANENT/);
@@ -149,7 +190,7 @@ test('a VTEP rebuilt for another VNI gets its address and peers again', async ()
   await reconciler.apply(state, { v4: vtep });
 });
 
-test('a VTEP deleted by hand is rebuilt with its peers, even by a light cycle (the route monitor\'s)', async () => {
+test("a VTEP deleted by hand is rebuilt with its peers, even by a light cycle (the route monitor's)", async () => {
   await ip('link', 'del', VXLAN_DEVICE);
   const r = await reconciler.apply(state, { v4: vtep }, { full: false });
   assert.ok(r.vtepChanges >= 3, JSON.stringify(r));
@@ -168,11 +209,19 @@ test('killed tools are restarted by the next cycle', async () => {
 });
 
 test('a VTEP no longer needed is removed with its routes', async () => {
-  const none: RouteState = { ...state, routes: routes.filter((r) => r.dev !== VXLAN_DEVICE), vxlanPeers: [], needVxlan: { v4: false, v6: false } };
+  const none: RouteState = {
+    ...state,
+    routes: routes.filter((r) => r.dev !== VXLAN_DEVICE),
+    vxlanPeers: [],
+    needVxlan: { v4: false, v6: false },
+  };
   const r = await reconciler.apply(none, { v4: vtep });
   assert.equal(r.vtepChanges, 1);
   assert.equal((await run(['ip', 'link', 'show', 'dev', VXLAN_DEVICE], { netns: ns, check: false })).code, 1);
-  assert.deepEqual(await kernelRoutes(4), want4.filter((l) => !l.includes(VXLAN_DEVICE)));
+  assert.deepEqual(
+    await kernelRoutes(4),
+    want4.filter((l) => !l.includes(VXLAN_DEVICE)),
+  );
 });
 
 test('after close, a cycle fails instead of starting tools', async () => {

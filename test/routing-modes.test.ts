@@ -11,7 +11,17 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { labDown, labUp, loadLab, matrix, nodeStart, nodeStop, podCreate, podDelete, probePods } from '../src/lab/index.js';
+import {
+  labDown,
+  labUp,
+  loadLab,
+  matrix,
+  nodeStart,
+  nodeStop,
+  podCreate,
+  podDelete,
+  probePods,
+} from '../src/lab/index.js';
 import { run, start } from '../src/lib/exec.js';
 import { sleep } from '../src/lib/clock.js';
 import { ROUTE_PROTOCOL, VXLAN_DEVICE } from '../src/lib/marks.js';
@@ -58,7 +68,12 @@ async function modeLab(encapsulation: 'none' | 'vxlan' | 'vxlan-crosssubnet', su
     // itself is covered by lab-pods.test.ts). matrix and get go through the built CLI below.
     await labUp({ name, nodes: 3, subnets, encapsulation }, { env });
     // Two pods on node-1 (same-node path) and one on each other node.
-    const placements: [string, string][] = [['x/a1', 'node-1'], ['x/a2', 'node-1'], ['x/b', 'node-2'], ['y/c', 'node-3']];
+    const placements: [string, string][] = [
+      ['x/a1', 'node-1'],
+      ['x/a2', 'node-1'],
+      ['x/b', 'node-2'],
+      ['y/c', 'node-3'],
+    ];
     for (const [ref, node] of placements) await podCreate(loadLab(name, env), ref, { node });
     const st = await cli(['lab', 'status', '--name', name, '-o', 'json']);
     assert.equal(st.code, 0, st.stderr);
@@ -87,9 +102,15 @@ async function modeLab(encapsulation: 'none' | 'vxlan' | 'vxlan-crosssubnet', su
         await sleep(500);
       }
       assert.equal(m!.pods.length, 4, raw);
-      const pairs = Object.entries(m!.allowed).flatMap(([from, row]) => Object.entries(row).map(([to, ok]) => ({ from, to, ok })));
+      const pairs = Object.entries(m!.allowed).flatMap(([from, row]) =>
+        Object.entries(row).map(([to, ok]) => ({ from, to, ok })),
+      );
       assert.equal(pairs.length, 12, raw);
-      assert.deepEqual(pairs.filter((p) => !p.ok), [], `${protocol}: ${raw}`);
+      assert.deepEqual(
+        pairs.filter((p) => !p.ok),
+        [],
+        `${protocol}: ${raw}`,
+      );
     }
   });
 
@@ -105,39 +126,74 @@ async function modeLab(encapsulation: 'none' | 'vxlan' | 'vxlan-crosssubnet', su
     const routes = new Map<string, IpRoute[]>();
     for (const n of nodes) routes.set(n.name, await ipJson<IpRoute[]>(n.netns, ['route', 'show']));
     const ours = (n: string) => routes.get(n)!.filter((r) => r.protocol === proto);
-    const blocks = new Map(nodes.map((n) => [n.name, ours(n.name).filter((r) => r.type === 'blackhole').map((r) => r.dst)]));
+    const blocks = new Map(
+      nodes.map((n) => [
+        n.name,
+        ours(n.name)
+          .filter((r) => r.type === 'blackhole')
+          .map((r) => r.dst),
+      ]),
+    );
     const nodeList = JSON.parse((await cli(['get', 'nodes', '-o', 'json'])).stdout) as NodeList;
     const spec = (n: string) => nodeList.items.find((i) => i.metadata.name === n)!.spec;
 
     for (const n of nodes) {
-      assert.ok(blocks.get(n.name)!.length >= 1, `${n.name} has a blackhole for its affine block: ${JSON.stringify(ours(n.name))}`);
+      assert.ok(
+        blocks.get(n.name)!.length >= 1,
+        `${n.name} has a blackhole for its affine block: ${JSON.stringify(ours(n.name))}`,
+      );
       // Only pool addresses are ever routed by Tessera.
-      for (const r of ours(n.name)) assert.ok(r.dst.startsWith(POOL_PREFIX), `${n.name}: unexpected Tessera route ${JSON.stringify(r)}`);
+      for (const r of ours(n.name))
+        assert.ok(r.dst.startsWith(POOL_PREFIX), `${n.name}: unexpected Tessera route ${JSON.stringify(r)}`);
       // Local workloads: a /32 to the host-side veth.
       for (const p of status.pods.filter((x) => x.node === n.name)) {
         const r = ours(n.name).find((x) => x.dst === p.ips[0]);
         assert.ok(r, `${n.name}: no route to local pod ${p.namespace}/${p.name} ${p.ips[0]}`);
         assert.match(r.dev ?? '', /^tsr/);
       }
-      const vxlanDev = (await run(['ip', '-n', n.netns, 'link', 'show', 'dev', VXLAN_DEVICE], { check: false })).code === 0;
+      const vxlanDev =
+        (await run(['ip', '-n', n.netns, 'link', 'show', 'dev', VXLAN_DEVICE], { check: false })).code === 0;
       assert.equal(vxlanDev, encapsulation !== 'none', `${n.name}: ${VXLAN_DEVICE} present = ${vxlanDev}`);
-      const fdb = vxlanDev ? await ipJson<{ mac: string; dst?: string }[]>(n.netns, ['fdb', 'show', 'dev', VXLAN_DEVICE], 'bridge') : [];
-      const neigh = vxlanDev ? await ipJson<{ dst: string; lladdr?: string }[]>(n.netns, ['neigh', 'show', 'dev', VXLAN_DEVICE]) : [];
+      const fdb = vxlanDev
+        ? await ipJson<{ mac: string; dst?: string }[]>(n.netns, ['fdb', 'show', 'dev', VXLAN_DEVICE], 'bridge')
+        : [];
+      const neigh = vxlanDev
+        ? await ipJson<{ dst: string; lladdr?: string }[]>(n.netns, ['neigh', 'show', 'dev', VXLAN_DEVICE])
+        : [];
 
       for (const other of nodes.filter((o) => o.name !== n.name)) {
-        const encap = encapsulation === 'vxlan' || (encapsulation === 'vxlan-crosssubnet' && subnetOf(nodeIp(other.name)) !== subnetOf(nodeIp(n.name)));
+        const encap =
+          encapsulation === 'vxlan' ||
+          (encapsulation === 'vxlan-crosssubnet' && subnetOf(nodeIp(other.name)) !== subnetOf(nodeIp(n.name)));
         for (const b of blocks.get(other.name)!) {
           const r = ours(n.name).find((x) => x.dst === b);
           assert.ok(r, `${n.name}: no route to ${other.name}'s block ${b}: ${JSON.stringify(ours(n.name))}`);
           if (encap) {
             const tunnel = spec(other.name).ipv4VXLANTunnelAddr;
             const mac = spec(other.name).vxlanTunnelMACAddr;
-            assert.ok(tunnel && mac, `${other.name} has a tunnel address and VTEP MAC: ${JSON.stringify(spec(other.name))}`);
-            assert.deepEqual([r.dev, r.gateway, r.flags?.includes('onlink')], [VXLAN_DEVICE, tunnel, true], `${n.name} -> ${b}: ${JSON.stringify(r)}`);
-            assert.ok(fdb.some((f) => f.mac === mac && f.dst === nodeIp(other.name)), `${n.name}: fdb ${mac} -> ${nodeIp(other.name)} missing: ${JSON.stringify(fdb)}`);
-            assert.ok(neigh.some((e) => e.dst === tunnel && e.lladdr === mac), `${n.name}: neigh ${tunnel} -> ${mac} missing: ${JSON.stringify(neigh)}`);
+            assert.ok(
+              tunnel && mac,
+              `${other.name} has a tunnel address and VTEP MAC: ${JSON.stringify(spec(other.name))}`,
+            );
+            assert.deepEqual(
+              [r.dev, r.gateway, r.flags?.includes('onlink')],
+              [VXLAN_DEVICE, tunnel, true],
+              `${n.name} -> ${b}: ${JSON.stringify(r)}`,
+            );
+            assert.ok(
+              fdb.some((f) => f.mac === mac && f.dst === nodeIp(other.name)),
+              `${n.name}: fdb ${mac} -> ${nodeIp(other.name)} missing: ${JSON.stringify(fdb)}`,
+            );
+            assert.ok(
+              neigh.some((e) => e.dst === tunnel && e.lladdr === mac),
+              `${n.name}: neigh ${tunnel} -> ${mac} missing: ${JSON.stringify(neigh)}`,
+            );
           } else {
-            assert.deepEqual([r.dev, r.gateway, r.flags?.includes('onlink') ?? false], ['eth0', nodeIp(other.name), false], `${n.name} -> ${b}: ${JSON.stringify(r)}`);
+            assert.deepEqual(
+              [r.dev, r.gateway, r.flags?.includes('onlink') ?? false],
+              ['eth0', nodeIp(other.name), false],
+              `${n.name} -> ${b}: ${JSON.stringify(r)}`,
+            );
           }
         }
       }
@@ -150,8 +206,13 @@ async function modeLab(encapsulation: 'none' | 'vxlan' | 'vxlan-crosssubnet', su
       for (const n of status.nodes) {
         const t = (await run(['nft', 'list', 'table', 'inet', NAT_TABLE], { netns: n.netns })).stdout;
         assert.doesNotMatch(t, /type nat hook/, `${n.name}: the lab's pools have no natOutgoing: ${t}`);
-        const vxlanDev = (await run(['ip', '-n', n.netns, 'link', 'show', 'dev', VXLAN_DEVICE], { check: false })).code === 0;
-        assert.equal(/udp dport 4789 notrack/.test(t), vxlanDev, `${n.name}: notrack chains iff a VTEP (${vxlanDev}): ${t}`);
+        const vxlanDev =
+          (await run(['ip', '-n', n.netns, 'link', 'show', 'dev', VXLAN_DEVICE], { check: false })).code === 0;
+        assert.equal(
+          /udp dport 4789 notrack/.test(t),
+          vxlanDev,
+          `${n.name}: notrack chains iff a VTEP (${vxlanDev}): ${t}`,
+        );
       }
     });
   });
@@ -179,10 +240,18 @@ async function modeLab(encapsulation: 'none' | 'vxlan' | 'vxlan-crosssubnet', su
       const pod = status.pods.find((p) => p.node === 'node-1')!;
       const n2ip = n2.ips.find((a) => !a.includes(':'))!;
       // Outside every pool: node-2's own address. The server answers with the address it saw.
-      const server = start(['socat', 'TCP-LISTEN:18080,reuseaddr,fork', 'SYSTEM:echo $SOCAT_PEERADDR'], { netns: n2.netns, stdio: 'ignore' });
+      const server = start(['socat', 'TCP-LISTEN:18080,reuseaddr,fork', 'SYSTEM:echo $SOCAT_PEERADDR'], {
+        netns: n2.netns,
+        stdio: 'ignore',
+      });
       try {
         const seen = async () => {
-          const r = await run(['socat', '-T', '2', '-', `TCP:${n2ip}:18080,connect-timeout=1`], { netns: pod.netns, check: false, timeoutMs: 5000, input: '' });
+          const r = await run(['socat', '-T', '2', '-', `TCP:${n2ip}:18080,connect-timeout=1`], {
+            netns: pod.netns,
+            check: false,
+            timeoutMs: 5000,
+            input: '',
+          });
           return r.stdout.trim();
         };
         const until = async (want: string) => {
@@ -193,9 +262,19 @@ async function modeLab(encapsulation: 'none' | 'vxlan' | 'vxlan-crosssubnet', su
           }
           return got;
         };
-        assert.equal(await until(pod.ips[0]!), pod.ips[0], 'natOutgoing off (the lab default): the pod address arrives');
+        assert.equal(
+          await until(pod.ips[0]!),
+          pod.ips[0],
+          'natOutgoing off (the lab default): the pod address arrives',
+        );
         const patch = async (on: boolean) => {
-          const r = await cli(['patch', 'ippool', 'default-ipv4-ippool', '-p', JSON.stringify({ spec: { natOutgoing: on } })]);
+          const r = await cli([
+            'patch',
+            'ippool',
+            'default-ipv4-ippool',
+            '-p',
+            JSON.stringify({ spec: { natOutgoing: on } }),
+          ]);
           assert.equal(r.code, 0, r.stderr);
         };
         await patch(true);
@@ -205,10 +284,16 @@ async function modeLab(encapsulation: 'none' | 'vxlan' | 'vxlan-crosssubnet', su
         assert.match(t, /type nat hook postrouting[^}]*masquerade/);
         // Pod-to-pod traffic stays unmasqueraded while natOutgoing is on.
         const m = await matrix(loadLab(name, env), { port: 80, protocol: 'TCP', timeoutMs: 1000 });
-        assert.ok(Object.values(m.allowed).every((row) => Object.values(row).every(Boolean)), JSON.stringify(m));
+        assert.ok(
+          Object.values(m.allowed).every((row) => Object.values(row).every(Boolean)),
+          JSON.stringify(m),
+        );
         await patch(false);
         assert.equal(await until(pod.ips[0]!), pod.ips[0], 'natOutgoing off again');
-        assert.doesNotMatch((await run(['nft', 'list', 'table', 'inet', NAT_TABLE], { netns: n1.netns })).stdout, /type nat hook/);
+        assert.doesNotMatch(
+          (await run(['nft', 'list', 'table', 'inet', NAT_TABLE], { netns: n1.netns })).stdout,
+          /type nat hook/,
+        );
       } finally {
         server.kill('SIGKILL');
       }
@@ -234,7 +319,10 @@ async function modeLab(encapsulation: 'none' | 'vxlan' | 'vxlan-crosssubnet', su
         }
       };
       const file = join(cfgDir, 'borrow-pool.yaml');
-      writeFileSync(file, 'apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata: {name: borrow}\nspec: {cidr: 10.245.0.0/26, blockSize: 26, vxlanMode: CrossSubnet}\n');
+      writeFileSync(
+        file,
+        'apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata: {name: borrow}\nspec: {cidr: 10.245.0.0/26, blockSize: 26, vxlanMode: CrossSubnet}\n',
+      );
       const ok = async (args: string[]) => {
         const r = await cli(args);
         assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
@@ -247,18 +335,27 @@ async function modeLab(encapsulation: 'none' | 'vxlan' | 'vxlan-crosssubnet', su
         const owner = await podCreate(loadLab(name, env), 'borrow/p1', { node: 'node-1' });
         const borrower = await podCreate(loadLab(name, env), 'borrow/p2', { node: 'node-2' });
         assert.match(owner.ips[0]!, /^10\.245\.0\./);
-        assert.match(borrower.ips[0]!, /^10\.245\.0\./, 'node-2 borrowed from node-1\'s block');
+        assert.match(borrower.ips[0]!, /^10\.245\.0\./, "node-2 borrowed from node-1's block");
         const host = borrower.ips[0]!;
-        const routeTo = async (node: string) => (await ipJson<IpRoute[]>(nodeOf(node).netns, ['route', 'show', 'proto', proto])).find((r) => r.dst === host);
+        const routeTo = async (node: string) =>
+          (await ipJson<IpRoute[]>(nodeOf(node).netns, ['route', 'show', 'proto', proto])).find((r) => r.dst === host);
         await eventually(15_000, async () => {
           // node-1 (same subnet as node-3, other subnet than node-2) and node-3 both send it over VXLAN.
           for (const n of ['node-1', 'node-3']) {
             const r = await routeTo(n);
-            assert.deepEqual([r?.dev, r?.flags?.includes('onlink')], [VXLAN_DEVICE, true], `${n}: host route to borrowed ${host}: ${JSON.stringify(r)}`);
+            assert.deepEqual(
+              [r?.dev, r?.flags?.includes('onlink')],
+              [VXLAN_DEVICE, true],
+              `${n}: host route to borrowed ${host}: ${JSON.stringify(r)}`,
+            );
           }
           assert.match((await routeTo('node-2'))?.dev ?? '', /^tsr/, 'node-2: local /32 to the veth');
         });
-        for (const [from, to] of [['borrow/p1', 'borrow/p2'], ['borrow/p2', 'borrow/p1'], ['y/c', 'borrow/p2']] as const) {
+        for (const [from, to] of [
+          ['borrow/p1', 'borrow/p2'],
+          ['borrow/p2', 'borrow/p1'],
+          ['y/c', 'borrow/p2'],
+        ] as const) {
           await eventually(10_000, async () => {
             const r = await probePods(loadLab(name, env), from, to, { port: 80 });
             assert.ok(r.connected, `${from} -> ${to}: ${JSON.stringify(r)}`);
@@ -266,7 +363,8 @@ async function modeLab(encapsulation: 'none' | 'vxlan' | 'vxlan-crosssubnet', su
         }
         assert.equal(await podDelete(loadLab(name, env), 'borrow/p2'), true);
         await eventually(15_000, async () => {
-          for (const n of ['node-1', 'node-3']) assert.equal(await routeTo(n), undefined, `${n}: the host route went with the pod`);
+          for (const n of ['node-1', 'node-3'])
+            assert.equal(await routeTo(n), undefined, `${n}: the host route went with the pod`);
         });
       } finally {
         await podDelete(loadLab(name, env), 'borrow/p2').catch(() => undefined);

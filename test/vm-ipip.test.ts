@@ -21,7 +21,8 @@ const cfgDir = mkdtempSync(join(tmpdir(), 'tessera-vmtest-'));
 const env = { ...process.env, TESSERA_CONFIG: join(cfgDir, 'config.json') };
 const bin = join(import.meta.dirname, '..', 'bin', 'tessera');
 const labDirOf = (n: string) => join('/run/tessera/labs', n);
-const cli = (args: string[], timeoutMs = 600_000) => run([process.execPath, bin, ...args], { env, check: false, timeoutMs });
+const cli = (args: string[], timeoutMs = 600_000) =>
+  run([process.execPath, bin, ...args], { env, check: false, timeoutMs });
 /** A shell command inside the VM (in pod x/a's netns; `ip -n` and birdc reach the nodes). */
 const vmSh = (cmd: string) => cli(['lab', 'exec', 'x/a', '--', 'sh', '-c', cmd]);
 
@@ -36,10 +37,12 @@ async function matrixConnected(protocol: 'TCP' | 'UDP'): Promise<{ connected: nu
   const m = JSON.parse(r.stdout) as Matrix;
   let connected = 0;
   let total = 0;
-  for (const a of m.pods) for (const b of m.pods) if (a !== b) {
-    total++;
-    if (m.allowed[a]?.[b]) connected++;
-  }
+  for (const a of m.pods)
+    for (const b of m.pods)
+      if (a !== b) {
+        total++;
+        if (m.allowed[a]?.[b]) connected++;
+      }
   return { connected, total, text: r.stdout };
 }
 
@@ -70,7 +73,6 @@ describe('host kernel without ipip (root)', () => {
     const ns = await run(['ip', 'netns', 'list'], { check: false });
     assert.doesNotMatch(ns.stdout, new RegExp(`${name}h`));
   });
-
 });
 
 // Opt-in (`make test-vm`, or TESSERA_VM_TESTS=1): on the shared 2-core machine this suite took
@@ -83,18 +85,28 @@ describe('IPIP in a VM kernel (root, qemu)', { timeout: 3_000_000, skip }, () =>
   });
 
   test('lab up --kernel vm: 3 nodes, BGP full mesh, IPIP', async () => {
-    const r = await cli(['lab', 'up', '--kernel', 'vm', '--name', name, '--routing', 'bgp', '--encapsulation', 'ipip'], 1_200_000);
+    const r = await cli(
+      ['lab', 'up', '--kernel', 'vm', '--name', name, '--routing', 'bgp', '--encapsulation', 'ipip'],
+      1_200_000,
+    );
     assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
     assert.match(r.stderr, /is up in/);
     const st = await cli(['lab', 'status', '-o', 'json']);
     assert.equal(st.code, 0, st.stderr);
     const status = JSON.parse(st.stdout) as { options: { encapsulation: string }; nodes: { agent: string }[] };
     assert.equal(status.options.encapsulation, 'ipip');
-    assert.deepEqual(status.nodes.map((n) => n.agent), ['ready', 'ready', 'ready']);
+    assert.deepEqual(
+      status.nodes.map((n) => n.agent),
+      ['ready', 'ready', 'ready'],
+    );
   });
 
   test('pods on every node; full TCP and UDP matrix over IPIP', async () => {
-    for (const [pod, node] of [['x/a', 'node-1'], ['x/b', 'node-2'], ['x/c', 'node-3']] as const) {
+    for (const [pod, node] of [
+      ['x/a', 'node-1'],
+      ['x/b', 'node-2'],
+      ['x/c', 'node-3'],
+    ] as const) {
       const r = await cli(['lab', 'pod', 'create', pod, '--node', node]);
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, /created on/);
@@ -113,7 +125,9 @@ describe('IPIP in a VM kernel (root, qemu)', { timeout: 3_000_000, skip }, () =>
     assert.equal((birdc.stdout.match(/Established/g) ?? []).length, 2, birdc.stdout);
     const routes = await vmSh(`ip -n ${name}-node-1 route show proto 80`);
     assert.equal(routes.code, 0, routes.stderr);
-    const tunnelRoutes = routes.stdout.split('\n').filter((l) => /via 10\.240\.0\.1[12] dev tessera\.ipip .*onlink/.test(l));
+    const tunnelRoutes = routes.stdout
+      .split('\n')
+      .filter((l) => /via 10\.240\.0\.1[12] dev tessera\.ipip .*onlink/.test(l));
     assert.equal(tunnelRoutes.length >= 2, true, routes.stdout);
     const link = await vmSh(`ip -n ${name}-node-1 -d addr show dev tessera.ipip`);
     assert.equal(link.code, 0, link.stderr);
@@ -122,7 +136,7 @@ describe('IPIP in a VM kernel (root, qemu)', { timeout: 3_000_000, skip }, () =>
     assert.match(link.stdout, /inet 10\.244\.\d+\.\d+\/32/, 'the tunnel address comes from the pool');
     const nodes = await cli(['get', 'nodes', '-o', 'json']);
     assert.equal(nodes.code, 0, nodes.stderr);
-    assert.match(nodes.stdout, /"ipv4IPIPTunnelAddr": "10\.244\./, 'the host CLI reads the lab VM\'s etcd');
+    assert.match(nodes.stdout, /"ipv4IPIPTunnelAddr": "10\.244\./, "the host CLI reads the lab VM's etcd");
   });
 
   test('MTU: pods get host MTU - 20; the largest DF ping passes, one byte more does not', async () => {
@@ -140,7 +154,13 @@ describe('IPIP in a VM kernel (root, qemu)', { timeout: 3_000_000, skip }, () =>
     const before = (await cli(['lab', 'status', '-o', 'json'])).stdout;
     const ips = (s: string) => (JSON.parse(s) as { pods: { ips: string[] }[] }).pods.map((p) => p.ips.join(','));
     for (const mode of ['Never', 'Always']) {
-      const r = await cli(['patch', 'ippool', 'default-ipv4-ippool', '-p', JSON.stringify({ spec: { ipipMode: mode } })]);
+      const r = await cli([
+        'patch',
+        'ippool',
+        'default-ipv4-ippool',
+        '-p',
+        JSON.stringify({ spec: { ipipMode: mode } }),
+      ]);
       assert.equal(r.code, 0, r.stderr);
       // Wait for the agents to move the routes, then the whole matrix.
       for (let i = 0; ; i++) {

@@ -111,12 +111,20 @@ class Cluster {
     // the agent reads endpoints, not allocation records). Churned pods use IPAM from the bottom.
     const first = await this.pod(name, 'p0');
     const base = networkOf(parseIp(first), 26).value;
-    await Promise.all(Array.from({ length: PODS - 1 }, (_, j) => this.endpoint(name, `p${j + 1}`, formatIp(4, base + 63n - BigInt(j)))));
+    await Promise.all(
+      Array.from({ length: PODS - 1 }, (_, j) => this.endpoint(name, `p${j + 1}`, formatIp(4, base + 63n - BigInt(j)))),
+    );
   }
 
   /** What a CNI ADD on a remote node writes: an address from its block, then its endpoint. */
   async pod(node: string, pod: string, app?: string): Promise<string> {
-    const r = await this.ipam.autoAssign({ num4: 1, num6: 0, handleId: `k8s-pod-network.${node}.${pod}`, attrs: { node, timestamp: new Date().toISOString() }, hostname: node });
+    const r = await this.ipam.autoAssign({
+      num4: 1,
+      num6: 0,
+      handleId: `k8s-pod-network.${node}.${pod}`,
+      attrs: { node, timestamp: new Date().toISOString() },
+      hostname: node,
+    });
     await this.endpoint(node, pod, r.ipv4[0]!.address, app);
     return r.ipv4[0]!.address;
   }
@@ -184,14 +192,30 @@ async function measure(c: Cluster, nodes: number): Promise<Phase> {
     routes = await c.remoteRoutes();
     if (routes < nodes) await sleep(100);
   }
-  console.log(`  ${nodes} remote nodes, ${c.endpoints} endpoints written in ${((Date.now() - t0) / 1000).toFixed(1)} s; agent routes to ${routes} remote blocks`);
+  console.log(
+    `  ${nodes} remote nodes, ${c.endpoints} endpoints written in ${((Date.now() - t0) / 1000).toFixed(1)} s; agent routes to ${routes} remote blocks`,
+  );
   const idle = await c.idle();
   const churn = await c.churn(idle.cpuPerSec);
   const create = await c.localPods();
-  const p: Phase = { nodes, endpoints: c.endpoints, ...churn, createP50Ms: percentile(create, 50), resyncMs: idle.resyncMs, idleCpuPct: idle.cpuPerSec / 10, rssMiB: c.rssMiB() };
-  console.log(`  idle: ${p.idleCpuPct.toFixed(1)}% of a CPU (a full route cycle every 10 s: ${p.resyncMs.toFixed(0)} ms); RSS ${p.rssMiB.toFixed(0)} MiB`);
-  console.log(`  churn: ${churn.cpuPerEventMs.toFixed(1)} ms agent CPU per remote pod above idle (${EVENTS} at ${RATE}/s), caught up ${churn.caughtUpMs} ms after the last`);
-  console.log(`  local pod create (lab pod create: netns, CNI ADD through the agent until its policy is programmed, servers): p50 ${p.createP50Ms.toFixed(0)} ms, all [${create.map((x) => x.toFixed(0)).join(', ')}]`);
+  const p: Phase = {
+    nodes,
+    endpoints: c.endpoints,
+    ...churn,
+    createP50Ms: percentile(create, 50),
+    resyncMs: idle.resyncMs,
+    idleCpuPct: idle.cpuPerSec / 10,
+    rssMiB: c.rssMiB(),
+  };
+  console.log(
+    `  idle: ${p.idleCpuPct.toFixed(1)}% of a CPU (a full route cycle every 10 s: ${p.resyncMs.toFixed(0)} ms); RSS ${p.rssMiB.toFixed(0)} MiB`,
+  );
+  console.log(
+    `  churn: ${churn.cpuPerEventMs.toFixed(1)} ms agent CPU per remote pod above idle (${EVENTS} at ${RATE}/s), caught up ${churn.caughtUpMs} ms after the last`,
+  );
+  console.log(
+    `  local pod create (lab pod create: netns, CNI ADD through the agent until its policy is programmed, servers): p50 ${p.createP50Ms.toFixed(0)} ms, all [${create.map((x) => x.toFixed(0)).join(', ')}]`,
+  );
   return p;
 }
 
@@ -209,27 +233,48 @@ async function main(): Promise<void> {
       apiVersion: 'projectcalico.org/v3',
       kind: 'GlobalNetworkPolicy',
       metadata: { name: 'default.bench' },
-      spec: { selector: 'all()', types: ['Ingress'], ingress: [{ action: 'Allow', protocol: 'TCP', source: { selector: "app == 'a1' || app == 'a3'" }, destination: { ports: [80] } }] },
+      spec: {
+        selector: 'all()',
+        types: ['Ingress'],
+        ingress: [
+          {
+            action: 'Allow',
+            protocol: 'TCP',
+            source: { selector: "app == 'a1' || app == 'a3'" },
+            destination: { ports: [80] },
+          },
+        ],
+      },
     };
     await backend.put(resourceKey(GNP, 'default.bench'), JSON.stringify(policy));
     const c = new Cluster(backend, loadLab(name, env), env);
-    console.log(`agent on a 1-node VXLAN lab "${name}"; ${PODS} endpoints per remote node, 2 in 7 matched by the local pod's policy\n`);
+    console.log(
+      `agent on a 1-node VXLAN lab "${name}"; ${PODS} endpoints per remote node, 2 in 7 matched by the local pod's policy\n`,
+    );
     console.log(`== baseline: ${SMALL} remote nodes`);
     const small = await measure(c, SMALL);
     console.log(`\n== ${NODES} remote nodes`);
     const big = await measure(c, NODES);
     const ratio = big.cpuPerEventMs / small.cpuPerEventMs;
     console.log('\nratios (big cluster / baseline, same run)');
-    console.log(`  agent CPU per remote pod event   ${ratio.toFixed(2)}  (goal <= ${CHURN_GOAL}: ${ratio <= CHURN_GOAL ? 'PASS' : 'FAIL'}; cluster is ${(big.endpoints / small.endpoints).toFixed(0)}x bigger)`);
+    console.log(
+      `  agent CPU per remote pod event   ${ratio.toFixed(2)}  (goal <= ${CHURN_GOAL}: ${ratio <= CHURN_GOAL ? 'PASS' : 'FAIL'}; cluster is ${(big.endpoints / small.endpoints).toFixed(0)}x bigger)`,
+    );
     const cycle = big.resyncMs / small.resyncMs;
-    console.log(`  full route cycle (resync)        ${cycle.toFixed(1)}  (goal <= ${CYCLE_GOAL}: ${cycle <= CYCLE_GOAL ? 'PASS' : 'FAIL'}; it re-reads every route, FDB and neighbour entry)`);
+    console.log(
+      `  full route cycle (resync)        ${cycle.toFixed(1)}  (goal <= ${CYCLE_GOAL}: ${cycle <= CYCLE_GOAL ? 'PASS' : 'FAIL'}; it re-reads every route, FDB and neighbour entry)`,
+    );
     console.log(`  idle CPU                         ${(big.idleCpuPct / small.idleCpuPct).toFixed(1)}  (information)`);
-    console.log(`  local pod create p50             ${(big.createP50Ms / small.createP50Ms).toFixed(2)}  (information)`);
+    console.log(
+      `  local pod create p50             ${(big.createP50Ms / small.createP50Ms).toFixed(2)}  (information)`,
+    );
     console.log(`  agent RSS                        ${(big.rssMiB / small.rssMiB).toFixed(2)}  (information)`);
   } finally {
     await backend?.close().catch(() => undefined);
     if (process.env['BENCH_AGENT_KEEP'] === '1') {
-      console.log(`\nkept lab "${name}" (TESSERA_CONFIG=${env.TESSERA_CONFIG}); remove it with: tessera lab down --name ${name}`);
+      console.log(
+        `\nkept lab "${name}" (TESSERA_CONFIG=${env.TESSERA_CONFIG}); remove it with: tessera lab down --name ${name}`,
+      );
     } else {
       await labDown(name, { env }).catch((e: unknown) => console.error(`lab down ${name}: ${describeError(e)}`));
       rmSync(cfgDir, { recursive: true, force: true });

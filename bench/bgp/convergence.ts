@@ -27,19 +27,31 @@ export function percentile(sorted: number[], p: number): number {
   return sorted[i]!;
 }
 
-export async function measureConvergence(lab: ConvergenceLab, runs = 20, timeoutMs = 10_000, pollMs = 20): Promise<ConvergenceResult> {
+export async function measureConvergence(
+  lab: ConvergenceLab,
+  runs = 20,
+  timeoutMs = 10_000,
+  pollMs = 20,
+): Promise<ConvergenceResult> {
   const samples: number[] = [];
   for (let i = 0; i < runs; i++) {
     const t0 = performance.now();
     const { podIp, node } = await lab.createPodOnFreshNode(i);
     for (;;) {
       if (await lab.reachableFromAll(podIp, node)) break;
-      if (performance.now() - t0 > timeoutMs) throw new Error(`pod ${podIp} on ${node} not reachable from every node after ${timeoutMs} ms`);
+      if (performance.now() - t0 > timeoutMs)
+        throw new Error(`pod ${podIp} on ${node} not reachable from every node after ${timeoutMs} ms`);
       await new Promise((r) => setTimeout(r, pollMs));
     }
     samples.push(performance.now() - t0);
     await lab.cleanup(i);
   }
   const sorted = [...samples].sort((a, b) => a - b);
-  return { routing: lab.routing, runs, p50Ms: percentile(sorted, 50), p99Ms: percentile(sorted, 99), samplesMs: samples };
+  return {
+    routing: lab.routing,
+    runs,
+    p50Ms: percentile(sorted, 50),
+    p99Ms: percentile(sorted, 99),
+    samplesMs: samples,
+  };
 }

@@ -18,7 +18,11 @@ import { sleep } from '../../src/lib/clock.js';
 import { measureConvergence, type ConvergenceLab, type ConvergenceResult } from './convergence.js';
 
 const FRESH = 'node-4';
-const SOURCES: [string, string][] = [['bench/s1', 'node-1'], ['bench/s2', 'node-2'], ['bench/s3', 'node-3']];
+const SOURCES: [string, string][] = [
+  ['bench/s1', 'node-1'],
+  ['bench/s2', 'node-2'],
+  ['bench/s3', 'node-3'],
+];
 
 async function routesTo(netns: string, cidr: string): Promise<boolean> {
   const r = await run(['ip', '-j', '-n', netns, 'route', 'show'], { check: false });
@@ -27,7 +31,9 @@ async function routesTo(netns: string, cidr: string): Promise<boolean> {
 
 async function freshBlock(lab: LabState): Promise<string | undefined> {
   const n = lab.nodes.find((x) => x.name === FRESH)!;
-  const r = await run(['ip', '-j', '-n', n.netns, 'route', 'show', 'proto', '80', 'type', 'blackhole'], { check: false });
+  const r = await run(['ip', '-j', '-n', n.netns, 'route', 'show', 'proto', '80', 'type', 'blackhole'], {
+    check: false,
+  });
   return (JSON.parse(r.stdout || '[]') as { dst: string }[])[0]?.dst;
 }
 
@@ -50,7 +56,12 @@ export async function convergenceInLab(routing: 'bgp' | 'agent', runs: number): 
         return { podIp: p.ips.find((a) => !a.includes(':'))!, node: FRESH };
       },
       async reachableFromAll(podIp) {
-        const ok = await Promise.all(sources.map(async (ns) => (await run(['ping', '-c1', '-W', '0.2', '-n', '-q', podIp], { netns: ns, check: false })).code === 0));
+        const ok = await Promise.all(
+          sources.map(
+            async (ns) =>
+              (await run(['ping', '-c1', '-W', '0.2', '-n', '-q', podIp], { netns: ns, check: false })).code === 0,
+          ),
+        );
         return ok.every(Boolean);
       },
       async cleanup(i) {

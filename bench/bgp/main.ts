@@ -49,14 +49,35 @@ function peerInput(extraBlocks: number): BirdConfigInput {
   const base = meshInput(extraBlocks);
   return {
     ...base,
-    bgpConfigurations: [{ apiVersion: 'projectcalico.org/v3', kind: 'BGPConfiguration', metadata: { name: 'default' }, spec: { nodeToNodeMeshEnabled: false } }],
+    bgpConfigurations: [
+      {
+        apiVersion: 'projectcalico.org/v3',
+        kind: 'BGPConfiguration',
+        metadata: { name: 'default' },
+        spec: { nodeToNodeMeshEnabled: false },
+      },
+    ],
     nodes: base.nodes.slice(0, 1),
-    peers: Array.from({ length: PEERS }, (_, i) => peer(`p${i}`, { peerIP: addr(i + 2), asNumber: 65000 + (i % 100), filters: ['f'] })),
-    filters: [bgpFilter('f', { exportV4: [{ cidr: '172.16.0.0/12', matchOperator: 'In', action: 'Accept' }], importV4: [{ cidr: '0.0.0.0/0', matchOperator: 'Equal', action: 'Reject' }] })],
+    peers: Array.from({ length: PEERS }, (_, i) =>
+      peer(`p${i}`, { peerIP: addr(i + 2), asNumber: 65000 + (i % 100), filters: ['f'] }),
+    ),
+    filters: [
+      bgpFilter('f', {
+        exportV4: [{ cidr: '172.16.0.0/12', matchOperator: 'In', action: 'Accept' }],
+        importV4: [{ cidr: '0.0.0.0/0', matchOperator: 'Equal', action: 'Reject' }],
+      }),
+    ],
   };
 }
 
-const fmt = (xs: number[]) => `p50 ${percentile([...xs].sort((a, b) => a - b), 50).toFixed(2)} ms, p99 ${percentile([...xs].sort((a, b) => a - b), 99).toFixed(2)} ms`;
+const fmt = (xs: number[]) =>
+  `p50 ${percentile(
+    [...xs].sort((a, b) => a - b),
+    50,
+  ).toFixed(2)} ms, p99 ${percentile(
+    [...xs].sort((a, b) => a - b),
+    99,
+  ).toFixed(2)} ms`;
 
 async function timeIt<T>(fn: () => Promise<T> | T): Promise<[number, T]> {
   const t0 = performance.now();
@@ -115,10 +136,14 @@ async function main(): Promise<void> {
   for (const routing of ['bgp', 'agent'] as const) {
     const r = await convergenceInLab(routing, runs);
     results.push(r);
-    console.log(`convergence --routing ${routing.padEnd(5)} p50 ${r.p50Ms.toFixed(0)} ms, p99 ${r.p99Ms.toFixed(0)} ms  (${r.runs} runs; 4 nodes, encapsulation none)`);
+    console.log(
+      `convergence --routing ${routing.padEnd(5)} p50 ${r.p50Ms.toFixed(0)} ms, p99 ${r.p99Ms.toFixed(0)} ms  (${r.runs} runs; 4 nodes, encapsulation none)`,
+    );
   }
   const [bgp, agent] = results as [ConvergenceResult, ConvergenceResult];
-  console.log(`convergence ratio bgp/agent: p50 ${(bgp.p50Ms / agent.p50Ms).toFixed(2)}x, p99 ${(bgp.p99Ms / agent.p99Ms).toFixed(2)}x`);
+  console.log(
+    `convergence ratio bgp/agent: p50 ${(bgp.p50Ms / agent.p50Ms).toFixed(2)}x, p99 ${(bgp.p99Ms / agent.p99Ms).toFixed(2)}x`,
+  );
 }
 
 await main();

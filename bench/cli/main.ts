@@ -29,7 +29,11 @@ interface Variant {
 
 function timeOnce(v: Variant): number {
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(v.argv[0]!, v.argv.slice(1), { input: v.stdin ?? '', env: v.env ?? process.env, encoding: 'utf8' });
+  const r = spawnSync(v.argv[0]!, v.argv.slice(1), {
+    input: v.stdin ?? '',
+    env: v.env ?? process.env,
+    encoding: 'utf8',
+  });
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   if (r.status !== 0) throw new Error(`${v.name} failed (exit ${r.status}): ${r.stderr || r.stdout}`);
   return ms;
@@ -40,13 +44,23 @@ const etcd = await startEtcd();
 let failed = false;
 try {
   const ep = etcd.endpoints[0]!;
-  const env = { ...process.env, TESSERA_CONFIG: join(dir, 'config.json'), TESSERA_ETCD_ENDPOINTS: ep, ETCDCTL_API: '3' };
+  const env = {
+    ...process.env,
+    TESSERA_CONFIG: join(dir, 'config.json'),
+    TESSERA_ETCD_ENDPOINTS: ep,
+    ETCDCTL_API: '3',
+  };
   const pool = join(dir, 'pool.yaml');
   writeFileSync(
     pool,
     'apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata:\n  name: bench-pool\nspec:\n  cidr: 10.250.0.0/16\n  blockSize: 26\n  vxlanMode: Always\n  natOutgoing: true\n',
   );
-  const value = JSON.stringify({ kind: 'IPPool', apiVersion: 'projectcalico.org/v3', metadata: { name: 'bench-pool' }, spec: { cidr: '10.250.0.0/16' } });
+  const value = JSON.stringify({
+    kind: 'IPPool',
+    apiVersion: 'projectcalico.org/v3',
+    metadata: { name: 'bench-pool' },
+    spec: { cidr: '10.250.0.0/16' },
+  });
   const variants: Variant[] = [
     { name: 'node -e 0', argv: [process.execPath, '-e', '0'], env },
     { name: 'tessera --help', argv: [tessera, '--help'], env },
@@ -63,7 +77,9 @@ try {
   const p50 = (name: string) => percentile(times.get(name)!, 50);
   for (const v of variants) {
     const t = times.get(v.name)!;
-    console.log(`${v.name.padEnd(18)} p50 ${p50(v.name).toFixed(1).padStart(7)} ms   p90 ${percentile(t, 90).toFixed(1).padStart(7)} ms`);
+    console.log(
+      `${v.name.padEnd(18)} p50 ${p50(v.name).toFixed(1).padStart(7)} ms   p90 ${percentile(t, 90).toFixed(1).padStart(7)} ms`,
+    );
   }
   const goals: [string, string, string, number][] = [
     ['tessera get / etcdctl get', 'tessera get', 'etcdctl get', 3],

@@ -124,14 +124,39 @@ async function main(): Promise<void> {
         argv: ['/usr/lib/cni/ptp'],
         nodeNs: refNs,
         n: N,
-        conf: { cniVersion: '1.0.0', name: 'refnet', type: 'ptp', mtu: 1500, ipam: { type: 'host-local', subnet: '10.88.0.0/16', dataDir, routes: [{ dst: '0.0.0.0/0' }] } },
+        conf: {
+          cniVersion: '1.0.0',
+          name: 'refnet',
+          type: 'ptp',
+          mtu: 1500,
+          ipam: { type: 'host-local', subnet: '10.88.0.0/16', dataDir, routes: [{ dst: '0.0.0.0/0' }] },
+        },
       },
-      { name: 'tessera-cni shim+server', tag: 'shm', argv: [shim], nodeNs: tsrNs, n: N, conf: lab.conf('bench-node', { agent_socket: server.socket }) },
+      {
+        name: 'tessera-cni shim+server',
+        tag: 'shm',
+        argv: [shim],
+        nodeNs: tsrNs,
+        n: N,
+        conf: lab.conf('bench-node', { agent_socket: server.socket }),
+      },
     ];
-    if (PURE_TS) variants.push({ name: 'tessera-cni pure TS', tag: 'pts', argv: nodeEntry('main'), nodeNs: tsNs, n: N_TS, conf: lab.conf('bench-ts') });
+    if (PURE_TS)
+      variants.push({
+        name: 'tessera-cni pure TS',
+        tag: 'pts',
+        argv: nodeEntry('main'),
+        nodeNs: tsNs,
+        n: N_TS,
+        conf: lab.conf('bench-ts'),
+      });
     const results = await benchAll(lab, variants);
-    console.log(`\nCNI ADD/DEL latency in ms (N=${N} sequential, pure TS N=${N_TS}; ${ROUNDS} rounds of ${CONC} concurrent)`);
-    console.log(`${''.padEnd(26)} ${'ADD p50'.padStart(7)} ${'p99'.padStart(7)}  ${'DEL p50'.padStart(7)} ${'p99'.padStart(7)}  ${'cADD p50'.padStart(7)} ${'p99'.padStart(7)}  ${'cDEL p50'.padStart(7)} ${'p99'.padStart(7)}`);
+    console.log(
+      `\nCNI ADD/DEL latency in ms (N=${N} sequential, pure TS N=${N_TS}; ${ROUNDS} rounds of ${CONC} concurrent)`,
+    );
+    console.log(
+      `${''.padEnd(26)} ${'ADD p50'.padStart(7)} ${'p99'.padStart(7)}  ${'DEL p50'.padStart(7)} ${'p99'.padStart(7)}  ${'cADD p50'.padStart(7)} ${'p99'.padStart(7)}  ${'cDEL p50'.padStart(7)} ${'p99'.padStart(7)}`,
+    );
     for (const [name, s] of results) console.log(line(name, s));
     const ref = results.get(variants[0]!.name)!;
     for (const v of variants.slice(1)) {

@@ -7,7 +7,13 @@
 import { performance } from 'node:perf_hooks';
 import pino from 'pino';
 import { EtcdBackend } from '../../src/datastore/index.js';
-import { ControllerMetrics, FakeInformer, IpamGarbageCollector, KUBE_RESOURCES, slimFor } from '../../src/controllers/index.js';
+import {
+  ControllerMetrics,
+  FakeInformer,
+  IpamGarbageCollector,
+  KUBE_RESOURCES,
+  slimFor,
+} from '../../src/controllers/index.js';
 import { systemClock } from '../../src/lib/clock.js';
 
 const [endpoint, podsArg, leakEveryArg] = process.argv.slice(2);
@@ -22,8 +28,24 @@ for (let i = 0; i < PODS; i++) {
   if (i % LEAK_EVERY === 0) continue; // this pod is gone: its allocation is a leak
   pods.set(
     slim({
-      metadata: { name: `pod-${i}`, namespace: `ns-${i % 100}`, uid: `uid-${i}`, resourceVersion: String(i + 10), labels: { app: `app-${i % 50}`, 'pod-template-hash': 'abcdef1234' } },
-      spec: { nodeName: `node-${i % 1000}`, serviceAccountName: 'default', containers: [{ name: 'main', image: 'registry.example/app:1.0', ports: [{ name: 'http', containerPort: 8080, protocol: 'TCP' }] }] },
+      metadata: {
+        name: `pod-${i}`,
+        namespace: `ns-${i % 100}`,
+        uid: `uid-${i}`,
+        resourceVersion: String(i + 10),
+        labels: { app: `app-${i % 50}`, 'pod-template-hash': 'abcdef1234' },
+      },
+      spec: {
+        nodeName: `node-${i % 1000}`,
+        serviceAccountName: 'default',
+        containers: [
+          {
+            name: 'main',
+            image: 'registry.example/app:1.0',
+            ports: [{ name: 'http', containerPort: 8080, protocol: 'TCP' }],
+          },
+        ],
+      },
       status: { phase: 'Running' },
     }),
   );
@@ -45,5 +67,15 @@ const r2 = await release.pass();
 const releaseMs = performance.now() - t0;
 await backend.close();
 const hwm = /VmHWM:\s+(\d+) kB/.exec((await import('node:fs')).readFileSync('/proc/self/status', 'utf8'));
-console.log(JSON.stringify({ detectMs, releaseMs, allocations: r1.allocations, leaks: r1.leaks, released: r2.released, stale: r2.stale, maxRssMiB: Number(hwm?.[1] ?? 0) / 1024 }));
+console.log(
+  JSON.stringify({
+    detectMs,
+    releaseMs,
+    allocations: r1.allocations,
+    leaks: r1.leaks,
+    released: r2.released,
+    stale: r2.stale,
+    maxRssMiB: Number(hwm?.[1] ?? 0) / 1024,
+  }),
+);
 process.exit(0);

@@ -42,8 +42,18 @@ async function load(backend: EtcdBackend): Promise<number> {
     for (let o = 0; o < n; o++) {
       const i = base + o;
       const handleId = `k8s-pod-network.c${i}`;
-      block = assignOrdinal(block, o, handleId, { node, namespace: `ns-${i % 100}`, pod: `pod-${i}`, timestamp: '2026-01-01T00:00:00Z' }).block;
-      if (i % LEAK_EVERY === 0) ops.push({ op: 'put', key: ipamKeys.handle(handleId), value: JSON.stringify({ handleID: handleId, block: { [cidr]: 1 } }) });
+      block = assignOrdinal(block, o, handleId, {
+        node,
+        namespace: `ns-${i % 100}`,
+        pod: `pod-${i}`,
+        timestamp: '2026-01-01T00:00:00Z',
+      }).block;
+      if (i % LEAK_EVERY === 0)
+        ops.push({
+          op: 'put',
+          key: ipamKeys.handle(handleId),
+          value: JSON.stringify({ handleID: handleId, block: { [cidr]: 1 } }),
+        });
     }
     ops.push({ op: 'put', key: ipamKeys.block(cidr), value: JSON.stringify(block) });
     if (ops.length >= 100) await flush();
@@ -54,7 +64,11 @@ async function load(backend: EtcdBackend): Promise<number> {
 
 async function timeEtcdctl(endpoint: string): Promise<number> {
   const t0 = performance.now();
-  await run(['sh', '-c', `ETCDCTL_API=3 etcdctl --endpoints=${endpoint} --command-timeout=120s get --prefix '${ipamKeys.blocksPrefix}' > /dev/null`]);
+  await run([
+    'sh',
+    '-c',
+    `ETCDCTL_API=3 etcdctl --endpoints=${endpoint} --command-timeout=120s get --prefix '${ipamKeys.blocksPrefix}' > /dev/null`,
+  ]);
   return performance.now() - t0;
 }
 
@@ -84,15 +98,24 @@ async function main(): Promise<void> {
       await backend.txn([{ op: 'delete', key: ipamKeys.blocksPrefix + 'x' }]).catch(() => undefined);
       const t0 = performance.now();
       const blocks = await load(backend);
-      if (r === 0) console.log(`loaded ${PODS} allocations in ${blocks} blocks (${PODS / LEAK_EVERY} leaked) in ${fmt(performance.now() - t0)}`);
+      if (r === 0)
+        console.log(
+          `loaded ${PODS} allocations in ${blocks} blocks (${PODS / LEAK_EVERY} leaked) in ${fmt(performance.now() - t0)}`,
+        );
       ctl.push(await timeEtcdctl(ep));
-      const res = await run(['node', '--import', 'tsx', child, ep, String(PODS), String(LEAK_EVERY)], { timeoutMs: 600_000 });
+      const res = await run(['node', '--import', 'tsx', child, ep, String(PODS), String(LEAK_EVERY)], {
+        timeoutMs: 600_000,
+      });
       const rep = JSON.parse(res.stdout.trim().split('\n').pop()!) as ChildReport;
       if (rep.allocations !== PODS || rep.released !== PODS / LEAK_EVERY || rep.stale !== 0) {
-        throw new Error(`GC saw ${rep.allocations} allocations and released ${rep.released} (stale ${rep.stale}); expected ${PODS} and ${PODS / LEAK_EVERY}`);
+        throw new Error(
+          `GC saw ${rep.allocations} allocations and released ${rep.released} (stale ${rep.stale}); expected ${PODS} and ${PODS / LEAK_EVERY}`,
+        );
       }
       reports.push(rep);
-      console.log(`run ${r + 1}: etcdctl ${fmt(ctl[r]!)} | GC pass (finds ${rep.leaks} leaks) ${fmt(rep.detectMs)} | GC pass releasing them ${fmt(rep.releaseMs)} | peak RSS ${rep.maxRssMiB.toFixed(0)} MiB`);
+      console.log(
+        `run ${r + 1}: etcdctl ${fmt(ctl[r]!)} | GC pass (finds ${rep.leaks} leaks) ${fmt(rep.detectMs)} | GC pass releasing them ${fmt(rep.releaseMs)} | peak RSS ${rep.maxRssMiB.toFixed(0)} MiB`,
+      );
     }
     const bestCtl = Math.min(...ctl);
     const bestDetect = Math.min(...reports.map((r) => r.detectMs));
@@ -100,10 +123,18 @@ async function main(): Promise<void> {
     const rss = Math.max(...reports.map((r) => r.maxRssMiB));
     const gcRatio = bestDetect / bestCtl;
     console.log('');
-    console.log(`etcdctl get --prefix of the ${PODS} allocations' blocks (baseline): ${fmt(bestCtl)} (best of ${RUNS})`);
-    console.log(`one full GC pass (read + judge every allocation): ${fmt(bestDetect)}; the pass that also releases the ${PODS / LEAK_EVERY} leaks: ${fmt(bestRelease)} (${(bestRelease / bestCtl).toFixed(2)}x)`);
-    console.log(`ipam gc pass at ${PODS} allocations, 1% leaks: ratio ${gcRatio.toFixed(2)} (goal <= 2.00) ${pf(gcRatio <= 2)}`);
-    console.log(`controller peak RSS at ${PODS} pods: ratio ${(rss / 500).toFixed(2)} (goal <= 1.00, ${rss.toFixed(0)} MiB of 500 MiB) ${pf(rss <= 500)}`);
+    console.log(
+      `etcdctl get --prefix of the ${PODS} allocations' blocks (baseline): ${fmt(bestCtl)} (best of ${RUNS})`,
+    );
+    console.log(
+      `one full GC pass (read + judge every allocation): ${fmt(bestDetect)}; the pass that also releases the ${PODS / LEAK_EVERY} leaks: ${fmt(bestRelease)} (${(bestRelease / bestCtl).toFixed(2)}x)`,
+    );
+    console.log(
+      `ipam gc pass at ${PODS} allocations, 1% leaks: ratio ${gcRatio.toFixed(2)} (goal <= 2.00) ${pf(gcRatio <= 2)}`,
+    );
+    console.log(
+      `controller peak RSS at ${PODS} pods: ratio ${(rss / 500).toFixed(2)} (goal <= 1.00, ${rss.toFixed(0)} MiB of 500 MiB) ${pf(rss <= 500)}`,
+    );
     console.log('pod label change API -> enforced p99 vs direct datastore write: not measured by this benchmark');
     failed = gcRatio > 2 || rss > 500;
   } finally {

@@ -45,8 +45,16 @@ export async function buildHandWired(prefix: string, mode: HandWireMode, hostMtu
   const hosts = [`${prefix}-h1`, `${prefix}-h2`];
   const pods = [`${prefix}-p1`, `${prefix}-p2`];
   for (const ns of [fab, ...hosts, ...pods]) await run(['ip', 'netns', 'add', ns]);
-  await batch(fab, ['link add br0 type bridge stp_state 0 forward_delay 0', 'link set br0 up', `address add ${SUBNET}.1/24 dev br0`]);
-  await sysctls(fab, { 'net.bridge.bridge-nf-call-iptables': '0', 'net.bridge.bridge-nf-call-ip6tables': '0', 'net.bridge.bridge-nf-call-arptables': '0' });
+  await batch(fab, [
+    'link add br0 type bridge stp_state 0 forward_delay 0',
+    'link set br0 up',
+    `address add ${SUBNET}.1/24 dev br0`,
+  ]);
+  await sysctls(fab, {
+    'net.bridge.bridge-nf-call-iptables': '0',
+    'net.bridge.bridge-nf-call-ip6tables': '0',
+    'net.bridge.bridge-nf-call-arptables': '0',
+  });
   const podMtu = mode === 'vxlan' ? hostMtu - 50 : hostMtu;
   for (let i = 0; i < 2; i++) {
     const h = HOSTS[i]!;
@@ -56,7 +64,12 @@ export async function buildHandWired(prefix: string, mode: HandWireMode, hostMtu
     await sysctls(host, { 'net.ipv4.ip_forward': '1' });
     await run(['ip', 'link', 'add', 'eth0', 'netns', host, 'type', 'veth', 'peer', 'name', `h${i + 1}`, 'netns', fab]);
     await batch(fab, [`link set h${i + 1} master br0`, `link set h${i + 1} up`]);
-    await batch(host, [`address add ${h.ip}/24 dev eth0`, `link set eth0 mtu ${hostMtu}`, 'link set eth0 up', `route add default via ${SUBNET}.1 dev eth0`]);
+    await batch(host, [
+      `address add ${h.ip}/24 dev eth0`,
+      `link set eth0 mtu ${hostMtu}`,
+      'link set eth0 up',
+      `route add default via ${SUBNET}.1 dev eth0`,
+    ]);
     await run(['ip', 'link', 'add', 'eth0', 'netns', pod, 'type', 'veth', 'peer', 'name', 'cali0', 'netns', host]);
     await batch(pod, [
       `link set eth0 mtu ${podMtu}`,
@@ -67,7 +80,12 @@ export async function buildHandWired(prefix: string, mode: HandWireMode, hostMtu
       'route add default via 169.254.1.1 dev eth0',
       'neigh replace 169.254.1.1 lladdr ee:ee:ee:ee:ee:ee dev eth0 nud permanent',
     ]);
-    await batch(host, ['link set cali0 address ee:ee:ee:ee:ee:ee', `link set cali0 mtu ${podMtu}`, 'link set cali0 up', `route add ${h.pod}/32 dev cali0`]);
+    await batch(host, [
+      'link set cali0 address ee:ee:ee:ee:ee:ee',
+      `link set cali0 mtu ${podMtu}`,
+      'link set cali0 up',
+      `route add ${h.pod}/32 dev cali0`,
+    ]);
     await sysctls(host, { 'net.ipv4.conf.cali0.proxy_arp': '1', 'net.ipv4.neigh.cali0.proxy_delay': '0' });
     if (mode === 'native') {
       await batch(host, [`route add ${peer.block} via ${peer.ip} dev eth0`]);
@@ -84,7 +102,15 @@ export async function buildHandWired(prefix: string, mode: HandWireMode, hostMtu
       await run(['bridge', '-n', host, 'fdb', 'append', peer.mac, 'dev', 'vx0', 'dst', peer.ip]);
     }
   }
-  return { pod1: pods[0]!, pod2: pods[1]!, host1: hosts[0]!, host2: hosts[1]!, pod2Ip: HOSTS[1]!.pod, host2Ip: HOSTS[1]!.ip, namespaces: [fab, ...hosts, ...pods] };
+  return {
+    pod1: pods[0]!,
+    pod2: pods[1]!,
+    host1: hosts[0]!,
+    host2: hosts[1]!,
+    pod2Ip: HOSTS[1]!.pod,
+    host2Ip: HOSTS[1]!.ip,
+    namespaces: [fab, ...hosts, ...pods],
+  };
 }
 
 /** Kills what runs in the baseline's namespaces and deletes them; idempotent. */

@@ -66,7 +66,10 @@ interface Run {
 
 /** One single-stream iperf3 run. The server serves exactly one test (-1). */
 async function iperf(p: Path): Promise<Run> {
-  const server = start(pinned(1, ['iperf3', '-s', '-1', '-p', String(IPERF_PORT)]), { netns: p.toNetns, stdio: 'ignore' });
+  const server = start(pinned(1, ['iperf3', '-s', '-1', '-p', String(IPERF_PORT)]), {
+    netns: p.toNetns,
+    stdio: 'ignore',
+  });
   try {
     for (let attempt = 0; ; attempt++) {
       const busy0 = cpuBusyMs();
@@ -76,7 +79,10 @@ async function iperf(p: Path): Promise<Run> {
         timeoutMs: (SECONDS + 20) * 1000,
       });
       const busy = cpuBusyMs() - busy0;
-      const j = JSON.parse(r.stdout || '{}') as { error?: string; end?: { sum_received?: { bits_per_second?: number; bytes?: number } } };
+      const j = JSON.parse(r.stdout || '{}') as {
+        error?: string;
+        end?: { sum_received?: { bits_per_second?: number; bytes?: number } };
+      };
       const bps = j.end?.sum_received?.bits_per_second;
       const bytes = j.end?.sum_received?.bytes;
       if (r.code === 0 && bps && bytes) return { gbps: bps / 1e9, cpuMsPerGB: busy / (bytes / 1e9) };
@@ -97,7 +103,11 @@ async function iperf(p: Path): Promise<Run> {
  * new short-lived connects instead: its resolution is this timeout plus a process spawn.
  */
 async function tcpConnects(fromNetns: string, ip: string, port: number): Promise<boolean> {
-  const r = await run(['socat', '-u', 'OPEN:/dev/null', `TCP:${ip}:${port},connect-timeout=0.15`], { netns: fromNetns, check: false, timeoutMs: 3000 });
+  const r = await run(['socat', '-u', 'OPEN:/dev/null', `TCP:${ip}:${port},connect-timeout=0.15`], {
+    netns: fromNetns,
+    check: false,
+    timeoutMs: 3000,
+  });
   return r.code === 0;
 }
 
@@ -105,13 +115,23 @@ async function tcpConnects(fromNetns: string, ip: string, port: number): Promise
  * ms from `podCreate` returning to the start of the first successful connect from `from` (0 when
  * the very first attempt connects: the pod was reachable when create returned).
  */
-async function createToReachable(lab: string, env: NodeJS.ProcessEnv, from: PodState, ref: string, node: string): Promise<number> {
-  const pod = await podCreate(loadLab(lab, env), ref, { node, ports: [{ name: 'serve-80-tcp', protocol: 'TCP', port: 80 }] });
+async function createToReachable(
+  lab: string,
+  env: NodeJS.ProcessEnv,
+  from: PodState,
+  ref: string,
+  node: string,
+): Promise<number> {
+  const pod = await podCreate(loadLab(lab, env), ref, {
+    node,
+    ports: [{ name: 'serve-80-tcp', protocol: 'TCP', port: 80 }],
+  });
   const returned = performance.now();
   for (let attempt = 0; ; attempt++) {
     const t = performance.now();
     if (await tcpConnects(from.netns, pod.ips[0]!, 80)) return attempt === 0 ? 0 : t - returned;
-    if (t - returned > 30_000) throw new Error(`pod ${ref} not reachable from ${from.namespace}/${from.name} after 30 s`);
+    if (t - returned > 30_000)
+      throw new Error(`pod ${ref} not reachable from ${from.namespace}/${from.name} after 30 s`);
   }
 }
 
@@ -136,7 +156,10 @@ async function main(): Promise<void> {
     const firstPod: Partial<Record<HandWireMode, PodState>> = {};
     for (const mode of ['native', 'vxlan'] as const) {
       const name = labs[mode];
-      await labUp({ name, nodes: 2, subnets: 1, encapsulation: mode === 'native' ? 'none' : 'vxlan' }, { env, setContext: false });
+      await labUp(
+        { name, nodes: 2, subnets: 1, encapsulation: mode === 'native' ? 'none' : 'vxlan' },
+        { env, setContext: false },
+      );
       const s = loadLab(name, env);
       const a = await podCreate(s, 'bench/a', { node: 'node-1' });
       const b = await podCreate(loadLab(name, env), 'bench/b', { node: 'node-2' });
@@ -153,14 +176,17 @@ async function main(): Promise<void> {
         { mode, name: 'host', fromNetns: n1.netns, toNetns: n2.netns, toIp: n2.ips.find((x) => !x.includes(':'))! },
         { mode, name: 'same', fromNetns: a.netns, toNetns: c.netns, toIp: c.ips[0]! },
       );
-      console.log(`${mode}: lab "${name}" pod eth0 ${await linkInfo(a.netns, 'eth0')}; hand-wired pod eth0 ${await linkInfo(wired.pod1, 'eth0')}`);
+      console.log(
+        `${mode}: lab "${name}" pod eth0 ${await linkInfo(a.netns, 'eth0')}; hand-wired pod eth0 ${await linkInfo(wired.pod1, 'eth0')}`,
+      );
     }
 
     // Wait until every path carries traffic (the agents program routes asynchronously).
     for (const p of paths) {
       const deadline = performance.now() + 20_000;
       while (!(await tcpConnectsOrIcmp(p))) {
-        if (performance.now() > deadline) throw new Error(`${p.mode}/${p.name}: ${p.toIp} unreachable from ${p.fromNetns}`);
+        if (performance.now() > deadline)
+          throw new Error(`${p.mode}/${p.name}: ${p.toIp} unreachable from ${p.fromNetns}`);
         await new Promise((res) => setTimeout(res, 200));
       }
     }
@@ -173,10 +199,15 @@ async function main(): Promise<void> {
       }
     }
     const runsOf = (mode: HandWireMode, name: PathName) => (results.get(`${mode}/${name}`) ?? []).map((r) => r.gbps);
-    const cpuOf = (mode: HandWireMode, name: PathName) => (results.get(`${mode}/${name}`) ?? []).map((r) => r.cpuMsPerGB);
+    const cpuOf = (mode: HandWireMode, name: PathName) =>
+      (results.get(`${mode}/${name}`) ?? []).map((r) => r.cpuMsPerGB);
     const best = (mode: HandWireMode, name: PathName) => max(runsOf(mode, name));
     /** Median over rounds of the per-round ratio a[i]/b[i]. */
-    const medianRatio = (a: number[], b: number[]) => percentile(a.map((x, i) => x / (b[i] ?? NaN)), 50);
+    const medianRatio = (a: number[], b: number[]) =>
+      percentile(
+        a.map((x, i) => x / (b[i] ?? NaN)),
+        50,
+      );
     const roundRatio = (mode: HandWireMode, a: PathName, b: PathName) => medianRatio(runsOf(mode, a), runsOf(mode, b));
 
     const latency: Record<HandWireMode, number[]> = { native: [], vxlan: [] };
@@ -187,11 +218,20 @@ async function main(): Promise<void> {
       }
     }
 
-    console.log(`\niperf3 single stream, -t ${SECONDS}, ${ROUNDS} interleaved rounds${PIN ? ', client on CPU 0 and server on CPU 1' : ''} (Gbit/s; best run, then every run)`);
+    console.log(
+      `\niperf3 single stream, -t ${SECONDS}, ${ROUNDS} interleaved rounds${PIN ? ', client on CPU 0 and server on CPU 1' : ''} (Gbit/s; best run, then every run)`,
+    );
     console.log(`${'path'.padEnd(12)} ${'native'.padStart(8)} ${'vxlan'.padStart(8)}   runs`);
     for (const name of ['cross', 'same', 'host', 'handwired'] as const) {
-      const runs = (['native', 'vxlan'] as const).map((m) => `${m}: ${runsOf(m, name).map((x) => x.toFixed(2)).join(' ')}`);
-      console.log(`${name.padEnd(12)} ${best('native', name).toFixed(2).padStart(8)} ${best('vxlan', name).toFixed(2).padStart(8)}   ${runs.join('; ')}`);
+      const runs = (['native', 'vxlan'] as const).map(
+        (m) =>
+          `${m}: ${runsOf(m, name)
+            .map((x) => x.toFixed(2))
+            .join(' ')}`,
+      );
+      console.log(
+        `${name.padEnd(12)} ${best('native', name).toFixed(2).padStart(8)} ${best('vxlan', name).toFixed(2).padStart(8)}   ${runs.join('; ')}`,
+      );
     }
     console.log(`\nCPU cost, busy ms (all CPUs, steal excluded) per GB: median over rounds`);
     for (const name of ['cross', 'same', 'host', 'handwired'] as const) {
@@ -199,9 +239,24 @@ async function main(): Promise<void> {
       console.log(`${name.padEnd(12)} ${med.join(' ')}`);
     }
     const checks: RatioCheck[] = [
-      { label: 'native cross-node / hand-wired', numerator: roundRatio('native', 'cross', 'handwired'), denominator: 1, target: 0.95 },
-      { label: 'native cross-node / host-to-host', numerator: roundRatio('native', 'cross', 'host'), denominator: 1, target: 0.85 },
-      { label: 'VXLAN cross-node / host-to-host', numerator: roundRatio('vxlan', 'cross', 'host'), denominator: 1, target: 0.75 },
+      {
+        label: 'native cross-node / hand-wired',
+        numerator: roundRatio('native', 'cross', 'handwired'),
+        denominator: 1,
+        target: 0.95,
+      },
+      {
+        label: 'native cross-node / host-to-host',
+        numerator: roundRatio('native', 'cross', 'host'),
+        denominator: 1,
+        target: 0.85,
+      },
+      {
+        label: 'VXLAN cross-node / host-to-host',
+        numerator: roundRatio('vxlan', 'cross', 'host'),
+        denominator: 1,
+        target: 0.75,
+      },
     ];
     console.log('\nratios: median over rounds of the per-round ratio');
     for (const c of checks) console.log(formatRatio(c));
@@ -211,26 +266,38 @@ async function main(): Promise<void> {
     const cpuRatio = (mode: HandWireMode, a: PathName, b: PathName) => medianRatio(cpuOf(mode, a), cpuOf(mode, b));
     console.log(info('CPU per GB: native cross / hand-wired', cpuRatio('native', 'cross', 'handwired')));
     console.log(info('CPU per GB: VXLAN cross / hand-wired', cpuRatio('vxlan', 'cross', 'handwired')));
-    console.log(info('ratios of best runs: native cross / hand-wired', best('native', 'cross') / best('native', 'handwired')));
+    console.log(
+      info('ratios of best runs: native cross / hand-wired', best('native', 'cross') / best('native', 'handwired')),
+    );
     console.log(info('  native cross / host', best('native', 'cross') / best('native', 'host')));
     console.log(info('  VXLAN cross / host', best('vxlan', 'cross') / best('vxlan', 'host')));
 
     const all = [...latency.native, ...latency.vxlan];
-    console.log(`\npod create -> first successful connect from another node (target 0 ms; resolution ~0.15 s connect timeout + spawn):`);
+    console.log(
+      `\npod create -> first successful connect from another node (target 0 ms; resolution ~0.15 s connect timeout + spawn):`,
+    );
     for (const m of ['native', 'vxlan'] as const) {
-      console.log(`  ${m.padEnd(7)} n=${latency[m].length} p50 ${percentile(latency[m], 50).toFixed(0)} ms, max ${max(latency[m]).toFixed(0)} ms  [${latency[m].map((x) => x.toFixed(0)).join(', ')}]`);
+      console.log(
+        `  ${m.padEnd(7)} n=${latency[m].length} p50 ${percentile(latency[m], 50).toFixed(0)} ms, max ${max(latency[m]).toFixed(0)} ms  [${latency[m].map((x) => x.toFixed(0)).join(', ')}]`,
+      );
     }
     const latencyOk = max(all) === 0;
-    console.log(`  all     p50 ${percentile(all, 50).toFixed(0)} ms, max ${max(all).toFixed(0)} ms  ${latencyOk ? 'PASS' : 'FAIL'}`);
+    console.log(
+      `  all     p50 ${percentile(all, 50).toFixed(0)} ms, max ${max(all).toFixed(0)} ms  ${latencyOk ? 'PASS' : 'FAIL'}`,
+    );
     failed = !checks.every(passes) || !latencyOk;
   } finally {
     for (const mode of ['native', 'vxlan'] as const) {
-      await labDown(labs[mode], { env }).catch((e: unknown) => console.error(`lab down ${labs[mode]}: ${describeError(e)}`));
+      await labDown(labs[mode], { env }).catch((e: unknown) =>
+        console.error(`lab down ${labs[mode]}: ${describeError(e)}`),
+      );
       await teardownHandWired(hw[mode]);
     }
     rmSync(cfgDir, { recursive: true, force: true });
   }
-  console.log(`\nbench-dataplane took ${((performance.now() - t0) / 1000).toFixed(0)} s${failed ? ' (some targets FAILED)' : ''}`);
+  console.log(
+    `\nbench-dataplane took ${((performance.now() - t0) / 1000).toFixed(0)} s${failed ? ' (some targets FAILED)' : ''}`,
+  );
 }
 
 /** Reachability before measuring: ping once (works for every path, no server needed). */

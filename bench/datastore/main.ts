@@ -95,7 +95,10 @@ function policy(i: number): Resource {
         {
           action: 'Allow',
           protocol: 'TCP',
-          source: { selector: `app == 'app-${(i + 1) % 97}'`, namespaceSelector: `kubernetes.io/metadata.name == '${ns}'` },
+          source: {
+            selector: `app == 'app-${(i + 1) % 97}'`,
+            namespaceSelector: `kubernetes.io/metadata.name == '${ns}'`,
+          },
           destination: { ports: [8080, '9000:9100'] },
         },
         { action: 'Allow', protocol: 'UDP', source: { nets: [`10.${i % 256}.0.0/16`] }, destination: { ports: [53] } },
@@ -194,7 +197,9 @@ async function main(): Promise<void> {
     const pf = (ok: boolean) => (ok ? 'PASS' : 'FAIL');
     console.log('');
     console.log(`etcdctl get --prefix (floor):  ${fmt(bestCtl)}  (best of ${RUNS})`);
-    console.log(`fresh Syncer to in-sync:       ${fmt(bestSyn)}  (best of ${RUNS}; incl. Node+tsx start: ${fmt(bestProc)})`);
+    console.log(
+      `fresh Syncer to in-sync:       ${fmt(bestSyn)}  (best of ${RUNS}; incl. Node+tsx start: ${fmt(bestProc)})`,
+    );
     console.log(`ratio syncer/etcdctl:          ${ratio.toFixed(2)}x  (target <= 3x)  ${pf(ratio <= 3)}`);
     console.log(`  (incl. process start:        ${(bestProc / bestCtl).toFixed(2)}x)`);
     console.log(`syncer peak RSS:               ${rss.toFixed(0)} MiB  (target <= 500 MiB)  ${pf(rss <= 500)}`);

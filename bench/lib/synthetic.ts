@@ -29,7 +29,10 @@ export function remoteNode(i: number): KeyValue {
     ipv4VXLANTunnelAddr: `10.243.${hi}.${lo}`,
     vxlanTunnelMACAddr: `66:00:00:00:${hi.toString(16).padStart(2, '0')}:${lo.toString(16).padStart(2, '0')}`,
   };
-  return { key: resourceKey(NODE, name), value: JSON.stringify({ apiVersion: 'projectcalico.org/v3', kind: 'Node', metadata: { name }, spec }) };
+  return {
+    key: resourceKey(NODE, name),
+    value: JSON.stringify({ apiVersion: 'projectcalico.org/v3', kind: 'Node', metadata: { name }, spec }),
+  };
 }
 
 /**
@@ -39,11 +42,21 @@ export function remoteNode(i: number): KeyValue {
 export function endpoint(node: string, pod: string, ip: string, n: number, app?: string): KeyValue {
   const name = `${node}-k8s-${pod}-eth0`;
   const ns = `ns${n % 10}`;
-  const labels = { app: app ?? `a${n % 7}`, svc: `s${n % 1000}`, 'projectcalico.org/namespace': ns, 'projectcalico.org/orchestrator': 'k8s' };
+  const labels = {
+    app: app ?? `a${n % 7}`,
+    svc: `s${n % 1000}`,
+    'projectcalico.org/namespace': ns,
+    'projectcalico.org/orchestrator': 'k8s',
+  };
   const spec = { node, orchestrator: 'k8s', pod, endpoint: 'eth0', interfaceName: `tsr${n}`, ipNetworks: [`${ip}/32`] };
   return {
     key: resourceKey(WEP, name, ns),
-    value: JSON.stringify({ apiVersion: 'projectcalico.org/v3', kind: 'WorkloadEndpoint', metadata: { name, namespace: ns, labels }, spec }),
+    value: JSON.stringify({
+      apiVersion: 'projectcalico.org/v3',
+      kind: 'WorkloadEndpoint',
+      metadata: { name, namespace: ns, labels },
+      spec,
+    }),
   };
 }
 
@@ -51,8 +64,18 @@ export function endpoint(node: string, pod: string, ip: string, n: number, app?:
 export const BULK_POOL = '10.128.0.0/12';
 
 export function bulkPool(): KeyValue {
-  const spec = { cidr: BULK_POOL, blockSize: 26, vxlanMode: 'Always', ipipMode: 'Never', natOutgoing: false, nodeSelector: 'all()' };
-  return { key: resourceKey(POOL, 'bulk'), value: JSON.stringify({ apiVersion: 'projectcalico.org/v3', kind: 'IPPool', metadata: { name: 'bulk' }, spec }) };
+  const spec = {
+    cidr: BULK_POOL,
+    blockSize: 26,
+    vxlanMode: 'Always',
+    ipipMode: 'Never',
+    natOutgoing: false,
+    nodeSelector: 'all()',
+  };
+  return {
+    key: resourceKey(POOL, 'bulk'),
+    value: JSON.stringify({ apiVersion: 'projectcalico.org/v3', kind: 'IPPool', metadata: { name: 'bulk' }, spec }),
+  };
 }
 
 /** Block `i` of the bulk pool, affine to remote node `i`, holding `pods` addresses (ordinals 0..pods-1). */
@@ -84,23 +107,43 @@ export function bulkPolicy(i: number): KeyValue {
     order: 100 + i,
     selector: `svc == 's${i % 1000}'`,
     types: ['Ingress'],
-    ingress: [{ action: 'Allow', protocol: 'TCP', source: { selector: `svc == 's${(i + 1) % 1000}'` }, destination: { ports: [80] } }],
+    ingress: [
+      {
+        action: 'Allow',
+        protocol: 'TCP',
+        source: { selector: `svc == 's${(i + 1) % 1000}'` },
+        destination: { ports: [80] },
+      },
+    ],
   };
-  return { key: resourceKey(GNP, name), value: JSON.stringify({ apiVersion: 'projectcalico.org/v3', kind: 'GlobalNetworkPolicy', metadata: { name }, spec }) };
+  return {
+    key: resourceKey(GNP, name),
+    value: JSON.stringify({
+      apiVersion: 'projectcalico.org/v3',
+      kind: 'GlobalNetworkPolicy',
+      metadata: { name },
+      spec,
+    }),
+  };
 }
 
 /** Writes `kvs` in transactions of `batch` puts, `parallel` transactions at a time. */
 export async function bulkPut(backend: Backend, kvs: readonly KeyValue[], batch = 1000, parallel = 4): Promise<void> {
   const chunks: TxnOp[][] = [];
-  for (let i = 0; i < kvs.length; i += batch) chunks.push(kvs.slice(i, i + batch).map((kv) => ({ op: 'put' as const, ...kv })));
-  for (let i = 0; i < chunks.length; i += parallel) await Promise.all(chunks.slice(i, i + parallel).map((c) => backend.txn(c)));
+  for (let i = 0; i < kvs.length; i += batch)
+    chunks.push(kvs.slice(i, i + batch).map((kv) => ({ op: 'put' as const, ...kv })));
+  for (let i = 0; i < chunks.length; i += parallel)
+    await Promise.all(chunks.slice(i, i + parallel).map((c) => backend.txn(c)));
 }
 
 /**
  * The bulk cluster: `nodes` remote nodes with one block and `pods` endpoints each, `policies`
  * policies. Endpoint numbers start at `firstEndpoint`; returns how many endpoints were written.
  */
-export async function writeBulkCluster(backend: Backend, o: { nodes: number; pods: number; policies: number; firstEndpoint?: number }): Promise<number> {
+export async function writeBulkCluster(
+  backend: Backend,
+  o: { nodes: number; pods: number; policies: number; firstEndpoint?: number },
+): Promise<number> {
   let n = o.firstEndpoint ?? 0;
   await bulkPut(backend, [bulkPool()]);
   const per = 100; // nodes per round: ~3,000 endpoints
@@ -114,6 +157,9 @@ export async function writeBulkCluster(backend: Backend, o: { nodes: number; pod
     }
     await bulkPut(backend, kvs);
   }
-  await bulkPut(backend, Array.from({ length: o.policies }, (_, i) => bulkPolicy(i)));
+  await bulkPut(
+    backend,
+    Array.from({ length: o.policies }, (_, i) => bulkPolicy(i)),
+  );
   return n - (o.firstEndpoint ?? 0);
 }

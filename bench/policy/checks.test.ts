@@ -2,8 +2,20 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { checkPasses, formatCheck, type TargetCheck } from './checks.js';
 
-const latency = (value: number): TargetCheck => ({ label: 'p99', value, target: 250, unit: 'ms', direction: 'at-most' });
-const ratio = (value: number): TargetCheck => ({ label: 'rate ratio', value, target: 0.9, unit: '', direction: 'at-least' });
+const latency = (value: number): TargetCheck => ({
+  label: 'p99',
+  value,
+  target: 250,
+  unit: 'ms',
+  direction: 'at-most',
+});
+const ratio = (value: number): TargetCheck => ({
+  label: 'rate ratio',
+  value,
+  target: 0.9,
+  unit: '',
+  direction: 'at-least',
+});
 
 test('an at-most target passes up to and including the target', () => {
   assert.equal(checkPasses(latency(250)), true);

@@ -16,7 +16,8 @@ export function checkPasses(c: TargetCheck): boolean {
   return c.direction === 'at-most' ? c.value <= c.target : c.value >= c.target;
 }
 
-const num = (v: number, unit: string): string => (Number.isFinite(v) ? (unit === '' ? v.toFixed(2) : v.toFixed(1)) : 'n/a');
+const num = (v: number, unit: string): string =>
+  Number.isFinite(v) ? (unit === '' ? v.toFixed(2) : v.toFixed(1)) : 'n/a';
 
 /** `add one pod p99 (event -> kernel)          38.2 ms  (target <= 50 ms)  PASS` */
 export function formatCheck(c: TargetCheck, width = 52): string {

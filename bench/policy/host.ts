@@ -36,8 +36,15 @@ async function iperf(fromNetns: string, toNetns: string, ip: string, port: numbe
   const server = start(['iperf3', '-s', '-1', '-p', String(port)], { netns: toNetns, stdio: 'ignore' });
   try {
     for (let attempt = 0; ; attempt++) {
-      const r = await run(['iperf3', '-c', ip, '-p', String(port), '-t', String(IPERF_SECONDS), '-J'], { netns: fromNetns, check: false, timeoutMs: (IPERF_SECONDS + 20) * 1000 });
-      const j = JSON.parse(r.stdout || '{}') as { error?: string; end?: { sum_received?: { bits_per_second?: number } } };
+      const r = await run(['iperf3', '-c', ip, '-p', String(port), '-t', String(IPERF_SECONDS), '-J'], {
+        netns: fromNetns,
+        check: false,
+        timeoutMs: (IPERF_SECONDS + 20) * 1000,
+      });
+      const j = JSON.parse(r.stdout || '{}') as {
+        error?: string;
+        end?: { sum_received?: { bits_per_second?: number } };
+      };
       const bps = j.end?.sum_received?.bits_per_second;
       if (r.code === 0 && bps) return bps / 1e9;
       if (attempt < 20 && /refused/i.test(j.error ?? r.stderr)) {
@@ -52,7 +59,7 @@ async function iperf(fromNetns: string, toNetns: string, ip: string, port: numbe
 }
 
 export async function runHostPath(b: LabBench): Promise<TargetCheck[]> {
-  const [n1, n2, n3] = b.lab.nodes as [typeof b.lab.nodes[0], typeof b.lab.nodes[0], typeof b.lab.nodes[0]];
+  const [n1, n2, n3] = b.lab.nodes as [(typeof b.lab.nodes)[0], (typeof b.lab.nodes)[0], (typeof b.lab.nodes)[0]];
   const client = await podCreate(b.lab, 'bench-hp/hclient', { node: n2.name, labels: { role: 'hclient' } });
   const guarded = v4(n1.ips);
   const open = v4(n3.ips);
@@ -68,15 +75,32 @@ export async function runHostPath(b: LabBench): Promise<TargetCheck[]> {
   const before = await measure();
 
   const heps: Resource[] = [
-    { apiVersion: 'projectcalico.org/v3', kind: 'HostEndpoint', metadata: { name: `${n1.name}-bench`, labels: { 'bench-host': 'yes' } }, spec: { node: n1.name, interfaceName: '*' } },
-    { apiVersion: 'projectcalico.org/v3', kind: 'HostEndpoint', metadata: { name: `${n1.name}-bench-eth0`, labels: { 'bench-host': 'yes' } }, spec: { node: n1.name, interfaceName: 'eth0' } },
+    {
+      apiVersion: 'projectcalico.org/v3',
+      kind: 'HostEndpoint',
+      metadata: { name: `${n1.name}-bench`, labels: { 'bench-host': 'yes' } },
+      spec: { node: n1.name, interfaceName: '*' },
+    },
+    {
+      apiVersion: 'projectcalico.org/v3',
+      kind: 'HostEndpoint',
+      metadata: { name: `${n1.name}-bench-eth0`, labels: { 'bench-host': 'yes' } },
+      spec: { node: n1.name, interfaceName: 'eth0' },
+    },
   ];
   const policies = Array.from({ length: POLICIES }, (_, k) =>
     gnp(`hp-${String(k + 1).padStart(4, '0')}`, {
       order: k + 1,
       selector: 'bench-host == "yes"',
       types: ['Ingress'],
-      ingress: [{ action: 'Allow', protocol: 'TCP', source: { nets: [`${v4(client.ips)}/32`] }, destination: { ports: [k + 1 === POLICIES ? SERVER_PORT : 10_000 + k + 1] } }],
+      ingress: [
+        {
+          action: 'Allow',
+          protocol: 'TCP',
+          source: { nets: [`${v4(client.ips)}/32`] },
+          destination: { ports: [k + 1 === POLICIES ? SERVER_PORT : 10_000 + k + 1] },
+        },
+      ],
     }),
   );
   const extra = [
@@ -88,27 +112,45 @@ export async function runHostPath(b: LabBench): Promise<TargetCheck[]> {
       ingress: [{ action: 'Allow', protocol: 'TCP', destination: { ports: [UNTRACKED_PORT] } }],
       egress: [{ action: 'Allow', protocol: 'TCP', source: { ports: [UNTRACKED_PORT] } }],
     }),
-    gnp('hp-tracked', { order: 0, selector: 'bench-host == "yes"', types: ['Ingress'], ingress: [{ action: 'Allow', protocol: 'TCP', destination: { ports: [TRACKED_PORT] } }] }),
+    gnp('hp-tracked', {
+      order: 0,
+      selector: 'bench-host == "yes"',
+      types: ['Ingress'],
+      ingress: [{ action: 'Allow', protocol: 'TCP', destination: { ports: [TRACKED_PORT] } }],
+    }),
   ];
   const all = [...heps.map(policyResource), ...policies, ...extra];
   const t0 = performance.now();
-  for (let i = 0; i < all.length; i += 100) await b.store.applyBatch(all.slice(i, i + 100).map((resource) => ({ op: 'apply' as const, resource })));
+  for (let i = 0; i < all.length; i += 100)
+    await b.store.applyBatch(all.slice(i, i + 100).map((resource) => ({ op: 'apply' as const, resource })));
   const deadline = Date.now() + 90_000;
   // Programmed once the last policy's port answers and a port no policy allows does not.
   for (;;) {
     const list = await run(['nft', 'list', 'table', 'inet', 'tessera'], { netns: n1.netns, check: false });
-    if ((list.stdout.match(/raw-prerouting/g) ?? []).length > 0 && (await connectRate(b, client.netns, guarded, 50)).rate > 0) break;
+    if (
+      (list.stdout.match(/raw-prerouting/g) ?? []).length > 0 &&
+      (await connectRate(b, client.netns, guarded, 50)).rate > 0
+    )
+      break;
     if (Date.now() > deadline) throw new Error(`${n1.name} did not program its ${POLICIES} host policies within 90 s`);
     await sleep(200);
   }
-  console.log(`${POLICIES} host policies + host endpoints written and programmed on ${n1.name} in ${(performance.now() - t0).toFixed(0)} ms`);
+  console.log(
+    `${POLICIES} host policies + host endpoints written and programmed on ${n1.name} in ${(performance.now() - t0).toFixed(0)} ms`,
+  );
   await sleep(2000);
   const after = await measure();
   const r = (a: number[], c: number[]) => median(a.map((x, k) => x / c[k]!));
   const fmt = (xs: number[]) => `${median(xs).toFixed(0).padStart(6)}/s  [${xs.map((x) => x.toFixed(0)).join(' ')}]`;
-  console.log(`pod on ${n2.name} → host port ${SERVER_PORT}: ${n1.name} (guarded) vs ${n3.name} (no host endpoint), ${ROUNDS} interleaved rounds × ${RUN_MS} ms`);
-  console.log(`  phase 0, no host endpoint:  guarded ${fmt(before.guarded)}   open ${fmt(before.open)}   ratio ${r(before.guarded, before.open).toFixed(2)}`);
-  console.log(`  phase 1, ${POLICIES} host policies: guarded ${fmt(after.guarded)}   open ${fmt(after.open)}   ratio ${r(after.guarded, after.open).toFixed(2)}`);
+  console.log(
+    `pod on ${n2.name} → host port ${SERVER_PORT}: ${n1.name} (guarded) vs ${n3.name} (no host endpoint), ${ROUNDS} interleaved rounds × ${RUN_MS} ms`,
+  );
+  console.log(
+    `  phase 0, no host endpoint:  guarded ${fmt(before.guarded)}   open ${fmt(before.open)}   ratio ${r(before.guarded, before.open).toFixed(2)}`,
+  );
+  console.log(
+    `  phase 1, ${POLICIES} host policies: guarded ${fmt(after.guarded)}   open ${fmt(after.open)}   ratio ${r(after.guarded, after.open).toFixed(2)}`,
+  );
 
   const tracked: number[] = [];
   const untracked: number[] = [];
@@ -118,7 +160,19 @@ export async function runHostPath(b: LabBench): Promise<TargetCheck[]> {
   }
   const ct = await run(['conntrack', '-L'], { netns: n1.netns, check: false });
   const untrackedEntries = (ct.stdout.match(new RegExp(`dport=${UNTRACKED_PORT}\\b`, 'g')) ?? []).length;
-  console.log(`iperf3 ${n2.name} → ${n1.name} host, ${IPERF_ROUNDS} interleaved rounds × ${IPERF_SECONDS} s: doNotTrack ${untracked.map((x) => x.toFixed(2)).join(' ')} Gbit/s, tracked ${tracked.map((x) => x.toFixed(2)).join(' ')} Gbit/s`);
-  console.log(`doNotTrack/tracked throughput: ratio ${r(untracked, tracked).toFixed(2)} (reported, no goal; conntrack entries for the doNotTrack port on ${n1.name}: ${untrackedEntries})`);
-  return [{ label: `host port new-conn rate, ${POLICIES} host policies / no HEP`, value: r(after.guarded, after.open), target: 0.9, unit: '', direction: 'at-least' }];
+  console.log(
+    `iperf3 ${n2.name} → ${n1.name} host, ${IPERF_ROUNDS} interleaved rounds × ${IPERF_SECONDS} s: doNotTrack ${untracked.map((x) => x.toFixed(2)).join(' ')} Gbit/s, tracked ${tracked.map((x) => x.toFixed(2)).join(' ')} Gbit/s`,
+  );
+  console.log(
+    `doNotTrack/tracked throughput: ratio ${r(untracked, tracked).toFixed(2)} (reported, no goal; conntrack entries for the doNotTrack port on ${n1.name}: ${untrackedEntries})`,
+  );
+  return [
+    {
+      label: `host port new-conn rate, ${POLICIES} host policies / no HEP`,
+      value: r(after.guarded, after.open),
+      target: 0.9,
+      unit: '',
+      direction: 'at-least',
+    },
+  ];
 }

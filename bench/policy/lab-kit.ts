@@ -43,7 +43,10 @@ export async function closeLabBench(b: LabBench): Promise<void> {
 export function policyResource(r: Resource): Resource {
   const problems = validateResource(r);
   if (problems.length > 0) {
-    throw new TesseraError('bug', `bench policy "${r.metadata.name}" is invalid: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`);
+    throw new TesseraError(
+      'bug',
+      `bench policy "${r.metadata.name}" is invalid: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`,
+    );
   }
   return applyDefaults(r);
 }
@@ -53,7 +56,10 @@ export async function startServer(b: LabBench, netns: string): Promise<void> {
   const child = start([b.connrate, 'serve', String(SERVER_PORT)], { netns, stdio: ['ignore', 'pipe', 'pipe'] });
   b.children.push(child);
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new TesseraError('timeout', `connrate server in netns "${netns}" did not start within 5 s`)), 5000);
+    const timer = setTimeout(
+      () => reject(new TesseraError('timeout', `connrate server in netns "${netns}" did not start within 5 s`)),
+      5000,
+    );
     child.stdout?.once('data', () => {
       clearTimeout(timer);
       resolve();
@@ -67,7 +73,12 @@ export async function startServer(b: LabBench, netns: string): Promise<void> {
 }
 
 /** Sequential connect/RST loop from `netns` to ip:SERVER_PORT for `ms`; connections per second. */
-export async function connectRate(b: LabBench, netns: string, ip: string, ms: number): Promise<{ rate: number; failed: number }> {
+export async function connectRate(
+  b: LabBench,
+  netns: string,
+  ip: string,
+  ms: number,
+): Promise<{ rate: number; failed: number }> {
   const r = await run([b.connrate, 'connect', ip, String(SERVER_PORT), String(ms)], { netns, timeoutMs: ms + 10_000 });
   const [ok, failed, elapsed] = r.stdout.trim().split(/\s+/).map(Number);
   if (ok === undefined || failed === undefined || elapsed === undefined || !(elapsed > 0)) {
@@ -95,9 +106,16 @@ export type ApplyTotals = Record<string, { sum: number; count: number }>;
  * netns: diagnoses where a change's latency goes.
  */
 export async function agentApplyTotals(netns: string, port: number): Promise<ApplyTotals> {
-  const r = await run(['socat', '-t', '2', '-', `TCP:127.0.0.1:${port}`], { netns, input: 'GET /metrics HTTP/1.0\r\n\r\n', check: false, timeoutMs: 5000 });
+  const r = await run(['socat', '-t', '2', '-', `TCP:127.0.0.1:${port}`], {
+    netns,
+    input: 'GET /metrics HTTP/1.0\r\n\r\n',
+    check: false,
+    timeoutMs: 5000,
+  });
   const out: ApplyTotals = {};
-  for (const m of r.stdout.matchAll(/^tessera_agent_apply_seconds_(sum|count)\{dataplane="([^"]+)"\} ([0-9.eE+-]+)$/gm)) {
+  for (const m of r.stdout.matchAll(
+    /^tessera_agent_apply_seconds_(sum|count)\{dataplane="([^"]+)"\} ([0-9.eE+-]+)$/gm,
+  )) {
     const e = (out[m[2]!] ??= { sum: 0, count: 0 });
     e[m[1] as 'sum' | 'count'] = Number(m[3]);
   }

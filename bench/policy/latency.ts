@@ -27,7 +27,18 @@ import { run, start } from '../../src/lib/exec.js';
 import { kindFor } from '../../src/api/index.js';
 import { percentile } from '../lib/stats.js';
 import { spread, type TargetCheck } from './checks.js';
-import { HERE, SERVER_PORT, agentApplyTotals, describeApplyDelta, now, nftFloor, policyResource, sleep, startServer, type LabBench } from './lab-kit.js';
+import {
+  HERE,
+  SERVER_PORT,
+  agentApplyTotals,
+  describeApplyDelta,
+  now,
+  nftFloor,
+  policyResource,
+  sleep,
+  startServer,
+  type LabBench,
+} from './lab-kit.js';
 import type { Resource } from '../../src/api/index.js';
 
 const CHANGES = Number(process.env['LATENCY_CHANGES'] ?? 50);
@@ -61,7 +72,11 @@ function policy(v: Verdict): Resource {
 type Streams = Sample[][][];
 
 function startProber(b: LabBench, from: PodState, targets: PodState[], into: Sample[][]): ChildProcess {
-  const job = { targets: targets.map((t) => ({ ip: t.ips[0]!, port: SERVER_PORT })), intervalMs: PROBE_INTERVAL_MS, timeoutMs: PROBE_TIMEOUT_MS };
+  const job = {
+    targets: targets.map((t) => ({ ip: t.ips[0]!, port: SERVER_PORT })),
+    intervalMs: PROBE_INTERVAL_MS,
+    timeoutMs: PROBE_TIMEOUT_MS,
+  };
   const child = start([process.execPath, '--import', 'tsx', join(HERE, 'prober.ts'), JSON.stringify(job)], {
     netns: from.netns,
     stdio: ['pipe', 'pipe', 'inherit'],
@@ -127,14 +142,19 @@ function latencies(streams: Streams, changes: Change[], end: number): { all: num
 
 export async function runLatency(b: LabBench): Promise<TargetCheck[]> {
   const nodes = b.lab.nodes.map((n) => n.name);
-  const targets = await Promise.all(nodes.map((n, i) => podCreate(b.lab, `${NS}/t${i + 1}`, { node: n, labels: { role: 'target' } })));
-  const probers = await Promise.all(nodes.map((n, i) => podCreate(b.lab, `${NS}/c${i + 1}`, { node: n, labels: { role: 'prober' } })));
+  const targets = await Promise.all(
+    nodes.map((n, i) => podCreate(b.lab, `${NS}/t${i + 1}`, { node: n, labels: { role: 'target' } })),
+  );
+  const probers = await Promise.all(
+    nodes.map((n, i) => podCreate(b.lab, `${NS}/c${i + 1}`, { node: n, labels: { role: 'prober' } })),
+  );
   for (const t of targets) await startServer(b, t.netns);
   const streams: Streams = probers.map(() => targets.map(() => []));
   const children = probers.map((p, i) => startProber(b, p, targets, streams[i]!));
   const tmp = mkdtempSync(join(tmpdir(), 'tessera-bench-lat-'));
   try {
-    if (!(await waitSettled(streams, now(), true))) throw new Error('probes did not all connect before any policy was applied');
+    if (!(await waitSettled(streams, now(), true)))
+      throw new Error('probes did not all connect before any policy was applied');
     const floor = await nftFloor(b.lab.nodes[0]!.netns, 20);
 
     const scrape = () => Promise.all(b.lab.nodes.map((n) => agentApplyTotals(n.netns, n.healthPort)));
@@ -177,22 +197,45 @@ export async function runLatency(b: LabBench): Promise<TargetCheck[]> {
     const store = latencies(streams, changes, cliChanges[0]?.at ?? storeEnd);
     const viaCli = latencies(streams, cliChanges, end);
     const probes = streams.flat().reduce((n, s) => n + s.length, 0);
-    console.log(`${nodes.length} nodes, ${probes} probes (every ${PROBE_INTERVAL_MS} ms per prober→target stream, ${PROBE_TIMEOUT_MS} ms timeout, 9 streams); ${timeouts} change(s) never settled within ${SETTLE_TIMEOUT_MS} ms`);
+    console.log(
+      `${nodes.length} nodes, ${probes} probes (every ${PROBE_INTERVAL_MS} ms per prober→target stream, ${PROBE_TIMEOUT_MS} ms timeout, 9 streams); ${timeouts} change(s) never settled within ${SETTLE_TIMEOUT_MS} ms`,
+    );
     console.log(`baseline, empty nft transaction (node netns, same load):  ${spread(floor, percentile)}`);
-    console.log(`ResourceStore write (get + txn) alone:                    ${spread(changes.map((c) => c.writeMs), percentile)}`);
-    console.log(`write → enforced on all 3 nodes (${changes.length} changes):         ${spread(store.all, percentile)}`);
-    store.perTarget.forEach((xs, j) => console.log(`  enforced on ${nodes[j]} (target t${j + 1}):                       ${spread(xs, percentile)}`));
+    console.log(
+      `ResourceStore write (get + txn) alone:                    ${spread(
+        changes.map((c) => c.writeMs),
+        percentile,
+      )}`,
+    );
+    console.log(
+      `write → enforced on all 3 nodes (${changes.length} changes):         ${spread(store.all, percentile)}`,
+    );
+    store.perTarget.forEach((xs, j) =>
+      console.log(`  enforced on ${nodes[j]} (target t${j + 1}):                       ${spread(xs, percentile)}`),
+    );
     const deny = store.all.filter((_, k) => !changes[k]!.want);
     const allow = store.all.filter((_, k) => changes[k]!.want);
     console.log(`  allow→deny ${spread(deny, percentile)}; deny→allow ${spread(allow, percentile)}`);
-    b.lab.nodes.forEach((n, i) => console.log(`  agent apply cycles on ${n.name} during these changes: ${describeApplyDelta(metricsBefore[i]!, metricsAfter[i]!)}`));
+    b.lab.nodes.forEach((n, i) =>
+      console.log(
+        `  agent apply cycles on ${n.name} during these changes: ${describeApplyDelta(metricsBefore[i]!, metricsAfter[i]!)}`,
+      ),
+    );
     console.log(`  p50 / nft floor p50: ${(percentile(store.all, 50) / percentile(floor, 50)).toFixed(1)}x`);
     if (cliChanges.length > 0) {
       console.log(`\`tessera apply -f\` process, spawn → exit (information):  ${spread(cliRun, percentile)}`);
-      console.log(`\`tessera apply -f\` spawn → enforced on all 3 nodes:      ${spread(viaCli.all, percentile)} (information)`);
+      console.log(
+        `\`tessera apply -f\` spawn → enforced on all 3 nodes:      ${spread(viaCli.all, percentile)} (information)`,
+      );
     }
     return [
-      { label: 'programming latency p99 (store write → 3 nodes)', value: percentile(store.all, 99), target: 250, unit: 'ms', direction: 'at-most' },
+      {
+        label: 'programming latency p99 (store write → 3 nodes)',
+        value: percentile(store.all, 99),
+        target: 250,
+        unit: 'ms',
+        direction: 'at-most',
+      },
     ];
   } finally {
     for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');

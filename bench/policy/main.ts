@@ -21,7 +21,9 @@ import { runPerPacket } from './per-packet.js';
 import { runHostPath } from './host.js';
 import { closeLabBench, openLabBench } from './lab-kit.js';
 
-const PARTS = new Set((process.env['BENCH_POLICY_PARTS'] ?? 'scale,latency,per-packet,host').split(',').map((s) => s.trim()));
+const PARTS = new Set(
+  (process.env['BENCH_POLICY_PARTS'] ?? 'scale,latency,per-packet,host').split(',').map((s) => s.trim()),
+);
 
 async function main(): Promise<void> {
   const t0 = performance.now();
@@ -63,7 +65,9 @@ async function main(): Promise<void> {
   console.log('\n== targets');
   for (const c of checks) console.log(formatCheck(c));
   const failed = checks.filter((c) => !checkPasses(c)).length;
-  console.log(`\nbench-policy took ${((performance.now() - t0) / 1000).toFixed(0)} s${failed > 0 ? ` (${failed} target(s) FAILED)` : ''}`);
+  console.log(
+    `\nbench-policy took ${((performance.now() - t0) / 1000).toFixed(0)} s${failed > 0 ? ` (${failed} target(s) FAILED)` : ''}`,
+  );
 }
 
 main().catch((e: unknown) => {

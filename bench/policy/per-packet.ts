@@ -42,7 +42,14 @@ function policy(i: number): Resource {
       order: i,
       selector: 'role == "server"',
       types: ['Ingress'],
-      ingress: [{ action: 'Allow', protocol: 'TCP', source: { selector: 'role == "client"' }, destination: { ports: [i === POLICIES ? SERVER_PORT : 10_000 + i] } }],
+      ingress: [
+        {
+          action: 'Allow',
+          protocol: 'TCP',
+          source: { selector: 'role == "client"' },
+          destination: { ports: [i === POLICIES ? SERVER_PORT : 10_000 + i] },
+        },
+      ],
     },
   });
 }
@@ -57,7 +64,9 @@ function linearRuleset(clientIp: string, dst: string, n: number): string {
     `add rule inet ${LINEAR_TABLE} forward_new ip daddr ${dst} ct state new jump lin`,
   ];
   for (let i = 1; i <= n; i++) {
-    lines.push(`add rule inet ${LINEAR_TABLE} lin ip saddr @clients tcp dport ${i === n ? SERVER_PORT : 10_000 + i} counter accept`);
+    lines.push(
+      `add rule inet ${LINEAR_TABLE} lin ip saddr @clients tcp dport ${i === n ? SERVER_PORT : 10_000 + i} counter accept`,
+    );
   }
   return lines.join('\n') + '\n';
 }
@@ -70,7 +79,11 @@ async function policyChains(netns: string): Promise<number> {
 type Target = 'srv' | 'base' | 'lin';
 type Rates = Record<Target, number[]>;
 
-async function measure(b: LabBench, from: string, ips: Record<Target, string>): Promise<{ rates: Rates; failed: number }> {
+async function measure(
+  b: LabBench,
+  from: string,
+  ips: Record<Target, string>,
+): Promise<{ rates: Rates; failed: number }> {
   const rates: Rates = { srv: [], base: [], lin: [] };
   let failed = 0;
   for (let r = 0; r < ROUNDS; r++) {
@@ -86,7 +99,12 @@ async function measure(b: LabBench, from: string, ips: Record<Target, string>): 
 export async function runPerPacket(b: LabBench): Promise<TargetCheck[]> {
   const node = b.lab.nodes.at(-1)!;
   const mk = (name: string, role: string) => podCreate(b.lab, `${NS}/${name}`, { node: node.name, labels: { role } });
-  const [client, srv, base, lin] = await Promise.all([mk('client', 'client'), mk('srv', 'server'), mk('base', 'base'), mk('lin', 'linear')]);
+  const [client, srv, base, lin] = await Promise.all([
+    mk('client', 'client'),
+    mk('srv', 'server'),
+    mk('base', 'base'),
+    mk('lin', 'linear'),
+  ]);
   const ips: Record<Target, string> = { srv: srv!.ips[0]!, base: base!.ips[0]!, lin: lin!.ips[0]! };
   try {
     for (const p of [srv!, base!, lin!]) await startServer(b, p.netns);
@@ -108,7 +126,8 @@ export async function runPerPacket(b: LabBench): Promise<TargetCheck[]> {
     const tWritten = performance.now();
     const deadline = Date.now() + 60_000;
     while ((await policyChains(node.netns)) < POLICIES) {
-      if (Date.now() > deadline) throw new Error(`node ${node.name} did not program ${POLICIES} policy chains within 60 s`);
+      if (Date.now() > deadline)
+        throw new Error(`node ${node.name} did not program ${POLICIES} policy chains within 60 s`);
       await sleep(100);
     }
     const tProgrammed = performance.now();
@@ -122,24 +141,46 @@ export async function runPerPacket(b: LabBench): Promise<TargetCheck[]> {
     const after = await measure(b, client!.netns, ips);
 
     const fmt = (xs: number[]) => `${median(xs).toFixed(0).padStart(6)}/s  [${xs.map((x) => x.toFixed(0)).join(' ')}]`;
-    console.log(`client → server on ${node.name}, sequential connect + RST close, ${ROUNDS} interleaved rounds × ${RUN_MS} ms each; median [runs]`);
-    console.log(`${POLICIES} policies written in ${(tWritten - t0).toFixed(0)} ms, all policy chains on ${node.name} after ${(tProgrammed - t0).toFixed(0)} ms`);
-    console.log(`  phase 0, no policies:   srv ${fmt(before.rates.srv)}   base ${fmt(before.rates.base)}   lin ${fmt(before.rates.lin)}`);
-    console.log(`  phase 1, ${POLICIES} policies: srv ${fmt(after.rates.srv)}   base ${fmt(after.rates.base)}   lin ${fmt(after.rates.lin)}`);
+    console.log(
+      `client → server on ${node.name}, sequential connect + RST close, ${ROUNDS} interleaved rounds × ${RUN_MS} ms each; median [runs]`,
+    );
+    console.log(
+      `${POLICIES} policies written in ${(tWritten - t0).toFixed(0)} ms, all policy chains on ${node.name} after ${(tProgrammed - t0).toFixed(0)} ms`,
+    );
+    console.log(
+      `  phase 0, no policies:   srv ${fmt(before.rates.srv)}   base ${fmt(before.rates.base)}   lin ${fmt(before.rates.lin)}`,
+    );
+    console.log(
+      `  phase 1, ${POLICIES} policies: srv ${fmt(after.rates.srv)}   base ${fmt(after.rates.base)}   lin ${fmt(after.rates.lin)}`,
+    );
     console.log(`  failed connects: phase 0 ${before.failed}, phase 1 ${after.failed}`);
     // Median of per-round ratios: each round's runs are adjacent in time.
     const r = (a: number[], c: number[]) => median(a.map((x, k) => x / c[k]!));
     const extraUs = (t: Target) => 1e6 / median(after.rates[t]) - 1e6 / median(after.rates.base);
-    console.log(`  srv/base phase 0 (calibration, no policies anywhere):          ${r(before.rates.srv, before.rates.base).toFixed(2)}`);
-    console.log(`  srv phase 1 / srv phase 0 (same pair, with vs without):        ${r(after.rates.srv, before.rates.srv).toFixed(2)}`);
-    console.log(`  base phase 1 / base phase 0 (${POLICIES} policies in ns, none select it): ${r(after.rates.base, before.rates.base).toFixed(2)}`);
-    console.log(`  lin / base phase 1 (linear chain of ${POLICIES} rules, iptables-style): ${r(after.rates.lin, after.rates.base).toFixed(2)}`);
+    console.log(
+      `  srv/base phase 0 (calibration, no policies anywhere):          ${r(before.rates.srv, before.rates.base).toFixed(2)}`,
+    );
+    console.log(
+      `  srv phase 1 / srv phase 0 (same pair, with vs without):        ${r(after.rates.srv, before.rates.srv).toFixed(2)}`,
+    );
+    console.log(
+      `  base phase 1 / base phase 0 (${POLICIES} policies in ns, none select it): ${r(after.rates.base, before.rates.base).toFixed(2)}`,
+    );
+    console.log(
+      `  lin / base phase 1 (linear chain of ${POLICIES} rules, iptables-style): ${r(after.rates.lin, after.rates.base).toFixed(2)}`,
+    );
     console.log(
       `  added cost per new connection: ${POLICIES} Tessera policies ~${extraUs('srv').toFixed(0)} µs (~${((extraUs('srv') * 1000) / POLICIES).toFixed(0)} ns per policy); ` +
         `${POLICIES} linear rules ~${extraUs('lin').toFixed(0)} µs (~${((extraUs('lin') * 1000) / POLICIES).toFixed(0)} ns per rule)`,
     );
     return [
-      { label: `new-conn rate, ${POLICIES} policies / none (srv/base)`, value: r(after.rates.srv, after.rates.base), target: 0.9, unit: '', direction: 'at-least' },
+      {
+        label: `new-conn rate, ${POLICIES} policies / none (srv/base)`,
+        value: r(after.rates.srv, after.rates.base),
+        target: 0.9,
+        unit: '',
+        direction: 'at-least',
+      },
     ];
   } finally {
     // The policies stay: `lab down` removes the whole datastore with the lab.

@@ -25,7 +25,14 @@ const ip = (i: number) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
 const wep = (i: number, node: string, app: string): PolicyUpdate => ({
   kind: 'WorkloadEndpoint',
   key: `ns${i % 20}/p${i}`,
-  value: { name: `p${i}`, namespace: `ns${i % 20}`, node, interfaceName: `tsr${i.toString(16)}`, ipNetworks: [`${ip(i + 1)}/32`], labels: { app, shard: `s${i % 50}` } },
+  value: {
+    name: `p${i}`,
+    namespace: `ns${i % 20}`,
+    node,
+    interfaceName: `tsr${i.toString(16)}`,
+    ipNetworks: [`${ip(i + 1)}/32`],
+    labels: { app, shard: `s${i % 50}` },
+  },
 });
 
 export async function runScale(): Promise<TargetCheck[]> {
@@ -49,7 +56,8 @@ export async function runScale(): Promise<TargetCheck[]> {
     session.close();
     const calc = new PolicyCalculator({ nodeName: 'local' });
     const t0 = performance.now();
-    for (let n = 0; n < 20; n++) calc.apply({ kind: 'Namespace', key: `ns${n}`, value: { name: `ns${n}`, labels: { idx: `${n}` } } });
+    for (let n = 0; n < 20; n++)
+      calc.apply({ kind: 'Namespace', key: `ns${n}`, value: { name: `ns${n}`, labels: { idx: `${n}` } } });
     for (let i = 0; i < LOCAL; i++) calc.apply(wep(i, 'local', `app${i % 100}`));
     for (let i = 0; i < REMOTE; i++) calc.apply(wep(LOCAL + i, `node${i % 50}`, `app${i % 100}`));
     for (let p = 0; p < POLICIES; p++) {
@@ -60,7 +68,17 @@ export async function runScale(): Promise<TargetCheck[]> {
           kind: 'NetworkPolicy',
           name: `pol${p}`,
           namespace: `ns${p % 20}`,
-          spec: { selector: `app == "app${p % 100}"`, ingress: [{ action: 'Allow', protocol: 'TCP', source: { selector: `shard == "s${p % 50}"`, namespaceSelector: 'all()' }, destination: { ports: [80 + (p % 10)] } }] },
+          spec: {
+            selector: `app == "app${p % 100}"`,
+            ingress: [
+              {
+                action: 'Allow',
+                protocol: 'TCP',
+                source: { selector: `shard == "s${p % 50}"`, namespaceSelector: 'all()' },
+                destination: { ports: [80 + (p % 10)] },
+              },
+            ],
+          },
         },
       });
     }
@@ -69,8 +87,12 @@ export async function runScale(): Promise<TargetCheck[]> {
     const tRender = performance.now();
     await rec.apply(state);
     const tApply = performance.now();
-    console.log(`setup: ${LOCAL} local endpoints, ${REMOTE} remote, ${POLICIES} policies; ${state.chains.size} chains, ${state.sets.size} sets, ${[...state.sets.values()].reduce((n, s) => n + s.elements.length, 0)} set elements`);
-    console.log(`first full program: ingest ${(tLoad - t0).toFixed(0)} ms + resolve+render ${(tRender - tLoad).toFixed(0)} ms + nft apply ${(tApply - tRender).toFixed(0)} ms = ${(tApply - t0).toFixed(0)} ms (without ingest: ${(tApply - tLoad).toFixed(0)} ms)`);
+    console.log(
+      `setup: ${LOCAL} local endpoints, ${REMOTE} remote, ${POLICIES} policies; ${state.chains.size} chains, ${state.sets.size} sets, ${[...state.sets.values()].reduce((n, s) => n + s.elements.length, 0)} set elements`,
+    );
+    console.log(
+      `first full program: ingest ${(tLoad - t0).toFixed(0)} ms + resolve+render ${(tRender - tLoad).toFixed(0)} ms + nft apply ${(tApply - tRender).toFixed(0)} ms = ${(tApply - t0).toFixed(0)} ms (without ingest: ${(tApply - tLoad).toFixed(0)} ms)`,
+    );
 
     const addPod: number[] = [];
     const relabel: number[] = [];
@@ -91,7 +113,7 @@ export async function runScale(): Promise<TargetCheck[]> {
         split.nft.push(performance.now() - tc);
       }
       t = performance.now();
-      const i = (((r + WARMUP) * 37) % REMOTE);
+      const i = ((r + WARMUP) * 37) % REMOTE;
       calc.apply(wep(LOCAL + i, `node${i % 50}`, `app${(r + WARMUP + 1) % 100}`));
       next = nextNftState(calc, rec.current);
       modes[next.mode]++;
@@ -99,20 +121,44 @@ export async function runScale(): Promise<TargetCheck[]> {
       if (keep) relabel.push(performance.now() - t);
     }
     const rss = process.memoryUsage().rss / 2 ** 20;
-    console.log(`nft path: ${session.persistent ? 'bin/tessera-nft (long-lived libnftables helper)' : 'nft command per transaction (bin/tessera-nft not built)'}`);
+    console.log(
+      `nft path: ${session.persistent ? 'bin/tessera-nft (long-lived libnftables helper)' : 'nft command per transaction (bin/tessera-nft not built)'}`,
+    );
     console.log(`baseline, empty nft transaction (nft -f):  ${spread(floor, percentile)}`);
     console.log(`  same through the helper:                 ${spread(helperFloor, percentile)}`);
-    console.log(`${ROUNDS} changes of each kind${WARMUP ? ` after ${WARMUP} unmeasured warm-up changes` : ''}: ${modes.patch} patched, ${modes.full} full renders`);
+    console.log(
+      `${ROUNDS} changes of each kind${WARMUP ? ` after ${WARMUP} unmeasured warm-up changes` : ''}: ${modes.patch} patched, ${modes.full} full renders`,
+    );
     console.log(`add one local pod (event → kernel):        ${spread(addPod, percentile)}`);
     console.log(`  of which resolve+render (or patch):      ${spread(split.calc, percentile)}`);
     console.log(`  of which nft diff+apply:                 ${spread(split.nft, percentile)}`);
     console.log(`change one remote label (event → kernel):  ${spread(relabel, percentile)}`);
-    console.log(`agent-equivalent RSS: ${rss.toFixed(0)} MiB (reported, no target); drift check: ${(await rec.drift()).length} differences`);
+    console.log(
+      `agent-equivalent RSS: ${rss.toFixed(0)} MiB (reported, no target); drift check: ${(await rec.drift()).length} differences`,
+    );
     rec.close();
     return [
-      { label: 'first full program (ingest+resolve+render+apply)', value: tApply - t0, target: 1000, unit: 'ms', direction: 'at-most' },
-      { label: 'add one pod, p99 (event → kernel)', value: percentile(addPod, 99), target: 50, unit: 'ms', direction: 'at-most' },
-      { label: 'change one label, p99 (event → kernel)', value: percentile(relabel, 99), target: 50, unit: 'ms', direction: 'at-most' },
+      {
+        label: 'first full program (ingest+resolve+render+apply)',
+        value: tApply - t0,
+        target: 1000,
+        unit: 'ms',
+        direction: 'at-most',
+      },
+      {
+        label: 'add one pod, p99 (event → kernel)',
+        value: percentile(addPod, 99),
+        target: 50,
+        unit: 'ms',
+        direction: 'at-most',
+      },
+      {
+        label: 'change one label, p99 (event → kernel)',
+        value: percentile(relabel, 99),
+        target: 50,
+        unit: 'ms',
+        direction: 'at-most',
+      },
     ];
   } finally {
     await run(['ip', 'netns', 'del', ns], { check: false });

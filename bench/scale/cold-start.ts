@@ -68,7 +68,14 @@ async function remoteRoutes(netns: string): Promise<number> {
 const allocated = new Map<number, number>();
 
 /** Idle CPU over 20 s, then `events` remote pods at `rate`/s: agent CPU per event above idle. */
-async function churn(o: ColdStartOptions, backend: Backend, agent: Agent, nodes: number, round: number, endpoints: number): Promise<ChurnFigures> {
+async function churn(
+  o: ColdStartOptions,
+  backend: Backend,
+  agent: Agent,
+  nodes: number,
+  round: number,
+  endpoints: number,
+): Promise<ChurnFigures> {
   const pid = agent.pid;
   await sleep(3000);
   const i0 = cpuMs(pid);
@@ -85,13 +92,16 @@ async function churn(o: ColdStartOptions, backend: Backend, agent: Agent, nodes:
     const b = bulkBlock(node, used);
     const ip = b.ips[b.ips.length - 1]!;
     const wep = endpoint(`remote-${node}`, `churn${round}-${i}`, ip, i, 'a1');
-    await backend.txn([{ op: 'put', ...b.kvs[0]! }, { op: 'put', ...wep }]);
+    await backend.txn([
+      { op: 'put', ...b.kvs[0]! },
+      { op: 'put', ...wep },
+    ]);
     last = ip;
     const wait = t0 + ((i + 1) * 1000) / o.rate - Date.now();
     if (wait > 0) await sleep(wait);
   }
   // Caught up: the policy's address set holds the last pod (app=a1 is in the local pod's policy).
-  for (const deadline = Date.now() + 60_000; Date.now() < deadline; ) {
+  for (const deadline = Date.now() + 60_000; Date.now() < deadline;) {
     const r = await run(['nft', 'list', 'table', 'inet', 'tessera'], { netns: agent.netns, check: false });
     if (r.stdout.includes(last)) break;
     await sleep(500);
@@ -112,7 +122,18 @@ export async function runColdStart(o: ColdStartOptions): Promise<ColdStartResult
       apiVersion: 'projectcalico.org/v3',
       kind: 'GlobalNetworkPolicy',
       metadata: { name: 'default.bench' },
-      spec: { selector: "app == 'web'", types: ['Ingress'], ingress: [{ action: 'Allow', protocol: 'TCP', source: { selector: "app == 'a1' || app == 'a3'" }, destination: { ports: [80] } }] },
+      spec: {
+        selector: "app == 'web'",
+        types: ['Ingress'],
+        ingress: [
+          {
+            action: 'Allow',
+            protocol: 'TCP',
+            source: { selector: "app == 'a1' || app == 'a3'" },
+            destination: { ports: [80] },
+          },
+        ],
+      },
     };
     await backend.put(resourceKey(GNP, 'default.bench'), JSON.stringify(policy));
     const agent = new Agent(o);
@@ -120,12 +141,16 @@ export async function runColdStart(o: ColdStartOptions): Promise<ColdStartResult
     await writeBulkCluster(backend, { nodes: o.small, pods: o.pods, policies: 0 });
     for (let i = 0; i < 300 && (await remoteRoutes(agent.netns)) < o.small; i++) await sleep(100);
     const small = await churn(o, backend, agent, o.small, 0, o.small * o.pods);
-    say(`    ${small.endpoints} endpoints: idle ${small.idleCpuPct.toFixed(1)}% CPU, ${small.cpuPerEventMs.toFixed(1)} ms agent CPU per remote pod event`);
+    say(
+      `    ${small.endpoints} endpoints: idle ${small.idleCpuPct.toFixed(1)}% CPU, ${small.cpuPerEventMs.toFixed(1)} ms agent CPU per remote pod event`,
+    );
 
     const t = Date.now();
     await writeBulkCluster(backend, { nodes: o.nodes, pods: o.pods, policies: o.policies });
     const endpoints = o.nodes * o.pods;
-    say(`    wrote ${o.nodes} nodes, ${endpoints} endpoints, ${o.nodes} blocks, ${o.policies} policies in ${((Date.now() - t) / 1000).toFixed(0)} s`);
+    say(
+      `    wrote ${o.nodes} nodes, ${endpoints} endpoints, ${o.nodes} blocks, ${o.policies} policies in ${((Date.now() - t) / 1000).toFixed(0)} s`,
+    );
     // Let the running agent digest the growth before it is stopped.
     for (let i = 0; i < 1200 && (await remoteRoutes(agent.netns)) < o.nodes; i++) await sleep(500);
 
@@ -145,10 +170,14 @@ export async function runColdStart(o: ColdStartOptions): Promise<ColdStartResult
     const coldStartMs = Date.now() - s0;
     const peakRssMiB = memMiB(agent.pid, 'VmHWM');
     const routes = await remoteRoutes(agent.netns);
-    say(`    cold start to ready: ${(coldStartMs / 1000).toFixed(1)} s, peak RSS ${peakRssMiB.toFixed(0)} MiB, ${routes} remote block routes`);
+    say(
+      `    cold start to ready: ${(coldStartMs / 1000).toFixed(1)} s, peak RSS ${peakRssMiB.toFixed(0)} MiB, ${routes} remote block routes`,
+    );
 
     const big = await churn(o, backend, agent, o.nodes, 1, endpoints + o.small * o.pods);
-    say(`    ${big.endpoints} endpoints: idle ${big.idleCpuPct.toFixed(1)}% CPU, ${big.cpuPerEventMs.toFixed(1)} ms agent CPU per remote pod event`);
+    say(
+      `    ${big.endpoints} endpoints: idle ${big.idleCpuPct.toFixed(1)}% CPU, ${big.cpuPerEventMs.toFixed(1)} ms agent CPU per remote pod event`,
+    );
     return { small, big, etcdctlMs, coldStartMs, peakRssMiB, remoteRoutes: routes };
   } finally {
     await backend?.close().catch(() => undefined);

@@ -66,12 +66,30 @@ export async function joinNodes(endpoints: string[], hosts: string[], startAt: n
           num6: 0,
           handleId: `storm.${n.host}`,
           hostname: n.host,
-          attrs: { node: n.host, namespace: "default", pod: `first-${n.host}`, timestamp: new Date(startAt).toISOString() },
+          attrs: {
+            node: n.host,
+            namespace: 'default',
+            pod: `first-${n.host}`,
+            timestamp: new Date(startAt).toISOString(),
+          },
         });
         const a = r.ipv4[0];
-        return { host: n.host, address: a?.address, blockCidr: a?.blockCidr, ms: Date.now() - startAt, casRetries: n.retries() };
+        return {
+          host: n.host,
+          address: a?.address,
+          blockCidr: a?.blockCidr,
+          ms: Date.now() - startAt,
+          casRetries: n.retries(),
+        };
       } catch (err) {
-        return { host: n.host, address: undefined, blockCidr: undefined, ms: Date.now() - startAt, casRetries: n.retries(), error: String(err) };
+        return {
+          host: n.host,
+          address: undefined,
+          blockCidr: undefined,
+          ms: Date.now() - startAt,
+          casRetries: n.retries(),
+          error: String(err),
+        };
       }
     }),
   );
@@ -154,9 +172,13 @@ export async function runJoinStorm(o: StormOptions): Promise<{ results: JoinResu
         parts.map(
           (part) =>
             new Promise<JoinResult[]>((resolve, reject) => {
-              const child = spawn(process.execPath, ['--import', 'tsx', worker, JSON.stringify({ endpoints: o.endpoints, hosts: part, startAt })], {
-                stdio: ['ignore', 'pipe', 'inherit'],
-              });
+              const child = spawn(
+                process.execPath,
+                ['--import', 'tsx', worker, JSON.stringify({ endpoints: o.endpoints, hosts: part, startAt })],
+                {
+                  stdio: ['ignore', 'pipe', 'inherit'],
+                },
+              );
               let out = '';
               child.stdout.setEncoding('utf8');
               child.stdout.on('data', (c: string) => (out += c));

@@ -40,14 +40,31 @@ async function fanout(): Promise<void> {
   const updates = num('SCALE_UPDATES', 200);
   const procs = num('SCALE_PROCS', 4);
   const conns = num('SCALE_CONNS', 50);
-  say(`\n== etcd load: ${agents} agents' watches from ${procs} processes (${conns} gRPC connections each), ${updates} updates`);
+  say(
+    `\n== etcd load: ${agents} agents' watches from ${procs} processes (${conns} gRPC connections each), ${updates} updates`,
+  );
   const direct = await runFanout({ agents, procs, conns, updates, viaProxy: false, say });
-  say(`    direct: etcd ${direct.etcdCpuMsPer1000.toFixed(0)} ms CPU per 1,000 updates, RSS +${direct.etcdRssGrowthMiB.toFixed(0)} MiB (${direct.etcdRssMiB.toFixed(0)} MiB), delivered in ${(direct.deliverMs / 1000).toFixed(1)} s`);
+  say(
+    `    direct: etcd ${direct.etcdCpuMsPer1000.toFixed(0)} ms CPU per 1,000 updates, RSS +${direct.etcdRssGrowthMiB.toFixed(0)} MiB (${direct.etcdRssMiB.toFixed(0)} MiB), delivered in ${(direct.deliverMs / 1000).toFixed(1)} s`,
+  );
   const proxied = await runFanout({ agents, procs, conns, updates, viaProxy: true, say });
-  say(`    proxy:  etcd ${proxied.etcdCpuMsPer1000.toFixed(0)} ms CPU per 1,000 updates, RSS +${proxied.etcdRssGrowthMiB.toFixed(0)} MiB (${proxied.etcdRssMiB.toFixed(0)} MiB), delivered in ${(proxied.deliverMs / 1000).toFixed(1)} s; the proxy itself ${(((proxied.proxyCpuMs ?? 0) * 1000) / updates).toFixed(0)} ms CPU per 1,000`);
+  say(
+    `    proxy:  etcd ${proxied.etcdCpuMsPer1000.toFixed(0)} ms CPU per 1,000 updates, RSS +${proxied.etcdRssGrowthMiB.toFixed(0)} MiB (${proxied.etcdRssMiB.toFixed(0)} MiB), delivered in ${(proxied.deliverMs / 1000).toFixed(1)} s; the proxy itself ${(((proxied.proxyCpuMs ?? 0) * 1000) / updates).toFixed(0)} ms CPU per 1,000`,
+  );
   // A floor of one clock tick (10 ms) per run keeps the ratio finite when the proxied etcd barely moves.
-  goal('etcd CPU per 1,000 updates, direct / through grpc-proxy', direct.etcdCpuMs / Math.max(10, proxied.etcdCpuMs), '>=', 5);
-  goal('etcd RSS growth under the watchers, direct / through grpc-proxy', direct.etcdRssGrowthMiB / Math.max(1, proxied.etcdRssGrowthMiB), '>=', 5, 'growth floored at 1 MiB');
+  goal(
+    'etcd CPU per 1,000 updates, direct / through grpc-proxy',
+    direct.etcdCpuMs / Math.max(10, proxied.etcdCpuMs),
+    '>=',
+    5,
+  );
+  goal(
+    'etcd RSS growth under the watchers, direct / through grpc-proxy',
+    direct.etcdRssGrowthMiB / Math.max(1, proxied.etcdRssGrowthMiB),
+    '>=',
+    5,
+    'growth floored at 1 MiB',
+  );
 }
 
 async function cold(): Promise<void> {
@@ -55,7 +72,9 @@ async function cold(): Promise<void> {
   const pods = num('SCALE_PODS', 30);
   const policies = num('SCALE_POLICIES', 1000);
   const small = num('SCALE_SMALL', 10);
-  say(`\n== cold start: one agent joining ${nodes} nodes x ${pods} endpoints, ${policies} policies, ${nodes} blocks (baseline: ${small} nodes, then etcdctl)`);
+  say(
+    `\n== cold start: one agent joining ${nodes} nodes x ${pods} endpoints, ${policies} policies, ${nodes} blocks (baseline: ${small} nodes, then etcdctl)`,
+  );
   const name = `sc${randomBytes(3).toString('hex')}`;
   const cfgDir = mkdtempSync(join(tmpdir(), 'sc-bench-scale-'));
   try {
@@ -70,7 +89,12 @@ async function cold(): Promise<void> {
       rate: num('SCALE_RATE', 10),
       say,
     });
-    goal(`cold start to ready / etcdctl get --prefix (${(r.coldStartMs / 1000).toFixed(1)} s vs ${(r.etcdctlMs / 1000).toFixed(1)} s)`, r.coldStartMs / r.etcdctlMs, '<=', 4);
+    goal(
+      `cold start to ready / etcdctl get --prefix (${(r.coldStartMs / 1000).toFixed(1)} s vs ${(r.etcdctlMs / 1000).toFixed(1)} s)`,
+      r.coldStartMs / r.etcdctlMs,
+      '<=',
+      4,
+    );
     goal(`agent peak RSS / 1 GiB (${r.peakRssMiB.toFixed(0)} MiB)`, r.peakRssMiB / 1024, '<=', 1);
     goal(
       `agent CPU per remote pod event, ${r.big.endpoints} / ${r.small.endpoints} endpoints (${r.big.cpuPerEventMs.toFixed(1)} vs ${r.small.cpuPerEventMs.toFixed(1)} ms)`,
@@ -85,14 +109,27 @@ async function cold(): Promise<void> {
 
 async function storm(): Promise<void> {
   const nodes = num('SCALE_STORM', 500);
-  say(`\n== IPAM join storm: ${nodes} nodes (own etcd clients, ${num('SCALE_STORM_PROCS', 4)} processes) claim their first block at once from a pool for 8,192 blocks`);
+  say(
+    `\n== IPAM join storm: ${nodes} nodes (own etcd clients, ${num('SCALE_STORM_PROCS', 4)} processes) claim their first block at once from a pool for 8,192 blocks`,
+  );
   const etcd = await startEtcd({ name: 'sc-storm' });
   try {
-    const { results, audit } = await runJoinStorm({ endpoints: etcd.endpoints, nodes, procs: num('SCALE_STORM_PROCS', 4) });
+    const { results, audit } = await runJoinStorm({
+      endpoints: etcd.endpoints,
+      nodes,
+      procs: num('SCALE_STORM_PROCS', 4),
+    });
     const ms = results.filter((r) => r.address).map((r) => r.ms);
-    say(`    ${audit.addressed}/${audit.nodes} nodes addressed, ${audit.borrowed} borrowed; time to first address p50 ${percentile(ms, 50)} ms, p99 ${percentile(ms, 99)} ms; ${audit.casRetries} CAS retries (${(audit.casRetries / nodes).toFixed(2)} per node)`);
+    say(
+      `    ${audit.addressed}/${audit.nodes} nodes addressed, ${audit.borrowed} borrowed; time to first address p50 ${percentile(ms, 50)} ms, p99 ${percentile(ms, 99)} ms; ${audit.casRetries} CAS retries (${(audit.casRetries / nodes).toFixed(2)} per node)`,
+    );
     for (const e of audit.errors.slice(0, 3)) say(`    error: ${e}`);
-    goal(`join storm double claims (${audit.doubleClaims}) + nodes without an address (${audit.nodes - audit.addressed}) / nodes`, (audit.doubleClaims + audit.nodes - audit.addressed) / audit.nodes, '<=', 0);
+    goal(
+      `join storm double claims (${audit.doubleClaims}) + nodes without an address (${audit.nodes - audit.addressed}) / nodes`,
+      (audit.doubleClaims + audit.nodes - audit.addressed) / audit.nodes,
+      '<=',
+      0,
+    );
   } finally {
     await etcd.stop();
   }

@@ -58,8 +58,16 @@ export async function runFanout(o: FanoutOptions): Promise<FanoutResult> {
     const per = Math.ceil(o.agents / o.procs);
     for (let p = 0; p < o.procs; p++) {
       const agents = Math.min(per, o.agents - p * per);
-      const args = { endpoints: target, agents, conns: o.conns, prefixes: [RESOURCE_ROOT, ipamKeys.blocksPrefix], countPrefix: RESOURCE_ROOT };
-      const child = spawn(process.execPath, ['--import', 'tsx', script, JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const args = {
+        endpoints: target,
+        agents,
+        conns: o.conns,
+        prefixes: [RESOURCE_ROOT, ipamKeys.blocksPrefix],
+        countPrefix: RESOURCE_ROOT,
+      };
+      const child = spawn(process.execPath, ['--import', 'tsx', script, JSON.stringify(args)], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
       const w: Worker = { child, last: { streams: 0, min: 0, failures: 0, seenProbe: false } };
       let buf = '';
       child.stdout!.setEncoding('utf8');
@@ -83,21 +91,31 @@ export async function runFanout(o: FanoutOptions): Promise<FanoutResult> {
         if (!probing) {
           probing = true;
           // A failed probe is simply followed by the next one.
-          void writer.put(probe.key, probe.value).catch(() => undefined).finally(() => (probing = false));
+          void writer
+            .put(probe.key, probe.value)
+            .catch(() => undefined)
+            .finally(() => (probing = false));
         }
         return workers.every((w) => w.last.seenProbe);
       },
       'every watch stream to see a probe',
       600_000,
     );
-    say(`    ${streams() * 2} watch streams (${streams()} agents x 2) live ${proxy ? 'through grpc-proxy' : 'directly on etcd'}`);
+    say(
+      `    ${streams() * 2} watch streams (${streams()} agents x 2) live ${proxy ? 'through grpc-proxy' : 'directly on etcd'}`,
+    );
     const c0 = cpuMs(etcd.pid);
     const p0 = proxy ? cpuMs(proxy.pid) : 0;
     const t0 = Date.now();
     for (let i = 0; i < o.updates; i += 10) {
       await Promise.all(
         Array.from({ length: Math.min(10, o.updates - i) }, (_, k) => {
-          const kv = endpoint(`fanout-${(i + k) % 50}`, `u${i + k}`, `10.1.${((i + k) >> 8) & 255}.${(i + k) & 255}`, i + k);
+          const kv = endpoint(
+            `fanout-${(i + k) % 50}`,
+            `u${i + k}`,
+            `10.1.${((i + k) >> 8) & 255}.${(i + k) & 255}`,
+            i + k,
+          );
           return writer.put(kv.key, kv.value);
         }),
       );
@@ -119,7 +137,9 @@ export async function runFanout(o: FanoutOptions): Promise<FanoutResult> {
     };
   } finally {
     for (const w of workers) w.child.kill('SIGTERM');
-    await Promise.all(workers.map((w) => (w.child.exitCode === null ? new Promise((r) => w.child.once('exit', r)) : undefined)));
+    await Promise.all(
+      workers.map((w) => (w.child.exitCode === null ? new Promise((r) => w.child.once('exit', r)) : undefined)),
+    );
     await writer.close();
     await proxy?.stop();
     await etcd.stop();

@@ -14,8 +14,17 @@
 import { setMaxListeners } from 'node:events';
 import { EtcdBackend, Syncer } from '../../src/datastore/index.js';
 
-const o = JSON.parse(process.argv[2] ?? '{}') as { endpoints: string[]; agents: number; conns: number; prefixes: string[]; countPrefix: string };
-const clients = Array.from({ length: o.conns }, () => new EtcdBackend({ endpoints: o.endpoints, callTimeoutMs: 120_000 }));
+const o = JSON.parse(process.argv[2] ?? '{}') as {
+  endpoints: string[];
+  agents: number;
+  conns: number;
+  prefixes: string[];
+  countPrefix: string;
+};
+const clients = Array.from(
+  { length: o.conns },
+  () => new EtcdBackend({ endpoints: o.endpoints, callTimeoutMs: 120_000 }),
+);
 const ac = new AbortController();
 setMaxListeners(0, ac.signal); // one listener per syncer
 const counts: number[] = [];
@@ -45,7 +54,9 @@ for (let a = 0; a < o.agents; a++) {
 const report = () => {
   let min = Infinity;
   for (const c of counts) if (c < min) min = c;
-  process.stdout.write(`${JSON.stringify({ streams: counts.length, min: counts.length ? min : 0, failures, seenProbe: probed.every(Boolean) })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ streams: counts.length, min: counts.length ? min : 0, failures, seenProbe: probed.every(Boolean) })}\n`,
+  );
 };
 const timer = setInterval(report, 250);
 // The parent gone (it failed): stop quietly instead of dying on EPIPE.

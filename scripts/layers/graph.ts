@@ -60,7 +60,11 @@ export function checkLayers(files: readonly SourceFile[]): Violation[] {
     const from = componentOf(f.path);
     if (from === undefined) continue;
     if (LAYERS[from] === undefined) {
-      out.push({ kind: 'unknown-component', files: [f.path], message: `${f.path}: component "${from}" has no layer in DESIGN.md` });
+      out.push({
+        kind: 'unknown-component',
+        files: [f.path],
+        message: `${f.path}: component "${from}" has no layer in DESIGN.md`,
+      });
       continue;
     }
     for (const to of f.imports) {
@@ -71,15 +75,27 @@ export function checkLayers(files: readonly SourceFile[]): Violation[] {
       }
       if (target === from) continue;
       if (target !== 'lib' && !to.endsWith('/index.ts')) {
-        out.push({ kind: 'deep', files: [f.path, to], message: `${f.path} imports ${to}, behind ${target}'s public entry: import its index.ts` });
+        out.push({
+          kind: 'deep',
+          files: [f.path, to],
+          message: `${f.path} imports ${to}, behind ${target}'s public entry: import its index.ts`,
+        });
       }
       const lf = LAYERS[from]!;
       const lt = LAYERS[target];
       if (lt === undefined) continue; // reported once, from the target's own files
       if (lt > lf) {
-        out.push({ kind: 'upward', files: [f.path, to], message: `${f.path} (${from}, layer ${lf}) imports ${to} (${target}, layer ${lt}): imports point down the layers only` });
+        out.push({
+          kind: 'upward',
+          files: [f.path, to],
+          message: `${f.path} (${from}, layer ${lf}) imports ${to} (${target}, layer ${lt}): imports point down the layers only`,
+        });
       } else if (lt === lf) {
-        out.push({ kind: 'sideways', files: [f.path, to], message: `${f.path} (${from}) imports ${to} (${target}): components on one layer do not import each other` });
+        out.push({
+          kind: 'sideways',
+          files: [f.path, to],
+          message: `${f.path} (${from}) imports ${to} (${target}): components on one layer do not import each other`,
+        });
       }
     }
   }
@@ -95,7 +111,11 @@ export function checkLayers(files: readonly SourceFile[]): Violation[] {
  */
 export function findCycles(files: readonly SourceFile[]): string[][] {
   const graph = new Map<string, string[]>();
-  for (const f of files) graph.set(f.path, [...new Set(f.imports)].filter((i) => i !== undefined));
+  for (const f of files)
+    graph.set(
+      f.path,
+      [...new Set(f.imports)].filter((i) => i !== undefined),
+    );
   const index = new Map<string, number>();
   const low = new Map<string, number>();
   const onStack = new Set<string>();

@@ -45,7 +45,14 @@ test('cycles are found, as a path, including type-only ones and self-imports', (
     ['src/ipam/allocator.ts', 'src/ipam/host-batch.ts'],
     ['src/lib/self.ts'],
   ]);
-  assert.deepEqual(findCycles(files.filter((f) => f.path !== 'src/cli/c.ts' && f.path !== 'src/lib/self.ts' && f.path !== 'src/ipam/host-batch.ts')), []);
+  assert.deepEqual(
+    findCycles(
+      files.filter(
+        (f) => f.path !== 'src/cli/c.ts' && f.path !== 'src/lib/self.ts' && f.path !== 'src/ipam/host-batch.ts',
+      ),
+    ),
+    [],
+  );
 });
 
 test('the repository itself passes the check', () => {
@@ -66,12 +73,18 @@ test('the check fails on a tree where a cycle and an upward import are added, na
     const clean = spawnSync(process.execPath, ['--import', 'tsx', MAIN, root], { encoding: 'utf8' });
     assert.equal(clean.status, 0, clean.stderr);
 
-    put('src/lib/errors.ts', "import type { X } from '../datastore/index.js';\nexport class E {}\nexport type Y = X;\n");
+    put(
+      'src/lib/errors.ts',
+      "import type { X } from '../datastore/index.js';\nexport class E {}\nexport type Y = X;\n",
+    );
     put('src/api/a.ts', "import { b } from './b.js';\nexport const a = () => b;\n");
     put('src/api/b.ts', "export const b = async () => (await import('./a.js')).a;\n");
     const broken = spawnSync(process.execPath, ['--import', 'tsx', MAIN, root], { encoding: 'utf8' });
     assert.equal(broken.status, 1);
-    assert.match(broken.stderr, /src\/lib\/errors\.ts \(lib, layer 0\) imports src\/datastore\/index\.ts \(datastore, layer 2\)/);
+    assert.match(
+      broken.stderr,
+      /src\/lib\/errors\.ts \(lib, layer 0\) imports src\/datastore\/index\.ts \(datastore, layer 2\)/,
+    );
     assert.match(broken.stderr, /import cycle: src\/api\/a\.ts → src\/api\/b\.ts → src\/api\/a\.ts/);
   } finally {
     rmSync(root, { recursive: true, force: true });

@@ -45,7 +45,9 @@ const files = readSources(root);
 const violations = checkLayers(files);
 for (const v of violations) process.stderr.write(`layers: ${v.message}\n`);
 if (violations.length > 0) {
-  process.stderr.write(`layers: ${violations.length} broken import rule(s) in ${files.length} files (see ../shared/DESIGN.md "Layout")\n`);
+  process.stderr.write(
+    `layers: ${violations.length} broken import rule(s) in ${files.length} files (see ../shared/DESIGN.md "Layout")\n`,
+  );
   process.exit(1);
 }
 process.stdout.write(`layers: ${files.length} files, no cycle, every import points down\n`);

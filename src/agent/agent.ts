@@ -164,12 +164,20 @@ export class Agent {
     this.nodeAddress = await detectNodeAddress(this.options.ipv4Autodetection, 4);
     this.hostMtu = (await interfaceMtuFor(this.nodeAddress)) ?? 1500;
     // IPv6 is optional: a node without a global IPv6 address simply has no IPv6 routes.
-    this.nodeAddress6 = await detectNodeAddress(
-      this.options.ipv6Autodetection ?? { kind: 'first-found' },
-      6,
-    ).catch(() => undefined);
+    this.nodeAddress6 = await detectNodeAddress(this.options.ipv6Autodetection ?? { kind: 'first-found' }, 6).catch(
+      () => undefined,
+    );
     this.ipipSupported = await this.probeIpip();
-    log.info({ node: this.nodeName, address: this.nodeAddress, address6: this.nodeAddress6, mtu: this.hostMtu, ipip: this.ipipSupported }, 'starting');
+    log.info(
+      {
+        node: this.nodeName,
+        address: this.nodeAddress,
+        address6: this.nodeAddress6,
+        mtu: this.hostMtu,
+        ipip: this.ipipSupported,
+      },
+      'starting',
+    );
     await this.registerNode();
     if (this.options.healthListen) {
       this.health = await startHealthServer(
@@ -324,7 +332,11 @@ export class Agent {
     }
     const ipipPool = [...this.mirror.of('IPPool').values()].some((p) => {
       const s = (p.spec ?? {}) as Record<string, unknown>;
-      return (s.ipipMode === 'Always' || s.ipipMode === 'CrossSubnet') && s.disabled !== true && !String(s.cidr ?? '').includes(':');
+      return (
+        (s.ipipMode === 'Always' || s.ipipMode === 'CrossSubnet') &&
+        s.disabled !== true &&
+        !String(s.cidr ?? '').includes(':')
+      );
     });
     const bgpSpec = (spec.bgp ?? {}) as Record<string, unknown>;
     if (ipipPool && this.ipipSupported && typeof bgpSpec.ipv4IPIPTunnelAddr !== 'string') {
@@ -353,7 +365,10 @@ export class Agent {
         const ipipAddr = fields.ipv4IPIPTunnelAddr;
         delete fields.ipv4IPIPTunnelAddr;
         if (ipipAddr !== undefined) {
-          await this.updateNodeSpec((s) => ({ ...s, bgp: { ...((s.bgp as Record<string, unknown> | undefined) ?? {}), ipv4IPIPTunnelAddr: ipipAddr } }));
+          await this.updateNodeSpec((s) => ({
+            ...s,
+            bgp: { ...((s.bgp as Record<string, unknown> | undefined) ?? {}), ipv4IPIPTunnelAddr: ipipAddr },
+          }));
           this.log.info({ ipv4IPIPTunnelAddr: ipipAddr }, 'allocated IPIP tunnel address');
         }
         if (!Object.keys(fields).length) return;
@@ -522,7 +537,10 @@ export class Agent {
    * is loaded). Their problems are kept until the next full cycle.
    */
   private async applySysctls(): Promise<void> {
-    const list = nodeSysctls({ ipv6: this.nodeAddress6 !== undefined, conntrackTcpBeLiberal: this.options.conntrackTcpBeLiberal ?? true });
+    const list = nodeSysctls({
+      ipv6: this.nodeAddress6 !== undefined,
+      conntrackTcpBeLiberal: this.options.conntrackTcpBeLiberal ?? true,
+    });
     const r = await applySysctls(list);
     if (r.changed.length) this.log.info({ changed: r.changed }, 'kernel settings applied');
     this.sysctlProblems = r.problems.map((p) => `${SYSCTL_PROBLEM}${p}`);
@@ -544,7 +562,9 @@ export class Agent {
     });
     // Reported as soon as an IPIP pool exists, not only once a remote block needs the tunnel.
     if ((state.needIpip || ipipPool) && !this.ipipSupported) {
-      problems.push('IPIP encapsulation is configured but this kernel has no ipip support (no ipip device type); use VXLAN');
+      problems.push(
+        'IPIP encapsulation is configured but this kernel has no ipip support (no ipip device type); use VXLAN',
+      );
     }
     await this.ensureTunnelAddress();
     const vteps = this.vteps();
@@ -558,13 +578,18 @@ export class Agent {
     const changes = stats.routeChanges + stats.vtepChanges + (natWritten ? 1 : 0);
     if (changes > 0 && this.lastRouting?.fingerprint === fingerprint && this.lastRouting.complete) {
       this.metrics.driftRepairs.inc({ trigger }, changes);
-      this.log.warn({ changes, trigger, ...stats, natTable: natWritten }, 'put back kernel state changed outside Tessera');
+      this.log.warn(
+        { changes, trigger, ...stats, natTable: natWritten },
+        'put back kernel state changed outside Tessera',
+      );
     }
     this.lastRouting = { fingerprint, complete: stats.skippedRoutes === 0 };
     await this.writeMtu();
     this.metrics.routes.set(state.routes.length);
     this.metrics.localEndpoints.set(
-      [...this.mirror.of('WorkloadEndpoint').values()].filter((w) => (w.spec as Record<string, unknown> | undefined)?.node === this.nodeName).length,
+      [...this.mirror.of('WorkloadEndpoint').values()].filter(
+        (w) => (w.spec as Record<string, unknown> | undefined)?.node === this.nodeName,
+      ).length,
     );
     if (stats.routeChanges || stats.vtepChanges) this.log.debug({ ...stats }, 'routes reconciled');
   }
@@ -625,8 +650,18 @@ export class Agent {
       if (!cur) return;
       const problems = (obj.problems as string[]) ?? [];
       const conditions = [
-        { type: 'Ready', status: obj.ready ? 'True' : 'False', reason: obj.ready ? 'DataplaneProgrammed' : 'NotProgrammed', message: String(obj.lastApplyError ?? '') },
-        { type: 'DataplaneProblems', status: problems.length ? 'True' : 'False', reason: problems.length ? 'SeeMessage' : 'None', message: problems.join('; ') },
+        {
+          type: 'Ready',
+          status: obj.ready ? 'True' : 'False',
+          reason: obj.ready ? 'DataplaneProgrammed' : 'NotProgrammed',
+          message: String(obj.lastApplyError ?? ''),
+        },
+        {
+          type: 'DataplaneProblems',
+          status: problems.length ? 'True' : 'False',
+          reason: problems.length ? 'SeeMessage' : 'None',
+          message: problems.join('; '),
+        },
       ];
       const prev = JSON.stringify((cur.status as Record<string, unknown> | undefined)?.conditions ?? null);
       if (prev === JSON.stringify(conditions)) return;

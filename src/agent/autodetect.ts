@@ -30,7 +30,23 @@ export function parseAddrJson(json: string): InterfaceAddrs[] {
 }
 
 /** Interfaces Calico's first-found skips: loopback, container and overlay devices. */
-const EXCLUDED = [/^lo$/, /^docker/, /^cbr/, /^dummy/, /^virbr/, /^lxcbr/, /^veth/, /^cali/, /^tunl/, /^flannel/, /^kube-ipvs/, /^cni/, /^vxlan/, /^tessera\./, /^tsr/];
+const EXCLUDED = [
+  /^lo$/,
+  /^docker/,
+  /^cbr/,
+  /^dummy/,
+  /^virbr/,
+  /^lxcbr/,
+  /^veth/,
+  /^cali/,
+  /^tunl/,
+  /^flannel/,
+  /^kube-ipvs/,
+  /^cni/,
+  /^vxlan/,
+  /^tessera\./,
+  /^tsr/,
+];
 
 export type AutodetectMethod =
   | { kind: 'first-found' }
@@ -45,13 +61,20 @@ export function parseAutodetectMethod(text: string): AutodetectMethod {
   const eq = t.indexOf('=');
   const name = eq < 0 ? t : t.slice(0, eq);
   const arg = eq < 0 ? '' : t.slice(eq + 1);
-  const bad = (why: string) =>
-    new TesseraError('validation', `invalid IP autodetection method "${text}": ${why}`);
+  const bad = (why: string) => new TesseraError('validation', `invalid IP autodetection method "${text}": ${why}`);
   switch (name) {
     case 'interface':
     case 'skip-interface':
       try {
-        return { kind: name, regex: new RegExp(arg.split(',').map((r) => `(?:${r})`).join('|')) };
+        return {
+          kind: name,
+          regex: new RegExp(
+            arg
+              .split(',')
+              .map((r) => `(?:${r})`)
+              .join('|'),
+          ),
+        };
       } catch (e) {
         throw new TesseraError('validation', `invalid IP autodetection method "${text}": bad regex`, { cause: e });
       }
@@ -76,8 +99,7 @@ export function chooseAddress(
   family: IpFamily,
   canReachSource?: string,
 ): string | undefined {
-  const usable = (i: InterfaceAddrs) =>
-    i.addrs.filter((a) => a.family === family && a.scope === 'global');
+  const usable = (i: InterfaceAddrs) => i.addrs.filter((a) => a.family === family && a.scope === 'global');
   const fmt = (a: { local: string; prefixlen: number }) => `${a.local}/${a.prefixlen}`;
   switch (method.kind) {
     case 'first-found':

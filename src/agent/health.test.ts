@@ -7,7 +7,11 @@ test('liveness, readiness, status and metrics answer as the agent state says', a
   let live = true;
   let ready = false;
   const metrics = new AgentMetrics(['routes', 'policy']);
-  const server = await startHealthServer('127.0.0.1:0', { live: () => live, ready: () => ready, status: () => ({ node: 'n1', ready }) }, metrics);
+  const server = await startHealthServer(
+    '127.0.0.1:0',
+    { live: () => live, ready: () => ready, status: () => ({ node: 'n1', ready }) },
+    metrics,
+  );
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const get = async (path: string) => {
     const r = await fetch(`${base}${path}`);
@@ -41,7 +45,13 @@ test('liveness, readiness, status and metrics answer as the agent state says', a
       'tessera_agent_drift_repairs_total{trigger="monitor"} 0',
       'tessera_agent_drift_repairs_total{trigger="resync"} 0',
     ]) {
-      assert.ok(m.body.split('\n').includes(line), `missing "${line}" in:\n${m.body.split('\n').filter((l) => l.startsWith('tessera_agent_a') || l.startsWith('tessera_agent_d')).join('\n')}`);
+      assert.ok(
+        m.body.split('\n').includes(line),
+        `missing "${line}" in:\n${m.body
+          .split('\n')
+          .filter((l) => l.startsWith('tessera_agent_a') || l.startsWith('tessera_agent_d'))
+          .join('\n')}`,
+      );
     }
     assert.match(m.body, /^tessera_agent_process_resident_memory_bytes \d+/m);
   } finally {
@@ -51,10 +61,21 @@ test('liveness, readiness, status and metrics answer as the agent state says', a
 
 test('a busy health port is an error, not a silent agent without health', async () => {
   const metrics = new AgentMetrics();
-  const first = await startHealthServer('127.0.0.1:0', { live: () => true, ready: () => true, status: () => ({}) }, metrics);
+  const first = await startHealthServer(
+    '127.0.0.1:0',
+    { live: () => true, ready: () => true, status: () => ({}) },
+    metrics,
+  );
   try {
     const port = (first.address() as AddressInfo).port;
-    await assert.rejects(startHealthServer(`127.0.0.1:${port}`, { live: () => true, ready: () => true, status: () => ({}) }, new AgentMetrics()), /EADDRINUSE/);
+    await assert.rejects(
+      startHealthServer(
+        `127.0.0.1:${port}`,
+        { live: () => true, ready: () => true, status: () => ({}) },
+        new AgentMetrics(),
+      ),
+      /EADDRINUSE/,
+    );
   } finally {
     await new Promise((r) => first.close(r));
   }

@@ -61,12 +61,10 @@ export interface HealthState {
   status(): Record<string, unknown>;
 }
 
-export function startHealthServer(
-  listen: string,
-  state: HealthState,
-  metrics: AgentMetrics,
-): Promise<Server> {
-  const [host, portText] = listen.includes(':') ? [listen.slice(0, listen.lastIndexOf(':')), listen.slice(listen.lastIndexOf(':') + 1)] : ['127.0.0.1', listen];
+export function startHealthServer(listen: string, state: HealthState, metrics: AgentMetrics): Promise<Server> {
+  const [host, portText] = listen.includes(':')
+    ? [listen.slice(0, listen.lastIndexOf(':')), listen.slice(listen.lastIndexOf(':') + 1)]
+    : ['127.0.0.1', listen];
   const server = createServer((req, res) => {
     const send = (code: number, body: string, type = 'text/plain') => {
       res.writeHead(code, { 'content-type': type });

@@ -18,5 +18,8 @@ export function hostConfigFrom(mirror: DatastoreMirror, nodeName: string): HostC
 export async function readHostInterfaces(netns?: string): Promise<HostInterfaceInput[]> {
   const { stdout } = await run(['ip', '-json', 'addr', 'show'], netns ? { netns } : {});
   const links = JSON.parse(stdout || '[]') as { ifname: string; addr_info?: { local?: string }[] }[];
-  return links.map((l) => ({ name: l.ifname, addresses: (l.addr_info ?? []).map((a) => a.local ?? '').filter(Boolean) }));
+  return links.map((l) => ({
+    name: l.ifname,
+    addresses: (l.addr_info ?? []).map((a) => a.local ?? '').filter(Boolean),
+  }));
 }

@@ -20,19 +20,40 @@ import { defaultDrivers, defaultServices } from './wiring.js';
 
 const program = new Command('tessera-node')
   .description('Tessera node agent: routes, VXLAN, policy and BGP for one node')
-  .option('--node-name <name>', 'this node\'s name', process.env.TESSERA_NODE_NAME)
+  .option('--node-name <name>', "this node's name", process.env.TESSERA_NODE_NAME)
   .option('--etcd-endpoints <urls>', 'comma-separated etcd endpoints', process.env.TESSERA_ETCD_ENDPOINTS)
   .option('--etcd-ca-file <path>', 'etcd CA certificate', process.env.TESSERA_ETCD_CA_FILE)
   .option('--etcd-cert-file <path>', 'etcd client certificate', process.env.TESSERA_ETCD_CERT_FILE)
   .option('--etcd-key-file <path>', 'etcd client key', process.env.TESSERA_ETCD_KEY_FILE)
-  .option('--state-dir <dir>', 'state directory (mtu file, CNI socket, status)', process.env.TESSERA_STATE_DIR ?? '/run/tessera')
-  .option('--health-listen <addr>', 'host:port for /liveness /readiness /metrics', process.env.TESSERA_HEALTH_LISTEN ?? '127.0.0.1:9099')
-  .option('--ip-autodetection <method>', 'first-found | interface=REGEX | can-reach=IP | cidr=CIDR', process.env.IP_AUTODETECTION_METHOD ?? 'first-found')
-  .option('--ip6-autodetection <method>', 'IPv6 node address: first-found | interface=REGEX | can-reach=IP | cidr=CIDR', process.env.IP6_AUTODETECTION_METHOD ?? 'first-found')
-  .option('--routing <mode>', 'agent | bgp', (v) => {
-    if (v !== 'agent' && v !== 'bgp') throw new InvalidArgumentError('expected "agent" or "bgp"');
-    return v;
-  }, process.env.TESSERA_ROUTING ?? 'agent')
+  .option(
+    '--state-dir <dir>',
+    'state directory (mtu file, CNI socket, status)',
+    process.env.TESSERA_STATE_DIR ?? '/run/tessera',
+  )
+  .option(
+    '--health-listen <addr>',
+    'host:port for /liveness /readiness /metrics',
+    process.env.TESSERA_HEALTH_LISTEN ?? '127.0.0.1:9099',
+  )
+  .option(
+    '--ip-autodetection <method>',
+    'first-found | interface=REGEX | can-reach=IP | cidr=CIDR',
+    process.env.IP_AUTODETECTION_METHOD ?? 'first-found',
+  )
+  .option(
+    '--ip6-autodetection <method>',
+    'IPv6 node address: first-found | interface=REGEX | can-reach=IP | cidr=CIDR',
+    process.env.IP6_AUTODETECTION_METHOD ?? 'first-found',
+  )
+  .option(
+    '--routing <mode>',
+    'agent | bgp',
+    (v) => {
+      if (v !== 'agent' && v !== 'bgp') throw new InvalidArgumentError('expected "agent" or "bgp"');
+      return v;
+    },
+    process.env.TESSERA_ROUTING ?? 'agent',
+  )
   .option('--interface-prefix <prefix>', 'workload interface prefix', DEFAULT_INTERFACE_PREFIX)
   .option(
     '--conntrack-tcp-be-liberal <bool>',
@@ -43,7 +64,9 @@ const program = new Command('tessera-node')
     },
     (process.env.TESSERA_CONNTRACK_TCP_BE_LIBERAL ?? 'true') !== 'false',
   )
-  .option('--resync-interval-ms <ms>', 'periodic full resync, ms (env TESSERA_RESYNC_INTERVAL_MS)', (v) => resyncMs(v, '--resync-interval-ms'))
+  .option('--resync-interval-ms <ms>', 'periodic full resync, ms (env TESSERA_RESYNC_INTERVAL_MS)', (v) =>
+    resyncMs(v, '--resync-interval-ms'),
+  )
   .option('--log-level <level>', 'trace|debug|info|warn|error', process.env.TESSERA_LOG_LEVEL ?? 'info')
   .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
 
@@ -76,13 +99,20 @@ async function main(): Promise<void> {
     logLevel: string;
   }>();
   const envResync = process.env.TESSERA_RESYNC_INTERVAL_MS;
-  const resyncIntervalMs = o.resyncIntervalMs ?? (envResync ? resyncMs(envResync, 'TESSERA_RESYNC_INTERVAL_MS') : 10_000);
+  const resyncIntervalMs =
+    o.resyncIntervalMs ?? (envResync ? resyncMs(envResync, 'TESSERA_RESYNC_INTERVAL_MS') : 10_000);
   const logger = pino({ level: o.logLevel, base: { node: o.nodeName } }, pino.destination(2));
   if (!o.nodeName) usage('--node-name (or TESSERA_NODE_NAME) is required');
   if (!o.etcdEndpoints) usage('--etcd-endpoints (or TESSERA_ETCD_ENDPOINTS) is required');
   const backend = openBackend({
-    endpoints: o.etcdEndpoints!.split(',').map((s) => s.trim()).filter(Boolean),
-    tls: o.etcdCaFile || o.etcdCertFile ? { caFile: o.etcdCaFile, certFile: o.etcdCertFile, keyFile: o.etcdKeyFile } : undefined,
+    endpoints: o
+      .etcdEndpoints!.split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+    tls:
+      o.etcdCaFile || o.etcdCertFile
+        ? { caFile: o.etcdCaFile, certFile: o.etcdCertFile, keyFile: o.etcdKeyFile }
+        : undefined,
   });
   const agentOptions = {
     nodeName: o.nodeName!,

@@ -19,14 +19,25 @@ test('undecodable items are skipped and reported, never thrown; a later good wri
   assert.deepEqual(bad.length, 3);
   assert.equal(m.of('IPPool').size, 0);
   assert.equal(m.blocks.size, 0);
-  m.apply({ key: poolKey, value: JSON.stringify({ apiVersion: 'projectcalico.org/v3', kind: 'IPPool', metadata: { name: 'p' }, spec: { cidr: '10.0.0.0/16' } }) });
+  m.apply({
+    key: poolKey,
+    value: JSON.stringify({
+      apiVersion: 'projectcalico.org/v3',
+      kind: 'IPPool',
+      metadata: { name: 'p' },
+      spec: { cidr: '10.0.0.0/16' },
+    }),
+  });
   assert.equal(m.of('IPPool').size, 1);
 });
 
 test('a deletion reports what was deleted', () => {
   const m = new DatastoreMirror(() => undefined);
   const key = resourceKey(POOL, 'p');
-  m.apply({ key, value: JSON.stringify({ apiVersion: 'projectcalico.org/v3', kind: 'IPPool', metadata: { name: 'p' }, spec: {} }) });
+  m.apply({
+    key,
+    value: JSON.stringify({ apiVersion: 'projectcalico.org/v3', kind: 'IPPool', metadata: { name: 'p' }, spec: {} }),
+  });
   const change = m.apply({ key, value: undefined });
   assert.equal(change?.type, 'resource');
   assert.equal(change?.type === 'resource' ? change.previous?.metadata.name : undefined, 'p');

@@ -45,13 +45,20 @@ export class PolicyDriver implements DataplaneDriver {
 
   constructor(private readonly options: PolicyDriverOptions) {
     this.calculator = new PolicyCalculator({ nodeName: options.nodeName });
-    this.reconciler = new NftReconciler({ ...(options.netns ? { netns: options.netns } : {}), ...(options.nft ? { session: options.nft } : {}) });
+    this.reconciler = new NftReconciler({
+      ...(options.netns ? { netns: options.netns } : {}),
+      ...(options.nft ? { session: options.nft } : {}),
+    });
   }
 
   onChange(change: MirrorChange, mirror: DatastoreMirror): void {
     if (change.type !== 'resource') return;
     if (change.kind === 'FelixConfiguration') {
-      this.feedUpdate('FelixConfiguration', { kind: 'HostConfig', key: 'host', value: hostConfigFrom(mirror, this.options.nodeName) });
+      this.feedUpdate('FelixConfiguration', {
+        kind: 'HostConfig',
+        key: 'host',
+        value: hostConfigFrom(mirror, this.options.nodeName),
+      });
       return;
     }
     if (change.kind === 'HostEndpoint') this.interfacesStale = true;
@@ -120,7 +127,10 @@ export class PolicyDriver implements DataplaneDriver {
     } catch (e) {
       if (isTesseraError(e, 'bug')) throw e;
       this.rejected.set(change.key, describeError(e));
-      this.options.logger.error({ key: change.key, err: describeError(e) }, 'skipping resource the policy engine rejects');
+      this.options.logger.error(
+        { key: change.key, err: describeError(e) },
+        'skipping resource the policy engine rejects',
+      );
       const removal: PolicyUpdate = { ...update, value: null } as PolicyUpdate;
       try {
         this.calculator.apply(removal);
@@ -133,7 +143,8 @@ export class PolicyDriver implements DataplaneDriver {
   async apply(_mirror: DatastoreMirror, full: boolean): Promise<void> {
     if (full && this.reconciler.current) {
       const drift = await this.reconciler.checkDrift();
-      if (drift.length) this.options.logger.warn({ drift: drift.slice(0, 10), count: drift.length }, 'nft drift repaired');
+      if (drift.length)
+        this.options.logger.warn({ drift: drift.slice(0, 10), count: drift.length }, 'nft drift repaired');
     }
     // HostEndpoints given by expectedIPs alone police the interface holding the address: re-read the
     // interfaces when host endpoints change and on every full cycle (addresses move), only if needed.

@@ -11,6 +11,7 @@
 export function routeEventMatters(line: string, interfacePrefix: string): boolean {
   if (line.startsWith('Deleted')) return true;
   if (!/\bproto 80\b/.test(line)) return false;
-  const workloadRoute = !line.includes(' via ') && line.includes(` dev ${interfacePrefix}`) && /^[0-9a-f.:]+ dev /i.test(line);
+  const workloadRoute =
+    !line.includes(' via ') && line.includes(` dev ${interfacePrefix}`) && /^[0-9a-f.:]+ dev /i.test(line);
   return !workloadRoute;
 }

@@ -42,7 +42,8 @@ export function nodeInfo(r: Resource): NodeInfo {
 }
 
 /** The node a block is affine to ("host:<node>"), if any. */
-export const blockOwner = (b: BlockRecord): string | undefined => (b.affinity?.startsWith('host:') ? b.affinity.slice(5) : undefined);
+export const blockOwner = (b: BlockRecord): string | undefined =>
+  b.affinity?.startsWith('host:') ? b.affinity.slice(5) : undefined;
 
 export function workloadInfo(key: string, r: Resource): WorkloadInfo | undefined {
   const s = obj(r.spec);
@@ -54,7 +55,8 @@ export function workloadInfo(key: string, r: Resource): WorkloadInfo | undefined
 }
 
 /** Workloads in key order, so routes never depend on the order the datastore delivered them in. */
-export const byKey = (list: WorkloadInfo[]): WorkloadInfo[] => list.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+export const byKey = (list: WorkloadInfo[]): WorkloadInfo[] =>
+  list.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 
 /**
  * The calculator's inputs from the mirror. `workloads`: the ones that can have a route here

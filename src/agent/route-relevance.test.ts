@@ -19,13 +19,26 @@ const nodeValue = (name: string, ip: string, extra: { status?: unknown; labels?:
     apiVersion: 'projectcalico.org/v3',
     kind: 'Node',
     metadata: { name, labels: extra.labels ?? {} },
-    spec: { bgp: { ipv4Address: `${ip}/24` }, ipv4VXLANTunnelAddr: `10.99.0.${ip.split('.')[3]}`, vxlanTunnelMACAddr: '66:00:00:00:00:01' },
+    spec: {
+      bgp: { ipv4Address: `${ip}/24` },
+      ipv4VXLANTunnelAddr: `10.99.0.${ip.split('.')[3]}`,
+      vxlanTunnelMACAddr: '66:00:00:00:00:01',
+    },
     ...(extra.status ? { status: extra.status } : {}),
   });
 const poolValue = (spec: Record<string, unknown>) =>
-  JSON.stringify({ apiVersion: 'projectcalico.org/v3', kind: 'IPPool', metadata: { name: 'p' }, spec: { cidr: '10.244.0.0/16', ...spec } });
+  JSON.stringify({
+    apiVersion: 'projectcalico.org/v3',
+    kind: 'IPPool',
+    metadata: { name: 'p' },
+    spec: { cidr: '10.244.0.0/16', ...spec },
+  });
 const blockValue = (cidr: string, node: string | null, allocated = 0) =>
-  JSON.stringify({ cidr, affinity: node ? `host:${node}` : null, allocations: Array.from({ length: 64 }, (_, i) => (i < allocated ? i : null)) });
+  JSON.stringify({
+    cidr,
+    affinity: node ? `host:${node}` : null,
+    allocations: Array.from({ length: 64 }, (_, i) => (i < allocated ? i : null)),
+  });
 const wepValue = (name: string, node: string, ip: string, labels: Record<string, string> = {}) =>
   JSON.stringify({
     apiVersion: 'projectcalico.org/v3',
@@ -53,15 +66,41 @@ function cluster() {
 
 test('allocations in a block, label edits and status writes are not route changes', () => {
   const { put } = cluster();
-  assert.equal(put(ipamKeys.block('10.244.2.0/26'), blockValue('10.244.2.0/26', 'n2', 5)), false, 'allocation in a remote block');
-  assert.equal(put(ipamKeys.block('10.244.1.0/26'), blockValue('10.244.1.0/26', 'n1', 5)), false, 'allocation in a local block');
-  assert.equal(put(resourceKey(NODE, 'n2'), nodeValue('n2', '10.240.0.2', { status: { conditions: [] }, labels: { a: 'b' } })), false);
-  assert.equal(put(resourceKey(NODE, 'n1'), nodeValue('n1', '10.240.0.1', { status: { conditions: [{ type: 'Ready' }] } })), false, 'own status');
+  assert.equal(
+    put(ipamKeys.block('10.244.2.0/26'), blockValue('10.244.2.0/26', 'n2', 5)),
+    false,
+    'allocation in a remote block',
+  );
+  assert.equal(
+    put(ipamKeys.block('10.244.1.0/26'), blockValue('10.244.1.0/26', 'n1', 5)),
+    false,
+    'allocation in a local block',
+  );
+  assert.equal(
+    put(resourceKey(NODE, 'n2'), nodeValue('n2', '10.240.0.2', { status: { conditions: [] }, labels: { a: 'b' } })),
+    false,
+  );
+  assert.equal(
+    put(resourceKey(NODE, 'n1'), nodeValue('n1', '10.240.0.1', { status: { conditions: [{ type: 'Ready' }] } })),
+    false,
+    'own status',
+  );
   const w = resourceKey(WEP, 'a', 'default');
-  assert.equal(put(w, wepValue('a', 'n2', '10.244.2.5')), false, 'remote pod inside its node\'s block');
+  assert.equal(put(w, wepValue('a', 'n2', '10.244.2.5')), false, "remote pod inside its node's block");
   assert.equal(put(w, wepValue('a', 'n2', '10.244.2.5', { app: 'x' })), false, 'label edit');
   assert.equal(put(w, undefined), false, 'remote pod deleted');
-  assert.equal(put(resourceKey(GNP, 'default.p'), JSON.stringify({ apiVersion: 'projectcalico.org/v3', kind: 'GlobalNetworkPolicy', metadata: { name: 'default.p' }, spec: {} })), false);
+  assert.equal(
+    put(
+      resourceKey(GNP, 'default.p'),
+      JSON.stringify({
+        apiVersion: 'projectcalico.org/v3',
+        kind: 'GlobalNetworkPolicy',
+        metadata: { name: 'default.p' },
+        spec: {},
+      }),
+    ),
+    false,
+  );
 });
 
 test('owners, addresses, pools, local pods and borrowed addresses are route changes', () => {
@@ -73,9 +112,21 @@ test('owners, addresses, pools, local pods and borrowed addresses are route chan
   assert.equal(put(resourceKey(NODE, 'n3'), nodeValue('n3', '10.240.0.3')), true, 'node joined');
   assert.equal(put(resourceKey(POOL, 'p'), poolValue({ vxlanMode: 'CrossSubnet' })), true);
   assert.equal(put(resourceKey(WEP, 'l', 'default'), wepValue('l', 'n1', '10.244.1.7')), true, 'local pod');
-  assert.equal(put(resourceKey(WEP, 'b', 'default'), wepValue('b', 'n2', '10.244.3.9')), true, 'borrowed from an unaffine block');
-  assert.equal(put(resourceKey(WEP, 'c', 'default'), wepValue('c', 'n2', '10.244.1.9')), true, 'borrowed from our block');
-  assert.equal(put(resourceKey(WEP, 'd', 'default'), wepValue('d', 'n2', 'not-an-ip')), true, 'bad address: reported by the calculator');
+  assert.equal(
+    put(resourceKey(WEP, 'b', 'default'), wepValue('b', 'n2', '10.244.3.9')),
+    true,
+    'borrowed from an unaffine block',
+  );
+  assert.equal(
+    put(resourceKey(WEP, 'c', 'default'), wepValue('c', 'n2', '10.244.1.9')),
+    true,
+    'borrowed from our block',
+  );
+  assert.equal(
+    put(resourceKey(WEP, 'd', 'default'), wepValue('d', 'n2', 'not-an-ip')),
+    true,
+    'bad address: reported by the calculator',
+  );
   assert.equal(put(resourceKey(WEP, 'b', 'default'), undefined), true, 'borrowed pod deleted');
 });
 
@@ -84,7 +135,7 @@ test('a block that changes owner is seen by later workload checks', () => {
   const w = resourceKey(WEP, 'a', 'default');
   assert.equal(put(w, wepValue('a', 'n2', '10.244.3.5')), true, 'borrowed while 10.244.3.0/26 is unaffine');
   assert.equal(put(ipamKeys.block('10.244.3.0/26'), blockValue('10.244.3.0/26', 'n2')), true);
-  assert.equal(put(w, wepValue('a', 'n2', '10.244.3.6')), false, 'now inside its own node\'s block');
+  assert.equal(put(w, wepValue('a', 'n2', '10.244.3.6')), false, "now inside its own node's block");
 });
 
 test('property: whenever a change is called irrelevant, the calculated routes are unchanged; the routed workloads give the routes of all', () => {
@@ -92,9 +143,29 @@ test('property: whenever a change is called irrelevant, the calculated routes ar
   const blocks = ['10.244.1.0/26', '10.244.2.0/26', '10.244.3.0/26', '10.244.1.0/25'];
   const ipIn = (b: string, i: number) => `${b.split('/')[0]!.split('.').slice(0, 3).join('.')}.${i}`;
   const change = fc.oneof(
-    fc.record({ t: fc.constant('block' as const), b: fc.constantFrom(...blocks), owner: fc.constantFrom(null, ...nodes), n: fc.nat(3), del: fc.boolean() }),
-    fc.record({ t: fc.constant('node' as const), node: fc.constantFrom(...nodes), ip: fc.constantFrom('10.240.0.1', '10.240.0.2', '10.240.1.3'), label: fc.boolean(), del: fc.boolean() }),
-    fc.record({ t: fc.constant('wep' as const), name: fc.constantFrom('a', 'b', 'c'), node: fc.constantFrom(...nodes), b: fc.constantFrom(...blocks), i: fc.nat(9), label: fc.boolean(), del: fc.boolean() }),
+    fc.record({
+      t: fc.constant('block' as const),
+      b: fc.constantFrom(...blocks),
+      owner: fc.constantFrom(null, ...nodes),
+      n: fc.nat(3),
+      del: fc.boolean(),
+    }),
+    fc.record({
+      t: fc.constant('node' as const),
+      node: fc.constantFrom(...nodes),
+      ip: fc.constantFrom('10.240.0.1', '10.240.0.2', '10.240.1.3'),
+      label: fc.boolean(),
+      del: fc.boolean(),
+    }),
+    fc.record({
+      t: fc.constant('wep' as const),
+      name: fc.constantFrom('a', 'b', 'c'),
+      node: fc.constantFrom(...nodes),
+      b: fc.constantFrom(...blocks),
+      i: fc.nat(9),
+      label: fc.boolean(),
+      del: fc.boolean(),
+    }),
     fc.record({ t: fc.constant('pool' as const), mode: fc.constantFrom('Always', 'CrossSubnet', 'Never') }),
   );
   fc.assert(
@@ -108,8 +179,16 @@ test('property: whenever a change is called irrelevant, the calculated routes ar
         const before = routes();
         let relevant: boolean;
         if (c.t === 'block') relevant = put(ipamKeys.block(c.b), c.del ? undefined : blockValue(c.b, c.owner, c.n));
-        else if (c.t === 'node') relevant = put(resourceKey(NODE, c.node), c.del ? undefined : nodeValue(c.node, c.ip, c.label ? { labels: { x: 'y' } } : {}));
-        else if (c.t === 'wep') relevant = put(resourceKey(WEP, c.name, 'default'), c.del ? undefined : wepValue(c.name, c.node, ipIn(c.b, c.i), c.label ? { x: 'y' } : {}));
+        else if (c.t === 'node')
+          relevant = put(
+            resourceKey(NODE, c.node),
+            c.del ? undefined : nodeValue(c.node, c.ip, c.label ? { labels: { x: 'y' } } : {}),
+          );
+        else if (c.t === 'wep')
+          relevant = put(
+            resourceKey(WEP, c.name, 'default'),
+            c.del ? undefined : wepValue(c.name, c.node, ipIn(c.b, c.i), c.label ? { x: 'y' } : {}),
+          );
         else relevant = put(resourceKey(POOL, 'p'), poolValue({ vxlanMode: c.mode }));
         if (!relevant) assert.equal(routes(), before, `irrelevant ${JSON.stringify(c)} changed the routes`);
         assert.equal(fromRouted(), routes(), `the routed workloads miss one after ${JSON.stringify(c)}`);

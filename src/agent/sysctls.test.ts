@@ -28,9 +28,15 @@ test('writes only what differs, and reports a setting the kernel does not have',
     const list = nodeSysctls({ ipv6: true, conntrackTcpBeLiberal: true });
     const r = await applySysctls(list, root);
     assert.deepEqual(r.changed, ['net.ipv6.conf.all.forwarding=1']);
-    assert.deepEqual(r.problems, ['cannot set net.netfilter.nf_conntrack_tcp_be_liberal=1: no such setting in this kernel']);
+    assert.deepEqual(r.problems, [
+      'cannot set net.netfilter.nf_conntrack_tcp_be_liberal=1: no such setting in this kernel',
+    ]);
     assert.equal(readFileSync(join(root, 'net/ipv6/conf/all/forwarding'), 'utf8'), '1');
-    assert.deepEqual(await applySysctls(list.slice(0, 2), root), { changed: [], problems: [] }, 'nothing left to change');
+    assert.deepEqual(
+      await applySysctls(list.slice(0, 2), root),
+      { changed: [], problems: [] },
+      'nothing left to change',
+    );
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

@@ -49,7 +49,9 @@ export async function applySysctls(list: readonly [string, string][], root = '/p
       result.changed.push(`${path.replaceAll('/', '.')}=${value}`);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      result.problems.push(`cannot set ${path.replaceAll('/', '.')}=${value}: ${code === 'ENOENT' ? 'no such setting in this kernel' : (e as Error).message}`);
+      result.problems.push(
+        `cannot set ${path.replaceAll('/', '.')}=${value}: ${code === 'ENOENT' ? 'no such setting in this kernel' : (e as Error).message}`,
+      );
     }
   }
   return result;

@@ -12,7 +12,13 @@ import type { AgentOptions, DataplaneDriver } from './agent.js';
 type BaseOptions = Omit<AgentOptions, 'drivers' | 'services'>;
 
 export function defaultDrivers(options: BaseOptions): DataplaneDriver[] {
-  const drivers: DataplaneDriver[] = [new PolicyDriver({ nodeName: options.nodeName, logger: options.logger, ...(options.nft ? { nft: options.nft } : {}) })];
+  const drivers: DataplaneDriver[] = [
+    new PolicyDriver({
+      nodeName: options.nodeName,
+      logger: options.logger,
+      ...(options.nft ? { nft: options.nft } : {}),
+    }),
+  ];
   if (options.routing === 'bgp') {
     // BIRD learns and programs native pod routes (proto bird); the agent keeps only tunnel routes.
     drivers.push(

@@ -47,7 +47,8 @@ function poolCidr(r: Resource): Cidr | undefined {
 
 export function validateBatch(rs: readonly Resource[], ctx: BatchContext): Problem[] {
   const out: Problem[] = [];
-  const add = (i: number, field: string, message: string) => out.push({ path: `${docPrefix(i, rs[i]!)}: ${field}`, message });
+  const add = (i: number, field: string, message: string) =>
+    out.push({ path: `${docPrefix(i, rs[i]!)}: ${field}`, message });
 
   const firstSeen = new Map<string, number>();
   rs.forEach((r, i) => {
@@ -67,16 +68,24 @@ export function validateBatch(rs: readonly Resource[], ctx: BatchContext): Probl
     if (!cidr) return;
     for (const other of pools) {
       if (cidrOverlaps(other.cidr, cidr)) {
-        add(i, 'spec.cidr', `${quote((r.spec as Record<string, unknown>).cidr)} overlaps ${label(other.r)} ` +
-          `(${quote((other.r.spec as Record<string, unknown>).cidr)}) in document ${other.i + 1}`);
+        add(
+          i,
+          'spec.cidr',
+          `${quote((r.spec as Record<string, unknown>).cidr)} overlaps ${label(other.r)} ` +
+            `(${quote((other.r.spec as Record<string, unknown>).cidr)}) in document ${other.i + 1}`,
+        );
       }
     }
     for (const e of ctx.existing) {
       if (!isCalico(e, 'IPPool') || batchIds.has(identity(e))) continue;
       const ec = poolCidr(e);
       if (ec && cidrOverlaps(ec, cidr)) {
-        add(i, 'spec.cidr', `${quote((r.spec as Record<string, unknown>).cidr)} overlaps existing ${label(e)} ` +
-          `(${quote((e.spec as Record<string, unknown>).cidr)})`);
+        add(
+          i,
+          'spec.cidr',
+          `${quote((r.spec as Record<string, unknown>).cidr)} overlaps existing ${label(e)} ` +
+            `(${quote((e.spec as Record<string, unknown>).cidr)})`,
+        );
       }
     }
     pools.push({ i, cidr, r });
@@ -90,13 +99,21 @@ export function validateBatch(rs: readonly Resource[], ctx: BatchContext): Probl
     if (!old || !isRecord(old.spec)) return;
     const [oc, nc] = [poolCidr(old), poolCidr(r)];
     if (oc && nc && (oc.family !== nc.family || oc.value !== nc.value || oc.prefix !== nc.prefix)) {
-      add(i, 'spec.cidr', `cannot change from ${quote(old.spec.cidr)} to ${quote(r.spec.cidr)}: a pool's CIDR is fixed once it exists; ` +
-        `create a new pool and set this one's spec.disabled: true to move workloads over`);
+      add(
+        i,
+        'spec.cidr',
+        `cannot change from ${quote(old.spec.cidr)} to ${quote(r.spec.cidr)}: a pool's CIDR is fixed once it exists; ` +
+          `create a new pool and set this one's spec.disabled: true to move workloads over`,
+      );
     }
     const [ob, nb] = [old.spec.blockSize, r.spec.blockSize];
     if (typeof ob === 'number' && typeof nb === 'number' && ob !== nb) {
-      add(i, 'spec.blockSize', `cannot change from ${ob} to ${nb}: a pool's block size is fixed once it exists ` +
-        `(an omitted blockSize means the default; write blockSize: ${ob} to keep it)`);
+      add(
+        i,
+        'spec.blockSize',
+        `cannot change from ${ob} to ${nb}: a pool's block size is fixed once it exists ` +
+          `(an omitted blockSize means the default; write blockSize: ${ob} to keep it)`,
+      );
     }
   });
 

@@ -11,7 +11,9 @@ import { fileURLToPath } from 'node:url';
 import { applyDefaults, KINDS, parseManifests, validateBatch, validateResource, type Resource } from './index.js';
 
 const dir = join(fileURLToPath(new URL('.', import.meta.url)), 'testdata', 'examples');
-const files = readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort();
+const files = readdirSync(dir)
+  .filter((f) => f.endsWith('.yaml'))
+  .sort();
 
 function load(file: string): Resource[] {
   return parseManifests(readFileSync(join(dir, file), 'utf8'), file);
@@ -70,7 +72,11 @@ describe('documented defaults', () => {
     assert.equal(global.asNumber, 63400, 'set values are kept');
     const node = spec('bgpconfig.yaml', 1);
     assert.deepEqual(node, { listenPort: 179, logSeverityScreen: 'Info' });
-    const bare = applyDefaults<Resource>({ apiVersion: 'projectcalico.org/v3', kind: 'BGPConfiguration', metadata: { name: 'default' } });
+    const bare = applyDefaults<Resource>({
+      apiVersion: 'projectcalico.org/v3',
+      kind: 'BGPConfiguration',
+      metadata: { name: 'default' },
+    });
     assert.deepEqual(bare.spec, { logSeverityScreen: 'Info', nodeToNodeMeshEnabled: true, asNumber: 64512 });
   });
 
@@ -80,7 +86,12 @@ describe('documented defaults', () => {
     assert.deepEqual((np.spec as Record<string, unknown>).types, ['Egress']);
     assert.equal((np.spec as Record<string, unknown>).tier, 'default');
     assert.deepEqual(spec('globalnetworkpolicy.yaml', 1).types, ['Ingress']);
-    const none = applyDefaults({ apiVersion: 'projectcalico.org/v3', kind: 'GlobalNetworkPolicy', metadata: { name: 'x' }, spec: {} });
+    const none = applyDefaults({
+      apiVersion: 'projectcalico.org/v3',
+      kind: 'GlobalNetworkPolicy',
+      metadata: { name: 'x' },
+      spec: {},
+    });
     assert.deepEqual((none.spec as Record<string, unknown>).types, ['Ingress']);
     const both = applyDefaults({
       apiVersion: 'projectcalico.org/v3',
@@ -94,7 +105,11 @@ describe('documented defaults', () => {
   test('Kubernetes NetworkPolicy policyTypes and port protocol', () => {
     const s = spec('k8s-networkpolicy.yaml', 1);
     assert.deepEqual(s.policyTypes, ['Ingress', 'Egress']);
-    assert.deepEqual((s.egress as { ports: unknown[] }[])[0]!.ports[0], { port: 32000, endPort: 32768, protocol: 'TCP' });
+    assert.deepEqual((s.egress as { ports: unknown[] }[])[0]!.ports[0], {
+      port: 32000,
+      endPort: 32768,
+      protocol: 'TCP',
+    });
     const ingressOnly = applyDefaults({
       apiVersion: 'networking.k8s.io/v1',
       kind: 'NetworkPolicy',

@@ -18,7 +18,14 @@ import type {
   IPReservation,
   WorkloadEndpoint,
 } from './types/network.js';
-import type { GlobalNetworkPolicy, GlobalNetworkSet, NetworkPolicy, NetworkSet, Profile, Tier } from './types/policy.js';
+import type {
+  GlobalNetworkPolicy,
+  GlobalNetworkSet,
+  NetworkPolicy,
+  NetworkSet,
+  Profile,
+  Tier,
+} from './types/policy.js';
 
 export interface CalicoKinds {
   IPPool: IPPool;

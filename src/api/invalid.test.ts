@@ -19,7 +19,9 @@ function header(text: string, key: string): string[] {
   return [...text.matchAll(re)].map((m) => m[1]!.trim());
 }
 
-for (const file of readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort()) {
+for (const file of readdirSync(dir)
+  .filter((f) => f.endsWith('.yaml'))
+  .sort()) {
   test(file, () => {
     const text = readFileSync(join(dir, file), 'utf8');
     const expected = header(text, 'expect').sort();
@@ -34,9 +36,18 @@ for (const file of readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort()) {
         problems.push({ path: batch.length > 1 ? `[doc ${i + 1}]: ${p.path}` : p.path, message: p.message });
       }
     });
-    problems.push(...validateBatch(batch.map((r) => applyDefaults(r)), { existing: docs.slice(existingFrom) }));
+    problems.push(
+      ...validateBatch(
+        batch.map((r) => applyDefaults(r)),
+        { existing: docs.slice(existingFrom) },
+      ),
+    );
     const got = problems.map((p) => p.path).sort();
-    assert.deepEqual(got, expected, `${file}: problems were\n${problems.map((p) => `  ${p.path}: ${p.message}`).join('\n')}`);
+    assert.deepEqual(
+      got,
+      expected,
+      `${file}: problems were\n${problems.map((p) => `  ${p.path}: ${p.message}`).join('\n')}`,
+    );
     assert.ok(
       problems.some((p) => p.message.includes(message)),
       `${file}: no message contains ${JSON.stringify(message)}:\n${problems.map((p) => `  ${p.message}`).join('\n')}`,

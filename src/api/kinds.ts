@@ -5,13 +5,7 @@
 import type { ApiGroup, KindInfo } from './kind-info.js';
 import { CALICO_API_VERSION, K8S_CORE_API_VERSION, K8S_NETWORKING_API_VERSION } from './resource.js';
 
-function k(
-  kind: string,
-  group: ApiGroup,
-  namespaced: boolean,
-  plural: string,
-  shortNames: string[] = [],
-): KindInfo {
+function k(kind: string, group: ApiGroup, namespaced: boolean, plural: string, shortNames: string[] = []): KindInfo {
   const apiVersion =
     group === 'projectcalico.org'
       ? CALICO_API_VERSION

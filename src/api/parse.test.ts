@@ -13,7 +13,8 @@ function parseError(text: string, source?: string): TesseraError {
   assert.fail('expected parseManifests to throw');
 }
 
-const pool = (name: string) => `apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata:\n  name: ${name}\nspec:\n  cidr: 10.0.0.0/16\n`;
+const pool = (name: string) =>
+  `apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata:\n  name: ${name}\nspec:\n  cidr: 10.0.0.0/16\n`;
 
 describe('parseManifests', () => {
   test('one YAML document', () => {
@@ -29,7 +30,10 @@ describe('parseManifests', () => {
 
   test('a --- stream, skipping empty documents and comment-only documents', () => {
     const rs = parseManifests(`---\n${pool('a')}---\n---\n# nothing here\n---\n${pool('b')}...\n`);
-    assert.deepEqual(rs.map((r) => r.metadata.name), ['a', 'b']);
+    assert.deepEqual(
+      rs.map((r) => r.metadata.name),
+      ['a', 'b'],
+    );
   });
 
   test('empty input is no resources', () => {
@@ -50,17 +54,23 @@ describe('parseManifests', () => {
         ],
       }),
     );
-    assert.deepEqual(list.map((r) => `${r.kind}/${r.metadata.name}`), ['Namespace/a', 'Tier/t']);
+    assert.deepEqual(
+      list.map((r) => `${r.kind}/${r.metadata.name}`),
+      ['Namespace/a', 'Tier/t'],
+    );
   });
 
   test('a typed <Kind>List lends its items apiVersion and kind', () => {
     const rs = parseManifests(
       'apiVersion: projectcalico.org/v3\nkind: IPPoolList\nitems:\n- metadata: {name: a}\n  spec: {cidr: 10.0.0.0/16}\n- kind: IPPool\n  metadata: {name: b}\n',
     );
-    assert.deepEqual(rs.map((r) => [r.apiVersion, r.kind, r.metadata.name]), [
-      ['projectcalico.org/v3', 'IPPool', 'a'],
-      ['projectcalico.org/v3', 'IPPool', 'b'],
-    ]);
+    assert.deepEqual(
+      rs.map((r) => [r.apiVersion, r.kind, r.metadata.name]),
+      [
+        ['projectcalico.org/v3', 'IPPool', 'a'],
+        ['projectcalico.org/v3', 'IPPool', 'b'],
+      ],
+    );
   });
 
   test('plain List items must carry their own kind', () => {
@@ -70,7 +80,10 @@ describe('parseManifests', () => {
   });
 
   test('malformed YAML names the source and line', () => {
-    const err = parseError(`${pool('a')}---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: [unclosed\n`, 'bad.yaml');
+    const err = parseError(
+      `${pool('a')}---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: [unclosed\n`,
+      'bad.yaml',
+    );
     assert.match(err.message, /^bad\.yaml: line \d+, column \d+: invalid YAML: /);
     const line = Number(/line (\d+)/.exec(err.message)?.[1]);
     assert.ok(line >= 11 && line <= 12, `line ${line} should point into the second document`);
@@ -89,7 +102,10 @@ describe('parseManifests', () => {
 
   test('missing apiVersion / kind are reported at those paths', () => {
     const err = parseError('metadata:\n  name: a\n---\napiVersion: v1\nmetadata: {name: b}\n', 'm.yaml');
-    assert.deepEqual(err.problems.map((p) => p.path), ['apiVersion', 'kind', 'kind']);
+    assert.deepEqual(
+      err.problems.map((p) => p.path),
+      ['apiVersion', 'kind', 'kind'],
+    );
     assert.match(err.problems[2]!.message, /m\.yaml: document 2 \(line 4\): kind is required/);
   });
 

@@ -46,7 +46,13 @@ test('every typed field is accepted by the schema', () => {
     http: { methods: ['GET'], paths: [{ exact: '/' }] },
     metadata: { annotations: { a: 'b' } },
   };
-  const icmpRule: Rule = { action: 'Deny', protocol: 'ICMP', notProtocol: 17, icmp: { type: 3, code: 1 }, notICMP: { type: 8 } };
+  const icmpRule: Rule = {
+    action: 'Deny',
+    protocol: 'ICMP',
+    notProtocol: 17,
+    icmp: { type: 3, code: 1 },
+    notICMP: { type: 8 },
+  };
   const gnp: GlobalNetworkPolicySpec = {
     tier: 'default',
     order: 1.5,
@@ -122,13 +128,23 @@ test('every typed field is accepted by the schema', () => {
         peerType: 'eBGP',
         priority: 10,
         communities: { values: ['1:2'] },
-        operations: [{ addCommunity: { value: '1:3' } }, { prependASPath: { prefix: [65000] } }, { setPriority: { value: 5 } }],
+        operations: [
+          { addCommunity: { value: '1:3' } },
+          { prependASPath: { prefix: [65000] } },
+          { setPriority: { value: 5 } },
+        ],
       },
     ],
   };
   check('BGPFilter', filter);
   const node: NodeSpec = {
-    bgp: { asNumber: 1, ipv4Address: '10.0.0.1/24', ipv6Address: 'fd00::1/64', ipv4IPIPTunnelAddr: '10.244.0.1', routeReflectorClusterID: '224.0.0.1' },
+    bgp: {
+      asNumber: 1,
+      ipv4Address: '10.0.0.1/24',
+      ipv6Address: 'fd00::1/64',
+      ipv4IPIPTunnelAddr: '10.244.0.1',
+      routeReflectorClusterID: '224.0.0.1',
+    },
     ipv4VXLANTunnelAddr: '10.244.0.2',
     vxlanTunnelMACAddr: '66:55:44:33:22:11',
     ipv6VXLANTunnelAddr: 'fd00::2',
@@ -138,7 +154,13 @@ test('every typed field is accepted by the schema', () => {
     addresses: [{ address: '10.0.0.1', type: 'InternalIP' }],
   };
   check('Node', node);
-  const hep: HostEndpointSpec = { node: 'n', interfaceName: '*', expectedIPs: ['10.0.0.1'], profiles: ['p'], ports: [{ name: 'x', protocol: 'SCTP', port: 9 }] };
+  const hep: HostEndpointSpec = {
+    node: 'n',
+    interfaceName: '*',
+    expectedIPs: ['10.0.0.1'],
+    profiles: ['p'],
+    ports: [{ name: 'x', protocol: 'SCTP', port: 9 }],
+  };
   check('HostEndpoint', hep);
   const wep: WorkloadEndpointSpec = {
     workload: 'w',
@@ -162,7 +184,9 @@ test('every typed field is accepted by the schema', () => {
   const knp: K8sNetworkPolicySpec = {
     podSelector: { matchLabels: { a: 'b' }, matchExpressions: [{ key: 'c', operator: 'Exists' }] },
     policyTypes: ['Ingress'],
-    ingress: [{ ports: [{ protocol: 'UDP', port: 53, endPort: 54 }], from: [{ podSelector: {}, namespaceSelector: {} }] }],
+    ingress: [
+      { ports: [{ protocol: 'UDP', port: 53, endPort: 54 }], from: [{ podSelector: {}, namespaceSelector: {} }] },
+    ],
     egress: [{ to: [{ ipBlock: { cidr: '0.0.0.0/0', except: ['10.0.0.0/8'] } }] }],
   };
   check('NetworkPolicy', knp, 'networking.k8s.io/v1', 'x', 'default');

@@ -5,10 +5,16 @@ import { validateResource, type Resource } from './index.js';
 
 const C = 'projectcalico.org/v3';
 const paths = (r: unknown) => validateResource(r).map((p) => p.path);
-const gnp = (spec: Record<string, unknown>): Resource => ({ apiVersion: C, kind: 'GlobalNetworkPolicy', metadata: { name: 'p' }, spec });
+const gnp = (spec: Record<string, unknown>): Resource => ({
+  apiVersion: C,
+  kind: 'GlobalNetworkPolicy',
+  metadata: { name: 'p' },
+  spec,
+});
 
 describe('rules accept what Calico accepts', () => {
-  const ok = (rule: Record<string, unknown>) => assert.deepEqual(validateResource(gnp({ ingress: [rule] })), [], JSON.stringify(rule));
+  const ok = (rule: Record<string, unknown>) =>
+    assert.deepEqual(validateResource(gnp({ ingress: [rule] })), [], JSON.stringify(rule));
 
   test('protocols by name (either case) and number; ports with each port-bearing protocol', () => {
     for (const protocol of ['TCP', 'tcp', 'UDP', 'SCTP', 'UDPLite', 6, 17, 132, 136, '6']) {
@@ -24,14 +30,25 @@ describe('rules accept what Calico accepts', () => {
   });
 
   test('nets: bare addresses, host bits (Calico masks them), one family with ipVersion', () => {
-    ok({ action: 'Allow', ipVersion: 6, source: { nets: ['2001:db8::1', 'fd00::1/64'] }, destination: { notNets: ['fd00::/8'] } });
+    ok({
+      action: 'Allow',
+      ipVersion: 6,
+      source: { nets: ['2001:db8::1', 'fd00::1/64'] },
+      destination: { notNets: ['fd00::/8'] },
+    });
     ok({ action: 'Pass', source: { nets: ['10.0.0.1/8'] }, destination: { nets: ['192.168.0.0/16'] } });
   });
 
   test('services where Calico allows them', () => {
-    ok({ action: 'Allow', source: { services: { name: 'kube-dns', namespace: 'kube-system' }, ports: [53] }, protocol: 'UDP' });
+    ok({
+      action: 'Allow',
+      source: { services: { name: 'kube-dns', namespace: 'kube-system' }, ports: [53] },
+      protocol: 'UDP',
+    });
     assert.deepEqual(
-      validateResource(gnp({ egress: [{ action: 'Allow', destination: { services: { name: 'api', namespace: 'default' } } }] })),
+      validateResource(
+        gnp({ egress: [{ action: 'Allow', destination: { services: { name: 'api', namespace: 'default' } } }] }),
+      ),
       [],
     );
   });
@@ -57,12 +74,24 @@ describe('envelope and strictness', () => {
   test('metadata required; status rejected where the kind has none', () => {
     assert.deepEqual(paths({ apiVersion: C, kind: 'Tier' }), ['metadata']);
     assert.deepEqual(paths({ apiVersion: C, kind: 'Tier', metadata: { name: 't' }, status: {} }), ['status']);
-    assert.deepEqual(paths({ apiVersion: C, kind: 'Tier', metadata: { name: 'a.b' } }), ['metadata.name'], 'tier names have no dots');
+    assert.deepEqual(
+      paths({ apiVersion: C, kind: 'Tier', metadata: { name: 'a.b' } }),
+      ['metadata.name'],
+      'tier names have no dots',
+    );
   });
 
   test('FelixConfiguration: known settings of every type pass, unknown ones are rejected', () => {
-    const felix = (spec: Record<string, unknown>, name = 'default') => ({ apiVersion: C, kind: 'FelixConfiguration', metadata: { name }, spec });
-    assert.deepEqual(paths(felix({ bpfEnabled: true, bpfLogLevel: 'Off', vxlanVNI: 4096, wireguardEnabled: false }, 'node.n1')), []);
+    const felix = (spec: Record<string, unknown>, name = 'default') => ({
+      apiVersion: C,
+      kind: 'FelixConfiguration',
+      metadata: { name },
+      spec,
+    });
+    assert.deepEqual(
+      paths(felix({ bpfEnabled: true, bpfLogLevel: 'Off', vxlanVNI: 4096, wireguardEnabled: false }, 'node.n1')),
+      [],
+    );
     assert.deepEqual(paths(felix({ bpfEnabeld: true })), ['spec.bpfEnabeld']);
     assert.deepEqual(paths(felix({}, 'other')), ['metadata.name']);
   });
@@ -78,11 +107,18 @@ describe('envelope and strictness', () => {
     const badPort = structuredClone(pod);
     (badPort.spec.containers[0]!.ports[0] as Record<string, unknown>).hostPrt = 1;
     assert.deepEqual(paths(badPort), ['spec.containers[0].ports[0].hostPrt']);
-    assert.deepEqual(paths({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 's' }, secrets: [{ name: 'x' }], spec: {} }), ['spec']);
+    assert.deepEqual(
+      paths({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 's' }, secrets: [{ name: 'x' }], spec: {} }),
+      ['spec'],
+    );
   });
 
   test('label and annotation keys with dots and slashes are quoted in paths', () => {
-    const r = { apiVersion: C, kind: 'GlobalNetworkSet', metadata: { name: 'g', labels: { 'example.com/x': '-bad-' } } };
+    const r = {
+      apiVersion: C,
+      kind: 'GlobalNetworkSet',
+      metadata: { name: 'g', labels: { 'example.com/x': '-bad-' } },
+    };
     assert.deepEqual(paths(r), ['metadata.labels["example.com/x"]']);
   });
 

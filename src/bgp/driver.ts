@@ -94,17 +94,35 @@ export class BgpDriver {
     if (!store) return;
     const info = lookupKind('CalicoNodeStatus');
     if (!info) return;
-    const [protocols, status] = await Promise.all([this.writer.birdc('show', 'protocols', 'all'), this.writer.birdc('show', 'status')]);
+    const [protocols, status] = await Promise.all([
+      this.writer.birdc('show', 'protocols', 'all'),
+      this.writer.birdc('show', 'status'),
+    ]);
     const peers = protocols ? parseBirdProtocols(protocols) : [];
-    const st = calicoNodeStatusFrom(peers, status ? parseBirdStatus(status) : undefined, (this.options.clock ?? systemClock).nowIso());
+    const st = calicoNodeStatusFrom(
+      peers,
+      status ? parseBirdStatus(status) : undefined,
+      (this.options.clock ?? systemClock).nowIso(),
+    );
     const { lastUpdated: _t, ...comparable } = st;
     const key = JSON.stringify(comparable);
     if (key === this.lastStatus) return;
     const name = this.options.nodeName;
     for (let attempt = 0; attempt < 5; attempt++) {
       const cur = await store.get(info, name);
-      const spec = { node: name, classes: ['Agent', 'BGP'], updatePeriodSeconds: Math.round((this.options.statusIntervalMs ?? 5000) / 1000), ...(cur?.spec ?? {}) };
-      const next: Resource = { apiVersion: info.apiVersion, kind: 'CalicoNodeStatus', metadata: cur?.metadata ?? { name }, spec, status: st };
+      const spec = {
+        node: name,
+        classes: ['Agent', 'BGP'],
+        updatePeriodSeconds: Math.round((this.options.statusIntervalMs ?? 5000) / 1000),
+        ...(cur?.spec ?? {}),
+      };
+      const next: Resource = {
+        apiVersion: info.apiVersion,
+        kind: 'CalicoNodeStatus',
+        metadata: cur?.metadata ?? { name },
+        spec,
+        status: st,
+      };
       try {
         if (cur) await store.update(next);
         else await store.create(next);
@@ -119,7 +137,9 @@ export class BgpDriver {
   private ensureStatusTimer(): void {
     if (this.timer || !this.options.store) return;
     const tick = () =>
-      void this.publishStatus().catch((e: unknown) => this.options.logger.warn({ err: describeError(e) }, 'cannot publish CalicoNodeStatus'));
+      void this.publishStatus().catch((e: unknown) =>
+        this.options.logger.warn({ err: describeError(e) }, 'cannot publish CalicoNodeStatus'),
+      );
     this.timer = setInterval(tick, this.options.statusIntervalMs ?? 5000);
     this.timer.unref();
     tick();

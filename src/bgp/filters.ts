@@ -14,8 +14,10 @@ export type Direction = 'import' | 'export';
 export function communityLiteral(v: string): { literal: string; large: boolean } | undefined {
   const parts = v.split(':');
   if (!parts.every((p) => /^\d+$/.test(p))) return undefined;
-  if (parts.length === 2 && parts.every((p) => Number(p) <= 65535)) return { literal: `(${parts.join(',')})`, large: false };
-  if (parts.length === 3 && parts.every((p) => Number(p) <= 4294967295)) return { literal: `(${parts.join(',')})`, large: true };
+  if (parts.length === 2 && parts.every((p) => Number(p) <= 65535))
+    return { literal: `(${parts.join(',')})`, large: false };
+  if (parts.length === 3 && parts.every((p) => Number(p) <= 4294967295))
+    return { literal: `(${parts.join(',')})`, large: true };
   return undefined;
 }
 
@@ -44,7 +46,10 @@ function ruleText(rule: unknown, family: 4 | 6, where: string, problems: string[
     const pl = obj(r.prefixLength);
     const min = typeof pl.min === 'number' ? pl.min : undefined;
     const max = typeof pl.max === 'number' ? pl.max : undefined;
-    const inSet = min !== undefined || max !== undefined ? `net ~ [ ${net}{${min ?? c.prefix},${max ?? familyBits(family)}} ]` : `net ~ ${net}`;
+    const inSet =
+      min !== undefined || max !== undefined
+        ? `net ~ [ ${net}{${min ?? c.prefix},${max ?? familyBits(family)}} ]`
+        : `net ~ ${net}`;
     switch (r.matchOperator) {
       case 'Equal':
         conds.push(`net = ${net}`);
@@ -113,7 +118,9 @@ function ruleText(rule: unknown, family: 4 | 6, where: string, problems: string[
     problems.push(`${where}: action "${String(r.action)}" is not Accept or Reject; rule skipped`);
     return undefined;
   }
-  return conds.length ? `  if ${conds.map((c) => `(${c})`).join(' && ')} then ${body}` : `  ${body.startsWith('{') ? body.slice(2, -2) : body}`;
+  return conds.length
+    ? `  if ${conds.map((c) => `(${c})`).join(' && ')} then ${body}`
+    : `  ${body.startsWith('{') ? body.slice(2, -2) : body}`;
 }
 
 /** Renders the filter's four functions (import/export × IPv4/IPv6), empty ones included. */

@@ -12,7 +12,11 @@ export interface BgpMirror {
   readonly blocks: Map<string, BirdBlock>;
 }
 
-export function birdInputFromMirror(mirror: BgpMirror, nodeName: string, secrets: Readonly<Record<string, string>> = {}): BirdConfigInput {
+export function birdInputFromMirror(
+  mirror: BgpMirror,
+  nodeName: string,
+  secrets: Readonly<Record<string, string>> = {},
+): BirdConfigInput {
   const all = (kind: string) => [...mirror.of(kind).values()];
   const workloads: BirdWorkload[] = [];
   for (const w of all('WorkloadEndpoint')) {
@@ -40,7 +44,14 @@ export function secretRefs(mirror: BgpMirror): string[] {
     const name = str(ref.name);
     const key = str(ref.key);
     // Names are validated DNS subdomains at apply time; re-check since they become file paths.
-    if (name && key && /^[A-Za-z0-9._-]+$/.test(name) && /^[A-Za-z0-9._-]+$/.test(key) && !name.startsWith('.') && !key.startsWith('.')) {
+    if (
+      name &&
+      key &&
+      /^[A-Za-z0-9._-]+$/.test(name) &&
+      /^[A-Za-z0-9._-]+$/.test(key) &&
+      !name.startsWith('.') &&
+      !key.startsWith('.')
+    ) {
       refs.add(`${name}/${key}`);
     }
   };

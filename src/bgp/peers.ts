@@ -91,11 +91,15 @@ function resolvePassword(v: unknown, ctx: PeerContext, what: string): string | u
   if (!name || !key) return undefined;
   const value = ctx.secrets[`${name}/${key}`];
   if (value === undefined) {
-    ctx.problems.push(`${what}: password secret "${name}/${key}" not found (outside Kubernetes put it in <stateDir>/secrets/${name}/${key}); session not configured`);
+    ctx.problems.push(
+      `${what}: password secret "${name}/${key}" not found (outside Kubernetes put it in <stateDir>/secrets/${name}/${key}); session not configured`,
+    );
     return null;
   }
   if (!birdQuotable(value) || value.length > 80) {
-    ctx.problems.push(`${what}: password secret "${name}/${key}" has a quote, backslash or control character, or is over 80 characters; session not configured`);
+    ctx.problems.push(
+      `${what}: password secret "${name}/${key}" has a quote, backslash or control character, or is over 80 characters; session not configured`,
+    );
     return null;
   }
   return value;
@@ -105,7 +109,12 @@ function nameFor(prefix: string, address: string, port?: number): string {
   return `${prefix}_${addressId(address)}${port ? `_port_${port}` : ''}`;
 }
 
-function selectorMatches(text: string | undefined, labels: Record<string, string>, ctx: PeerContext, what: string): boolean {
+function selectorMatches(
+  text: string | undefined,
+  labels: Record<string, string>,
+  ctx: PeerContext,
+  what: string,
+): boolean {
   if (text === undefined) return true;
   try {
     return evaluateSelector(parseSelector(text), labels);
@@ -153,7 +162,9 @@ export function planPeers(ctx: PeerContext): PeerPlan[] {
   }
 
   const explicit = new Map<string, PeerPlan>();
-  const sorted = [...ctx.peers].sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0));
+  const sorted = [...ctx.peers].sort((a, b) =>
+    a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0,
+  );
   for (const r of sorted) {
     const what = `BGPPeer "${r.metadata.name}"`;
     const s = obj(r.spec);
@@ -168,14 +179,20 @@ export function planPeers(ctx: PeerContext): PeerPlan[] {
     const missing = filters.filter((f) => !ctx.filterNames.has(f));
     if (missing.length) {
       // Filters narrow what a session carries: without them the session would carry too much.
-      ctx.problems.push(`${what}: BGPFilter ${missing.map((m) => `"${m}"`).join(', ')} not found; session not configured`);
+      ctx.problems.push(
+        `${what}: BGPFilter ${missing.map((m) => `"${m}"`).join(', ')} not found; session not configured`,
+      );
       continue;
     }
     const password = resolvePassword(s.password, ctx, what);
     if (password === null) continue;
     const restart = parseDurationSeconds(s.maxRestartTime);
     const nextHop: PeerPlan['nextHop'] =
-      s.keepOriginalNextHop === true || s.nextHopMode === 'Keep' ? 'keep' : s.nextHopMode === 'Self' ? 'self' : undefined;
+      s.keepOriginalNextHop === true || s.nextHopMode === 'Keep'
+        ? 'keep'
+        : s.nextHopMode === 'Self'
+          ? 'self'
+          : undefined;
     const localAsOverride = parseAsNumber(s.localASNumber);
     const targets: { family: IpFamily; address: string; port?: number; asNumber: number; node?: NodeView }[] = [];
     const peerSelector = str(s.peerSelector);
@@ -188,7 +205,8 @@ export function planPeers(ctx: PeerContext): PeerPlan[] {
       };
       // Forward: we are in the peer's scope, peer with every node the peerSelector picks.
       if (localInScope) {
-        for (const n of ctx.nodes) if (n.name !== local.name && selectorMatches(peerSelector, n.labels, ctx, what)) addTargets(n);
+        for (const n of ctx.nodes)
+          if (n.name !== local.name && selectorMatches(peerSelector, n.labels, ctx, what)) addTargets(n);
       }
       // Reverse (as Calico): we are picked by peerSelector, so every node in scope peers with us.
       if (selectorMatches(peerSelector, local.labels, ctx, what)) {
@@ -198,7 +216,9 @@ export function planPeers(ctx: PeerContext): PeerPlan[] {
       const pa = parsePeerIp(s.peerIP);
       const as = parseAsNumber(s.asNumber);
       if (!pa) {
-        ctx.problems.push(`${what}: peerIP "${String(s.peerIP)}" is not an IP, "IPv4:port" or "[IPv6]:port"; peer skipped`);
+        ctx.problems.push(
+          `${what}: peerIP "${String(s.peerIP)}" is not an IP, "IPv4:port" or "[IPv6]:port"; peer skipped`,
+        );
         continue;
       }
       if (as === undefined) {
@@ -206,7 +226,9 @@ export function planPeers(ctx: PeerContext): PeerPlan[] {
         continue;
       }
       if (!localAddr(pa.family)) {
-        ctx.problems.push(`${what}: node "${local.name}" has no IPv${pa.family} address to peer with "${pa.address}"; peer skipped`);
+        ctx.problems.push(
+          `${what}: node "${local.name}" has no IPv${pa.family} address to peer with "${pa.address}"; peer skipped`,
+        );
         continue;
       }
       const owner = ctx.nodes.find((n) => (pa.family === 4 ? n.v4 : n.v6)?.address === pa.address);
@@ -237,7 +259,8 @@ export function planPeers(ctx: PeerContext): PeerPlan[] {
       if (nextHop) p.nextHop = nextHop;
       if (t.node) p.node = t.node.name;
       // A reflector treats every iBGP peer outside its own cluster as a client.
-      if (local.clusterId && localAs === t.asNumber && t.node?.clusterId !== local.clusterId) p.rrClient = local.clusterId;
+      if (local.clusterId && localAs === t.asNumber && t.node?.clusterId !== local.clusterId)
+        p.rrClient = local.clusterId;
       // peerSelector sessions always exist on both ends (forward + reverse): the higher address listens.
       if (peerSelector !== undefined && p.sourceAddress && cmpAddr(p.sourceAddress, t.address) > 0) p.passive = true;
       explicit.set(key, p);

@@ -18,17 +18,25 @@ for (const [name, input] of Object.entries(SCENARIOS)) {
 test('rendering is deterministic under input reordering', () => {
   const input = SCENARIOS['route-reflector']!;
   const a = renderBirdConfig(input).text;
-  const b = renderBirdConfig({ ...input, nodes: [...input.nodes].reverse(), blocks: [...input.blocks].reverse(), peers: [...input.peers].reverse() }).text;
+  const b = renderBirdConfig({
+    ...input,
+    nodes: [...input.nodes].reverse(),
+    blocks: [...input.blocks].reverse(),
+    peers: [...input.peers].reverse(),
+  }).text;
   assert.equal(a, b);
 });
 
 test('mesh: the higher address is passive, the lower one connects', () => {
   const n1 = renderBirdConfig(SCENARIOS.mesh!);
   const n3 = renderBirdConfig({ ...SCENARIOS.mesh!, nodeName: 'n3' });
-  assert.deepEqual(n1.peers.map((p) => [p.protocol, p.passive, p.type]), [
-    ['Mesh_10_0_0_2', false, 'node-to-node mesh'],
-    ['Mesh_10_0_0_3', false, 'node-to-node mesh'],
-  ]);
+  assert.deepEqual(
+    n1.peers.map((p) => [p.protocol, p.passive, p.type]),
+    [
+      ['Mesh_10_0_0_2', false, 'node-to-node mesh'],
+      ['Mesh_10_0_0_3', false, 'node-to-node mesh'],
+    ],
+  );
   assert.ok(n3.peers.every((p) => p.passive));
 });
 
@@ -47,13 +55,19 @@ test('never originates a disableBGPExport pool and rejects it on re-export', () 
 
 test('route reflector: clients get rr client, the other reflector does not; clients peer only with reflectors', () => {
   const rr = renderBirdConfig(SCENARIOS['route-reflector']!);
-  assert.deepEqual(rr.peers.map((p) => [p.address, p.routeReflectorClient]), [
-    ['10.0.0.2', false],
-    ['10.0.0.3', true],
-    ['10.0.0.4', true],
-  ]);
+  assert.deepEqual(
+    rr.peers.map((p) => [p.address, p.routeReflectorClient]),
+    [
+      ['10.0.0.2', false],
+      ['10.0.0.3', true],
+      ['10.0.0.4', true],
+    ],
+  );
   const client = renderBirdConfig(SCENARIOS['route-reflector-client']!);
-  assert.deepEqual(client.peers.map((p) => p.address), ['10.0.0.1', '10.0.0.2']);
+  assert.deepEqual(
+    client.peers.map((p) => p.address),
+    ['10.0.0.1', '10.0.0.2'],
+  );
   assert.ok(client.peers.every((p) => !p.routeReflectorClient && p.type === 'node specific'));
 });
 
@@ -83,11 +97,18 @@ test('bad peers are skipped with a problem that quotes the value', () => {
 
 test('an explicit BGPPeer replaces the mesh session to the same address', () => {
   const out = renderBirdConfig({ ...SCENARIOS.mesh!, peers: [peer('p', { peerIP: '10.0.0.2', asNumber: 64512 })] });
-  assert.deepEqual(out.peers.map((p) => p.protocol), ['Global_10_0_0_2', 'Mesh_10_0_0_3']);
+  assert.deepEqual(
+    out.peers.map((p) => p.protocol),
+    ['Global_10_0_0_2', 'Mesh_10_0_0_3'],
+  );
 });
 
 test('a node without an address renders no sessions and says why', () => {
-  const out = renderBirdConfig({ ...SCENARIOS.mesh!, nodes: [node('n2', '10.0.0.2')], pools: [pool('p', '10.244.0.0/16')] });
+  const out = renderBirdConfig({
+    ...SCENARIOS.mesh!,
+    nodes: [node('n2', '10.0.0.2')],
+    pools: [pool('p', '10.244.0.0/16')],
+  });
   assert.equal(out.peers.length, 0);
   assert.match(out.problems[0]!, /Node "n1": no spec\.bgp\.ipv4Address/);
 });

@@ -97,7 +97,12 @@ function originated(input: BirdConfigInput, pools: Pool[], global: Record<string
       else services.push(cidrNetwork(c));
     }
   }
-  return { blocks: uniqueSorted(blocks), localBlocks: uniqueSorted(localBlocks), borrowed: uniqueSorted(borrowed), services: uniqueSorted(services) };
+  return {
+    blocks: uniqueSorted(blocks),
+    localBlocks: uniqueSorted(localBlocks),
+    borrowed: uniqueSorted(borrowed),
+    services: uniqueSorted(services),
+  };
 }
 
 function communityFunction(family: IpFamily, global: Record<string, unknown>, problems: string[]): string {
@@ -116,7 +121,10 @@ function communityFunction(family: IpFamily, global: Record<string, unknown>, pr
     for (const name of strings(obj(a).communities)) {
       const t = communityAdd(named.get(name) ?? name);
       if (t) adds.push(t);
-      else problems.push(`BGPConfiguration "default" prefixAdvertisements "${text}": community "${name}" is neither defined nor a value; ignored`);
+      else
+        problems.push(
+          `BGPConfiguration "default" prefixAdvertisements "${text}": community "${name}" is neither defined nor a value; ignored`,
+        );
     }
     if (adds.length) lines.push(`  if net ~ ${formatCidr(cidrNetwork(c))} then { ${adds.join(' ')} }`);
   }
@@ -133,7 +141,9 @@ function exportFunction(family: IpFamily, pools: Pool[], localBlocks: Cidr[]): s
   const lines = [`function tessera_export_bgp${family}() {`];
   if (blocks.length) {
     lines.push(`  # This node's blocks go out whole, never the host routes inside them.`);
-    lines.push(`  if source != RTS_BGP && net ~ [ ${blocks.map((b) => `${formatCidr(b)}{${b.prefix + 1},${bits}}`).join(', ')} ] then reject;`);
+    lines.push(
+      `  if source != RTS_BGP && net ~ [ ${blocks.map((b) => `${formatCidr(b)}{${b.prefix + 1},${bits}}`).join(', ')} ] then reject;`,
+    );
   }
   lines.push(`  if proto = "tessera_static${family}" then accept;`);
   if (noExport.length) lines.push(`  if net ~ ${setOf(noExport)} then reject;`);
@@ -152,9 +162,14 @@ function exportFunction(family: IpFamily, pools: Pool[], localBlocks: Cidr[]): s
  */
 function kernelFilter(family: IpFamily, pools: Pool[], local: NodeView): string {
   const fam = pools.filter((p) => p.cidr.family === family);
-  const always = fam.filter((p) => p.vxlanMode === 'Always' || (family === 4 && p.ipipMode === 'Always')).map((p) => p.cidr);
+  const always = fam
+    .filter((p) => p.vxlanMode === 'Always' || (family === 4 && p.ipipMode === 'Always'))
+    .map((p) => p.cidr);
   const cross = fam
-    .filter((p) => !always.includes(p.cidr) && (p.vxlanMode === 'CrossSubnet' || (family === 4 && p.ipipMode === 'CrossSubnet')))
+    .filter(
+      (p) =>
+        !always.includes(p.cidr) && (p.vxlanMode === 'CrossSubnet' || (family === 4 && p.ipipMode === 'CrossSubnet')),
+    )
     .map((p) => p.cidr);
   const subnet = (family === 4 ? local.v4 : local.v6)?.subnet;
   const lines = [`filter tessera_kernel_export${family} {`, '  if source != RTS_BGP then reject;'];
@@ -172,14 +187,19 @@ function kernelFilter(family: IpFamily, pools: Pool[], local: NodeView): string 
 
 function peerBlock(p: PeerPlan, filterIndex: Map<string, number>, listenPort: number | undefined): string {
   const external = p.asNumber !== p.localAs;
-  const local = [p.sourceAddress, listenPort ? `port ${listenPort}` : undefined, `as ${p.localAs}`].filter(Boolean).join(' ');
+  const local = [p.sourceAddress, listenPort ? `port ${listenPort}` : undefined, `as ${p.localAs}`]
+    .filter(Boolean)
+    .join(' ');
   const lines = [`protocol bgp ${p.protocol} from tessera_bgp {`];
-  lines.push(`  description "${p.type === 'node-to-node mesh' ? 'mesh' : 'BGPPeer'} ${p.node ? `node ${p.node}` : p.source}";`);
+  lines.push(
+    `  description "${p.type === 'node-to-node mesh' ? 'mesh' : 'BGPPeer'} ${p.node ? `node ${p.node}` : p.source}";`,
+  );
   lines.push(`  local ${local};`);
   lines.push(`  neighbor ${p.address}${p.port ? ` port ${p.port}` : ''} as ${p.asNumber};`);
   if (p.passive) lines.push('  passive on;');
   if (p.password) lines.push(`  password "${p.password}";`);
-  if (p.restartTimeSec !== undefined) lines.push('  graceful restart on;', `  graceful restart time ${p.restartTimeSec};`);
+  if (p.restartTimeSec !== undefined)
+    lines.push('  graceful restart on;', `  graceful restart time ${p.restartTimeSec};`);
   if (p.rrClient) lines.push('  rr client;', `  rr cluster id ${p.rrClient};`);
   const fam = p.family;
   const calls = (dir: 'import' | 'export') =>
@@ -201,11 +221,19 @@ export function renderBirdConfig(input: BirdConfigInput): BirdConfig {
   const global = cfg('default');
   const perNode = cfg(`node.${input.nodeName}`);
   const defaultAs = parseAsNumber(global.asNumber) ?? DEFAULT_AS;
-  const nodes = [...input.nodes].sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1)).map((n) => nodeView(n, defaultAs));
+  const nodes = [...input.nodes]
+    .sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1))
+    .map((n) => nodeView(n, defaultAs));
   const localRes = input.nodes.find((n) => n.metadata.name === input.nodeName);
   const local = localRes ? nodeView(localRes, defaultAs) : { name: input.nodeName, labels: {}, asNumber: defaultAs };
-  if (!local.v4 && !local.v6) problems.push(`Node "${input.nodeName}": no spec.bgp.ipv4Address or ipv6Address; no BGP sessions`);
-  const listenPort = typeof perNode.listenPort === 'number' ? perNode.listenPort : typeof global.listenPort === 'number' ? global.listenPort : undefined;
+  if (!local.v4 && !local.v6)
+    problems.push(`Node "${input.nodeName}": no spec.bgp.ipv4Address or ipv6Address; no BGP sessions`);
+  const listenPort =
+    typeof perNode.listenPort === 'number'
+      ? perNode.listenPort
+      : typeof global.listenPort === 'number'
+        ? global.listenPort
+        : undefined;
   const pools = parsePools(input.pools, problems);
   const filters = [...input.filters].sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : 1));
   const filterIndex = new Map(filters.map((f, i) => [f.metadata.name, i]));
@@ -254,7 +282,15 @@ export function renderBirdConfig(input: BirdConfigInput): BirdConfig {
     for (const c of routes) out.push(`  route ${formatCidr(c)} blackhole;`);
     out.push('}', '');
   }
-  out.push('template bgp tessera_bgp {', '  multihop;', '  connect delay time 2;', '  connect retry time 5;', '  error wait time 5,30;', '}', '');
+  out.push(
+    'template bgp tessera_bgp {',
+    '  multihop;',
+    '  connect delay time 2;',
+    '  connect retry time 5;',
+    '  error wait time 5,30;',
+    '}',
+    '',
+  );
   for (const p of plans) out.push(peerBlock(p, filterIndex, listenPort), '');
 
   const peers: RenderedPeer[] = plans.map((p) => ({

@@ -1,6 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { calicoNodeStatusFrom, formatPeerTable, parseBirdProtocols, parseBirdStatus, peersFromCalicoNodeStatus } from './status.js';
+import {
+  calicoNodeStatusFrom,
+  formatPeerTable,
+  parseBirdProtocols,
+  parseBirdStatus,
+  peersFromCalicoNodeStatus,
+} from './status.js';
 
 // Captured from BIRD 2.0.12 (`birdc show protocols all`, trimmed).
 const SAMPLE = `BIRD 2.0.12 ready.
@@ -38,19 +44,37 @@ test('parses Tessera BGP sessions, their type from the name prefix, and skips th
 
 test('CalicoNodeStatus shape round-trips into the same table rows', () => {
   const peers = parseBirdProtocols(SAMPLE);
-  const daemon = parseBirdStatus('BIRD 2.0.12\nRouter ID is 10.0.0.1\nLast reboot on 2026-11-26 22:33:35.355\nDaemon is up and running\n');
-  const st = calicoNodeStatusFrom(peers, daemon, '2026-01-01T00:00:00.000Z') as { bgp: Record<string, unknown>; agent: { birdV4: Record<string, unknown> } };
+  const daemon = parseBirdStatus(
+    'BIRD 2.0.12\nRouter ID is 10.0.0.1\nLast reboot on 2026-11-26 22:33:35.355\nDaemon is up and running\n',
+  );
+  const st = calicoNodeStatusFrom(peers, daemon, '2026-01-01T00:00:00.000Z') as {
+    bgp: Record<string, unknown>;
+    agent: { birdV4: Record<string, unknown> };
+  };
   assert.equal(st.bgp.numberEstablishedV4, 1);
   assert.equal(st.bgp.numberNotEstablishedV4, 1);
   assert.equal(st.bgp.numberNotEstablishedV6, 1);
-  assert.deepEqual((st.bgp.peersV4 as unknown[])[0], { peerIP: '10.0.0.2', type: 'NodeMesh', state: 'Established', since: '22:33:37.146' });
-  assert.deepEqual(st.agent.birdV4, { state: 'Ready', version: '2.0.12', routerID: '10.0.0.1', lastBootTime: '2026-11-26 22:33:35.355' });
+  assert.deepEqual((st.bgp.peersV4 as unknown[])[0], {
+    peerIP: '10.0.0.2',
+    type: 'NodeMesh',
+    state: 'Established',
+    since: '22:33:37.146',
+  });
+  assert.deepEqual(st.agent.birdV4, {
+    state: 'Ready',
+    version: '2.0.12',
+    routerID: '10.0.0.1',
+    lastBootTime: '2026-11-26 22:33:35.355',
+  });
   const back = peersFromCalicoNodeStatus(st);
-  assert.deepEqual(back.map((p) => [p.peerAddress, p.type, p.state, p.bgpState]), [
-    ['10.0.0.2', 'node-to-node mesh', 'up', 'Established'],
-    ['10.0.0.254', 'global', 'start', 'Active'],
-    ['fd00::5', 'node specific', 'start', 'Connect'],
-  ]);
+  assert.deepEqual(
+    back.map((p) => [p.peerAddress, p.type, p.state, p.bgpState]),
+    [
+      ['10.0.0.2', 'node-to-node mesh', 'up', 'Established'],
+      ['10.0.0.254', 'global', 'start', 'Active'],
+      ['fd00::5', 'node specific', 'start', 'Connect'],
+    ],
+  );
 });
 
 test('table has calicoctl columns', () => {

@@ -96,10 +96,19 @@ const CALICO_TYPE: Record<PeerType, 'NodeMesh' | 'NodePeer' | 'GlobalPeer'> = {
 };
 
 /** `status` of a CalicoNodeStatus (Calico's field names), from BIRD's answers. */
-export function calicoNodeStatusFrom(peers: PeerStatus[], daemon: BirdDaemonStatus | undefined, nowIso: string): Record<string, unknown> {
+export function calicoNodeStatusFrom(
+  peers: PeerStatus[],
+  daemon: BirdDaemonStatus | undefined,
+  nowIso: string,
+): Record<string, unknown> {
   const family = (f: 4 | 6) => peers.filter((p) => p.family === f);
   const peerList = (f: 4 | 6) =>
-    family(f).map((p) => ({ peerIP: p.peerAddress, type: CALICO_TYPE[p.type], state: p.bgpState ?? 'Idle', since: p.since }));
+    family(f).map((p) => ({
+      peerIP: p.peerAddress,
+      type: CALICO_TYPE[p.type],
+      state: p.bgpState ?? 'Idle',
+      since: p.since,
+    }));
   const established = (f: 4 | 6) => family(f).filter((p) => p.bgpState === 'Established').length;
   const bird = daemon
     ? {
@@ -127,9 +136,16 @@ export function calicoNodeStatusFrom(peers: PeerStatus[], daemon: BirdDaemonStat
 /** Rows back from a stored CalicoNodeStatus (for `tessera node status NODE`). */
 export function peersFromCalicoNodeStatus(status: unknown): PeerStatus[] {
   const bgp = (status as { bgp?: Record<string, unknown> } | undefined)?.bgp ?? {};
-  const back: Record<string, PeerType> = { NodeMesh: 'node-to-node mesh', NodePeer: 'node specific', GlobalPeer: 'global' };
+  const back: Record<string, PeerType> = {
+    NodeMesh: 'node-to-node mesh',
+    NodePeer: 'node specific',
+    GlobalPeer: 'global',
+  };
   const rows: PeerStatus[] = [];
-  for (const [field, family] of [['peersV4', 4], ['peersV6', 6]] as const) {
+  for (const [field, family] of [
+    ['peersV4', 4],
+    ['peersV6', 6],
+  ] as const) {
     for (const p of Array.isArray(bgp[field]) ? (bgp[field] as Record<string, unknown>[]) : []) {
       const state = String(p.state ?? 'Idle');
       rows.push({
@@ -158,7 +174,10 @@ export function formatPeerTable(peers: PeerStatus[]): string {
     const rule = `+${widths.map((w) => '-'.repeat(w + 2)).join('+')}+`;
     const line = (cells: string[]) => `|${cells.map((c, i) => ` ${c.padEnd(widths[i]!)} `).join('|')}|`;
     sections.push(
-      [`IPv${f} BGP status`, rows.length ? [rule, line(header), rule, ...rows.map(line), rule].join('\n') : `No IPv${f} peers found.`].join('\n'),
+      [
+        `IPv${f} BGP status`,
+        rows.length ? [rule, line(header), rule, ...rows.map(line), rule].join('\n') : `No IPv${f} peers found.`,
+      ].join('\n'),
     );
   }
   return `${sections.join('\n\n')}\n`;

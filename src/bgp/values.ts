@@ -4,7 +4,8 @@ import { checkCidr, formatIp, tryParseIp, type Cidr, type IpFamily } from '../li
 export type Obj = Record<string, unknown>;
 export const obj = (v: unknown): Obj => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : {});
 export const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
-export const strings = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
+export const strings = (v: unknown): string[] =>
+  Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
 
 export const DEFAULT_AS = 64512;
 export const MAX_AS = 4294967295;
@@ -22,7 +23,7 @@ export function parseAsNumber(v: unknown): number | undefined {
   return parseAsNumber(hi * 65536 + lo);
 }
 
-const UNIT_SECONDS: Record<string, number> = { ns: 1e-9, us: 1e-6, 'µs': 1e-6, ms: 1e-3, s: 1, m: 60, h: 3600 };
+const UNIT_SECONDS: Record<string, number> = { ns: 1e-9, us: 1e-6, µs: 1e-6, ms: 1e-3, s: 1, m: 60, h: 3600 };
 
 /** A Go duration (`120s`, `2m`, `1h30m`) in whole seconds (rounded up); undefined if not one. */
 export function parseDurationSeconds(v: unknown): number | undefined {

@@ -83,9 +83,13 @@ export class BirdWriter {
     await writeFile(path, text);
     const r = await this.exec(['bird', '-p', '-c', path], false);
     if (r.code !== 0) {
-      throw new TesseraError('validation', `BIRD rejected the generated config "${path}": ${(r.stderr || r.stdout).trim()}`, {
-        details: { path },
-      });
+      throw new TesseraError(
+        'validation',
+        `BIRD rejected the generated config "${path}": ${(r.stderr || r.stdout).trim()}`,
+        {
+          details: { path },
+        },
+      );
     }
   }
 
@@ -107,7 +111,10 @@ export class BirdWriter {
     const out = (await this.birdc('configure')) ?? '';
     if (!/Reconfigured|Reconfiguration in progress|Reconfiguration already in progress/.test(out)) {
       this.applied = undefined; // unknown state: try again next cycle
-      throw new TesseraError('exec-failed', `cannot reload BIRD with "${this.paths.conf}": ${out.trim() || 'no answer on its control socket'}`);
+      throw new TesseraError(
+        'exec-failed',
+        `cannot reload BIRD with "${this.paths.conf}": ${out.trim() || 'no answer on its control socket'}`,
+      );
     }
     return { changed, reloaded: true, started: false };
   }
@@ -121,7 +128,10 @@ export class BirdWriter {
       if (await this.isRunning()) return;
       await sleep(50);
     }
-    throw new TesseraError('timeout', `BIRD started with "${this.paths.conf}" but its socket "${this.paths.socket}" did not answer`);
+    throw new TesseraError(
+      'timeout',
+      `BIRD started with "${this.paths.conf}" but its socket "${this.paths.socket}" did not answer`,
+    );
   }
 
   /** Stops BIRD (SIGTERM: it withdraws its routes and closes sessions with a Cease). Idempotent. */

@@ -66,7 +66,8 @@ export async function loadManifests(paths: string[], io: CliIO, opts: LoadOption
       problems: problems.map((m) => ({ path: '', message: m })),
     });
   }
-  if (out.length === 0) throw new TesseraError('usage', `no resources found in ${paths.map((p) => `"${p}"`).join(', ')}`);
+  if (out.length === 0)
+    throw new TesseraError('usage', `no resources found in ${paths.map((p) => `"${p}"`).join(', ')}`);
   return out;
 }
 
@@ -203,7 +204,9 @@ export function sameUserContent(next: Resource, current: Resource): boolean {
 
 /** The stored object a loaded document refers to, among `existing`. */
 export function currentOf(l: Pick<LoadedResource, 'info' | 'ref'>, existing: Resource[]): Resource | undefined {
-  return existing.find((r) => r.apiVersion === l.info.apiVersion && r.kind === l.info.kind && sameRef(refOf(l.info, r), l.ref));
+  return existing.find(
+    (r) => r.apiVersion === l.info.apiVersion && r.kind === l.info.kind && sameRef(refOf(l.info, r), l.ref),
+  );
 }
 
 /**
@@ -226,6 +229,8 @@ export function staleError(batch: LoadedResource[], existing: Resource[], action
   if (lines.length === 0) return undefined;
   return new TesseraError(
     'conflict',
-    lines.length === 1 ? `cannot ${action}: ${lines[0]}` : `cannot ${action}: nothing was written\n${lines.map((x) => `  ${x}`).join('\n')}`,
+    lines.length === 1
+      ? `cannot ${action}: ${lines[0]}`
+      : `cannot ${action}: nothing was written\n${lines.map((x) => `  ${x}`).join('\n')}`,
   );
 }

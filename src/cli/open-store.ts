@@ -2,7 +2,13 @@
  * Opens the CLI's `CliStore`: the datastore's ResourceStore on etcd (the binary) or in memory
  * (tests). The only file that knows ResourceStore's signatures.
  */
-import { EtcdHttpBackend, MemoryBackend, ResourceStore, plainEndpointsServingTls, type Backend } from '../datastore/index.js';
+import {
+  EtcdHttpBackend,
+  MemoryBackend,
+  ResourceStore,
+  plainEndpointsServingTls,
+  type Backend,
+} from '../datastore/index.js';
 import { IpamClient } from '../ipam/index.js';
 import { resolveDatastore, type ResolvedDatastore, type ResolveOptions } from '../lib/context.js';
 import { TesseraError, describeError, isTesseraError } from '../lib/errors.js';
@@ -14,11 +20,13 @@ export function resourceCliStore(rs: ResourceStore, backend: Backend = rs.backen
     list: (info, namespace) => rs.list(info, namespace),
     create: (r) => rs.create(r),
     update: (r) => rs.update(r),
-    applyBatch: async (resources) => (await rs.applyBatch(resources.map((resource) => ({ op: 'apply', resource })))).results.filter(
-      (r): r is NonNullable<typeof r> => r !== undefined,
-    ),
+    applyBatch: async (resources) =>
+      (await rs.applyBatch(resources.map((resource) => ({ op: 'apply', resource })))).results.filter(
+        (r): r is NonNullable<typeof r> => r !== undefined,
+      ),
     delete: (ref) => rs.delete(ref.info, ref.name, ref.namespace),
-    poolAddressesInUse: async (pool) => (await new IpamClient(backend).usage()).find((u) => u.name === pool)?.inUse ?? 0,
+    poolAddressesInUse: async (pool) =>
+      (await new IpamClient(backend).usage()).find((u) => u.name === pool)?.inUse ?? 0,
     close: () => backend.close(),
   };
 }
@@ -42,7 +50,9 @@ function namingEndpoints(store: CliStore, ds: ResolvedDatastore): CliStore {
           const failures = err.details['failures'] as { endpoint: string; why: string }[] | undefined;
           const where = ds.endpoints.map((e) => `"${e}"`).join(', ');
           // One line: which endpoints, where they came from, and each one's reason, said once.
-          const why = failures ? failures.map((f) => (failures.length > 1 ? `${f.endpoint}: ${f.why}` : f.why)).join('; ') : describeError(err);
+          const why = failures
+            ? failures.map((f) => (failures.length > 1 ? `${f.endpoint}: ${f.why}` : f.why)).join('; ')
+            : describeError(err);
           const what = `cannot reach the datastore at ${where} (from ${ds.source}): ${why}`;
           // An http:// endpoint that is really a TLS listener just looks unresponsive.
           const tls = await plainEndpointsServingTls(ds.endpoints);

@@ -130,22 +130,32 @@ export async function buildProgram(
       return state.store;
     },
   });
-  const run = (fn: (cmd: Command) => Promise<number> | number) => async (...a: unknown[]) => {
-    const cmd = a[a.length - 1] as Command;
-    state.code = await fn(cmd);
-  };
+  const run =
+    (fn: (cmd: Command) => Promise<number> | number) =>
+    async (...a: unknown[]) => {
+      const cmd = a[a.length - 1] as Command;
+      state.code = await fn(cmd);
+    };
   const nsOpt = () => new Option('-n, --namespace <ns>', 'namespace of namespaced objects (default "default")');
-  const fileOpt = () => new Option('-f, --filename <path>', 'file, directory (*.yaml|*.yml|*.json) or - for stdin; repeatable').argParser(collect).default([]);
+  const fileOpt = () =>
+    new Option('-f, --filename <path>', 'file, directory (*.yaml|*.yml|*.json) or - for stdin; repeatable')
+      .argParser(collect)
+      .default([]);
 
   program
     .command('apply')
     .description('create or update every resource in the files, validated first, written in one atomic batch')
     .addOption(fileOpt().makeOptionMandatory())
     .addOption(nsOpt())
-    .action(run(async (cmd) => {
-      const o = cmd.opts<{ filename: string[]; namespace?: string }>();
-      return (await import('./commands/apply.js')).applyVerb({ files: o.filename, namespace: o.namespace }, verbDeps(cmd));
-    }));
+    .action(
+      run(async (cmd) => {
+        const o = cmd.opts<{ filename: string[]; namespace?: string }>();
+        return (await import('./commands/apply.js')).applyVerb(
+          { files: o.filename, namespace: o.namespace },
+          verbDeps(cmd),
+        );
+      }),
+    );
 
   program
     .command('create')
@@ -153,10 +163,15 @@ export async function buildProgram(
     .addOption(fileOpt().makeOptionMandatory())
     .addOption(nsOpt())
     .option('--skip-exists', 'skip resources that already exist instead of failing')
-    .action(run(async (cmd) => {
-      const o = cmd.opts<{ filename: string[]; namespace?: string; skipExists?: boolean }>();
-      return (await import('./commands/create.js')).createVerb({ files: o.filename, namespace: o.namespace, skipExists: o.skipExists }, verbDeps(cmd));
-    }));
+    .action(
+      run(async (cmd) => {
+        const o = cmd.opts<{ filename: string[]; namespace?: string; skipExists?: boolean }>();
+        return (await import('./commands/create.js')).createVerb(
+          { files: o.filename, namespace: o.namespace, skipExists: o.skipExists },
+          verbDeps(cmd),
+        );
+      }),
+    );
 
   program
     .command('replace')
@@ -164,10 +179,15 @@ export async function buildProgram(
     .addOption(fileOpt().makeOptionMandatory())
     .addOption(nsOpt())
     .option('--skip-not-exists', 'skip resources that do not exist instead of failing')
-    .action(run(async (cmd) => {
-      const o = cmd.opts<{ filename: string[]; namespace?: string; skipNotExists?: boolean }>();
-      return (await import('./commands/replace.js')).replaceVerb({ files: o.filename, namespace: o.namespace, skipNotExists: o.skipNotExists }, verbDeps(cmd));
-    }));
+    .action(
+      run(async (cmd) => {
+        const o = cmd.opts<{ filename: string[]; namespace?: string; skipNotExists?: boolean }>();
+        return (await import('./commands/replace.js')).replaceVerb(
+          { files: o.filename, namespace: o.namespace, skipNotExists: o.skipNotExists },
+          verbDeps(cmd),
+        );
+      }),
+    );
 
   program
     .command('delete')
@@ -177,14 +197,16 @@ export async function buildProgram(
     .addOption(fileOpt())
     .addOption(nsOpt())
     .option('--skip-not-exists', 'do not fail on resources that do not exist')
-    .action(run(async (cmd) => {
-      const [kind, names] = cmd.processedArgs as [string | undefined, string[]];
-      const o = cmd.opts<{ filename: string[]; namespace?: string; skipNotExists?: boolean }>();
-      return (await import('./commands/delete.js')).deleteVerb(
-        { kind, names, files: o.filename, namespace: o.namespace, skipNotExists: o.skipNotExists },
-        verbDeps(cmd),
-      );
-    }));
+    .action(
+      run(async (cmd) => {
+        const [kind, names] = cmd.processedArgs as [string | undefined, string[]];
+        const o = cmd.opts<{ filename: string[]; namespace?: string; skipNotExists?: boolean }>();
+        return (await import('./commands/delete.js')).deleteVerb(
+          { kind, names, files: o.filename, namespace: o.namespace, skipNotExists: o.skipNotExists },
+          verbDeps(cmd),
+        );
+      }),
+    );
 
   program
     .command('get')
@@ -195,21 +217,28 @@ export async function buildProgram(
     .addOption(nsOpt())
     .option('-A, --all-namespaces', 'list namespaced kinds across every namespace')
     .addOption(new Option('-o, --output <format>', 'output format').choices(OUTPUT_FORMAT_CHOICES))
-    .action(run(async (cmd) => {
-      const [kind, names] = cmd.processedArgs as [string | undefined, string[]];
-      const o = cmd.opts<{ filename: string[]; namespace?: string; allNamespaces?: boolean; output?: OutputFormat }>();
-      return (await import('./commands/get.js')).getVerb(
-        {
-          kind,
-          names,
-          files: o.filename,
-          namespace: o.namespace,
-          allNamespaces: o.allNamespaces,
-          output: o.output ?? 'table',
-        },
-        verbDeps(cmd),
-      );
-    }));
+    .action(
+      run(async (cmd) => {
+        const [kind, names] = cmd.processedArgs as [string | undefined, string[]];
+        const o = cmd.opts<{
+          filename: string[];
+          namespace?: string;
+          allNamespaces?: boolean;
+          output?: OutputFormat;
+        }>();
+        return (await import('./commands/get.js')).getVerb(
+          {
+            kind,
+            names,
+            files: o.filename,
+            namespace: o.namespace,
+            allNamespaces: o.allNamespaces,
+            output: o.output ?? 'table',
+          },
+          verbDeps(cmd),
+        );
+      }),
+    );
 
   program
     .command('patch')
@@ -218,11 +247,16 @@ export async function buildProgram(
     .argument('<name>')
     .requiredOption('-p, --patch <json>', 'JSON (or YAML) merge patch, e.g. \'{"spec":{"disabled":true}}\'')
     .addOption(nsOpt())
-    .action(run(async (cmd) => {
-      const [kind, name] = cmd.processedArgs as [string, string];
-      const o = cmd.opts<{ patch: string; namespace?: string }>();
-      return (await import('./commands/patch.js')).patchVerb({ kind, name, patch: o.patch, namespace: o.namespace }, verbDeps(cmd));
-    }));
+    .action(
+      run(async (cmd) => {
+        const [kind, name] = cmd.processedArgs as [string, string];
+        const o = cmd.opts<{ patch: string; namespace?: string }>();
+        return (await import('./commands/patch.js')).patchVerb(
+          { kind, name, patch: o.patch, namespace: o.namespace },
+          verbDeps(cmd),
+        );
+      }),
+    );
 
   program
     .command('label')
@@ -232,21 +266,31 @@ export async function buildProgram(
     .argument('<changes...>', 'key=value to set, key- to remove')
     .addOption(nsOpt())
     .option('--overwrite', 'allow changing the value of an existing label')
-    .action(run(async (cmd) => {
-      const [kind, name, changes] = cmd.processedArgs as [string, string, string[]];
-      const o = cmd.opts<{ namespace?: string; overwrite?: boolean }>();
-      return (await import('./commands/label.js')).labelVerb({ kind, name, changes, namespace: o.namespace, overwrite: o.overwrite }, verbDeps(cmd));
-    }));
+    .action(
+      run(async (cmd) => {
+        const [kind, name, changes] = cmd.processedArgs as [string, string, string[]];
+        const o = cmd.opts<{ namespace?: string; overwrite?: boolean }>();
+        return (await import('./commands/label.js')).labelVerb(
+          { kind, name, changes, namespace: o.namespace, overwrite: o.overwrite },
+          verbDeps(cmd),
+        );
+      }),
+    );
 
   program
     .command('validate')
     .description('validate manifests without a datastore')
     .addOption(fileOpt().makeOptionMandatory())
     .addOption(nsOpt())
-    .action(run(async (cmd) => {
-      const o = cmd.opts<{ filename: string[]; namespace?: string }>();
-      return (await import('./commands/validate.js')).validateVerb({ files: o.filename, namespace: o.namespace }, verbDeps(cmd));
-    }));
+    .action(
+      run(async (cmd) => {
+        const o = cmd.opts<{ filename: string[]; namespace?: string }>();
+        return (await import('./commands/validate.js')).validateVerb(
+          { files: o.filename, namespace: o.namespace },
+          verbDeps(cmd),
+        );
+      }),
+    );
 
   program
     .command('version')
@@ -262,12 +306,20 @@ export async function buildProgram(
     .command('use')
     .argument('<name>')
     .description('make a context current')
-    .action(run(async (cmd) => (await import('./commands/context.js')).contextUseVerb(cmd.processedArgs[0] as string, deps.io, env)));
+    .action(
+      run(async (cmd) =>
+        (await import('./commands/context.js')).contextUseVerb(cmd.processedArgs[0] as string, deps.io, env),
+      ),
+    );
   context
     .command('delete')
     .argument('<name>')
     .description('remove a context')
-    .action(run(async (cmd) => (await import('./commands/context.js')).contextDeleteVerb(cmd.processedArgs[0] as string, deps.io, env)));
+    .action(
+      run(async (cmd) =>
+        (await import('./commands/context.js')).contextDeleteVerb(cmd.processedArgs[0] as string, deps.io, env),
+      ),
+    );
 
   for (const group of Object.keys(GROUP_DESCRIPTIONS) as GroupName[]) {
     if (realGroups.includes(group)) await registerGroup(program, group, deps.io);
@@ -291,7 +343,8 @@ export function reportError(err: unknown, io: CliIO): number {
       io.err(`${err.message}\n`);
       if (!err.message.includes('\n')) {
         // A problem the headline already states (one bad file, one unknown kind) is not repeated.
-        for (const p of err.problems) if (!err.message.includes(p.message)) io.err(`  ${p.path ? `${p.path}: ` : ''}${p.message}\n`);
+        for (const p of err.problems)
+          if (!err.message.includes(p.message)) io.err(`  ${p.path ? `${p.path}: ` : ''}${p.message}\n`);
       }
       return 1;
     }
@@ -308,7 +361,8 @@ export async function runCli(argv: string[], deps: ProgramDeps): Promise<number>
   let code: number;
   try {
     const verb = verbOf(argv);
-    const groups = verb === 'help' ? argv.filter((a) => a in GROUP_DESCRIPTIONS) : verb && verb in GROUP_DESCRIPTIONS ? [verb] : [];
+    const groups =
+      verb === 'help' ? argv.filter((a) => a in GROUP_DESCRIPTIONS) : verb && verb in GROUP_DESCRIPTIONS ? [verb] : [];
     const program = await buildProgram(deps, state, groups);
     await program.parseAsync(argv, { from: 'user' });
     code = state.code;

@@ -7,7 +7,10 @@ import type { ResourceRef } from './store.js';
 export function resolveKind(name: string): KindInfo {
   const info = lookupKind(name);
   if (!info) {
-    throw new TesseraError('usage', `unknown resource kind "${name}" (try "ippool", "networkpolicy", "gnp", "ns", ...)`);
+    throw new TesseraError(
+      'usage',
+      `unknown resource kind "${name}" (try "ippool", "networkpolicy", "gnp", "ns", ...)`,
+    );
   }
   return info;
 }

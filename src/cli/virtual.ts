@@ -42,7 +42,9 @@ export async function virtualResources(info: KindInfo, store: CliStore): Promise
     if (saInfo) {
       for (const sa of await store.list(saInfo, undefined)) {
         const ns = sa.metadata.namespace ?? 'default';
-        out.push(profile(`ksa.${ns}.${sa.metadata.name}`, prefixed(SA_PREFIX, sa.metadata.labels, sa.metadata.name), false));
+        out.push(
+          profile(`ksa.${ns}.${sa.metadata.name}`, prefixed(SA_PREFIX, sa.metadata.labels, sa.metadata.name), false),
+        );
       }
     }
     return out;

@@ -42,11 +42,18 @@ export async function checkPoolsExist(deps: CniDeps, req: CniRequest): Promise<v
   }
 }
 
-export async function lookupPod(deps: CniDeps, pod: { namespace: string; name: string } | undefined): Promise<PodInfo | undefined> {
+export async function lookupPod(
+  deps: CniDeps,
+  pod: { namespace: string; name: string } | undefined,
+): Promise<PodInfo | undefined> {
   if (!pod) return undefined;
   const r = await getPod(deps.backend, pod.namespace, pod.name, deps.signal);
   if (!r) {
-    throw cniFailure('not-found', CNI_ERR.tryAgainLater, `pod "${pod.namespace}/${pod.name}" is not in the datastore yet; try again later`);
+    throw cniFailure(
+      'not-found',
+      CNI_ERR.tryAgainLater,
+      `pod "${pod.namespace}/${pod.name}" is not in the datastore yet; try again later`,
+    );
   }
   return podInfoFrom(r, pod.namespace, pod.name);
 }
@@ -59,7 +66,12 @@ export async function assignAddresses(
   pod?: { namespace: string; name: string },
 ): Promise<AssignedIp[]> {
   const fam = familiesWanted(req);
-  if (!fam.v4 && !fam.v6) throw cniFailure('validation', CNI_ERR.invalidConfig, 'invalid network config: both assign_ipv4 and assign_ipv6 are false');
+  if (!fam.v4 && !fam.v6)
+    throw cniFailure(
+      'validation',
+      CNI_ERR.invalidConfig,
+      'invalid network config: both assign_ipv4 and assign_ipv6 are false',
+    );
   const ipam = req.conf.ipam!;
   const res = await deps.ipam.autoAssign({
     // A retried ADD (runtime retry, or after a crash) reuses what the handle already holds.
@@ -76,7 +88,11 @@ export async function assignAddresses(
   const got = [...res.ipv4, ...res.ipv6];
   if ((fam.v4 && res.ipv4.length === 0) || (fam.v6 && res.ipv6.length === 0)) {
     await deps.ipam.releaseByHandle(handle, deps.signal).catch(() => undefined);
-    throw cniFailure('exhausted', CNI_ERR.exhausted, `cannot assign an address to "${handle}": no free address in the configured pools`);
+    throw cniFailure(
+      'exhausted',
+      CNI_ERR.exhausted,
+      `cannot assign an address to "${handle}": no free address in the configured pools`,
+    );
   }
   return got;
 }
@@ -93,7 +109,11 @@ function sanityCheck(ips: AssignedIp[]): void {
 export async function cmdAdd(deps: CniDeps, req: CniRequest): Promise<CniResult> {
   const w = workloadOf(req, deps.nodeName);
   if (!(await pathExists(req.netns))) {
-    throw cniFailure('not-found', CNI_ERR.unknownContainer, `cannot add "${req.containerId}": netns "${req.netns}" does not exist`);
+    throw cniFailure(
+      'not-found',
+      CNI_ERR.unknownContainer,
+      `cannot add "${req.containerId}": netns "${req.netns}" does not exist`,
+    );
   }
   const netns = await resolveNetns(req.netns, w.hostIf);
   // The pod-side `ip` starts now: its start-up overlaps the datastore reads and the assign.
@@ -124,7 +144,10 @@ export async function cmdAdd(deps: CniDeps, req: CniRequest): Promise<CniResult>
       ipNetworks: ips.map((i) => `${i.address}/${i.family === 4 ? 32 : 128}`),
       ...(pod ? { pod } : {}),
     });
-    const [written, wired] = await Promise.allSettled([putWep(deps.backend, wep, deps.signal), wirePod(wiring, familiesWanted(req), podIp, deps.signal, deps.ip)]);
+    const [written, wired] = await Promise.allSettled([
+      putWep(deps.backend, wep, deps.signal),
+      wirePod(wiring, familiesWanted(req), podIp, deps.signal, deps.ip),
+    ]);
     if (written.status === 'fulfilled') {
       const rev = written.value.revision;
       undo.push('delete workload endpoint', () => deleteWepAt(deps.backend, w.wepNamespace, w.wepName, rev));

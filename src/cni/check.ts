@@ -13,11 +13,13 @@ import { linkExists, pathExists, resolveNetns, showLink, showRoutes } from './wi
 
 const fail = (msg: string) => cniFailure('validation', CNI_ERR.checkFailed, `check failed: ${msg}`);
 const plain = (cidr: string): string => cidr.split('/')[0] ?? cidr;
-const sameSet = (a: string[], b: string[]): boolean => a.length === b.length && [...a].sort().join() === [...b].sort().join();
+const sameSet = (a: string[], b: string[]): boolean =>
+  a.length === b.length && [...a].sort().join() === [...b].sort().join();
 
 export async function cmdCheck(deps: CniDeps, req: CniRequest): Promise<void> {
   const prev = parsePrevResult(req.conf.prevResult);
-  if (!prev) throw cniFailure('validation', CNI_ERR.invalidConfig, 'invalid network config: CHECK needs a valid "prevResult"');
+  if (!prev)
+    throw cniFailure('validation', CNI_ERR.invalidConfig, 'invalid network config: CHECK needs a valid "prevResult"');
   const w = workloadOf(req, deps.nodeName);
   const want = prev.ips.map((i) => plain(i.address));
   if (!(await pathExists(req.netns))) throw fail(`netns "${req.netns}" does not exist`);
@@ -27,12 +29,20 @@ export async function cmdCheck(deps: CniDeps, req: CniRequest): Promise<void> {
     deps.ipam.ipsByHandle(w.handle, deps.signal),
     getWep(deps.backend, w.wepNamespace, w.wepName, deps.signal),
   ]);
-  if (!sameSet(held.map((i) => i.address), want)) {
-    throw fail(`IPAM handle "${w.handle}" holds [${held.map((i) => i.address).join(', ')}], prevResult has [${want.join(', ')}]`);
+  if (
+    !sameSet(
+      held.map((i) => i.address),
+      want,
+    )
+  ) {
+    throw fail(
+      `IPAM handle "${w.handle}" holds [${held.map((i) => i.address).join(', ')}], prevResult has [${want.join(', ')}]`,
+    );
   }
   if (!wep) throw fail(`WorkloadEndpoint "${w.wepNamespace}/${w.wepName}" does not exist`);
   const spec = (wep.wep.spec ?? {}) as { containerID?: unknown; ipNetworks?: unknown };
-  if (spec.containerID !== req.containerId) throw fail(`WorkloadEndpoint "${w.wepName}" belongs to container "${String(spec.containerID)}"`);
+  if (spec.containerID !== req.containerId)
+    throw fail(`WorkloadEndpoint "${w.wepName}" belongs to container "${String(spec.containerID)}"`);
   const nets = Array.isArray(spec.ipNetworks) ? (spec.ipNetworks as string[]).map(plain) : [];
   if (!sameSet(nets, want)) throw fail(`WorkloadEndpoint "${w.wepName}" has addresses [${nets.join(', ')}]`);
 
@@ -49,16 +59,20 @@ export async function cmdCheck(deps: CniDeps, req: CniRequest): Promise<void> {
     ]);
     if (!podLink) throw fail(`interface "${req.ifName}" does not exist in netns "${req.netns}"`);
     const mac = prev.interfaces?.find((i) => i.name === req.ifName && i.sandbox)?.mac;
-    if (mac && podLink.address?.toLowerCase() !== mac.toLowerCase()) throw fail(`"${req.ifName}" has MAC "${podLink.address}", prevResult "${mac}"`);
+    if (mac && podLink.address?.toLowerCase() !== mac.toLowerCase())
+      throw fail(`"${req.ifName}" has MAC "${podLink.address}", prevResult "${mac}"`);
     const local = (podLink.addr_info ?? []).filter((a) => !a.local.startsWith('fe80:')).map((a) => a.local);
     for (const a of want) if (!local.includes(a)) throw fail(`"${req.ifName}" lacks address "${a}"`);
-    if (v4.length && !podRoutes4.some((r) => r.dst === 'default' && r.gateway === GATEWAY_V4)) throw fail(`no default route via ${GATEWAY_V4} in the pod`);
-    if (v6.length && !podRoutes6.some((r) => r.dst === 'default' && r.gateway === HOST_VETH_LINK_LOCAL)) throw fail(`no IPv6 default route via ${HOST_VETH_LINK_LOCAL} in the pod`);
+    if (v4.length && !podRoutes4.some((r) => r.dst === 'default' && r.gateway === GATEWAY_V4))
+      throw fail(`no default route via ${GATEWAY_V4} in the pod`);
+    if (v6.length && !podRoutes6.some((r) => r.dst === 'default' && r.gateway === HOST_VETH_LINK_LOCAL))
+      throw fail(`no IPv6 default route via ${HOST_VETH_LINK_LOCAL} in the pod`);
     const hostRoutes = [...hostRoutes4, ...hostRoutes6];
     for (const a of want) {
       const r = hostRoutes.find((x) => x.dst === a || x.dst === `${a}/32` || x.dst === `${a}/128`);
       if (!r || r.dev !== w.hostIf) throw fail(`host has no route "${a}" via "${w.hostIf}"`);
-      if (r.protocol !== String(TESSERA_ROUTE_PROTO) && r.protocol !== 'tessera') throw fail(`host route "${a}" has protocol "${r.protocol}", not Tessera's`);
+      if (r.protocol !== String(TESSERA_ROUTE_PROTO) && r.protocol !== 'tessera')
+        throw fail(`host route "${a}" has protocol "${r.protocol}", not Tessera's`);
     }
   } finally {
     await netns.release();

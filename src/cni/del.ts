@@ -28,5 +28,9 @@ export async function cmdDel(deps: CniDeps, req: CniRequest): Promise<void> {
       if (!isTesseraError(e, 'conflict')) throw e;
     }
   };
-  await Promise.all([release, ownedByOther ? Promise.resolve() : deleteLink(w.hostIf, deps.signal, deps.ip), deleteOwnWep()]);
+  await Promise.all([
+    release,
+    ownedByOther ? Promise.resolve() : deleteLink(w.hostIf, deps.signal, deps.ip),
+    deleteOwnWep(),
+  ]);
 }

@@ -22,14 +22,24 @@ const TESSERA_IPAM_TYPES = new Set(['tessera-ipam', 'calico-ipam']);
 
 const json = (v: unknown): string => `${JSON.stringify(v)}\n`;
 
-export async function handleInvocation(mode: PluginMode, env: CniEnv, stdin: string, getDeps: DepsProvider): Promise<CniReply> {
+export async function handleInvocation(
+  mode: PluginMode,
+  env: CniEnv,
+  stdin: string,
+  getDeps: DepsProvider,
+): Promise<CniReply> {
   const errVersion = replyVersion(stdin);
   try {
     const req = parseRequest(env, stdin);
     const version = req.conf.cniVersion as CniVersion;
-    if (req.command === 'VERSION') return { exitCode: 0, stdout: json({ cniVersion: version, supportedVersions: SUPPORTED_VERSIONS }) };
+    if (req.command === 'VERSION')
+      return { exitCode: 0, stdout: json({ cniVersion: version, supportedVersions: SUPPORTED_VERSIONS }) };
     if (mode === 'cni' && req.conf.ipam && !TESSERA_IPAM_TYPES.has(req.conf.ipam.type)) {
-      throw cniFailure('validation', CNI_ERR.invalidConfig, `invalid network config: tessera-cni supports only "tessera-ipam", not "${req.conf.ipam.type}"`);
+      throw cniFailure(
+        'validation',
+        CNI_ERR.invalidConfig,
+        `invalid network config: tessera-cni supports only "tessera-ipam", not "${req.conf.ipam.type}"`,
+      );
     }
     const deps = await getDeps(req);
     switch (req.command) {

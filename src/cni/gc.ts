@@ -10,7 +10,12 @@ import type { CniRequest } from './types.js';
 
 export async function cmdGc(deps: CniDeps, req: CniRequest): Promise<string[]> {
   const raw = req.conf['cni.dev/valid-attachments'] ?? [];
-  if (!Array.isArray(raw)) throw cniFailure('validation', CNI_ERR.invalidConfig, 'invalid network config: "cni.dev/valid-attachments" is not a list');
+  if (!Array.isArray(raw))
+    throw cniFailure(
+      'validation',
+      CNI_ERR.invalidConfig,
+      'invalid network config: "cni.dev/valid-attachments" is not a list',
+    );
   const valid = new Set(raw.map((a) => handleId(req.conf.name, String(a.containerID))));
   const prefix = `${req.conf.name}.`;
   const stale = (await listHandleIds(deps.backend, deps.signal)).filter((h) => h.startsWith(prefix) && !valid.has(h));

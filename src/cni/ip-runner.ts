@@ -100,10 +100,14 @@ function podStarter(): { prepare(netnsName: string): NetnsBatch; close(): void }
   let fifoSeq = 0;
   const freeFifos: string[] = [];
   let making: Promise<void> | undefined;
-  const pending = new Map<number, { resolve: (r: { code: number; out: string }) => void; reject: (e: unknown) => void }>();
+  const pending = new Map<
+    number,
+    { resolve: (r: { code: number; out: string }) => void; reject: (e: unknown) => void }
+  >();
 
   const failAll = (why: string): void => {
-    for (const p of pending.values()) p.reject(new TesseraError('exec-failed', `cannot run ip batch: the ip helper ${why}`));
+    for (const p of pending.values())
+      p.reject(new TesseraError('exec-failed', `cannot run ip batch: the ip helper ${why}`));
     pending.clear();
     sh = undefined;
   };
@@ -144,7 +148,8 @@ function podStarter(): { prepare(netnsName: string): NetnsBatch; close(): void }
   };
 
   const prepare = (netnsName: string): NetnsBatch => {
-    if (!SAFE_NETNS_NAME.test(netnsName)) throw new TesseraError('validation', `cannot use netns name "${netnsName}" with ip -n`);
+    if (!SAFE_NETNS_NAME.test(netnsName))
+      throw new TesseraError('validation', `cannot use netns name "${netnsName}" with ip -n`);
     const id = ++seq;
     const marker = `tsr-end-${id}`;
     const started = (async () => {
@@ -167,9 +172,12 @@ function podStarter(): { prepare(netnsName: string): NetnsBatch; close(): void }
         try {
           await fh.write(`${script}${marker}\n`);
           const r = await done;
-          const out = r.out.replace(/Object "tsr-end-\d+" is unknown, try "ip help"\.\s*Command failed [^ ]+/, '').trim();
+          const out = r.out
+            .replace(/Object "tsr-end-\d+" is unknown, try "ip help"\.\s*Command failed [^ ]+/, '')
+            .trim();
           reusable = true;
-          if (!r.out.includes(`Object "${marker}" is unknown`)) throw execFailed(`ip -n ${netnsName} -batch`, out || `exit ${r.code}`, script);
+          if (!r.out.includes(`Object "${marker}" is unknown`))
+            throw execFailed(`ip -n ${netnsName} -batch`, out || `exit ${r.code}`, script);
         } finally {
           await fh.close();
           if (reusable) freeFifos.push(fifo);

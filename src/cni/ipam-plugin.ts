@@ -69,11 +69,17 @@ export async function ipamDel(deps: CniDeps, req: CniRequest): Promise<void> {
 
 export async function ipamCheck(deps: CniDeps, req: CniRequest): Promise<void> {
   const prev = parsePrevResult(req.conf.prevResult);
-  if (!prev) throw cniFailure('validation', CNI_ERR.invalidConfig, 'invalid network config: CHECK needs a valid "prevResult"');
+  if (!prev)
+    throw cniFailure('validation', CNI_ERR.invalidConfig, 'invalid network config: CHECK needs a valid "prevResult"');
   const handle = handleId(req.conf.name, req.containerId);
   const held = new Set((await deps.ipam.ipsByHandle(handle, deps.signal)).map((i) => i.address));
   for (const ip of prev.ips) {
     const a = ip.address.split('/')[0] ?? '';
-    if (!held.has(a)) throw cniFailure('validation', CNI_ERR.checkFailed, `check failed: "${a}" is not held by IPAM handle "${handle}"`);
+    if (!held.has(a))
+      throw cniFailure(
+        'validation',
+        CNI_ERR.checkFailed,
+        `check failed: "${a}" is not held by IPAM handle "${handle}"`,
+      );
   }
 }

@@ -4,7 +4,13 @@ import { parseCniArgs, parseRequest } from './request.js';
 import { cniCodeOf } from './errors.js';
 
 const conf = (extra: Record<string, unknown> = {}) =>
-  JSON.stringify({ cniVersion: '1.0.0', name: 'tessera', type: 'tessera-cni', ipam: { type: 'tessera-ipam' }, ...extra });
+  JSON.stringify({
+    cniVersion: '1.0.0',
+    name: 'tessera',
+    type: 'tessera-cni',
+    ipam: { type: 'tessera-ipam' },
+    ...extra,
+  });
 const env = (extra: Record<string, string | undefined> = {}) => ({
   CNI_COMMAND: 'ADD',
   CNI_CONTAINERID: 'c1',
@@ -31,17 +37,50 @@ test('parses a valid ADD with CNI_ARGS', () => {
 });
 
 test('spec error codes for bad input', () => {
-  assert.equal(codeOf(() => parseRequest(env({ CNI_NETNS: undefined }), conf())), 4);
-  assert.equal(codeOf(() => parseRequest(env({ CNI_CONTAINERID: '' }), conf())), 4);
-  assert.equal(codeOf(() => parseRequest(env({ CNI_COMMAND: 'FROB' }), conf())), 4);
-  assert.equal(codeOf(() => parseRequest(env(), '{"cniVersion": "1.0.0", ')), 6);
-  assert.equal(codeOf(() => parseRequest(env(), '[1]')), 6);
-  assert.equal(codeOf(() => parseRequest(env(), conf({ cniVersion: '9.9.9' }))), 1);
-  assert.equal(codeOf(() => parseRequest(env(), conf({ ipam: undefined }))), 7);
-  assert.equal(codeOf(() => parseRequest(env(), conf({ ipam: {} }))), 7);
-  assert.equal(codeOf(() => parseRequest(env(), conf({ name: '' }))), 7);
-  assert.equal(codeOf(() => parseRequest(env(), conf({ mtu: 'big' }))), 7);
-  assert.equal(codeOf(() => parseRequest(env({ CNI_COMMAND: 'CHECK' }), conf({ cniVersion: '0.3.1' }))), 1);
+  assert.equal(
+    codeOf(() => parseRequest(env({ CNI_NETNS: undefined }), conf())),
+    4,
+  );
+  assert.equal(
+    codeOf(() => parseRequest(env({ CNI_CONTAINERID: '' }), conf())),
+    4,
+  );
+  assert.equal(
+    codeOf(() => parseRequest(env({ CNI_COMMAND: 'FROB' }), conf())),
+    4,
+  );
+  assert.equal(
+    codeOf(() => parseRequest(env(), '{"cniVersion": "1.0.0", ')),
+    6,
+  );
+  assert.equal(
+    codeOf(() => parseRequest(env(), '[1]')),
+    6,
+  );
+  assert.equal(
+    codeOf(() => parseRequest(env(), conf({ cniVersion: '9.9.9' }))),
+    1,
+  );
+  assert.equal(
+    codeOf(() => parseRequest(env(), conf({ ipam: undefined }))),
+    7,
+  );
+  assert.equal(
+    codeOf(() => parseRequest(env(), conf({ ipam: {} }))),
+    7,
+  );
+  assert.equal(
+    codeOf(() => parseRequest(env(), conf({ name: '' }))),
+    7,
+  );
+  assert.equal(
+    codeOf(() => parseRequest(env(), conf({ mtu: 'big' }))),
+    7,
+  );
+  assert.equal(
+    codeOf(() => parseRequest(env({ CNI_COMMAND: 'CHECK' }), conf({ cniVersion: '0.3.1' }))),
+    1,
+  );
 });
 
 test('DEL tolerates a missing netns; VERSION needs no config fields', () => {
@@ -52,5 +91,8 @@ test('DEL tolerates a missing netns; VERSION needs no config fields', () => {
 
 test('CNI_ARGS parsing', () => {
   assert.deepEqual(parseCniArgs('A=1;B=x=y;'), { A: '1', B: 'x=y' });
-  assert.equal(codeOf(() => parseCniArgs('novalue')), 4);
+  assert.equal(
+    codeOf(() => parseCniArgs('novalue')),
+    4,
+  );
 });

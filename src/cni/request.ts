@@ -64,7 +64,10 @@ function checkConfFields(conf: NetConf, command: CniCommand): void {
   if (typeof conf.name !== 'string' || conf.name === '') throw bad('"name" is missing');
   if (!/^[a-zA-Z0-9_.-]+$/.test(conf.name)) throw bad(`"name" "${conf.name}" has characters other than [a-zA-Z0-9_.-]`);
   if (typeof conf.type !== 'string' || conf.type === '') throw bad('"type" is missing');
-  if (conf.mtu !== undefined && (typeof conf.mtu !== 'number' || !Number.isInteger(conf.mtu) || conf.mtu < 0 || conf.mtu > 65535)) {
+  if (
+    conf.mtu !== undefined &&
+    (typeof conf.mtu !== 'number' || !Number.isInteger(conf.mtu) || conf.mtu < 0 || conf.mtu > 65535)
+  ) {
     throw bad(`"mtu" ${JSON.stringify(conf.mtu)} is not an integer in 0..65535`);
   }
   if (conf.interface_prefix !== undefined && !/^[a-z][a-z0-9]{0,3}$/.test(String(conf.interface_prefix))) {
@@ -87,9 +90,14 @@ export function parseRequest(env: CniEnv, stdin: string): CniRequest {
   const command = parseCommand(env);
   const conf = command === 'VERSION' && stdin.trim() === '' ? ({ cniVersion: '1.0.0' } as NetConf) : parseConf(stdin);
   if (!isSupportedVersion(conf.cniVersion)) {
-    throw cniFailure('validation', CNI_ERR.incompatibleVersion, `unsupported cniVersion ${JSON.stringify(conf.cniVersion ?? null)}`, {
-      details: { supported: ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] },
-    });
+    throw cniFailure(
+      'validation',
+      CNI_ERR.incompatibleVersion,
+      `unsupported cniVersion ${JSON.stringify(conf.cniVersion ?? null)}`,
+      {
+        details: { supported: ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] },
+      },
+    );
   }
   const base = { command, conf, path: env['CNI_PATH'] ?? '', args: parseCniArgs(env['CNI_ARGS']) };
   if (command === 'VERSION' || command === 'GC' || command === 'STATUS') {
@@ -97,7 +105,11 @@ export function parseRequest(env: CniEnv, stdin: string): CniRequest {
     return { ...base, containerId: '', netns: '', ifName: '' };
   }
   if (command === 'CHECK' && !supportsCheck(conf.cniVersion)) {
-    throw cniFailure('validation', CNI_ERR.incompatibleVersion, `CHECK is not supported by cniVersion "${conf.cniVersion}"`);
+    throw cniFailure(
+      'validation',
+      CNI_ERR.incompatibleVersion,
+      `CHECK is not supported by cniVersion "${conf.cniVersion}"`,
+    );
   }
   const containerId = requireEnv(env, 'CNI_CONTAINERID', command);
   const ifName = requireEnv(env, 'CNI_IFNAME', command);

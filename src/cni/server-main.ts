@@ -23,7 +23,12 @@ if (!values.socket || !values['etcd-endpoints'] || !values.node) {
   process.exit(2);
 }
 const backend = new EtcdBackend({ endpoints: values['etcd-endpoints'].split(',') });
-const server = await startCniServer({ socketPath: values.socket, backend, ipam: new IpamClient(backend, { serializePerHost: !values['no-host-queue'] }), nodeName: values.node });
+const server = await startCniServer({
+  socketPath: values.socket,
+  backend,
+  ipam: new IpamClient(backend, { serializePerHost: !values['no-host-queue'] }),
+  nodeName: values.node,
+});
 process.stdout.write('ready\n');
 const stop = async (): Promise<void> => {
   await server.close();

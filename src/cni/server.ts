@@ -137,7 +137,9 @@ export async function startCniServer(options: CniServerOptions): Promise<CniServ
   });
   await unlink(options.socketPath).catch(() => undefined);
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (e) => reject(new TesseraError('unavailable', `cannot listen on CNI socket "${options.socketPath}"`, { cause: e })));
+    server.once('error', (e) =>
+      reject(new TesseraError('unavailable', `cannot listen on CNI socket "${options.socketPath}"`, { cause: e })),
+    );
     server.listen(options.socketPath, () => resolve());
   });
   await chmod(options.socketPath, 0o600);

@@ -22,13 +22,19 @@ export function backendFromConf(req: CniRequest): Backend {
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
-  if (endpoints.length === 0) throw cniFailure('validation', CNI_ERR.invalidConfig, 'invalid network config: "etcd_endpoints" is missing');
+  if (endpoints.length === 0)
+    throw cniFailure('validation', CNI_ERR.invalidConfig, 'invalid network config: "etcd_endpoints" is missing');
   const tls = {
     ...(c.etcd_ca_cert_file ? { caFile: c.etcd_ca_cert_file } : {}),
     ...(c.etcd_cert_file ? { certFile: c.etcd_cert_file } : {}),
     ...(c.etcd_key_file ? { keyFile: c.etcd_key_file } : {}),
   };
-  return new EtcdBackend({ endpoints, ...(Object.keys(tls).length ? { tls } : {}), callTimeoutMs: 5000, dialTimeoutMs: 3000 });
+  return new EtcdBackend({
+    endpoints,
+    ...(Object.keys(tls).length ? { tls } : {}),
+    callTimeoutMs: 5000,
+    dialTimeoutMs: 3000,
+  });
 }
 
 export async function runStandalone(mode: PluginMode): Promise<never> {

@@ -26,14 +26,24 @@ function encode<S>(r: Resource<S>): string {
   return JSON.stringify({ ...r, metadata });
 }
 
-export async function getPod(b: Backend, namespace: string, name: string, signal?: AbortSignal): Promise<Resource | undefined> {
+export async function getPod(
+  b: Backend,
+  namespace: string,
+  name: string,
+  signal?: AbortSignal,
+): Promise<Resource | undefined> {
   const kv = await b.get(resourceKey(POD, name, namespace), signal);
   return kv ? decode(kv) : undefined;
 }
 
 export const wepKey = (namespace: string, name: string): string => resourceKey(WEP, name, namespace);
 
-export async function getWep(b: Backend, namespace: string, name: string, signal?: AbortSignal): Promise<{ wep: Resource; revision: number } | undefined> {
+export async function getWep(
+  b: Backend,
+  namespace: string,
+  name: string,
+  signal?: AbortSignal,
+): Promise<{ wep: Resource; revision: number } | undefined> {
   const kv = await b.get(wepKey(namespace, name), signal);
   return kv ? { wep: decode(kv), revision: kv.revision } : undefined;
 }
@@ -42,7 +52,13 @@ export async function putWep<S>(b: Backend, wep: Resource<S>, signal?: AbortSign
   return b.put(wepKey(wep.metadata.namespace ?? 'default', wep.metadata.name), encode(wep), signal ? { signal } : {});
 }
 
-export async function deleteWepAt(b: Backend, namespace: string, name: string, revision: number, signal?: AbortSignal): Promise<void> {
+export async function deleteWepAt(
+  b: Backend,
+  namespace: string,
+  name: string,
+  revision: number,
+  signal?: AbortSignal,
+): Promise<void> {
   await b.delete(wepKey(namespace, name), revision, signal);
 }
 

@@ -66,7 +66,8 @@ export function podInfoFrom(pod: Resource, namespace: string, name: string): Pod
     namespace,
     name,
     labels: { ...(pod.metadata.labels ?? {}) },
-    serviceAccountName: typeof spec.serviceAccountName === 'string' && spec.serviceAccountName ? spec.serviceAccountName : 'default',
+    serviceAccountName:
+      typeof spec.serviceAccountName === 'string' && spec.serviceAccountName ? spec.serviceAccountName : 'default',
     ports,
   };
 }

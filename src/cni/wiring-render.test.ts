@@ -2,7 +2,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { hostSysctls, renderHostLink, renderHostRoutes, renderPodSetup } from './wiring-render.js';
 
-const w = { hostIf: 'tsr0123', podIf: 'eth0', podMac: '02:11:22:33:44:55', netnsName: 'pod1', mtu: 1450, addresses: ['10.0.0.5', 'fd00::5'] };
+const w = {
+  hostIf: 'tsr0123',
+  podIf: 'eth0',
+  podMac: '02:11:22:33:44:55',
+  netnsName: 'pod1',
+  mtu: 1450,
+  addresses: ['10.0.0.5', 'fd00::5'],
+};
 
 test('host batch: veth with peer in the pod netns, routes tagged protocol 80', () => {
   assert.equal(
@@ -28,9 +35,8 @@ test('pod batch: /32 + /128, gateway 169.254.1.1 with permanent neighbour, v6 vi
 });
 
 test('host sysctls per family', () => {
-  assert.deepEqual(hostSysctls('tsr1', { v4: true, v6: false }).map(([k]) => k), [
-    'net/ipv4/conf/tsr1/proxy_arp',
-    'net/ipv4/neigh/tsr1/proxy_delay',
-    'net/ipv4/conf/tsr1/forwarding',
-  ]);
+  assert.deepEqual(
+    hostSysctls('tsr1', { v4: true, v6: false }).map(([k]) => k),
+    ['net/ipv4/conf/tsr1/proxy_arp', 'net/ipv4/neigh/tsr1/proxy_delay', 'net/ipv4/conf/tsr1/forwarding'],
+  );
 });

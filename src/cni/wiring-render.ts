@@ -38,7 +38,9 @@ export function renderHostLink(w: Omit<PodWiring, 'addresses'>): string {
 }
 
 export function renderHostRoutes(w: Pick<PodWiring, 'hostIf' | 'addresses'>): string {
-  return w.addresses.map((a) => `route replace ${a}/${isV6(a) ? 128 : 32} dev ${w.hostIf} proto ${TESSERA_ROUTE_PROTO} scope link\n`).join('');
+  return w.addresses
+    .map((a) => `route replace ${a}/${isV6(a) ? 128 : 32} dev ${w.hostIf} proto ${TESSERA_ROUTE_PROTO} scope link\n`)
+    .join('');
 }
 
 export function renderPodSetup(w: PodWiring): string {

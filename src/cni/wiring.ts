@@ -34,7 +34,8 @@ export async function pathExists(p: string): Promise<boolean> {
  * alias there, removed when the operation ends.
  */
 export async function resolveNetns(path: string, uniq: string): Promise<NetnsRef> {
-  if (NETNS_DIRS.has(dirname(path)) && SAFE_NETNS_NAME.test(basename(path))) return { name: basename(path), release: async () => undefined };
+  if (NETNS_DIRS.has(dirname(path)) && SAFE_NETNS_NAME.test(basename(path)))
+    return { name: basename(path), release: async () => undefined };
   const name = `tsr-cni-${uniq}`;
   const alias = `/run/netns/${name}`;
   await mkdir('/run/netns', { recursive: true });
@@ -56,7 +57,11 @@ export async function deleteLink(ifName: string, signal?: AbortSignal, ip: IpRun
 }
 
 /** The host veth with its peer straight into the pod netns, up; needs no address, so it runs during the assign. */
-export function createHostLink(w: Omit<PodWiring, 'addresses'>, signal?: AbortSignal, ip: IpRunner = directIpRunner): Promise<void> {
+export function createHostLink(
+  w: Omit<PodWiring, 'addresses'>,
+  signal?: AbortSignal,
+  ip: IpRunner = directIpRunner,
+): Promise<void> {
   return ip.batch(renderHostLink(w), signal);
 }
 

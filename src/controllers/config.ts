@@ -3,7 +3,13 @@
  * defaults. As in Calico, a missing `default` is created with the defaults, and a controller whose
  * section is absent from `spec.controllers` is off.
  */
-import { CALICO_API_VERSION, kindFor, validateResource, type KubeControllersConfigurationSpec, type Resource } from '../api/index.js';
+import {
+  CALICO_API_VERSION,
+  kindFor,
+  validateResource,
+  type KubeControllersConfigurationSpec,
+  type Resource,
+} from '../api/index.js';
 import type { Backend } from '../datastore/index.js';
 import { ResourceStore } from '../datastore/index.js';
 import { TesseraError, validationError } from '../lib/errors.js';
@@ -32,7 +38,12 @@ export function defaultKubeControllersConfiguration(): Resource<KubeControllersC
       etcdv3CompactionPeriod: '10m',
       prometheusMetricsPort: 9094,
       controllers: {
-        node: { reconcilerPeriod: '5m', syncLabels: 'Enabled', hostEndpoint: { autoCreate: 'Disabled' }, leakGracePeriod: '15m' },
+        node: {
+          reconcilerPeriod: '5m',
+          syncLabels: 'Enabled',
+          hostEndpoint: { autoCreate: 'Disabled' },
+          leakGracePeriod: '15m',
+        },
         policy: { reconcilerPeriod: '5m' },
         workloadEndpoint: { reconcilerPeriod: '5m' },
         serviceAccount: { reconcilerPeriod: '5m' },
@@ -54,13 +65,15 @@ export function parseDurationMs(s: string, field: string): number {
     total += Number(m[1]) * unit[m[2]!]!;
     end = re.lastIndex;
   }
-  if (s === '' || end !== s.length) throw new TesseraError('validation', `${field}: cannot parse duration "${s}" (e.g. "15m", "1h30m", "30s")`);
+  if (s === '' || end !== s.length)
+    throw new TesseraError('validation', `${field}: cannot parse duration "${s}" (e.g. "15m", "1h30m", "30s")`);
   return total;
 }
 
 export function resolveConfig(spec: KubeControllersConfigurationSpec): ControllersConfig {
   const c = spec.controllers ?? {};
-  const period = (s: { reconcilerPeriod?: string } | undefined, at: string) => parseDurationMs(s?.reconcilerPeriod ?? '5m', `spec.controllers.${at}.reconcilerPeriod`);
+  const period = (s: { reconcilerPeriod?: string } | undefined, at: string) =>
+    parseDurationMs(s?.reconcilerPeriod ?? '5m', `spec.controllers.${at}.reconcilerPeriod`);
   const out: ControllersConfig = {
     healthChecks: spec.healthChecks !== 'Disabled',
     prometheusMetricsPort: spec.prometheusMetricsPort ?? 9094,
@@ -81,7 +94,10 @@ export function resolveConfig(spec: KubeControllersConfigurationSpec): Controlle
 }
 
 /** Reads `default` (creating it with Calico's defaults when missing) and resolves it. */
-export async function loadConfig(backend: Backend, signal?: AbortSignal): Promise<{ config: ControllersConfig; resource: Resource }> {
+export async function loadConfig(
+  backend: Backend,
+  signal?: AbortSignal,
+): Promise<{ config: ControllersConfig; resource: Resource }> {
   const store = new ResourceStore(backend);
   let r = await store.get(KCC_INFO, 'default', undefined, signal);
   if (!r) {

@@ -2,7 +2,15 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import pino from 'pino';
 import { CALICO_API_VERSION, kindFor, wepName } from '../api/index.js';
-import { MemoryBackend, MemoryStore, encodeResource, ipamKeys, kindPrefix, resourceKey, type Backend } from '../datastore/index.js';
+import {
+  MemoryBackend,
+  MemoryStore,
+  encodeResource,
+  ipamKeys,
+  kindPrefix,
+  resourceKey,
+  type Backend,
+} from '../datastore/index.js';
 import { IpamClient, putNode, putPool } from '../ipam/index.js';
 import { ManualClock } from '../lib/clock.js';
 import type { ControllerContext } from './controller.js';
@@ -20,13 +28,27 @@ const WEP = kindFor(CALICO_API_VERSION, 'WorkloadEndpoint')!;
 const NODE = kindFor(CALICO_API_VERSION, 'Node')!;
 const HEP = kindFor(CALICO_API_VERSION, 'HostEndpoint')!;
 
-function ctxFor(backend: Backend, clock = new ManualClock(Date.parse('2026-01-01T00:00:00Z'))): ControllerContext & { clock: ManualClock } {
+function ctxFor(
+  backend: Backend,
+  clock = new ManualClock(Date.parse('2026-01-01T00:00:00Z')),
+): ControllerContext & { clock: ManualClock } {
   return { backend, metrics: new ControllerMetrics(false), logger, clock };
 }
 
-const pod = (ns: string, name: string, node: string, labels: Record<string, string>, extra: Partial<SlimObject['spec']> = {}): SlimObject => ({
+const pod = (
+  ns: string,
+  name: string,
+  node: string,
+  labels: Record<string, string>,
+  extra: Partial<SlimObject['spec']> = {},
+): SlimObject => ({
   metadata: { name, namespace: ns, labels },
-  spec: { nodeName: node, serviceAccountName: 'sa1', containers: [{ name: 'c', ports: [{ name: 'http', containerPort: 80, protocol: 'TCP' }] }], ...extra },
+  spec: {
+    nodeName: node,
+    serviceAccountName: 'sa1',
+    containers: [{ name: 'c', ports: [{ name: 'http', containerPort: 80, protocol: 'TCP' }] }],
+    ...extra,
+  },
   status: {},
 });
 
@@ -41,15 +63,37 @@ async function metricValue(ctx: ControllerContext, name: string): Promise<number
   return (m?.values ?? []).reduce((s, v) => s + Number(v.value), 0);
 }
 
-async function putWep(backend: Backend, node: string, ns: string, podName: string, containerID: string, ip: string): Promise<string> {
+async function putWep(
+  backend: Backend,
+  node: string,
+  ns: string,
+  podName: string,
+  containerID: string,
+  ip: string,
+): Promise<string> {
   const key = resourceKey(WEP, wepName(node, 'k8s', podName, 'eth0'), ns);
   await backend.put(
     key,
     encodeResource({
       apiVersion: CALICO_API_VERSION,
       kind: 'WorkloadEndpoint',
-      metadata: { name: wepName(node, 'k8s', podName, 'eth0'), namespace: ns, labels: { 'projectcalico.org/namespace': ns, 'projectcalico.org/orchestrator': 'k8s' } },
-      spec: { orchestrator: 'k8s', node, pod: podName, workload: podName, endpoint: 'eth0', containerID, ipNetworks: [`${ip}/32`], profiles: [`kns.${ns}`], interfaceName: 'tsrx', mac: '' },
+      metadata: {
+        name: wepName(node, 'k8s', podName, 'eth0'),
+        namespace: ns,
+        labels: { 'projectcalico.org/namespace': ns, 'projectcalico.org/orchestrator': 'k8s' },
+      },
+      spec: {
+        orchestrator: 'k8s',
+        node,
+        pod: podName,
+        workload: podName,
+        endpoint: 'eth0',
+        containerID,
+        ipNetworks: [`${ip}/32`],
+        profiles: [`kns.${ns}`],
+        interfaceName: 'tsrx',
+        mac: '',
+      },
     }),
   );
   return key;
@@ -79,7 +123,11 @@ describe('mirror controllers', () => {
     const sa = JSON.parse((await backend.get('/tessera/v1/res/core/serviceaccounts/shop/sa1'))!.value);
     assert.deepEqual(sa.metadata.labels, { role: 'web' });
     const p = JSON.parse((await backend.get('/tessera/v1/res/core/pods/shop/web'))!.value);
-    assert.deepEqual(p.spec, { containers: [{ name: 'c', ports: [{ name: 'http', containerPort: 80, protocol: 'TCP' }] }], nodeName: 'n1', serviceAccountName: 'sa1' });
+    assert.deepEqual(p.spec, {
+      containers: [{ name: 'c', ports: [{ name: 'http', containerPort: 80, protocol: 'TCP' }] }],
+      nodeName: 'n1',
+      serviceAccountName: 'sa1',
+    });
     assert.equal(p.status, undefined, 'no status: a pod is mirrored slim');
     assert.equal(await backend.get('/tessera/v1/res/core/pods/shop/hostnet'), undefined);
     let wep = JSON.parse((await backend.get(wepKey))!.value);
@@ -113,8 +161,17 @@ describe('mirror controllers', () => {
     const backend = new MemoryBackend();
     const inf = informers();
     const ctx = ctxFor(backend);
-    inf.networkpolicies.set({ metadata: { name: 'bad', namespace: 'shop' }, spec: { podSelector: {}, ingress: [{ ports: [{ protocol: 'TCP', port: 99999 }] }] } });
-    inf.networkpolicies.set({ metadata: { name: 'good', namespace: 'shop' }, spec: { podSelector: { matchLabels: { app: 'db' } }, ingress: [{ from: [{ podSelector: { matchLabels: { app: 'web' } } }] }] } });
+    inf.networkpolicies.set({
+      metadata: { name: 'bad', namespace: 'shop' },
+      spec: { podSelector: {}, ingress: [{ ports: [{ protocol: 'TCP', port: 99999 }] }] },
+    });
+    inf.networkpolicies.set({
+      metadata: { name: 'good', namespace: 'shop' },
+      spec: {
+        podSelector: { matchLabels: { app: 'db' } },
+        ingress: [{ from: [{ podSelector: { matchLabels: { app: 'web' } } }] }],
+      },
+    });
     inf.networkpolicies.markSynced();
     const c = new MirrorController('policy', ctx, inf.networkpolicies, { reconcilerPeriodMs: 0 });
     await c.start(new AbortController().signal);
@@ -137,7 +194,15 @@ describe('IPAM garbage collection', () => {
     await putNode(backend, 'n1', {});
     const ipam = new IpamClient(backend);
     const assign = async (podName: string, cid: string) =>
-      (await ipam.autoAssign({ num4: 1, num6: 0, handleId: `k8s-pod-network.${cid}`, attrs: { node: 'n1', namespace: 'shop', pod: podName, timestamp: clock.nowIso() }, hostname: 'n1' })).ipv4[0]!;
+      (
+        await ipam.autoAssign({
+          num4: 1,
+          num6: 0,
+          handleId: `k8s-pod-network.${cid}`,
+          attrs: { node: 'n1', namespace: 'shop', pod: podName, timestamp: clock.nowIso() },
+          hostname: 'n1',
+        })
+      ).ipv4[0]!;
     const inf = informers();
     inf.pods.markSynced();
     inf.nodes.markSynced();
@@ -155,7 +220,10 @@ describe('IPAM garbage collection', () => {
     let r = await gc.pass();
     assert.equal(r.released, 0);
     const pending = await readPendingLeaks(backend);
-    assert.deepEqual(pending.leaks.map((l) => l.address), [gone.address]);
+    assert.deepEqual(
+      pending.leaks.map((l) => l.address),
+      [gone.address],
+    );
     assert.equal(pending.gracePeriodSeconds, 60);
     clock.advance(59_000);
     r = await gc.pass();
@@ -166,7 +234,7 @@ describe('IPAM garbage collection', () => {
     assert.equal(r.released, 1);
     assert.equal((await ipam.lookupIp(gone.address)).state, 'free');
     assert.equal((await ipam.lookupIp(live.address)).state, 'allocated');
-    assert.equal(await backend.get(wepKey), undefined, 'the leaked pod\'s WEP goes with its address');
+    assert.equal(await backend.get(wepKey), undefined, "the leaked pod's WEP goes with its address");
     assert.equal((await readPendingLeaks(backend)).leaks.length, 0);
     assert.equal(await metricValue(ctx, 'tessera_kube_controllers_ipam_leaks_released_total'), 1);
     assert.equal(await metricValue(ctx, 'tessera_kube_controllers_ipam_leaks_found_total'), 1);
@@ -179,7 +247,12 @@ describe('IPAM garbage collection', () => {
     // Someone (a late CNI DEL) releases it, and a new pod gets the very same address.
     await ipam.releaseByHandle('k8s-pod-network.c-old');
     inf.pods.set(pod('shop', 'gone', 'n1', {}));
-    await ipam.assignIp({ ip: old.address, handleId: 'k8s-pod-network.c-new', attrs: { node: 'n1', namespace: 'shop', pod: 'gone', timestamp: clock.nowIso() }, hostname: 'n1' });
+    await ipam.assignIp({
+      ip: old.address,
+      handleId: 'k8s-pod-network.c-new',
+      attrs: { node: 'n1', namespace: 'shop', pod: 'gone', timestamp: clock.nowIso() },
+      hostname: 'n1',
+    });
     inf.pods.remove('gone', 'shop'); // ... and that pod is gone too, but only just
     clock.advance(120_000);
     const r = await gc.pass();
@@ -210,19 +283,49 @@ describe('node controller', () => {
     for (const n of ['n1', 'n2']) {
       await backend.put(
         resourceKey(NODE, n),
-        encodeResource({ apiVersion: CALICO_API_VERSION, kind: 'Node', metadata: { name: n, labels: { own: 'x' } }, spec: { bgp: { ipv4Address: n === 'n1' ? '192.168.0.1/24' : '192.168.0.2/24' } } }),
+        encodeResource({
+          apiVersion: CALICO_API_VERSION,
+          kind: 'Node',
+          metadata: { name: n, labels: { own: 'x' } },
+          spec: { bgp: { ipv4Address: n === 'n1' ? '192.168.0.1/24' : '192.168.0.2/24' } },
+        }),
       );
     }
     const ipam = new IpamClient(backend);
     const ts = new Date().toISOString();
-    const n1pod = (await ipam.autoAssign({ num4: 1, num6: 0, handleId: 'net.c1', attrs: { node: 'n1', namespace: 'a', pod: 'p1', timestamp: ts }, hostname: 'n1' })).ipv4[0]!;
-    const tunnel = (await ipam.autoAssign({ num4: 1, num6: 0, handleId: 'vxlan-tunnel-addr-n1', attrs: { node: 'n1', timestamp: ts }, hostname: 'n1', use: 'Tunnel' })).ipv4[0]!;
+    const n1pod = (
+      await ipam.autoAssign({
+        num4: 1,
+        num6: 0,
+        handleId: 'net.c1',
+        attrs: { node: 'n1', namespace: 'a', pod: 'p1', timestamp: ts },
+        hostname: 'n1',
+      })
+    ).ipv4[0]!;
+    const tunnel = (
+      await ipam.autoAssign({
+        num4: 1,
+        num6: 0,
+        handleId: 'vxlan-tunnel-addr-n1',
+        attrs: { node: 'n1', timestamp: ts },
+        hostname: 'n1',
+        use: 'Tunnel',
+      })
+    ).ipv4[0]!;
     // n2's pod borrowed an address from n1's block.
-    const borrowed = await ipam.assignIp({ ip: '10.20.0.' + (Number(n1pod.address.split('.')[3]) + 5), handleId: 'net.c2', attrs: { node: 'n2', namespace: 'a', pod: 'p2', timestamp: ts }, hostname: 'n2' });
+    const borrowed = await ipam.assignIp({
+      ip: '10.20.0.' + (Number(n1pod.address.split('.')[3]) + 5),
+      handleId: 'net.c2',
+      attrs: { node: 'n2', namespace: 'a', pod: 'p2', timestamp: ts },
+      hostname: 'n2',
+    });
     const wep1 = await putWep(backend, 'n1', 'a', 'p1', 'c1', n1pod.address);
     const wep2 = await putWep(backend, 'n2', 'a', 'p2', 'c2', borrowed.address);
     const inf = informers();
-    const k8sNode = (n: string, labels: Record<string, string>, ip: string): SlimObject => ({ metadata: { name: n, labels }, status: { addresses: [{ type: 'InternalIP', address: ip }] } });
+    const k8sNode = (n: string, labels: Record<string, string>, ip: string): SlimObject => ({
+      metadata: { name: n, labels },
+      status: { addresses: [{ type: 'InternalIP', address: ip }] },
+    });
     inf.nodes.set(k8sNode('n1', { zone: 'z1' }, '192.168.0.1'));
     inf.nodes.set(k8sNode('n2', { zone: 'z2' }, '192.168.0.2'));
     inf.nodes.markSynced();
@@ -234,20 +337,31 @@ describe('node controller', () => {
     assert.deepEqual(n1.metadata.labels, { own: 'x', zone: 'z1' });
     assert.deepEqual(n1.spec.orchRefs, [{ nodeName: 'n1', orchestrator: 'k8s' }]);
     const hep = JSON.parse((await backend.get(resourceKey(HEP, autoHepName('n1'))))!.value);
-    assert.deepEqual(hep.spec, { node: 'n1', interfaceName: '*', expectedIPs: ['192.168.0.1'], profiles: ['projectcalico-default-allow'] });
+    assert.deepEqual(hep.spec, {
+      node: 'n1',
+      interfaceName: '*',
+      expectedIPs: ['192.168.0.1'],
+      profiles: ['projectcalico-default-allow'],
+    });
     assert.deepEqual(hep.metadata.labels, { own: 'x', zone: 'z1' });
     // A label removed in Kubernetes goes; the node's own label stays.
     inf.nodes.set(k8sNode('n1', { rack: 'r9' }, '192.168.0.1'));
     await c.idle();
-    assert.deepEqual(JSON.parse((await backend.get(resourceKey(NODE, 'n1')))!.value).metadata.labels, { own: 'x', rack: 'r9' });
-    assert.deepEqual(JSON.parse((await backend.get(resourceKey(HEP, autoHepName('n1'))))!.value).metadata.labels, { own: 'x', rack: 'r9' });
+    assert.deepEqual(JSON.parse((await backend.get(resourceKey(NODE, 'n1')))!.value).metadata.labels, {
+      own: 'x',
+      rack: 'r9',
+    });
+    assert.deepEqual(JSON.parse((await backend.get(resourceKey(HEP, autoHepName('n1'))))!.value).metadata.labels, {
+      own: 'x',
+      rack: 'r9',
+    });
 
     inf.nodes.remove('n1');
     await c.idle();
     assert.equal(await backend.get(resourceKey(NODE, 'n1')), undefined);
     assert.equal(await backend.get(resourceKey(HEP, autoHepName('n1'))), undefined);
     assert.equal(await backend.get(wep1), undefined);
-    assert.ok(await backend.get(wep2), 'the other node\'s endpoint stays');
+    assert.ok(await backend.get(wep2), "the other node's endpoint stays");
     assert.equal((await ipam.lookupIp(n1pod.address)).state, 'free');
     assert.equal((await ipam.lookupIp(tunnel.address)).state, 'free');
     assert.equal((await ipam.lookupIp(borrowed.address)).state, 'allocated', 'the borrowed address stays');
@@ -265,7 +379,11 @@ describe('node controller', () => {
     await putNode(backend, 'lonely', {});
     const inf = informers();
     inf.nodes.markSynced();
-    const c = new NodeController(ctxFor(backend), inf.nodes, { syncLabels: true, autoHostEndpoints: false, reconcilerPeriodMs: 0 });
+    const c = new NodeController(ctxFor(backend), inf.nodes, {
+      syncLabels: true,
+      autoHostEndpoints: false,
+      reconcilerPeriodMs: 0,
+    });
     const ac = new AbortController();
     await c.start(ac.signal);
     await c.idle();
@@ -278,10 +396,19 @@ describe('node controller', () => {
 describe('informer (client-node ListWatch underneath)', () => {
   /** A fake API: list returns the objects at `rv`; watch hands its callbacks to the test. */
   function fakeApi() {
-    const watches: { params: Record<string, unknown>; cb: (p: string, o: unknown) => void; done: (e: unknown) => void }[] = [];
+    const watches: {
+      params: Record<string, unknown>;
+      cb: (p: string, o: unknown) => void;
+      done: (e: unknown) => void;
+    }[] = [];
     let lists = 0;
     let rv = '10';
-    let items: unknown[] = [{ metadata: { name: 'a', namespace: 'x', resourceVersion: '5', labels: { v: '1' } }, spec: { containers: [], nodeName: 'n' } }];
+    let items: unknown[] = [
+      {
+        metadata: { name: 'a', namespace: 'x', resourceVersion: '5', labels: { v: '1' } },
+        spec: { containers: [], nodeName: 'n' },
+      },
+    ];
     const informer = new KubeInformer({
       resource: KUBE_RESOURCES.pods,
       slim: slimFor('pods'),
@@ -313,7 +440,11 @@ describe('informer (client-node ListWatch underneath)', () => {
     await until(() => api.watches.length === 1);
     assert.equal(api.watches[0]!.params.resourceVersion, '10');
     assert.equal(api.watches[0]!.params.allowWatchBookmarks, true);
-    api.watches[0]!.cb('MODIFIED', { metadata: { name: 'a', namespace: 'x', resourceVersion: '11', labels: { v: '2' } }, spec: { containers: [] }, status: { podIP: '10.0.0.9', conditions: [1, 2] } });
+    api.watches[0]!.cb('MODIFIED', {
+      metadata: { name: 'a', namespace: 'x', resourceVersion: '11', labels: { v: '2' } },
+      spec: { containers: [] },
+      status: { podIP: '10.0.0.9', conditions: [1, 2] },
+    });
     api.watches[0]!.cb('BOOKMARK', { metadata: { resourceVersion: '15' } });
     assert.equal(api.informer.get('a', 'x')?.metadata.labels?.v, '2');
     assert.deepEqual(api.informer.get('a', 'x')?.status, { podIPs: [{ ip: '10.0.0.9' }] }, 'cached slim');
@@ -344,7 +475,16 @@ describe('leader election', () => {
     inf.namespaces.set({ metadata: { name: 'ns1', labels: { a: '1' } } });
     for (const i of Object.values(inf)) i.markSynced();
     const replicas = backends.map(
-      (backend, i) => new KubeControllers({ backend, informers: inf, logger, identity: `r${i}`, leaderTtlSeconds: 1, leaderRetryMs: 50, metrics: new ControllerMetrics(false) }),
+      (backend, i) =>
+        new KubeControllers({
+          backend,
+          informers: inf,
+          logger,
+          identity: `r${i}`,
+          leaderTtlSeconds: 1,
+          leaderRetryMs: 50,
+          metrics: new ControllerMetrics(false),
+        }),
     );
     for (const r of replicas) r.start();
     const until = async (f: () => boolean | Promise<boolean>) => {

@@ -18,12 +18,32 @@
  * - Releases are by handle and sequence number (ipam-gc.ts, node.ts), never by address alone.
  */
 export { KubeControllers, buildControllers, type KubeControllersOptions } from './manager.js';
-export { KubeInformer, slimFor, kubeListFn, type ControllerInformer, type SlimObject, type WatchLike, type PageListFn } from './informer.js';
+export {
+  KubeInformer,
+  slimFor,
+  kubeListFn,
+  type ControllerInformer,
+  type SlimObject,
+  type WatchLike,
+  type PageListFn,
+} from './informer.js';
 export { KUBE_RESOURCES, collectionPath, type KubeResourceDef, type KubeResourceName } from './kube-api.js';
-export { readPendingLeaks, IPAM_GC_PENDING_KEY, IpamGarbageCollector, type PendingLeak, type PendingLeaks } from './ipam-gc.js';
+export {
+  readPendingLeaks,
+  IPAM_GC_PENDING_KEY,
+  IpamGarbageCollector,
+  type PendingLeak,
+  type PendingLeaks,
+} from './ipam-gc.js';
 export { LEADER_KEY, LeaderElector } from './leader.js';
 export { ControllerMetrics, startHealthServer } from './metrics.js';
 export { MirrorController } from './mirror.js';
 export { NodeController, autoHepName, DEFAULT_ALLOW_PROFILE } from './node.js';
 export { FakeInformer } from './fake-informer.js';
-export { defaultKubeControllersConfiguration, loadConfig, resolveConfig, parseDurationMs, type ControllersConfig } from './config.js';
+export {
+  defaultKubeControllersConfiguration,
+  loadConfig,
+  resolveConfig,
+  parseDurationMs,
+  type ControllersConfig,
+} from './config.js';

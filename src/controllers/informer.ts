@@ -94,7 +94,12 @@ export class KubeInformer implements ControllerInformer {
         );
       },
     };
-    this.lw = new ListWatch<SlimObject>(collectionPath(options.resource), watch as unknown as Watch, () => this.listAll(), false);
+    this.lw = new ListWatch<SlimObject>(
+      collectionPath(options.resource),
+      watch as unknown as Watch,
+      () => this.listAll(),
+      false,
+    );
     this.lw.on('error', (err: unknown) => this.retry(err));
   }
 
@@ -103,7 +108,10 @@ export class KubeInformer implements ControllerInformer {
     let cont: string | undefined;
     let rv = '';
     do {
-      const page = await this.options.list({ limit: this.options.pageSize ?? 500, ...(cont ? { continue: cont } : {}) });
+      const page = await this.options.list({
+        limit: this.options.pageSize ?? 500,
+        ...(cont ? { continue: cont } : {}),
+      });
       for (const o of page.items) items.push(this.options.slim(o));
       rv = page.metadata?.resourceVersion ?? rv;
       cont = page.metadata?._continue ?? page.metadata?.continue ?? undefined;
@@ -127,7 +135,10 @@ export class KubeInformer implements ControllerInformer {
   private retry(err: unknown): void {
     if (this.stopped) return;
     this.failures++;
-    const delay = Math.min(this.options.backoffMaxMs ?? 30_000, (this.options.backoffBaseMs ?? 500) * 2 ** Math.min(this.failures - 1, 16));
+    const delay = Math.min(
+      this.options.backoffMaxMs ?? 30_000,
+      (this.options.backoffBaseMs ?? 500) * 2 ** Math.min(this.failures - 1, 16),
+    );
     this.options.onError?.(err, delay);
     clearTimeout(this.retryTimer);
     this.retryTimer = setTimeout(() => {
@@ -206,8 +217,17 @@ function slimPod(o: Obj): SlimObject {
   for (const c of Array.isArray(spec.containers) ? spec.containers : []) {
     if (!isObj(c)) continue;
     // Only named ports matter to policy (a rule's named port resolves per endpoint).
-    const ports = (Array.isArray(c.ports) ? c.ports : []).filter((p): p is Obj => isObj(p) && typeof p.name === 'string' && p.name !== '');
-    containers.push(ports.length > 0 ? { name: c.name, ports: ports.map((p) => ({ name: p.name, containerPort: p.containerPort, protocol: p.protocol ?? 'TCP' })) } : { name: c.name });
+    const ports = (Array.isArray(c.ports) ? c.ports : []).filter(
+      (p): p is Obj => isObj(p) && typeof p.name === 'string' && p.name !== '',
+    );
+    containers.push(
+      ports.length > 0
+        ? {
+            name: c.name,
+            ports: ports.map((p) => ({ name: p.name, containerPort: p.containerPort, protocol: p.protocol ?? 'TCP' })),
+          }
+        : { name: c.name },
+    );
   }
   const s: Obj = { containers };
   if (typeof spec.nodeName === 'string') s.nodeName = spec.nodeName;
@@ -222,7 +242,9 @@ function slimPod(o: Obj): SlimObject {
 
 function slimNode(o: Obj): SlimObject {
   const status = isObj(o.status) ? o.status : {};
-  const addresses = (Array.isArray(status.addresses) ? status.addresses : []).filter(isObj).map((a) => ({ type: a.type, address: a.address }));
+  const addresses = (Array.isArray(status.addresses) ? status.addresses : [])
+    .filter(isObj)
+    .map((a) => ({ type: a.type, address: a.address }));
   return { metadata: slimMeta(o), status: { addresses } };
 }
 

@@ -80,7 +80,8 @@ export interface GcPassResult {
   stale: number;
 }
 
-const idOf = (l: { address: string; handleId: string; sequenceNumber?: number }) => `${l.address}|${l.handleId}|${l.sequenceNumber ?? ''}`;
+const idOf = (l: { address: string; handleId: string; sequenceNumber?: number }) =>
+  `${l.address}|${l.handleId}|${l.sequenceNumber ?? ''}`;
 
 export class IpamGarbageCollector implements Controller {
   readonly name = 'ipam-gc';
@@ -133,7 +134,10 @@ export class IpamGarbageCollector implements Controller {
 
   /** One full pass (passes never overlap). */
   pass(): Promise<GcPassResult> {
-    const p = this.running.then(() => this.passOnce(), () => this.passOnce());
+    const p = this.running.then(
+      () => this.passOnce(),
+      () => this.passOnce(),
+    );
     this.running = p.catch(() => undefined);
     return p;
   }
@@ -144,7 +148,10 @@ export class IpamGarbageCollector implements Controller {
       for (const l of (await readPendingLeaks(backend)).leaks) this.pending.set(idOf(l), l);
       this.loaded = true;
     }
-    const [blocks, tesseraNodes] = await Promise.all([backend.list(ipamKeys.blocksPrefix), backend.list(kindPrefix(NODE_INFO))]);
+    const [blocks, tesseraNodes] = await Promise.all([
+      backend.list(ipamKeys.blocksPrefix),
+      backend.list(kindPrefix(NODE_INFO)),
+    ]);
     const nodeNames = new Set<string>();
     for (const kv of tesseraNodes.items) nodeNames.add(kv.key.slice(kv.key.lastIndexOf('/') + 1));
     const nowMs = clock.nowMs();
@@ -172,7 +179,11 @@ export class IpamGarbageCollector implements Controller {
         if (!this.isLeak(handleId, () => addressAt(o), attrs, nodeNames)) continue;
         const seq = b.sequenceNumberForAllocation[String(o)];
         const a = { address: addressAt(o), handleId, sequenceNumber: seq };
-        const base = { address: a.address, handleId: a.handleId, ...(a.sequenceNumber !== undefined ? { sequenceNumber: a.sequenceNumber } : {}) };
+        const base = {
+          address: a.address,
+          handleId: a.handleId,
+          ...(a.sequenceNumber !== undefined ? { sequenceNumber: a.sequenceNumber } : {}),
+        };
         const id = idOf(base);
         const prev = this.pending.get(id);
         if (!prev) metrics.leaksFound.inc();
@@ -191,7 +202,11 @@ export class IpamGarbageCollector implements Controller {
     let released = 0;
     let stale = 0;
     if (due.length > 0) {
-      const targets: ReleaseTarget[] = due.map((l) => ({ address: l.address, handleId: l.handleId, ...(l.sequenceNumber !== undefined ? { sequenceNumber: l.sequenceNumber } : {}) }));
+      const targets: ReleaseTarget[] = due.map((l) => ({
+        address: l.address,
+        handleId: l.handleId,
+        ...(l.sequenceNumber !== undefined ? { sequenceNumber: l.sequenceNumber } : {}),
+      }));
       const r = await this.ipam.releaseIps(targets);
       released = r.released.length;
       stale = r.stale.length;
@@ -200,7 +215,10 @@ export class IpamGarbageCollector implements Controller {
         seen.delete(idOf(l));
         await this.deleteEndpointOf(l);
       }
-      this.ctx.logger.info({ controller: this.name, released: r.released, stale: r.stale }, 'released leaked IPAM allocations');
+      this.ctx.logger.info(
+        { controller: this.name, released: r.released, stale: r.stale },
+        'released leaked IPAM allocations',
+      );
     }
     this.pending = seen;
     metrics.leaksPending.set(seen.size);
@@ -208,7 +226,12 @@ export class IpamGarbageCollector implements Controller {
     return { allocations, leaks: seen.size + due.length, released, stale };
   }
 
-  private isLeak(handleId: string, address: () => string, attrs: Record<string, string>, tesseraNodes: Set<string>): boolean {
+  private isLeak(
+    handleId: string,
+    address: () => string,
+    attrs: Record<string, string>,
+    tesseraNodes: Set<string>,
+  ): boolean {
     const tunnel = TUNNEL_HANDLE.exec(handleId);
     if (tunnel) return !tesseraNodes.has(tunnel[1]!) && this.nodes.get(tunnel[1]!) === undefined;
     // Only Kubernetes pods are judged; a plain CNI workload has no pod to look for.

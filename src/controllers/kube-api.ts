@@ -17,7 +17,12 @@ export interface KubeResourceDef {
   readonly verbs: readonly KubeVerb[];
 }
 
-const def = (group: KubeResourceDef['group'], resource: KubeResourceDef['resource'], kind: KubeResourceDef['kind'], namespaced: boolean): KubeResourceDef => ({
+const def = (
+  group: KubeResourceDef['group'],
+  resource: KubeResourceDef['resource'],
+  kind: KubeResourceDef['kind'],
+  namespaced: boolean,
+): KubeResourceDef => ({
   group,
   version: 'v1',
   resource,

@@ -52,7 +52,9 @@ export class LeaderElector {
       while (!term.signal.aborted) {
         await sleep(retryMs, term.signal).catch(() => undefined);
         if (term.signal.aborted) break;
-        const h = await this.holder().catch((err: unknown) => (isTesseraError(err, 'unavailable') ? this.options.identity : undefined));
+        const h = await this.holder().catch((err: unknown) =>
+          isTesseraError(err, 'unavailable') ? this.options.identity : undefined,
+        );
         if (h !== this.options.identity) term.abort();
       }
       this.leaderFlag = false;

@@ -13,20 +13,39 @@ import { Command } from 'commander';
 import pino from 'pino';
 import { openBackend } from '../datastore/index.js';
 import { describeError } from '../lib/errors.js';
-import { KubeInformer, describeWatchError, kubeListFn, slimFor, type ControllerInformer, type WatchLike } from './informer.js';
+import {
+  KubeInformer,
+  describeWatchError,
+  kubeListFn,
+  slimFor,
+  type ControllerInformer,
+  type WatchLike,
+} from './informer.js';
 import { KUBE_RESOURCES, type KubeResourceName } from './kube-api.js';
 import { KubeControllers } from './manager.js';
 import { ControllerMetrics, startHealthServer } from './metrics.js';
 
 const program = new Command('tessera-kube-controllers')
   .description('Tessera kube-controllers: Kubernetes API → Tessera datastore, node cleanup, IPAM garbage collection')
-  .option('--etcd-endpoints <urls>', 'comma-separated etcd endpoints', process.env.TESSERA_ETCD_ENDPOINTS ?? process.env.ETCD_ENDPOINTS)
+  .option(
+    '--etcd-endpoints <urls>',
+    'comma-separated etcd endpoints',
+    process.env.TESSERA_ETCD_ENDPOINTS ?? process.env.ETCD_ENDPOINTS,
+  )
   .option('--etcd-ca-file <path>', 'etcd CA certificate', process.env.TESSERA_ETCD_CA_FILE)
   .option('--etcd-cert-file <path>', 'etcd client certificate', process.env.TESSERA_ETCD_CERT_FILE)
   .option('--etcd-key-file <path>', 'etcd client key', process.env.TESSERA_ETCD_KEY_FILE)
   .option('--kubeconfig <file>', 'kubeconfig (default: KUBECONFIG, then in-cluster)', process.env.KUBECONFIG)
-  .option('--health-listen <addr>', 'host:port for /liveness /readiness /metrics /status', process.env.TESSERA_HEALTH_LISTEN ?? '0.0.0.0:9094')
-  .option('--identity <name>', 'this replica\'s name in the leader lease', process.env.POD_NAME ?? `${hostname()}-${process.pid}`)
+  .option(
+    '--health-listen <addr>',
+    'host:port for /liveness /readiness /metrics /status',
+    process.env.TESSERA_HEALTH_LISTEN ?? '0.0.0.0:9094',
+  )
+  .option(
+    '--identity <name>',
+    "this replica's name in the leader lease",
+    process.env.POD_NAME ?? `${hostname()}-${process.pid}`,
+  )
   .option('--log-level <level>', 'trace|debug|info|warn|error', process.env.TESSERA_LOG_LEVEL ?? 'info')
   .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
 
@@ -56,7 +75,10 @@ async function main(): Promise<void> {
   if (o.kubeconfig) kc.loadFromFile(o.kubeconfig);
   else kc.loadFromCluster();
   const backend = openBackend({
-    endpoints: o.etcdEndpoints.split(',').map((s) => s.trim()).filter(Boolean),
+    endpoints: o.etcdEndpoints
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
     ...(o.etcdCaFile || o.etcdCertFile || o.etcdKeyFile
       ? {
           tls: {

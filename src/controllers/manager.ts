@@ -29,16 +29,29 @@ export interface KubeControllersOptions {
   gcIntervalMs?: number;
 }
 
-export function buildControllers(ctx: ControllerContext, informers: Record<KubeResourceName, ControllerInformer>, config: ControllersConfig, gcIntervalMs?: number): Controller[] {
+export function buildControllers(
+  ctx: ControllerContext,
+  informers: Record<KubeResourceName, ControllerInformer>,
+  config: ControllersConfig,
+  gcIntervalMs?: number,
+): Controller[] {
   const out: Controller[] = [];
   if (config.namespace) out.push(new MirrorController('namespace', ctx, informers.namespaces, config.namespace));
-  if (config.serviceAccount) out.push(new MirrorController('serviceaccount', ctx, informers.serviceaccounts, config.serviceAccount));
-  if (config.workloadEndpoint) out.push(new MirrorController('workloadendpoint', ctx, informers.pods, config.workloadEndpoint));
+  if (config.serviceAccount)
+    out.push(new MirrorController('serviceaccount', ctx, informers.serviceaccounts, config.serviceAccount));
+  if (config.workloadEndpoint)
+    out.push(new MirrorController('workloadendpoint', ctx, informers.pods, config.workloadEndpoint));
   if (config.policy) out.push(new MirrorController('policy', ctx, informers.networkpolicies, config.policy));
   if (config.node) {
     out.push(new NodeController(ctx, informers.nodes, config.node));
-    const interval = gcIntervalMs ?? Math.max(1000, Math.min(config.node.reconcilerPeriodMs, config.node.leakGracePeriodMs / 3));
-    out.push(new IpamGarbageCollector(ctx, informers.pods, informers.nodes, { leakGracePeriodMs: config.node.leakGracePeriodMs, intervalMs: interval }));
+    const interval =
+      gcIntervalMs ?? Math.max(1000, Math.min(config.node.reconcilerPeriodMs, config.node.leakGracePeriodMs / 3));
+    out.push(
+      new IpamGarbageCollector(ctx, informers.pods, informers.nodes, {
+        leakGracePeriodMs: config.node.leakGracePeriodMs,
+        intervalMs: interval,
+      }),
+    );
   }
   return out;
 }
@@ -55,7 +68,12 @@ export class KubeControllers implements HealthSource {
 
   constructor(private readonly options: KubeControllersOptions) {
     this.metrics = options.metrics ?? new ControllerMetrics();
-    this.ctx = { backend: options.backend, metrics: this.metrics, logger: options.logger, clock: options.clock ?? systemClock };
+    this.ctx = {
+      backend: options.backend,
+      metrics: this.metrics,
+      logger: options.logger,
+      clock: options.clock ?? systemClock,
+    };
     this.elector = new LeaderElector(options.backend, {
       identity: options.identity,
       ...(options.leaderTtlSeconds !== undefined ? { ttlSeconds: options.leaderTtlSeconds } : {}),
@@ -110,7 +128,8 @@ export class KubeControllers implements HealthSource {
         this.controllers = buildControllers(this.ctx, this.options.informers, config, this.options.gcIntervalMs);
         for (const c of this.controllers) {
           c.start(term.signal).catch((err: unknown) => {
-            if (!term.signal.aborted) logger.error({ controller: c.name, err: describeError(err) }, 'controller failed to start');
+            if (!term.signal.aborted)
+              logger.error({ controller: c.name, err: describeError(err) }, 'controller failed to start');
           });
         }
         await this.configChanged(revision + 1, term.signal);
@@ -158,7 +177,10 @@ export class KubeControllers implements HealthSource {
       identity: this.options.identity,
       leader: this.isLeader,
       controllers: this.controllers.map((c) => ({ name: c.name, synced: c.synced, queueDepth: c.queueDepth })),
-      informers: Object.values(this.options.informers).map((i) => ({ resource: i.resource.resource, synced: i.synced })),
+      informers: Object.values(this.options.informers).map((i) => ({
+        resource: i.resource.resource,
+        synced: i.synced,
+      })),
       ...(this.lastError ? { error: this.lastError } : {}),
     };
   }

@@ -16,8 +16,12 @@ const docs = parseAllDocuments(readFileSync(path, 'utf8')).map((d) => d.toJSON()
 
 async function validateDoc(doc: Doc): Promise<void> {
   const [group, version] = doc.apiVersion.includes('/') ? doc.apiVersion.split('/') : ['', doc.apiVersion];
-  const mod = (await import(`kubernetes-models/${group ? `${group}/` : ''}${version}/${doc.kind}`)) as Record<string, new (d: unknown) => { validate(): void }>;
-  const Model = mod[doc.kind] ?? (mod.default as unknown as Record<string, new (d: unknown) => { validate(): void }>)?.[doc.kind];
+  const mod = (await import(`kubernetes-models/${group ? `${group}/` : ''}${version}/${doc.kind}`)) as Record<
+    string,
+    new (d: unknown) => { validate(): void }
+  >;
+  const Model =
+    mod[doc.kind] ?? (mod.default as unknown as Record<string, new (d: unknown) => { validate(): void }>)?.[doc.kind];
   assert.ok(Model, `no schema for ${doc.apiVersion} ${doc.kind}`);
   new Model(doc).validate();
 }
@@ -27,11 +31,14 @@ describe('deploy/kubernetes/tessera.yaml', () => {
     assert.ok(docs.length >= 9);
     for (const d of docs) await validateDoc(d);
     const kinds = docs.map((d) => d.kind);
-    for (const k of ['DaemonSet', 'Deployment', 'ConfigMap', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding']) assert.ok(kinds.includes(k), k);
+    for (const k of ['DaemonSet', 'Deployment', 'ConfigMap', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding'])
+      assert.ok(kinds.includes(k), k);
   });
 
   it('the schema check is real: a broken document fails', async () => {
-    const ds = structuredClone(docs.find((d) => d.kind === 'DaemonSet')!) as Doc & { spec: { template: { spec: { containers: { name: unknown }[] } } } };
+    const ds = structuredClone(docs.find((d) => d.kind === 'DaemonSet')!) as Doc & {
+      spec: { template: { spec: { containers: { name: unknown }[] } } };
+    };
     ds.spec.template.spec.containers[0]!.name = 42;
     await assert.rejects(validateDoc(ds), /name must be string/);
   });
@@ -41,18 +48,29 @@ describe('deploy/kubernetes/tessera.yaml', () => {
       rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[];
     };
     const granted = new Set<string>();
-    for (const r of role.rules) for (const g of r.apiGroups) for (const res of r.resources) for (const v of r.verbs) granted.add(`${g}|${res}|${v}`);
+    for (const r of role.rules)
+      for (const g of r.apiGroups)
+        for (const res of r.resources) for (const v of r.verbs) granted.add(`${g}|${res}|${v}`);
     const used = new Set<string>();
     for (const d of Object.values(KUBE_RESOURCES)) for (const v of d.verbs) used.add(`${d.group}|${d.resource}|${v}`);
     assert.deepEqual([...granted].sort(), [...used].sort());
-    const binding = docs.find((d) => d.kind === 'ClusterRoleBinding' && d.metadata.name === 'tessera-kube-controllers') as Doc & { subjects: { name: string }[]; roleRef: { name: string } };
+    const binding = docs.find(
+      (d) => d.kind === 'ClusterRoleBinding' && d.metadata.name === 'tessera-kube-controllers',
+    ) as Doc & { subjects: { name: string }[]; roleRef: { name: string } };
     assert.equal(binding.roleRef.name, 'tessera-kube-controllers');
-    const deploy = docs.find((d) => d.kind === 'Deployment') as Doc & { spec: { template: { spec: { serviceAccountName: string } } } };
-    assert.deepEqual(binding.subjects.map((s) => s.name), [deploy.spec.template.spec.serviceAccountName]);
+    const deploy = docs.find((d) => d.kind === 'Deployment') as Doc & {
+      spec: { template: { spec: { serviceAccountName: string } } };
+    };
+    assert.deepEqual(
+      binding.subjects.map((s) => s.name),
+      [deploy.spec.template.spec.serviceAccountName],
+    );
   });
 
   it('the DaemonSet installs both plugins and the CNI config (install-cni), from the ConfigMap', () => {
-    const ds = docs.find((d) => d.kind === 'DaemonSet') as Doc & { spec: { template: { spec: { initContainers: { args: string[]; env: { name: string }[] }[] } } } };
+    const ds = docs.find((d) => d.kind === 'DaemonSet') as Doc & {
+      spec: { template: { spec: { initContainers: { args: string[]; env: { name: string }[] }[] } } };
+    };
     const init = ds.spec.template.spec.initContainers[0]!;
     const script = init.args.join('\n');
     assert.match(script, /tessera-cni tessera-ipam/);
@@ -60,7 +78,9 @@ describe('deploy/kubernetes/tessera.yaml', () => {
     assert.deepEqual(init.env.map((e) => e.name).sort(), ['CNI_MTU', 'CNI_NETWORK_CONFIG', 'ETCD_ENDPOINTS']);
     const cm = docs.find((d) => d.kind === 'ConfigMap') as Doc & { data: Record<string, string> };
     assert.ok(cm.data.etcd_endpoints && cm.data.pool_cidr);
-    const conf = JSON.parse(cm.data.cni_network_config!.replace('__CNI_MTU__', '1450')) as { plugins: { type: string; ipam?: { type: string } }[] };
+    const conf = JSON.parse(cm.data.cni_network_config!.replace('__CNI_MTU__', '1450')) as {
+      plugins: { type: string; ipam?: { type: string } }[];
+    };
     assert.equal(conf.plugins[0]!.type, 'tessera-cni');
     assert.equal(conf.plugins[0]!.ipam?.type, 'tessera-ipam');
   });

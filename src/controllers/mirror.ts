@@ -18,7 +18,15 @@
  *   this controller or the others.
  */
 import { createHash } from 'node:crypto';
-import { CALICO_API_VERSION, K8S_CORE_API_VERSION, kindFor, validateResource, wepName, type KindInfo, type Resource } from '../api/index.js';
+import {
+  CALICO_API_VERSION,
+  K8S_CORE_API_VERSION,
+  kindFor,
+  validateResource,
+  wepName,
+  type KindInfo,
+  type Resource,
+} from '../api/index.js';
 import { encodeResource, kindPrefix, parseResourceKey, resourceKey } from '../datastore/index.js';
 import { describeError, isTesseraError, validationError } from '../lib/errors.js';
 import { KeyedQueue } from './queue.js';
@@ -41,16 +49,26 @@ const POD = kindFor(K8S_CORE_API_VERSION, 'Pod')!;
 const K8S_POLICY = kindFor('networking.k8s.io/v1', 'NetworkPolicy')!;
 export const WEP_INFO = kindFor(CALICO_API_VERSION, 'WorkloadEndpoint')!;
 
-const labelsOf = (o: SlimObject) => (o.metadata.labels && Object.keys(o.metadata.labels).length > 0 ? { labels: { ...o.metadata.labels } } : {});
+const labelsOf = (o: SlimObject) =>
+  o.metadata.labels && Object.keys(o.metadata.labels).length > 0 ? { labels: { ...o.metadata.labels } } : {};
 
 export const MIRROR_RULES: Record<MirrorName, MirrorRule> = {
   namespace: {
     target: NAMESPACE,
-    toResource: (o) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: o.metadata.name, ...labelsOf(o) }, spec: {} }),
+    toResource: (o) => ({
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: o.metadata.name, ...labelsOf(o) },
+      spec: {},
+    }),
   },
   serviceaccount: {
     target: SERVICE_ACCOUNT,
-    toResource: (o) => ({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: o.metadata.name, namespace: o.metadata.namespace ?? 'default', ...labelsOf(o) } }),
+    toResource: (o) => ({
+      apiVersion: 'v1',
+      kind: 'ServiceAccount',
+      metadata: { name: o.metadata.name, namespace: o.metadata.namespace ?? 'default', ...labelsOf(o) },
+    }),
   },
   workloadendpoint: {
     target: POD,
@@ -60,8 +78,14 @@ export const MIRROR_RULES: Record<MirrorName, MirrorRule> = {
       if (spec.hostNetwork === true) return undefined;
       const s: Record<string, unknown> = { containers: spec.containers ?? [] };
       if (typeof spec.nodeName === 'string') s.nodeName = spec.nodeName;
-      s.serviceAccountName = typeof spec.serviceAccountName === 'string' && spec.serviceAccountName ? spec.serviceAccountName : 'default';
-      return { apiVersion: 'v1', kind: 'Pod', metadata: { name: o.metadata.name, namespace: o.metadata.namespace ?? 'default', ...labelsOf(o) }, spec: s };
+      s.serviceAccountName =
+        typeof spec.serviceAccountName === 'string' && spec.serviceAccountName ? spec.serviceAccountName : 'default';
+      return {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: o.metadata.name, namespace: o.metadata.namespace ?? 'default', ...labelsOf(o) },
+        spec: s,
+      };
     },
     after: syncWorkloadEndpoint,
   },
@@ -75,7 +99,8 @@ export const MIRROR_RULES: Record<MirrorName, MirrorRule> = {
         spec: o.spec ?? {},
       };
       const problems = validateResource(r);
-      if (problems.length > 0) throw validationError(`cannot mirror NetworkPolicy "${r.metadata.namespace}/${r.metadata.name}"`, problems);
+      if (problems.length > 0)
+        throw validationError(`cannot mirror NetworkPolicy "${r.metadata.namespace}/${r.metadata.name}"`, problems);
       return r;
     },
   },
@@ -146,7 +171,9 @@ export class MirrorController implements Controller {
     const period = this.options.reconcilerPeriodMs;
     if (period > 0) {
       this.timer = setInterval(() => {
-        this.resync().catch((err: unknown) => this.ctx.logger.warn({ controller: this.name, err: describeError(err) }, 'periodic reconcile failed'));
+        this.resync().catch((err: unknown) =>
+          this.ctx.logger.warn({ controller: this.name, err: describeError(err) }, 'periodic reconcile failed'),
+        );
       }, period);
       this.timer.unref?.();
     }
@@ -181,7 +208,11 @@ export class MirrorController implements Controller {
   private async sync(key: string): Promise<void> {
     const { name, namespace } = splitKey(key);
     const obj = this.informer.get(name, namespace);
-    const dsKey = resourceKey(this.rule.target, name, this.rule.target.namespaced ? (namespace ?? 'default') : undefined);
+    const dsKey = resourceKey(
+      this.rule.target,
+      name,
+      this.rule.target.namespaced ? (namespace ?? 'default') : undefined,
+    );
     let desired: Resource | undefined;
     try {
       desired = obj ? this.rule.toResource(obj) : undefined;
@@ -192,7 +223,10 @@ export class MirrorController implements Controller {
       if (this.rejected.get(key) !== describeError(err)) {
         this.rejected.set(key, describeError(err));
         this.ctx.metrics.invalid.inc({ controller: this.name, kind: this.informer.resource.kind });
-        this.ctx.logger.error({ controller: this.name, key, err: describeError(err) }, 'rejected by Tessera\'s validator; not mirrored');
+        this.ctx.logger.error(
+          { controller: this.name, key, err: describeError(err) },
+          "rejected by Tessera's validator; not mirrored",
+        );
       }
       return;
     }
@@ -232,16 +266,31 @@ async function syncWorkloadEndpoint(ctx: ControllerContext, pod: SlimObject | un
   if (!kv) return;
   const wep = JSON.parse(kv.value) as Resource;
   const spec = (wep.spec ?? {}) as Record<string, unknown>;
-  const sa = typeof pod.spec?.serviceAccountName === 'string' && pod.spec.serviceAccountName ? pod.spec.serviceAccountName : 'default';
-  const own = Object.fromEntries(Object.entries(wep.metadata.labels ?? {}).filter(([k]) => k.startsWith('projectcalico.org/')));
+  const sa =
+    typeof pod.spec?.serviceAccountName === 'string' && pod.spec.serviceAccountName
+      ? pod.spec.serviceAccountName
+      : 'default';
+  const own = Object.fromEntries(
+    Object.entries(wep.metadata.labels ?? {}).filter(([k]) => k.startsWith('projectcalico.org/')),
+  );
   const ports: { name: string; protocol: string; port: number }[] = [];
-  for (const c of (pod.spec?.containers ?? []) as { ports?: { name: string; containerPort: number; protocol?: string }[] }[]) {
+  for (const c of (pod.spec?.containers ?? []) as {
+    ports?: { name: string; containerPort: number; protocol?: string }[];
+  }[]) {
     for (const p of c.ports ?? []) ports.push({ name: p.name, protocol: p.protocol ?? 'TCP', port: p.containerPort });
   }
   const next: Resource = {
     ...wep,
-    metadata: { ...wep.metadata, labels: { ...(pod.metadata.labels ?? {}), ...own, 'projectcalico.org/serviceaccount': sa } },
-    spec: { ...spec, serviceAccountName: sa, profiles: [`kns.${ns}`, `ksa.${ns}.${sa}`], ...(ports.length > 0 ? { ports } : {}) },
+    metadata: {
+      ...wep.metadata,
+      labels: { ...(pod.metadata.labels ?? {}), ...own, 'projectcalico.org/serviceaccount': sa },
+    },
+    spec: {
+      ...spec,
+      serviceAccountName: sa,
+      profiles: [`kns.${ns}`, `ksa.${ns}.${sa}`],
+      ...(ports.length > 0 ? { ports } : {}),
+    },
   };
   if (ports.length === 0) delete (next.spec as Record<string, unknown>).ports;
   const value = encodeResource(next);

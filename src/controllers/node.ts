@@ -68,7 +68,10 @@ export class NodeController implements Controller {
       onDepth: (d) => ctx.metrics.queueDepth.set({ controller: this.name }, d),
       onError: (key, err, attempt) => {
         ctx.metrics.errors.inc({ controller: this.name });
-        ctx.logger.warn({ controller: this.name, key, attempt, err: describeError(err) }, 'node sync failed; will retry');
+        ctx.logger.warn(
+          { controller: this.name, key, attempt, err: describeError(err) },
+          'node sync failed; will retry',
+        );
       },
     });
   }
@@ -167,7 +170,8 @@ export class NodeController implements Controller {
   private desiredNode(node: Resource, k8s: SlimObject): Resource {
     const spec = { ...((node.spec ?? {}) as Obj) };
     const refs = Array.isArray(spec.orchRefs) ? (spec.orchRefs as Obj[]) : [];
-    if (!refs.some((r) => r.orchestrator === 'k8s')) spec.orchRefs = [...refs, { nodeName: k8s.metadata.name, orchestrator: 'k8s' }];
+    if (!refs.some((r) => r.orchestrator === 'k8s'))
+      spec.orchRefs = [...refs, { nodeName: k8s.metadata.name, orchestrator: 'k8s' }];
     const metadata = { ...node.metadata };
     if (this.options.syncLabels) {
       const kube = k8s.metadata.labels ?? {};
@@ -190,10 +194,17 @@ export class NodeController implements Controller {
     const spec = (node.spec ?? {}) as Obj;
     const ips = new Set<string>();
     const bgp = (spec.bgp ?? {}) as Obj;
-    for (const v of [bgp.ipv4Address, bgp.ipv6Address, spec.ipv4VXLANTunnelAddr, spec.ipv6VXLANTunnelAddr, spec.ipv4IPIPTunnelAddr]) {
+    for (const v of [
+      bgp.ipv4Address,
+      bgp.ipv6Address,
+      spec.ipv4VXLANTunnelAddr,
+      spec.ipv6VXLANTunnelAddr,
+      spec.ipv4IPIPTunnelAddr,
+    ]) {
       if (typeof v === 'string' && v !== '') ips.add(stripLen(v));
     }
-    for (const a of Array.isArray(spec.addresses) ? (spec.addresses as Obj[]) : []) if (typeof a.address === 'string') ips.add(stripLen(a.address));
+    for (const a of Array.isArray(spec.addresses) ? (spec.addresses as Obj[]) : [])
+      if (typeof a.address === 'string') ips.add(stripLen(a.address));
     for (const a of (k8s.status?.addresses ?? []) as Obj[]) {
       if ((a.type === 'InternalIP' || a.type === 'ExternalIP') && typeof a.address === 'string') ips.add(a.address);
     }
@@ -250,7 +261,9 @@ export class NodeController implements Controller {
     //    sequence number.
     const blocks = await backend.list(ipamKeys.blocksPrefix);
     const targets: ReleaseTarget[] = [];
-    const tunnel = new RegExp(`^(?:ipip|vxlan|vxlan-v6|wireguard|wireguard-v6)-tunnel-addr-${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
+    const tunnel = new RegExp(
+      `^(?:ipip|vxlan|vxlan-v6|wireguard|wireguard-v6)-tunnel-addr-${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`,
+    );
     for (const kv of blocks.items) {
       let b: AllocationBlock;
       try {
@@ -261,7 +274,11 @@ export class NodeController implements Controller {
       for (const a of allocationsOf(b)) {
         if (a.handleId === null) continue;
         if (a.secondary?.node !== name && !tunnel.test(a.handleId)) continue;
-        targets.push({ address: a.address, handleId: a.handleId, ...(a.sequenceNumber !== undefined ? { sequenceNumber: a.sequenceNumber } : {}) });
+        targets.push({
+          address: a.address,
+          handleId: a.handleId,
+          ...(a.sequenceNumber !== undefined ? { sequenceNumber: a.sequenceNumber } : {}),
+        });
       }
     }
     const released = targets.length > 0 ? await this.ipam.releaseIps(targets) : { released: [] };
@@ -271,6 +288,9 @@ export class NodeController implements Controller {
     await this.deleteIfPresent(resourceKey(HEP, autoHepName(name)));
     await this.deleteIfPresent(resourceKey(NODE, name));
     this.seen.delete(name);
-    logger.info({ controller: this.name, node: name, endpoints, released: released.released.length }, 'cleaned up after deleted Kubernetes node');
+    logger.info(
+      { controller: this.name, node: name, endpoints, released: released.released.length },
+      'cleaned up after deleted Kubernetes node',
+    );
   }
 }

@@ -21,8 +21,7 @@ export interface ListResult {
 }
 
 export type WatchEvent =
-  | { type: 'put'; kv: KV; prev?: KV }
-  | { type: 'delete'; key: string; revision: number; prev?: KV };
+  { type: 'put'; kv: KV; prev?: KV } | { type: 'delete'; key: string; revision: number; prev?: KV };
 
 export interface WatchOptions {
   /** First revision to deliver (inclusive). Omit to start after the current revision. */

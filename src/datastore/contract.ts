@@ -23,13 +23,18 @@ function revOf(e: WatchEvent): number {
 }
 
 /** Reads `stream` until an event at `untilRevision` (or later) arrived; fails after `timeoutMs`. */
-export async function collectEvents(stream: WatchStream, untilRevision: number, timeoutMs = 5000): Promise<WatchEvent[]> {
+export async function collectEvents(
+  stream: WatchStream,
+  untilRevision: number,
+  timeoutMs = 5000,
+): Promise<WatchEvent[]> {
   const out: WatchEvent[] = [];
   const it = stream[Symbol.asyncIterator]();
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(
-      () => reject(new Error(`watch gave ${out.length} events, none at revision ${untilRevision} within ${timeoutMs} ms`)),
+      () =>
+        reject(new Error(`watch gave ${out.length} events, none at revision ${untilRevision} within ${timeoutMs} ms`)),
       timeoutMs,
     );
   });
@@ -208,7 +213,7 @@ export function runBackendContract(name: string, makeBackend: BackendFactory, op
         const key = `${p}k${i % 7}`;
         if (i % 5 === 4) {
           const prev = await b.delete(key);
-          if (prev) expected.push({ type: 'delete', key, revision: (await b.revision()) });
+          if (prev) expected.push({ type: 'delete', key, revision: await b.revision() });
         } else {
           const kv = await b.put(key, `v${i}`);
           expected.push({ type: 'put', key, value: kv.value, revision: kv.revision });
@@ -291,11 +296,14 @@ export function runBackendContract(name: string, makeBackend: BackendFactory, op
         }
         const deadline = Date.now() + leaseGoneWithinMs;
         while ((await reader.get(`${p}status`)) !== undefined) {
-          assert.ok(Date.now() < deadline, `leased key still present ${leaseGoneWithinMs / 1000} s after its writer closed`);
+          assert.ok(
+            Date.now() < deadline,
+            `leased key still present ${leaseGoneWithinMs / 1000} s after its writer closed`,
+          );
           await new Promise((r) => setTimeout(r, 100));
         }
         assert.equal((await reader.get(`${p}plain`))?.value, 'stays');
-        const events = await collectEvents(stream, (await reader.revision()));
+        const events = await collectEvents(stream, await reader.revision());
         const del = events.find((e) => e.type === 'delete');
         assert.equal(del && keyOf(del), `${p}status`);
         assert.ok(del && revOf(del) > leased.revision);

@@ -16,7 +16,12 @@
  */
 export type { Backend, KV, ListResult, TxnOp, WatchEvent, WatchOptions, WatchStream, WriteOptions } from './backend.js';
 export * from './keys.js';
-export { MemoryBackend, MemoryStore, type MemoryBackendOptions, type MemoryStoreOptions } from './memory/memory-backend.js';
+export {
+  MemoryBackend,
+  MemoryStore,
+  type MemoryBackendOptions,
+  type MemoryStoreOptions,
+} from './memory/memory-backend.js';
 export { EtcdBackend, type EtcdBackendOptions, type EtcdTlsOptions } from './etcd/etcd-backend.js';
 export { EtcdHttpBackend, type EtcdHttpBackendOptions } from './etcd/http-backend.js';
 export { openBackend, type EtcdConfig } from './open-backend.js';

@@ -53,7 +53,10 @@ test('update is CAS on resourceVersion and keeps uid / creationTimestamp', async
   assert.equal(v3.metadata.uid, v1.metadata.uid);
   assert.equal(v3.metadata.creationTimestamp, v1.metadata.creationTimestamp);
   await assert.rejects(store.update(pool('nope', '10.0.0.0/8')), code('not-found'));
-  await assert.rejects(store.update({ ...v1, metadata: { ...v1.metadata, resourceVersion: 'abc' } }), code('validation'));
+  await assert.rejects(
+    store.update({ ...v1, metadata: { ...v1.metadata, resourceVersion: 'abc' } }),
+    code('validation'),
+  );
 });
 
 test('apply creates then updates; delete is idempotent and CAS-able', async () => {
@@ -81,7 +84,10 @@ test('namespaced kinds: default namespace, list per namespace and across', async
   assert.equal(d.metadata.namespace, 'default');
   await store.create(wep('prod', 'w1'));
   await store.create(wep('prod', 'w2'));
-  assert.deepEqual((await store.list(WEP, 'prod')).map((r) => r.metadata.name), ['w1', 'w2']);
+  assert.deepEqual(
+    (await store.list(WEP, 'prod')).map((r) => r.metadata.name),
+    ['w1', 'w2'],
+  );
   assert.equal((await store.list(WEP)).length, 3);
   assert.equal((await store.get(WEP, 'w0', 'default'))?.metadata.uid, d.metadata.uid);
 });
@@ -96,7 +102,10 @@ test('applyBatch is one transaction: all or nothing', async () => {
     { op: 'create', resource: pool('b', '10.3.0.0/16') },
   ]);
   assert.equal(res.revision, before + 1, 'one revision for the whole batch');
-  assert.deepEqual(res.results.map((r) => r?.metadata.resourceVersion), Array(3).fill(String(res.revision)));
+  assert.deepEqual(
+    res.results.map((r) => r?.metadata.resourceVersion),
+    Array(3).fill(String(res.revision)),
+  );
   assert.equal(res.results[1]?.metadata.uid, existing.metadata.uid);
   // A failing member (create of an existing name) writes nothing.
   await assert.rejects(

@@ -196,16 +196,23 @@ export class ResourceStore {
     const what = describe(info, name, namespace);
     let expected: number | undefined;
     if (resourceVersion !== undefined) {
-      expected = parseVersion({ apiVersion: info.apiVersion, kind: info.kind, metadata: { name, resourceVersion } }, `cannot delete ${what}`);
+      expected = parseVersion(
+        { apiVersion: info.apiVersion, kind: info.kind, metadata: { name, resourceVersion } },
+        `cannot delete ${what}`,
+      );
     }
     try {
       const kv = await this.backend.delete(resourceKey(info, name, namespace), expected, signal);
       return kv ? decodeResource(kv) : undefined;
     } catch (err) {
       if (isTesseraError(err, 'conflict')) {
-        throw new TesseraError('conflict', `cannot delete ${what} at resourceVersion "${resourceVersion}": it was modified`, {
-          cause: err,
-        });
+        throw new TesseraError(
+          'conflict',
+          `cannot delete ${what} at resourceVersion "${resourceVersion}": it was modified`,
+          {
+            cause: err,
+          },
+        );
       }
       throw err;
     }
@@ -257,7 +264,11 @@ export class ResourceStore {
         if (o.resourceVersion !== undefined) {
           callerPinned = true;
           const expectedRevision = parseVersion(
-            { apiVersion: o.info.apiVersion, kind: o.info.kind, metadata: { name: o.name, resourceVersion: o.resourceVersion } },
+            {
+              apiVersion: o.info.apiVersion,
+              kind: o.info.kind,
+              metadata: { name: o.name, resourceVersion: o.resourceVersion },
+            },
             `cannot delete ${describe(o.info, o.name, o.namespace)}`,
           );
           txn.push({ op: 'delete', key, expectedRevision });
@@ -273,7 +284,11 @@ export class ResourceStore {
       const cur = currents[i];
       if (o.op === 'create' || (o.op === 'apply' && !cur && r.metadata.resourceVersion === undefined)) {
         const fresh = this.withCreateMeta(r, info);
-        txn.push({ op: 'create', key: resourceKey(info, r.metadata.name, fresh.metadata.namespace), value: encodeResource(fresh) });
+        txn.push({
+          op: 'create',
+          key: resourceKey(info, r.metadata.name, fresh.metadata.namespace),
+          value: encodeResource(fresh),
+        });
         written.push(fresh);
         if (o.op === 'create') callerPinned = true;
         return;

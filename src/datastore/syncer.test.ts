@@ -48,7 +48,12 @@ test('syncer: lists, reports in-sync, then streams changes in order', async () =
   s.start();
   await s.waitFor('in-sync');
   assert.deepEqual(r.statuses, ['wait', 'in-sync']);
-  assert.deepEqual(strip(r.updates).map((u) => u.key).sort(), ['/a/1', '/b/1']);
+  assert.deepEqual(
+    strip(r.updates)
+      .map((u) => u.key)
+      .sort(),
+    ['/a/1', '/b/1'],
+  );
   const start = await b.revision();
   await b.put('/a/2', 'two');
   await b.delete('/a/1');

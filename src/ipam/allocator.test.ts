@@ -13,7 +13,14 @@ const TS = '2024-01-01T00:00:00.000Z';
 const fastRetry = { backoffBaseMs: 0.2, backoffMaxMs: 4 };
 
 function req(host: string, handle: string, over: Partial<AutoAssignArgs> = {}): AutoAssignArgs {
-  return { num4: 1, num6: 0, handleId: handle, hostname: host, attrs: { node: host, namespace: 'default', pod: handle, timestamp: TS }, ...over };
+  return {
+    num4: 1,
+    num6: 0,
+    handleId: handle,
+    hostname: host,
+    attrs: { node: host, namespace: 'default', pod: handle, timestamp: TS },
+    ...over,
+  };
 }
 
 async function setup(pools: [string, Parameters<typeof putPool>[2]][] = [['default-ipv4', { cidr: '10.244.0.0/16' }]]) {
@@ -70,7 +77,10 @@ describe('IpamClient.autoAssign', () => {
     await putPool(mem, 'p', { cidr: '10.50.0.0/20' });
     const faulty = new FaultyBackend(mem, { conflictRate: 0.2, random: seededRandom(7), interleave: true });
     // No per-host queue: correctness must come from CAS alone.
-    const ipam = new IpamClient(faulty, { serializePerHost: false, retry: { ...fastRetry, maxAttempts: 400, random: seededRandom(3) } });
+    const ipam = new IpamClient(faulty, {
+      serializePerHost: false,
+      retry: { ...fastRetry, maxAttempts: 400, random: seededRandom(3) },
+    });
     const jobs = [];
     for (let i = 0; i < 300; i++) jobs.push(ipam.autoAssign(req(`n${i % 3}`, `net.c${i}`)));
     const results = await Promise.all(jobs);
@@ -82,18 +92,28 @@ describe('IpamClient.autoAssign', () => {
     // Every block is affine to one of the three hosts.
     for (const b of await blocks(mem)) assert.match(b.affinity ?? '', /^host:n[012]$/);
     await Promise.all(results.map((_, i) => ipam.releaseByHandle(`net.c${i}`)));
-    for (const b of await blocks(mem)) assert.equal(b.unallocated.length, b.allocations.length, `block ${b.cidr} empty`);
+    for (const b of await blocks(mem))
+      assert.equal(b.unallocated.length, b.allocations.length, `block ${b.cidr} empty`);
     assert.equal((await mem.list(ipamKeys.handlesPrefix)).items.length, 0);
     assert.equal((await ipam.check({ liveHandles: new Set() })).problems, 0);
   });
 
   test('interrupted claim: pending affinity without a block is deleted, with a block is confirmed', async () => {
     const { backend, ipam } = await setup([['p', { cidr: '10.9.0.0/24' }]]);
-    await backend.put(ipamKeys.affinity('n1', '10.9.0.192/26'), JSON.stringify({ host: 'n1', cidr: '10.9.0.192/26', state: 'pending' }));
+    await backend.put(
+      ipamKeys.affinity('n1', '10.9.0.192/26'),
+      JSON.stringify({ host: 'n1', cidr: '10.9.0.192/26', state: 'pending' }),
+    );
     // A claim that died after creating the block, before confirming.
-    await backend.put(ipamKeys.affinity('n1', '10.9.0.64/26'), JSON.stringify({ host: 'n1', cidr: '10.9.0.64/26', state: 'pending' }));
+    await backend.put(
+      ipamKeys.affinity('n1', '10.9.0.64/26'),
+      JSON.stringify({ host: 'n1', cidr: '10.9.0.64/26', state: 'pending' }),
+    );
     const { newBlock } = await import('./block.js');
-    await backend.create(ipamKeys.block('10.9.0.64/26'), JSON.stringify(newBlock(parseCidr('10.9.0.64/26'), 'host:n1')));
+    await backend.create(
+      ipamKeys.block('10.9.0.64/26'),
+      JSON.stringify(newBlock(parseCidr('10.9.0.64/26'), 'host:n1')),
+    );
     const before = await ipam.check();
     assert.equal(before.affinityProblems.length, 2);
     const r = await ipam.autoAssign(req('n1', 'net.x'));
@@ -108,7 +128,10 @@ describe('IpamClient.autoAssign', () => {
     await ipam.setConfig({ maxBlocksPerHost: 1 });
     const other = await ipam.autoAssign(req('n2', 'net.o'));
     const mine = await ipam.autoAssign(req('n1', 'net.m', { num4: 16 }));
-    assert.ok(mine.ipv4.every((a) => a.blockCidr !== other.ipv4[0]!.blockCidr), 'n1 filled its own block');
+    assert.ok(
+      mine.ipv4.every((a) => a.blockCidr !== other.ipv4[0]!.blockCidr),
+      'n1 filled its own block',
+    );
     const borrowed = await ipam.autoAssign(req('n1', 'net.b'));
     assert.equal(borrowed.ipv4[0]!.blockCidr, other.ipv4[0]!.blockCidr, 'borrowed from n2');
     await ipam.setConfig({ strictAffinity: true });
@@ -206,7 +229,12 @@ describe('IpamClient release', () => {
 
   test('assignIp takes a specific address once; a borrowed empty block without affinity is deleted', async () => {
     const { backend, ipam } = await setup([['p', { cidr: '10.4.0.0/24' }]]);
-    const a = await ipam.assignIp({ ip: '10.4.0.77', handleId: 'net.s', hostname: 'n1', attrs: { node: 'n1', timestamp: TS } });
+    const a = await ipam.assignIp({
+      ip: '10.4.0.77',
+      handleId: 'net.s',
+      hostname: 'n1',
+      attrs: { node: 'n1', timestamp: TS },
+    });
     assert.equal(a.blockCidr, '10.4.0.64/26');
     await assert.rejects(
       ipam.assignIp({ ip: '10.4.0.77', handleId: 'net.t', hostname: 'n1', attrs: { node: 'n1', timestamp: TS } }),
@@ -229,11 +257,23 @@ describe('IpamClient.check / releaseFromReport', () => {
     const orphan = await ipam.autoAssign(req('n1', 'net.orphan'));
     await backend.delete(ipamKeys.handle('net.orphan'));
     // Orphan handle: a record pointing at a block where it holds nothing.
-    await backend.put(ipamKeys.handle('net.ghost'), JSON.stringify({ handleID: 'net.ghost', block: { [dead.ipv4[0]!.blockCidr]: 1 } }));
+    await backend.put(
+      ipamKeys.handle('net.ghost'),
+      JSON.stringify({ handleID: 'net.ghost', block: { [dead.ipv4[0]!.blockCidr]: 1 } }),
+    );
     const report = await ipam.check({ liveHandles: new Set(['net.live', 'net.orphan']) });
-    assert.deepEqual(report.leaks.map((l) => l.address), [dead.ipv4[0]!.address]);
-    assert.deepEqual(report.orphanAllocations.map((l) => l.address), [orphan.ipv4[0]!.address]);
-    assert.deepEqual(report.orphanHandles.map((h) => h.handleId), ['net.ghost']);
+    assert.deepEqual(
+      report.leaks.map((l) => l.address),
+      [dead.ipv4[0]!.address],
+    );
+    assert.deepEqual(
+      report.orphanAllocations.map((l) => l.address),
+      [orphan.ipv4[0]!.address],
+    );
+    assert.deepEqual(
+      report.orphanHandles.map((h) => h.handleId),
+      ['net.ghost'],
+    );
     assert.equal(report.problems, 3);
     const roundTripped = JSON.parse(JSON.stringify(report));
     const rel = await ipam.releaseFromReport(roundTripped);

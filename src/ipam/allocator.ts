@@ -27,7 +27,16 @@ import {
   stableHash,
   type ReleaseRequest,
 } from './block.js';
-import { loadNodeLabels, loadPools, loadReservations, poolForCidr, poolForIp, selectPools, type AssignContext, type PoolInfo } from './pools.js';
+import {
+  loadNodeLabels,
+  loadPools,
+  loadReservations,
+  poolForCidr,
+  poolForIp,
+  selectPools,
+  type AssignContext,
+  type PoolInfo,
+} from './pools.js';
 import { HostBatcher } from './host-batch.js';
 import {
   DEFAULT_RETRY,
@@ -141,8 +150,14 @@ export class IpamAllocator {
   }
 
   async setConfig(patch: Partial<IpamConfig>, signal?: AbortSignal): Promise<IpamConfig> {
-    if (patch.maxBlocksPerHost !== undefined && (!Number.isInteger(patch.maxBlocksPerHost) || patch.maxBlocksPerHost < 0)) {
-      throw new TesseraError('validation', `cannot set maxBlocksPerHost to "${patch.maxBlocksPerHost}": expected an integer >= 0`);
+    if (
+      patch.maxBlocksPerHost !== undefined &&
+      (!Number.isInteger(patch.maxBlocksPerHost) || patch.maxBlocksPerHost < 0)
+    ) {
+      throw new TesseraError(
+        'validation',
+        `cannot set maxBlocksPerHost to "${patch.maxBlocksPerHost}": expected an integer >= 0`,
+      );
     }
     return withCasRetry(this.retry, 'cannot update IPAM configuration', signal, async () => {
       const cur = await readConfig(this.backend, signal);
@@ -152,7 +167,9 @@ export class IpamAllocator {
       const text = JSON.stringify(next);
       if (cur === undefined) {
         await this.backend.create(ipamKeys.config, text).catch((err: unknown) => {
-          throw isTesseraError(err, 'already-exists') ? new TesseraError('conflict', 'IPAM config created concurrently', { cause: err }) : err;
+          throw isTesseraError(err, 'already-exists')
+            ? new TesseraError('conflict', 'IPAM config created concurrently', { cause: err })
+            : err;
         });
       } else await this.backend.update(ipamKeys.config, text, cur.revision);
       return next;
@@ -173,8 +190,12 @@ export class IpamAllocator {
 
   async autoAssign(args: AutoAssignArgs): Promise<AutoAssignResult> {
     validateHandleId(args.handleId);
-    for (const [n, v] of [['num4', args.num4], ['num6', args.num6]] as const) {
-      if (!Number.isInteger(v) || v < 0) throw new TesseraError('validation', `cannot auto-assign: ${n} "${v}" must be an integer >= 0`);
+    for (const [n, v] of [
+      ['num4', args.num4],
+      ['num6', args.num6],
+    ] as const) {
+      if (!Number.isInteger(v) || v < 0)
+        throw new TesseraError('validation', `cannot auto-assign: ${n} "${v}" must be an integer >= 0`);
     }
     if (!args.hostname) throw new TesseraError('validation', 'cannot auto-assign: hostname is empty');
     if (this.batcher) return this.batcher.autoAssign(args);
@@ -185,7 +206,8 @@ export class IpamAllocator {
     return this.inHostQueue(args.hostname, async () => {
       if (args.reuseHandle) {
         const held = await this.ipsByHandle(args.handleId, args.signal);
-        if (held.length > 0) return { ipv4: held.filter((i) => i.family === 4), ipv6: held.filter((i) => i.family === 6) };
+        if (held.length > 0)
+          return { ipv4: held.filter((i) => i.family === 4), ipv6: held.filter((i) => i.family === 6) };
       }
       const ctx = await this.loadContext(args.hostname, args.signal);
       const use = args.use ?? 'Workload';
@@ -236,7 +258,18 @@ export class IpamAllocator {
         if (got.length >= num) break;
         const pool = poolForCidr(pools, parseCidr(cidr));
         if (pool === undefined) continue;
-        got.push(...(await this.assignInBlock(cidr, pool, num - got.length, args.handleId, args.attrs, ctx, host, args.signal)));
+        got.push(
+          ...(await this.assignInBlock(
+            cidr,
+            pool,
+            num - got.length,
+            args.handleId,
+            args.attrs,
+            ctx,
+            host,
+            args.signal,
+          )),
+        );
       }
       // 2. Claim new blocks, up to maxBlocksPerHost.
       let owned = affine.length;
@@ -245,7 +278,18 @@ export class IpamAllocator {
         const claimed = await this.claimBlock(host, pools, ctx, args.signal);
         if (claimed === undefined) break;
         owned++;
-        got.push(...(await this.assignInBlock(claimed.cidr, claimed.pool, num - got.length, args.handleId, args.attrs, ctx, host, args.signal)));
+        got.push(
+          ...(await this.assignInBlock(
+            claimed.cidr,
+            claimed.pool,
+            num - got.length,
+            args.handleId,
+            args.attrs,
+            ctx,
+            host,
+            args.signal,
+          )),
+        );
       }
       // 3. Borrow from other hosts' blocks.
       if (got.length < num && !ctx.config.strictAffinity) {
@@ -257,7 +301,18 @@ export class IpamAllocator {
           const pool = poolForCidr(pools, parseCidr(b.cidr));
           if (pool === undefined) continue;
           if (assignableCount(b, reservedOrdinals(b, ctx.reservations)) === 0) continue;
-          got.push(...(await this.assignInBlock(b.cidr, pool, num - got.length, args.handleId, args.attrs, ctx, undefined, args.signal)));
+          got.push(
+            ...(await this.assignInBlock(
+              b.cidr,
+              pool,
+              num - got.length,
+              args.handleId,
+              args.attrs,
+              ctx,
+              undefined,
+              args.signal,
+            )),
+          );
         }
       }
     } catch (err) {
@@ -288,23 +343,25 @@ export class IpamAllocator {
     requireAffinityHost: string | undefined,
     signal: AbortSignal | undefined,
   ): Promise<AssignedIp[]> {
-    return this.inBlockQueue(cidr, () => withCasRetry(this.retry, `cannot assign addresses in block "${cidr}"`, signal, async () => {
-      const cur = await readBlock(this.backend, cidr, signal);
-      if (cur === undefined || cur.value.deleted) return [];
-      if (requireAffinityHost !== undefined && cur.value.affinity !== hostAffinity(requireAffinityHost)) return [];
-      const r = assignFromBlock(cur.value, num, handleId, attrs, reservedOrdinals(cur.value, ctx.reservations));
-      if (r.assigned.length === 0) return [];
-      await this.commitBlock(cidr, cur.revision, r.block, handleId, r.assigned.length, signal);
-      const prefixLength = parseCidr(cidr).prefix;
-      return r.assigned.map((a) => ({
-        address: a.address,
-        family: pool.family,
-        prefixLength,
-        blockCidr: cidr,
-        sequenceNumber: a.sequenceNumber,
-        pool: pool.name,
-      }));
-    }));
+    return this.inBlockQueue(cidr, () =>
+      withCasRetry(this.retry, `cannot assign addresses in block "${cidr}"`, signal, async () => {
+        const cur = await readBlock(this.backend, cidr, signal);
+        if (cur === undefined || cur.value.deleted) return [];
+        if (requireAffinityHost !== undefined && cur.value.affinity !== hostAffinity(requireAffinityHost)) return [];
+        const r = assignFromBlock(cur.value, num, handleId, attrs, reservedOrdinals(cur.value, ctx.reservations));
+        if (r.assigned.length === 0) return [];
+        await this.commitBlock(cidr, cur.revision, r.block, handleId, r.assigned.length, signal);
+        const prefixLength = parseCidr(cidr).prefix;
+        return r.assigned.map((a) => ({
+          address: a.address,
+          family: pool.family,
+          prefixLength,
+          blockCidr: cidr,
+          sequenceNumber: a.sequenceNumber,
+          pool: pool.name,
+        }));
+      }),
+    );
   }
 
   /** Writes a changed block together with the handle's count change, atomically. */
@@ -316,7 +373,9 @@ export class IpamAllocator {
     delta: number,
     signal: AbortSignal | undefined,
   ): Promise<void> {
-    const ops: TxnOp[] = [{ op: 'update', key: ipamKeys.block(cidr), value: JSON.stringify(block), expectedRevision: blockRevision }];
+    const ops: TxnOp[] = [
+      { op: 'update', key: ipamKeys.block(cidr), value: JSON.stringify(block), expectedRevision: blockRevision },
+    ];
     const h = await readHandle(this.backend, handleId, signal);
     const next = adjustHandle(h?.value, handleId, cidr, delta);
     const hkey = ipamKeys.handle(handleId);
@@ -346,7 +405,13 @@ export class IpamAllocator {
           if (cur === undefined) throw new TesseraError('conflict', `${action}: block "${canonical}" vanished`);
         }
         const ordinal = ordinalOf(cur.value, ip)!;
-        const r = assignOrdinal(cur.value, ordinal, args.handleId, args.attrs, reservedOrdinals(cur.value, ctx.reservations));
+        const r = assignOrdinal(
+          cur.value,
+          ordinal,
+          args.handleId,
+          args.attrs,
+          reservedOrdinals(cur.value, ctx.reservations),
+        );
         await this.commitBlock(canonical, cur.revision, r.block, args.handleId, 1, args.signal);
         const a = r.assigned[0]!;
         return {
@@ -478,9 +543,16 @@ export class IpamAllocator {
           const b = await readBlock(this.backend, aff.cidr, signal);
           if (b === undefined || b.value.affinity !== hostAffinity(host)) return;
           if (blockIsEmpty(b.value)) {
-            await this.backend.txn([{ op: 'delete', key: ipamKeys.block(aff.cidr), expectedRevision: b.revision }], signal);
+            await this.backend.txn(
+              [{ op: 'delete', key: ipamKeys.block(aff.cidr), expectedRevision: b.revision }],
+              signal,
+            );
           } else {
-            await this.backend.update(ipamKeys.block(aff.cidr), JSON.stringify({ ...b.value, affinity: null }), b.revision);
+            await this.backend.update(
+              ipamKeys.block(aff.cidr),
+              JSON.stringify({ ...b.value, affinity: null }),
+              b.revision,
+            );
           }
         });
       }
@@ -493,7 +565,9 @@ export class IpamAllocator {
   async releaseIps(targets: readonly (string | ReleaseTarget)[], signal?: AbortSignal): Promise<ReleaseResult> {
     const result: ReleaseResult = { released: [], stale: [], notAllocated: [] };
     const norm = targets.map((t) => (typeof t === 'string' ? { address: t } : t));
-    for (const t of norm) if (tryParseIp(t.address) === undefined) throw new TesseraError('validation', `cannot release address "${t.address}": not an IP address`);
+    for (const t of norm)
+      if (tryParseIp(t.address) === undefined)
+        throw new TesseraError('validation', `cannot release address "${t.address}": not an IP address`);
     const { items } = await this.backend.list(ipamKeys.blocksPrefix, signal);
     // Each block's range is parsed once, not once per target: a bulk release (IPAM GC) passes
     // thousands of targets over thousands of blocks.
@@ -567,38 +641,45 @@ export class IpamAllocator {
     dropHandle: string | undefined,
     signal: AbortSignal | undefined,
   ): Promise<ReleaseResult> {
-    return this.inBlockQueue(cidr, () => withCasRetry(this.retry, `cannot release addresses in block "${cidr}"`, signal, async () => {
-      const cur = await readBlock(this.backend, cidr, signal);
-      const ops: TxnOp[] = [];
-      const deltas = new Map<string, number>();
-      let out: ReleaseResult = { released: [], stale: [], notAllocated: [] };
-      if (cur !== undefined) {
-        const r = compute(cur.value);
-        out = {
-          released: r.released.map((x) => x.address),
-          stale: r.stale.map((o) => addressOf(cur.value, o)),
-          notAllocated: r.notAllocated.map((o) => addressOf(cur.value, o)),
-        };
-        for (const x of r.released) if (x.handleId !== null) deltas.set(x.handleId, (deltas.get(x.handleId) ?? 0) - 1);
-        if (r.released.length > 0) {
-          const key = ipamKeys.block(cidr);
-          // An empty block nobody is affine to is garbage: delete it so the range can be re-claimed.
-          if (blockIsEmpty(r.block) && r.block.affinity === null) ops.push({ op: 'delete', key, expectedRevision: cur.revision });
-          else ops.push({ op: 'update', key, value: JSON.stringify(r.block), expectedRevision: cur.revision });
+    return this.inBlockQueue(cidr, () =>
+      withCasRetry(this.retry, `cannot release addresses in block "${cidr}"`, signal, async () => {
+        const cur = await readBlock(this.backend, cidr, signal);
+        const ops: TxnOp[] = [];
+        const deltas = new Map<string, number>();
+        let out: ReleaseResult = { released: [], stale: [], notAllocated: [] };
+        if (cur !== undefined) {
+          const r = compute(cur.value);
+          out = {
+            released: r.released.map((x) => x.address),
+            stale: r.stale.map((o) => addressOf(cur.value, o)),
+            notAllocated: r.notAllocated.map((o) => addressOf(cur.value, o)),
+          };
+          for (const x of r.released)
+            if (x.handleId !== null) deltas.set(x.handleId, (deltas.get(x.handleId) ?? 0) - 1);
+          if (r.released.length > 0) {
+            const key = ipamKeys.block(cidr);
+            // An empty block nobody is affine to is garbage: delete it so the range can be re-claimed.
+            if (blockIsEmpty(r.block) && r.block.affinity === null)
+              ops.push({ op: 'delete', key, expectedRevision: cur.revision });
+            else ops.push({ op: 'update', key, value: JSON.stringify(r.block), expectedRevision: cur.revision });
+          }
         }
-      }
-      if (dropHandle !== undefined && !deltas.has(dropHandle)) deltas.set(dropHandle, 0);
-      for (const [handleId, delta] of deltas) {
-        const h = await readHandle(this.backend, handleId, signal);
-        if (h === undefined) continue;
-        const next = handleId === dropHandle ? adjustHandle(h.value, handleId, cidr, -(h.value.block[cidr] ?? 0)) : adjustHandle(h.value, handleId, cidr, delta);
-        const hkey = ipamKeys.handle(handleId);
-        if (next === undefined) ops.push({ op: 'delete', key: hkey, expectedRevision: h.revision });
-        else ops.push({ op: 'update', key: hkey, value: JSON.stringify(next), expectedRevision: h.revision });
-      }
-      if (ops.length > 0) await this.backend.txn(ops, signal);
-      return out;
-    }));
+        if (dropHandle !== undefined && !deltas.has(dropHandle)) deltas.set(dropHandle, 0);
+        for (const [handleId, delta] of deltas) {
+          const h = await readHandle(this.backend, handleId, signal);
+          if (h === undefined) continue;
+          const next =
+            handleId === dropHandle
+              ? adjustHandle(h.value, handleId, cidr, -(h.value.block[cidr] ?? 0))
+              : adjustHandle(h.value, handleId, cidr, delta);
+          const hkey = ipamKeys.handle(handleId);
+          if (next === undefined) ops.push({ op: 'delete', key: hkey, expectedRevision: h.revision });
+          else ops.push({ op: 'update', key: hkey, value: JSON.stringify(next), expectedRevision: h.revision });
+        }
+        if (ops.length > 0) await this.backend.txn(ops, signal);
+        return out;
+      }),
+    );
   }
 
   // ---- queries --------------------------------------------------------------------------------
@@ -672,4 +753,3 @@ function ignoreConflict(err: unknown): undefined {
   if (isTesseraError(err, 'conflict') || isTesseraError(err, 'not-found')) return undefined;
   throw err;
 }
-

@@ -56,8 +56,15 @@ describe('block math', () => {
 
   test('reserved ordinals are never assigned', () => {
     const b = newBlock(parseCidr('10.0.0.0/28'), null);
-    const reserved = reservedOrdinals(b, [parseCidr('10.0.0.0/30'), parseCidr('10.0.0.15/32'), parseCidr('10.1.0.0/16')]);
-    assert.deepEqual([...reserved].sort((x, y) => x - y), [0, 1, 2, 3, 15]);
+    const reserved = reservedOrdinals(b, [
+      parseCidr('10.0.0.0/30'),
+      parseCidr('10.0.0.15/32'),
+      parseCidr('10.1.0.0/16'),
+    ]);
+    assert.deepEqual(
+      [...reserved].sort((x, y) => x - y),
+      [0, 1, 2, 3, 15],
+    );
     const r = assignFromBlock(b, 16, 'h', attrs, reserved);
     assert.equal(r.assigned.length, 11);
     assert.ok(r.assigned.every((a) => !reserved.has(a.ordinal)));
@@ -101,13 +108,10 @@ describe('block math', () => {
     b = assignFromBlock(b, 1, 'c', attrs).block;
     const r = releaseHandleFromBlock(b, 'b');
     assert.equal(r.released.length, 3);
-    assert.deepEqual(
-      [...handleCounts(r.block)].sort(),
-      [
-        ['a', 2],
-        ['c', 1],
-      ],
-    );
+    assert.deepEqual([...handleCounts(r.block)].sort(), [
+      ['a', 2],
+      ['c', 1],
+    ]);
     assert.equal(r.block.attributes.length, 2);
     assert.deepEqual(blockInvariantProblems(r.block), []);
     assert.equal(ordinalsOfHandle(r.block, 'c').length, 1);
@@ -148,57 +152,68 @@ describe('block math', () => {
 });
 
 describe('block properties', () => {
-  type Op = { kind: 'assign'; n: number; h: number } | { kind: 'release'; pick: number; stale: boolean } | { kind: 'releaseHandle'; h: number };
+  type Op =
+    | { kind: 'assign'; n: number; h: number }
+    | { kind: 'release'; pick: number; stale: boolean }
+    | { kind: 'releaseHandle'; h: number };
   const op: fc.Arbitrary<Op> = fc.oneof(
-    fc.record({ kind: fc.constant('assign' as const), n: fc.integer({ min: 0, max: 5 }), h: fc.integer({ min: 0, max: 4 }) }),
+    fc.record({
+      kind: fc.constant('assign' as const),
+      n: fc.integer({ min: 0, max: 5 }),
+      h: fc.integer({ min: 0, max: 4 }),
+    }),
     fc.record({ kind: fc.constant('release' as const), pick: fc.nat(), stale: fc.boolean() }),
     fc.record({ kind: fc.constant('releaseHandle' as const), h: fc.integer({ min: 0, max: 4 }) }),
   );
 
   test('random assign/release sequences keep invariants and never hand out an in-use address', () => {
     fc.assert(
-      fc.property(fc.array(op, { maxLength: 80 }), fc.array(fc.integer({ min: 0, max: 15 }), { maxLength: 3 }), (ops, res) => {
-        let b = newBlock(parseCidr('10.9.0.0/28'), 'host:x');
-        const reserved = new Set(res);
-        // model: ordinal -> {handle, seq}
-        const model = new Map<number, { h: string; seq: number }>();
-        const history: { ordinal: number; seq: number }[] = [];
-        for (const o of ops) {
-          if (o.kind === 'assign') {
-            const before = new Set(model.keys());
-            const r = assignFromBlock(b, o.n, `h${o.h}`, attrs, reserved);
-            const free = 16 - model.size - [...reserved].filter((x) => !model.has(x)).length;
-            assert.equal(r.assigned.length, Math.min(o.n, free));
-            for (const a of r.assigned) {
-              assert.ok(!before.has(a.ordinal), 'duplicate assignment');
-              assert.ok(!reserved.has(a.ordinal), 'reserved handed out');
-              model.set(a.ordinal, { h: `h${o.h}`, seq: a.sequenceNumber });
-              history.push({ ordinal: a.ordinal, seq: a.sequenceNumber });
-            }
-            b = r.block;
-          } else if (o.kind === 'release') {
-            if (history.length === 0) continue;
-            const target = history[o.pick % history.length]!;
-            const cur = model.get(target.ordinal);
-            const r = releaseFromBlock(b, [{ ordinal: target.ordinal, sequenceNumber: target.seq }]);
-            if (cur && cur.seq === target.seq) {
-              assert.equal(r.released.length, 1);
-              model.delete(target.ordinal);
+      fc.property(
+        fc.array(op, { maxLength: 80 }),
+        fc.array(fc.integer({ min: 0, max: 15 }), { maxLength: 3 }),
+        (ops, res) => {
+          let b = newBlock(parseCidr('10.9.0.0/28'), 'host:x');
+          const reserved = new Set(res);
+          // model: ordinal -> {handle, seq}
+          const model = new Map<number, { h: string; seq: number }>();
+          const history: { ordinal: number; seq: number }[] = [];
+          for (const o of ops) {
+            if (o.kind === 'assign') {
+              const before = new Set(model.keys());
+              const r = assignFromBlock(b, o.n, `h${o.h}`, attrs, reserved);
+              const free = 16 - model.size - [...reserved].filter((x) => !model.has(x)).length;
+              assert.equal(r.assigned.length, Math.min(o.n, free));
+              for (const a of r.assigned) {
+                assert.ok(!before.has(a.ordinal), 'duplicate assignment');
+                assert.ok(!reserved.has(a.ordinal), 'reserved handed out');
+                model.set(a.ordinal, { h: `h${o.h}`, seq: a.sequenceNumber });
+                history.push({ ordinal: a.ordinal, seq: a.sequenceNumber });
+              }
+              b = r.block;
+            } else if (o.kind === 'release') {
+              if (history.length === 0) continue;
+              const target = history[o.pick % history.length]!;
+              const cur = model.get(target.ordinal);
+              const r = releaseFromBlock(b, [{ ordinal: target.ordinal, sequenceNumber: target.seq }]);
+              if (cur && cur.seq === target.seq) {
+                assert.equal(r.released.length, 1);
+                model.delete(target.ordinal);
+              } else {
+                assert.equal(r.released.length, 0, 'stale release freed an address');
+              }
+              b = r.block;
             } else {
-              assert.equal(r.released.length, 0, 'stale release freed an address');
+              const r = releaseHandleFromBlock(b, `h${o.h}`);
+              for (const [ord, v] of [...model]) if (v.h === `h${o.h}`) model.delete(ord);
+              b = r.block;
             }
-            b = r.block;
-          } else {
-            const r = releaseHandleFromBlock(b, `h${o.h}`);
-            for (const [ord, v] of [...model]) if (v.h === `h${o.h}`) model.delete(ord);
-            b = r.block;
+            assert.deepEqual(blockInvariantProblems(b), []);
+            assert.equal(blockInUse(b), model.size);
+            for (const [ord, v] of model) assert.deepEqual(ordinalsOfHandle(b, v.h).includes(ord), true);
           }
-          assert.deepEqual(blockInvariantProblems(b), []);
-          assert.equal(blockInUse(b), model.size);
-          for (const [ord, v] of model) assert.deepEqual(ordinalsOfHandle(b, v.h).includes(ord), true);
-        }
-        if (model.size === 0) assert.ok(blockIsEmpty(b));
-      }),
+          if (model.size === 0) assert.ok(blockIsEmpty(b));
+        },
+      ),
       { numRuns: 300 },
     );
   });

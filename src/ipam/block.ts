@@ -8,7 +8,17 @@
  * - every attribute is referenced by at least one allocation (unused ones are compacted away).
  */
 import { TesseraError } from '../lib/errors.js';
-import { cidrContainsIp, cidrFirst, cidrOverlaps, cidrSize, formatCidr, formatIp, parseCidr, type Cidr, type IpAddr } from '../lib/ip.js';
+import {
+  cidrContainsIp,
+  cidrFirst,
+  cidrOverlaps,
+  cidrSize,
+  formatCidr,
+  formatIp,
+  parseCidr,
+  type Cidr,
+  type IpAddr,
+} from '../lib/ip.js';
 import type { AllocationAttribute, AllocationBlock, IpamAttrs, IpamHandle } from './types.js';
 
 export const hostAffinity = (host: string): string => `host:${host}`;
@@ -88,7 +98,10 @@ function cloneBlock(b: AllocationBlock): AllocationBlock {
     ...b,
     allocations: [...b.allocations],
     unallocated: [...b.unallocated],
-    attributes: b.attributes.map((a) => ({ handle_id: a.handle_id, secondary: a.secondary ? { ...a.secondary } : null })),
+    attributes: b.attributes.map((a) => ({
+      handle_id: a.handle_id,
+      secondary: a.secondary ? { ...a.secondary } : null,
+    })),
     sequenceNumberForAllocation: { ...b.sequenceNumberForAllocation },
   };
 }
@@ -258,9 +271,13 @@ export function handleCounts(b: AllocationBlock): Map<string, number> {
 }
 
 /** Everything allocated in the block. */
-export function allocationsOf(
-  b: AllocationBlock,
-): { ordinal: number; address: string; handleId: string | null; secondary: Record<string, string> | null; sequenceNumber: number | undefined }[] {
+export function allocationsOf(b: AllocationBlock): {
+  ordinal: number;
+  address: string;
+  handleId: string | null;
+  secondary: Record<string, string> | null;
+  sequenceNumber: number | undefined;
+}[] {
   const out: ReturnType<typeof allocationsOf> = [];
   b.allocations.forEach((a, o) => {
     if (a === null) return;
@@ -290,12 +307,14 @@ export function blockInvariantProblems(b: AllocationBlock): string[] {
   b.allocations.forEach((a, o) => {
     if (a === null) {
       if (!seen.has(o)) problems.push(`ordinal ${o} is neither free nor allocated`);
-      if (b.sequenceNumberForAllocation[String(o)] !== undefined) problems.push(`free ordinal ${o} has a sequence number`);
+      if (b.sequenceNumberForAllocation[String(o)] !== undefined)
+        problems.push(`free ordinal ${o} has a sequence number`);
     } else {
       if (a < 0 || a >= b.attributes.length) problems.push(`ordinal ${o} points at missing attribute ${a}`);
       const seq = b.sequenceNumberForAllocation[String(o)];
       if (seq === undefined) problems.push(`allocated ordinal ${o} has no sequence number`);
-      else if (seq >= b.sequenceNumber) problems.push(`ordinal ${o} has sequence number ${seq} >= block's ${b.sequenceNumber}`);
+      else if (seq >= b.sequenceNumber)
+        problems.push(`ordinal ${o} has sequence number ${seq} >= block's ${b.sequenceNumber}`);
     }
   });
   return problems;
@@ -311,9 +330,13 @@ export function parseBlock(text: string, key: string): AllocationBlock {
   }
   const b = raw as Partial<AllocationBlock>;
   if (
-    typeof b !== 'object' || b === null ||
-    typeof b.cidr !== 'string' || !Array.isArray(b.allocations) || !Array.isArray(b.unallocated) ||
-    !Array.isArray(b.attributes) || typeof b.sequenceNumber !== 'number'
+    typeof b !== 'object' ||
+    b === null ||
+    typeof b.cidr !== 'string' ||
+    !Array.isArray(b.allocations) ||
+    !Array.isArray(b.unallocated) ||
+    !Array.isArray(b.attributes) ||
+    typeof b.sequenceNumber !== 'number'
   ) {
     throw new TesseraError('bug', `cannot parse IPAM block at "${key}": missing fields`);
   }

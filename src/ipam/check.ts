@@ -70,14 +70,18 @@ export function buildReport(
       if (n !== recorded) report.orphanHandles.push({ handleId: h.handleID, block, recorded, actual: n });
     }
     for (const [block, n] of actual.get(h.handleID) ?? []) {
-      if (h.block[block] === undefined) report.orphanHandles.push({ handleId: h.handleID, block, recorded: 0, actual: n });
+      if (h.block[block] === undefined)
+        report.orphanHandles.push({ handleId: h.handleID, block, recorded: 0, actual: n });
     }
   }
 
   // Overlapping blocks: sort by (family, first address) and compare with the furthest end so far.
   const ranges = snap.blocks
     .map((b) => ({ b, c: parseCidr(b.cidr) as Cidr }))
-    .sort((x, y) => x.c.family - y.c.family || (cidrFirst(x.c) < cidrFirst(y.c) ? -1 : cidrFirst(x.c) > cidrFirst(y.c) ? 1 : 0));
+    .sort(
+      (x, y) =>
+        x.c.family - y.c.family || (cidrFirst(x.c) < cidrFirst(y.c) ? -1 : cidrFirst(x.c) > cidrFirst(y.c) ? 1 : 0),
+    );
   for (let i = 1; i < ranges.length; i++) {
     for (let j = i - 1; j >= 0; j--) {
       const a = ranges[j]!;
@@ -92,16 +96,26 @@ export function buildReport(
   for (const a of snap.affinities) {
     affKeys.add(`${a.host}|${a.cidr}`);
     const b = blocksByCidr.get(a.cidr);
-    if (a.state === 'pending') report.affinityProblems.push({ host: a.host, cidr: a.cidr, problem: 'pending (interrupted claim)' });
-    else if (b === undefined) report.affinityProblems.push({ host: a.host, cidr: a.cidr, problem: 'confirmed but the block does not exist' });
+    if (a.state === 'pending')
+      report.affinityProblems.push({ host: a.host, cidr: a.cidr, problem: 'pending (interrupted claim)' });
+    else if (b === undefined)
+      report.affinityProblems.push({ host: a.host, cidr: a.cidr, problem: 'confirmed but the block does not exist' });
     else if (b.affinity !== hostAffinity(a.host)) {
-      report.affinityProblems.push({ host: a.host, cidr: a.cidr, problem: `confirmed but the block is affine to "${b.affinity ?? 'nobody'}"` });
+      report.affinityProblems.push({
+        host: a.host,
+        cidr: a.cidr,
+        problem: `confirmed but the block is affine to "${b.affinity ?? 'nobody'}"`,
+      });
     }
   }
   for (const b of snap.blocks) {
     const host = affinityHost(b.affinity);
     if (host !== undefined && !affKeys.has(`${host}|${b.cidr}`)) {
-      report.affinityProblems.push({ host, cidr: b.cidr, problem: 'block is affine to the host but has no affinity record' });
+      report.affinityProblems.push({
+        host,
+        cidr: b.cidr,
+        problem: 'block is affine to the host but has no affinity record',
+      });
     }
   }
   // As Calico's check: addresses endpoints use that IPAM does not hold (a release while in use
@@ -114,8 +128,10 @@ export function buildReport(
     report.outsidePools = [];
     for (const b of snap.blocks) {
       const bc = parseCidr(b.cidr) as Cidr;
-      if (pools.some((p) => p.family === bc.family && cidrFirst(p) <= cidrFirst(bc) && cidrLast(bc) <= cidrLast(p))) continue;
-      for (const a of allocationsOf(b)) report.outsidePools.push({ address: a.address, blockCidr: b.cidr, handleId: a.handleId });
+      if (pools.some((p) => p.family === bc.family && cidrFirst(p) <= cidrFirst(bc) && cidrLast(bc) <= cidrLast(p)))
+        continue;
+      for (const a of allocationsOf(b))
+        report.outsidePools.push({ address: a.address, blockCidr: b.cidr, handleId: a.handleId });
     }
   }
   report.problems =

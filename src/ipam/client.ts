@@ -9,7 +9,15 @@ import { blockFree, blockInUse, blockSize, hostAffinity, parseBlock } from './bl
 import { buildReport, type IpamSnapshot } from './check.js';
 import { loadPools, poolForCidr } from './pools.js';
 import { parseAffinity, parseHandle, readBlock, withCasRetry } from './store.js';
-import type { BlockAffinity, BlockUsage, CheckOptions, IpamReport, PoolUsage, ReleaseResult, ReleaseTarget } from './types.js';
+import type {
+  BlockAffinity,
+  BlockUsage,
+  CheckOptions,
+  IpamReport,
+  PoolUsage,
+  ReleaseResult,
+  ReleaseTarget,
+} from './types.js';
 
 export class IpamClient extends IpamAllocator {
   async snapshot(signal?: AbortSignal): Promise<IpamSnapshot> {
@@ -41,7 +49,9 @@ export class IpamClient extends IpamAllocator {
       if (e.handleId !== null) t.handleId = e.handleId;
       return t;
     });
-    const result = targets.length ? await this.releaseIps(targets, signal) : { released: [], stale: [], notAllocated: [] };
+    const result = targets.length
+      ? await this.releaseIps(targets, signal)
+      : { released: [], stale: [], notAllocated: [] };
     for (const o of report.orphanHandles ?? []) await this.syncHandleCount(o.handleId, o.block, signal);
     for (const a of report.affinityProblems ?? []) await this.repairAffinity(a.host, a.cidr, signal);
     return result;
@@ -52,7 +62,10 @@ export class IpamClient extends IpamAllocator {
     await withCasRetry(this.retry, `cannot repair handle "${handleId}"`, signal, async () => {
       const hkv = await this.backend.get(ipamKeys.handle(handleId), signal);
       const b = await readBlock(this.backend, cidr, signal);
-      const n = b === undefined ? 0 : b.value.allocations.filter((a) => a !== null && b.value.attributes[a]?.handle_id === handleId).length;
+      const n =
+        b === undefined
+          ? 0
+          : b.value.allocations.filter((a) => a !== null && b.value.attributes[a]?.handle_id === handleId).length;
       if (hkv === undefined) return;
       const h = parseHandle(hkv);
       const block = { ...h.block };
@@ -79,7 +92,10 @@ export class IpamClient extends IpamAllocator {
 
   /** Pool and block usage for `tessera ipam show`. */
   async usage(signal?: AbortSignal): Promise<PoolUsage[]> {
-    const [pools, snap] = await Promise.all([loadPools(this.backend, signal), this.backend.list(ipamKeys.blocksPrefix, signal)]);
+    const [pools, snap] = await Promise.all([
+      loadPools(this.backend, signal),
+      this.backend.list(ipamKeys.blocksPrefix, signal),
+    ]);
     const blocks = snap.items.map((kv) => parseBlock(kv.value, kv.key));
     const out: PoolUsage[] = pools.map((p) => ({
       name: p.name,
@@ -93,7 +109,13 @@ export class IpamClient extends IpamAllocator {
     }));
     for (const b of blocks) {
       const pool = poolForCidr(pools, parseCidr(b.cidr));
-      const u: BlockUsage = { cidr: b.cidr, affinity: b.affinity, size: blockSize(b), inUse: blockInUse(b), free: blockFree(b) };
+      const u: BlockUsage = {
+        cidr: b.cidr,
+        affinity: b.affinity,
+        size: blockSize(b),
+        inUse: blockInUse(b),
+        free: blockFree(b),
+      };
       if (pool) u.pool = pool.name;
       const pu = out.find((x) => x.name === pool?.name);
       if (pu) {

@@ -28,7 +28,15 @@ import { parseCidr } from '../lib/ip.js';
 import { assignFromBlock, hostAffinity, releaseHandleFromBlock, reservedOrdinals } from './block.js';
 import { poolForCidr, selectPools, type AssignContext } from './pools.js';
 import { readBlock, readHandle, type Versioned } from './store.js';
-import type { AllocationBlock, AssignedIp, AutoAssignArgs, AutoAssignResult, IpFamilyNum, IpamHandle, ReleaseResult } from './types.js';
+import type {
+  AllocationBlock,
+  AssignedIp,
+  AutoAssignArgs,
+  AutoAssignResult,
+  IpFamilyNum,
+  IpamHandle,
+  ReleaseResult,
+} from './types.js';
 
 export interface HostBatchDeps {
   backend: Backend;
@@ -88,7 +96,9 @@ export class HostBatcher {
     const cidrs = Object.keys(h.value.block);
     const host = [...this.blocks].find(([, m]) => cidrs.length > 0 && cidrs.every((c) => m.has(c)))?.[0];
     if (host === undefined) return this.deps.slowRelease(handleId, signal);
-    return new Promise((resolve, reject) => this.enqueue(host, { kind: 'release', handleId, handle: h, signal, resolve, reject }));
+    return new Promise((resolve, reject) =>
+      this.enqueue(host, { kind: 'release', handleId, handle: h, signal, resolve, reject }),
+    );
   }
 
   private enqueue(host: string, item: Item): void {
@@ -130,7 +140,10 @@ export class HostBatcher {
     let p = this.loading.get(host);
     if (!p) {
       p = (async () => {
-        const [c4, c6] = await Promise.all([this.deps.affineBlocks(host, 4, signal), this.deps.affineBlocks(host, 6, signal)]);
+        const [c4, c6] = await Promise.all([
+          this.deps.affineBlocks(host, 4, signal),
+          this.deps.affineBlocks(host, 6, signal),
+        ]);
         const read = await Promise.all([...c4, ...c6].map((c) => readBlock(this.deps.backend, c, signal)));
         const m: Blocks = new Map();
         for (const b of read) if (b !== undefined && isOurs(b.value, host)) m.set(b.value.cidr, b);
@@ -194,11 +207,19 @@ export class HostBatcher {
   }
 
   /** After a conflict: re-read the touched blocks and every item's handle (one round trip). */
-  private async refresh(host: string, cache: Blocks, touched: Set<string>, items: Item[], slow: Item[]): Promise<Item[]> {
+  private async refresh(
+    host: string,
+    cache: Blocks,
+    touched: Set<string>,
+    items: Item[],
+    slow: Item[],
+  ): Promise<Item[]> {
     const cidrs = [...touched];
     const [blocks, handles] = await Promise.all([
       Promise.all(cidrs.map((c) => readBlock(this.deps.backend, c))),
-      Promise.all(items.map((it) => readHandle(this.deps.backend, it.kind === 'assign' ? it.args.handleId : it.handleId))),
+      Promise.all(
+        items.map((it) => readHandle(this.deps.backend, it.kind === 'assign' ? it.args.handleId : it.handleId)),
+      ),
     ]);
     cidrs.forEach((c, i) => {
       const b = blocks[i];
@@ -287,7 +308,10 @@ function planBatch(items: Item[], cache: Blocks, ctx: AssignContext): Plan {
     const got: { ipv4: AssignedIp[]; ipv6: AssignedIp[] } = { ipv4: [], ipv6: [] };
     const counts: Record<string, number> = {};
     let short = false;
-    for (const [family, num, pools] of [[4, a.num4, pools4], [6, a.num6, pools6]] as const) {
+    for (const [family, num, pools] of [
+      [4, a.num4, pools4],
+      [6, a.num6, pools6],
+    ] as const) {
       let need = num;
       for (const cidr of sorted) {
         if (need <= 0) break;
@@ -321,12 +345,21 @@ function planBatch(items: Item[], cache: Blocks, ctx: AssignContext): Plan {
       work.set(c, b);
       touched.add(c);
     }
-    handleOps.push({ op: 'create', key: ipamKeys.handle(a.handleId), value: JSON.stringify({ handleID: a.handleId, block: counts } satisfies IpamHandle) });
+    handleOps.push({
+      op: 'create',
+      key: ipamKeys.handle(a.handleId),
+      value: JSON.stringify({ handleID: a.handleId, block: counts } satisfies IpamHandle),
+    });
     plan.items.push({ item: it, settle: () => it.resolve(got) });
   }
 
   for (const c of touched) {
-    plan.ops.push({ op: 'update', key: ipamKeys.block(c), value: JSON.stringify(work.get(c)), expectedRevision: cache.get(c)!.revision });
+    plan.ops.push({
+      op: 'update',
+      key: ipamKeys.block(c),
+      value: JSON.stringify(work.get(c)),
+      expectedRevision: cache.get(c)!.revision,
+    });
   }
   plan.ops.push(...handleOps);
   return plan;
@@ -368,7 +401,10 @@ class ContextCache {
   private ensureWatch(): Promise<boolean> {
     if (this.closed) return Promise.resolve(false);
     if (this.watch) return this.watch.ready;
-    const w: { abort: AbortController; ready: Promise<boolean> } = { abort: new AbortController(), ready: Promise.resolve(false) };
+    const w: { abort: AbortController; ready: Promise<boolean> } = {
+      abort: new AbortController(),
+      ready: Promise.resolve(false),
+    };
     w.ready = (async () => {
       try {
         // Watching from the revision before any cached read means no change can slip between.

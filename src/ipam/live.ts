@@ -16,7 +16,10 @@ export async function loadLiveHandles(backend: Backend, signal?: AbortSignal): P
   const wep = lookupKind('WorkloadEndpoint');
   const node = lookupKind('Node');
   if (!wep || !node) throw new TesseraError('bug', 'WorkloadEndpoint / Node kinds are not registered');
-  const [weps, nodes] = await Promise.all([backend.list(kindPrefix(wep), signal), backend.list(kindPrefix(node), signal)]);
+  const [weps, nodes] = await Promise.all([
+    backend.list(kindPrefix(wep), signal),
+    backend.list(kindPrefix(node), signal),
+  ]);
   const containers = new Set<string>();
   for (const kv of weps.items) {
     try {

@@ -9,7 +9,15 @@ import { evaluateSelector, parseSelector } from '../api/selector/index.js';
 import type { Backend } from '../datastore/index.js';
 import { kindPrefix, resourceKey } from '../datastore/index.js';
 import { TesseraError } from '../lib/errors.js';
-import { checkCidr, cidrContainsCidr, cidrNetwork, cidrContainsIp, formatCidr, type Cidr, type IpAddr } from '../lib/ip.js';
+import {
+  checkCidr,
+  cidrContainsCidr,
+  cidrNetwork,
+  cidrContainsIp,
+  formatCidr,
+  type Cidr,
+  type IpAddr,
+} from '../lib/ip.js';
 import type { IpamConfig, IpFamilyNum, IpUse } from './types.js';
 
 /** What one assignment needs to know about the cluster: read once per request (or per host batch). */
@@ -101,7 +109,10 @@ export function selectPools(
         throw new TesseraError('not-found', `cannot assign addresses from pool "${req}": no such IPPool`);
       }
       if (pool.family !== family) {
-        throw new TesseraError('validation', `cannot assign IPv${family} addresses from pool "${req}": it is an IPv${pool.family} pool`);
+        throw new TesseraError(
+          'validation',
+          `cannot assign IPv${family} addresses from pool "${req}": it is an IPv${pool.family} pool`,
+        );
       }
       if (pool.disabled) {
         throw new TesseraError('validation', `cannot assign addresses from pool "${pool.name}": the pool is disabled`);
@@ -151,7 +162,11 @@ export async function loadReservations(backend: Backend, signal?: AbortSignal): 
 }
 
 /** The Calico Node resource's labels (nodeSelector input); a missing node has no labels. */
-export async function loadNodeLabels(backend: Backend, host: string, signal?: AbortSignal): Promise<Record<string, string>> {
+export async function loadNodeLabels(
+  backend: Backend,
+  host: string,
+  signal?: AbortSignal,
+): Promise<Record<string, string>> {
   const kv = await backend.get(resourceKey(kindInfo('Node'), host), signal);
   if (kv === undefined) return {};
   try {

@@ -54,7 +54,9 @@ export async function withCasRetry<T>(
       throw new TesseraError('aborted', `${action}: aborted`, { cause: err });
     }
   }
-  throw new TesseraError('conflict', `${action}: still conflicting after ${policy.maxAttempts} attempts`, { cause: last });
+  throw new TesseraError('conflict', `${action}: still conflicting after ${policy.maxAttempts} attempts`, {
+    cause: last,
+  });
 }
 
 export interface Versioned<T> {
@@ -62,7 +64,11 @@ export interface Versioned<T> {
   revision: number;
 }
 
-export async function readBlock(backend: Backend, cidr: string, signal?: AbortSignal): Promise<Versioned<AllocationBlock> | undefined> {
+export async function readBlock(
+  backend: Backend,
+  cidr: string,
+  signal?: AbortSignal,
+): Promise<Versioned<AllocationBlock> | undefined> {
   const key = ipamKeys.block(cidr);
   const kv = await backend.get(key, signal);
   return kv === undefined ? undefined : { value: parseBlock(kv.value, key), revision: kv.revision };
@@ -80,7 +86,11 @@ export function parseHandle(kv: KV): IpamHandle {
   throw new TesseraError('bug', `cannot parse IPAM handle at "${kv.key}": missing fields`);
 }
 
-export async function readHandle(backend: Backend, handleId: string, signal?: AbortSignal): Promise<Versioned<IpamHandle> | undefined> {
+export async function readHandle(
+  backend: Backend,
+  handleId: string,
+  signal?: AbortSignal,
+): Promise<Versioned<IpamHandle> | undefined> {
   const kv = await backend.get(ipamKeys.handle(handleId), signal);
   return kv === undefined ? undefined : { value: parseHandle(kv), revision: kv.revision };
 }
@@ -88,7 +98,11 @@ export async function readHandle(backend: Backend, handleId: string, signal?: Ab
 export function parseAffinity(kv: KV): BlockAffinity | undefined {
   try {
     const a = JSON.parse(kv.value) as Partial<BlockAffinity>;
-    if (typeof a.cidr === 'string' && typeof a.host === 'string' && (a.state === 'pending' || a.state === 'confirmed')) {
+    if (
+      typeof a.cidr === 'string' &&
+      typeof a.host === 'string' &&
+      (a.state === 'pending' || a.state === 'confirmed')
+    ) {
       return { host: a.host, cidr: a.cidr, state: a.state };
     }
   } catch {

@@ -27,7 +27,12 @@ export async function putPool(
 export async function putReservation(backend: Backend, name: string, reservedCIDRs: string[]): Promise<void> {
   await backend.put(
     key('IPReservation', name),
-    JSON.stringify({ apiVersion: 'projectcalico.org/v3', kind: 'IPReservation', metadata: { name }, spec: { reservedCIDRs } }),
+    JSON.stringify({
+      apiVersion: 'projectcalico.org/v3',
+      kind: 'IPReservation',
+      metadata: { name },
+      spec: { reservedCIDRs },
+    }),
   );
 }
 

@@ -30,16 +30,23 @@ export const podRef = (p: PodState): string => `${p.namespace}/${p.name}`;
 export function podAddress(p: PodState, family?: 4 | 6): string {
   const want = family ?? (p.ips.some((ip) => !ip.includes(':')) ? 4 : 6);
   const ip = p.ips.find((a) => (want === 6) === a.includes(':'));
-  if (!ip) throw new TesseraError('not-found', `pod "${podRef(p)}" has no IPv${want} address (has: ${p.ips.join(', ') || 'none'})`);
+  if (!ip)
+    throw new TesseraError(
+      'not-found',
+      `pod "${podRef(p)}" has no IPv${want} address (has: ${p.ips.join(', ') || 'none'})`,
+    );
   return ip;
 }
 
 function checkSpec(o: ProbeOptions): { port: number; protocol: PortProtocol; timeoutMs: number } {
   const protocol = o.protocol ?? 'TCP';
-  if (protocol !== 'TCP' && protocol !== 'UDP') throw new TesseraError('usage', `protocol "${String(protocol)}" is invalid: expected TCP or UDP`);
-  if (!Number.isInteger(o.port) || o.port < 1 || o.port > 65535) throw new TesseraError('usage', `port "${o.port}" is invalid: expected 1-65535`);
+  if (protocol !== 'TCP' && protocol !== 'UDP')
+    throw new TesseraError('usage', `protocol "${String(protocol)}" is invalid: expected TCP or UDP`);
+  if (!Number.isInteger(o.port) || o.port < 1 || o.port > 65535)
+    throw new TesseraError('usage', `port "${o.port}" is invalid: expected 1-65535`);
   const timeoutMs = o.timeoutMs ?? 1000;
-  if (!Number.isInteger(timeoutMs) || timeoutMs < 1) throw new TesseraError('usage', `timeout "${timeoutMs}" ms is invalid`);
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 1)
+    throw new TesseraError('usage', `timeout "${timeoutMs}" ms is invalid`);
   return { port: o.port, protocol, timeoutMs };
 }
 
@@ -56,7 +63,10 @@ export async function probePods(s: LabState, from: string, to: string, o: ProbeO
  * Every ready pod to every other. `pods` restricts the pods; `hosts` adds `node/NAME` and
  * `router/NAME` endpoints (their host netns and first address) as rows and columns.
  */
-export async function matrix(s: LabState, o: ProbeOptions & { pods?: string[]; hosts?: string[] }): Promise<MatrixResult> {
+export async function matrix(
+  s: LabState,
+  o: ProbeOptions & { pods?: string[]; hosts?: string[] },
+): Promise<MatrixResult> {
   const spec = checkSpec(o);
   let pods = readPods(s.dir).filter((p) => p.phase === 'ready');
   if (o.pods) {
@@ -71,7 +81,11 @@ export async function matrix(s: LabState, o: ProbeOptions & { pods?: string[]; h
       return { key: ref, ...h };
     }),
   ];
-  const m = emptyMatrix(ends.map((e) => e.key), spec.port, spec.protocol);
+  const m = emptyMatrix(
+    ends.map((e) => e.key),
+    spec.port,
+    spec.protocol,
+  );
   await forEachLimit(ends, 16, async (src) => {
     const targets = ends.filter((p) => p !== src).map((p) => ({ key: p.key, ip: p.ip }));
     const results = await probeFrom(src.netns, targets, spec);

@@ -54,12 +54,18 @@ export async function runDemo(o: DemoOptions): Promise<void> {
     // cniPath holds a symlink to bin/tessera-cni; existsSync follows it to the built launcher.
     const realCni = existsSync(join(s.cniPath, 'tessera-cni'));
     say('');
-    say(`== 2. Four pods, spread over the nodes${realCni ? ' (CNI ADD by tessera-cni, as a container runtime does)' : ' (wired by hand: bin/tessera-cni is not built)'}`);
+    say(
+      `== 2. Four pods, spread over the nodes${realCni ? ' (CNI ADD by tessera-cni, as a container runtime does)' : ' (wired by hand: bin/tessera-cni is not built)'}`,
+    );
     for (const p of PODS) {
       const pod = realCni
         ? await podCreate(s, p.ref, { node: p.node, labels: p.labels })
         : await handWirePod(s, p.ref, p.node, p.ip, { labels: p.labels });
-      say(`   ${p.ref.padEnd(14)} on ${pod.node}  ${pod.ips.join(', ').padEnd(15)} labels ${Object.entries(p.labels).map(([k, v]) => `${k}=${v}`).join(',')}`);
+      say(
+        `   ${p.ref.padEnd(14)} on ${pod.node}  ${pod.ips.join(', ').padEnd(15)} labels ${Object.entries(p.labels)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(',')}`,
+      );
     }
     say('');
     say('== 3. Who can open TCP port 80 on whom?');
@@ -79,8 +85,17 @@ export async function runDemo(o: DemoOptions): Promise<void> {
       say(indent((await kubectl(s, ['apply', '-f', file], { kubectl: bin })).trimEnd()));
       say('   $ kubectl get pods -A -o wide');
       say(indent((await kubectl(s, ['get', 'pods', '-A', '-o', 'wide'], { kubectl: bin })).trimEnd()));
-      const stored = await new LabKubeClient(s.kube.url).get('/apis/networking.k8s.io/v1/namespaces/shop/networkpolicies/db-from-backend', 'read the demo policy back');
-      if (stored) policy = { apiVersion: K8S_NETWORKING_API_VERSION, kind: 'NetworkPolicy', metadata: { name: 'db-from-backend', namespace: 'shop' }, spec: stored['spec'] as Resource['spec'] };
+      const stored = await new LabKubeClient(s.kube.url).get(
+        '/apis/networking.k8s.io/v1/namespaces/shop/networkpolicies/db-from-backend',
+        'read the demo policy back',
+      );
+      if (stored)
+        policy = {
+          apiVersion: K8S_NETWORKING_API_VERSION,
+          kind: 'NetworkPolicy',
+          metadata: { name: 'db-from-backend', namespace: 'shop' },
+          spec: stored['spec'] as Resource['spec'],
+        };
     }
     if (!s.kube || s.kube.datastoreMirror) {
       // Until tessera-kube-controllers carries API objects into the datastore, the lab does it.
@@ -107,14 +122,17 @@ export async function runDemo(o: DemoOptions): Promise<void> {
           : '   Nothing changed: there is no agent to program the policy.',
       );
     } else {
-      for (const c of changes) say(`   ${c.from} -> ${c.to}: ${c.before ? 'connected' : 'blocked'} -> ${c.after ? 'connected' : 'blocked'}`);
+      for (const c of changes)
+        say(`   ${c.from} -> ${c.to}: ${c.before ? 'connected' : 'blocked'} -> ${c.after ? 'connected' : 'blocked'}`);
       say('   Only connections INTO shop/db changed: the policy selects db, so db now drops ingress that no rule');
       say('   allows; backend is the one source the rule allows. Traffic between other pods is untouched.');
     }
   } finally {
     say('');
     if (o.keep) {
-      say(`== Kept lab "${name}": try \`tessera lab matrix\`, \`tessera lab status\`; remove with \`tessera lab down --name ${name}\``);
+      say(
+        `== Kept lab "${name}": try \`tessera lab matrix\`, \`tessera lab status\`; remove with \`tessera lab down --name ${name}\``,
+      );
     } else {
       await labDown(name, { env });
       say(`== Lab "${name}" removed (namespaces, processes, files)`);

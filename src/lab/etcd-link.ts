@@ -34,7 +34,11 @@ export function siblingScriptArgv(module: string): string[] {
 }
 
 export function startEtcdKeeper(labName: string, dir: string, members: 1 | 3, log: string): ProcessRecord {
-  return startDaemon('etcd-keeper', [...siblingScriptArgv('etcd-keeper'), '--dir', dir, '--members', String(members), '--name', labName], { log });
+  return startDaemon(
+    'etcd-keeper',
+    [...siblingScriptArgv('etcd-keeper'), '--dir', dir, '--members', String(members), '--name', labName],
+    { log },
+  );
 }
 
 export async function waitEtcdKeeper(keeper: ProcessRecord, dir: string, timeoutMs: number): Promise<EtcdKeeperInfo> {
@@ -49,10 +53,14 @@ export async function waitEtcdKeeper(keeper: ProcessRecord, dir: string, timeout
       }
     }
     if (!isRunning(keeper)) {
-      const tail = keeper.log && existsSync(keeper.log) ? readFileSync(keeper.log, 'utf8').trim().split('\n').slice(-5).join('\n') : '';
+      const tail =
+        keeper.log && existsSync(keeper.log)
+          ? readFileSync(keeper.log, 'utf8').trim().split('\n').slice(-5).join('\n')
+          : '';
       throw new TesseraError('exec-failed', `cannot start the lab's etcd: keeper exited${tail ? `: ${tail}` : ''}`);
     }
-    if (Date.now() > deadline) throw new TesseraError('timeout', `cannot start the lab's etcd: not serving after ${timeoutMs} ms`);
+    if (Date.now() > deadline)
+      throw new TesseraError('timeout', `cannot start the lab's etcd: not serving after ${timeoutMs} ms`);
     await sleep(50);
   }
 }
@@ -65,7 +73,12 @@ export function hostEtcdEndpoints(members: number): string[] {
   return Array.from({ length: members }, (_, m) => `http://127.0.0.1:${HOST_ETCD_BASE_PORT + 10 * m}`);
 }
 
-export function startHostForwarders(netns: string, nodeName: string, sockets: readonly string[], logDir: string): ProcessRecord[] {
+export function startHostForwarders(
+  netns: string,
+  nodeName: string,
+  sockets: readonly string[],
+  logDir: string,
+): ProcessRecord[] {
   return sockets.map((sock, m) =>
     startDaemon(
       `etcd-forward:${nodeName}:${m}`,
@@ -81,11 +94,21 @@ export function startHostForwarders(netns: string, nodeName: string, sockets: re
  * as etcd's docs suggest per rack or host: identical watches are coalesced into one etcd watch).
  * Its data dir is under the lab dir, so `lab down`'s /proc sweep finds it by argv.
  */
-export function startHostProxy(netns: string, nodeName: string, sockets: readonly string[], labDir: string, logDir: string): ProcessRecord {
+export function startHostProxy(
+  netns: string,
+  nodeName: string,
+  sockets: readonly string[],
+  labDir: string,
+  logDir: string,
+): ProcessRecord {
   const dataDir = join(labDir, 'etcd-proxy', nodeName);
   return startDaemon(
     `etcd-proxy:${nodeName}`,
-    etcdProxyArgv(sockets.map((s) => `unix://${s}`), `127.0.0.1:${HOST_ETCD_PROXY_PORT}`, dataDir),
+    etcdProxyArgv(
+      sockets.map((s) => `unix://${s}`),
+      `127.0.0.1:${HOST_ETCD_PROXY_PORT}`,
+      dataDir,
+    ),
     { netns, log: join(logDir, `etcd-proxy-${nodeName}.log`) },
   );
 }

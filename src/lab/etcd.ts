@@ -442,7 +442,11 @@ export interface TcpForwarder {
  * Fallback for TCP-only clients inside a namespace that cannot reach the root namespace's
  * loopback: `socat` listens on `127.0.0.1:<port>` in `netns` and forwards to etcd's unix socket.
  */
-export async function forwardTcpToUnix(opts: { netns?: string; port: number; socketPath: string }): Promise<TcpForwarder> {
+export async function forwardTcpToUnix(opts: {
+  netns?: string;
+  port: number;
+  socketPath: string;
+}): Promise<TcpForwarder> {
   installExitHook();
   const child = start(
     [
@@ -535,7 +539,14 @@ export async function startEtcdProxy(opts: StartEtcdProxyOptions): Promise<EtcdP
   const port = opts.port ?? (await freePort(host));
   const timeoutMs = opts.startTimeoutMs ?? 15000;
   const dataDir = await mkdtemp(join(tmpdir(), 'tessera-etcd-proxy-'));
-  const argv = ['setpriv', '--pdeathsig', 'SIGKILL', '--', ...etcdProxyArgv(opts.endpoints, `${host}:${port}`, dataDir), ...(opts.extraArgs ?? [])];
+  const argv = [
+    'setpriv',
+    '--pdeathsig',
+    'SIGKILL',
+    '--',
+    ...etcdProxyArgv(opts.endpoints, `${host}:${port}`, dataDir),
+    ...(opts.extraArgs ?? []),
+  ];
   let child: ChildProcess | undefined;
   let tail: string[] = [];
   const launch = async (): Promise<void> => {

@@ -13,7 +13,11 @@ import type { LabPlan, NodePlan } from './plan.js';
  * has no such sysctl, which is the behaviour we want anyway.
  */
 async function disableBridgeNetfilter(netns: string): Promise<void> {
-  for (const key of ['net.bridge.bridge-nf-call-iptables', 'net.bridge.bridge-nf-call-ip6tables', 'net.bridge.bridge-nf-call-arptables']) {
+  for (const key of [
+    'net.bridge.bridge-nf-call-iptables',
+    'net.bridge.bridge-nf-call-ip6tables',
+    'net.bridge.bridge-nf-call-arptables',
+  ]) {
     await run(['sysctl', '-q', '-w', `${key}=0`], { netns, check: false });
   }
 }
@@ -51,7 +55,21 @@ export async function buildRouter(plan: LabPlan): Promise<void> {
   const fabricLines: string[] = [];
   for (const s of plan.subnets) {
     // Both ends placed at creation: nothing ever appears in the root netns.
-    await run(['ip', 'link', 'add', s.routerIf, 'netns', router, 'type', 'veth', 'peer', 'name', s.routerPeerIf, 'netns', plan.fabricNetns]);
+    await run([
+      'ip',
+      'link',
+      'add',
+      s.routerIf,
+      'netns',
+      router,
+      'type',
+      'veth',
+      'peer',
+      'name',
+      s.routerPeerIf,
+      'netns',
+      plan.fabricNetns,
+    ]);
     fabricLines.push(`link set ${s.routerPeerIf} master ${s.bridge}`, `link set ${s.routerPeerIf} up`);
     routerLines.push(`address add ${s.gateway4}/24 dev ${s.routerIf}`);
     if (s.gateway6) routerLines.push(`address add ${s.gateway6}/64 dev ${s.routerIf} nodad`);
@@ -70,9 +88,27 @@ export async function buildHost(plan: LabPlan, n: NodePlan): Promise<void> {
     'net.ipv6.conf.all.accept_dad': '0',
     'net.ipv6.conf.default.accept_dad': '0',
   });
-  await run(['ip', 'link', 'add', n.ifname, 'netns', n.netns, 'type', 'veth', 'peer', 'name', n.fabricIf, 'netns', plan.fabricNetns]);
+  await run([
+    'ip',
+    'link',
+    'add',
+    n.ifname,
+    'netns',
+    n.netns,
+    'type',
+    'veth',
+    'peer',
+    'name',
+    n.fabricIf,
+    'netns',
+    plan.fabricNetns,
+  ]);
   await ipBatch(plan.fabricNetns, [`link set ${n.fabricIf} master ${sub.bridge}`, `link set ${n.fabricIf} up`]);
-  const lines = [`address add ${n.cidr4} dev ${n.ifname}`, `link set ${n.ifname} up`, `route add default via ${n.gateway4} dev ${n.ifname}`];
+  const lines = [
+    `address add ${n.cidr4} dev ${n.ifname}`,
+    `link set ${n.ifname} up`,
+    `route add default via ${n.gateway4} dev ${n.ifname}`,
+  ];
   if (n.cidr6 && n.gateway6) {
     lines.splice(1, 0, `address add ${n.cidr6} dev ${n.ifname} nodad`);
     lines.push(`route add ::/0 via ${n.gateway6} dev ${n.ifname}`);
@@ -81,7 +117,11 @@ export async function buildHost(plan: LabPlan, n: NodePlan): Promise<void> {
 }
 
 /** Runs `f` over items with at most `limit` in flight; rejects with the first error after all settle. */
-export async function forEachLimit<T>(items: readonly T[], limit: number, f: (item: T) => Promise<void>): Promise<void> {
+export async function forEachLimit<T>(
+  items: readonly T[],
+  limit: number,
+  f: (item: T) => Promise<void>,
+): Promise<void> {
   let next = 0;
   let firstError: unknown;
   const worker = async () => {

@@ -39,7 +39,21 @@ export async function handWirePod(
   writePod(s.dir, pod);
   const hostIf = `tsrh${shortHash(ref).slice(0, 8)}`;
   await addNetns(pod.netns);
-  await run(['ip', 'link', 'add', 'eth0', 'netns', pod.netns, 'type', 'veth', 'peer', 'name', hostIf, 'netns', n.netns]);
+  await run([
+    'ip',
+    'link',
+    'add',
+    'eth0',
+    'netns',
+    pod.netns,
+    'type',
+    'veth',
+    'peer',
+    'name',
+    hostIf,
+    'netns',
+    n.netns,
+  ]);
   await ipBatch(pod.netns, [
     `address add ${ip4}/32 dev eth0`,
     'link set eth0 up',
@@ -47,7 +61,11 @@ export async function handWirePod(
     'route add default via 169.254.1.1 dev eth0',
     'neigh replace 169.254.1.1 lladdr ee:ee:ee:ee:ee:ee dev eth0 nud permanent',
   ]);
-  await ipBatch(n.netns, [`link set ${hostIf} address ee:ee:ee:ee:ee:ee`, `link set ${hostIf} up`, `route add ${ip4}/32 dev ${hostIf}`]);
+  await ipBatch(n.netns, [
+    `link set ${hostIf} address ee:ee:ee:ee:ee:ee`,
+    `link set ${hostIf} up`,
+    `route add ${ip4}/32 dev ${hostIf}`,
+  ]);
   await sysctl(n.netns, { [`net.ipv4.conf.${hostIf}.proxy_arp`]: '1', [`net.ipv4.neigh.${hostIf}.proxy_delay`]: '0' });
   const hostIp = n.ips.find((a) => !a.includes(':'))!;
   // Nodes in the same subnet route the pod via this node; the others reach it through the router

@@ -32,7 +32,8 @@ export function parseHostPorts(text: string): HostPort[] {
     .map((item) => {
       const m = /^(tcp|udp):(\d{1,5})$/i.exec(item);
       const port = m ? Number(m[2]) : NaN;
-      if (!m || port < 1 || port > 65535) throw new TesseraError('usage', `port "${item}" is invalid: expected tcp:PORT or udp:PORT (1-65535)`);
+      if (!m || port < 1 || port > 65535)
+        throw new TesseraError('usage', `port "${item}" is invalid: expected tcp:PORT or udp:PORT (1-65535)`);
       return { protocol: (m[1] as string).toUpperCase() as 'TCP' | 'UDP', port };
     });
 }
@@ -52,7 +53,12 @@ function writeListeners(s: LabState, node: string, list: HostListener[]): void {
 const key = (p: HostPort) => `${p.protocol.toLowerCase()}:${p.port}`;
 
 /** Starts a socat echo server per port in the node's host netns; returns once all are bound. */
-export async function nodeListen(s: LabState, nodeName: string, ports: readonly HostPort[], timeoutMs = 15_000): Promise<HostListener[]> {
+export async function nodeListen(
+  s: LabState,
+  nodeName: string,
+  ports: readonly HostPort[],
+  timeoutMs = 15_000,
+): Promise<HostListener[]> {
   const node = findNode(s, nodeName);
   const current = readListeners(s, nodeName);
   const have = new Set(current.map(key));
@@ -61,8 +67,14 @@ export async function nodeListen(s: LabState, nodeName: string, ports: readonly 
   for (const p of ports) {
     if (have.has(key(p))) continue;
     have.add(key(p));
-    const listen = p.protocol === 'TCP' ? `TCP6-LISTEN:${p.port},fork,reuseaddr,ipv6only=0` : `UDP6-RECVFROM:${p.port},fork,reuseaddr,ipv6only=0`;
-    added.push({ ...p, process: startDaemon(`listen:${key(p)}`, ['socat', '-T', '5', listen, 'PIPE'], { netns: node.netns, log }) });
+    const listen =
+      p.protocol === 'TCP'
+        ? `TCP6-LISTEN:${p.port},fork,reuseaddr,ipv6only=0`
+        : `UDP6-RECVFROM:${p.port},fork,reuseaddr,ipv6only=0`;
+    added.push({
+      ...p,
+      process: startDaemon(`listen:${key(p)}`, ['socat', '-T', '5', listen, 'PIPE'], { netns: node.netns, log }),
+    });
   }
   writeListeners(s, nodeName, [...current, ...added]);
   await waitListening(node.netns, added.map(key), timeoutMs, `node "${nodeName}"`, log);
@@ -76,7 +88,11 @@ export async function nodeUnlisten(s: LabState, nodeName: string, ports?: readon
   const want = ports ? new Set(ports.map(key)) : undefined;
   const stop = current.filter((l) => !want || want.has(key(l)));
   for (const l of stop) await stopProcess(l.process, 1000);
-  writeListeners(s, nodeName, current.filter((l) => !stop.includes(l)));
+  writeListeners(
+    s,
+    nodeName,
+    current.filter((l) => !stop.includes(l)),
+  );
   return stop.length;
 }
 
@@ -97,17 +113,25 @@ export function hostEndpointRef(s: LabState, ref: string, family?: 4 | 6): { net
  * NodePort-style DNAT on `nodeName`: TCP and UDP to the node's port `port` go to the pod's `toPort`
  * (as kube-proxy's NodePort rules do, with masquerade when the pod is on another node).
  */
-export async function nodePort(s: LabState, nodeName: string, port: number, to: string): Promise<{ podIp: string; podPort: number }> {
+export async function nodePort(
+  s: LabState,
+  nodeName: string,
+  port: number,
+  to: string,
+): Promise<{ podIp: string; podPort: number }> {
   const node = findNode(s, nodeName);
   const m = /^(.+):(\d{1,5})$/.exec(to);
   if (!m) throw new TesseraError('usage', `--to "${to}" is invalid: expected NS/POD:PORT`);
   const podPort = Number(m[2]);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new TesseraError('usage', `--port "${port}" is invalid: expected 1-65535`);
-  if (podPort < 1 || podPort > 65535) throw new TesseraError('usage', `port in --to "${to}" is invalid: expected 1-65535`);
+  if (!Number.isInteger(port) || port < 1 || port > 65535)
+    throw new TesseraError('usage', `--port "${port}" is invalid: expected 1-65535`);
+  if (podPort < 1 || podPort > 65535)
+    throw new TesseraError('usage', `port in --to "${to}" is invalid: expected 1-65535`);
   const pod = findPod(s, m[1] as string);
   const podIp = (pod.ips.find((a) => !a.includes(':')) ?? '').split('/')[0] as string;
   if (!podIp) throw new TesseraError('not-found', `pod "${m[1]}" has no IPv4 address`);
-  const masq = pod.node !== nodeName ? `add rule ip tessera_lab post ct status dnat ip daddr ${podIp} masquerade\n` : '';
+  const masq =
+    pod.node !== nodeName ? `add rule ip tessera_lab post ct status dnat ip daddr ${podIp} masquerade\n` : '';
   const script =
     'add table ip tessera_lab\n' +
     'add chain ip tessera_lab pre { type nat hook prerouting priority dstnat; policy accept; }\n' +

@@ -39,7 +39,13 @@ export { runDemo, DEMO_POLICY } from './demo.js';
 export { LabDatastore } from './resources.js';
 export { routerAdd, routerDelete, subnetRouterNeedsBgp, subnetRouterPeers, DEFAULT_NODE_AS } from './routers.js';
 export type { RouterAddOptions } from './routers.js';
-export { planExternalRouter, externalRouterNetns, parseAsNumberText, SUBNET_ROUTER_NAME, ROUTER_NAME_RE } from './router-plan.js';
+export {
+  planExternalRouter,
+  externalRouterNetns,
+  parseAsNumberText,
+  SUBNET_ROUTER_NAME,
+  ROUTER_NAME_RE,
+} from './router-plan.js';
 export type { ExternalRouterPlan } from './router-plan.js';
 export { startEtcd, startEtcdCluster, startEtcdProxy, forwardTcpToUnix } from './etcd.js';
 export { KubeApiServer, KUBE_RESOURCES, KUBE_KEY_PREFIX, STAND_IN_NOTE, renderKubeconfig } from './kubeapi/index.js';

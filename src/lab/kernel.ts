@@ -83,7 +83,11 @@ export function isRunning(p: ProcessRecord): boolean {
 }
 
 /** Starts a daemon that outlives this CLI process; output goes to `log`. */
-export function startDaemon(role: string, argv: string[], opts: { netns?: string; log: string; env?: NodeJS.ProcessEnv }): ProcessRecord {
+export function startDaemon(
+  role: string,
+  argv: string[],
+  opts: { netns?: string; log: string; env?: NodeJS.ProcessEnv },
+): ProcessRecord {
   mkdirSync(dirname(opts.log), { recursive: true });
   const fd = openSync(opts.log, 'a');
   try {

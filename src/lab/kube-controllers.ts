@@ -15,12 +15,27 @@ export function kubeControllersBinary(): string | undefined {
   return existsSync(p) ? p : undefined;
 }
 
-export function startKubeControllers(dir: string, labName: string, etcdEndpoints: readonly string[], kubeconfig: string): ProcessRecord | undefined {
+export function startKubeControllers(
+  dir: string,
+  labName: string,
+  etcdEndpoints: readonly string[],
+  kubeconfig: string,
+): ProcessRecord | undefined {
   const bin = kubeControllersBinary();
   if (!bin) return undefined;
   return startDaemon(
     'kube-controllers',
-    [bin, '--etcd-endpoints', etcdEndpoints.join(','), '--kubeconfig', kubeconfig, '--health-listen', '127.0.0.1:0', '--identity', `lab-${labName}`],
+    [
+      bin,
+      '--etcd-endpoints',
+      etcdEndpoints.join(','),
+      '--kubeconfig',
+      kubeconfig,
+      '--health-listen',
+      '127.0.0.1:0',
+      '--identity',
+      `lab-${labName}`,
+    ],
     { log: join(dir, 'logs', 'kube-controllers.log') },
   );
 }

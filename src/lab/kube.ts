@@ -16,17 +16,25 @@ import { renderKubeconfig } from './kubeapi/index.js';
 import type { KubeApiState, LabState, NodeState, PodState, ProcessRecord } from './state.js';
 import type { PodPort } from './plan.js';
 
-
 export const KUBE_NODE_VERSION = 'v1.22.3-tessera-lab';
 
-export function startKubeApi(dir: string, etcdEndpoints: readonly string[], opts: { bookmarkIntervalMs?: number } = {}): ProcessRecord {
+export function startKubeApi(
+  dir: string,
+  etcdEndpoints: readonly string[],
+  opts: { bookmarkIntervalMs?: number } = {},
+): ProcessRecord {
   const argv = [
     ...siblingScriptArgv('kubeapi/main'),
-    '--etcd', etcdEndpoints.join(','),
-    '--host', '127.0.0.1',
-    '--port', '0',
-    '--socket', join(dir, 'kubeapi.sock'),
-    '--info', join(dir, 'kubeapi.json'),
+    '--etcd',
+    etcdEndpoints.join(','),
+    '--host',
+    '127.0.0.1',
+    '--port',
+    '0',
+    '--socket',
+    join(dir, 'kubeapi.sock'),
+    '--info',
+    join(dir, 'kubeapi.json'),
   ];
   if (opts.bookmarkIntervalMs !== undefined) argv.push('--bookmark-interval-ms', String(opts.bookmarkIntervalMs));
   return startDaemon('kubeapi', argv, { log: join(dir, 'logs', 'kubeapi.log') });
@@ -34,10 +42,17 @@ export function startKubeApi(dir: string, etcdEndpoints: readonly string[], opts
 
 /** The lab's kubelet stand-in (kubelet.ts): tears down lab pods deleted through the API. */
 export function startLabKubelet(dir: string, url: string): ProcessRecord {
-  return startDaemon('kubelet', [...siblingScriptArgv('kubelet'), '--dir', dir, '--url', url], { log: join(dir, 'logs', 'kubelet.log') });
+  return startDaemon('kubelet', [...siblingScriptArgv('kubelet'), '--dir', dir, '--url', url], {
+    log: join(dir, 'logs', 'kubelet.log'),
+  });
 }
 
-export async function waitKubeApi(proc: ProcessRecord, dir: string, clusterName: string, timeoutMs: number): Promise<Omit<KubeApiState, 'datastoreMirror'>> {
+export async function waitKubeApi(
+  proc: ProcessRecord,
+  dir: string,
+  clusterName: string,
+  timeoutMs: number,
+): Promise<Omit<KubeApiState, 'datastoreMirror'>> {
   const file = join(dir, 'kubeapi.json');
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -48,10 +63,15 @@ export async function waitKubeApi(proc: ProcessRecord, dir: string, clusterName:
       return { url: info.url, socketPath: info.socketPath, kubeconfig };
     }
     if (!isRunning(proc)) {
-      const tail = proc.log && existsSync(proc.log) ? readFileSync(proc.log, 'utf8').trim().split('\n').slice(-5).join('\n') : '';
-      throw new TesseraError('exec-failed', `cannot start the lab's Kubernetes API: it exited${tail ? `: ${tail}` : ''}`);
+      const tail =
+        proc.log && existsSync(proc.log) ? readFileSync(proc.log, 'utf8').trim().split('\n').slice(-5).join('\n') : '';
+      throw new TesseraError(
+        'exec-failed',
+        `cannot start the lab's Kubernetes API: it exited${tail ? `: ${tail}` : ''}`,
+      );
     }
-    if (Date.now() > deadline) throw new TesseraError('timeout', `cannot start the lab's Kubernetes API: not serving after ${timeoutMs} ms`);
+    if (Date.now() > deadline)
+      throw new TesseraError('timeout', `cannot start the lab's Kubernetes API: not serving after ${timeoutMs} ms`);
     await sleep(50);
   }
 }
@@ -62,7 +82,12 @@ type Obj = Record<string, unknown>;
 export class LabKubeClient {
   constructor(private readonly url: string) {}
 
-  private async call(method: string, path: string, body?: unknown, contentType = 'application/json'): Promise<{ status: number; body: Obj }> {
+  private async call(
+    method: string,
+    path: string,
+    body?: unknown,
+    contentType = 'application/json',
+  ): Promise<{ status: number; body: Obj }> {
     let res: Response;
     try {
       res = await fetch(`${this.url}${path}`, {
@@ -71,7 +96,9 @@ export class LabKubeClient {
         body: body === undefined ? undefined : JSON.stringify(body),
       });
     } catch (err) {
-      throw new TesseraError('unavailable', `cannot ${method} ${path} on the lab's Kubernetes API at ${this.url}`, { cause: err });
+      throw new TesseraError('unavailable', `cannot ${method} ${path} on the lab's Kubernetes API at ${this.url}`, {
+        cause: err,
+      });
     }
     const text = await res.text();
     let parsed: Obj = {};
@@ -84,8 +111,18 @@ export class LabKubeClient {
   }
 
   private fail(what: string, r: { status: number; body: Obj }): never {
-    const code = r.status === 404 ? 'not-found' : r.status === 409 ? 'conflict' : r.status === 422 || r.status === 400 ? 'validation' : 'exec-failed';
-    throw new TesseraError(code, `cannot ${what}: the Kubernetes API answered ${r.status}: ${String(r.body['message'] ?? '')}`);
+    const code =
+      r.status === 404
+        ? 'not-found'
+        : r.status === 409
+          ? 'conflict'
+          : r.status === 422 || r.status === 400
+            ? 'validation'
+            : 'exec-failed';
+    throw new TesseraError(
+      code,
+      `cannot ${what}: the Kubernetes API answered ${r.status}: ${String(r.body['message'] ?? '')}`,
+    );
   }
 
   /** Creates unless it exists; true when it created. */
@@ -131,7 +168,13 @@ export function kubeNodeObject(s: LabState, n: NodeState): Obj {
     kind: 'Node',
     metadata: {
       name: n.name,
-      labels: { 'kubernetes.io/hostname': n.name, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64', 'tessera.dev/lab': s.name, 'tessera.dev/subnet': subnet },
+      labels: {
+        'kubernetes.io/hostname': n.name,
+        'kubernetes.io/os': 'linux',
+        'kubernetes.io/arch': 'amd64',
+        'tessera.dev/lab': s.name,
+        'tessera.dev/subnet': subnet,
+      },
     },
     spec: {},
   };
@@ -141,7 +184,16 @@ export function kubeNodeStatus(n: NodeState, nowIso: string): Obj {
   return {
     status: {
       addresses: [...n.ips.map((ip) => ({ type: 'InternalIP', address: ip })), { type: 'Hostname', address: n.name }],
-      conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'lab node (network namespace)', lastHeartbeatTime: nowIso, lastTransitionTime: nowIso }],
+      conditions: [
+        {
+          type: 'Ready',
+          status: 'True',
+          reason: 'KubeletReady',
+          message: 'lab node (network namespace)',
+          lastHeartbeatTime: nowIso,
+          lastTransitionTime: nowIso,
+        },
+      ],
       nodeInfo: {
         kubeletVersion: KUBE_NODE_VERSION,
         kubeProxyVersion: KUBE_NODE_VERSION,
@@ -155,7 +207,14 @@ export function kubeNodeStatus(n: NodeState, nowIso: string): Obj {
   };
 }
 
-export function kubePodObject(p: { namespace: string; name: string; node: string; labels: Record<string, string>; serviceAccount: string; ports: readonly PodPort[] }): Obj {
+export function kubePodObject(p: {
+  namespace: string;
+  name: string;
+  node: string;
+  labels: Record<string, string>;
+  serviceAccount: string;
+  ports: readonly PodPort[];
+}): Obj {
   return {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -163,7 +222,13 @@ export function kubePodObject(p: { namespace: string; name: string; node: string
     spec: {
       nodeName: p.node,
       serviceAccountName: p.serviceAccount,
-      containers: [{ name: 'server', image: 'tessera/lab-server', ports: p.ports.map((x) => ({ name: x.name, containerPort: x.port, protocol: x.protocol })) }],
+      containers: [
+        {
+          name: 'server',
+          image: 'tessera/lab-server',
+          ports: p.ports.map((x) => ({ name: x.name, containerPort: x.port, protocol: x.protocol })),
+        },
+      ],
     },
   };
 }
@@ -180,14 +245,24 @@ export function kubePodStatus(pod: PodState, hostIP: string | undefined, nowIso:
       podIPs: pod.ips.map((ip) => ({ ip })),
       startTime: nowIso,
       containerStatuses: [
-        { name: 'server', ready: true, started: true, restartCount: 0, image: 'tessera/lab-server', imageID: '', containerID: `tessera-lab://${pod.containerId}`, state: { running: { startedAt: nowIso } } },
+        {
+          name: 'server',
+          ready: true,
+          started: true,
+          restartCount: 0,
+          image: 'tessera/lab-server',
+          imageID: '',
+          containerID: `tessera-lab://${pod.containerId}`,
+          state: { running: { startedAt: nowIso } },
+        },
       ],
       qosClass: 'BestEffort',
     },
   };
 }
 
-export const podsPath = (ns: string, name?: string) => `/api/v1/namespaces/${encodeURIComponent(ns)}/pods${name ? `/${encodeURIComponent(name)}` : ''}`;
+export const podsPath = (ns: string, name?: string) =>
+  `/api/v1/namespaces/${encodeURIComponent(ns)}/pods${name ? `/${encodeURIComponent(name)}` : ''}`;
 
 /**
  * The kubectl Tessera uses: $TESSERA_KUBECTL, else Debian's kubernetes-client (1.20) that
@@ -199,16 +274,30 @@ export async function kubectlPath(env: NodeJS.ProcessEnv = process.env): Promise
   const r = await run([join(repoRoot(), 'scripts', 'kubectl.sh')], { timeoutMs: 300_000, check: false });
   const path = r.stdout.trim().split('\n').pop() ?? '';
   if (r.code !== 0 || !path || !existsSync(path)) {
-    throw new TesseraError('unsupported', `cannot find kubectl: scripts/kubectl.sh failed (exit ${r.code}): ${r.stderr.trim()}`);
+    throw new TesseraError(
+      'unsupported',
+      `cannot find kubectl: scripts/kubectl.sh failed (exit ${r.code}): ${r.stderr.trim()}`,
+    );
   }
   return path;
 }
 
 /** Runs kubectl against the lab's API; throws with kubectl's own message on failure. */
-export async function kubectl(s: LabState, args: string[], opts: { kubectl?: string; input?: string } = {}): Promise<string> {
-  if (!s.kube) throw new TesseraError('unsupported', `lab "${s.name}" runs without the Kubernetes API (lab up --no-kube-api)`);
+export async function kubectl(
+  s: LabState,
+  args: string[],
+  opts: { kubectl?: string; input?: string } = {},
+): Promise<string> {
+  if (!s.kube)
+    throw new TesseraError('unsupported', `lab "${s.name}" runs without the Kubernetes API (lab up --no-kube-api)`);
   const bin = opts.kubectl ?? (await kubectlPath());
-  const r = await run([bin, ...args], { env: { ...process.env, KUBECONFIG: s.kube.kubeconfig }, input: opts.input, check: false, timeoutMs: 60_000 });
-  if (r.code !== 0) throw new TesseraError('exec-failed', `kubectl ${args.join(' ')} failed (exit ${r.code}): ${r.stderr.trim()}`);
+  const r = await run([bin, ...args], {
+    env: { ...process.env, KUBECONFIG: s.kube.kubeconfig },
+    input: opts.input,
+    check: false,
+    timeoutMs: 60_000,
+  });
+  if (r.code !== 0)
+    throw new TesseraError('exec-failed', `kubectl ${args.join(' ')} failed (exit ${r.code}): ${r.stderr.trim()}`);
   return r.stdout;
 }

@@ -42,10 +42,15 @@ async function teardown(namespace: string, name: string, uid: string | undefined
 async function cycle(): Promise<void> {
   const res = await fetch(`${url}/api/v1/pods`);
   if (!res.ok) throw new Error(`list pods: HTTP ${res.status}`);
-  const list = (await res.json()) as { metadata: { resourceVersion: string }; items: { metadata: { namespace: string; name: string; uid: string } }[] };
+  const list = (await res.json()) as {
+    metadata: { resourceVersion: string };
+    items: { metadata: { namespace: string; name: string; uid: string } }[];
+  };
   const live = new Set(list.items.map((p) => p.metadata.uid));
   for (const p of readPods(dir)) if (p.kubeUid && !live.has(p.kubeUid)) await teardown(p.namespace, p.name, p.kubeUid);
-  const watch = await fetch(`${url}/api/v1/pods?watch=true&resourceVersion=${list.metadata.resourceVersion}&timeoutSeconds=300`);
+  const watch = await fetch(
+    `${url}/api/v1/pods?watch=true&resourceVersion=${list.metadata.resourceVersion}&timeoutSeconds=300`,
+  );
   if (!watch.ok || !watch.body) throw new Error(`watch pods: HTTP ${watch.status}`);
   let buf = '';
   const decoder = new TextDecoder();
@@ -56,7 +61,10 @@ async function cycle(): Promise<void> {
       const line = buf.slice(0, nl);
       buf = buf.slice(nl + 1);
       if (!line.trim()) continue;
-      const ev = JSON.parse(line) as { type: string; object: { metadata?: { namespace?: string; name?: string; uid?: string } } };
+      const ev = JSON.parse(line) as {
+        type: string;
+        object: { metadata?: { namespace?: string; name?: string; uid?: string } };
+      };
       if (ev.type === 'ERROR') return; // 410 and friends: relist
       if (ev.type === 'DELETED' && ev.object.metadata?.namespace && ev.object.metadata.name) {
         await teardown(ev.object.metadata.namespace, ev.object.metadata.name, ev.object.metadata.uid);

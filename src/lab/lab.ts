@@ -10,7 +10,15 @@ import { TesseraError, describeError, validationError } from '../lib/errors.js';
 import { systemClock } from '../lib/clock.js';
 import { readCliConfig, removeContext, setContext } from '../lib/context.js';
 import { buildFabric, buildHost, buildRouter, forEachLimit } from './fabric.js';
-import { deleteNetns, ensureNetnsDir, isRoot, isRunning, killNetnsProcesses, listNetns, stopProcess } from './kernel.js';
+import {
+  deleteNetns,
+  ensureNetnsDir,
+  isRoot,
+  isRunning,
+  killNetnsProcesses,
+  listNetns,
+  stopProcess,
+} from './kernel.js';
 import { AGENT_HEALTH_PORT, netnsBelongsTo, parseLabOptions, planLab, type RawLabOptions } from './plan.js';
 import {
   labStatus,
@@ -26,7 +34,15 @@ import {
   type NodeState,
 } from './state.js';
 import { labDir, listLabNames, readLabState, readPods, updateLabState, writeLabState } from './store.js';
-import { hostEtcdEndpoints, hostProxyEndpoints, startEtcdKeeper, startHostForwarders, startHostProxy, unixSocketPath, waitEtcdKeeper } from './etcd-link.js';
+import {
+  hostEtcdEndpoints,
+  hostProxyEndpoints,
+  startEtcdKeeper,
+  startHostForwarders,
+  startHostProxy,
+  unixSocketPath,
+  waitEtcdKeeper,
+} from './etcd-link.js';
 import { agentBinary, agentReady, binPath, startAgent, waitAgentReady, writeCniPath, writeNodeFiles } from './nodes.js';
 import { LabDatastore, bgpConfiguration, ipPoolResources, nodeResources } from './resources.js';
 import { startSubnetRouterBgp, subnetRouterPeers } from './routers.js';
@@ -85,7 +101,8 @@ export function resolveLabName(name: string | undefined, env: NodeJS.ProcessEnv 
 
 export function loadLab(name: string, env: NodeJS.ProcessEnv = process.env): LabState {
   const s = readLabState(labDir(name, env));
-  if (!s) throw new TesseraError('not-found', `lab "${name}" does not exist (no "${join(labDir(name, env), 'state.json')}")`);
+  if (!s)
+    throw new TesseraError('not-found', `lab "${name}" does not exist (no "${join(labDir(name, env), 'state.json')}")`);
   return s;
 }
 
@@ -114,9 +131,14 @@ export async function labUp(raw: RawLabOptions, opts: LabUpOptions = {}): Promis
     );
   }
   const plan = planLab(options);
-  const taken = (await listNetns()).filter((n) => [plan.fabricNetns, plan.routerNetns, ...plan.nodes.map((x) => x.netns)].includes(n));
+  const taken = (await listNetns()).filter((n) =>
+    [plan.fabricNetns, plan.routerNetns, ...plan.nodes.map((x) => x.netns)].includes(n),
+  );
   if (taken.length > 0) {
-    throw new TesseraError('already-exists', `cannot create lab "${options.name}": network namespaces already exist: ${taken.map((t) => `"${t}"`).join(', ')}`);
+    throw new TesseraError(
+      'already-exists',
+      `cannot create lab "${options.name}": network namespaces already exist: ${taken.map((t) => `"${t}"`).join(', ')}`,
+    );
   }
   ensureNetnsDir();
   mkdirSync(dir, { recursive: true });
@@ -126,23 +148,36 @@ export async function labUp(raw: RawLabOptions, opts: LabUpOptions = {}): Promis
     writeLabState(state);
   };
   // Record every namespace first: from here on, `down` knows everything `up` may create.
-  for (const ns of [plan.fabricNetns, ...(plan.routerNetns ? [plan.routerNetns] : []), ...plan.nodes.map((n) => n.netns)]) {
+  for (const ns of [
+    plan.fabricNetns,
+    ...(plan.routerNetns ? [plan.routerNetns] : []),
+    ...plan.nodes.map((n) => n.netns),
+  ]) {
     state = withNetns(state, ns);
   }
   for (const n of plan.nodes) state = withNode(state, nodeStateFromPlan(n, dir, AGENT_HEALTH_PORT));
   if (plan.routerNetns) {
     state.routers = [
-      { name: 'router', netns: plan.routerNetns, ips: plan.subnets.flatMap((s) => (s.gateway6 ? [s.gateway4, s.gateway6] : [s.gateway4])), kind: 'subnet' },
+      {
+        name: 'router',
+        netns: plan.routerNetns,
+        ips: plan.subnets.flatMap((s) => (s.gateway6 ? [s.gateway4, s.gateway6] : [s.gateway4])),
+        kind: 'subnet',
+      },
     ];
   }
   save(state);
   try {
     const t0 = Date.now();
-    say(`lab "${options.name}": ${options.nodes} node(s) in ${options.subnets} subnet(s), encapsulation ${options.encapsulation}, routing ${options.routing}${options.ipv6 ? ', dual-stack' : ''}`);
+    say(
+      `lab "${options.name}": ${options.nodes} node(s) in ${options.subnets} subnet(s), encapsulation ${options.encapsulation}, routing ${options.routing}${options.ipv6 ? ', dual-stack' : ''}`,
+    );
     await buildFabric(plan);
     await buildRouter(plan);
     await forEachLimit(plan.nodes, 8, (n) => buildHost(plan, n));
-    say(`  fabric: ${plan.subnets.map((s) => s.cidr4).join(', ')}${plan.routerNetns ? ` routed by "${plan.routerNetns}"` : ''}; hosts ${plan.nodes.map((n) => n.ip4).join(', ')}`);
+    say(
+      `  fabric: ${plan.subnets.map((s) => s.cidr4).join(', ')}${plan.routerNetns ? ` routed by "${plan.routerNetns}"` : ''}; hosts ${plan.nodes.map((n) => n.ip4).join(', ')}`,
+    );
 
     const etcdDir = join(dir, 'etcd');
     state = { ...state, etcd: { endpoints: [], hostEndpoints: [], sockets: [], paths: [etcdDir] } };
@@ -159,28 +194,43 @@ export async function labUp(raw: RawLabOptions, opts: LabUpOptions = {}): Promis
     });
     if (sockets.length === 0) throw new TesseraError('bug', 'the lab etcd has no unix socket listener');
     const hostEndpoints = options.etcdProxy ? hostProxyEndpoints() : hostEtcdEndpoints(sockets.length);
-    state = { ...state, etcd: { endpoints: info.endpoints, hostEndpoints, sockets, paths: [etcdDir, ...info.dataDirs] } };
+    state = {
+      ...state,
+      etcd: { endpoints: info.endpoints, hostEndpoints, sockets, paths: [etcdDir, ...info.dataDirs] },
+    };
     save(state);
     for (const n of state.nodes) {
       for (const fwd of startHostForwarders(n.netns, n.name, sockets, join(dir, 'logs'))) save(withProcess(state, fwd));
       if (options.etcdProxy) save(withProcess(state, startHostProxy(n.netns, n.name, sockets, dir, join(dir, 'logs'))));
     }
-    say(`  etcd: ${options.etcdMembers} member(s) at ${info.endpoints.join(',')} (nodes use ${state.etcd!.hostEndpoints.join(',')}${options.etcdProxy ? ': an etcd grpc-proxy in each node' : ''})`);
+    say(
+      `  etcd: ${options.etcdMembers} member(s) at ${info.endpoints.join(',')} (nodes use ${state.etcd!.hostEndpoints.join(',')}${options.etcdProxy ? ': an etcd grpc-proxy in each node' : ''})`,
+    );
 
     writeCniPath(state.cniPath);
     for (const n of state.nodes) writeNodeFiles(state, n);
     const ds = new LabDatastore(info.endpoints);
     try {
-      for (const r of [...ipPoolResources(plan), ...nodeResources(plan), bgpConfiguration(plan), ...subnetRouterPeers(plan)]) await ds.put(r);
+      for (const r of [
+        ...ipPoolResources(plan),
+        ...nodeResources(plan),
+        bgpConfiguration(plan),
+        ...subnetRouterPeers(plan),
+      ])
+        await ds.put(r);
     } finally {
       await ds.close();
     }
     const bgpRouter = await startSubnetRouterBgp(state, plan);
     if (bgpRouter) {
       save(withRouter(state, bgpRouter));
-      say(`  router: BIRD route reflector (AS ${bgpRouter.asNumber}, next hop self) in "${bgpRouter.netns}", one BGPPeer per subnet`);
+      say(
+        `  router: BIRD route reflector (AS ${bgpRouter.asNumber}, next hop self) in "${bgpRouter.netns}", one BGPPeer per subnet`,
+      );
     }
-    say(`  datastore: IPPool ${plan.pool4}${plan.pool6 ? ` + ${plan.pool6}` : ''} (${options.encapsulation}), ${plan.nodes.length} Node resource(s)`);
+    say(
+      `  datastore: IPPool ${plan.pool4}${plan.pool6 ? ` + ${plan.pool6}` : ''} (${options.encapsulation}), ${plan.nodes.length} Node resource(s)`,
+    );
 
     if (opts.kubeApi !== false) {
       const proc = startKubeApi(dir, info.endpoints, { bookmarkIntervalMs: opts.kubeBookmarkIntervalMs });
@@ -191,11 +241,20 @@ export async function labUp(raw: RawLabOptions, opts: LabUpOptions = {}): Promis
       const kube = new LabKubeClient(api.url);
       for (const n of state.nodes) {
         await kube.ensure('/api/v1/nodes', kubeNodeObject(state, n), `register Kubernetes Node "${n.name}"`);
-        await kube.mergePatch(`/api/v1/nodes/${n.name}/status`, kubeNodeStatus(n, systemClock.nowIso()), `write the status of Kubernetes Node "${n.name}"`);
+        await kube.mergePatch(
+          `/api/v1/nodes/${n.name}/status`,
+          kubeNodeStatus(n, systemClock.nowIso()),
+          `write the status of Kubernetes Node "${n.name}"`,
+        );
       }
       save(withProcess(state, startLabKubelet(dir, api.url)));
-      say(`  kubernetes: stand-in API (lab only) at ${api.url}, ${state.nodes.length} Node(s); export KUBECONFIG=${api.kubeconfig}`);
-      const controllers = opts.kubeControllers === false ? undefined : startKubeControllers(dir, options.name, info.endpoints, api.kubeconfig);
+      say(
+        `  kubernetes: stand-in API (lab only) at ${api.url}, ${state.nodes.length} Node(s); export KUBECONFIG=${api.kubeconfig}`,
+      );
+      const controllers =
+        opts.kubeControllers === false
+          ? undefined
+          : startKubeControllers(dir, options.name, info.endpoints, api.kubeconfig);
       if (controllers) {
         save(withProcess(state, controllers));
         // The controllers mirror Namespaces and Pods from the API now; the lab stops writing them
@@ -215,7 +274,9 @@ export async function labUp(raw: RawLabOptions, opts: LabUpOptions = {}): Promis
     if (opts.agents === false) {
       say('  agents: not started (as asked)');
     } else if (!agentBinary()) {
-      say(`  agents: "${binPath('tessera-node')}" is not built: skipping agents (pods get addresses, but no routes or policy)`);
+      say(
+        `  agents: "${binPath('tessera-node')}" is not built: skipping agents (pods get addresses, but no routes or policy)`,
+      );
     } else {
       for (const n of state.nodes) {
         const rec = startAgent(state, n);
@@ -229,8 +290,10 @@ export async function labUp(raw: RawLabOptions, opts: LabUpOptions = {}): Promis
         }),
       );
     }
-    state = (await updateLabState(dir, (s) => withPhase(s, 'ready')));
-    say(`lab "${options.name}" is up in ${((Date.now() - t0) / 1000).toFixed(1)} s${opts.setContext !== false ? ` (current context "${options.name}")` : ''}`);
+    state = await updateLabState(dir, (s) => withPhase(s, 'ready'));
+    say(
+      `lab "${options.name}" is up in ${((Date.now() - t0) / 1000).toFixed(1)} s${opts.setContext !== false ? ` (current context "${options.name}")` : ''}`,
+    );
     return state;
   } catch (err) {
     try {
@@ -302,7 +365,11 @@ export async function labDown(name: string, opts: LabEnvOptions = {}): Promise<L
   const others = listLabNames(env).filter((l) => l !== name);
   const all = await listNetns();
   const netns = [
-    ...new Set([...(state?.netns ?? []), ...pods.map((p) => p.netns), ...all.filter((n) => netnsBelongsTo(n, name, others))]),
+    ...new Set([
+      ...(state?.netns ?? []),
+      ...pods.map((p) => p.netns),
+      ...all.filter((n) => netnsBelongsTo(n, name, others)),
+    ]),
   ].filter((n) => all.includes(n));
   say(`lab "${name}": removing ${netns.length} namespace(s)`);
   let processes = 0;
@@ -327,7 +394,10 @@ export async function labDown(name: string, opts: LabEnvOptions = {}): Promise<L
     if (ctx.lab === name) removeContext(ctxName, { env });
   }
   if (left.length > 0) {
-    throw new TesseraError('exec-failed', `cannot remove lab "${name}": namespaces still exist: ${left.map((n) => `"${n}"`).join(', ')}`);
+    throw new TesseraError(
+      'exec-failed',
+      `cannot remove lab "${name}": namespaces still exist: ${left.map((n) => `"${n}"`).join(', ')}`,
+    );
   }
   rmSync(dir, { recursive: true, force: true });
   say(`lab "${name}" removed`);
@@ -355,7 +425,11 @@ export async function labStatusOf(name: string, opts: LabEnvOptions = {}): Promi
 
 export function findNode(s: LabState, node: string): NodeState {
   const n = s.nodes.find((x) => x.name === node || x.netns === node);
-  if (!n) throw new TesseraError('not-found', `lab "${s.name}" has no node "${node}" (nodes: ${s.nodes.map((x) => x.name).join(', ')})`);
+  if (!n)
+    throw new TesseraError(
+      'not-found',
+      `lab "${s.name}" has no node "${node}" (nodes: ${s.nodes.map((x) => x.name).join(', ')})`,
+    );
   return n;
 }
 
@@ -364,7 +438,11 @@ export function findNode(s: LabState, node: string): NodeState {
  * the peers withdraw the node's routes at once), like a node going down. `keepBird` stops only the
  * agent: BIRD outlives agent restarts by design (src/bgp driver.ts), routes stay announced.
  */
-export async function nodeStop(name: string, node: string, opts: LabEnvOptions & { keepBird?: boolean } = {}): Promise<void> {
+export async function nodeStop(
+  name: string,
+  node: string,
+  opts: LabEnvOptions & { keepBird?: boolean } = {},
+): Promise<void> {
   await requireRoot(`stop node "${node}"`);
   const s = loadLab(name, opts.env);
   const n = findNode(s, node);
@@ -377,7 +455,11 @@ export async function nodeStop(name: string, node: string, opts: LabEnvOptions &
   }
 }
 
-export async function nodeStart(name: string, node: string, opts: LabEnvOptions & { timeoutMs?: number } = {}): Promise<void> {
+export async function nodeStart(
+  name: string,
+  node: string,
+  opts: LabEnvOptions & { timeoutMs?: number } = {},
+): Promise<void> {
   await requireRoot(`start node "${node}"`);
   const s = loadLab(name, opts.env);
   const n = findNode(s, node);

@@ -61,7 +61,10 @@ export function formatMatrix(m: MatrixResult): string {
 }
 
 /** Pairs whose result differs between two matrices over the same pods: what a policy changed. */
-export function diffMatrices(before: MatrixResult, after: MatrixResult): { from: string; to: string; before: boolean; after: boolean }[] {
+export function diffMatrices(
+  before: MatrixResult,
+  after: MatrixResult,
+): { from: string; to: string; before: boolean; after: boolean }[] {
   const out: { from: string; to: string; before: boolean; after: boolean }[] = [];
   for (const from of after.pods) {
     for (const to of after.pods) {

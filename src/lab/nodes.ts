@@ -37,7 +37,11 @@ export function writeCniPath(cniPath: string): void {
 }
 
 export function cniNetworkConfig(s: LabState, n: NodeState): Record<string, unknown> {
-  const ipam: Record<string, unknown> = { type: 'tessera-ipam', assign_ipv4: 'true', assign_ipv6: s.options.ipv6 ? 'true' : 'false' };
+  const ipam: Record<string, unknown> = {
+    type: 'tessera-ipam',
+    assign_ipv4: 'true',
+    assign_ipv6: s.options.ipv6 ? 'true' : 'false',
+  };
   return {
     cniVersion: '1.0.0',
     name: 'tessera',
@@ -68,7 +72,11 @@ export function agentBinary(): string | undefined {
 
 export function startAgent(s: LabState, n: NodeState): ProcessRecord {
   const bin = agentBinary();
-  if (!bin) throw new TesseraError('unsupported', `cannot start the agent on node "${n.name}": "${binPath('tessera-node')}" is not built (run make build)`);
+  if (!bin)
+    throw new TesseraError(
+      'unsupported',
+      `cannot start the agent on node "${n.name}": "${binPath('tessera-node')}" is not built (run make build)`,
+    );
   rmSync(join(n.stateDir, 'ready'), { force: true });
   return startDaemon(
     `agent:${n.name}`,
@@ -93,24 +101,38 @@ export function startAgent(s: LabState, n: NodeState): ProcessRecord {
 
 export async function agentReady(n: NodeState): Promise<boolean> {
   if (existsSync(join(n.stateDir, 'ready'))) return true;
-  const r = await run(['busybox', 'wget', '-q', '-O', '/dev/null', '-T', '1', `http://127.0.0.1:${n.healthPort}/readiness`], {
-    netns: n.netns,
-    check: false,
-    timeoutMs: labTimeoutMs(3000),
-  });
+  const r = await run(
+    ['busybox', 'wget', '-q', '-O', '/dev/null', '-T', '1', `http://127.0.0.1:${n.healthPort}/readiness`],
+    {
+      netns: n.netns,
+      check: false,
+      timeoutMs: labTimeoutMs(3000),
+    },
+  );
   return r.code === 0;
 }
 
 /** Polls until the agent is ready; fails early when the agent process exited. */
-export async function waitAgentReady(n: NodeState, alive: () => boolean, timeoutMs: number, logPath?: string): Promise<void> {
+export async function waitAgentReady(
+  n: NodeState,
+  alive: () => boolean,
+  timeoutMs: number,
+  logPath?: string,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await agentReady(n)) return;
     if (!alive()) {
-      throw new TesseraError('exec-failed', `agent on node "${n.name}" exited before it was ready${logPath ? ` (log: "${logPath}")` : ''}`);
+      throw new TesseraError(
+        'exec-failed',
+        `agent on node "${n.name}" exited before it was ready${logPath ? ` (log: "${logPath}")` : ''}`,
+      );
     }
     if (Date.now() > deadline) {
-      throw new TesseraError('timeout', `agent on node "${n.name}" not ready after ${timeoutMs} ms${logPath ? ` (log: "${logPath}")` : ''}`);
+      throw new TesseraError(
+        'timeout',
+        `agent on node "${n.name}" not ready after ${timeoutMs} ms${logPath ? ` (log: "${logPath}")` : ''}`,
+      );
     }
     await sleep(100);
   }

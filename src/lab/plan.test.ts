@@ -29,7 +29,13 @@ describe('parseLabOptions', () => {
   });
 
   test('reports every bad flag, quoting the value', () => {
-    const r = parseLabOptions({ name: 'Bad_Name', nodes: '0', encapsulation: 'gre', routing: 'ospf', etcdMembers: '2' });
+    const r = parseLabOptions({
+      name: 'Bad_Name',
+      nodes: '0',
+      encapsulation: 'gre',
+      routing: 'ospf',
+      etcdMembers: '2',
+    });
     assert.equal(r.options, undefined);
     assert.deepEqual(
       r.problems.map((p) => p.path),

@@ -76,7 +76,10 @@ export function parseLabOptions(raw: RawLabOptions): { options?: LabOptions; pro
   if (nameErr) problems.push({ path: '--name', message: nameErr });
   const nodes = intOf(raw.nodes, 3);
   if (!Number.isInteger(nodes) || nodes < 1 || nodes > MAX_NODES) {
-    problems.push({ path: '--nodes', message: `"${String(raw.nodes)}" is invalid: expected an integer from 1 to ${MAX_NODES}` });
+    problems.push({
+      path: '--nodes',
+      message: `"${String(raw.nodes)}" is invalid: expected an integer from 1 to ${MAX_NODES}`,
+    });
   }
   const subnets = intOf(raw.subnets, 1);
   if (!Number.isInteger(subnets) || subnets < 1 || subnets > MAX_SUBNETS) {
@@ -96,7 +99,10 @@ export function parseLabOptions(raw: RawLabOptions): { options?: LabOptions; pro
   }
   const routing = (raw.routing ?? 'agent') as RoutingMode;
   if (!ROUTING_MODES.includes(routing)) {
-    problems.push({ path: '--routing', message: `unknown routing mode "${raw.routing}": expected one of ${ROUTING_MODES.join(', ')}` });
+    problems.push({
+      path: '--routing',
+      message: `unknown routing mode "${raw.routing}": expected one of ${ROUTING_MODES.join(', ')}`,
+    });
   }
   const etcdMembers = intOf(raw.etcdMembers, 1);
   if (etcdMembers !== 1 && etcdMembers !== 3) {
@@ -104,7 +110,16 @@ export function parseLabOptions(raw: RawLabOptions): { options?: LabOptions; pro
   }
   if (problems.length > 0) return { problems };
   return {
-    options: { name, nodes, subnets, encapsulation, routing, ipv6: raw.ipv6 === true, etcdMembers: etcdMembers as 1 | 3, ...(raw.etcdProxy === true ? { etcdProxy: true } : {}) },
+    options: {
+      name,
+      nodes,
+      subnets,
+      encapsulation,
+      routing,
+      ipv6: raw.ipv6 === true,
+      etcdMembers: etcdMembers as 1 | 3,
+      ...(raw.etcdProxy === true ? { etcdProxy: true } : {}),
+    },
     problems,
   };
 }
@@ -207,7 +222,10 @@ export function planLab(options: LabOptions): LabPlan {
 }
 
 /** Pool modes for an encapsulation choice (Calico's IPPool fields). */
-export function poolModes(enc: Encapsulation): { vxlanMode: 'Always' | 'CrossSubnet' | 'Never'; ipipMode: 'Always' | 'Never' } {
+export function poolModes(enc: Encapsulation): {
+  vxlanMode: 'Always' | 'CrossSubnet' | 'Never';
+  ipipMode: 'Always' | 'Never';
+} {
   switch (enc) {
     case 'none':
       return { vxlanMode: 'Never', ipipMode: 'Never' };
@@ -282,7 +300,10 @@ export const DEFAULT_POD_PORTS: readonly PodPort[] = [
 /** `NAME:PROTO:PORT,...` -> ports. */
 export function parsePorts(text: string): { ports?: PodPort[]; error?: string } {
   const ports: PodPort[] = [];
-  for (const item of text.split(',').map((s) => s.trim()).filter((s) => s !== '')) {
+  for (const item of text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')) {
     const m = /^([a-z0-9]([-a-z0-9]{0,13}[a-z0-9])?):(TCP|UDP|tcp|udp):(\d{1,5})$/.exec(item);
     const port = m ? Number(m[4]) : 0;
     if (!m || port < 1 || port > 65535) {
@@ -290,7 +311,8 @@ export function parsePorts(text: string): { ports?: PodPort[]; error?: string } 
     }
     const protocol = m[3]!.toUpperCase() as PortProtocol;
     if (ports.some((p) => p.name === m[1])) return { error: `port name "${m[1]}" is used twice` };
-    if (ports.some((p) => p.port === port && p.protocol === protocol)) return { error: `port ${protocol}/${port} is listed twice` };
+    if (ports.some((p) => p.port === port && p.protocol === protocol))
+      return { error: `port ${protocol}/${port} is listed twice` };
     ports.push({ name: m[1]!, protocol, port });
   }
   if (ports.length === 0) return { error: `no ports in "${text}"` };
@@ -300,7 +322,10 @@ export function parsePorts(text: string): { ports?: PodPort[]; error?: string } 
 /** `k=v,k2=v2` -> labels. */
 export function parseLabels(text: string): { labels?: Record<string, string>; error?: string } {
   const labels: Record<string, string> = {};
-  for (const item of text.split(',').map((s) => s.trim()).filter((s) => s !== '')) {
+  for (const item of text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')) {
     const eq = item.indexOf('=');
     if (eq <= 0) return { error: `label "${item}" is invalid: expected KEY=VALUE` };
     const key = item.slice(0, eq);

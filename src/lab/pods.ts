@@ -63,12 +63,26 @@ interface CniResult {
 }
 
 /** Runs the CNI plugin for a pod inside its node's netns; returns the plugin's stdout result. */
-export async function runCni(s: LabState, n: NodeState, command: 'ADD' | 'DEL' | 'CHECK', pod: PodState): Promise<CniResult> {
+export async function runCni(
+  s: LabState,
+  n: NodeState,
+  command: 'ADD' | 'DEL' | 'CHECK',
+  pod: PodState,
+): Promise<CniResult> {
   const plugin = join(s.cniPath, 'tessera-cni');
   if (!existsSync(plugin)) {
-    throw new TesseraError('unsupported', `cannot run CNI ${command} for pod "${pod.namespace}/${pod.name}": plugin "${plugin}" is not built (run make build)`);
+    throw new TesseraError(
+      'unsupported',
+      `cannot run CNI ${command} for pod "${pod.namespace}/${pod.name}": plugin "${plugin}" is not built (run make build)`,
+    );
   }
-  const r = await run([plugin], { netns: n.netns, env: cniEnv(s, command, pod), input: networkConfig(n), check: false, timeoutMs: labTimeoutMs(60_000) });
+  const r = await run([plugin], {
+    netns: n.netns,
+    env: cniEnv(s, command, pod),
+    input: networkConfig(n),
+    check: false,
+    timeoutMs: labTimeoutMs(60_000),
+  });
   if (r.code !== 0) {
     let msg = r.stderr.trim();
     let cniCode: number | undefined;
@@ -79,15 +93,23 @@ export async function runCni(s: LabState, n: NodeState, command: 'ADD' | 'DEL' |
     } catch {
       // not a CNI error object
     }
-    throw new TesseraError('exec-failed', `CNI ${command} for pod "${pod.namespace}/${pod.name}" on node "${n.name}" failed (exit ${r.code}): ${msg}`, {
-      details: { stdout: r.stdout, stderr: r.stderr, cniCode },
-    });
+    throw new TesseraError(
+      'exec-failed',
+      `CNI ${command} for pod "${pod.namespace}/${pod.name}" on node "${n.name}" failed (exit ${r.code}): ${msg}`,
+      {
+        details: { stdout: r.stdout, stderr: r.stderr, cniCode },
+      },
+    );
   }
   if (command !== 'ADD' || r.stdout.trim() === '') return {};
   try {
     return JSON.parse(r.stdout) as CniResult;
   } catch (err) {
-    throw new TesseraError('exec-failed', `CNI ADD for pod "${pod.namespace}/${pod.name}" printed no JSON result: "${r.stdout.slice(0, 200)}"`, { cause: err });
+    throw new TesseraError(
+      'exec-failed',
+      `CNI ADD for pod "${pod.namespace}/${pod.name}" printed no JSON result: "${r.stdout.slice(0, 200)}"`,
+      { cause: err },
+    );
   }
 }
 
@@ -105,7 +127,9 @@ async function addAsKubelet(s: LabState, n: NodeState, pod: PodState): Promise<C
     try {
       return await runCni(s, n, 'ADD', pod);
     } catch (err) {
-      const retry = err instanceof TesseraError && (err.details as { cniCode?: number } | undefined)?.cniCode === CNI_TRY_AGAIN_LATER;
+      const retry =
+        err instanceof TesseraError &&
+        (err.details as { cniCode?: number } | undefined)?.cniCode === CNI_TRY_AGAIN_LATER;
       if (!retry || Date.now() > deadline) throw err;
       await new Promise((r) => setTimeout(r, 200));
     }
@@ -117,12 +141,18 @@ async function addAsKubelet(s: LabState, n: NodeState, pod: PodState): Promise<C
  * reachable the moment `pod create` returns (a connection racing socat's bind would be refused).
  * A server that does not bind within `timeoutMs` (a port in use, say) is an error naming its log.
  */
-export async function startPodServers(s: LabState, pod: PodState, timeoutMs = labTimeoutMs(15_000)): Promise<ProcessRecord[]> {
+export async function startPodServers(
+  s: LabState,
+  pod: PodState,
+  timeoutMs = labTimeoutMs(15_000),
+): Promise<ProcessRecord[]> {
   const log = join(s.dir, 'logs', `pod-${pod.namespace}.${pod.name}.log`);
   const servers = pod.ports.map((p) => {
     // TCP6/UDP6 with ipv6only=0 serve both families on one socket.
     const listen =
-      p.protocol === 'TCP' ? `TCP6-LISTEN:${p.port},fork,reuseaddr,ipv6only=0` : `UDP6-RECVFROM:${p.port},fork,reuseaddr,ipv6only=0`;
+      p.protocol === 'TCP'
+        ? `TCP6-LISTEN:${p.port},fork,reuseaddr,ipv6only=0`
+        : `UDP6-RECVFROM:${p.port},fork,reuseaddr,ipv6only=0`;
     return startDaemon(`server:${p.name}`, ['socat', '-T', '5', listen, 'PIPE'], { netns: pod.netns, log });
   });
   const want = pod.ports.map((p) => `${p.protocol === 'TCP' ? 'tcp' : 'udp'}:${p.port}`);
@@ -136,7 +166,13 @@ export async function startPodServers(s: LabState, pod: PodState, timeoutMs = la
 }
 
 /** Waits until every `tcp:PORT` / `udp:PORT` in `want` has a bound socket in `netns`. */
-export async function waitListening(netns: string, want: readonly string[], timeoutMs: number, what: string, log: string): Promise<void> {
+export async function waitListening(
+  netns: string,
+  want: readonly string[],
+  timeoutMs: number,
+  what: string,
+  log: string,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const r = await run(['ss', '-Hlntu'], { netns, check: false });
@@ -149,7 +185,11 @@ export async function waitListening(netns: string, want: readonly string[], time
     );
     const missing = want.filter((w) => !bound.has(w));
     if (!missing.length) return;
-    if (Date.now() > deadline) throw new TesseraError('exec-failed', `${what}: ${missing.join(', ')} not listening after ${timeoutMs} ms (see ${log})`);
+    if (Date.now() > deadline)
+      throw new TesseraError(
+        'exec-failed',
+        `${what}: ${missing.join(', ')} not listening after ${timeoutMs} ms (see ${log})`,
+      );
     await new Promise((r2) => setTimeout(r2, 10));
   }
 }
@@ -161,17 +201,27 @@ function stripPrefix(cidr: string): string {
 
 export async function podCreate(s: LabState, ref: string, opts: PodCreateOptions = {}): Promise<PodState> {
   const { namespace, name } = parseRef(ref);
-  if (s.phase !== 'ready') throw new TesseraError('unavailable', `cannot create pod "${ref}": lab "${s.name}" is ${s.phase}, not ready`);
+  if (s.phase !== 'ready')
+    throw new TesseraError('unavailable', `cannot create pod "${ref}": lab "${s.name}" is ${s.phase}, not ready`);
   if (opts.node !== undefined && !s.nodes.some((n) => n.name === opts.node)) {
-    throw new TesseraError('not-found', `cannot create pod "${ref}": lab "${s.name}" has no node "${opts.node}" (nodes: ${s.nodes.map((n) => n.name).join(', ')})`);
+    throw new TesseraError(
+      'not-found',
+      `cannot create pod "${ref}": lab "${s.name}" has no node "${opts.node}" (nodes: ${s.nodes.map((n) => n.name).join(', ')})`,
+    );
   }
   const ports = opts.ports ?? [...DEFAULT_POD_PORTS];
   // Reserve the pod (duplicate check + node choice) atomically against parallel creates.
   const pod = await withLabLock(s.dir, () => {
-    if (podExists(s.dir, namespace, name)) throw new TesseraError('already-exists', `cannot create pod "${ref}": it already exists in lab "${s.name}"`);
+    if (podExists(s.dir, namespace, name))
+      throw new TesseraError('already-exists', `cannot create pod "${ref}": it already exists in lab "${s.name}"`);
     const counts: Record<string, number> = {};
     for (const p of readPods(s.dir)) counts[p.node] = (counts[p.node] ?? 0) + 1;
-    const node = opts.node ?? pickNode(s.nodes.map((n) => n.name), counts)!;
+    const node =
+      opts.node ??
+      pickNode(
+        s.nodes.map((n) => n.name),
+        counts,
+      )!;
     const p: PodState = {
       namespace,
       name,
@@ -196,7 +246,11 @@ export async function podCreate(s: LabState, ref: string, opts: PodCreateOptions
     if (kube) {
       // As a user (or a Deployment) would: the Pod exists in the API first, then the kubelet on
       // its node networks it (CNI ADD) and reports its status.
-      await kube.ensure('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } }, `create Namespace "${namespace}"`);
+      await kube.ensure(
+        '/api/v1/namespaces',
+        { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } },
+        `create Namespace "${namespace}"`,
+      );
       await kube.ensure(
         `/api/v1/namespaces/${namespace}/serviceaccounts`,
         { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: pod.serviceAccount, namespace } },
@@ -230,7 +284,11 @@ export async function podCreate(s: LabState, ref: string, opts: PodCreateOptions
     if (mirrors(s)) await ds.put(podResource(pod));
     if (kube) {
       const hostIP = node.ips[0];
-      await kube.mergePatch(`${podsPath(namespace, name)}/status`, kubePodStatus(pod, hostIP, new Date().toISOString().replace(/\.\d{3}Z$/, 'Z')), `write the status of Pod "${ref}"`);
+      await kube.mergePatch(
+        `${podsPath(namespace, name)}/status`,
+        kubePodStatus(pod, hostIP, new Date().toISOString().replace(/\.\d{3}Z$/, 'Z')),
+        `write the status of Pod "${ref}"`,
+      );
     }
     opts.onProgress?.(`pod ${ref} on ${pod.node}: ${pod.ips.join(', ')}`);
     return pod;
@@ -242,7 +300,9 @@ export async function podCreate(s: LabState, ref: string, opts: PodCreateOptions
         // best effort: `lab down` sweeps anything left
       }
     }
-    throw err instanceof TesseraError ? err : new TesseraError('exec-failed', `cannot create pod "${ref}": ${describeError(err)}`, { cause: err });
+    throw err instanceof TesseraError
+      ? err
+      : new TesseraError('exec-failed', `cannot create pod "${ref}": ${describeError(err)}`, { cause: err });
   } finally {
     await ds.close();
   }
@@ -285,7 +345,10 @@ export async function podDelete(s: LabState, ref: string): Promise<boolean> {
     }
   }
   removePod(s.dir, namespace, name);
-  if (cniError) throw new TesseraError('exec-failed', `pod "${ref}" removed, but CNI DEL or the API delete failed`, { cause: cniError });
+  if (cniError)
+    throw new TesseraError('exec-failed', `pod "${ref}" removed, but CNI DEL or the API delete failed`, {
+      cause: cniError,
+    });
   return true;
 }
 

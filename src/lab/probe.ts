@@ -63,16 +63,26 @@ Promise.all(job.targets.map(probe)).then((r) => { process.stdout.write(JSON.stri
 `;
 
 /** Probes every target from inside `netns`; one process, all targets in parallel. */
-export async function probeFrom(netns: string, targets: readonly ProbeTarget[], spec: ProbeSpec): Promise<ProbeResult[]> {
+export async function probeFrom(
+  netns: string,
+  targets: readonly ProbeTarget[],
+  spec: ProbeSpec,
+): Promise<ProbeResult[]> {
   if (targets.length === 0) return [];
   const job = JSON.stringify({ targets, port: spec.port, protocol: spec.protocol, timeoutMs: spec.timeoutMs });
-  const r = await run([process.execPath, '-e', PROBER, job], { netns, timeoutMs: spec.timeoutMs + labTimeoutMs(15_000), check: false });
+  const r = await run([process.execPath, '-e', PROBER, job], {
+    netns,
+    timeoutMs: spec.timeoutMs + labTimeoutMs(15_000),
+    check: false,
+  });
   if (r.code !== 0) {
     throw new TesseraError('exec-failed', `cannot probe from netns "${netns}" (exit ${r.code}): ${r.stderr.trim()}`);
   }
   try {
     return JSON.parse(r.stdout) as ProbeResult[];
   } catch (err) {
-    throw new TesseraError('bug', `prober in netns "${netns}" printed unparsable output: "${r.stdout.slice(0, 200)}"`, { cause: err });
+    throw new TesseraError('bug', `prober in netns "${netns}" printed unparsable output: "${r.stdout.slice(0, 200)}"`, {
+      cause: err,
+    });
   }
 }

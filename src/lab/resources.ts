@@ -73,7 +73,14 @@ export function ipPoolResources(plan: LabPlan): Resource[] {
       apiVersion: CALICO_API_VERSION,
       kind: 'IPPool',
       metadata: { name: 'default-ipv4-ippool' },
-      spec: { cidr: plan.pool4, blockSize: 26, ipipMode: modes.ipipMode, vxlanMode: modes.vxlanMode, natOutgoing: false, nodeSelector: 'all()' },
+      spec: {
+        cidr: plan.pool4,
+        blockSize: 26,
+        ipipMode: modes.ipipMode,
+        vxlanMode: modes.vxlanMode,
+        natOutgoing: false,
+        nodeSelector: 'all()',
+      },
     },
   ];
   if (plan.pool6) {
@@ -81,7 +88,14 @@ export function ipPoolResources(plan: LabPlan): Resource[] {
       apiVersion: CALICO_API_VERSION,
       kind: 'IPPool',
       metadata: { name: 'default-ipv6-ippool' },
-      spec: { cidr: plan.pool6, blockSize: 122, ipipMode: 'Never', vxlanMode: modes.vxlanMode, natOutgoing: false, nodeSelector: 'all()' },
+      spec: {
+        cidr: plan.pool6,
+        blockSize: 122,
+        ipipMode: 'Never',
+        vxlanMode: modes.vxlanMode,
+        natOutgoing: false,
+        nodeSelector: 'all()',
+      },
     });
   }
   return pools;
@@ -97,7 +111,14 @@ export function nodeResources(plan: LabPlan): Resource[] {
     return {
       apiVersion: CALICO_API_VERSION,
       kind: 'Node',
-      metadata: { name: n.name, labels: { 'kubernetes.io/hostname': n.name, 'tessera.dev/lab': plan.options.name, 'tessera.dev/subnet': `subnet-${n.subnet}` } },
+      metadata: {
+        name: n.name,
+        labels: {
+          'kubernetes.io/hostname': n.name,
+          'tessera.dev/lab': plan.options.name,
+          'tessera.dev/subnet': `subnet-${n.subnet}`,
+        },
+      },
       spec: { bgp, addresses },
     };
   });

@@ -4,15 +4,28 @@ import { externalRouterNetns, parseAsNumberText, planExternalRouter } from './ro
 import type { LabOptions } from './plan.js';
 import type { RouterState } from './state.js';
 
-const options: LabOptions = { name: 'l', nodes: 4, subnets: 2, encapsulation: 'none', routing: 'bgp', ipv6: false, etcdMembers: 1 };
-const lab = (routers: RouterState[] = [], o: Partial<LabOptions> = {}) => ({ name: 'l', options: { ...options, ...o }, routers });
+const options: LabOptions = {
+  name: 'l',
+  nodes: 4,
+  subnets: 2,
+  encapsulation: 'none',
+  routing: 'bgp',
+  ipv6: false,
+  etcdMembers: 1,
+};
+const lab = (routers: RouterState[] = [], o: Partial<LabOptions> = {}) => ({
+  name: 'l',
+  options: { ...options, ...o },
+  routers,
+});
 
 test('AS numbers: plain and asdot, 1..2^32-1 only', () => {
   assert.equal(parseAsNumberText('65000'), 65000);
   assert.equal(parseAsNumberText(64512), 64512);
   assert.equal(parseAsNumberText('1.10'), 65546);
   assert.equal(parseAsNumberText('4294967295'), 4294967295);
-  for (const bad of ['0', '4294967296', '-1', '65000x', '', '1.65536', '1e5']) assert.equal(parseAsNumberText(bad), undefined, bad);
+  for (const bad of ['0', '4294967296', '-1', '65000x', '', '1.65536', '1e5'])
+    assert.equal(parseAsNumberText(bad), undefined, bad);
 });
 
 test('first router of a subnet gets .254, the next .253; names, netns and fabric leg are stable', () => {

@@ -63,24 +63,42 @@ export function planExternalRouter(
 ): { plan?: ExternalRouterPlan; problems: Problem[] } {
   const problems: Problem[] = [];
   if (!ROUTER_NAME_RE.test(name)) {
-    problems.push({ path: 'NAME', message: `router name "${name}" is invalid: use 1-20 lower-case letters, digits and "-", starting with a letter` });
+    problems.push({
+      path: 'NAME',
+      message: `router name "${name}" is invalid: use 1-20 lower-case letters, digits and "-", starting with a letter`,
+    });
   } else if (name === SUBNET_ROUTER_NAME) {
     problems.push({ path: 'NAME', message: `router name "${name}" is reserved for the lab's inter-subnet router` });
   } else if (s.routers.some((r) => r.name === name)) {
     problems.push({ path: 'NAME', message: `lab "${s.name}" already has a router "${name}"` });
   }
   const asNumber = parseAsNumberText(raw.asNumber);
-  if (asNumber === undefined) problems.push({ path: '--as', message: `AS number "${String(raw.asNumber)}" is invalid: expected an integer from 1 to 4294967295` });
+  if (asNumber === undefined)
+    problems.push({
+      path: '--as',
+      message: `AS number "${String(raw.asNumber)}" is invalid: expected an integer from 1 to 4294967295`,
+    });
   const subnetText = String(raw.subnet ?? 0);
   const subnet = /^\d+$/.test(subnetText) ? Number(subnetText) : Number.NaN;
   if (!Number.isInteger(subnet) || subnet < 0 || subnet >= s.options.subnets) {
-    problems.push({ path: '--subnet', message: `"${subnetText}" is invalid: the lab has subnets 0-${s.options.subnets - 1}` });
+    problems.push({
+      path: '--subnet',
+      message: `"${subnetText}" is invalid: the lab has subnets 0-${s.options.subnets - 1}`,
+    });
   }
   if (problems.length > 0) return { problems };
   const taken = new Set(s.routers.filter((r) => r.subnet === subnet && r.kind === 'external').flatMap((r) => r.ips));
   let host = FIRST_HOST;
   while (host >= LAST_HOST && taken.has(`10.240.${subnet}.${host}`)) host--;
-  if (host < LAST_HOST) return { problems: [{ path: '--subnet', message: `subnet ${subnet} has no free router address left (.${LAST_HOST}-.${FIRST_HOST})` }] };
+  if (host < LAST_HOST)
+    return {
+      problems: [
+        {
+          path: '--subnet',
+          message: `subnet ${subnet} has no free router address left (.${LAST_HOST}-.${FIRST_HOST})`,
+        },
+      ],
+    };
   const plan: ExternalRouterPlan = {
     name,
     netns: externalRouterNetns(s.name, name),

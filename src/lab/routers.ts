@@ -46,7 +46,11 @@ export function subnetRouterPeers(plan: LabPlan): Resource[] {
         apiVersion: CALICO_API_VERSION,
         kind: 'BGPPeer',
         metadata: { name: `lab-router-subnet-${s.index}` },
-        spec: { nodeSelector: `tessera.dev/subnet == 'subnet-${s.index}'`, peerIP: s.gateway4, asNumber: DEFAULT_NODE_AS },
+        spec: {
+          nodeSelector: `tessera.dev/subnet == 'subnet-${s.index}'`,
+          peerIP: s.gateway4,
+          asNumber: DEFAULT_NODE_AS,
+        },
       },
     ];
     if (s.gateway6) {
@@ -54,14 +58,23 @@ export function subnetRouterPeers(plan: LabPlan): Resource[] {
         apiVersion: CALICO_API_VERSION,
         kind: 'BGPPeer',
         metadata: { name: `lab-router-subnet-${s.index}-v6` },
-        spec: { nodeSelector: `tessera.dev/subnet == 'subnet-${s.index}'`, peerIP: s.gateway6, asNumber: DEFAULT_NODE_AS },
+        spec: {
+          nodeSelector: `tessera.dev/subnet == 'subnet-${s.index}'`,
+          peerIP: s.gateway6,
+          asNumber: DEFAULT_NODE_AS,
+        },
       });
     }
     return peers;
   });
 }
 
-function nodeNeighbors(s: LabState, asOf: (node: string) => number, rrClient: boolean, families: { v6: boolean }): RouterNeighbor[] {
+function nodeNeighbors(
+  s: LabState,
+  asOf: (node: string) => number,
+  rrClient: boolean,
+  families: { v6: boolean },
+): RouterNeighbor[] {
   return s.nodes.flatMap((n) =>
     n.ips
       .filter((ip) => families.v6 || !ip.includes(':'))
@@ -97,8 +110,13 @@ export async function startSubnetRouterBgp(s: LabState, plan: LabPlan): Promise<
 async function nodeAsNumbers(s: LabState): Promise<(node: string) => number> {
   const ds = new LabDatastore(s.etcd?.endpoints ?? []);
   try {
-    const cfg = await ds.get({ apiVersion: CALICO_API_VERSION, kind: 'BGPConfiguration', metadata: { name: 'default' } });
-    const global = Number((cfg?.spec as Record<string, unknown> | undefined)?.asNumber ?? DEFAULT_NODE_AS) || DEFAULT_NODE_AS;
+    const cfg = await ds.get({
+      apiVersion: CALICO_API_VERSION,
+      kind: 'BGPConfiguration',
+      metadata: { name: 'default' },
+    });
+    const global =
+      Number((cfg?.spec as Record<string, unknown> | undefined)?.asNumber ?? DEFAULT_NODE_AS) || DEFAULT_NODE_AS;
     const per = new Map<string, number>();
     for (const n of s.nodes) {
       const node = await ds.get({ apiVersion: CALICO_API_VERSION, kind: 'Node', metadata: { name: n.name } });
@@ -119,11 +137,15 @@ export interface RouterAddOptions {
 }
 
 export async function routerAdd(labDirPath: string, name: string, o: RouterAddOptions): Promise<RouterState> {
-  if (!(await isRoot())) throw new TesseraError('usage', `cannot add router "${name}": the lab needs root (network namespaces)`);
+  if (!(await isRoot()))
+    throw new TesseraError('usage', `cannot add router "${name}": the lab needs root (network namespaces)`);
   let planned: ReturnType<typeof planExternalRouter>['plan'];
   // Reserve name, address and netns under the lab lock, recorded before anything is created.
   const s = await updateLabState(labDirPath, (cur) => {
-    const p = planExternalRouter(cur, name, { asNumber: o.asNumber, ...(o.subnet !== undefined ? { subnet: o.subnet } : {}) });
+    const p = planExternalRouter(cur, name, {
+      asNumber: o.asNumber,
+      ...(o.subnet !== undefined ? { subnet: o.subnet } : {}),
+    });
     if (!p.plan) throw validationError(`cannot add router "${name}" to lab "${cur.name}"`, p.problems);
     planned = p.plan;
     const rec: RouterState = {
@@ -145,9 +167,27 @@ export async function routerAdd(labDirPath: string, name: string, o: RouterAddOp
     await addNetns(plan.netns);
     await sysctl(plan.netns, { 'net.ipv6.conf.all.accept_dad': '0', 'net.ipv6.conf.default.accept_dad': '0' });
     const fabric = `${s.name}-fabric`;
-    await run(['ip', 'link', 'add', 'eth0', 'netns', plan.netns, 'type', 'veth', 'peer', 'name', plan.fabricIf, 'netns', fabric]);
+    await run([
+      'ip',
+      'link',
+      'add',
+      'eth0',
+      'netns',
+      plan.netns,
+      'type',
+      'veth',
+      'peer',
+      'name',
+      plan.fabricIf,
+      'netns',
+      fabric,
+    ]);
     await ipBatch(fabric, [`link set ${plan.fabricIf} master ${plan.bridge}`, `link set ${plan.fabricIf} up`]);
-    const lines = [`address add ${plan.cidr4} dev eth0`, 'link set eth0 up', `route add default via ${plan.gateway4} dev eth0`];
+    const lines = [
+      `address add ${plan.cidr4} dev eth0`,
+      'link set eth0 up',
+      `route add default via ${plan.gateway4} dev eth0`,
+    ];
     if (plan.cidr6 && plan.gateway6) {
       lines.splice(1, 0, `address add ${plan.cidr6} dev eth0 nodad`);
       lines.push(`route add ::/0 via ${plan.gateway6} dev eth0`);
@@ -161,12 +201,18 @@ export async function routerAdd(labDirPath: string, name: string, o: RouterAddOp
       neighbors: nodeNeighbors(s, asOf, false, { v6: plan.ip6 !== undefined }),
       configDir: rec.stateDir!,
     });
-    o.onProgress?.(`router "${name}" (AS ${plan.asNumber}) at ${rec.ips.join(', ')} in "${plan.netns}", peering with ${s.nodes.length} node(s)`);
+    o.onProgress?.(
+      `router "${name}" (AS ${plan.asNumber}) at ${rec.ips.join(', ')} in "${plan.netns}", peering with ${s.nodes.length} node(s)`,
+    );
     return rec;
   } catch (err) {
     await removeRouterKernel(rec).catch(() => undefined);
     await updateLabState(labDirPath, (cur) => withoutRouter(cur, name)).catch(() => undefined);
-    throw new TesseraError(err instanceof TesseraError ? err.code : 'exec-failed', `cannot add router "${name}" to lab "${s.name}"`, { cause: err });
+    throw new TesseraError(
+      err instanceof TesseraError ? err.code : 'exec-failed',
+      `cannot add router "${name}" to lab "${s.name}"`,
+      { cause: err },
+    );
   }
 }
 
@@ -179,12 +225,17 @@ async function removeRouterKernel(r: RouterState): Promise<void> {
 
 /** Removes an external router; false when there was none (idempotent). */
 export async function routerDelete(labDirPath: string, name: string): Promise<boolean> {
-  if (!(await isRoot())) throw new TesseraError('usage', `cannot delete router "${name}": the lab needs root (network namespaces)`);
+  if (!(await isRoot()))
+    throw new TesseraError('usage', `cannot delete router "${name}": the lab needs root (network namespaces)`);
   const s = readLabState(labDirPath);
   if (!s) throw new TesseraError('not-found', `lab state "${join(labDirPath, 'state.json')}" does not exist`);
   const r = s.routers.find((x) => x.name === name);
   if (!r) return false;
-  if (r.kind !== 'external') throw new TesseraError('usage', `cannot delete router "${name}": it is the lab's inter-subnet router (remove the lab instead)`);
+  if (r.kind !== 'external')
+    throw new TesseraError(
+      'usage',
+      `cannot delete router "${name}": it is the lab's inter-subnet router (remove the lab instead)`,
+    );
   await removeRouterKernel(r);
   await updateLabState(labDirPath, (cur) => withoutRouter(cur, name));
   return true;

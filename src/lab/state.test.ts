@@ -1,6 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { canTransition, labStatus, newLabState, nodeStateFromPlan, withNetns, withNode, withPhase, withProcess, type PodState } from './state.js';
+import {
+  canTransition,
+  labStatus,
+  newLabState,
+  nodeStateFromPlan,
+  withNetns,
+  withNode,
+  withPhase,
+  withProcess,
+  type PodState,
+} from './state.js';
 import { parseLabOptions, planLab } from './plan.js';
 
 const options = parseLabOptions({ name: 'l', nodes: 2 }).options!;
@@ -22,7 +32,10 @@ test('records are idempotent and keyed', () => {
   assert.deepEqual(s.netns, ['l-fabric']);
   s = withProcess(s, { role: 'etcd-keeper', pid: 1 });
   s = withProcess(s, { role: 'etcd-keeper', pid: 2 });
-  assert.deepEqual(s.processes.map((p) => p.pid), [2]);
+  assert.deepEqual(
+    s.processes.map((p) => p.pid),
+    [2],
+  );
   const plan = planLab(parseLabOptions({ name: 'l', nodes: 10 }).options!);
   for (const n of [...plan.nodes].reverse()) s = withNode(s, nodeStateFromPlan(n, '/d', 9099));
   assert.deepEqual(s.nodes.map((n) => n.name).slice(0, 3), ['node-1', 'node-2', 'node-3']);
@@ -47,9 +60,15 @@ test('status lists pods sorted, nodes with their CNI paths', () => {
     phase: 'ready',
   });
   const st = labStatus(s, [pod('y', 'a'), pod('x', 'b')], { 'node-1': 'ready' });
-  assert.deepEqual(st.pods.map((p) => `${p.namespace}/${p.name}`), ['x/b', 'y/a']);
-  assert.deepEqual(st.nodes.map((n) => [n.name, n.cniPath, n.agent]), [
-    ['node-1', '/d/cni-bin', 'ready'],
-    ['node-2', '/d/cni-bin', 'not-ready'],
-  ]);
+  assert.deepEqual(
+    st.pods.map((p) => `${p.namespace}/${p.name}`),
+    ['x/b', 'y/a'],
+  );
+  assert.deepEqual(
+    st.nodes.map((n) => [n.name, n.cniPath, n.agent]),
+    [
+      ['node-1', '/d/cni-bin', 'ready'],
+      ['node-2', '/d/cni-bin', 'not-ready'],
+    ],
+  );
 });

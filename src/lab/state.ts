@@ -165,7 +165,11 @@ export function withRouter(s: LabState, r: RouterState): LabState {
 
 export function withoutRouter(s: LabState, name: string): LabState {
   const r = s.routers.find((x) => x.name === name);
-  return { ...s, routers: s.routers.filter((x) => x.name !== name), netns: r ? s.netns.filter((n) => n !== r.netns) : s.netns };
+  return {
+    ...s,
+    routers: s.routers.filter((x) => x.name !== name),
+    netns: r ? s.netns.filter((n) => n !== r.netns) : s.netns,
+  };
 }
 
 export function nodeStateFromPlan(n: NodePlan, labDir: string, healthPort: number): NodeState {
@@ -188,9 +192,32 @@ export interface LabStatus {
   options: LabOptions;
   etcdEndpoints: string[];
   hostEtcdEndpoints: string[];
-  nodes: { name: string; netns: string; ips: string[]; cniConfig: string; cniPath: string; stateDir: string; agent: AgentStatus }[];
-  routers: { name: string; netns: string; ips: string[]; kind: 'subnet' | 'external'; asNumber?: number; subnet?: number; bgp: boolean }[];
-  pods: { name: string; namespace: string; node: string; netns: string; ips: string[]; labels: Record<string, string> }[];
+  nodes: {
+    name: string;
+    netns: string;
+    ips: string[];
+    cniConfig: string;
+    cniPath: string;
+    stateDir: string;
+    agent: AgentStatus;
+  }[];
+  routers: {
+    name: string;
+    netns: string;
+    ips: string[];
+    kind: 'subnet' | 'external';
+    asNumber?: number;
+    subnet?: number;
+    bgp: boolean;
+  }[];
+  pods: {
+    name: string;
+    namespace: string;
+    node: string;
+    netns: string;
+    ips: string[];
+    labels: Record<string, string>;
+  }[];
   /** The stand-in Kubernetes API's kubeconfig (absent when the lab runs without one). */
   kubeconfig?: string;
   kubeApi?: { url: string; socketPath: string; datastoreMirror: boolean };
@@ -198,12 +225,21 @@ export interface LabStatus {
 
 export type AgentStatus = 'ready' | 'not-ready' | 'stopped' | 'missing-binary';
 
-export function labStatus(s: LabState, pods: readonly PodState[], agents: Readonly<Record<string, AgentStatus>>): LabStatus {
+export function labStatus(
+  s: LabState,
+  pods: readonly PodState[],
+  agents: Readonly<Record<string, AgentStatus>>,
+): LabStatus {
   return {
     name: s.name,
     phase: s.phase,
     options: s.options,
-    ...(s.kube ? { kubeconfig: s.kube.kubeconfig, kubeApi: { url: s.kube.url, socketPath: s.kube.socketPath, datastoreMirror: s.kube.datastoreMirror } } : {}),
+    ...(s.kube
+      ? {
+          kubeconfig: s.kube.kubeconfig,
+          kubeApi: { url: s.kube.url, socketPath: s.kube.socketPath, datastoreMirror: s.kube.datastoreMirror },
+        }
+      : {}),
     etcdEndpoints: s.etcd?.endpoints ?? [],
     hostEtcdEndpoints: s.etcd?.hostEndpoints ?? [],
     nodes: s.nodes.map((n) => ({
@@ -226,6 +262,13 @@ export function labStatus(s: LabState, pods: readonly PodState[], agents: Readon
     })),
     pods: [...pods]
       .sort((a, b) => `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`))
-      .map((p) => ({ name: p.name, namespace: p.namespace, node: p.node, netns: p.netns, ips: p.ips, labels: p.labels })),
+      .map((p) => ({
+        name: p.name,
+        namespace: p.namespace,
+        node: p.node,
+        netns: p.netns,
+        ips: p.ips,
+        labels: p.labels,
+      })),
   };
 }

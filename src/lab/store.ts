@@ -4,7 +4,19 @@
  * state.json and pod reservation happen under a per-lab lock file, because several CLI processes
  * (parallel `lab pod create`) may act on one lab at once.
  */
-import { existsSync, mkdirSync, openSync, closeSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  openSync,
+  closeSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { TesseraError } from '../lib/errors.js';
 import { sleep } from '../lib/clock.js';
@@ -127,7 +139,10 @@ export async function withLabLock<T>(dir: string, fn: () => Promise<T> | T, time
         continue;
       }
       if (Date.now() > deadline) {
-        throw new TesseraError('timeout', `cannot lock lab state "${lock}": held by pid ${holder} for over ${timeoutMs} ms`);
+        throw new TesseraError(
+          'timeout',
+          `cannot lock lab state "${lock}": held by pid ${holder} for over ${timeoutMs} ms`,
+        );
       }
       await sleep(10 + Math.floor(Math.random() * 20));
     }

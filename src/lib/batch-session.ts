@@ -78,7 +78,10 @@ class Tool {
     private readonly onFailedJob: (tool: Tool) => void,
   ) {
     child.stdout!.setEncoding('utf8');
-    child.stdout!.on('data', lineSplitter((line) => this.onLine(line)));
+    child.stdout!.on(
+      'data',
+      lineSplitter((line) => this.onLine(line)),
+    );
     child.stdin!.on('error', () => undefined);
     child.on('error', () => this.fail('could not start'));
     // 'close', not 'exit': the answers the tool printed before it ended are read first.
@@ -130,7 +133,11 @@ class Tool {
 
   /** Keeps the event loop (and the job timer) alive while jobs are pending, and only then. */
   private hold(on: boolean): void {
-    for (const h of [this.child, this.child.stdout as unknown as Socket | null, this.child.stdin as unknown as Socket | null]) {
+    for (const h of [
+      this.child,
+      this.child.stdout as unknown as Socket | null,
+      this.child.stdin as unknown as Socket | null,
+    ]) {
       if (on) h?.ref?.();
       else h?.unref?.();
     }
@@ -154,7 +161,11 @@ class Tool {
     this.retired = true;
     this.hold(false);
     for (const j of this.queue.splice(0)) {
-      j.reject(new TesseraError('exec-failed', `cannot run ${this.name} batch: the ${this.name} process ${why}`, { details: { script: j.lines.join('\n') } }));
+      j.reject(
+        new TesseraError('exec-failed', `cannot run ${this.name} batch: the ${this.name} process ${why}`, {
+          details: { script: j.lines.join('\n') },
+        }),
+      );
     }
   }
 }
@@ -176,10 +187,12 @@ export class BatchSession {
 
   /** Runs `lines` (blank ones are skipped); resolves whether or not they succeeded. */
   run(lines: readonly string[]): Promise<BatchResult> {
-    if (this.closed) return Promise.reject(new TesseraError('exec-failed', `cannot run ${this.argv[0]} batch: the session is closed`));
+    if (this.closed)
+      return Promise.reject(new TesseraError('exec-failed', `cannot run ${this.argv[0]} batch: the session is closed`));
     const body = lines.filter((l) => l.trim() !== '');
     for (const l of body) {
-      if (l.includes('\n')) return Promise.reject(new TesseraError('bug', `a batch line cannot contain a newline: ${JSON.stringify(l)}`));
+      if (l.includes('\n'))
+        return Promise.reject(new TesseraError('bug', `a batch line cannot contain a newline: ${JSON.stringify(l)}`));
     }
     return new Promise<BatchResult>((resolve, reject) => {
       if (this.tool && body.some((l) => this.tool!.named.has(createdLink(l)))) this.renew();

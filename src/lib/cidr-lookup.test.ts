@@ -28,7 +28,10 @@ test('overlapping CIDRs: the earliest added wins, whatever the prefix lengths', 
   l.add(parseCidr('10.0.0.0/26'), 'narrow');
   l.add(parseCidr('10.0.0.0/24'), 'wide-again');
   assert.equal(l.find(parseIp('10.0.0.1')), 'wide-first');
-  const m = new CidrLookup<string>([[parseCidr('10.0.0.0/26'), 'narrow-first'], [parseCidr('10.0.0.0/24'), 'wide']]);
+  const m = new CidrLookup<string>([
+    [parseCidr('10.0.0.0/26'), 'narrow-first'],
+    [parseCidr('10.0.0.0/24'), 'wide'],
+  ]);
   assert.equal(m.find(parseIp('10.0.0.1')), 'narrow-first');
   assert.equal(m.find(parseIp('10.0.0.200')), 'wide');
 });
@@ -37,18 +40,30 @@ test('property: answers exactly what a scan in insertion order answers', () => {
   // Small address spaces (a few prefix lengths around one base) so overlaps and hits are common.
   const family = fc.constantFrom<IpFamily>(4, 6);
   const cidrOf = (f: IpFamily) =>
-    fc.record({ off: fc.integer({ min: 0, max: 255 }), prefix: fc.integer({ min: familyBits(f) - 8, max: familyBits(f) }) }).map(
-      ({ off, prefix }): Cidr => {
+    fc
+      .record({
+        off: fc.integer({ min: 0, max: 255 }),
+        prefix: fc.integer({ min: familyBits(f) - 8, max: familyBits(f) }),
+      })
+      .map(({ off, prefix }): Cidr => {
         const bits = familyBits(f);
         const mask = ((1n << BigInt(bits)) - 1n) ^ ((1n << BigInt(bits - prefix)) - 1n);
         return { family: f, value: ((f === 4 ? 0x0a000000n : 0xfd00n << 112n) + BigInt(off)) & mask, prefix };
-      },
-    );
-  const ipOf = (f: IpFamily) => fc.integer({ min: 0, max: 300 }).map((off): IpAddr => ({ family: f, value: (f === 4 ? 0x0a000000n : 0xfd00n << 112n) + BigInt(off) }));
+      });
+  const ipOf = (f: IpFamily) =>
+    fc
+      .integer({ min: 0, max: 300 })
+      .map((off): IpAddr => ({ family: f, value: (f === 4 ? 0x0a000000n : 0xfd00n << 112n) + BigInt(off) }));
   fc.assert(
     fc.property(
-      fc.array(family.chain((f) => cidrOf(f)), { maxLength: 30 }),
-      fc.array(family.chain((f) => ipOf(f)), { minLength: 1, maxLength: 30 }),
+      fc.array(
+        family.chain((f) => cidrOf(f)),
+        { maxLength: 30 },
+      ),
+      fc.array(
+        family.chain((f) => ipOf(f)),
+        { minLength: 1, maxLength: 30 },
+      ),
       (cidrs, ips) => {
         const l = new CidrLookup(cidrs.map((c, i) => [c, i] as const));
         for (const ip of ips) {

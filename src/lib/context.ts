@@ -169,7 +169,10 @@ export function withConfigLock<T>(env: NodeJS.ProcessEnv | undefined, fn: () => 
         // released meanwhile
       }
       if (Date.now() > deadline) {
-        throw new TesseraError('timeout', `cannot lock CLI config "${path}": "${lock}" is held by another tessera run (remove it if none is running)`);
+        throw new TesseraError(
+          'timeout',
+          `cannot lock CLI config "${path}": "${lock}" is held by another tessera run (remove it if none is running)`,
+        );
       }
       Atomics.wait(nap, 0, 0, 10 + Math.floor(Math.random() * 20));
     }
@@ -244,10 +247,7 @@ export function readDatastoreConfigFile(path: string): CliContext {
     throw new TesseraError('validation', `cannot parse datastore config "${path}": expected a mapping`);
   }
   const obj = raw as Record<string, unknown>;
-  const spec = (typeof obj['spec'] === 'object' && obj['spec'] !== null ? obj['spec'] : obj) as Record<
-    string,
-    unknown
-  >;
+  const spec = (typeof obj['spec'] === 'object' && obj['spec'] !== null ? obj['spec'] : obj) as Record<string, unknown>;
   const eps = spec['etcdEndpoints'] ?? spec['endpoints'];
   const endpoints = Array.isArray(eps)
     ? eps.filter((e): e is string => typeof e === 'string')
@@ -311,7 +311,10 @@ export function resolveDatastore(opts: ResolveOptions = {}): ResolvedDatastore {
   if (calicoEndpoints !== undefined && splitEndpoints(calicoEndpoints).length > 0) {
     const type = env['DATASTORE_TYPE'];
     if (type !== undefined && type !== '' && type !== 'etcdv3') {
-      throw new TesseraError('usage', `DATASTORE_TYPE "${type}" is not supported: Tessera's datastore is etcd (DATASTORE_TYPE=etcdv3)`);
+      throw new TesseraError(
+        'usage',
+        `DATASTORE_TYPE "${type}" is not supported: Tessera's datastore is etcd (DATASTORE_TYPE=etcdv3)`,
+      );
     }
     const tls = tlsOf({
       caFile: env['ETCD_CA_CERT_FILE'],

@@ -199,7 +199,13 @@ export class PolicyCalculator {
     const key = `${w.namespace}/${w.name}`;
     const prevWep = this.weps.get(key);
     if (this.isLocal(w) || (prevWep && this.isLocal(prevWep))) this.localSorted = undefined;
-    if (prevWep && this.isLocal(prevWep) && (!this.isLocal(w) || prevWep.interfaceName !== w.interfaceName || prevWep.ipNetworks.join() !== w.ipNetworks.join())) {
+    if (
+      prevWep &&
+      this.isLocal(prevWep) &&
+      (!this.isLocal(w) ||
+        prevWep.interfaceName !== w.interfaceName ||
+        prevWep.ipNetworks.join() !== w.ipNetworks.join())
+    ) {
       this.structural = true; // the old interface/addresses must leave the maps: full resolve
     } else if (this.isLocal(w)) this.touchedLocal.add(key);
     this.weps.set(key, w);
@@ -207,7 +213,12 @@ export class PolicyCalculator {
     // each object through slow shape transitions (~20x the cost at 10k endpoints).
     const labels: Record<string, string> = { [ORCHESTRATOR_LABEL]: 'k8s', ...w.labels, [NAMESPACE_LABEL]: w.namespace };
     if (w.serviceAccountName) labels[SERVICE_ACCOUNT_LABEL] = w.serviceAccountName;
-    this.upsertMember(itemId.wep(key), { kind: 'wep', nets: parseNets(w.ipNetworks), ports: w.ports ?? [] }, labels, profilesOf(w));
+    this.upsertMember(
+      itemId.wep(key),
+      { kind: 'wep', nets: parseNets(w.ipNetworks), ports: w.ports ?? [] },
+      labels,
+      profilesOf(w),
+    );
   }
 
   removeWorkloadEndpoint(key: string): void {
@@ -250,13 +261,19 @@ export class PolicyCalculator {
   upsertPolicy(p: PolicyInput): void {
     const s = p.spec;
     if (p.kind === 'NetworkPolicy' && (s.preDNAT || s.doNotTrack || s.applyOnForward)) {
-      throw validationError(`cannot program policy "${p.name}"`, [{ path: 'spec', message: 'preDNAT, doNotTrack and applyOnForward are GlobalNetworkPolicy fields' }]);
+      throw validationError(`cannot program policy "${p.name}"`, [
+        { path: 'spec', message: 'preDNAT, doNotTrack and applyOnForward are GlobalNetworkPolicy fields' },
+      ]);
     }
     if ((s.preDNAT || s.doNotTrack) && !s.applyOnForward) {
-      throw validationError(`cannot program policy "${p.name}"`, [{ path: 'spec.applyOnForward', message: 'must be true with preDNAT or doNotTrack' }]);
+      throw validationError(`cannot program policy "${p.name}"`, [
+        { path: 'spec.applyOnForward', message: 'must be true with preDNAT or doNotTrack' },
+      ]);
     }
     if (s.preDNAT && (s.doNotTrack || s.egress?.length || s.types?.includes('Egress'))) {
-      throw validationError(`cannot program policy "${p.name}"`, [{ path: 'spec.preDNAT', message: 'a preDNAT policy has ingress rules only and no doNotTrack' }]);
+      throw validationError(`cannot program policy "${p.name}"`, [
+        { path: 'spec.preDNAT', message: 'a preDNAT policy has ingress rules only and no doNotTrack' },
+      ]);
     }
     if (p.kind === 'NetworkPolicy' && !p.namespace) {
       throw validationError(`cannot program policy "${p.name}"`, [{ path: 'metadata.namespace', message: 'required' }]);
@@ -268,7 +285,11 @@ export class PolicyCalculator {
     const egress = (s.egress ?? []).map((r, i) => compileRule(r, i, ns, `spec.egress[${i}]`));
     // Calico's defaulting: Ingress always, Egress when egress rules exist.
     const types = new Set<Direction>(
-      s.types?.length ? s.types.map((t) => (t === 'Ingress' ? 'ingress' : 'egress')) : egress.length ? ['ingress', 'egress'] : ['ingress'],
+      s.types?.length
+        ? s.types.map((t) => (t === 'Ingress' ? 'ingress' : 'egress'))
+        : egress.length
+          ? ['ingress', 'egress']
+          : ['ingress'],
     );
     const resolved: ResolvedPolicy = {
       id,
@@ -312,7 +333,9 @@ export class PolicyCalculator {
   findEndpoint(ref: string): string | undefined {
     if (this.weps.has(ref)) return ref;
     const [a, b] = ref.includes('/') ? ref.split('/', 2) : [undefined, ref];
-    const hits = [...this.weps.entries()].filter(([, w]) => (a === undefined || w.namespace === a) && ((w.pod ?? w.name) === b || w.name === b));
+    const hits = [...this.weps.entries()].filter(
+      ([, w]) => (a === undefined || w.namespace === a) && ((w.pod ?? w.name) === b || w.name === b),
+    );
     return hits.length === 1 ? hits[0]?.[0] : undefined;
   }
 
@@ -386,7 +409,12 @@ export class PolicyCalculator {
           const list = ep[d];
           const last = list[list.length - 1];
           if (last && last.tier === p.resolved.tier) (last.policies as string[]).push(p.resolved.id);
-          else list.push({ tier: p.resolved.tier, defaultAction: tierOf(p.resolved.tier).defaultAction ?? 'Deny', policies: [p.resolved.id] });
+          else
+            list.push({
+              tier: p.resolved.tier,
+              defaultAction: tierOf(p.resolved.tier).defaultAction ?? 'Deny',
+              policies: [p.resolved.id],
+            });
         }
       }
     }
@@ -428,14 +456,17 @@ export class PolicyCalculator {
       }
       for (const p of h.profiles) usedProfiles.set(p, (this.profiles.get(p) as CompiledProfile).resolved);
     }
-    if (hostEndpoints?.length) for (const p of ordered) if (usedIds.has(p.resolved.id)) usedPolicies.set(p.resolved.id, p.resolved);
+    if (hostEndpoints?.length)
+      for (const p of ordered) if (usedIds.has(p.resolved.id)) usedPolicies.set(p.resolved.id, p.resolved);
     const ipSets = new Map<string, IpSetDef>();
     const namedPortSets = new Map<string, NamedPortSetDef>();
     for (const holder of [...usedPolicies.values(), ...usedProfiles.values()]) {
       for (const r of [...holder.ingress, ...holder.egress]) {
         const { selectors, namedPorts } = ruleSelectorsOf(r);
         for (const s of selectors) if (!ipSets.has(s)) ipSets.set(s, this.ipSet(s));
-        for (const np of namedPorts) if (!namedPortSets.has(np.setKey)) namedPortSets.set(np.setKey, this.namedPortSet(np.setKey, np.selector, np.name));
+        for (const np of namedPorts)
+          if (!namedPortSets.has(np.setKey))
+            namedPortSets.set(np.setKey, this.namedPortSet(np.setKey, np.selector, np.name));
       }
     }
     for (const k of ipSets.keys()) this.emittedSets.add(k);
@@ -453,7 +484,8 @@ export class PolicyCalculator {
 
   /** Whether a local HostEndpoint names no interface (its expectedIPs pick one): the caller must feed HostInterfaces. */
   needsHostInterfaces(): boolean {
-    for (const h of this.heps.values()) if (!h.interfaceName && (this.nodeName === undefined || h.node === this.nodeName)) return true;
+    for (const h of this.heps.values())
+      if (!h.interfaceName && (this.nodeName === undefined || h.node === this.nodeName)) return true;
     return false;
   }
 
@@ -472,8 +504,13 @@ export class PolicyCalculator {
    * picks host endpoints exactly as it picks workloads (same label index); a HostEndpoint whose
    * expectedIPs match no local interface is listed without an interface (nothing to enforce).
    */
-  private resolveHostEndpoints(ordered: readonly CompiledPolicy[], tierOf: (name: string) => TierInput): ResolvedHostEndpoint[] {
-    const local = [...this.heps.values()].filter((h) => this.nodeName === undefined || h.node === this.nodeName).sort((a, b) => cmp(a.name, b.name));
+  private resolveHostEndpoints(
+    ordered: readonly CompiledPolicy[],
+    tierOf: (name: string) => TierInput,
+  ): ResolvedHostEndpoint[] {
+    const local = [...this.heps.values()]
+      .filter((h) => this.nodeName === undefined || h.node === this.nodeName)
+      .sort((a, b) => cmp(a.name, b.name));
     const out: ResolvedHostEndpoint[] = [];
     const claimed = new Set<string>();
     for (const h of local) {
@@ -482,7 +519,13 @@ export class PolicyCalculator {
       for (const p of ordered) {
         if (!this.index.members(p.applyKey).has(item)) continue;
         const r = p.resolved;
-        const targets = r.preDNAT ? [lists.preDNAT] : r.doNotTrack ? [lists.untracked] : r.applyOnForward ? [lists.normal, lists.forward] : [lists.normal];
+        const targets = r.preDNAT
+          ? [lists.preDNAT]
+          : r.doNotTrack
+            ? [lists.untracked]
+            : r.applyOnForward
+              ? [lists.normal, lists.forward]
+              : [lists.normal];
         for (const t of targets) {
           for (const d of p.types) {
             if (r.preDNAT && d === 'egress') continue;
@@ -524,7 +567,11 @@ export class PolicyCalculator {
     let s = this.ipSetCache.get(selector);
     if (!s) s = this.patchedHostSet(selector);
     if (!s) {
-      const hs = HostAddressSet.build(selector, [...this.index.members(selector)].map((id) => [id, this.members.get(id)?.nets ?? []] as const), memberNetText);
+      const hs = HostAddressSet.build(
+        selector,
+        [...this.index.members(selector)].map((id) => [id, this.members.get(id)?.nets ?? []] as const),
+        memberNetText,
+      );
       if (hs) {
         this.hostSets.set(selector, hs);
         s = hs.def();
@@ -534,7 +581,11 @@ export class PolicyCalculator {
       const cidrs: Cidr[] = [];
       for (const id of this.index.members(selector)) cidrs.push(...(this.members.get(id)?.nets ?? []));
       const merged = mergeCidrs(cidrs);
-      s = { selector, v4: merged.filter((c) => c.family === 4).map(memberNetText), v6: merged.filter((c) => c.family === 6).map(memberNetText) };
+      s = {
+        selector,
+        v4: merged.filter((c) => c.family === 4).map(memberNetText),
+        v6: merged.filter((c) => c.family === 6).map(memberNetText),
+      };
       this.ipSetCache.set(selector, s);
     }
     return s;
@@ -558,7 +609,8 @@ export class PolicyCalculator {
         }
       }
       const key = (x: NamedPortMember) => `${x.ip} ${x.protocol} ${x.port}`;
-      const dedup = (xs: NamedPortMember[]) => [...new Map(xs.map((x) => [key(x), x])).values()].sort((a, b) => cmp(key(a), key(b)));
+      const dedup = (xs: NamedPortMember[]) =>
+        [...new Map(xs.map((x) => [key(x), x])).values()].sort((a, b) => cmp(key(a), key(b)));
       s = { setKey, v4: dedup(v4), v6: dedup(v6) };
       this.namedPortCache.set(setKey, s);
     }
@@ -609,7 +661,11 @@ export class PolicyCalculator {
     const prev = this.members.get(id);
     this.members.set(id, m);
     this.index.upsertItem(id, labels, profiles.map(parentId));
-    if (prev && (prev.nets.map(netText).join() !== m.nets.map(netText).join() || JSON.stringify(prev.ports) !== JSON.stringify(m.ports))) {
+    if (
+      prev &&
+      (prev.nets.map(netText).join() !== m.nets.map(netText).join() ||
+        JSON.stringify(prev.ports) !== JSON.stringify(m.ports))
+    ) {
       this.index.touchItem(id);
     }
   }
@@ -681,7 +737,12 @@ function parseCached(text: string): Selector {
 
 /** A policy's canonical apply selector (spec.selector ∧ namespace ∧ service accounts), cached by its inputs. */
 const applySelectors = new Map<string, { apply: Selector; applyKey: string }>();
-function applySelector(selector: string, ns: string | undefined, nsSel: string | undefined, saSel: string | undefined): { apply: Selector; applyKey: string } {
+function applySelector(
+  selector: string,
+  ns: string | undefined,
+  nsSel: string | undefined,
+  saSel: string | undefined,
+): { apply: Selector; applyKey: string } {
   const cacheKey = JSON.stringify([selector, ns ?? null, nsSel ?? null, saSel ?? null]);
   let hit = applySelectors.get(cacheKey);
   if (hit === undefined) {
@@ -740,7 +801,9 @@ export function netText(c: Cidr): string {
 
 /** Sorted, with every CIDR contained in another dropped (CIDRs nest or are disjoint). */
 export function mergeCidrs(cidrs: readonly Cidr[]): Cidr[] {
-  const sorted = [...cidrs].sort((a, b) => a.family - b.family || (a.value < b.value ? -1 : a.value > b.value ? 1 : a.prefix - b.prefix));
+  const sorted = [...cidrs].sort(
+    (a, b) => a.family - b.family || (a.value < b.value ? -1 : a.value > b.value ? 1 : a.prefix - b.prefix),
+  );
   const out: Cidr[] = [];
   for (const c of sorted) {
     const last = out[out.length - 1];

@@ -7,7 +7,15 @@
  * If no tier decided, the endpoint's profiles decide in order; if none does, Deny.
  */
 import { cidrContainsIp, parseCidr, tryParseIp, type Cidr, type IpAddr } from '../lib/ip.js';
-import type { EntityIR, NamedPortSetDef, PortRange, ResolvedEndpoint, ResolvedModel, RuleIR, TierPolicies } from './ir.js';
+import type {
+  EntityIR,
+  NamedPortSetDef,
+  PortRange,
+  ResolvedEndpoint,
+  ResolvedModel,
+  RuleIR,
+  TierPolicies,
+} from './ir.js';
 import { rulesOf } from './ir.js';
 import type { Direction } from './types.js';
 
@@ -25,7 +33,15 @@ export interface Packet {
 export interface Decision {
   allowed: boolean;
   /** What decided: a policy rule, a tier's default action, a profile rule, or the final default deny. */
-  by: 'policy-rule' | 'tier-default' | 'profile-rule' | 'no-profile-match' | 'failsafe' | 'no-host-endpoint' | 'endpoint-to-host' | 'host-to-own-workload';
+  by:
+    | 'policy-rule'
+    | 'tier-default'
+    | 'profile-rule'
+    | 'no-profile-match'
+    | 'failsafe'
+    | 'no-host-endpoint'
+    | 'endpoint-to-host'
+    | 'host-to-own-workload';
   tier?: string;
   policy?: string;
   profile?: string;
@@ -54,12 +70,24 @@ function inPorts(port: number | undefined, ranges: readonly PortRange[]): boolea
   return port !== undefined && ranges.some((r) => port >= r.lo && port <= r.hi);
 }
 
-function inNamedPort(set: NamedPortSetDef | undefined, ip: string, protocol: number, port: number | undefined): boolean {
+function inNamedPort(
+  set: NamedPortSetDef | undefined,
+  ip: string,
+  protocol: number,
+  port: number | undefined,
+): boolean {
   if (!set || port === undefined) return false;
   return [...set.v4, ...set.v6].some((m) => m.ip === ip && m.protocol === protocol && m.port === port);
 }
 
-function entityMatches(model: ResolvedModel, e: EntityIR, ipText: string, ip: IpAddr, port: number | undefined, protocol: number): boolean {
+function entityMatches(
+  model: ResolvedModel,
+  e: EntityIR,
+  ipText: string,
+  ip: IpAddr,
+  port: number | undefined,
+  protocol: number,
+): boolean {
   if (e.nets && !inNets(ip, e.nets)) return false;
   if (e.notNets && inNets(ip, e.notNets)) return false;
   const setHas = (sel: string) => {
@@ -70,11 +98,13 @@ function entityMatches(model: ResolvedModel, e: EntityIR, ipText: string, ip: Ip
   if (e.notSelector && setHas(e.notSelector)) return false;
   if (e.ports || e.namedPorts) {
     const ok =
-      inPorts(port, e.ports ?? []) || (e.namedPorts ?? []).some((np) => inNamedPort(model.namedPortSets.get(np.setKey), ipText, protocol, port));
+      inPorts(port, e.ports ?? []) ||
+      (e.namedPorts ?? []).some((np) => inNamedPort(model.namedPortSets.get(np.setKey), ipText, protocol, port));
     if (!ok) return false;
   }
   if (e.notPorts && inPorts(port, e.notPorts)) return false;
-  if ((e.notNamedPorts ?? []).some((np) => inNamedPort(model.namedPortSets.get(np.setKey), ipText, protocol, port))) return false;
+  if ((e.notNamedPorts ?? []).some((np) => inNamedPort(model.namedPortSets.get(np.setKey), ipText, protocol, port)))
+    return false;
   return true;
 }
 
@@ -90,7 +120,12 @@ export function ruleMatches(model: ResolvedModel, r: RuleIR, p: Packet): boolean
     if (p.protocol !== r.protocol || p.icmpType !== r.icmp.type) return false;
     if (r.icmp.code !== undefined && p.icmpCode !== r.icmp.code) return false;
   }
-  if (r.notICMP && p.protocol === r.protocol && p.icmpType === r.notICMP.type && (r.notICMP.code === undefined || p.icmpCode === r.notICMP.code)) {
+  if (
+    r.notICMP &&
+    p.protocol === r.protocol &&
+    p.icmpType === r.notICMP.type &&
+    (r.notICMP.code === undefined || p.icmpCode === r.notICMP.code)
+  ) {
     return false;
   }
   if (!entityMatches(model, r.src, p.src, src, p.srcPort, p.protocol)) return false;
@@ -103,7 +138,14 @@ export function ruleMatches(model: ResolvedModel, r: RuleIR, p: Packet): boolean
  * whose policies applied but did not decide ends with its defaultAction when `defaultDrop` (normal
  * policy); without it (preDNAT, doNotTrack) the walk goes on. Undefined: nothing decided.
  */
-export function walkTiers(model: ResolvedModel, tiers: readonly TierPolicies[], dir: Direction, p: Packet, trace: string[], o: { defaultDrop: boolean; label?: string }): Decision | undefined {
+export function walkTiers(
+  model: ResolvedModel,
+  tiers: readonly TierPolicies[],
+  dir: Direction,
+  p: Packet,
+  trace: string[],
+  o: { defaultDrop: boolean; label?: string },
+): Decision | undefined {
   const pre = o.label ? `${o.label} ` : '';
   for (const tier of tiers) {
     let passed = false;
@@ -123,7 +165,15 @@ export function walkTiers(model: ResolvedModel, tiers: readonly TierPolicies[], 
           break;
         }
         trace.push(`${where}: ${r.action}`);
-        return { allowed: r.action === 'Allow', by: 'policy-rule', tier: tier.tier, policy: pid, ruleIndex: r.index, action: r.action, trace };
+        return {
+          allowed: r.action === 'Allow',
+          by: 'policy-rule',
+          tier: tier.tier,
+          policy: pid,
+          ruleIndex: r.index,
+          action: r.action,
+          trace,
+        };
       }
       if (passed) break;
       trace.push(`${pre}tier "${tier.tier}" policy "${pid}": no rule matched`);
@@ -159,7 +209,14 @@ export function evaluateEndpoint(model: ResolvedModel, ep: ResolvedEndpoint, dir
         break;
       }
       trace.push(`profile "${name}" ${dir} rule ${r.index}: ${r.action}`);
-      return { allowed: r.action === 'Allow', by: 'profile-rule', profile: name, ruleIndex: r.index, action: r.action, trace };
+      return {
+        allowed: r.action === 'Allow',
+        by: 'profile-rule',
+        profile: name,
+        ruleIndex: r.index,
+        action: r.action,
+        trace,
+      };
     }
   }
   trace.push('no profile rule matched: Deny');

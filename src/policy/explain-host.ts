@@ -9,10 +9,15 @@
  */
 import { cidrContainsIp, parseCidr, tryParseIp } from '../lib/ip.js';
 import { evaluateEndpoint, walkTiers, type Decision, type Packet } from './evaluate.js';
-import type { FailsafeRule, HostConfig, ResolvedEndpoint, ResolvedHostEndpoint, ResolvedModel, TierPolicies } from './ir.js';
+import type {
+  FailsafeRule,
+  HostConfig,
+  ResolvedEndpoint,
+  ResolvedHostEndpoint,
+  ResolvedModel,
+  TierPolicies,
+} from './ir.js';
 import type { Direction } from './types.js';
-
-
 
 function failsafeHit(list: readonly FailsafeRule[], p: Packet, peer: string): FailsafeRule | undefined {
   const ip = tryParseIp(peer);
@@ -25,14 +30,28 @@ function failsafeHit(list: readonly FailsafeRule[], p: Packet, peer: string): Fa
 }
 
 /** Tiers without a default drop (preDNAT, untracked): a decision, or undefined to continue. */
-function firstMatch(model: ResolvedModel, tiers: readonly TierPolicies[], dir: Direction, p: Packet, label: string, trace: string[]): Decision | undefined {
+function firstMatch(
+  model: ResolvedModel,
+  tiers: readonly TierPolicies[],
+  dir: Direction,
+  p: Packet,
+  label: string,
+  trace: string[],
+): Decision | undefined {
   const d = walkTiers(model, tiers, dir, p, trace, { defaultDrop: false, label });
   if (!d) trace.push(`${label}: no rule matched, continue`);
   return d;
 }
 
 /** As evaluateEndpoint, over one of a host endpoint's policy lists. */
-function normalPolicy(model: ResolvedModel, hep: ResolvedHostEndpoint, lists: { ingress: readonly TierPolicies[]; egress: readonly TierPolicies[] }, dir: Direction, p: Packet, trace: string[]): Decision {
+function normalPolicy(
+  model: ResolvedModel,
+  hep: ResolvedHostEndpoint,
+  lists: { ingress: readonly TierPolicies[]; egress: readonly TierPolicies[] },
+  dir: Direction,
+  p: Packet,
+  trace: string[],
+): Decision {
   const asEndpoint: ResolvedEndpoint = {
     id: hep.id,
     name: hep.name,
@@ -54,15 +73,31 @@ function normalPolicy(model: ResolvedModel, hep: ResolvedHostEndpoint, lists: { 
  * The verdict of host endpoint `hep` for a packet to (`ingress`) or from (`egress`) a host process;
  * `hep` undefined: the node has no host endpoint and nothing is policed.
  */
-export function evaluateHost(model: ResolvedModel, hep: ResolvedHostEndpoint | undefined, dir: Direction, p: Packet): Decision {
+export function evaluateHost(
+  model: ResolvedModel,
+  hep: ResolvedHostEndpoint | undefined,
+  dir: Direction,
+  p: Packet,
+): Decision {
   if (!hep || hep.interfaceName === undefined) {
-    return { allowed: true, by: 'no-host-endpoint', trace: [hep ? `host endpoint "${hep.name}" matches no interface: not policed` : 'no host endpoint on this node: not policed'] };
+    return {
+      allowed: true,
+      by: 'no-host-endpoint',
+      trace: [
+        hep
+          ? `host endpoint "${hep.name}" matches no interface: not policed`
+          : 'no host endpoint on this node: not policed',
+      ],
+    };
   }
   const host = model.host as HostConfig;
   const trace: string[] = [];
-  const fs = dir === 'ingress' ? failsafeHit(host.failsafeInbound, p, p.src) : failsafeHit(host.failsafeOutbound, p, p.dst);
+  const fs =
+    dir === 'ingress' ? failsafeHit(host.failsafeInbound, p, p.src) : failsafeHit(host.failsafeOutbound, p, p.dst);
   if (fs) {
-    trace.push(`failsafe ${dir === 'ingress' ? 'inbound' : 'outbound'} ${fs.protocol}:${fs.port}${fs.net ? ` from ${fs.net}` : ''}: Allow`);
+    trace.push(
+      `failsafe ${dir === 'ingress' ? 'inbound' : 'outbound'} ${fs.protocol}:${fs.port}${fs.net ? ` from ${fs.net}` : ''}: Allow`,
+    );
     return { allowed: true, by: 'failsafe', trace };
   }
   if (hep.interfaceName !== '*') {
@@ -77,8 +112,14 @@ export function evaluateHost(model: ResolvedModel, hep: ResolvedHostEndpoint | u
 }
 
 /** applyOnForward policy of `hep` for traffic routed through it (in: arriving, out: leaving). */
-export function evaluateHostForward(model: ResolvedModel, hep: ResolvedHostEndpoint | undefined, dir: Direction, p: Packet): Decision {
-  if (!hep || hep.interfaceName === undefined) return { allowed: true, by: 'no-host-endpoint', trace: ['no host endpoint: forwarded traffic not policed'] };
+export function evaluateHostForward(
+  model: ResolvedModel,
+  hep: ResolvedHostEndpoint | undefined,
+  dir: Direction,
+  p: Packet,
+): Decision {
+  if (!hep || hep.interfaceName === undefined)
+    return { allowed: true, by: 'no-host-endpoint', trace: ['no host endpoint: forwarded traffic not policed'] };
   const trace: string[] = [];
   if (dir === 'ingress') {
     const d = firstMatch(model, hep.preDNAT.ingress, dir, p, 'preDNAT', trace);
@@ -96,5 +137,9 @@ export function evaluateWorkloadToHost(model: ResolvedModel, from: ResolvedEndpo
   const egress = evaluateEndpoint(model, from, 'egress', p);
   if (!egress.allowed) return egress;
   const action = model.host?.defaultEndpointToHostAction ?? 'Drop';
-  return { allowed: action !== 'Drop', by: 'endpoint-to-host', trace: [...egress.trace, `workload egress allowed; defaultEndpointToHostAction ${action}`] };
+  return {
+    allowed: action !== 'Drop',
+    by: 'endpoint-to-host',
+    trace: [...egress.trace, `workload egress allowed; defaultEndpointToHostAction ${action}`],
+  };
 }

@@ -38,7 +38,11 @@ const ports = (v: unknown): NamedPort[] =>
     ? v
         .filter((p): p is Spec => typeof p === 'object' && p !== null)
         .filter((p) => typeof p.name === 'string' && typeof p.port === 'number')
-        .map((p) => ({ name: p.name as string, protocol: (p.protocol as string | number | undefined) ?? 'TCP', port: p.port as number }))
+        .map((p) => ({
+          name: p.name as string,
+          protocol: (p.protocol as string | number | undefined) ?? 'TCP',
+          port: p.port as number,
+        }))
     : [];
 
 /**
@@ -84,7 +88,12 @@ export function policyUpdateFromResource(resource: Resource, deleted = false): P
     case 'NetworkSet':
     case 'GlobalNetworkSet': {
       if (deleted) return { kind: 'NetworkSet', key, value: null };
-      const value: NetworkSetInput = { name: md.name, nets: strs(spec.nets), labels, ...(kind === 'NetworkSet' && ns ? { namespace: ns } : {}) };
+      const value: NetworkSetInput = {
+        name: md.name,
+        nets: strs(spec.nets),
+        labels,
+        ...(kind === 'NetworkSet' && ns ? { namespace: ns } : {}),
+      };
       return { kind: 'NetworkSet', key, value };
     }
     case 'Profile': {
@@ -106,18 +115,33 @@ export function policyUpdateFromResource(resource: Resource, deleted = false): P
       const value: TierInput = {
         name: md.name,
         ...(typeof spec.order === 'number' ? { order: spec.order } : {}),
-        ...(spec.defaultAction === 'Pass' || spec.defaultAction === 'Deny' ? { defaultAction: spec.defaultAction } : {}),
+        ...(spec.defaultAction === 'Pass' || spec.defaultAction === 'Deny'
+          ? { defaultAction: spec.defaultAction }
+          : {}),
       };
       return { kind, key, value };
     }
     case 'NetworkPolicy':
       if (resource.apiVersion.startsWith('networking.k8s.io/')) {
         if (deleted) return { kind: 'K8sNetworkPolicy', key, value: null };
-        const value: K8sNetworkPolicyInput = { name: md.name, namespace: ns ?? 'default', spec: spec as K8sNetworkPolicyInput['spec'] };
+        const value: K8sNetworkPolicyInput = {
+          name: md.name,
+          namespace: ns ?? 'default',
+          spec: spec as K8sNetworkPolicyInput['spec'],
+        };
         return { kind: 'K8sNetworkPolicy', key, value };
       }
       if (deleted) return { kind: 'Policy', key, value: null };
-      return { kind: 'Policy', key, value: { kind: 'NetworkPolicy', name: md.name, namespace: ns ?? 'default', spec: spec as PolicySpec } satisfies PolicyInput };
+      return {
+        kind: 'Policy',
+        key,
+        value: {
+          kind: 'NetworkPolicy',
+          name: md.name,
+          namespace: ns ?? 'default',
+          spec: spec as PolicySpec,
+        } satisfies PolicyInput,
+      };
     case 'GlobalNetworkPolicy':
       if (deleted) return { kind: 'Policy', key, value: null };
       return { kind: 'Policy', key, value: { kind: 'GlobalNetworkPolicy', name: md.name, spec: spec as PolicySpec } };

@@ -23,7 +23,10 @@ export class HostAddressSet {
   private v6: string[] = [];
   private copied = { 4: false, 6: false };
   /** Per family, what changed since the last def(): recorded on the new arrays for the nft diff. */
-  private readonly since = { 4: { added: new Set<string>(), removed: new Set<string>(), from: [] as readonly string[] }, 6: { added: new Set<string>(), removed: new Set<string>(), from: [] as readonly string[] } };
+  private readonly since = {
+    4: { added: new Set<string>(), removed: new Set<string>(), from: [] as readonly string[] },
+    6: { added: new Set<string>(), removed: new Set<string>(), from: [] as readonly string[] },
+  };
 
   private constructor(
     private readonly selector: string,
@@ -31,7 +34,11 @@ export class HostAddressSet {
   ) {}
 
   /** Undefined when some member address is a prefix (those sets are rebuilt, not patched). */
-  static build(selector: string, members: Iterable<readonly [string, readonly Cidr[]]>, text: (c: Cidr) => string): HostAddressSet | undefined {
+  static build(
+    selector: string,
+    members: Iterable<readonly [string, readonly Cidr[]]>,
+    text: (c: Cidr) => string,
+  ): HostAddressSet | undefined {
     const s = new HostAddressSet(selector, text);
     const all: Cidr[] = [];
     for (const [id, nets] of members) {

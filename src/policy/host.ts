@@ -67,7 +67,10 @@ export function hostConfigOf(input: HostConfigInput | undefined): HostConfig {
  * The interface a HostEndpoint polices: its interfaceName (`*` = all), or else the local interface
  * holding one of its expectedIPs (Felix's resolution); undefined when none does.
  */
-export function hostEndpointInterface(h: HostEndpointInput, interfaces: readonly HostInterfaceInput[]): string | undefined {
+export function hostEndpointInterface(
+  h: HostEndpointInput,
+  interfaces: readonly HostInterfaceInput[],
+): string | undefined {
   if (h.interfaceName) return h.interfaceName;
   const wanted = new Set((h.expectedIPs ?? []).map((a) => a.split('/')[0]));
   return interfaces.find((i) => i.addresses.some((a) => wanted.has(a.split('/')[0] ?? '')))?.name;
@@ -87,8 +90,12 @@ export function hostConfigFromSpecs(specs: readonly unknown[]): HostConfigInput 
   }
   const a = merged.defaultEndpointToHostAction;
   return {
-    ...(Array.isArray(merged.failsafeInboundHostPorts) ? { failsafeInbound: merged.failsafeInboundHostPorts as FailsafePort[] } : {}),
-    ...(Array.isArray(merged.failsafeOutboundHostPorts) ? { failsafeOutbound: merged.failsafeOutboundHostPorts as FailsafePort[] } : {}),
+    ...(Array.isArray(merged.failsafeInboundHostPorts)
+      ? { failsafeInbound: merged.failsafeInboundHostPorts as FailsafePort[] }
+      : {}),
+    ...(Array.isArray(merged.failsafeOutboundHostPorts)
+      ? { failsafeOutbound: merged.failsafeOutboundHostPorts as FailsafePort[] }
+      : {}),
     ...(a === 'Drop' || a === 'Accept' || a === 'Return' ? { defaultEndpointToHostAction: a } : {}),
   };
 }

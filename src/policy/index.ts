@@ -25,8 +25,30 @@ export * from './ir.js';
 export { PolicyCalculator, DEFAULT_TIER, mergeCidrs, netText, type PolicyCalculatorOptions } from './calculator.js';
 export { LabelIndex } from './label-index.js';
 export { convertK8sNetworkPolicy, K8S_POLICY_PREFIX, K8S_POLICY_ORDER } from './k8s.js';
-export { compileRule, entitySelector, prefixSelector, protocolNumber, NAMESPACE_LABEL, ORCHESTRATOR_LABEL, SERVICE_ACCOUNT_LABEL } from './rules.js';
-export { evaluateEndpoint, explainFlow, ruleMatches, type Decision, type Explanation, type Packet } from './evaluate.js';
+export {
+  compileRule,
+  entitySelector,
+  prefixSelector,
+  protocolNumber,
+  NAMESPACE_LABEL,
+  ORCHESTRATOR_LABEL,
+  SERVICE_ACCOUNT_LABEL,
+} from './rules.js';
+export {
+  evaluateEndpoint,
+  explainFlow,
+  ruleMatches,
+  type Decision,
+  type Explanation,
+  type Packet,
+} from './evaluate.js';
 export { policyUpdateFromResource, POLICY_KINDS } from './from-resource.js';
-export { DEFAULT_FAILSAFE_INBOUND, DEFAULT_FAILSAFE_OUTBOUND, DEFAULT_ALLOW_PROFILE, hostConfigOf, hostConfigFromSpecs, hostEndpointInterface } from './host.js';
+export {
+  DEFAULT_FAILSAFE_INBOUND,
+  DEFAULT_FAILSAFE_OUTBOUND,
+  DEFAULT_ALLOW_PROFILE,
+  hostConfigOf,
+  hostConfigFromSpecs,
+  hostEndpointInterface,
+} from './host.js';
 export { evaluateHost, evaluateHostForward, evaluateWorkloadToHost } from './explain-host.js';

@@ -179,5 +179,7 @@ export interface ResolvedDelta {
   namedPortSets: ReadonlyMap<string, NamedPortSetDef>;
 }
 
-export const rulesOf = (p: { ingress: readonly RuleIR[]; egress: readonly RuleIR[] }, d: Direction): readonly RuleIR[] =>
-  d === 'ingress' ? p.ingress : p.egress;
+export const rulesOf = (
+  p: { ingress: readonly RuleIR[]; egress: readonly RuleIR[] },
+  d: Direction,
+): readonly RuleIR[] => (d === 'ingress' ? p.ingress : p.egress);

@@ -31,7 +31,9 @@ function peerFields(peer: K8sNetworkPolicyPeer | undefined, path: string): Entit
   if (!peer) return {};
   if (peer.ipBlock) {
     if (peer.podSelector || peer.namespaceSelector) {
-      throw validationError('invalid NetworkPolicy peer', [{ path, message: 'ipBlock cannot be combined with selectors' }]);
+      throw validationError('invalid NetworkPolicy peer', [
+        { path, message: 'ipBlock cannot be combined with selectors' },
+      ]);
     }
     const out: { nets: string[]; notNets?: string[] } = { nets: [peer.ipBlock.cidr] };
     if (peer.ipBlock.except?.length) out.notNets = [...peer.ipBlock.except];
@@ -92,7 +94,11 @@ export function convertK8sNetworkPolicy(np: K8sNetworkPolicyInput): PolicyInput 
     'ingress',
     'spec.ingress',
   );
-  const egress = convertRules((spec.egress ?? []).map((r) => ({ peers: r.to, ports: r.ports })), 'egress', 'spec.egress');
+  const egress = convertRules(
+    (spec.egress ?? []).map((r) => ({ peers: r.to, ports: r.ports })),
+    'egress',
+    'spec.egress',
+  );
   return {
     kind: 'NetworkPolicy',
     name: K8S_POLICY_PREFIX + np.name,

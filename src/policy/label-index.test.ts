@@ -58,7 +58,8 @@ test('label index: members always equal a brute-force evaluation, whatever the o
         idx.removeItem(id);
       } else if (op < 0.65) {
         const p = pick(['p1', 'p2']);
-        const l: Labels | undefined = r() < 0.2 ? undefined : { team: pick(['t1', 't2']), ...(r() < 0.3 ? { app: 'b' } : {}) };
+        const l: Labels | undefined =
+          r() < 0.2 ? undefined : { team: pick(['t1', 't2']), ...(r() < 0.3 ? { app: 'b' } : {}) };
         if (l) parents.set(p, l);
         else parents.delete(p);
         idx.setParent(p, l);

@@ -82,13 +82,18 @@ function parseSel(text: string, path: string): Selector {
 const nonEmpty = (s: string | undefined): s is string => s !== undefined && s.trim() !== '';
 
 /** The scoped selector an entity's `selector` + `namespaceSelector` + `serviceAccounts` denote, if any. */
-export function entitySelector(er: EntityRuleSpec, policyNamespace: string | undefined, path: string): Selector | undefined {
+export function entitySelector(
+  er: EntityRuleSpec,
+  policyNamespace: string | undefined,
+  path: string,
+): Selector | undefined {
   const parts: Selector[] = [];
   if (nonEmpty(er.selector)) parts.push(parseSel(er.selector, `${path}.selector`));
   const sa = er.serviceAccounts;
   if (sa && (sa.names?.length || nonEmpty(sa.selector))) {
     if (sa.names?.length) parts.push({ kind: 'in', key: SERVICE_ACCOUNT_LABEL, values: [...sa.names] });
-    if (nonEmpty(sa.selector)) parts.push(prefixSelector(parseSel(sa.selector, `${path}.serviceAccounts.selector`), SA_PREFIX));
+    if (nonEmpty(sa.selector))
+      parts.push(prefixSelector(parseSel(sa.selector, `${path}.serviceAccounts.selector`), SA_PREFIX));
   }
   const hasNsSel = nonEmpty(er.namespaceSelector);
   if (parts.length === 0 && !hasNsSel) return undefined;
@@ -130,7 +135,8 @@ function parsePorts(
     if (m) {
       const lo = Number(m[1]);
       const hi = m[2] === undefined ? lo : Number(m[2]);
-      if (lo > 65535 || hi > 65535 || hi < lo) problems.push({ path: at, message: `invalid port range ${JSON.stringify(p)}` });
+      if (lo > 65535 || hi > 65535 || hi < lo)
+        problems.push({ path: at, message: `invalid port range ${JSON.stringify(p)}` });
       else ranges.push({ lo, hi });
       return;
     }
@@ -206,9 +212,14 @@ export function compileRule(spec: RuleSpec, index: number, policyNamespace: stri
   if ((icmp || notICMP) && rule.protocol !== 1 && rule.protocol !== 58) {
     problems.push({ path: `${path}.icmp`, message: 'icmp/notICMP need protocol ICMP or ICMPv6' });
   }
-  if (rule.protocol === 1 && rule.ipVersion === 6) problems.push({ path: `${path}.ipVersion`, message: 'ICMP is IPv4-only' });
-  if (rule.protocol === 58 && rule.ipVersion === 4) problems.push({ path: `${path}.ipVersion`, message: 'ICMPv6 is IPv6-only' });
-  for (const [side, e] of [['source', rule.src], ['destination', rule.dst]] as const) {
+  if (rule.protocol === 1 && rule.ipVersion === 6)
+    problems.push({ path: `${path}.ipVersion`, message: 'ICMP is IPv4-only' });
+  if (rule.protocol === 58 && rule.ipVersion === 4)
+    problems.push({ path: `${path}.ipVersion`, message: 'ICMPv6 is IPv6-only' });
+  for (const [side, e] of [
+    ['source', rule.src],
+    ['destination', rule.dst],
+  ] as const) {
     if ((e.ports || e.notPorts) && (rule.protocol === undefined || !PORT_PROTOCOLS.has(rule.protocol))) {
       problems.push({ path: `${path}.${side}.ports`, message: 'ports need protocol TCP, UDP, SCTP or UDPLite' });
     }

@@ -133,7 +133,8 @@ export interface PolicyInput {
 /** `networking.k8s.io/v1` NetworkPolicy (only what conversion reads). */
 export interface K8sLabelSelector {
   matchLabels?: Record<string, string> | null;
-  matchExpressions?: { key: string; operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist'; values?: string[] | null }[] | null;
+  matchExpressions?:
+    { key: string; operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist'; values?: string[] | null }[] | null;
 }
 export interface K8sNetworkPolicyPort {
   protocol?: string;

@@ -41,10 +41,19 @@ export interface Suite<P> {
 }
 
 /** `<repo root>/../shared/conformance/netpol-public.json`, where CI and sessions place shared/. */
-export const SUITE_FILE = join(fileURLToPath(new URL('../..', import.meta.url)), '..', 'shared', 'conformance', 'netpol-public.json');
+export const SUITE_FILE = join(
+  fileURLToPath(new URL('../..', import.meta.url)),
+  '..',
+  'shared',
+  'conformance',
+  'netpol-public.json',
+);
 
 export function loadSuite<P>(): Suite<P> {
-  assert.ok(existsSync(SUITE_FILE), `conformance suite "${SUITE_FILE}" is missing (expected at <repo root>/../shared/conformance/netpol-public.json)`);
+  assert.ok(
+    existsSync(SUITE_FILE),
+    `conformance suite "${SUITE_FILE}" is missing (expected at <repo root>/../shared/conformance/netpol-public.json)`,
+  );
   return JSON.parse(readFileSync(SUITE_FILE, 'utf8')) as Suite<P>;
 }
 

@@ -43,7 +43,10 @@ export async function checkSyncerAcrossRestart(o: RestartCheckOptions): Promise<
     await writer.put(`${p}before`, 'listed');
     syncer.start();
     await syncer.waitFor('in-sync');
-    assert.deepEqual(updates.map((u) => u.key), [`${p}before`]);
+    assert.deepEqual(
+      updates.map((u) => u.key),
+      [`${p}before`],
+    );
     const from = (await writer.revision()) + 1;
     const write = async (i: number) => {
       for (;;) {
@@ -65,7 +68,10 @@ export async function checkSyncerAcrossRestart(o: RestartCheckOptions): Promise<
     const last = await writer.revision();
     const deadline = Date.now() + 20_000;
     while ((updates[updates.length - 1]?.revision ?? 0) < last) {
-      assert.ok(Date.now() < deadline, `syncer stuck at revision ${updates[updates.length - 1]?.revision}, want ${last}`);
+      assert.ok(
+        Date.now() < deadline,
+        `syncer stuck at revision ${updates[updates.length - 1]?.revision}, want ${last}`,
+      );
       await new Promise((r) => setTimeout(r, 20));
     }
     const history = await collectEvents(writer.watch(p, { fromRevision: from }), last);

@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ALL_SELECTOR, andSelectors, canonicalSelector, parseSelector, printSelector, selectorLabelKeys, type Selector } from './index.js';
+import {
+  ALL_SELECTOR,
+  andSelectors,
+  canonicalSelector,
+  parseSelector,
+  printSelector,
+  selectorLabelKeys,
+  type Selector,
+} from './index.js';
 
 describe('printSelector canonical form', () => {
   test('equal selectors print equal', () => {
@@ -56,7 +64,10 @@ describe('printSelector canonical form', () => {
     };
     assert.equal(printSelector(s), 'all()');
     assert.equal(printSelector({ kind: 'or', operands: [] }), '!all()');
-    assert.equal(printSelector({ kind: 'not', operand: { kind: 'not', operand: { kind: 'has', key: 'a' } } }), 'has(a)');
+    assert.equal(
+      printSelector({ kind: 'not', operand: { kind: 'not', operand: { kind: 'has', key: 'a' } } }),
+      'has(a)',
+    );
   });
 
   test('parse(print(s)) deep-equals s for parsed selectors', () => {

@@ -66,7 +66,10 @@ function compute(s: Selector): Canon {
     case 'contains':
     case 'startsWith':
     case 'endsWith':
-      return make({ kind: s.kind, key: s.key, value: s.value }, `${s.key}${VALUE_OP_TEXT[s.kind]}${quoteSelectorString(s.value)}`);
+      return make(
+        { kind: s.kind, key: s.key, value: s.value },
+        `${s.key}${VALUE_OP_TEXT[s.kind]}${quoteSelectorString(s.value)}`,
+      );
     case 'in':
     case 'notIn': {
       const values = Object.freeze(uniqueSorted(s.values));

@@ -90,7 +90,17 @@ describe('evaluateSelector', () => {
     assert.equal(evaluateSelector({ kind: 'and', operands: [] }, {}), true);
     assert.equal(evaluateSelector({ kind: 'or', operands: [] }, {}), false);
     assert.equal(
-      evaluateSelector({ kind: 'or', operands: [{ kind: 'has', key: 'a' }, { kind: 'has', key: 'b' }, { kind: 'has', key: 'c' }] }, { c: '' }),
+      evaluateSelector(
+        {
+          kind: 'or',
+          operands: [
+            { kind: 'has', key: 'a' },
+            { kind: 'has', key: 'b' },
+            { kind: 'has', key: 'c' },
+          ],
+        },
+        { c: '' },
+      ),
       true,
     );
   });

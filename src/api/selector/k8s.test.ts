@@ -73,7 +73,12 @@ describe('labelSelectorToSelector', () => {
     });
     assert.deepEqual(
       problems.map((p) => p.path),
-      ['matchExpressions[0].operator', 'matchExpressions[1].values', 'matchExpressions[2].values', 'matchExpressions[3].values'],
+      [
+        'matchExpressions[0].operator',
+        'matchExpressions[1].values',
+        'matchExpressions[2].values',
+        'matchExpressions[3].values',
+      ],
     );
     assert.match(problems[0]?.message ?? '', /unknown operator "Gt"/);
     assert.match(problems[1]?.message ?? '', /non-empty when operator is In/);
@@ -93,13 +98,25 @@ describe('labelSelectorToSelector', () => {
   });
 
   test('rejects wrongly typed input from YAML', () => {
-    assert.deepEqual(conversionProblems({ matchLabels: ['a'] }).map((p) => p.path), ['matchLabels']);
-    assert.deepEqual(conversionProblems({ matchLabels: { a: 1 } }).map((p) => p.path), ['matchLabels["a"]']);
-    assert.deepEqual(conversionProblems({ matchExpressions: {} }).map((p) => p.path), ['matchExpressions']);
+    assert.deepEqual(
+      conversionProblems({ matchLabels: ['a'] }).map((p) => p.path),
+      ['matchLabels'],
+    );
+    assert.deepEqual(
+      conversionProblems({ matchLabels: { a: 1 } }).map((p) => p.path),
+      ['matchLabels["a"]'],
+    );
+    assert.deepEqual(
+      conversionProblems({ matchExpressions: {} }).map((p) => p.path),
+      ['matchExpressions'],
+    );
     assert.deepEqual(
       conversionProblems({ matchExpressions: [{ key: 1, operator: 'Exists' }, 'x'] }).map((p) => p.path),
       ['matchExpressions[0].key', 'matchExpressions[1]'],
     );
-    assert.deepEqual(conversionProblems('app=web').map((p) => p.path), ['']);
+    assert.deepEqual(
+      conversionProblems('app=web').map((p) => p.path),
+      [''],
+    );
   });
 });

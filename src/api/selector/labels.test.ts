@@ -4,7 +4,14 @@ import { validateLabelKey, validateLabelValue } from './index.js';
 
 describe('validateLabelKey', () => {
   test('accepts plain and prefixed keys', () => {
-    for (const k of ['a', 'app', 'A-b_c.d9', 'projectcalico.org/namespace', 'kubernetes.io/metadata.name', 'x'.repeat(63)]) {
+    for (const k of [
+      'a',
+      'app',
+      'A-b_c.d9',
+      'projectcalico.org/namespace',
+      'kubernetes.io/metadata.name',
+      'x'.repeat(63),
+    ]) {
       assert.equal(validateLabelKey(k), undefined, k);
     }
     assert.equal(validateLabelKey(`${'a'.repeat(253)}/${'b'.repeat(63)}`), undefined);

@@ -57,13 +57,25 @@ describe('parseSelector: precedence', () => {
   test('&& binds tighter than ||', () => {
     assert.deepEqual(parseSelector('has(a) || has(b) && has(c)'), {
       kind: 'or',
-      operands: [{ kind: 'has', key: 'a' }, { kind: 'and', operands: [{ kind: 'has', key: 'b' }, { kind: 'has', key: 'c' }] }],
+      operands: [
+        { kind: 'has', key: 'a' },
+        {
+          kind: 'and',
+          operands: [
+            { kind: 'has', key: 'b' },
+            { kind: 'has', key: 'c' },
+          ],
+        },
+      ],
     });
   });
   test('! binds tighter than &&', () => {
     assert.deepEqual(parseSelector('!has(a) && has(b)'), {
       kind: 'and',
-      operands: [{ kind: 'not', operand: { kind: 'has', key: 'a' } }, { kind: 'has', key: 'b' }],
+      operands: [
+        { kind: 'not', operand: { kind: 'has', key: 'a' } },
+        { kind: 'has', key: 'b' },
+      ],
     });
     assert.deepEqual(parseSelector('!a == "x"'), { kind: 'not', operand: { kind: 'eq', key: 'a', value: 'x' } });
   });
@@ -150,5 +162,8 @@ describe('parseSelector: errors', () => {
 });
 
 test('non-string input (from untyped YAML) is a validation error', () => {
-  assert.throws(() => parseSelector(42 as unknown as string), (err) => isTesseraError(err, 'validation') && /must be a string/.test(err.message));
+  assert.throws(
+    () => parseSelector(42 as unknown as string),
+    (err) => isTesseraError(err, 'validation') && /must be a string/.test(err.message),
+  );
 });

@@ -41,13 +41,11 @@ const astArb: fc.Arbitrary<Selector> = fc.letrec<{ node: Selector }>((tie) => ({
   ),
 })).node;
 
-const labelsArb: fc.Arbitrary<Labels> = fc
-  .array(fc.tuple(keyArb, valueArb), { maxLength: 6 })
-  .map((pairs) => {
-    const labels: Labels = {};
-    for (const [k, v] of pairs) labels[k] = v;
-    return labels;
-  });
+const labelsArb: fc.Arbitrary<Labels> = fc.array(fc.tuple(keyArb, valueArb), { maxLength: 6 }).map((pairs) => {
+  const labels: Labels = {};
+  for (const [k, v] of pairs) labels[k] = v;
+  return labels;
+});
 
 // ---- naive reference evaluator ----
 
@@ -108,7 +106,9 @@ function quoted(value: string, q: string): string {
 const quotedValueArb = fc.tuple(valueArb, quoteArb).map(([v, q]) => ({ value: v, text: quoted(v, q) }));
 
 const renderedLeafArb: fc.Arbitrary<Rendered> = fc.oneof(
-  fc.tuple(ws0, ws0).map(([s1, s2]) => ({ ast: { kind: 'all' } as Selector, text: `all(${s1}${s2})`, level: 3 as const })),
+  fc
+    .tuple(ws0, ws0)
+    .map(([s1, s2]) => ({ ast: { kind: 'all' } as Selector, text: `all(${s1}${s2})`, level: 3 as const })),
   ws0.map((s) => ({ ast: { kind: 'global' } as Selector, text: `global(${s})`, level: 3 as const })),
   fc.tuple(keyArb, ws0, ws0, ws0).map(([key, a, b, c]) => ({
     ast: { kind: 'has', key } as Selector,
@@ -132,7 +132,15 @@ const renderedLeafArb: fc.Arbitrary<Rendered> = fc.oneof(
       level: 3 as const,
     })),
   fc
-    .tuple(keyArb, fc.boolean(), ws1, ws1, ws0, fc.array(fc.tuple(quotedValueArb, ws0, ws0), { maxLength: 4 }), fc.boolean())
+    .tuple(
+      keyArb,
+      fc.boolean(),
+      ws1,
+      ws1,
+      ws0,
+      fc.array(fc.tuple(quotedValueArb, ws0, ws0), { maxLength: 4 }),
+      fc.boolean(),
+    )
     .map(([key, negated, a, mid, b, items, trailingComma]) => {
       const inner = items.map(([v, s1, s2]) => `${s1}${v.text}${s2}`).join(',');
       return {
@@ -213,8 +221,16 @@ describe('selector properties', () => {
         assert.equal(printSelector(parsed), text);
         assert.deepEqual(parseSelector(printSelector(parsed)), parsed);
         for (const labels of labelSets) {
-          assert.equal(evaluateSelector(parsed, labels), evaluateSelector(ast, labels), `${text} on ${JSON.stringify(labels)}`);
-          assert.equal(evaluateSelector(parsed, labels), reference(ast, labels), `${text} on ${JSON.stringify(labels)}`);
+          assert.equal(
+            evaluateSelector(parsed, labels),
+            evaluateSelector(ast, labels),
+            `${text} on ${JSON.stringify(labels)}`,
+          );
+          assert.equal(
+            evaluateSelector(parsed, labels),
+            reference(ast, labels),
+            `${text} on ${JSON.stringify(labels)}`,
+          );
         }
       }),
       RUNS,

@@ -88,7 +88,10 @@ export function validateBGPConfiguration(p: Problems, spec: Record<string, unkno
       a.communities.forEach((c, j) => {
         if (typeof c !== 'string' || names.has(c)) return;
         if (!/^[\d:]+$/.test(c)) {
-          p.add(joinPath(joinPath(at, 'communities'), j), `community ${quote(c)} is neither defined in spec.communities nor a community value`);
+          p.add(
+            joinPath(joinPath(at, 'communities'), j),
+            `community ${quote(c)} is neither defined in spec.communities nor a community value`,
+          );
         } else checkCommunityValue(p, joinPath(joinPath(at, 'communities'), j), c);
       });
     });
@@ -136,7 +139,14 @@ export function validateBGPPeer(p: Problems, spec: Record<string, unknown>): voi
   checkPassword(p, 'spec.password', spec.password);
   checkOneOf(p, 'spec.sourceAddress', spec.sourceAddress, ['UseNodeIP', 'None'] as const);
   checkDuration(p, 'spec.maxRestartTime', spec.maxRestartTime);
-  checkIntRange(p, 'spec.numAllowedLocalASNumbers', spec.numAllowedLocalASNumbers, 0, 2147483647, 'numAllowedLocalASNumbers');
+  checkIntRange(
+    p,
+    'spec.numAllowedLocalASNumbers',
+    spec.numAllowedLocalASNumbers,
+    0,
+    2147483647,
+    'numAllowedLocalASNumbers',
+  );
   checkIntRange(p, 'spec.ttlSecurity', spec.ttlSecurity, 0, 255, 'ttlSecurity');
   if (Array.isArray(spec.filters)) {
     spec.filters.forEach((f, i) => checkSubdomain(p, joinPath('spec.filters', i), f, 'BGPFilter name'));
@@ -154,7 +164,8 @@ function validateFilterRule(p: Problems, path: string, r: unknown, family: 4 | 6
   if (cidr && cidr.family !== family) p.add(joinPath(path, 'cidr'), `${quote(r.cidr)} is not an IPv${family} CIDR`);
   const hasCidr = typeof r.cidr === 'string' && r.cidr !== '';
   const hasOp = typeof r.matchOperator === 'string' && r.matchOperator !== '';
-  if (hasOp) checkOneOf(p, joinPath(path, 'matchOperator'), r.matchOperator, ['In', 'NotIn', 'Equal', 'NotEqual'] as const);
+  if (hasOp)
+    checkOneOf(p, joinPath(path, 'matchOperator'), r.matchOperator, ['In', 'NotIn', 'Equal', 'NotEqual'] as const);
   if (hasCidr && !hasOp) p.add(joinPath(path, 'matchOperator'), 'matchOperator is required when cidr is set');
   if (hasOp && !hasCidr) p.add(joinPath(path, 'cidr'), 'cidr is required when matchOperator is set');
   if (isRecord(r.prefixLength)) {
@@ -184,7 +195,8 @@ function validateFilterRule(p: Problems, path: string, r: unknown, family: 4 | 6
       const opAt = joinPath(at, i);
       const keys = Object.keys(op).filter((k) => op[k] !== null && op[k] !== undefined);
       if (keys.length !== 1) p.add(opAt, 'set exactly one of addCommunity, prependASPath, setPriority');
-      if (isRecord(op.addCommunity)) checkCommunityValue(p, joinPath(joinPath(opAt, 'addCommunity'), 'value'), op.addCommunity.value);
+      if (isRecord(op.addCommunity))
+        checkCommunityValue(p, joinPath(joinPath(opAt, 'addCommunity'), 'value'), op.addCommunity.value);
       if (isRecord(op.prependASPath) && Array.isArray(op.prependASPath.prefix)) {
         const pre = op.prependASPath.prefix;
         const preAt = joinPath(joinPath(opAt, 'prependASPath'), 'prefix');
@@ -192,7 +204,14 @@ function validateFilterRule(p: Problems, path: string, r: unknown, family: 4 | 6
         pre.forEach((as, j) => checkAsNumber(p, joinPath(preAt, j), as));
       }
       if (isRecord(op.setPriority)) {
-        checkIntRange(p, joinPath(joinPath(opAt, 'setPriority'), 'value'), op.setPriority.value, 1, 2147483646, 'priority');
+        checkIntRange(
+          p,
+          joinPath(joinPath(opAt, 'setPriority'), 'value'),
+          op.setPriority.value,
+          1,
+          2147483646,
+          'priority',
+        );
       }
     });
   }
@@ -206,6 +225,7 @@ export function validateBGPFilter(p: Problems, spec: Record<string, unknown>): v
     ['importV6', 6],
   ] as const) {
     const list = spec[field];
-    if (Array.isArray(list)) list.forEach((r, i) => validateFilterRule(p, joinPath(joinPath('spec', field), i), r, family));
+    if (Array.isArray(list))
+      list.forEach((r, i) => validateFilterRule(p, joinPath(joinPath('spec', field), i), r, family));
   }
 }

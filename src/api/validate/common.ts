@@ -66,12 +66,7 @@ export function checkLabels(p: Problems, path: string, v: unknown): void {
   }
 }
 
-export function checkOneOf<T extends string>(
-  p: Problems,
-  path: string,
-  v: unknown,
-  allowed: readonly T[],
-): v is T {
+export function checkOneOf<T extends string>(p: Problems, path: string, v: unknown, allowed: readonly T[]): v is T {
   if (typeof v !== 'string') return false;
   if ((allowed as readonly string[]).includes(v)) return true;
   p.add(path, `${quote(v)} is not one of ${allowed.map((a) => JSON.stringify(a)).join(', ')}`);

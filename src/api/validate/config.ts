@@ -36,7 +36,11 @@ export function validateFelixConfiguration(p: Problems, spec: Record<string, unk
     checkIntRange(p, joinPath('spec', f), spec[f], 0, 65535, f);
   }
   checkIntRange(p, 'spec.vxlanVNI', spec.vxlanVNI, 1, 16777215, 'vxlanVNI');
-  checkOneOf(p, 'spec.defaultEndpointToHostAction', spec.defaultEndpointToHostAction, ['Drop', 'Accept', 'Return'] as const);
+  checkOneOf(p, 'spec.defaultEndpointToHostAction', spec.defaultEndpointToHostAction, [
+    'Drop',
+    'Accept',
+    'Return',
+  ] as const);
   checkOneOf(p, 'spec.nftablesMode', spec.nftablesMode, ['Enabled', 'Disabled', 'Auto'] as const);
   checkOneOf(p, 'spec.routeSource', spec.routeSource, ['WorkloadIPs', 'CalicoIPAM'] as const);
   for (const f of ['failsafeInboundHostPorts', 'failsafeOutboundHostPorts'] as const) {
@@ -47,7 +51,8 @@ export function validateFelixConfiguration(p: Problems, spec: Record<string, unk
       const at = joinPath(joinPath('spec', f), i);
       checkOneOf(p, joinPath(at, 'protocol'), pp.protocol, ['TCP', 'UDP', 'SCTP', 'tcp', 'udp', 'sctp'] as const);
       checkIntRange(p, joinPath(at, 'port'), pp.port, 0, 65535, 'port');
-      if (typeof pp.net === 'string' && pp.net !== '') checkCidrField(p, joinPath(at, 'net'), pp.net, { allowBareIp: true });
+      if (typeof pp.net === 'string' && pp.net !== '')
+        checkCidrField(p, joinPath(at, 'net'), pp.net, { allowBareIp: true });
     });
   }
   if (isRecord(spec.routeTableRange)) {
@@ -76,7 +81,10 @@ export function validateKubeControllersConfiguration(p: Problems, spec: Record<s
     checkDuration(p, joinPath(at, 'leakGracePeriod'), v.leakGracePeriod);
     checkOneOf(p, joinPath(at, 'syncLabels'), v.syncLabels, ['Enabled', 'Disabled'] as const);
     if (isRecord(v.hostEndpoint)) {
-      checkOneOf(p, joinPath(joinPath(at, 'hostEndpoint'), 'autoCreate'), v.hostEndpoint.autoCreate, ['Enabled', 'Disabled'] as const);
+      checkOneOf(p, joinPath(joinPath(at, 'hostEndpoint'), 'autoCreate'), v.hostEndpoint.autoCreate, [
+        'Enabled',
+        'Disabled',
+      ] as const);
     }
     checkOneOf(p, joinPath(at, 'assignIPs'), v.assignIPs, ['AllServices', 'RequestedServicesOnly'] as const);
   }

@@ -106,7 +106,10 @@ export function validateWorkloadEndpoint(p: Problems, spec: Record<string, unkno
   checkIpField(p, 'spec.ipv4Gateway', spec.ipv4Gateway, 4);
   checkIpField(p, 'spec.ipv6Gateway', spec.ipv6Gateway, 6);
   if (typeof spec.interfaceName === 'string' && spec.interfaceName !== '' && !IFACE_RE.test(spec.interfaceName)) {
-    p.add('spec.interfaceName', `${quote(spec.interfaceName)} is not a valid interface name (1-15 characters, no "/" or spaces)`);
+    p.add(
+      'spec.interfaceName',
+      `${quote(spec.interfaceName)} is not a valid interface name (1-15 characters, no "/" or spaces)`,
+    );
   }
   checkMac(p, 'spec.mac', spec.mac);
   if (Array.isArray(spec.profiles)) {
@@ -124,7 +127,8 @@ export function validateCalicoNodeStatus(p: Problems, spec: Record<string, unkno
   if (typeof spec.node !== 'string' || spec.node === '') p.add('spec.node', 'node is required');
   else checkSubdomain(p, 'spec.node', spec.node, 'node name');
   if (!Array.isArray(spec.classes) || spec.classes.length === 0) p.add('spec.classes', 'classes is required');
-  else spec.classes.forEach((c, i) => checkOneOf(p, joinPath('spec.classes', i), c, ['Agent', 'BGP', 'Routes'] as const));
+  else
+    spec.classes.forEach((c, i) => checkOneOf(p, joinPath('spec.classes', i), c, ['Agent', 'BGP', 'Routes'] as const));
   if (spec.updatePeriodSeconds === undefined || spec.updatePeriodSeconds === null) {
     p.add('spec.updatePeriodSeconds', 'updatePeriodSeconds is required');
   }

@@ -7,7 +7,11 @@ import type { KindInfo } from '../kind-info.js';
 import { KINDS, kindFor } from '../kinds.js';
 import { checkDnsLabel, checkLabels, checkSubdomain, Problems } from './common.js';
 import { validateBGPConfiguration, validateBGPFilter, validateBGPPeer } from './bgp.js';
-import { validateClusterInformation, validateFelixConfiguration, validateKubeControllersConfiguration } from './config.js';
+import {
+  validateClusterInformation,
+  validateFelixConfiguration,
+  validateKubeControllersConfiguration,
+} from './config.js';
 import { validateCalicoNodeStatus, validateHostEndpoint, validateNode, validateWorkloadEndpoint } from './endpoints.js';
 import { validateIPAMConfiguration, validateIPPool, validateIPReservation } from './ipam.js';
 import { validateK8sNetworkPolicy, validateNamespace, validatePod } from './k8s.js';
@@ -123,7 +127,8 @@ export function validateResource(r: unknown): Problem[] {
     if (!known) p.add(joinPath('', field), `unknown field ${JSON.stringify(field)}`);
   }
   const name = validateMetadata(p, info, r.metadata);
-  if (schema.spec !== undefined && r.spec !== undefined && r.spec !== null) checkShape(r.spec, schema.spec, 'spec', p.list);
+  if (schema.spec !== undefined && r.spec !== undefined && r.spec !== null)
+    checkShape(r.spec, schema.spec, 'spec', p.list);
   if (schema.status !== undefined && r.status !== undefined && r.status !== null) {
     checkShape(r.status, schema.status, 'status', p.list);
   }

@@ -12,7 +12,11 @@ export function validateIPPool(p: Problems, spec: Record<string, unknown>): void
   const cidr = checkCidrField(p, 'spec.cidr', spec.cidr);
   if (cidr) {
     const ll = LINK_LOCAL.find((l) => cidrOverlaps(l, cidr));
-    if (ll) p.add('spec.cidr', `${quote(spec.cidr)} overlaps the link-local range ${ll.family === 4 ? '169.254.0.0/16' : 'fe80::/10'}`);
+    if (ll)
+      p.add(
+        'spec.cidr',
+        `${quote(spec.cidr)} overlaps the link-local range ${ll.family === 4 ? '169.254.0.0/16' : 'fe80::/10'}`,
+      );
   }
   const bs = spec.blockSize;
   if (typeof bs === 'number' && Number.isInteger(bs)) {
@@ -23,7 +27,10 @@ export function validateIPPool(p: Problems, spec: Record<string, unknown>): void
   if (cidr) {
     const blockSize = typeof bs === 'number' ? bs : cidr.family === 4 ? 26 : 122;
     if (blockSize <= familyBits(cidr.family) && cidr.prefix > blockSize) {
-      p.add('spec.cidr', `${quote(spec.cidr)} is smaller than one block (/${blockSize}); use a prefix of /${blockSize} or shorter`);
+      p.add(
+        'spec.cidr',
+        `${quote(spec.cidr)} is smaller than one block (/${blockSize}); use a prefix of /${blockSize} or shorter`,
+      );
     }
   }
   const ipip = checkOneOf(p, 'spec.ipipMode', spec.ipipMode, ENCAP) ? spec.ipipMode : undefined;
@@ -52,6 +59,7 @@ export function validateIPReservation(p: Problems, spec: Record<string, unknown>
 }
 
 export function validateIPAMConfiguration(p: Problems, spec: Record<string, unknown>, name: string): void {
-  if (name !== 'default') p.add('metadata.name', `IPAMConfiguration is a singleton named "default", got ${quote(name)}`);
+  if (name !== 'default')
+    p.add('metadata.name', `IPAMConfiguration is a singleton named "default", got ${quote(name)}`);
   checkIntRange(p, 'spec.maxBlocksPerHost', spec.maxBlocksPerHost, 0, 2147483647, 'maxBlocksPerHost');
 }

@@ -1,7 +1,15 @@
 /** Kubernetes Namespace, Pod, ServiceAccount and networking.k8s.io/v1 NetworkPolicy (apimachinery rules). */
 import { cidrContainsCidr } from '../../lib/ip.js';
 import { validateLabelKey, validateLabelValue } from '../selector/index.js';
-import { checkCidrField, checkDnsLabel, checkIntRange, checkIpField, checkOneOf, checkSubdomain, type Problems } from './common.js';
+import {
+  checkCidrField,
+  checkDnsLabel,
+  checkIntRange,
+  checkIpField,
+  checkOneOf,
+  checkSubdomain,
+  type Problems,
+} from './common.js';
 import { isRecord, joinPath, quote } from './shape.js';
 
 const PROTOCOLS = ['TCP', 'UDP', 'SCTP'] as const;
@@ -9,9 +17,19 @@ const PROTOCOLS = ['TCP', 'UDP', 'SCTP'] as const;
 /** IANA_SVC_NAME: 1-15 chars, [a-z0-9-], at least one letter, no leading/trailing/double '-'. */
 function checkPortName(p: Problems, path: string, v: unknown): void {
   if (typeof v !== 'string') return;
-  const ok = v.length >= 1 && v.length <= 15 && /^[a-z0-9-]+$/.test(v) && /[a-z]/.test(v) && !v.startsWith('-') && !v.endsWith('-') && !v.includes('--');
+  const ok =
+    v.length >= 1 &&
+    v.length <= 15 &&
+    /^[a-z0-9-]+$/.test(v) &&
+    /[a-z]/.test(v) &&
+    !v.startsWith('-') &&
+    !v.endsWith('-') &&
+    !v.includes('--');
   if (!ok) {
-    p.add(path, `port name ${quote(v)} must be 1-15 lower-case alphanumerics or '-', contain a letter, and not start, end or repeat '-'`);
+    p.add(
+      path,
+      `port name ${quote(v)} must be 1-15 lower-case alphanumerics or '-', contain a letter, and not start, end or repeat '-'`,
+    );
   }
 }
 
@@ -34,7 +52,8 @@ export function checkLabelSelector(p: Problems, path: string, v: unknown): void 
       if (e !== undefined) p.add(joinPath(at, 'key'), e);
     }
     if (m.operator === undefined) return p.add(joinPath(at, 'operator'), 'operator is required');
-    if (!checkOneOf(p, joinPath(at, 'operator'), m.operator, ['In', 'NotIn', 'Exists', 'DoesNotExist'] as const)) return;
+    if (!checkOneOf(p, joinPath(at, 'operator'), m.operator, ['In', 'NotIn', 'Exists', 'DoesNotExist'] as const))
+      return;
     const n = Array.isArray(m.values) ? m.values.length : 0;
     if ((m.operator === 'In' || m.operator === 'NotIn') && n === 0) {
       p.add(joinPath(at, 'values'), `operator ${quote(m.operator)} needs at least one value`);
@@ -56,7 +75,8 @@ export function validateNamespace(p: Problems, _spec: Record<string, unknown>, n
 }
 
 export function validatePod(p: Problems, spec: Record<string, unknown>, status: unknown): void {
-  if (typeof spec.nodeName === 'string' && spec.nodeName !== '') checkSubdomain(p, 'spec.nodeName', spec.nodeName, 'node name');
+  if (typeof spec.nodeName === 'string' && spec.nodeName !== '')
+    checkSubdomain(p, 'spec.nodeName', spec.nodeName, 'node name');
   if (typeof spec.serviceAccountName === 'string' && spec.serviceAccountName !== '') {
     checkSubdomain(p, 'spec.serviceAccountName', spec.serviceAccountName, 'service account name');
   }
@@ -73,14 +93,16 @@ export function validatePod(p: Problems, spec: Record<string, unknown>, status: 
       c.ports.forEach((port, j) => {
         if (!isRecord(port)) return;
         const pat = joinPath(joinPath(at, 'ports'), j);
-        if (port.containerPort === undefined || port.containerPort === null) p.add(joinPath(pat, 'containerPort'), 'containerPort is required');
+        if (port.containerPort === undefined || port.containerPort === null)
+          p.add(joinPath(pat, 'containerPort'), 'containerPort is required');
         checkIntRange(p, joinPath(pat, 'containerPort'), port.containerPort, 1, 65535, 'containerPort');
         checkIntRange(p, joinPath(pat, 'hostPort'), port.hostPort, 1, 65535, 'hostPort');
         checkOneOf(p, joinPath(pat, 'protocol'), port.protocol, PROTOCOLS);
         checkIpField(p, joinPath(pat, 'hostIP'), port.hostIP);
         if (typeof port.name === 'string') {
           checkPortName(p, joinPath(pat, 'name'), port.name);
-          if (names.has(port.name)) p.add(joinPath(pat, 'name'), `port name ${quote(port.name)} is repeated in the pod`);
+          if (names.has(port.name))
+            p.add(joinPath(pat, 'name'), `port name ${quote(port.name)} is repeated in the pod`);
           names.add(port.name);
         }
       });
@@ -109,7 +131,8 @@ function checkK8sPorts(p: Problems, path: string, ports: unknown): void {
       p.add(joinPath(at, 'endPort'), `endPort needs a numeric port (port is ${quote(port.port ?? 'unset')})`);
     } else if (typeof port.endPort === 'number') {
       checkIntRange(p, joinPath(at, 'endPort'), port.endPort, 1, 65535, 'endPort');
-      if (port.endPort < port.port) p.add(joinPath(at, 'endPort'), `endPort ${port.endPort} is less than port ${port.port}`);
+      if (port.endPort < port.port)
+        p.add(joinPath(at, 'endPort'), `endPort ${port.endPort} is less than port ${port.port}`);
     }
   });
 }
@@ -149,7 +172,9 @@ export function validateK8sNetworkPolicy(p: Problems, spec: Record<string, unkno
   // A missing podSelector decodes as {} (every pod in the namespace), as in Kubernetes.
   checkLabelSelector(p, 'spec.podSelector', spec.podSelector);
   if (Array.isArray(spec.policyTypes)) {
-    spec.policyTypes.forEach((t, i) => checkOneOf(p, joinPath('spec.policyTypes', i), t, ['Ingress', 'Egress'] as const));
+    spec.policyTypes.forEach((t, i) =>
+      checkOneOf(p, joinPath('spec.policyTypes', i), t, ['Ingress', 'Egress'] as const),
+    );
   }
   for (const [dir, peersField] of [
     ['ingress', 'from'],

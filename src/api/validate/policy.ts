@@ -1,13 +1,6 @@
 /** NetworkPolicy, GlobalNetworkPolicy, Tier, Profile, NetworkSet, GlobalNetworkSet. */
 import { builtinTier, DEFAULT_TIER } from '../tiers.js';
-import {
-  checkCidrField,
-  checkDnsLabel,
-  checkLabels,
-  checkOneOf,
-  checkSelector,
-  type Problems,
-} from './common.js';
+import { checkCidrField, checkDnsLabel, checkLabels, checkOneOf, checkSelector, type Problems } from './common.js';
 import { validateRule } from './rules.js';
 import { joinPath, quote } from './shape.js';
 
@@ -44,7 +37,8 @@ function validatePolicyCommon(p: Problems, spec: Record<string, unknown>, name: 
     const seen = new Set<unknown>();
     spec.types.forEach((t, i) => {
       const at = joinPath('spec.types', i);
-      if (checkOneOf(p, at, t, ['Ingress', 'Egress'] as const) && seen.has(t)) p.add(at, `type ${quote(t)} is repeated`);
+      if (checkOneOf(p, at, t, ['Ingress', 'Egress'] as const) && seen.has(t))
+        p.add(at, `type ${quote(t)} is repeated`);
       seen.add(t);
     });
     for (const [direction, type] of [
@@ -82,18 +76,23 @@ export function validateGlobalNetworkPolicy(p: Problems, spec: Record<string, un
  */
 function validateHostOptions(p: Problems, spec: Record<string, unknown>): void {
   for (const f of HOST_ONLY) {
-    if (spec[f] !== undefined && spec[f] !== null && typeof spec[f] !== 'boolean') p.add(joinPath('spec', f), `${quote(spec[f])} is not true or false`);
+    if (spec[f] !== undefined && spec[f] !== null && typeof spec[f] !== 'boolean')
+      p.add(joinPath('spec', f), `${quote(spec[f])} is not true or false`);
   }
   if (spec.preDNAT === true && spec.doNotTrack === true) {
     p.add('spec.preDNAT', 'preDNAT and doNotTrack cannot both be true');
   }
   for (const f of ['preDNAT', 'doNotTrack'] as const) {
     if (spec[f] === true && spec.applyOnForward !== true) {
-      p.add('spec.applyOnForward', `applyOnForward must be true when ${f} is true (got ${quote(spec.applyOnForward ?? false)})`);
+      p.add(
+        'spec.applyOnForward',
+        `applyOnForward must be true when ${f} is true (got ${quote(spec.applyOnForward ?? false)})`,
+      );
     }
   }
   if (spec.preDNAT === true) {
-    if (Array.isArray(spec.egress) && spec.egress.length > 0) p.add('spec.egress', 'a preDNAT policy cannot have egress rules');
+    if (Array.isArray(spec.egress) && spec.egress.length > 0)
+      p.add('spec.egress', 'a preDNAT policy cannot have egress rules');
     if (Array.isArray(spec.types) && spec.types.includes('Egress')) {
       p.add(joinPath('spec.types', spec.types.indexOf('Egress')), 'a preDNAT policy cannot have type "Egress"');
     }
@@ -104,7 +103,10 @@ export function validateTier(p: Problems, spec: Record<string, unknown>, name: s
   checkOneOf(p, 'spec.defaultAction', spec.defaultAction, ['Deny', 'Pass'] as const);
   const builtin = builtinTier(name);
   if (builtin && spec.order !== undefined && spec.order !== null && spec.order !== builtin.spec?.order) {
-    p.add('spec.order', `built-in tier ${quote(name)} has fixed order ${builtin.spec?.order}, got ${quote(spec.order)}`);
+    p.add(
+      'spec.order',
+      `built-in tier ${quote(name)} has fixed order ${builtin.spec?.order}, got ${quote(spec.order)}`,
+    );
   }
 }
 

@@ -134,7 +134,11 @@ function checkEntityRule(
       p.add(at, `services can only be matched in egress rule destinations and ingress rule sources`);
     } else {
       const others = Object.keys(e).filter(
-        (k) => k !== 'services' && e[k] !== null && e[k] !== undefined && (side === 'destination' || (k !== 'ports' && k !== 'notPorts')),
+        (k) =>
+          k !== 'services' &&
+          e[k] !== null &&
+          e[k] !== undefined &&
+          (side === 'destination' || (k !== 'ports' && k !== 'notPorts')),
       );
       if (others.length > 0) {
         p.add(
@@ -146,7 +150,8 @@ function checkEntityRule(
       }
     }
   }
-  const hasPorts = (Array.isArray(e.ports) && e.ports.length > 0) || (Array.isArray(e.notPorts) && e.notPorts.length > 0);
+  const hasPorts =
+    (Array.isArray(e.ports) && e.ports.length > 0) || (Array.isArray(e.notPorts) && e.notPorts.length > 0);
   return { hasPorts };
 }
 
@@ -185,10 +190,7 @@ export function validateRule(p: Problems, path: string, rule: unknown, ctx: Rule
     if (hasPorts && (proto === undefined || !PORT_PROTOCOLS.has(proto))) {
       const e = rule[side] as Record<string, unknown>;
       const field = Array.isArray(e.ports) && e.ports.length > 0 ? 'ports' : 'notPorts';
-      p.add(
-        joinPath(at, field),
-        `ports need protocol TCP, UDP, SCTP or UDPLite (${protoText(rule.protocol)})`,
-      );
+      p.add(joinPath(at, field), `ports need protocol TCP, UDP, SCTP or UDPLite (${protoText(rule.protocol)})`);
     }
   }
 

@@ -42,14 +42,20 @@ export async function applyVerb(args: ApplyArgs, deps: VerbDeps): Promise<number
     } catch (err) {
       // Someone wrote one of these objects between our read and our write.
       if (isTesseraError(err, 'conflict')) {
-        throw new TesseraError('conflict', 'cannot apply: a resource was modified while applying; get it again and re-apply your change', {
-          cause: err,
-        });
+        throw new TesseraError(
+          'conflict',
+          'cannot apply: a resource was modified while applying; get it again and re-apply your change',
+          {
+            cause: err,
+          },
+        );
       }
       throw err;
     }
   }
   const unchanged = batch.length - writes.length;
-  deps.io.out(`Successfully applied ${batch.length} ${kindPhrase(batch.map((l) => l.info))}${unchanged ? ` (${unchanged} unchanged)` : ''}\n`);
+  deps.io.out(
+    `Successfully applied ${batch.length} ${kindPhrase(batch.map((l) => l.info))}${unchanged ? ` (${unchanged} unchanged)` : ''}\n`,
+  );
   return 0;
 }

@@ -30,7 +30,8 @@ async function deleteRefusal(ref: ResourceRef, store: CliStore): Promise<string 
         }
       }
     }
-    if (holders.length) return `the tier still has ${holders.length} polic${holders.length === 1 ? 'y' : 'ies'} (${holders.join(', ')}); delete them first`;
+    if (holders.length)
+      return `the tier still has ${holders.length} polic${holders.length === 1 ? 'y' : 'ies'} (${holders.join(', ')}); delete them first`;
   }
   if (ref.info.kind === 'IPPool' && store.poolAddressesInUse) {
     const pool = await store.get(ref);

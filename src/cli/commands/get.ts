@@ -51,7 +51,11 @@ export async function getVerb(args: GetArgs, deps: VerbDeps): Promise<number> {
   const refs = await refsFromArgs(args, deps, 'get');
   const store = await deps.store();
   const found = await Promise.all(
-    refs.map(async (r) => (await store.get(r)) ?? (await virtualResources(r.info, store)).find((v) => v.metadata.name === r.name && !r.info.namespaced)),
+    refs.map(
+      async (r) =>
+        (await store.get(r)) ??
+        (await virtualResources(r.info, store)).find((v) => v.metadata.name === r.name && !r.info.namespaced),
+    ),
   );
   const items: Resource[] = [];
   let missing = 0;

@@ -43,7 +43,9 @@ export async function ipamShowVerb(deps: IpamCliDeps, opts: { showBlocks?: boole
         deps.out(`  handle:   ${info.handleId ?? '(none)'}\n`);
         if (who.length) deps.out(`  workload: ${who.join(', ')}\n`);
         if (a['timestamp']) deps.out(`  since:    ${a['timestamp']}\n`);
-        deps.out(`  block:    ${info.blockCidr} (affinity ${info.affinity ?? 'none'}), pool ${info.pool ?? '(none)'}\n`);
+        deps.out(
+          `  block:    ${info.blockCidr} (affinity ${info.affinity ?? 'none'}), pool ${info.pool ?? '(none)'}\n`,
+        );
         break;
       }
       case 'free':
@@ -71,7 +73,13 @@ export function renderUsage(usage: PoolUsage[], showBlocks: boolean): string {
   const rows: string[][] = [];
   for (const p of usage) {
     const free = p.size - BigInt(p.inUse);
-    rows.push(['IP Pool', p.cidr, p.size.toString(), `${p.inUse} (${pct(p.inUse, p.size)})`, `${free} (${pct(Number(free), p.size)})`]);
+    rows.push([
+      'IP Pool',
+      p.cidr,
+      p.size.toString(),
+      `${p.inUse} (${pct(p.inUse, p.size)})`,
+      `${free} (${pct(Number(free), p.size)})`,
+    ]);
     if (!showBlocks) continue;
     for (const b of p.blocks) {
       rows.push([
@@ -97,7 +105,9 @@ export async function ipamCheckVerb(deps: IpamCliDeps, opts: { output?: string }
   const endpointAddresses = weps.flatMap((w) => {
     const nets = (w.spec as { ipNetworks?: unknown } | undefined)?.ipNetworks;
     const endpoint = `${w.metadata.namespace ?? 'default'}/${w.metadata.name}`;
-    return Array.isArray(nets) ? nets.filter((n): n is string => typeof n === 'string').map((address) => ({ address, endpoint })) : [];
+    return Array.isArray(nets)
+      ? nets.filter((n): n is string => typeof n === 'string').map((address) => ({ address, endpoint }))
+      : [];
   });
   const poolCidrs = pools.flatMap((p) => {
     const c = (p.spec as { cidr?: unknown } | undefined)?.cidr;
@@ -110,21 +120,48 @@ export async function ipamCheckVerb(deps: IpamCliDeps, opts: { output?: string }
     deps.out(`${title}: ${lines.length}\n`);
     for (const l of lines) deps.out(`  ${l}\n`);
   };
-  section('Leaked addresses (no live workload)', report.leaks.map((l) => `${l.address} handle=${l.handleId ?? '(none)'} block=${l.blockCidr}`));
-  section('Allocations without a handle record', report.orphanAllocations.map((l) => `${l.address} handle=${l.handleId ?? '(none)'}`));
-  section('Handle records that disagree with blocks', report.orphanHandles.map((h) => `${h.handleId} block=${h.block} recorded=${h.recorded} actual=${h.actual}`));
-  section('Duplicates / overlapping blocks', report.duplicates.map((d) => `${d.address ?? ''} ${d.blocks.join(' ')}`.trim()));
-  section('Affinity problems', report.affinityProblems.map((a) => `${a.host} ${a.cidr}: ${a.problem}`));
-  section('Corrupt blocks', report.blockProblems.map((b) => `${b.block}: ${b.problem}`));
-  section('Addresses in use that IPAM does not hold', (report.inUseNotAllocated ?? []).map((e) => `${e.address} endpoint=${e.endpoint}`));
-  section('Allocations in no IP pool', (report.outsidePools ?? []).map((e) => `${e.address} block=${e.blockCidr} handle=${e.handleId ?? '(none)'}`));
+  section(
+    'Leaked addresses (no live workload)',
+    report.leaks.map((l) => `${l.address} handle=${l.handleId ?? '(none)'} block=${l.blockCidr}`),
+  );
+  section(
+    'Allocations without a handle record',
+    report.orphanAllocations.map((l) => `${l.address} handle=${l.handleId ?? '(none)'}`),
+  );
+  section(
+    'Handle records that disagree with blocks',
+    report.orphanHandles.map((h) => `${h.handleId} block=${h.block} recorded=${h.recorded} actual=${h.actual}`),
+  );
+  section(
+    'Duplicates / overlapping blocks',
+    report.duplicates.map((d) => `${d.address ?? ''} ${d.blocks.join(' ')}`.trim()),
+  );
+  section(
+    'Affinity problems',
+    report.affinityProblems.map((a) => `${a.host} ${a.cidr}: ${a.problem}`),
+  );
+  section(
+    'Corrupt blocks',
+    report.blockProblems.map((b) => `${b.block}: ${b.problem}`),
+  );
+  section(
+    'Addresses in use that IPAM does not hold',
+    (report.inUseNotAllocated ?? []).map((e) => `${e.address} endpoint=${e.endpoint}`),
+  );
+  section(
+    'Allocations in no IP pool',
+    (report.outsidePools ?? []).map((e) => `${e.address} block=${e.blockCidr} handle=${e.handleId ?? '(none)'}`),
+  );
   // Leaks kube-controllers' IPAM GC has seen and will release when their grace period ends
   // (information, not a problem: the GC is handling them).
   const pendingGc = await readPendingLeaks(deps.backend);
   if (pendingGc.leaks.length > 0) {
     section(
       `Leaks awaiting kube-controllers GC (grace period ${pendingGc.gracePeriodSeconds}s)`,
-      pendingGc.leaks.map((l) => `${l.address} handle=${l.handleId}${l.pod ? ` pod=${l.namespace}/${l.pod}` : ''} releaseAfter=${l.releaseAfter}`),
+      pendingGc.leaks.map(
+        (l) =>
+          `${l.address} handle=${l.handleId}${l.pod ? ` pod=${l.namespace}/${l.pod}` : ''} releaseAfter=${l.releaseAfter}`,
+      ),
     );
   }
   if (opts.output !== undefined) {
@@ -147,7 +184,10 @@ export function readReport(path: string): IpamReport {
   }
   const r = raw as Partial<IpamReport>;
   if (typeof r !== 'object' || r === null || !Array.isArray(r.leaks)) {
-    throw new TesseraError('validation', `cannot use IPAM report "${path}": it has no "leaks" list (write one with \`tessera ipam check -o FILE\`)`);
+    throw new TesseraError(
+      'validation',
+      `cannot use IPAM report "${path}": it has no "leaks" list (write one with \`tessera ipam check -o FILE\`)`,
+    );
   }
   return {
     leaks: r.leaks,
@@ -160,7 +200,10 @@ export function readReport(path: string): IpamReport {
   };
 }
 
-export async function ipamReleaseVerb(deps: IpamCliDeps, opts: { ip?: string[]; fromReport?: string; force?: boolean }): Promise<number> {
+export async function ipamReleaseVerb(
+  deps: IpamCliDeps,
+  opts: { ip?: string[]; fromReport?: string; force?: boolean },
+): Promise<number> {
   if ((opts.ip === undefined || opts.ip.length === 0) === (opts.fromReport === undefined)) {
     throw new TesseraError('usage', 'ipam release: give exactly one of --ip ADDR or --from-report FILE');
   }
@@ -172,7 +215,8 @@ export async function ipamReleaseVerb(deps: IpamCliDeps, opts: { ip?: string[]; 
     const inUse: string[] = [];
     for (const ip of opts.ip) {
       const info = await ipam.lookupIp(ip);
-      if (info.state !== 'allocated' || info.handleId === null || info.handleId === undefined || !live(info.handleId)) continue;
+      if (info.state !== 'allocated' || info.handleId === null || info.handleId === undefined || !live(info.handleId))
+        continue;
       const a = info.attrs ?? {};
       const who = a['namespace'] && a['pod'] ? `pod ${a['namespace']}/${a['pod']}` : `handle "${info.handleId}"`;
       inUse.push(`${info.address} (${who})`);
@@ -184,7 +228,10 @@ export async function ipamReleaseVerb(deps: IpamCliDeps, opts: { ip?: string[]; 
       );
     }
   }
-  const r = opts.fromReport !== undefined ? await ipam.releaseFromReport(readReport(opts.fromReport)) : await ipam.releaseIps(opts.ip!);
+  const r =
+    opts.fromReport !== undefined
+      ? await ipam.releaseFromReport(readReport(opts.fromReport))
+      : await ipam.releaseIps(opts.ip!);
   for (const a of r.released) deps.out(`Released ${a}\n`);
   for (const a of r.stale) deps.out(`Skipped ${a}: reassigned since the report (sequence number or handle changed)\n`);
   for (const a of r.notAllocated) deps.out(`Skipped ${a}: not allocated\n`);
@@ -198,12 +245,18 @@ function parseBool(flag: string, v: string): boolean {
   throw new TesseraError('usage', `${flag}: expected true or false, got "${v}"`);
 }
 
-export async function ipamConfigureVerb(deps: IpamCliDeps, opts: { strictAffinity?: string; maxBlocksPerHost?: string }): Promise<number> {
+export async function ipamConfigureVerb(
+  deps: IpamCliDeps,
+  opts: { strictAffinity?: string; maxBlocksPerHost?: string },
+): Promise<number> {
   const patch: { strictAffinity?: boolean; maxBlocksPerHost?: number } = {};
   if (opts.strictAffinity !== undefined) patch.strictAffinity = parseBool('--strictaffinity', opts.strictAffinity);
   if (opts.maxBlocksPerHost !== undefined) {
     if (!/^\d+$/.test(opts.maxBlocksPerHost)) {
-      throw new TesseraError('usage', `--max-blocks-per-host: expected an integer >= 0, got "${opts.maxBlocksPerHost}"`);
+      throw new TesseraError(
+        'usage',
+        `--max-blocks-per-host: expected an integer >= 0, got "${opts.maxBlocksPerHost}"`,
+      );
     }
     patch.maxBlocksPerHost = Number(opts.maxBlocksPerHost);
   }
@@ -231,7 +284,9 @@ async function withBackend<T>(cmd: Command, fn: (deps: IpamCliDeps) => Promise<T
 }
 
 export function registerIpam(program: Command): void {
-  const ipam = program.command('ipam').description('IP address management: usage, consistency check, release, configuration');
+  const ipam = program
+    .command('ipam')
+    .description('IP address management: usage, consistency check, release, configuration');
   ipam
     .command('show')
     .description('show pool usage (and blocks), or who holds an address')
@@ -249,7 +304,9 @@ export function registerIpam(program: Command): void {
       const o = cmd.opts<{ output?: string }>();
       const report = await withBackend(cmd, (d) => ipamCheckVerb(d, o));
       if (report.problems > 0) {
-        throw new TesseraError('conflict', `ipam check found ${report.problems} problem(s)`, { details: { problems: report.problems } });
+        throw new TesseraError('conflict', `ipam check found ${report.problems} problem(s)`, {
+          details: { problems: report.problems },
+        });
       }
     });
   ipam
@@ -265,10 +322,12 @@ export function registerIpam(program: Command): void {
   ipam
     .command('configure')
     .description('set IPAM configuration (prints the resulting configuration)')
-    .option('--strictaffinity <bool>', 'true: never borrow addresses from other hosts\' blocks')
+    .option('--strictaffinity <bool>', "true: never borrow addresses from other hosts' blocks")
     .option('--max-blocks-per-host <n>', 'maximum blocks per host and address family (0 = unlimited)')
     .action(async (_o: unknown, cmd: Command) => {
       const o = cmd.opts<{ strictaffinity?: string; maxBlocksPerHost?: string }>();
-      await withBackend(cmd, (d) => ipamConfigureVerb(d, { strictAffinity: o.strictaffinity, maxBlocksPerHost: o.maxBlocksPerHost }));
+      await withBackend(cmd, (d) =>
+        ipamConfigureVerb(d, { strictAffinity: o.strictaffinity, maxBlocksPerHost: o.maxBlocksPerHost }),
+      );
     });
 }

@@ -57,22 +57,38 @@ function protocolOpt(v: string | undefined): PortProtocol {
   return p;
 }
 
-const nameOpt = () => new Option('--name <name>', 'lab name (default: the current context\'s lab)');
-const familyOpt = () => new Option('--family <4|6>', 'address family of pod targets (default 4 when the pod has IPv4)').choices(['4', '6']);
-const kernelOpt = () => new Option('--kernel <kernel>', 'host: namespaces in this kernel; vm: the whole lab inside one QEMU VM with Debian\'s kernel (ipip, SCTP)').choices(['host', 'vm']).default('host');
-const outputOpt = () => new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table');
+const nameOpt = () => new Option('--name <name>', "lab name (default: the current context's lab)");
+const familyOpt = () =>
+  new Option('--family <4|6>', 'address family of pod targets (default 4 when the pod has IPv4)').choices(['4', '6']);
+const kernelOpt = () =>
+  new Option(
+    '--kernel <kernel>',
+    "host: namespaces in this kernel; vm: the whole lab inside one QEMU VM with Debian's kernel (ipip, SCTP)",
+  )
+    .choices(['host', 'vm'])
+    .default('host');
+const outputOpt = () =>
+  new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table');
 
 export function formatStatus(st: LabStatus): string {
   const o = st.options;
   const lines = [
     `lab "${st.name}" (${st.phase}): ${o.nodes} node(s), ${o.subnets} subnet(s), encapsulation ${o.encapsulation}, routing ${o.routing}${o.ipv6 ? ', dual-stack' : ''}`,
     `etcd: ${st.etcdEndpoints.join(',') || '-'} (inside nodes: ${st.hostEtcdEndpoints.join(',') || '-'})`,
-    ...(st.kubeconfig ? [`kubernetes: stand-in API (lab only) at ${st.kubeApi?.url ?? '-'}; export KUBECONFIG=${st.kubeconfig}`] : []),
+    ...(st.kubeconfig
+      ? [`kubernetes: stand-in API (lab only) at ${st.kubeApi?.url ?? '-'}; export KUBECONFIG=${st.kubeconfig}`]
+      : []),
     '',
   ];
   const table = (head: string[], rows: string[][]) => {
     const w = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-    for (const r of [head, ...rows]) lines.push(r.map((c, i) => c.padEnd(w[i]!)).join('  ').trimEnd());
+    for (const r of [head, ...rows])
+      lines.push(
+        r
+          .map((c, i) => c.padEnd(w[i]!))
+          .join('  ')
+          .trimEnd(),
+      );
     lines.push('');
   };
   table(
@@ -82,7 +98,13 @@ export function formatStatus(st: LabStatus): string {
   if (st.routers.length) {
     table(
       ['ROUTER', 'KIND', 'AS', 'NETNS', 'IPS'],
-      st.routers.map((r) => [r.name, r.kind, r.bgp && r.asNumber !== undefined ? String(r.asNumber) : '-', r.netns, r.ips.join(',')]),
+      st.routers.map((r) => [
+        r.name,
+        r.kind,
+        r.bgp && r.asNumber !== undefined ? String(r.asNumber) : '-',
+        r.netns,
+        r.ips.join(','),
+      ]),
     );
   }
   table(
@@ -93,7 +115,9 @@ export function formatStatus(st: LabStatus): string {
 }
 
 export function registerLab(program: Command): void {
-  const lab = program.command('lab').description('a multi-node cluster out of network namespaces on this machine (root)');
+  const lab = program
+    .command('lab')
+    .description('a multi-node cluster out of network namespaces on this machine (root)');
 
   lab
     .command('up')
@@ -106,30 +130,80 @@ export function registerLab(program: Command): void {
     .option('--ipv6', 'dual-stack hosts and an IPv6 pool')
     .option('--etcd-members <n>', '1 or 3', '1')
     .option('--no-kube-api', 'do not start the stand-in Kubernetes API (lab only)')
-    .option('--no-datastore-mirror', 'do not write Namespaces/Pods into the datastore from the lab (tessera-kube-controllers does)')
-    .option('--etcd-proxy', "agents and CNI reach etcd through an etcd grpc-proxy in each node (watch fan-out)")
+    .option(
+      '--no-datastore-mirror',
+      'do not write Namespaces/Pods into the datastore from the lab (tessera-kube-controllers does)',
+    )
+    .option('--etcd-proxy', 'agents and CNI reach etcd through an etcd grpc-proxy in each node (watch fan-out)')
     .addOption(kernelOpt())
-    .option('--memory <size>', 'with --kernel vm: the VM\'s memory (e.g. 2G)', '2G')
-    .action(async (o: { name?: string; nodes: string; subnets: string; encapsulation: string; routing: string; ipv6?: boolean; etcdMembers: string; kubeApi: boolean; datastoreMirror: boolean; etcdProxy?: boolean; kernel: string; memory: string }) => {
-      if (o.kernel === 'vm') {
-        const parsed = parseLabOptions({ name: o.name, nodes: o.nodes, subnets: o.subnets, encapsulation: o.encapsulation, routing: o.routing, ipv6: o.ipv6 === true, etcdMembers: o.etcdMembers });
-        if (!parsed.options) throw validationError('cannot create lab', parsed.problems);
-        const p = parsed.options;
-        const argv = [
-          'lab', 'up', '--name', p.name, '--nodes', String(p.nodes), '--subnets', String(p.subnets), '--encapsulation', p.encapsulation,
-          '--routing', p.routing, '--etcd-members', String(p.etcdMembers), ...(p.ipv6 ? ['--ipv6'] : []),
-          ...(o.kubeApi ? [] : ['--no-kube-api']), ...(o.datastoreMirror ? [] : ['--no-datastore-mirror']), ...(o.etcdProxy === true ? ['--etcd-proxy'] : []),
-        ];
-        const code = await vmLabUp(p.name, parseMemory(o.memory), argv, { onProgress: progress });
-        if (code !== 0) process.exit(code);
-        return;
-      }
-      const st = await labUp(
-        { name: o.name, nodes: o.nodes, subnets: o.subnets, encapsulation: o.encapsulation, routing: o.routing, ipv6: o.ipv6 === true, etcdMembers: o.etcdMembers, ...(o.etcdProxy === true ? { etcdProxy: true } : {}) },
-        { onProgress: progress, kubeApi: o.kubeApi, datastoreMirror: o.datastoreMirror },
-      );
-      if (st.kube) out(`export KUBECONFIG=${st.kube.kubeconfig}`);
-    });
+    .option('--memory <size>', "with --kernel vm: the VM's memory (e.g. 2G)", '2G')
+    .action(
+      async (o: {
+        name?: string;
+        nodes: string;
+        subnets: string;
+        encapsulation: string;
+        routing: string;
+        ipv6?: boolean;
+        etcdMembers: string;
+        kubeApi: boolean;
+        datastoreMirror: boolean;
+        etcdProxy?: boolean;
+        kernel: string;
+        memory: string;
+      }) => {
+        if (o.kernel === 'vm') {
+          const parsed = parseLabOptions({
+            name: o.name,
+            nodes: o.nodes,
+            subnets: o.subnets,
+            encapsulation: o.encapsulation,
+            routing: o.routing,
+            ipv6: o.ipv6 === true,
+            etcdMembers: o.etcdMembers,
+          });
+          if (!parsed.options) throw validationError('cannot create lab', parsed.problems);
+          const p = parsed.options;
+          const argv = [
+            'lab',
+            'up',
+            '--name',
+            p.name,
+            '--nodes',
+            String(p.nodes),
+            '--subnets',
+            String(p.subnets),
+            '--encapsulation',
+            p.encapsulation,
+            '--routing',
+            p.routing,
+            '--etcd-members',
+            String(p.etcdMembers),
+            ...(p.ipv6 ? ['--ipv6'] : []),
+            ...(o.kubeApi ? [] : ['--no-kube-api']),
+            ...(o.datastoreMirror ? [] : ['--no-datastore-mirror']),
+            ...(o.etcdProxy === true ? ['--etcd-proxy'] : []),
+          ];
+          const code = await vmLabUp(p.name, parseMemory(o.memory), argv, { onProgress: progress });
+          if (code !== 0) process.exit(code);
+          return;
+        }
+        const st = await labUp(
+          {
+            name: o.name,
+            nodes: o.nodes,
+            subnets: o.subnets,
+            encapsulation: o.encapsulation,
+            routing: o.routing,
+            ipv6: o.ipv6 === true,
+            etcdMembers: o.etcdMembers,
+            ...(o.etcdProxy === true ? { etcdProxy: true } : {}),
+          },
+          { onProgress: progress, kubeApi: o.kubeApi, datastoreMirror: o.datastoreMirror },
+        );
+        if (st.kube) out(`export KUBECONFIG=${st.kube.kubeconfig}`);
+      },
+    );
 
   // A VM lab (`lab up --kernel vm`): every subcommand but `up` and `demo` runs inside its VM, with
   // the VM's output and exit code.
@@ -174,12 +248,12 @@ export function registerLab(program: Command): void {
       out(o.output === 'json' ? JSON.stringify(st, null, 2) : formatStatus(st));
     });
 
-  const node = lab.command('node').description('stop or start a node\'s agent');
+  const node = lab.command('node').description("stop or start a node's agent");
   node
     .command('stop')
     .argument('<node>', 'node name (node-1, ...)')
     .addOption(nameOpt())
-    .option('--keep-bird', 'with --routing bgp: stop only the agent; BIRD keeps the node\'s routes announced')
+    .option('--keep-bird', "with --routing bgp: stop only the agent; BIRD keeps the node's routes announced")
     .description('stop the agent on a node (and its BIRD with --routing bgp: the node goes down)')
     .action(async (n: string, o: { name?: string; keepBird?: boolean }) => {
       await nodeStop(resolveLabName(o.name), n, { onProgress: progress, keepBird: o.keepBird === true });
@@ -197,18 +271,22 @@ export function registerLab(program: Command): void {
     .command('listen')
     .argument('<node>', 'node name (node-1, ...)')
     .addOption(nameOpt())
-    .requiredOption('--ports <list>', 'servers to start in the node\'s host namespace, e.g. tcp:22,tcp:8080,udp:5353')
+    .requiredOption('--ports <list>', "servers to start in the node's host namespace, e.g. tcp:22,tcp:8080,udp:5353")
     .description('serve host ports on a node (TCP and UDP echo servers in its host netns; lab down removes them)')
     .action(async (n: string, o: { name?: string; ports: string }) => {
       const s = loadLab(resolveLabName(o.name));
       const added = await nodeListen(s, n, parseHostPorts(o.ports));
-      out(`node ${n}: listening on ${readListeners(s, n).map((l) => `${l.protocol.toLowerCase()}:${l.port}`).join(', ')}${added.length ? '' : ' (already)'}`);
+      out(
+        `node ${n}: listening on ${readListeners(s, n)
+          .map((l) => `${l.protocol.toLowerCase()}:${l.port}`)
+          .join(', ')}${added.length ? '' : ' (already)'}`,
+      );
     });
   node
     .command('unlisten')
     .argument('<node>', 'node name (node-1, ...)')
     .addOption(nameOpt())
-    .option('--ports <list>', 'only these (default: all of the node\'s listeners)')
+    .option('--ports <list>', "only these (default: all of the node's listeners)")
     .description('stop host-port servers started by lab node listen')
     .action(async (n: string, o: { name?: string; ports?: string }) => {
       const s = loadLab(resolveLabName(o.name));
@@ -234,9 +312,11 @@ export function registerLab(program: Command): void {
     .command('add')
     .argument('<router>', 'router name (lower-case letters, digits, "-")')
     .addOption(nameOpt())
-    .requiredOption('--as <asn>', 'the router\'s AS number (1-4294967295 or asdot)')
+    .requiredOption('--as <asn>', "the router's AS number (1-4294967295 or asdot)")
     .option('--subnet <k>', 'host subnet to attach to (0-based)', '0')
-    .description('add a router netns on the fabric running BIRD; it peers with every node (nodes peer with it via a BGPPeer) and installs learned routes in its kernel')
+    .description(
+      'add a router netns on the fabric running BIRD; it peers with every node (nodes peer with it via a BGPPeer) and installs learned routes in its kernel',
+    )
     .action(async (r: string, o: { name?: string; as: string; subnet: string }) => {
       const s = loadLab(resolveLabName(o.name));
       const rec = await routerAdd(s.dir, r, { asNumber: o.as, subnet: o.subnet, onProgress: progress });
@@ -246,7 +326,7 @@ export function registerLab(program: Command): void {
     .command('delete')
     .argument('<router>', 'router name')
     .addOption(nameOpt())
-    .description('stop the router\'s BIRD and remove its netns')
+    .description("stop the router's BIRD and remove its netns")
     .action(async (r: string, o: { name?: string }) => {
       const s = loadLab(resolveLabName(o.name));
       out((await routerDelete(s.dir, r)) ? `router ${r} deleted` : `router ${r} did not exist`);
@@ -260,25 +340,33 @@ export function registerLab(program: Command): void {
     .option('--node <node>', 'node to run on (default: the node with the fewest pods)')
     .option('--labels <k=v,...>', 'pod labels (default app=<name>)')
     .option('--service-account <sa>', 'service account', 'default')
-    .option('--ports <NAME:PROTO:PORT,...>', 'served ports (default serve-80-tcp:TCP:80,serve-80-udp:UDP:80,serve-81-tcp:TCP:81,serve-81-udp:UDP:81)')
+    .option(
+      '--ports <NAME:PROTO:PORT,...>',
+      'served ports (default serve-80-tcp:TCP:80,serve-80-udp:UDP:80,serve-81-tcp:TCP:81,serve-81-udp:UDP:81)',
+    )
     .description('create a pod: Pod resource, netns, CNI ADD, servers on its ports')
-    .action(async (ref: string, o: { name?: string; node?: string; labels?: string; serviceAccount: string; ports?: string }) => {
-      const s = loadLab(resolveLabName(o.name));
-      let labels: Record<string, string> | undefined;
-      if (o.labels !== undefined) {
-        const l = parseLabels(o.labels);
-        if (!l.labels) throw new TesseraError('usage', `--labels: ${l.error}`);
-        labels = l.labels;
-      }
-      let ports;
-      if (o.ports !== undefined) {
-        const p = parsePorts(o.ports);
-        if (!p.ports) throw new TesseraError('usage', `--ports: ${p.error}`);
-        ports = p.ports;
-      }
-      const p = await podCreate(s, ref, { node: o.node, labels, serviceAccount: o.serviceAccount, ports });
-      out(`pod ${p.namespace}/${p.name} created on ${p.node}: ${p.ips.join(', ')}`);
-    });
+    .action(
+      async (
+        ref: string,
+        o: { name?: string; node?: string; labels?: string; serviceAccount: string; ports?: string },
+      ) => {
+        const s = loadLab(resolveLabName(o.name));
+        let labels: Record<string, string> | undefined;
+        if (o.labels !== undefined) {
+          const l = parseLabels(o.labels);
+          if (!l.labels) throw new TesseraError('usage', `--labels: ${l.error}`);
+          labels = l.labels;
+        }
+        let ports;
+        if (o.ports !== undefined) {
+          const p = parsePorts(o.ports);
+          if (!p.ports) throw new TesseraError('usage', `--ports: ${p.error}`);
+          ports = p.ports;
+        }
+        const p = await podCreate(s, ref, { node: o.node, labels, serviceAccount: o.serviceAccount, ports });
+        out(`pod ${p.namespace}/${p.name} created on ${p.node}: ${p.ips.join(', ')}`);
+      },
+    );
   pod
     .command('delete')
     .argument('<pod>', 'NAMESPACE/NAME')
@@ -295,7 +383,7 @@ export function registerLab(program: Command): void {
     .argument('<pod>', 'NAMESPACE/NAME')
     .argument('<command...>', 'command and arguments (after --)')
     .addOption(nameOpt())
-    .description('run a command inside a pod\'s network namespace')
+    .description("run a command inside a pod's network namespace")
     .action(async (ref: string, argv: string[], o: { name?: string }) => {
       const s = loadLab(resolveLabName(o.name));
       const p = findPod(s, ref);
@@ -319,18 +407,31 @@ export function registerLab(program: Command): void {
     .addOption(familyOpt())
     .addOption(outputOpt())
     .description('exit 0 if FROM can connect to TO, 1 if not')
-    .action(async (from: string, to: string, o: { name?: string; port: string; protocol: string; timeoutMs: string; family?: string; output: string }) => {
-      const s = loadLab(resolveLabName(o.name));
-      const r = await probePods(s, from, to, {
-        port: intOpt('--port', o.port, 0),
-        protocol: protocolOpt(o.protocol),
-        timeoutMs: intOpt('--timeout-ms', o.timeoutMs, 1000),
-        family: o.family === '6' ? 6 : o.family === '4' ? 4 : undefined,
-      });
-      if (o.output === 'json') out(JSON.stringify(r));
-      else out(`${from} -> ${to} (${r.ip}) ${r.protocol}/${r.port}: ${r.connected ? 'connected' : `not connected (${r.error})`} in ${r.elapsedMs} ms`);
-      if (!r.connected) throw new TesseraError('unavailable', `${from} cannot connect to ${to} on ${r.protocol}/${r.port} (${r.error})`);
-    });
+    .action(
+      async (
+        from: string,
+        to: string,
+        o: { name?: string; port: string; protocol: string; timeoutMs: string; family?: string; output: string },
+      ) => {
+        const s = loadLab(resolveLabName(o.name));
+        const r = await probePods(s, from, to, {
+          port: intOpt('--port', o.port, 0),
+          protocol: protocolOpt(o.protocol),
+          timeoutMs: intOpt('--timeout-ms', o.timeoutMs, 1000),
+          family: o.family === '6' ? 6 : o.family === '4' ? 4 : undefined,
+        });
+        if (o.output === 'json') out(JSON.stringify(r));
+        else
+          out(
+            `${from} -> ${to} (${r.ip}) ${r.protocol}/${r.port}: ${r.connected ? 'connected' : `not connected (${r.error})`} in ${r.elapsedMs} ms`,
+          );
+        if (!r.connected)
+          throw new TesseraError(
+            'unavailable',
+            `${from} cannot connect to ${to} on ${r.protocol}/${r.port} (${r.error})`,
+          );
+      },
+    );
 
   lab
     .command('matrix')
@@ -342,29 +443,39 @@ export function registerLab(program: Command): void {
     .addOption(familyOpt())
     .addOption(outputOpt())
     .description('probe every pod pair in parallel and show who can connect to whom')
-    .action(async (hosts: string[], o: { name?: string; port: string; protocol: string; timeoutMs: string; family?: string; output: string }) => {
-      const s = loadLab(resolveLabName(o.name));
-      const m = await matrix(s, {
-        ...(hosts.length ? { hosts } : {}),
-        port: intOpt('--port', o.port, 80),
-        protocol: protocolOpt(o.protocol),
-        timeoutMs: intOpt('--timeout-ms', o.timeoutMs, 1000),
-        family: o.family === '6' ? 6 : o.family === '4' ? 4 : undefined,
-      });
-      out(o.output === 'json' ? JSON.stringify(m) : formatMatrix(m));
-    });
+    .action(
+      async (
+        hosts: string[],
+        o: { name?: string; port: string; protocol: string; timeoutMs: string; family?: string; output: string },
+      ) => {
+        const s = loadLab(resolveLabName(o.name));
+        const m = await matrix(s, {
+          ...(hosts.length ? { hosts } : {}),
+          port: intOpt('--port', o.port, 80),
+          protocol: protocolOpt(o.protocol),
+          timeoutMs: intOpt('--timeout-ms', o.timeoutMs, 1000),
+          family: o.family === '6' ? 6 : o.family === '4' ? 4 : undefined,
+        });
+        out(o.output === 'json' ? JSON.stringify(m) : formatMatrix(m));
+      },
+    );
 
   lab
     .command('demo')
     .option('--keep', 'keep the lab afterwards')
     .addOption(new Option('--name <name>', 'lab name').default('demo'))
     .addOption(kernelOpt())
-    .option('--memory <size>', 'with --kernel vm: the VM\'s memory (e.g. 2G)', '2G')
+    .option('--memory <size>', "with --kernel vm: the VM's memory (e.g. 2G)", '2G')
     .description('a 3-node lab, pods on every node, the matrix before and after a policy')
     .action(async (o: { keep?: boolean; name: string; kernel: string; memory: string }) => {
       if (o.kernel === 'vm') {
         // The VM lab itself is what `lab up --kernel vm` makes; the demo runs inside it.
-        const code = await vmLabUp(o.name, parseMemory(o.memory), ['lab', 'demo', '--name', o.name, ...(o.keep ? ['--keep'] : [])], { onProgress: progress });
+        const code = await vmLabUp(
+          o.name,
+          parseMemory(o.memory),
+          ['lab', 'demo', '--name', o.name, ...(o.keep ? ['--keep'] : [])],
+          { onProgress: progress },
+        );
         if (!o.keep) await vmLabDown(o.name, { onProgress: progress });
         process.exit(code);
       }

@@ -10,7 +10,14 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { lookupKind } from '../../api/index.js';
 import type { Resource } from '../../api/index.js';
-import { birdPaths, formatPeerTable, parseBirdProtocols, parseBirdStatus, peersFromCalicoNodeStatus, type PeerStatus } from '../../bgp/index.js';
+import {
+  birdPaths,
+  formatPeerTable,
+  parseBirdProtocols,
+  parseBirdStatus,
+  peersFromCalicoNodeStatus,
+  type PeerStatus,
+} from '../../bgp/index.js';
 import { openBackend, ResourceStore } from '../../datastore/index.js';
 import { readCliConfig, resolveDatastore } from '../../lib/context.js';
 import { labDir } from '../../lab/index.js';
@@ -32,7 +39,10 @@ export function defaultBirdSocket(env: NodeJS.ProcessEnv): string {
   return birdPaths(env.TESSERA_STATE_DIR || '/run/tessera').socket;
 }
 
-export async function nodeStatusVerb(args: { node?: string; birdSocket?: string; output?: string }, deps: NodeStatusDeps): Promise<number> {
+export async function nodeStatusVerb(
+  args: { node?: string; birdSocket?: string; output?: string },
+  deps: NodeStatusDeps,
+): Promise<number> {
   let peers: PeerStatus[];
   let header: string;
   if (args.node) {
@@ -76,7 +86,11 @@ export async function nodeStatusVerb(args: { node?: string; birdSocket?: string;
   return 0;
 }
 
-async function readStatusFromDatastore(cmd: Command, node: string, env: NodeJS.ProcessEnv): Promise<Resource | undefined> {
+async function readStatusFromDatastore(
+  cmd: Command,
+  node: string,
+  env: NodeJS.ProcessEnv,
+): Promise<Resource | undefined> {
   const g = cmd.optsWithGlobals<{ etcdEndpoints?: string; config?: string; context?: string }>();
   const ds = resolveDatastore({ etcdEndpoints: g.etcdEndpoints, config: g.config, context: g.context, env });
   const backend = openBackend({ ...ds, transport: 'http' });
@@ -112,11 +126,11 @@ export function registerNode(program: Command): void {
   const node = program.command('node').description('node commands (BGP status)');
   node
     .command('status')
-    .argument('[node]', 'read this node\'s published status from the datastore instead of the local BIRD')
+    .argument('[node]', "read this node's published status from the datastore instead of the local BIRD")
     .option(
       '--bird-socket <path>',
       'local BIRD control socket (env TESSERA_BIRD_SOCKET; default <TESSERA_STATE_DIR or /run/tessera>/bird/bird.ctl; ' +
-        'a lab node\'s is /run/tessera/labs/LAB/nodes/NODE/bird/bird.ctl)',
+        "a lab node's is /run/tessera/labs/LAB/nodes/NODE/bird/bird.ctl)",
     )
     .option('-o, --output <format>', 'table (default) or json', 'table')
     .description('show BGP sessions: PEER ADDRESS | PEER TYPE | STATE | SINCE | INFO')
@@ -124,7 +138,11 @@ export function registerNode(program: Command): void {
       const env = process.env;
       // Errors propagate to runCli, which prints them like every other verb's (one line, exit 1).
       await nodeStatusVerb(
-        { ...(nodeName ? { node: nodeName } : {}), ...(opts.birdSocket ? { birdSocket: opts.birdSocket } : {}), ...(opts.output ? { output: opts.output } : {}) },
+        {
+          ...(nodeName ? { node: nodeName } : {}),
+          ...(opts.birdSocket ? { birdSocket: opts.birdSocket } : {}),
+          ...(opts.output ? { output: opts.output } : {}),
+        },
         {
           out: (s) => process.stdout.write(s),
           env,

@@ -69,9 +69,13 @@ export async function patchVerb(args: PatchArgs, deps: VerbDeps): Promise<number
     const problems = [...validateResource(next), ...validateBatch([next], { existing: [...existing, current] })];
     if (problems.length) {
       const lines = problems.map((p) => `  ${p.path ? `${p.path}: ` : ''}${p.message}`).join('\n');
-      throw new TesseraError('validation', `cannot patch ${where}: the result is invalid, nothing was written\n${lines}`, {
-        problems,
-      });
+      throw new TesseraError(
+        'validation',
+        `cannot patch ${where}: the result is invalid, nothing was written\n${lines}`,
+        {
+          problems,
+        },
+      );
     }
     return withStatusOf(next, current);
   });

@@ -40,7 +40,8 @@ export interface PolicyExplainOptions {
 export function calculatorFromResources(resources: readonly Resource[]): PolicyCalculator {
   const calc = new PolicyCalculator();
   // Profiles and namespaces before endpoints is not required for correctness, only cheaper.
-  const rank = (k: string) => (['Namespace', 'ServiceAccount', 'Profile', 'Tier'].includes(k) ? 0 : k === 'WorkloadEndpoint' ? 1 : 2);
+  const rank = (k: string) =>
+    ['Namespace', 'ServiceAccount', 'Profile', 'Tier'].includes(k) ? 0 : k === 'WorkloadEndpoint' ? 1 : 2;
   for (const r of [...resources].sort((a, b) => rank(a.kind) - rank(b.kind))) {
     const u = policyUpdateFromResource(r);
     if (u) calc.apply(u);
@@ -49,11 +50,16 @@ export function calculatorFromResources(resources: readonly Resource[]): PolicyC
   // are applied per node in explainBetween).
   // The CLI cannot list a node's interfaces: a host endpoint given by expectedIPs alone is taken to
   // police the interface holding them (what the agent finds on its node).
-  const byIps = resources.filter((r) => r.kind === 'HostEndpoint' && !(r.spec as { interfaceName?: string } | undefined)?.interfaceName);
+  const byIps = resources.filter(
+    (r) => r.kind === 'HostEndpoint' && !(r.spec as { interfaceName?: string } | undefined)?.interfaceName,
+  );
   calc.apply({
     kind: 'HostInterfaces',
     key: 'host',
-    value: byIps.map((r) => ({ name: `expectedIPs of ${r.metadata.name}`, addresses: (r.spec as { expectedIPs?: string[] }).expectedIPs ?? [] })),
+    value: byIps.map((r) => ({
+      name: `expectedIPs of ${r.metadata.name}`,
+      addresses: (r.spec as { expectedIPs?: string[] }).expectedIPs ?? [],
+    })),
   });
   const felix = resources.find((r) => r.kind === 'FelixConfiguration' && r.metadata.name === 'default');
   if (felix) calc.apply({ kind: 'HostConfig', key: 'host', value: hostConfigFromSpecs([felix.spec]) });
@@ -73,7 +79,12 @@ type Side = HostSide | { kind: 'wep'; ref: string; ep: ResolvedEndpoint };
 
 const firstIp = (xs: readonly string[]) => xs.find((x) => !x.includes('/')) ?? xs[0]?.split('/')[0];
 
-function hostSide(calc: PolicyCalculator, ref: string, nodes: readonly Resource[], model: ReturnType<PolicyCalculator['resolve']>): HostSide | undefined {
+function hostSide(
+  calc: PolicyCalculator,
+  ref: string,
+  nodes: readonly Resource[],
+  model: ReturnType<PolicyCalculator['resolve']>,
+): HostSide | undefined {
   const m = /^(node|hep)\/(.+)$/.exec(ref);
   if (!m) return undefined;
   const hepName = m[1] === 'hep' ? m[2] : calc.findHostEndpoint(m[2] as string);
@@ -91,7 +102,13 @@ function hostSide(calc: PolicyCalculator, ref: string, nodes: readonly Resource[
  * A flow with a node on one side or both, or between workloads of a cluster with host endpoints: each step Felix's chains apply, in order (the source's
  * egress, host endpoints the packet is forwarded through, the destination's ingress).
  */
-export function explainHostFlow(calc: PolicyCalculator, from: string, to: string, o: PolicyExplainOptions, nodes: readonly Resource[]): Explanation | undefined {
+export function explainHostFlow(
+  calc: PolicyCalculator,
+  from: string,
+  to: string,
+  o: PolicyExplainOptions,
+  nodes: readonly Resource[],
+): Explanation | undefined {
   const model = calc.resolve();
   const side = (ref: string): Side | undefined => {
     const h = hostSide(calc, ref, nodes, model);
@@ -107,7 +124,8 @@ export function explainHostFlow(calc: PolicyCalculator, from: string, to: string
   const ipOf = (x: Side) => (x.kind === 'wep' ? (fam === 4 ? x.ep.v4 : x.ep.v6)[0] : fam === 4 ? x.v4 : x.v6);
   const src = ipOf(a);
   const dst = ipOf(b);
-  if (!src || !dst) throw new TesseraError('not-found', `cannot explain "${from}" -> "${to}": one of them has no IPv${fam} address`);
+  if (!src || !dst)
+    throw new TesseraError('not-found', `cannot explain "${from}" -> "${to}": one of them has no IPv${fam} address`);
   const protocol = protocolNumber(o.protocol ?? 'TCP', '--protocol');
   const packet: Packet = {
     src,
@@ -128,15 +146,39 @@ export function explainHostFlow(calc: PolicyCalculator, from: string, to: string
   const sameNode = nodeOf(a) === nodeOf(b);
   if (sameNode && a.kind === 'wep' && b.kind === 'host') {
     egress = evaluateWorkloadToHost(model, a.ep, packet);
-    ingress = { allowed: true, by: 'endpoint-to-host', trace: ['workload to its own host: host endpoint policy does not apply (defaultEndpointToHostAction decides)'] };
+    ingress = {
+      allowed: true,
+      by: 'endpoint-to-host',
+      trace: ['workload to its own host: host endpoint policy does not apply (defaultEndpointToHostAction decides)'],
+    };
   } else if (sameNode && a.kind === 'host' && b.kind === 'wep') {
-    egress = { allowed: true, by: 'host-to-own-workload', trace: ['host to its own workloads is not policed (Calico)'] };
-    ingress = { allowed: true, by: 'host-to-own-workload', trace: ['host to its own workloads is not policed (Calico)'] };
+    egress = {
+      allowed: true,
+      by: 'host-to-own-workload',
+      trace: ['host to its own workloads is not policed (Calico)'],
+    };
+    ingress = {
+      allowed: true,
+      by: 'host-to-own-workload',
+      trace: ['host to its own workloads is not policed (Calico)'],
+    };
   } else {
-    egress = a.kind === 'wep' ? evaluateEndpoint(model, a.ep, 'egress', packet) : evaluateHost(model, a.hep, 'egress', packet);
-    if (a.kind === 'wep' && !sameNode) hops.push({ what: `forwarded out of ${a.ep.node}'s host endpoint`, decision: evaluateHostForward(model, hepOf(a.ep.node), 'egress', packet) });
-    if (b.kind === 'wep' && !sameNode) hops.push({ what: `forwarded in through ${b.ep.node}'s host endpoint`, decision: evaluateHostForward(model, hepOf(b.ep.node), 'ingress', packet) });
-    ingress = b.kind === 'wep' ? evaluateEndpoint(model, b.ep, 'ingress', packet) : evaluateHost(model, b.hep, 'ingress', packet);
+    egress =
+      a.kind === 'wep' ? evaluateEndpoint(model, a.ep, 'egress', packet) : evaluateHost(model, a.hep, 'egress', packet);
+    if (a.kind === 'wep' && !sameNode)
+      hops.push({
+        what: `forwarded out of ${a.ep.node}'s host endpoint`,
+        decision: evaluateHostForward(model, hepOf(a.ep.node), 'egress', packet),
+      });
+    if (b.kind === 'wep' && !sameNode)
+      hops.push({
+        what: `forwarded in through ${b.ep.node}'s host endpoint`,
+        decision: evaluateHostForward(model, hepOf(b.ep.node), 'ingress', packet),
+      });
+    ingress =
+      b.kind === 'wep'
+        ? evaluateEndpoint(model, b.ep, 'ingress', packet)
+        : evaluateHost(model, b.hep, 'ingress', packet);
   }
   const label = (x: Side) => (x.kind === 'wep' ? x.ep.id : x.hep ? `${x.ref} (host endpoint ${x.hep.name})` : x.ref);
   return {
@@ -153,7 +195,12 @@ export function explainHostFlow(calc: PolicyCalculator, from: string, to: string
 export async function loadPolicyResources(backend: Backend, signal?: AbortSignal): Promise<Resource[]> {
   const store = new ResourceStore(backend);
   const out: Resource[] = [];
-  const kinds = [...POLICY_KINDS.map((k) => lookupKind(k)), lookupKind('kubernetesnetworkpolicies'), lookupKind('Node'), lookupKind('FelixConfiguration')];
+  const kinds = [
+    ...POLICY_KINDS.map((k) => lookupKind(k)),
+    lookupKind('kubernetesnetworkpolicies'),
+    lookupKind('Node'),
+    lookupKind('FelixConfiguration'),
+  ];
   for (const info of kinds) {
     if (!info) continue;
     out.push(...(await store.list(info, undefined, signal)));
@@ -168,7 +215,10 @@ export function explainBetween(calc: PolicyCalculator, from: string, to: string,
     return id;
   }) as [string, string];
   const model = calc.resolve(ids);
-  const [a, b] = ids.map((id) => model.endpoints.find((e) => e.id === id)) as [NonNullable<(typeof model.endpoints)[number]>, NonNullable<(typeof model.endpoints)[number]>];
+  const [a, b] = ids.map((id) => model.endpoints.find((e) => e.id === id)) as [
+    NonNullable<(typeof model.endpoints)[number]>,
+    NonNullable<(typeof model.endpoints)[number]>,
+  ];
   const protocol = protocolNumber(o.protocol ?? 'TCP', '--protocol');
   const l4 = {
     protocol,
@@ -177,7 +227,11 @@ export function explainBetween(calc: PolicyCalculator, from: string, to: string,
     ...(o.icmpCode !== undefined ? { icmpCode: o.icmpCode } : {}),
   };
   const ex = explainFlow(model, a, b, l4, o.ipVersion ?? 4);
-  if (!ex) throw new TesseraError('not-found', `cannot explain "${from}" -> "${to}": one of them has no IPv${o.ipVersion ?? 4} address`);
+  if (!ex)
+    throw new TesseraError(
+      'not-found',
+      `cannot explain "${from}" -> "${to}": one of them has no IPv${o.ipVersion ?? 4} address`,
+    );
   return ex;
 }
 
@@ -215,7 +269,8 @@ function describeDecision(side: string, d: Decision): string {
 
 export function formatExplanation(ex: Explanation): string {
   const p = ex.packet;
-  const l4 = p.dstPort !== undefined ? ` port ${p.dstPort}` : p.icmpType !== undefined ? ` icmp type ${p.icmpType}` : '';
+  const l4 =
+    p.dstPort !== undefined ? ` port ${p.dstPort}` : p.icmpType !== undefined ? ` icmp type ${p.icmpType}` : '';
   return [
     `${ex.from} (${p.src}) -> ${ex.to} (${p.dst}) protocol ${p.protocol}${l4}: ${ex.allowed ? 'ALLOWED' : 'DENIED'}`,
     describeDecision(`egress  (${ex.from})`, ex.egress),
@@ -252,9 +307,16 @@ export function registerPolicy(program: Command): void {
       try {
         const resources = await loadPolicyResources(backend);
         const calc = calculatorFromResources(resources);
-        const hostFlow = /^(node|hep)\//.test(from) || /^(node|hep)\//.test(to) || resources.some((r) => r.kind === 'HostEndpoint');
+        const hostFlow =
+          /^(node|hep)\//.test(from) || /^(node|hep)\//.test(to) || resources.some((r) => r.kind === 'HostEndpoint');
         const ex = hostFlow
-          ? explainHostFlow(calc, from, to, o, resources.filter((r) => r.kind === 'Node'))
+          ? explainHostFlow(
+              calc,
+              from,
+              to,
+              o,
+              resources.filter((r) => r.kind === 'Node'),
+            )
           : explainBetween(calc, from, to, o);
         if (!ex) throw new TesseraError('not-found', `cannot explain "${from}" -> "${to}": no such endpoint`);
         process.stdout.write(o.output === 'json' ? `${JSON.stringify(ex, null, 2)}\n` : formatExplanation(ex));

@@ -3,10 +3,21 @@ import assert from 'node:assert/strict';
 import { renderNatTable } from './nat.js';
 
 test('masquerades only natOutgoing pools, only towards destinations outside every pool', () => {
-  const t = renderNatTable({ natPools: ['10.244.0.0/16'], allPools: ['10.244.0.0/16', '10.250.0.0/16', 'fd00::/56'], vxlan: false });
+  const t = renderNatTable({
+    natPools: ['10.244.0.0/16'],
+    allPools: ['10.244.0.0/16', '10.250.0.0/16', 'fd00::/56'],
+    vxlan: false,
+  });
   assert.match(t, /set nat4 \{ type ipv4_addr; flags interval; elements = \{ 10\.244\.0\.0\/16 \}; \}/);
-  assert.match(t, /set pools4 \{ type ipv4_addr; flags interval; elements = \{ 10\.244\.0\.0\/16, 10\.250\.0\.0\/16 \}; \}/);
-  assert.match(t, /set nat6 \{ type ipv6_addr; flags interval; \}/, 'an empty set has no elements clause (nft rejects "{ }")');
+  assert.match(
+    t,
+    /set pools4 \{ type ipv4_addr; flags interval; elements = \{ 10\.244\.0\.0\/16, 10\.250\.0\.0\/16 \}; \}/,
+  );
+  assert.match(
+    t,
+    /set nat6 \{ type ipv6_addr; flags interval; \}/,
+    'an empty set has no elements clause (nft rejects "{ }")',
+  );
   assert.match(t, /ip saddr @nat4 ip daddr != @pools4 masquerade/);
 });
 

@@ -29,7 +29,8 @@ function elementLines(verb: 'add' | 'delete', set: string, elements: readonly st
 }
 
 function mapDecl(m: NftVmap): string {
-  if (m.key === 'l4proto . dport') return `add map ${T} ${m.name} { type inet_proto . inet_service : verdict; ${m.interval ? 'flags interval; ' : ''}}`;
+  if (m.key === 'l4proto . dport')
+    return `add map ${T} ${m.name} { type inet_proto . inet_service : verdict; ${m.interval ? 'flags interval; ' : ''}}`;
   return `add map ${T} ${m.name} { type ifname : verdict; }`;
 }
 
@@ -44,7 +45,8 @@ function chainDecl(c: NftChain): string {
 const sameRules = (a: NftChain, b: NftChain) =>
   a === b ||
   a.rules === b.rules ||
-  (a.rules.length === b.rules.length && a.rules.every((r, i) => ruleText(r) === ruleText(b.rules[i] as NftChain['rules'][number])));
+  (a.rules.length === b.rules.length &&
+    a.rules.every((r, i) => ruleText(r) === ruleText(b.rules[i] as NftChain['rules'][number])));
 
 export interface NftDiffStats {
   setsAdded: number;
@@ -58,7 +60,10 @@ export interface NftDiffStats {
 }
 
 /** Taken from the producer's record when `next` was derived from exactly `prev`; else compared. */
-function elementChanges(prev: readonly string[], next: readonly string[]): { del: readonly string[]; add: readonly string[] } {
+function elementChanges(
+  prev: readonly string[],
+  next: readonly string[],
+): { del: readonly string[]; add: readonly string[] } {
   const known = elementDelta(prev, next);
   if (known) return { del: known.removed, add: known.added };
   const before = new Set(prev);
@@ -123,7 +128,9 @@ export function diffNft(prev: NftState, next: NftState): { script: string; stats
   for (const m of next.maps.values()) {
     const old = prev.maps.get(m.name)?.elements ?? new Map<string, string>();
     const del = [...old.entries()].filter(([k, v]) => m.elements.get(k) !== v).map(([k]) => mapKey(m, k));
-    const add = [...m.elements.entries()].filter(([k, v]) => old.get(k) !== v).map(([k, v]) => `${mapKey(m, k)} : ${v}`);
+    const add = [...m.elements.entries()]
+      .filter(([k, v]) => old.get(k) !== v)
+      .map(([k, v]) => `${mapKey(m, k)} : ${v}`);
     if (del.length) lines.push(`delete element ${T} ${m.name} { ${del.join(', ')} }`);
     if (add.length) lines.push(`add element ${T} ${m.name} { ${add.join(', ')} }`);
     stats.mapElementsChanged += del.length + add.length;

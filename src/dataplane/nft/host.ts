@@ -22,8 +22,26 @@
  * the ACCEPT mark and `return`: later hooks and the workload's own policy still have to run. Loopback is never policed; VXLAN
  * underlay packets (UDP 4789) are allowed before host policy, as Felix allows them from its peers.
  */
-import type { HostConfig, HostPolicyLists, ResolvedEndpoint, ResolvedHostEndpoint, ResolvedModel, RuleIR, TierPolicies } from '../../policy/index.js';
-import { IFACE_PREFIX, MARK_ACCEPT, MARK_PASS, MARK_PRE_ACCEPT, type Match, type NftChain, type NftRule, type NftVmap, type Stmt } from './model.js';
+import type {
+  HostConfig,
+  HostPolicyLists,
+  ResolvedEndpoint,
+  ResolvedHostEndpoint,
+  ResolvedModel,
+  RuleIR,
+  TierPolicies,
+} from '../../policy/index.js';
+import {
+  IFACE_PREFIX,
+  MARK_ACCEPT,
+  MARK_PASS,
+  MARK_PRE_ACCEPT,
+  type Match,
+  type NftChain,
+  type NftRule,
+  type NftVmap,
+  type Stmt,
+} from './model.js';
 import { shortHash } from './text.js';
 
 const ALL = 0xffffffff;
@@ -41,18 +59,33 @@ type Kind = 'in' | 'out' | 'fwd-in' | 'fwd-out' | 'pre' | 'raw-in' | 'raw-out';
 
 export const hostChainNames = {
   endpoint: (hepId: string, kind: Kind) => `h${kind.replace('-', '')}-${shortHash(`hep ${kind} ${hepId}`)}`,
-  policy: (id: string, dir: 'ingress' | 'egress') => `${dir === 'ingress' ? 'hpi' : 'hpe'}-${shortHash(`policy ${id}`)}`,
-  profile: (name: string, dir: 'ingress' | 'egress') => `${dir === 'ingress' ? 'hqi' : 'hqe'}-${shortHash(`profile ${name}`)}`,
+  policy: (id: string, dir: 'ingress' | 'egress') =>
+    `${dir === 'ingress' ? 'hpi' : 'hpe'}-${shortHash(`policy ${id}`)}`,
+  profile: (name: string, dir: 'ingress' | 'egress') =>
+    `${dir === 'ingress' ? 'hqi' : 'hqe'}-${shortHash(`profile ${name}`)}`,
 };
 
 /** Failsafe matches: l4proto + port (+ the address side the net restricts). */
-function failsafeRules(list: HostConfig['failsafeInbound'], portField: 'dport' | 'sport', netField: 'saddr' | 'daddr'): NftRule[] {
+function failsafeRules(
+  list: HostConfig['failsafeInbound'],
+  portField: 'dport' | 'sport',
+  netField: 'saddr' | 'daddr',
+): NftRule[] {
   return list.map((f) => {
     const matches: Match[] = [];
     if (f.net) matches.push({ m: 'nfproto', fam: f.net.includes(':') ? 6 : 4 });
-    matches.push({ m: 'l4proto', neg: false, proto: f.protocol }, { m: 'port', field: portField, neg: false, ranges: [{ lo: f.port, hi: f.port }] });
-    if (f.net) matches.push({ m: 'addrList', fam: f.net.includes(':') ? 6 : 4, field: netField, neg: false, addrs: [f.net] });
-    return { matches, stmts: [counter], verdict: { v: 'accept' }, label: `failsafe ${f.protocol}:${f.port}${f.net ? ` ${f.net}` : ''}` };
+    matches.push(
+      { m: 'l4proto', neg: false, proto: f.protocol },
+      { m: 'port', field: portField, neg: false, ranges: [{ lo: f.port, hi: f.port }] },
+    );
+    if (f.net)
+      matches.push({ m: 'addrList', fam: f.net.includes(':') ? 6 : 4, field: netField, neg: false, addrs: [f.net] });
+    return {
+      matches,
+      stmts: [counter],
+      verdict: { v: 'accept' },
+      label: `failsafe ${f.protocol}:${f.port}${f.net ? ` ${f.net}` : ''}`,
+    };
   });
 }
 
@@ -90,12 +123,22 @@ class HostBuilder {
         return (dir === 'ingress' ? pol?.ingress : pol?.egress)?.some((r) => r.action === 'Pass');
       });
       tier.policies.forEach((pid, i) => {
-        out.push({ matches: hasPass && i > 0 ? [markClear(MARK_PASS)] : [], stmts: [], verdict: { v: 'jump', chain: this.policyChain(pid, dir) }, label: `tier ${tier.tier}` });
+        out.push({
+          matches: hasPass && i > 0 ? [markClear(MARK_PASS)] : [],
+          stmts: [],
+          verdict: { v: 'jump', chain: this.policyChain(pid, dir) },
+          label: `tier ${tier.tier}`,
+        });
         out.push({ matches: [markSet(MARK_ACCEPT)], stmts: [], verdict: { v: 'return' } });
       });
       // preDNAT and untracked chains never end a tier with a drop: normal policy still follows.
       if (defaultDrop && tier.defaultAction === 'Deny') {
-        out.push({ matches: hasPass ? [markClear(MARK_PASS)] : [], stmts: [counter], verdict: { v: 'drop' }, label: `tier ${tier.tier} default deny` });
+        out.push({
+          matches: hasPass ? [markClear(MARK_PASS)] : [],
+          stmts: [counter],
+          verdict: { v: 'drop' },
+          label: `tier ${tier.tier} default deny`,
+        });
       }
       if (hasPass) out.push({ matches: [], stmts: [{ s: 'mark', and: ALL & ~MARK_PASS, or: 0 }] });
     }
@@ -120,31 +163,67 @@ class HostBuilder {
     if (failsafe) rules.push({ matches: [], stmts: [], verdict: { v: 'jump', chain: failsafe } });
     rules.push(clearPolicyMarks);
     const dir = kind === 'out' || kind === 'fwd-out' || kind === 'raw-out' ? 'egress' : 'ingress';
-    const lists: HostPolicyLists = kind === 'pre' ? ep.preDNAT : kind.startsWith('raw') ? ep.untracked : kind.startsWith('fwd') ? ep.forward : ep.normal;
+    const lists: HostPolicyLists =
+      kind === 'pre'
+        ? ep.preDNAT
+        : kind.startsWith('raw')
+          ? ep.untracked
+          : kind.startsWith('fwd')
+            ? ep.forward
+            : ep.normal;
     const tiers = lists[dir];
     if (kind === 'pre' || kind.startsWith('raw')) {
       this.tiers(tiers, dir, false, rules);
     } else if (kind.startsWith('fwd') && tiers.length === 0) {
       // No applyOnForward policy for this direction: forwarded traffic is allowed (Calico).
-      rules.push({ matches: [], stmts: [{ s: 'mark', and: ALL, or: MARK_ACCEPT }], verdict: { v: 'return' }, label: `${ep.name} no applyOnForward policy` });
+      rules.push({
+        matches: [],
+        stmts: [{ s: 'mark', and: ALL, or: MARK_ACCEPT }],
+        verdict: { v: 'return' },
+        label: `${ep.name} no applyOnForward policy`,
+      });
     } else if (kind !== 'fwd-in') {
       // The host's own traffic and forwarded egress mean what a workload's policy means (ingress is
       // the last thing its hook runs, egress returns on ACCEPT): share the workload dispatch chains,
       // with their runs of Allow-only policies looked up in one (protocol . port) map.
-      const asWorkload: ResolvedEndpoint = { id: ep.id, name: ep.name, namespace: '', pod: ep.name, node: ep.node, interfaceName: '', v4: [], v6: [], ingress: lists.ingress, egress: lists.egress, profiles: ep.profiles };
+      const asWorkload: ResolvedEndpoint = {
+        id: ep.id,
+        name: ep.name,
+        namespace: '',
+        pod: ep.name,
+        node: ep.node,
+        interfaceName: '',
+        v4: [],
+        v6: [],
+        ingress: lists.ingress,
+        egress: lists.egress,
+        profiles: ep.profiles,
+      };
       rules.push({ matches: [], stmts: [], verdict: { v: 'goto', chain: this.b.dispatchChain(asWorkload, dir) } });
     } else {
       // Forwarded in: the workload's ingress policy still follows, so Allow must return, not accept.
       this.tiers(tiers, dir, true, rules);
       this.profiles(ep, dir, rules);
-      rules.push({ matches: [], stmts: [counter], verdict: { v: 'drop' }, label: `${ep.name} ${dir} no policy or profile allowed` });
+      rules.push({
+        matches: [],
+        stmts: [counter],
+        verdict: { v: 'drop' },
+        label: `${ep.name} ${dir} no policy or profile allowed`,
+      });
     }
     this.b.chains.set(name, { name, rules });
     return name;
   }
 
   /** `iifname/oifname vmap` dispatch to per-endpoint chains, then the `*` endpoint for other interfaces. */
-  dispatch(name: string, side: 'iif' | 'oif', heps: readonly ResolvedHostEndpoint[], kind: Kind, failsafe: string | undefined, wildcard: boolean): NftChain {
+  dispatch(
+    name: string,
+    side: 'iif' | 'oif',
+    heps: readonly ResolvedHostEndpoint[],
+    kind: Kind,
+    failsafe: string | undefined,
+    wildcard: boolean,
+  ): NftChain {
     const elements = new Map<string, string>();
     let star: string | undefined;
     for (const ep of heps) {
@@ -196,13 +275,26 @@ export function renderHost(b: Builder, model: ResolvedModel, chains: NftChain[])
     replace({ name: 'input', hook: { hook: 'input', priority: 0 }, rules: inputRules });
     return;
   }
-  const vxlan: NftRule = { matches: [{ m: 'l4proto', neg: false, proto: 17 }, { m: 'port', field: 'dport', neg: false, ranges: [{ lo: VXLAN_PORT, hi: VXLAN_PORT }] }], stmts: [], verdict: { v: 'accept' }, label: 'VXLAN underlay' };
+  const vxlan: NftRule = {
+    matches: [
+      { m: 'l4proto', neg: false, proto: 17 },
+      { m: 'port', field: 'dport', neg: false, ranges: [{ lo: VXLAN_PORT, hi: VXLAN_PORT }] },
+    ],
+    stmts: [],
+    verdict: { v: 'accept' },
+    label: 'VXLAN underlay',
+  };
   const established: NftRule[] = [
     { matches: [ct(['established', 'related'])], stmts: [], verdict: { v: 'accept' } },
     { matches: [ct(['invalid'])], stmts: [counter], verdict: { v: 'drop' } },
   ];
   const preAccepted: NftRule = { matches: [markSet(MARK_PRE_ACCEPT)], stmts: [], verdict: { v: 'accept' } };
-  const accepted: NftRule = { matches: [markSet(MARK_ACCEPT)], stmts: [], verdict: { v: 'accept' }, label: 'host endpoint policy accepted' };
+  const accepted: NftRule = {
+    matches: [markSet(MARK_ACCEPT)],
+    stmts: [],
+    verdict: { v: 'accept' },
+    label: 'host endpoint policy accepted',
+  };
 
   b.chains.set('failsafe-in', { name: 'failsafe-in', rules: failsafeRules(host.failsafeInbound, 'dport', 'saddr') });
   b.chains.set('failsafe-out', { name: 'failsafe-out', rules: failsafeRules(host.failsafeOutbound, 'dport', 'daddr') });
@@ -211,7 +303,14 @@ export function renderHost(b: Builder, model: ResolvedModel, chains: NftChain[])
   replace({
     name: 'input',
     hook: { hook: 'input', priority: 0 },
-    rules: [...inputRules, ...established, vxlan, preAccepted, { matches: [], stmts: [], verdict: { v: 'jump', chain: 'hep-in' } }, accepted],
+    rules: [
+      ...inputRules,
+      ...established,
+      vxlan,
+      preAccepted,
+      { matches: [], stmts: [], verdict: { v: 'jump', chain: 'hep-in' } },
+      accepted,
+    ],
   });
   b.chains.set('hep-in', hb.dispatch('hep-in', 'iif', heps, 'in', 'failsafe-in', true));
   replace({
@@ -250,7 +349,10 @@ export function renderHost(b: Builder, model: ResolvedModel, chains: NftChain[])
 
   // mangle prerouting: preDNAT (ingress only), before any DNAT.
   if (heps.some((h) => h.preDNAT.ingress.length)) {
-    b.chains.set('failsafe-pre', { name: 'failsafe-pre', rules: failsafeRules(host.failsafeInbound, 'dport', 'saddr') });
+    b.chains.set('failsafe-pre', {
+      name: 'failsafe-pre',
+      rules: failsafeRules(host.failsafeInbound, 'dport', 'saddr'),
+    });
     b.chains.set('hep-pre', hb.dispatch('hep-pre', 'iif', heps, 'pre', 'failsafe-pre', true));
     replace({
       name: 'mangle-prerouting',
@@ -259,7 +361,12 @@ export function renderHost(b: Builder, model: ResolvedModel, chains: NftChain[])
         { matches: [ct(['established', 'related'])], stmts: [], verdict: { v: 'accept' } },
         preAccepted,
         { matches: [], stmts: [], verdict: { v: 'jump', chain: 'hep-pre' } },
-        { matches: [markSet(MARK_ACCEPT)], stmts: [counter, { s: 'mark', and: ALL, or: MARK_PRE_ACCEPT }], verdict: { v: 'accept' }, label: 'preDNAT policy accepted' },
+        {
+          matches: [markSet(MARK_ACCEPT)],
+          stmts: [counter, { s: 'mark', and: ALL, or: MARK_PRE_ACCEPT }],
+          verdict: { v: 'accept' },
+          label: 'preDNAT policy accepted',
+        },
       ],
     });
   }
@@ -271,11 +378,17 @@ export function renderHost(b: Builder, model: ResolvedModel, chains: NftChain[])
     // other direction's failsafes by source port (as Felix's raw failsafe chains do).
     b.chains.set('failsafe-raw-in', {
       name: 'failsafe-raw-in',
-      rules: [...failsafeRules(host.failsafeInbound, 'dport', 'saddr'), ...failsafeRules(host.failsafeOutbound, 'sport', 'saddr')],
+      rules: [
+        ...failsafeRules(host.failsafeInbound, 'dport', 'saddr'),
+        ...failsafeRules(host.failsafeOutbound, 'sport', 'saddr'),
+      ],
     });
     b.chains.set('failsafe-raw-out', {
       name: 'failsafe-raw-out',
-      rules: [...failsafeRules(host.failsafeOutbound, 'dport', 'daddr'), ...failsafeRules(host.failsafeInbound, 'sport', 'daddr')],
+      rules: [
+        ...failsafeRules(host.failsafeOutbound, 'dport', 'daddr'),
+        ...failsafeRules(host.failsafeInbound, 'sport', 'daddr'),
+      ],
     });
     b.chains.set('hep-raw-in', hb.dispatch('hep-raw-in', 'iif', named, 'raw-in', 'failsafe-raw-in', false));
     b.chains.set('hep-raw-out', hb.dispatch('hep-raw-out', 'oif', named, 'raw-out', 'failsafe-raw-out', false));
@@ -288,12 +401,18 @@ export function renderHost(b: Builder, model: ResolvedModel, chains: NftChain[])
     replace({
       name: 'raw-prerouting',
       hook: { hook: 'prerouting', priority: -300 },
-      rules: [{ matches: [], stmts: [], verdict: { v: 'jump', chain: 'hep-raw-in' } }, untrack('untracked policy accepted')],
+      rules: [
+        { matches: [], stmts: [], verdict: { v: 'jump', chain: 'hep-raw-in' } },
+        untrack('untracked policy accepted'),
+      ],
     });
     replace({
       name: 'raw-output',
       hook: { hook: 'output', priority: -300 },
-      rules: [{ matches: [], stmts: [], verdict: { v: 'jump', chain: 'hep-raw-out' } }, untrack('untracked policy accepted')],
+      rules: [
+        { matches: [], stmts: [], verdict: { v: 'jump', chain: 'hep-raw-out' } },
+        untrack('untracked policy accepted'),
+      ],
     });
   }
 }

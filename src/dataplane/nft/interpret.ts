@@ -83,7 +83,13 @@ function matches(state: NftState, m: Match, p: NftPacket, mark: number, src: IpA
       const canon = state.sets.get(m.set)?.elements.find((e) => {
         const [a, pr, po] = e.split(' . ');
         const b = tryParseIp(a as string);
-        return b !== undefined && b.value === ip.value && b.family === ip.family && Number(pr) === p.protocol && Number(po) === port;
+        return (
+          b !== undefined &&
+          b.value === ip.value &&
+          b.family === ip.family &&
+          Number(pr) === p.protocol &&
+          Number(po) === port
+        );
       });
       return (canon !== undefined) !== m.neg;
     }
@@ -94,7 +100,7 @@ function matches(state: NftState, m: Match, p: NftPacket, mark: number, src: IpA
       return hit !== m.neg;
     }
     case 'mark':
-      return (((mark & m.mask) >>> 0) === m.value >>> 0) !== m.neg;
+      return ((mark & m.mask) >>> 0 === m.value >>> 0) !== m.neg;
     case 'ifname': {
       const name = m.dir === 'iif' ? p.iif : (p.oif ?? '');
       const hit = m.name.endsWith('*') ? name.startsWith(m.name.slice(0, -1)) : name === m.name;

@@ -33,7 +33,8 @@ export type Match =
   | { m: 'ct'; states: readonly ('established' | 'related' | 'invalid')[] }
   | { m: 'nd' };
 
-export type Stmt = { s: 'counter' } | { s: 'log'; prefix: string } | { s: 'mark'; and: number; or: number } | { s: 'notrack' };
+export type Stmt =
+  { s: 'counter' } | { s: 'log'; prefix: string } | { s: 'mark'; and: number; or: number } | { s: 'notrack' };
 
 export type Verdict =
   | { v: 'accept' | 'drop' | 'return' }
@@ -55,7 +56,8 @@ export type SetType =
   | 'ipv6_addr'
   | 'ifname . ipv4_addr'
   | 'ifname . ipv6_addr'
-  | 'ipv4_addr . inet_proto . inet_service' | 'ipv6_addr . inet_proto . inet_service';
+  | 'ipv4_addr . inet_proto . inet_service'
+  | 'ipv6_addr . inet_proto . inet_service';
 
 export interface NftSet {
   name: string;

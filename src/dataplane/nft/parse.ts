@@ -14,7 +14,15 @@ export interface ObservedNft {
   hooks: Map<string, string>;
 }
 
-const PROTO_NUM: Record<string, number> = { icmp: 1, tcp: 6, udp: 17, 'ipv6-icmp': 58, icmpv6: 58, sctp: 132, udplite: 136 };
+const PROTO_NUM: Record<string, number> = {
+  icmp: 1,
+  tcp: 6,
+  udp: 17,
+  'ipv6-icmp': 58,
+  icmpv6: 58,
+  sctp: 132,
+  udplite: 136,
+};
 
 function elemText(e: unknown): string {
   if (typeof e === 'string') return e;
@@ -40,7 +48,10 @@ function elemText(e: unknown): string {
 
 /** A `inet_proto . inet_service` map key as the renderer writes it: `6 . 80` or `6 . 80-90`. */
 function portKeyText(k: unknown): string {
-  const o = (k && typeof k === 'object' ? (k as Record<string, unknown>) : {}) as { elem?: { val?: unknown }; concat?: unknown[] };
+  const o = (k && typeof k === 'object' ? (k as Record<string, unknown>) : {}) as {
+    elem?: { val?: unknown };
+    concat?: unknown[];
+  };
   const parts = o.concat ?? (o.elem?.val as { concat?: unknown[] } | undefined)?.concat;
   if (!Array.isArray(parts) || parts.length !== 2) return elemText(k);
   const pr = typeof parts[0] === 'string' ? (PROTO_NUM[parts[0]] ?? parts[0]) : parts[0];
@@ -88,7 +99,8 @@ export function detectDrift(desired: NftState, observed: ObservedNft): string[] 
   for (const m of desired.maps.values()) {
     const got = observed.maps.get(m.name);
     if (!got) diffs.push(`map ${m.name} missing`);
-    else if (got.size !== m.elements.size || [...m.elements].some(([k, v]) => got.get(k) !== v)) diffs.push(`map ${m.name} elements differ`);
+    else if (got.size !== m.elements.size || [...m.elements].some(([k, v]) => got.get(k) !== v))
+      diffs.push(`map ${m.name} elements differ`);
   }
   for (const name of observed.maps.keys()) if (!desired.maps.has(name)) diffs.push(`unexpected map ${name}`);
   for (const c of desired.chains.values()) {
@@ -99,7 +111,8 @@ export function detectDrift(desired: NftState, observed: ObservedNft): string[] 
     }
     if (c.hook && observed.hooks.get(c.name) !== c.hook.hook) diffs.push(`chain ${c.name} hook differs`);
     const want = c.rules.map(ruleHash);
-    if (got.join(',') !== want.join(',')) diffs.push(`chain ${c.name} rules differ (${got.length} listed, ${want.length} wanted)`);
+    if (got.join(',') !== want.join(','))
+      diffs.push(`chain ${c.name} rules differ (${got.length} listed, ${want.length} wanted)`);
   }
   for (const name of observed.chains.keys()) if (!desired.chains.has(name)) diffs.push(`unexpected chain ${name}`);
   return diffs;

@@ -45,7 +45,12 @@ const policy = (n: number, app: string, from: string, port: number, named: boole
     spec: {
       selector: `app == "${app}"`,
       ingress: [
-        { action: 'Allow', protocol: 'TCP', source: { selector: `tier == "${from}"`, namespaceSelector: 'all()' }, destination: { ports: [named ? 'web' : port] } },
+        {
+          action: 'Allow',
+          protocol: 'TCP',
+          source: { selector: `tier == "${from}"`, namespaceSelector: 'all()' },
+          destination: { ports: [named ? 'web' : port] },
+        },
         ...(n % 3 === 0 ? [{ action: 'Deny' as const, source: { selector: 'role == "bad"' } }] : []),
       ],
       egress: n % 4 === 0 ? [{ action: 'Allow', destination: { selector: `app == "${from}"` } }] : [],
@@ -54,11 +59,24 @@ const policy = (n: number, app: string, from: string, port: number, named: boole
 });
 
 const change = fc.oneof(
-  fc.record({ k: fc.constant('pod' as const), i: fc.nat(12), node: fc.constantFrom(...NODES), app: fc.constantFrom(...APPS), tier: fc.constantFrom(...APPS) }),
+  fc.record({
+    k: fc.constant('pod' as const),
+    i: fc.nat(12),
+    node: fc.constantFrom(...NODES),
+    app: fc.constantFrom(...APPS),
+    tier: fc.constantFrom(...APPS),
+  }),
   fc.record({ k: fc.constant('readdress' as const), i: fc.nat(30) }),
   fc.record({ k: fc.constant('delete' as const), i: fc.nat(30) }),
   fc.record({ k: fc.constant('netset' as const), n: fc.nat(2), prefix: fc.boolean(), tier: fc.constantFrom(...APPS) }),
-  fc.record({ k: fc.constant('policy' as const), n: fc.nat(12), app: fc.constantFrom(...APPS), from: fc.constantFrom(...APPS), port: fc.integer({ min: 80, max: 83 }), named: fc.boolean() }),
+  fc.record({
+    k: fc.constant('policy' as const),
+    n: fc.nat(12),
+    app: fc.constantFrom(...APPS),
+    from: fc.constantFrom(...APPS),
+    port: fc.integer({ min: 80, max: 83 }),
+    named: fc.boolean(),
+  }),
 );
 type Change = typeof change extends fc.Arbitrary<infer T> ? T : never;
 
@@ -72,7 +90,13 @@ function toUpdate(c: Change, pods: Map<number, PolicyUpdate>): PolicyUpdate | un
     case 'readdress': {
       const old = pods.get(c.i);
       if (!old || !old.value || old.kind !== 'WorkloadEndpoint') return undefined;
-      const u = pod(c.i, old.value.node, old.value.labels?.['app'] ?? 'a', old.value.labels?.['tier'] ?? 'a', `10.2.0.${c.i}`);
+      const u = pod(
+        c.i,
+        old.value.node,
+        old.value.labels?.['app'] ?? 'a',
+        old.value.labels?.['tier'] ?? 'a',
+        `10.2.0.${c.i}`,
+      );
       pods.set(c.i, u);
       return u;
     }
@@ -85,7 +109,12 @@ function toUpdate(c: Change, pods: Map<number, PolicyUpdate>): PolicyUpdate | un
       return {
         kind: 'NetworkSet',
         key: `ns${c.n % 2}/set${c.n}`,
-        value: { name: `set${c.n}`, namespace: `ns${c.n % 2}`, nets: [c.prefix ? `192.168.${c.n}.0/24` : `192.168.${c.n}.7/32`], labels: { tier: c.tier } },
+        value: {
+          name: `set${c.n}`,
+          namespace: `ns${c.n % 2}`,
+          nets: [c.prefix ? `192.168.${c.n}.0/24` : `192.168.${c.n}.7/32`],
+          labels: { tier: c.tier },
+        },
       };
     case 'policy':
       return policy(c.n, c.app, c.from, c.port, c.named);
@@ -112,7 +141,12 @@ test('nextNftState (patch when possible) equals a full render after every change
       const agent = new PolicyCalculator({ nodeName: 'local' });
       const reference = new PolicyCalculator({ nodeName: 'local' });
       const pods = new Map<number, PolicyUpdate>();
-      const seed: PolicyUpdate[] = [policy(0, 'a', 'b', 80, false), policy(1, 'b', 'a', 81, true), pod(100, 'local', 'a', 'b'), pod(101, 'r1', 'b', 'a')];
+      const seed: PolicyUpdate[] = [
+        policy(0, 'a', 'b', 80, false),
+        policy(1, 'b', 'a', 81, true),
+        pod(100, 'local', 'a', 'b'),
+        pod(101, 'r1', 'b', 'a'),
+      ];
       for (const u of seed) {
         agent.apply(u);
         reference.apply(u);
@@ -131,12 +165,27 @@ test('nextNftState (patch when possible) equals a full render after every change
         if (next.mode === 'patch') patched++;
         else if (c.k === 'netset') shapeFallbacks++;
         // Element changes taken from the calculator's recorded deltas equal a full comparison.
-        const copied = { ...next.state, sets: new Map([...next.state.sets].map(([k, v]) => [k, { ...v, elements: [...v.elements] }])) };
-        assert.deepEqual(scriptFacts(diffNft(state, next.state).script), scriptFacts(diffNft(state, copied).script), `diff after ${JSON.stringify(c)}`);
-        assert.deepEqual(normal(next.state), normal(renderNft(reference.resolve())), `after ${JSON.stringify(c)} (${next.mode})`);
+        const copied = {
+          ...next.state,
+          sets: new Map([...next.state.sets].map(([k, v]) => [k, { ...v, elements: [...v.elements] }])),
+        };
+        assert.deepEqual(
+          scriptFacts(diffNft(state, next.state).script),
+          scriptFacts(diffNft(state, copied).script),
+          `diff after ${JSON.stringify(c)}`,
+        );
+        assert.deepEqual(
+          normal(next.state),
+          normal(renderNft(reference.resolve())),
+          `after ${JSON.stringify(c)} (${next.mode})`,
+        );
         state = next.state;
       }
-      assert.deepEqual(normal(state), normal(renderNft(squashed.resolve())), 'the patched state equals one built from scratch');
+      assert.deepEqual(
+        normal(state),
+        normal(renderNft(squashed.resolve())),
+        'the patched state equals one built from scratch',
+      );
     }),
     { numRuns: 150 },
   );
@@ -161,7 +210,11 @@ test('a change the patch cannot express falls back to a full render', () => {
   assert.equal(nextNftState(calc, s1).mode, 'full', 'a local pod removed renders in full');
   const s2 = renderNft(calc.resolve());
   // A /24 joining a selector turns its hash set into an interval set: not patchable.
-  calc.apply({ kind: 'NetworkSet', key: 'ns1/g', value: { name: 'g', namespace: 'ns1', nets: ['192.168.0.0/24'], labels: { tier: 'a' } } });
+  calc.apply({
+    kind: 'NetworkSet',
+    key: 'ns1/g',
+    value: { name: 'g', namespace: 'ns1', nets: ['192.168.0.0/24'], labels: { tier: 'a' } },
+  });
   const delta = calc.resolveDelta();
   assert.ok(delta, 'a network set is a delta for the calculator');
   assert.equal(patchNft(s2, delta), undefined, 'but the set changed shape');

@@ -80,13 +80,22 @@ export class NftReconciler {
     } catch (e) {
       // Unknown kernel state now (the transaction is atomic, but a diff assumed `applied` was true).
       this.applied = undefined;
-      throw new TesseraError('exec-failed', `cannot apply nft ${mode} update to table ${FAMILY} ${TABLE}: ${describeError(e)}`, {
-        cause: e,
-        details: { script },
-      });
+      throw new TesseraError(
+        'exec-failed',
+        `cannot apply nft ${mode} update to table ${FAMILY} ${TABLE}: ${describeError(e)}`,
+        {
+          cause: e,
+          details: { script },
+        },
+      );
     }
     this.applied = desired;
-    const result: NftApplyResult = { mode, script, ...(stats ? { stats } : {}), durationMs: performance.now() - started };
+    const result: NftApplyResult = {
+      mode,
+      script,
+      ...(stats ? { stats } : {}),
+      durationMs: performance.now() - started,
+    };
     this.options.onApply?.(result);
     return result;
   }
@@ -94,7 +103,10 @@ export class NftReconciler {
   /** Differences between the kernel's table and the last applied state (empty = none). */
   async drift(signal?: AbortSignal): Promise<string[]> {
     if (!this.applied) return ['nothing applied yet'];
-    const listed = await this.exec(`list table ${FAMILY} ${TABLE}`, { json: true, ...(signal ? { signal } : {}) }).catch((e: unknown) => {
+    const listed = await this.exec(`list table ${FAMILY} ${TABLE}`, {
+      json: true,
+      ...(signal ? { signal } : {}),
+    }).catch((e: unknown) => {
       if (e instanceof TesseraError && e.code === 'exec-failed') return undefined; // table gone
       throw e;
     });

@@ -21,7 +21,19 @@ describe('renderNft', () => {
     const a = fullNftScript(renderNft(fixtureCalculator().resolve()));
     const c = fixtureCalculator();
     c.apply({ kind: 'WorkloadEndpoint', key: 'x/a', value: null });
-    c.apply({ kind: 'WorkloadEndpoint', key: 'x/a', value: { name: 'a', namespace: 'x', node: 'n1', interfaceName: 'tsra', ipNetworks: ['10.0.0.1/32', 'fd00::1/128'], labels: { pod: 'a' }, ports: [{ name: 'http', protocol: 'TCP', port: 80 }] } });
+    c.apply({
+      kind: 'WorkloadEndpoint',
+      key: 'x/a',
+      value: {
+        name: 'a',
+        namespace: 'x',
+        node: 'n1',
+        interfaceName: 'tsra',
+        ipNetworks: ['10.0.0.1/32', 'fd00::1/128'],
+        labels: { pod: 'a' },
+        ports: [{ name: 'http', protocol: 'TCP', port: 80 }],
+      },
+    });
     assert.equal(fullNftScript(renderNft(c.resolve())), a);
   });
 
@@ -43,7 +55,18 @@ describe('diffNft', () => {
   test('a remote pod label change only touches set elements', () => {
     const c = fixtureCalculator();
     const before = renderNft(c.resolve());
-    c.apply({ kind: 'WorkloadEndpoint', key: 'x/r', value: { name: 'r', namespace: 'x', node: 'n2', interfaceName: 'tsrr', ipNetworks: ['10.0.1.9/32'], labels: { pod: 'z' } } });
+    c.apply({
+      kind: 'WorkloadEndpoint',
+      key: 'x/r',
+      value: {
+        name: 'r',
+        namespace: 'x',
+        node: 'n2',
+        interfaceName: 'tsrr',
+        ipNetworks: ['10.0.1.9/32'],
+        labels: { pod: 'z' },
+      },
+    });
     const d = diffNft(before, renderNft(c.resolve()));
     // Two selectors (the namespaced k8s one and a global one) matched r.
     const lines = d.script.trim().split('\n');
@@ -55,7 +78,18 @@ describe('diffNft', () => {
   test('adding a local pod with a known policy list adds only elements: vmaps and anti-spoof set', () => {
     const c = fixtureCalculator();
     const before = renderNft(c.resolve());
-    c.apply({ kind: 'WorkloadEndpoint', key: 'x/c', value: { name: 'c', namespace: 'x', node: 'n1', interfaceName: 'tsrc', ipNetworks: ['10.0.0.3/32'], labels: { pod: 'b' } } });
+    c.apply({
+      kind: 'WorkloadEndpoint',
+      key: 'x/c',
+      value: {
+        name: 'c',
+        namespace: 'x',
+        node: 'n1',
+        interfaceName: 'tsrc',
+        ipNetworks: ['10.0.0.3/32'],
+        labels: { pod: 'b' },
+      },
+    });
     const after = renderNft(c.resolve());
     const d = diffNft(before, after);
     assert.equal(d.stats.chainsAdded + d.stats.chainsRewritten + d.stats.chainsRemoved, 0, d.script);
@@ -69,7 +103,18 @@ describe('diffNft', () => {
   test('a pod with a new policy list gets one new shared chain per direction that changed', () => {
     const c = fixtureCalculator();
     const before = renderNft(c.resolve());
-    c.apply({ kind: 'WorkloadEndpoint', key: 'x/c', value: { name: 'c', namespace: 'x', node: 'n1', interfaceName: 'tsrc', ipNetworks: ['10.0.0.3/32'], labels: { pod: 'c' } } });
+    c.apply({
+      kind: 'WorkloadEndpoint',
+      key: 'x/c',
+      value: {
+        name: 'c',
+        namespace: 'x',
+        node: 'n1',
+        interfaceName: 'tsrc',
+        ipNetworks: ['10.0.0.3/32'],
+        labels: { pod: 'c' },
+      },
+    });
     const d = diffNft(before, renderNft(c.resolve()));
     assert.ok(d.stats.chainsAdded <= 2, d.script);
     assert.equal(d.stats.chainsRewritten, 0);
@@ -90,7 +135,21 @@ describe('drift detection', () => {
     const s = renderNft(fixtureCalculator().resolve());
     const set = [...s.sets.values()][0]!;
     const items: unknown[] = [{ metainfo: {} }];
-    for (const x of s.sets.values()) items.push({ set: { name: x.name, elem: x.elements.map((e) => (e.includes('/') ? { prefix: { addr: e.split('/')[0], len: Number(e.split('/')[1]) } } : e.startsWith('"') ? { concat: e.split(' . ').map((v) => v.replace(/"/g, '')) } : e.includes(' . ') ? { concat: e.split(' . ').map((v, i) => (i === 1 ? 'tcp' : i === 2 ? Number(v) : v)) } : e)) } });
+    for (const x of s.sets.values())
+      items.push({
+        set: {
+          name: x.name,
+          elem: x.elements.map((e) =>
+            e.includes('/')
+              ? { prefix: { addr: e.split('/')[0], len: Number(e.split('/')[1]) } }
+              : e.startsWith('"')
+                ? { concat: e.split(' . ').map((v) => v.replace(/"/g, '')) }
+                : e.includes(' . ')
+                  ? { concat: e.split(' . ').map((v, i) => (i === 1 ? 'tcp' : i === 2 ? Number(v) : v)) }
+                  : e,
+          ),
+        },
+      });
     const protoName: Record<string, string> = { '6': 'tcp', '17': 'udp', '132': 'sctp' };
     const portKey = (k: string) => {
       const [pr, range] = k.split(' . ') as [string, string];
@@ -98,22 +157,32 @@ describe('drift detection', () => {
       return { concat: [protoName[pr] ?? Number(pr), hi === undefined ? lo : { range: [lo, hi] }] };
     };
     for (const m of s.maps.values()) {
-      const elem = [...m.elements].map(([k, v]) => [m.key ? portKey(k) : k, { [v.split(' ')[0]!]: { target: v.split(' ')[1] } }]);
+      const elem = [...m.elements].map(([k, v]) => [
+        m.key ? portKey(k) : k,
+        { [v.split(' ')[0]!]: { target: v.split(' ')[1] } },
+      ]);
       items.push({ map: { name: m.name, ...(m.key ? { type: ['inet_proto', 'inet_service'] } : {}), elem } });
     }
     for (const c of s.chains.values()) {
       items.push({ chain: { name: c.name, ...(c.hook ? { hook: c.hook.hook } : {}) } });
     }
-    const comments = (name: string) => fullNftScript(s).split('\n').filter((l) => l.startsWith(`add rule inet tessera ${name} `)).map((l) => /comment "([^"]*)"$/.exec(l)![1]);
-    for (const c of s.chains.values()) for (const cm of comments(c.name)) items.push({ rule: { chain: c.name, comment: cm } });
+    const comments = (name: string) =>
+      fullNftScript(s)
+        .split('\n')
+        .filter((l) => l.startsWith(`add rule inet tessera ${name} `))
+        .map((l) => /comment "([^"]*)"$/.exec(l)![1]);
+    for (const c of s.chains.values())
+      for (const cm of comments(c.name)) items.push({ rule: { chain: c.name, comment: cm } });
     const clean = parseNftJson(JSON.stringify({ nftables: items }));
     assert.deepEqual(detectDrift(s, clean), []);
     clean.sets.get(set.name)!.push('1.2.3.4');
-    const [di, de] = [s.maps.get('to_wep')!.elements.get('tsra')!.split(' ')[1]!, s.maps.get('from_wep')!.elements.get('tsrb')!.split(' ')[1]!];
+    const [di, de] = [
+      s.maps.get('to_wep')!.elements.get('tsra')!.split(' ')[1]!,
+      s.maps.get('from_wep')!.elements.get('tsrb')!.split(' ')[1]!,
+    ];
     clean.chains.get(di)!.pop();
     clean.chains.delete(de);
     const drift = detectDrift(s, clean);
     assert.equal(drift.length, 3, drift.join('\n'));
   });
 });
-

@@ -21,8 +21,28 @@
  * Per-packet cost depends on the policies applying to the two endpoints only: interface dispatch is a
  * vmap lookup and every selector/net/named-port match is one set lookup.
  */
-import type { EntityIR, NamedPortRef, NamedPortSetDef, ResolvedEndpoint, ResolvedModel, RuleIR, TierPolicies } from '../../policy/index.js';
-import { type Fam, IFACE_PREFIX, MARK_ACCEPT, MARK_PASS, type Match, type NftChain, type NftRule, type NftSet, type NftState, type NftVmap, type Stmt } from './model.js';
+import type {
+  EntityIR,
+  NamedPortRef,
+  NamedPortSetDef,
+  ResolvedEndpoint,
+  ResolvedModel,
+  RuleIR,
+  TierPolicies,
+} from '../../policy/index.js';
+import {
+  type Fam,
+  IFACE_PREFIX,
+  MARK_ACCEPT,
+  MARK_PASS,
+  type Match,
+  type NftChain,
+  type NftRule,
+  type NftSet,
+  type NftState,
+  type NftVmap,
+  type Stmt,
+} from './model.js';
 import { mergePorts, type PolicyShape, policyShape, portBuckets, RUN_MIN } from './runs.js';
 import { shortHash } from './text.js';
 import { derivation } from '../../lib/element-delta.js';
@@ -44,7 +64,10 @@ const cachedHash = (text: string): string => {
  * from the calculator (their hash codes are cached by V8), so a lookup costs no concatenation and no
  * rehash of a fresh string; the names are the same hashes as `cachedHash(`${kind} ${key}`)`.
  */
-function namesBy<const V extends readonly string[]>(kind: string, variants: V): (key: string) => { readonly [K in keyof V]: string } {
+function namesBy<const V extends readonly string[]>(
+  kind: string,
+  variants: V,
+): (key: string) => { readonly [K in keyof V]: string } {
   type Names = { readonly [K in keyof V]: string };
   const cache = new Map<string, Names>();
   return (key) => {
@@ -67,17 +90,22 @@ interface CachedChain {
   chain: NftChain;
   sets: SetRequest[];
 }
-type SetRequest = { k: 'sel'; sel: string; fam: Fam; interval: boolean } | { k: 'nets'; nets: readonly string[]; fam: Fam } | { k: 'np'; np: NamedPortRef; fam: Fam };
+type SetRequest =
+  | { k: 'sel'; sel: string; fam: Fam; interval: boolean }
+  | { k: 'nets'; nets: readonly string[]; fam: Fam }
+  | { k: 'np'; np: NamedPortRef; fam: Fam };
 const chainCache = new WeakMap<readonly RuleIR[], Map<string, CachedChain>>();
 const counter: Stmt = { s: 'counter' };
 
 export const chainNames = {
   /** Shared per distinct (direction, tier/policy list, profiles): `di-`/`de-<hash>`. */
-  dispatch: (signature: string, dir: 'ingress' | 'egress') => `${dir === 'ingress' ? 'di' : 'de'}-${cachedHash(`dispatch ${signature}`)}`,
+  dispatch: (signature: string, dir: 'ingress' | 'egress') =>
+    `${dir === 'ingress' ? 'di' : 'de'}-${cachedHash(`dispatch ${signature}`)}`,
   policy: (id: string, dir: 'ingress' | 'egress') => policyNames(id)[dir === 'ingress' ? 0 : 1],
   profile: (name: string, dir: 'ingress' | 'egress') => profileNames(name)[dir === 'ingress' ? 0 : 1],
   /** Jumps to the policies of a run that share one (protocol, port) bucket, in policy order. */
-  bucket: (ids: readonly string[], dir: 'ingress' | 'egress') => `${dir === 'ingress' ? 'bi' : 'be'}-${cachedHash(`bucket ${ids.join('\n')}`)}`,
+  bucket: (ids: readonly string[], dir: 'ingress' | 'egress') =>
+    `${dir === 'ingress' ? 'bi' : 'be'}-${cachedHash(`bucket ${ids.join('\n')}`)}`,
 };
 /** The (protocol . dport) verdict maps of one run of Allow-only policies: single ports, and ranges. */
 export const runMapNames = (ids: readonly string[], dir: 'ingress' | 'egress') => {
@@ -95,7 +123,8 @@ interface CachedRunMap {
 }
 const runMapCache = new Map<string, CachedRunMap>();
 export const setNames = {
-  selector: (sel: string, fam: Fam, interval = true) => selectorNames(sel)[(fam === 4 ? 0 : 2) + (interval ? 1 : 0)] as string,
+  selector: (sel: string, fam: Fam, interval = true) =>
+    selectorNames(sel)[(fam === 4 ? 0 : 2) + (interval ? 1 : 0)] as string,
   nets: (nets: readonly string[], fam: Fam) => `n${fam}-${cachedHash(`nets ${nets.join(',')}`)}`,
   namedPort: (key: string, fam: Fam) => namedPortNames(key)[fam === 4 ? 0 : 1] as string,
   /** `iifname . saddr` of every local endpoint: anti-spoofing in one lookup. */
@@ -117,7 +146,8 @@ export const hasPrefix = (elements: readonly string[]): boolean => {
   return v;
 };
 /** nft lists a host prefix in an interval set as the bare address; render it the same way. */
-export const bareHost = (t: string): string => t.replace(/\/(32|128)$/, (m, len: string) => ((len === '32') !== isV6(t) ? '' : m));
+export const bareHost = (t: string): string =>
+  t.replace(/\/(32|128)$/, (m, len: string) => ((len === '32') !== isV6(t) ? '' : m));
 
 /** The nft set of one named-port set definition (ip . protocol . port elements). */
 export function namedPortNftSet(name: string, def: NamedPortSetDef | undefined, fam: Fam): NftSet {
@@ -167,10 +197,18 @@ export class Builder {
 
   netSet(nets: readonly string[], fam: Fam): string {
     this.recording?.push({ k: 'nets', nets, fam });
-    const mine = nets.filter((n) => isV6(n) === (fam === 6)).map(bareHost).sort();
+    const mine = nets
+      .filter((n) => isV6(n) === (fam === 6))
+      .map(bareHost)
+      .sort();
     const name = setNames.nets(mine, fam);
     if (!this.sets.has(name)) {
-      this.sets.set(name, { name, type: fam === 4 ? 'ipv4_addr' : 'ipv6_addr', interval: true, elements: dropContained(mine, fam) });
+      this.sets.set(name, {
+        name,
+        type: fam === 4 ? 'ipv4_addr' : 'ipv6_addr',
+        interval: true,
+        elements: dropContained(mine, fam),
+      });
     }
     return name;
   }
@@ -187,7 +225,11 @@ export class Builder {
   /** One IR rule → nft rules: one per address family it needs × per port alternative. */
   ruleVariants(r: RuleIR, label: string, logPrefix: string, dir: 'ingress' | 'egress'): NftRule[] {
     const needsFamily =
-      r.icmp !== undefined || r.notICMP !== undefined || [r.src, r.dst].some((e) => e.nets || e.notNets || e.selector || e.notSelector || e.namedPorts?.length || e.notNamedPorts?.length);
+      r.icmp !== undefined ||
+      r.notICMP !== undefined ||
+      [r.src, r.dst].some(
+        (e) => e.nets || e.notNets || e.selector || e.notSelector || e.namedPorts?.length || e.notNamedPorts?.length,
+      );
     let fams: (Fam | undefined)[];
     if (r.ipVersion) fams = [r.ipVersion];
     else if (r.protocol === 1) fams = [4];
@@ -222,7 +264,8 @@ export class Builder {
       if (!e.nets.some((n) => isV6(n) === (fam === 6))) return null;
       out.push({ m: 'addrSet', fam, field, neg: false, set: this.netSet(e.nets, fam) });
     }
-    if (e.notNets?.some((n) => isV6(n) === (fam === 6))) out.push({ m: 'addrSet', fam, field, neg: true, set: this.netSet(e.notNets, fam) });
+    if (e.notNets?.some((n) => isV6(n) === (fam === 6)))
+      out.push({ m: 'addrSet', fam, field, neg: true, set: this.netSet(e.notNets, fam) });
     if (e.selector) out.push({ m: 'addrSet', fam, field, neg: false, set: this.selectorSet(e.selector, fam) });
     if (e.notSelector) out.push({ m: 'addrSet', fam, field, neg: true, set: this.selectorSet(e.notSelector, fam) });
     return out;
@@ -241,7 +284,8 @@ export class Builder {
     if (e.ports?.length) alts.push([{ m: 'port', field, neg: false, ranges: mergePorts(e.ports) }, ...negs]);
     for (const np of e.namedPorts ?? []) {
       // Named ports always need a family; rules with them were expanded per family above.
-      if (fam !== undefined) alts.push([{ m: 'namedPort', fam, side, neg: false, set: this.namedPortSet(np, fam) }, ...negs]);
+      if (fam !== undefined)
+        alts.push([{ m: 'namedPort', fam, side, neg: false, set: this.namedPortSet(np, fam) }, ...negs]);
     }
     return alts;
   }
@@ -264,7 +308,8 @@ export class Builder {
     const sets: SetRequest[] = [];
     this.recording = sets;
     try {
-      for (const r of rules) out.push(...this.ruleVariants(r, `${what} r${r.index}`, `tsr ${what.slice(0, 40)} r${r.index} `, dir));
+      for (const r of rules)
+        out.push(...this.ruleVariants(r, `${what} r${r.index}`, `tsr ${what.slice(0, 40)} r${r.index} `, dir));
     } finally {
       this.recording = undefined;
     }
@@ -320,7 +365,9 @@ export class Builder {
       for (const pid of tier.policies) {
         const sh = this.shape(pid, dir);
         // Everything the dispatch rules depend on: run membership, the ACCEPT check, the PASS checks.
-        code += !sh ? '-' : `${sh.keys ? 'k' : ''}${sh.hasRange ? 'r' : ''}${sh.hasAllow ? 'a' : ''}${sh.hasPass ? 'p' : ''},`;
+        code += !sh
+          ? '-'
+          : `${sh.keys ? 'k' : ''}${sh.hasRange ? 'r' : ''}${sh.hasAllow ? 'a' : ''}${sh.hasPass ? 'p' : ''},`;
       }
       code += '|';
     }
@@ -333,7 +380,8 @@ export class Builder {
     let run: { pid: string; shape: PolicyShape }[] = [];
     let hasPass = false;
     const flush = () => {
-      if (run.length >= RUN_MIN) segs.push({ k: 'run', pids: run.map((x) => x.pid), hasRange: run.some((x) => x.shape.hasRange) });
+      if (run.length >= RUN_MIN)
+        segs.push({ k: 'run', pids: run.map((x) => x.pid), hasRange: run.some((x) => x.shape.hasRange) });
       else for (const x of run) segs.push({ k: 'policy', ...x });
       run = [];
     };
@@ -368,7 +416,13 @@ export class Builder {
     }
     for (const prof of ep.profiles) {
       const p = this.model.profiles.get(prof);
-      if (p) this.policyChain(chainNames.profile(prof, dir), dir === 'ingress' ? p.ingress : p.egress, `profile ${prof}`, dir);
+      if (p)
+        this.policyChain(
+          chainNames.profile(prof, dir),
+          dir === 'ingress' ? p.ingress : p.egress,
+          `profile ${prof}`,
+          dir,
+        );
     }
   }
 
@@ -395,7 +449,13 @@ export class Builder {
         else {
           const ids = b.members.map((i) => pids[i] as string);
           target = chainNames.bucket(ids, dir);
-          if (!buckets.has(target)) buckets.set(target, { name: target, rules: b.members.flatMap((i, n) => this.policyJump(chainsOf[i] as string, [], dir, n < b.members.length - 1)) });
+          if (!buckets.has(target))
+            buckets.set(target, {
+              name: target,
+              rules: b.members.flatMap((i, n) =>
+                this.policyJump(chainsOf[i] as string, [], dir, n < b.members.length - 1),
+              ),
+            });
         }
         if (b.lo === b.hi) exact.set(`${b.proto} . ${b.lo}`, `jump ${target}`);
         else range.set(`${b.proto} . ${b.lo}-${b.hi}`, `jump ${target}`);
@@ -421,9 +481,16 @@ export class Builder {
    * policy chains accept directly (the ingress dispatch is the last thing the forward hook runs), so
    * no mark is ever set or checked there.
    */
-  private policyJump(chain: string, guard: Match[], dir: 'ingress' | 'egress', canAllow: boolean, label?: string): NftRule[] {
+  private policyJump(
+    chain: string,
+    guard: Match[],
+    dir: 'ingress' | 'egress',
+    canAllow: boolean,
+    label?: string,
+  ): NftRule[] {
     const out: NftRule[] = [{ matches: guard, stmts: [], verdict: { v: 'jump', chain }, ...(label ? { label } : {}) }];
-    if (dir === 'egress' && canAllow) out.push({ matches: [markSet(MARK_ACCEPT)], stmts: [], verdict: { v: 'return' } });
+    if (dir === 'egress' && canAllow)
+      out.push({ matches: [markSet(MARK_ACCEPT)], stmts: [], verdict: { v: 'return' } });
     return out;
   }
 
@@ -449,17 +516,35 @@ export class Builder {
     segs.forEach((seg, i) => {
       const guard = hasPass && i > 0 ? [markClear(MARK_PASS)] : [];
       if (seg.k === 'policy') {
-        rules.push(...this.policyJump(this.registerPolicy(seg.pid, dir), guard, dir, seg.shape.hasAllow, `tier ${tier.tier}`));
+        rules.push(
+          ...this.policyJump(this.registerPolicy(seg.pid, dir), guard, dir, seg.shape.hasAllow, `tier ${tier.tier}`),
+        );
         return;
       }
       const maps = this.runMap(seg.pids, dir);
       // Buckets are disjoint: a packet finds at most one element across both maps.
-      rules.push({ matches: guard, stmts: [], verdict: { v: 'portVmap', map: maps.exact }, label: `tier ${tier.tier} run of ${seg.pids.length}` });
-      if (seg.hasRange) rules.push({ matches: guard, stmts: [], verdict: { v: 'portVmap', map: maps.range }, label: `tier ${tier.tier} run of ${seg.pids.length}, port ranges` });
+      rules.push({
+        matches: guard,
+        stmts: [],
+        verdict: { v: 'portVmap', map: maps.exact },
+        label: `tier ${tier.tier} run of ${seg.pids.length}`,
+      });
+      if (seg.hasRange)
+        rules.push({
+          matches: guard,
+          stmts: [],
+          verdict: { v: 'portVmap', map: maps.range },
+          label: `tier ${tier.tier} run of ${seg.pids.length}, port ranges`,
+        });
       if (dir === 'egress') rules.push({ matches: [markSet(MARK_ACCEPT)], stmts: [], verdict: { v: 'return' } });
     });
     if (tier.defaultAction === 'Deny') {
-      rules.push({ matches: hasPass ? [markClear(MARK_PASS)] : [], stmts: [counter], verdict: { v: 'drop' }, label: `tier ${tier.tier} default deny` });
+      rules.push({
+        matches: hasPass ? [markClear(MARK_PASS)] : [],
+        stmts: [counter],
+        verdict: { v: 'drop' },
+        label: `tier ${tier.tier} default deny`,
+      });
     }
     if (hasPass) rules.push({ matches: [], stmts: [{ s: 'mark', and: ALL_MARKS & ~MARK_PASS, or: 0 }] });
   }
@@ -508,7 +593,9 @@ function dropContained(nets: readonly string[], fam: Fam): string[] {
     return { t, a, len: l === undefined ? bits : Number(l) };
   });
   const toBig = fam === 4 ? v4Big : v6Big;
-  const items = parsed.map((p) => ({ ...p, v: toBig(p.a) })).sort((x, y) => (x.v < y.v ? -1 : x.v > y.v ? 1 : x.len - y.len));
+  const items = parsed
+    .map((p) => ({ ...p, v: toBig(p.a) }))
+    .sort((x, y) => (x.v < y.v ? -1 : x.v > y.v ? 1 : x.len - y.len));
   const out: typeof items = [];
   for (const it of items) {
     const last = out[out.length - 1];
@@ -543,11 +630,22 @@ export function renderNft(model: ResolvedModel): NftState {
     for (const a of ep.v4) if (!a.includes('/')) src4.push(`"${ep.interfaceName}" . ${a}`);
     for (const a of ep.v6) if (!a.includes('/')) src6.push(`"${ep.interfaceName}" . ${a}`);
   }
-  for (const [fam, elements] of [[4, src4], [6, src6]] as const) {
+  for (const [fam, elements] of [
+    [4, src4],
+    [6, src6],
+  ] as const) {
     const name = setNames.source(fam);
-    b.sets.set(name, { name, type: fam === 4 ? 'ifname . ipv4_addr' : 'ifname . ipv6_addr', interval: false, elements: elements.sort() });
+    b.sets.set(name, {
+      name,
+      type: fam === 4 ? 'ifname . ipv4_addr' : 'ifname . ipv6_addr',
+      interval: false,
+      elements: elements.sort(),
+    });
   }
-  const clearMarks: NftRule = { matches: [], stmts: [{ s: 'mark', and: ALL_MARKS & ~(MARK_ACCEPT | MARK_PASS), or: 0 }] };
+  const clearMarks: NftRule = {
+    matches: [],
+    stmts: [{ s: 'mark', and: ALL_MARKS & ~(MARK_ACCEPT | MARK_PASS), or: 0 }],
+  };
   const pattern = `${IFACE_PREFIX}*`;
   const fastPath: NftRule[] = [
     { matches: [{ m: 'ct', states: ['established', 'related'] }], stmts: [], verdict: { v: 'accept' } },
@@ -559,7 +657,14 @@ export function renderNft(model: ResolvedModel): NftState {
       hook: { hook: 'forward', priority: 0 },
       rules: [
         // Traffic that touches no Tessera interface is not ours to filter.
-        { matches: [{ m: 'ifname', dir: 'iif', neg: true, name: pattern }, { m: 'ifname', dir: 'oif', neg: true, name: pattern }], stmts: [], verdict: { v: 'accept' } },
+        {
+          matches: [
+            { m: 'ifname', dir: 'iif', neg: true, name: pattern },
+            { m: 'ifname', dir: 'oif', neg: true, name: pattern },
+          ],
+          stmts: [],
+          verdict: { v: 'accept' },
+        },
         ...fastPath,
         { matches: [], stmts: [], verdict: { v: 'jump', chain: 'from-wep' } },
         { matches: [], stmts: [], verdict: { v: 'jump', chain: 'to-wep' } },
@@ -580,16 +685,23 @@ export function renderNft(model: ResolvedModel): NftState {
       rules: [
         clearMarks,
         // Anti-spoofing: a workload may only send from its own addresses (also drops unprogrammed ones).
-        ...([4, 6] as const).map(
-          (fam): NftRule => ({
-            matches: [{ m: 'ifname', dir: 'iif', neg: false, name: pattern }, { m: 'nfproto', fam }, { m: 'ifaddrSet', fam, neg: true, set: setNames.source(fam) }],
-            stmts: [counter],
-            verdict: { v: 'drop' },
-            label: 'anti-spoof',
-          }),
-        ),
+        ...([4, 6] as const).map((fam): NftRule => ({
+          matches: [
+            { m: 'ifname', dir: 'iif', neg: false, name: pattern },
+            { m: 'nfproto', fam },
+            { m: 'ifaddrSet', fam, neg: true, set: setNames.source(fam) },
+          ],
+          stmts: [counter],
+          verdict: { v: 'drop' },
+          label: 'anti-spoof',
+        })),
         { matches: [], stmts: [], verdict: { v: 'vmap', dir: 'iif', map: 'from_wep' } },
-        { matches: [{ m: 'ifname', dir: 'iif', neg: false, name: pattern }], stmts: [counter], verdict: { v: 'drop' }, label: 'fail closed: unprogrammed interface' },
+        {
+          matches: [{ m: 'ifname', dir: 'iif', neg: false, name: pattern }],
+          stmts: [counter],
+          verdict: { v: 'drop' },
+          label: 'fail closed: unprogrammed interface',
+        },
       ],
     },
     {
@@ -597,7 +709,12 @@ export function renderNft(model: ResolvedModel): NftState {
       rules: [
         clearMarks,
         { matches: [], stmts: [], verdict: { v: 'vmap', dir: 'oif', map: 'to_wep' } },
-        { matches: [{ m: 'ifname', dir: 'oif', neg: false, name: pattern }], stmts: [counter], verdict: { v: 'drop' }, label: 'fail closed: unprogrammed interface' },
+        {
+          matches: [{ m: 'ifname', dir: 'oif', neg: false, name: pattern }],
+          stmts: [counter],
+          verdict: { v: 'drop' },
+          label: 'fail closed: unprogrammed interface',
+        },
       ],
     },
   ];

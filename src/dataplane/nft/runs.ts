@@ -53,7 +53,12 @@ export function policyShape(rules: readonly RuleIR[]): PolicyShape {
     const ranges = r.dst.ports && !r.dst.namedPorts?.length ? mergePorts(r.dst.ports) : [{ lo: 0, hi: 65535 }];
     for (const p of ranges) keys.push({ proto: r.protocol, lo: p.lo, hi: p.hi });
   }
-  s = { keys, hasRange: keys?.some((k) => k.lo !== k.hi) ?? false, hasAllow: rules.some((r) => r.action === 'Allow'), hasPass: rules.some((r) => r.action === 'Pass') };
+  s = {
+    keys,
+    hasRange: keys?.some((k) => k.lo !== k.hi) ?? false,
+    hasAllow: rules.some((r) => r.action === 'Allow'),
+    hasPass: rules.some((r) => r.action === 'Pass'),
+  };
   shapeCache.set(rules, s);
   return s;
 }
@@ -83,7 +88,7 @@ export function portBuckets(runKeys: readonly (readonly PortKey[])[]): PortBucke
   for (const proto of [...byProto.keys()].sort((a, b) => a - b)) {
     const ev = (byProto.get(proto) as { at: number; idx: number; d: 1 | -1 }[]).sort((a, b) => a.at - b.at);
     const active = new Map<number, number>();
-    for (let i = 0; i < ev.length; ) {
+    for (let i = 0; i < ev.length;) {
       const at = (ev[i] as { at: number }).at;
       for (; i < ev.length && (ev[i] as { at: number }).at === at; i++) {
         const e = ev[i] as { idx: number; d: 1 | -1 };
@@ -95,7 +100,8 @@ export function portBuckets(runKeys: readonly (readonly PortKey[])[]): PortBucke
       if (active.size === 0 || at > 65535) continue;
       const members = [...active.keys()].sort((a, b) => a - b);
       const last = out[out.length - 1];
-      if (last && last.proto === proto && last.hi === at - 1 && last.members.join() === members.join()) last.hi = next - 1;
+      if (last && last.proto === proto && last.hi === at - 1 && last.members.join() === members.join())
+        last.hi = next - 1;
       else out.push({ proto, lo: at, hi: next - 1, members });
     }
   }

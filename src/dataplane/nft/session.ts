@@ -104,7 +104,8 @@ export class NftSession {
   private async execOnce(script: string, options: NftExecOptions): Promise<string> {
     // `nft -j -f -` opens /dev/stdin, which fails on Node's socket stdio: JSON requests (listings,
     // one command) go as arguments instead.
-    if (options.json && script.trim().includes('\n')) throw new TesseraError('bug', 'a JSON nft request must be a single command');
+    if (options.json && script.trim().includes('\n'))
+      throw new TesseraError('bug', 'a JSON nft request must be a single command');
     const argv = options.json ? ['nft', '-j', ...script.trim().split(/\s+/)] : ['nft', '-f', '-'];
     const r = await run(argv, {
       ...(options.json ? {} : { input: script }),

@@ -15,7 +15,7 @@ export function shortHash(text: string): string {
 
 const ip = (fam: 4 | 6) => (fam === 4 ? 'ip' : 'ip6');
 const op = (neg: boolean) => (neg ? '!= ' : '');
-const hex = (n: number) => `0x${(n >>> 0).toString(16).padStart(8, "0")}`;
+const hex = (n: number) => `0x${(n >>> 0).toString(16).padStart(8, '0')}`;
 
 function portsText(ranges: readonly { lo: number; hi: number }[]): string {
   const items = ranges.map((r) => (r.lo === r.hi ? `${r.lo}` : `${r.lo}-${r.hi}`));

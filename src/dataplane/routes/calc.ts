@@ -91,19 +91,32 @@ export function calculateRoutes(input: RouteInputs): RouteState {
       const tunnel = family === 4 ? remote?.vxlanTunnelAddr : remote?.ipv6VxlanTunnelAddr;
       const mac = family === 4 ? remote?.vxlanTunnelMac : remote?.vxlanV6TunnelMac;
       if (!tunnel || !mac || !remoteAddr) {
-        problems.push({ subject, message: `node "${owner}" has no VXLAN tunnel address yet; route to "${dstText}" deferred` });
+        problems.push({
+          subject,
+          message: `node "${owner}" has no VXLAN tunnel address yet; route to "${dstText}" deferred`,
+        });
         return;
       }
       if (family === 4) need.v4 = true;
       else need.v6 = true;
       peers.set(`${family}|${owner}`, { node: owner, family, nodeIp: remoteAddr, tunnelIp: tunnel, mac });
-      add({ family, dst: dstText, type: 'unicast', via: tunnel, dev: family === 4 ? VXLAN_DEVICE : VXLAN_V6_DEVICE, onlink: true });
+      add({
+        family,
+        dst: dstText,
+        type: 'unicast',
+        via: tunnel,
+        dev: family === 4 ? VXLAN_DEVICE : VXLAN_V6_DEVICE,
+        onlink: true,
+      });
       return;
     }
     if (wantIpip) {
       needIpip = true;
       if (!input.ipipSupported) {
-        problems.push({ subject, message: `pool "${pool.name}" uses IPIP but this kernel has no ipip support; route to "${dstText}" not programmed` });
+        problems.push({
+          subject,
+          message: `pool "${pool.name}" uses IPIP but this kernel has no ipip support; route to "${dstText}" not programmed`,
+        });
         return;
       }
       if (!remoteAddr) return;

@@ -44,5 +44,8 @@ test('an in-sync kernel gives an empty diff', () => {
 });
 
 test('renders IPv6 and blackhole routes with the Tessera protocol', () => {
-  assert.equal(renderRoute({ family: 6, dst: 'fd00::/122', type: 'blackhole' }), 'route replace blackhole fd00::/122 proto 80');
+  assert.equal(
+    renderRoute({ family: 6, dst: 'fd00::/122', type: 'blackhole' }),
+    'route replace blackhole fd00::/122 proto 80',
+  );
 });

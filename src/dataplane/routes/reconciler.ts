@@ -52,7 +52,8 @@ interface AddrJson {
 /** The JSON document a read printed (a line of its own; anything else it printed is ignored). */
 function jsonOf(output: string, what: string): string {
   const line = output.split('\n').find((l) => l.startsWith('['));
-  if (line === undefined) throw new TesseraError('exec-failed', `"${what}" printed no JSON: ${output.trim() || '(nothing)'}`);
+  if (line === undefined)
+    throw new TesseraError('exec-failed', `"${what}" printed no JSON: ${output.trim() || '(nothing)'}`);
   return line;
 }
 
@@ -117,7 +118,10 @@ export class RoutingReconciler {
     const data = cur?.linkinfo?.info_data;
     const local = spec.family === 4 ? data?.local : data?.local6;
     const matches =
-      cur?.linkinfo?.info_kind === 'vxlan' && data?.id === spec.vni && data?.port === spec.port && local === spec.localIp;
+      cur?.linkinfo?.info_kind === 'vxlan' &&
+      data?.id === spec.vni &&
+      data?.port === spec.port &&
+      local === spec.localIp;
     let changes = 0;
     const lines: string[] = [];
     if (!matches) {
@@ -125,9 +129,7 @@ export class RoutingReconciler {
       // A device of this name existed (deleted just now, or by someone else): its old index must
       // not be used for the new one. (The ip tool renews itself for the `link add`; bridge cannot.)
       if (cur || this.known.has(device)) this.bridgeTool.renew();
-      lines.push(
-        `link add ${device} type vxlan id ${spec.vni} local ${spec.localIp} dstport ${spec.port} nolearning`,
-      );
+      lines.push(`link add ${device} type vxlan id ${spec.vni} local ${spec.localIp} dstport ${spec.port} nolearning`);
       changes++;
     }
     if (!matches || cur?.address?.toLowerCase() !== spec.mac) lines.push(`link set ${device} address ${spec.mac}`);
@@ -149,13 +151,21 @@ export class RoutingReconciler {
     return changes + addrLines.length;
   }
 
-  private async reconcilePeers(device: string, state: RouteState, family: IpFamily, spec: VtepSpec, recheck: boolean): Promise<number> {
+  private async reconcilePeers(
+    device: string,
+    state: RouteState,
+    family: IpFamily,
+    spec: VtepSpec,
+    recheck: boolean,
+  ): Promise<number> {
     const peers = state.vxlanPeers.filter((p) => p.family === family);
     const request = JSON.stringify([spec, peers]);
     if (!recheck && this.programmedPeers.get(device) === request) return 0;
     this.programmedPeers.delete(device);
     const fdb = parseFdb(await this.read(this.bridgeTool, `fdb show dev ${device}`));
-    const neigh = parseNeigh(await this.read(this.ipTool, `neigh show dev ${device}`)).filter((n) => n.ip.includes(':') === (family === 6));
+    const neigh = parseNeigh(await this.read(this.ipTool, `neigh show dev ${device}`)).filter(
+      (n) => n.ip.includes(':') === (family === 6),
+    );
     const d = diffVtepPeers(device, peers, fdb, neigh);
     await this.batch('bridge', d.bridgeLines);
     await this.batch('ip', d.ipLines);
@@ -194,19 +204,29 @@ export class RoutingReconciler {
     const addrs = JSON.parse(await this.read(this.ipTool, `addr show dev ${IPIP_DEVICE}`)) as AddrJson[];
     const have = addrs[0]?.addr_info?.filter((a) => a.family === 'inet') ?? [];
     const want = spec.tunnelIp;
-    const addrLines = have.filter((a) => !(a.local === want && a.prefixlen === 32)).map((a) => `addr del ${a.local}/${a.prefixlen} dev ${IPIP_DEVICE}`);
-    if (want && !have.some((a) => a.local === want && a.prefixlen === 32)) addrLines.push(`addr add ${want}/32 dev ${IPIP_DEVICE}`);
+    const addrLines = have
+      .filter((a) => !(a.local === want && a.prefixlen === 32))
+      .map((a) => `addr del ${a.local}/${a.prefixlen} dev ${IPIP_DEVICE}`);
+    if (want && !have.some((a) => a.local === want && a.prefixlen === 32))
+      addrLines.push(`addr add ${want}/32 dev ${IPIP_DEVICE}`);
     await this.batch('ip', addrLines);
     return (lines.length > 0 ? 1 : 0) + addrLines.length;
   }
 
-  async apply(state: RouteState, vteps: { v4?: VtepSpec; v6?: VtepSpec; ipip?: IpipSpec }, options: { full?: boolean } = {}): Promise<ApplyStats> {
+  async apply(
+    state: RouteState,
+    vteps: { v4?: VtepSpec; v6?: VtepSpec; ipip?: IpipSpec },
+    options: { full?: boolean } = {},
+  ): Promise<ApplyStats> {
     const full = options.full ?? true;
     let vtepChanges = 0;
     const v4 = state.needVxlan.v4 ? vteps.v4 : undefined;
     const v6 = state.needVxlan.v6 ? vteps.v6 : undefined;
     const links = await this.links();
-    const tunnels = [[VXLAN_DEVICE, 4, v4], [VXLAN_V6_DEVICE, 6, v6]] as const;
+    const tunnels = [
+      [VXLAN_DEVICE, 4, v4],
+      [VXLAN_V6_DEVICE, 6, v6],
+    ] as const;
     for (const [device, family, spec] of tunnels) {
       const changed = await this.reconcileVtep(device, links.get(device), spec);
       vtepChanges += changed;
@@ -216,7 +236,10 @@ export class RoutingReconciler {
     const ipip = state.needIpip ? vteps.ipip : undefined;
     vtepChanges += await this.reconcileIpip(links.get(IPIP_DEVICE), ipip);
 
-    const [r4, r6] = await Promise.all([this.read(this.ipTool, 'route show proto 80'), this.read(this.ip6Tool, 'route show proto 80')]);
+    const [r4, r6] = await Promise.all([
+      this.read(this.ipTool, 'route show proto 80'),
+      this.read(this.ip6Tool, 'route show proto 80'),
+    ]);
     const actual = [...parseKernelRoutes(r4, 4), ...parseKernelRoutes(r6, 6)];
     // Routes over a tunnel device that does not exist could not be installed: leave them to a later
     // cycle rather than fail the whole batch.

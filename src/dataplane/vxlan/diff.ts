@@ -30,7 +30,9 @@ export interface NeighEntry {
 
 export function parseFdb(json: string): FdbEntry[] {
   const list = JSON.parse(json || '[]') as { mac?: string; dst?: string }[];
-  return list.filter((e) => e.mac && e.dst && e.mac !== '00:00:00:00:00:00').map((e) => ({ mac: e.mac!.toLowerCase(), dst: e.dst! }));
+  return list
+    .filter((e) => e.mac && e.dst && e.mac !== '00:00:00:00:00:00')
+    .map((e) => ({ mac: e.mac!.toLowerCase(), dst: e.dst! }));
 }
 
 export function parseNeigh(json: string): NeighEntry[] {

@@ -24,7 +24,12 @@ export function etcd3(): typeof Etcd3Module {
 function quietIpServerNameWarning(): void {
   const emit = process.emitWarning.bind(process) as (...args: unknown[]) => void;
   process.emitWarning = ((...args: unknown[]) => {
-    if (args.some((a) => a === 'DEP0123' || (typeof a === 'object' && a !== null && (a as { code?: string }).code === 'DEP0123'))) return;
+    if (
+      args.some(
+        (a) => a === 'DEP0123' || (typeof a === 'object' && a !== null && (a as { code?: string }).code === 'DEP0123'),
+      )
+    )
+      return;
     emit(...args);
   }) as typeof process.emitWarning;
 }

@@ -11,7 +11,13 @@ export function etcdErrorCode(err: unknown): ErrorCode {
   if (err instanceof TesseraError) return err.code;
   const message = err instanceof Error ? err.message : String(err);
   if (message.includes('required revision has been compacted')) return 'compacted';
-  const { ClientClosedError, GRPCCancelledError, GRPCDeadlineExceededError, GRPCInvalidArgumentError, GRPCUnavailableError } = etcd3();
+  const {
+    ClientClosedError,
+    GRPCCancelledError,
+    GRPCDeadlineExceededError,
+    GRPCInvalidArgumentError,
+    GRPCUnavailableError,
+  } = etcd3();
   if (err instanceof GRPCDeadlineExceededError) return 'timeout';
   if (err instanceof GRPCUnavailableError || err instanceof ClientClosedError || err instanceof GRPCCancelledError) {
     return 'unavailable';
@@ -38,7 +44,10 @@ const TLS_HINTS: [RegExp, string][] = [
     "cannot verify etcd's server certificate: set caFile (calicoctl: etcdCACertFile) to the CA that signed it, " +
       'and use an endpoint address the certificate lists',
   ],
-  [/wrong version number|packet length too long|http_request/i, 'TLS and plain text mixed up: check http:// versus https:// in the endpoints'],
+  [
+    /wrong version number|packet length too long|http_request/i,
+    'TLS and plain text mixed up: check http:// versus https:// in the endpoints',
+  ],
 ];
 
 /**

@@ -13,16 +13,18 @@
 import { readFileSync } from 'node:fs';
 import type { Etcd3, IOptions, Lease } from 'etcd3';
 import { etcd3 } from './client.js';
-import type {
-  ICompare,
-  IDuplexStream,
-  IKeyValue,
-  IRequestOp,
-  IWatchRequest,
-  IWatchResponse,
-} from 'etcd3';
+import type { ICompare, IDuplexStream, IKeyValue, IRequestOp, IWatchRequest, IWatchResponse } from 'etcd3';
 import { TesseraError } from '../../lib/errors.js';
-import type { Backend, KV, ListResult, TxnOp, WatchEvent, WatchOptions, WatchStream, WriteOptions } from '../backend.js';
+import type {
+  Backend,
+  KV,
+  ListResult,
+  TxnOp,
+  WatchEvent,
+  WatchOptions,
+  WatchStream,
+  WriteOptions,
+} from '../backend.js';
 import { WatchQueue, abortedError, throwIfAborted } from '../watch-queue.js';
 import { etcdError } from './errors.js';
 
@@ -354,11 +356,9 @@ export class EtcdBackend implements Backend {
         s.on('data', (res: IWatchResponse) => {
           if (res.compact_revision !== undefined && Number(res.compact_revision) > 0) {
             queue.fail(
-              new TesseraError(
-                'compacted',
-                `cannot ${what}: compacted up to revision ${res.compact_revision}`,
-                { details: { compactRevision: Number(res.compact_revision) } },
-              ),
+              new TesseraError('compacted', `cannot ${what}: compacted up to revision ${res.compact_revision}`, {
+                details: { compactRevision: Number(res.compact_revision) },
+              }),
             );
             return;
           }
@@ -373,7 +373,12 @@ export class EtcdBackend implements Backend {
             const ev = events[i]!;
             const prev = ev.prev_kv && ev.prev_kv.key.length > 0 ? toKV(ev.prev_kv) : undefined;
             if (ev.type === 'Delete' || (ev.type as string) === 'DELETE') {
-              batch[i] = { type: 'delete', key: ev.kv.key.toString('utf8'), revision: Number(ev.kv.mod_revision), prev };
+              batch[i] = {
+                type: 'delete',
+                key: ev.kv.key.toString('utf8'),
+                revision: Number(ev.kv.mod_revision),
+                prev,
+              };
             } else {
               batch[i] = prev ? { type: 'put', kv: toKV(ev.kv), prev } : { type: 'put', kv: toKV(ev.kv) };
             }
@@ -438,7 +443,8 @@ function hostBreaker(): Policy {
   return {
     // async: etcd3's markFailed() relies on a synchronous throw inside fn becoming a rejection.
     execute: async <T>(fn: PolicyFn<T>) => {
-      if (Date.now() < openUntil) throw new (etcd3().GRPCUnavailableError)('etcd member skipped: it failed less than 1 s ago');
+      if (Date.now() < openUntil)
+        throw new (etcd3().GRPCUnavailableError)('etcd member skipped: it failed less than 1 s ago');
       try {
         return await fn({ signal: new AbortController().signal });
       } catch (err) {

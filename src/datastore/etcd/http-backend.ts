@@ -49,7 +49,11 @@ interface GwRange {
 interface GwTxn {
   header?: GwHeader;
   succeeded?: boolean;
-  responses?: { response_range?: GwRange; response_put?: { prev_kv?: GwKV }; response_delete_range?: { prev_kvs?: GwKV[] } }[];
+  responses?: {
+    response_range?: GwRange;
+    response_put?: { prev_kv?: GwKV };
+    response_delete_range?: { prev_kvs?: GwKV[] };
+  }[];
 }
 
 /** node:https (tls, crypto) is loaded only for https:// endpoints: it costs a plain-http command ~10 ms. */
@@ -85,7 +89,11 @@ function prefixEnd(prefix: Buffer): Buffer {
 /** gRPC status codes the gateway returns in its error body. */
 function codeOfGrpc(grpcCode: number, message: string): ErrorCode {
   if (message.includes('required revision has been compacted')) return 'compacted';
-  if (grpcCode === 3 || /too many operations|duplicate key|request is too large|future revision|value size/.test(message)) return 'validation';
+  if (
+    grpcCode === 3 ||
+    /too many operations|duplicate key|request is too large|future revision|value size/.test(message)
+  )
+    return 'validation';
   if (grpcCode === 4) return 'timeout';
   if (message.includes('lease not found')) return 'not-found';
   return 'unavailable';
@@ -110,7 +118,10 @@ function targetOf(endpoint: string, tls: EtcdTlsOptions | undefined): Target {
   }
   const https = u.protocol === 'https:';
   if (!https && u.protocol !== 'http:') {
-    throw new TesseraError('validation', `cannot use etcd endpoint "${endpoint}": expected http://, https:// or unix://`);
+    throw new TesseraError(
+      'validation',
+      `cannot use etcd endpoint "${endpoint}": expected http://, https:// or unix://`,
+    );
   }
   const host = u.hostname.replace(/^\[|\]$/g, '');
   const base: RequestOptions & { ca?: Buffer; cert?: Buffer; key?: Buffer; servername?: string } = {
@@ -171,7 +182,9 @@ export class EtcdHttpBackend implements Backend {
     let a = this.agents.get(t.url);
     if (!a) {
       // Keep-alive: a command making several calls (apply = list + txn) reuses one connection.
-      a = t.https ? new (https().Agent)({ keepAlive: true, maxSockets: 4 }) : new HttpAgent({ keepAlive: true, maxSockets: 4 });
+      a = t.https
+        ? new (https().Agent)({ keepAlive: true, maxSockets: 4 })
+        : new HttpAgent({ keepAlive: true, maxSockets: 4 });
       this.agents.set(t.url, a);
     }
     return a;
@@ -194,9 +207,13 @@ export class EtcdHttpBackend implements Backend {
         try {
           parsed = JSON.parse(r.body) as typeof parsed;
         } catch (err) {
-          throw new TesseraError('unavailable', `${action}: ${t.url} answered something that is not etcd JSON (HTTP ${r.status})`, {
-            cause: err,
-          });
+          throw new TesseraError(
+            'unavailable',
+            `${action}: ${t.url} answered something that is not etcd JSON (HTTP ${r.status})`,
+            {
+              cause: err,
+            },
+          );
         }
         if (r.status === 200) return parsed;
         const message = parsed.message ?? parsed.error ?? `HTTP ${r.status}`;
@@ -210,12 +227,19 @@ export class EtcdHttpBackend implements Backend {
       }
       if (r.kind === 'aborted') throw new TesseraError('aborted', `${action}: aborted`);
       code = r.kind === 'timeout' ? 'timeout' : 'unavailable';
-      failures.push({ endpoint: t.url, why: r.kind === 'timeout' ? `no answer in ${Math.round(this.callTimeoutMs / 100) / 10} s` : r.why });
+      failures.push({
+        endpoint: t.url,
+        why: r.kind === 'timeout' ? `no answer in ${Math.round(this.callTimeoutMs / 100) / 10} s` : r.why,
+      });
     }
     // details.failures lets a caller (the CLI) say it once, with where the endpoints came from.
-    throw new TesseraError(code, `${action}: cannot reach the datastore at ${failures.map((f) => `${f.endpoint}: ${f.why}`).join('; ')}`, {
-      details: { action, failures },
-    });
+    throw new TesseraError(
+      code,
+      `${action}: cannot reach the datastore at ${failures.map((f) => `${f.endpoint}: ${f.why}`).join('; ')}`,
+      {
+        details: { action, failures },
+      },
+    );
   }
 
   private async request(
@@ -223,7 +247,12 @@ export class EtcdHttpBackend implements Backend {
     path: string,
     payload: string,
     signal?: AbortSignal,
-  ): Promise<{ kind: 'ok'; status: number; body: string } | { kind: 'timeout' } | { kind: 'aborted' } | { kind: 'failed'; why: string }> {
+  ): Promise<
+    | { kind: 'ok'; status: number; body: string }
+    | { kind: 'timeout' }
+    | { kind: 'aborted' }
+    | { kind: 'failed'; why: string }
+  > {
     const request = t.https ? https().request : httpRequest;
     const agent = this.agentFor(t);
     return new Promise((resolve) => {
@@ -246,7 +275,9 @@ export class EtcdHttpBackend implements Backend {
         (res: IncomingMessage) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => done({ kind: 'ok', status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+          res.on('end', () =>
+            done({ kind: 'ok', status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
+          );
           res.on('error', (err) => done({ kind: 'failed', why: describeSocketError(err, t.https) }));
         },
       );
@@ -297,7 +328,12 @@ export class EtcdHttpBackend implements Backend {
       this.grpc = this.options.openGrpc
         ? this.options.openGrpc()
         : import('./etcd-backend.js').then(
-            (m): EtcdBackend => new m.EtcdBackend({ endpoints: this.options.endpoints, tls: this.options.tls, callTimeoutMs: this.callTimeoutMs }),
+            (m): EtcdBackend =>
+              new m.EtcdBackend({
+                endpoints: this.options.endpoints,
+                tls: this.options.tls,
+                callTimeoutMs: this.callTimeoutMs,
+              }),
           );
     }
     return this.grpc;
@@ -322,7 +358,8 @@ export class EtcdHttpBackend implements Backend {
   }
 
   async update(key: string, value: string, expectedRevision: number, options: WriteOptions = {}): Promise<KV> {
-    if (options.ttlSeconds !== undefined) return (await this.grpcBackend()).update(key, value, expectedRevision, options);
+    if (options.ttlSeconds !== undefined)
+      return (await this.grpcBackend()).update(key, value, expectedRevision, options);
     const action = `cannot update "${key}" at revision ${expectedRevision}`;
     const k = b64(key);
     const res = await this.call<GwTxn>(
@@ -361,7 +398,12 @@ export class EtcdHttpBackend implements Backend {
     const action = `cannot delete "${key}"${expectedRevision === undefined ? '' : ` at revision ${expectedRevision}`}`;
     const k = b64(key);
     if (expectedRevision === undefined) {
-      const res = await this.call<{ prev_kvs?: GwKV[] }>('/v3/kv/deleterange', { key: k, prev_kv: true }, action, signal);
+      const res = await this.call<{ prev_kvs?: GwKV[] }>(
+        '/v3/kv/deleterange',
+        { key: k, prev_kv: true },
+        action,
+        signal,
+      );
       const prev = res.prev_kvs?.[0];
       return prev ? toKV(prev) : undefined;
     }
@@ -430,13 +472,22 @@ export class EtcdHttpBackend implements Backend {
   }
 
   async revision(signal?: AbortSignal): Promise<number> {
-    const res = await this.call<GwRange>('/v3/kv/range', { key: b64(Buffer.from([0])), count_only: true }, 'cannot read the etcd revision', signal);
+    const res = await this.call<GwRange>(
+      '/v3/kv/range',
+      { key: b64(Buffer.from([0])), count_only: true },
+      'cannot read the etcd revision',
+      signal,
+    );
     return Number(res.header?.revision ?? 0);
   }
 
   async compact(revision: number): Promise<void> {
     try {
-      await this.call('/v3/kv/compaction', { revision: String(revision), physical: true }, `cannot compact etcd to revision ${revision}`);
+      await this.call(
+        '/v3/kv/compaction',
+        { revision: String(revision), physical: true },
+        `cannot compact etcd to revision ${revision}`,
+      );
     } catch (err) {
       if (err instanceof TesseraError && err.code === 'compacted') return;
       throw err;

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { plainEndpointsServingTls } from './tls-probe.js';
 
-const listen = (s: Server) => new Promise<number>((res) => s.listen(0, '127.0.0.1', () => res((s.address() as AddressInfo).port)));
+const listen = (s: Server) =>
+  new Promise<number>((res) => s.listen(0, '127.0.0.1', () => res((s.address() as AddressInfo).port)));
 
 test('a plain-text listener, a closed port, https:// and unix endpoints are not reported as TLS', async () => {
   // Answers like a plain HTTP/2 server would to a ClientHello: bytes that are not TLS.

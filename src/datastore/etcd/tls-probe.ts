@@ -12,7 +12,12 @@ const connect = (options: import('node:tls').ConnectionOptions) =>
 
 function answersTls(host: string, port: number, timeoutMs: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = connect({ host, port, rejectUnauthorized: false, ...(/^[\d.:]+$/.test(host) ? {} : { servername: host }) });
+    const socket = connect({
+      host,
+      port,
+      rejectUnauthorized: false,
+      ...(/^[\d.:]+$/.test(host) ? {} : { servername: host }),
+    });
     const done = (yes: boolean) => {
       clearTimeout(timer);
       socket.destroy();
@@ -21,7 +26,9 @@ function answersTls(host: string, port: number, timeoutMs: number): Promise<bool
     const timer = setTimeout(() => done(false), timeoutMs);
     socket.once('secureConnect', () => done(true));
     // A server that wants a client certificate may abort the handshake with an alert: still TLS.
-    socket.once('error', (e: NodeJS.ErrnoException) => done(/alert|certificate/i.test(e.message) && !/wrong version number/i.test(e.message)));
+    socket.once('error', (e: NodeJS.ErrnoException) =>
+      done(/alert|certificate/i.test(e.message) && !/wrong version number/i.test(e.message)),
+    );
   });
 }
 
@@ -30,7 +37,9 @@ export async function plainEndpointsServingTls(endpoints: readonly string[], tim
   const plain = endpoints.flatMap((e) => {
     try {
       const u = new URL(e);
-      return u.protocol === 'http:' ? [{ e, host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port || 2379) }] : [];
+      return u.protocol === 'http:'
+        ? [{ e, host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port || 2379) }]
+        : [];
     } catch {
       return [];
     }

@@ -12,7 +12,13 @@ test('memory: a fresh store starts at revision 1 and each write adds exactly 1',
   const b = new MemoryBackend();
   assert.equal(await b.revision(), 1);
   assert.equal((await b.put('/a', '1')).revision, 2);
-  assert.equal(await b.txn([{ op: 'put', key: '/b', value: '2' }, { op: 'put', key: '/c', value: '3' }]), 3);
+  assert.equal(
+    await b.txn([
+      { op: 'put', key: '/b', value: '2' },
+      { op: 'put', key: '/c', value: '3' },
+    ]),
+    3,
+  );
   assert.equal(await b.txn([{ op: 'delete', key: '/nope' }]), 3, 'a txn that changes nothing keeps the revision');
 });
 
@@ -25,7 +31,10 @@ test('memory: disconnectWatchers ends watches with unavailable and drops in-flig
   await assert.rejects(it.next(), (err: unknown) => isTesseraError(err, 'unavailable'));
   // Resuming from the last delivered revision + 1 (none delivered: 1) replays the lost event.
   const again = await collectEvents(b.watch('/w/', { fromRevision: 1 }), 2);
-  assert.deepEqual(again.map((e) => (e.type === 'put' ? e.kv.value : '')), ['1']);
+  assert.deepEqual(
+    again.map((e) => (e.type === 'put' ? e.kv.value : '')),
+    ['1'],
+  );
 });
 
 test('memory: leases expire on the injected clock once the writer is gone', async () => {

@@ -12,7 +12,16 @@
  */
 import { TesseraError } from '../../lib/errors.js';
 import { systemClock, type Clock } from '../../lib/clock.js';
-import type { Backend, KV, ListResult, TxnOp, WatchEvent, WatchOptions, WatchStream, WriteOptions } from '../backend.js';
+import type {
+  Backend,
+  KV,
+  ListResult,
+  TxnOp,
+  WatchEvent,
+  WatchOptions,
+  WatchStream,
+  WriteOptions,
+} from '../backend.js';
 import { WatchQueue, abortedError, throwIfAborted } from '../watch-queue.js';
 
 interface Lease {

@@ -24,12 +24,18 @@ async function main(): Promise<void> {
     log: (l) => process.stderr.write(`${new Date().toISOString()} ${l}\n`),
   });
   const portText = arg('port');
-  const listening = await server.listen({ host: arg('host'), port: portText === undefined ? undefined : Number(portText), socketPath: arg('socket') });
+  const listening = await server.listen({
+    host: arg('host'),
+    port: portText === undefined ? undefined : Number(portText),
+    socketPath: arg('socket'),
+  });
   if (info) {
     writeFileSync(`${info}.tmp`, JSON.stringify({ ...listening, pid: process.pid }));
     renameSync(`${info}.tmp`, info);
   }
-  process.stderr.write(`kubeapi (stand-in, lab only) serving ${[listening.url, listening.socketPath].filter(Boolean).join(' and ')}\n`);
+  process.stderr.write(
+    `kubeapi (stand-in, lab only) serving ${[listening.url, listening.socketPath].filter(Boolean).join(' and ')}\n`,
+  );
   const stop = () => {
     void server.close().finally(() => void backend.close().finally(() => process.exit(0)));
   };
@@ -38,6 +44,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`kubeapi: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.stderr.write(`kubeapi: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exit(1);
 });

@@ -31,7 +31,9 @@ export interface SwaggerDocument {
 export function loadSwagger(): SwaggerDocument {
   const require = createRequire(import.meta.url);
   const pkg = dirname(require.resolve(`${SPEC_PACKAGE}/package.json`));
-  const doc = JSON.parse(gunzipSync(readFileSync(join(pkg, SPEC_FILE))).toString('utf8')) as SwaggerDocument & { paths?: unknown };
+  const doc = JSON.parse(gunzipSync(readFileSync(join(pkg, SPEC_FILE))).toString('utf8')) as SwaggerDocument & {
+    paths?: unknown;
+  };
   return { swagger: doc.swagger, info: doc.info, definitions: doc.definitions };
 }
 
@@ -45,7 +47,14 @@ const GNOSTIC_SUBSET = {
       nested: {
         v2: {
           nested: {
-            Document: { fields: { swagger: { type: 'string', id: 1 }, info: { type: 'Info', id: 2 }, paths: { type: 'Paths', id: 8 }, definitions: { type: 'Definitions', id: 9 } } },
+            Document: {
+              fields: {
+                swagger: { type: 'string', id: 1 },
+                info: { type: 'Info', id: 2 },
+                paths: { type: 'Paths', id: 8 },
+                definitions: { type: 'Definitions', id: 9 },
+              },
+            },
             Info: { fields: { title: { type: 'string', id: 1 }, version: { type: 'string', id: 2 } } },
             Paths: { fields: { vendorExtension: { rule: 'repeated', type: 'NamedAny', id: 1 } } },
             Definitions: { fields: { additionalProperties: { rule: 'repeated', type: 'NamedSchema', id: 1 } } },
@@ -55,7 +64,10 @@ const GNOSTIC_SUBSET = {
             TypeItem: { fields: { value: { rule: 'repeated', type: 'string', id: 1 } } },
             ItemsItem: { fields: { schema: { rule: 'repeated', type: 'Schema', id: 1 } } },
             Properties: { fields: { additionalProperties: { rule: 'repeated', type: 'NamedSchema', id: 1 } } },
-            AdditionalPropertiesItem: { oneofs: { oneof: { oneof: ['schema', 'boolean'] } }, fields: { schema: { type: 'Schema', id: 1 }, boolean: { type: 'bool', id: 2 } } },
+            AdditionalPropertiesItem: {
+              oneofs: { oneof: { oneof: ['schema', 'boolean'] } },
+              fields: { schema: { type: 'Schema', id: 1 }, boolean: { type: 'bool', id: 2 } },
+            },
             Schema: {
               fields: {
                 _ref: { type: 'string', id: 1 },
@@ -103,7 +115,12 @@ export function toGnosticSchema(s: JsonSchema): Record<string, unknown> {
   if (Array.isArray(s['allOf'])) out['allOf'] = (s['allOf'] as JsonSchema[]).map(toGnosticSchema);
   const props = s['properties'];
   if (props && typeof props === 'object') {
-    out['properties'] = { additionalProperties: Object.entries(props as Record<string, JsonSchema>).map(([name, v]) => ({ name, value: toGnosticSchema(v) })) };
+    out['properties'] = {
+      additionalProperties: Object.entries(props as Record<string, JsonSchema>).map(([name, v]) => ({
+        name,
+        value: toGnosticSchema(v),
+      })),
+    };
   }
   if (s['readOnly'] === true) out['readOnly'] = true;
   const ext = Object.entries(s).filter(([k]) => k.startsWith('x-'));
@@ -118,7 +135,9 @@ export function encodeOpenApiV2(doc: SwaggerDocument): Uint8Array {
     swagger: doc.swagger,
     info: { title: doc.info.title, version: doc.info.version },
     paths: {},
-    definitions: { additionalProperties: Object.entries(doc.definitions).map(([name, s]) => ({ name, value: toGnosticSchema(s) })) },
+    definitions: {
+      additionalProperties: Object.entries(doc.definitions).map(([name, s]) => ({ name, value: toGnosticSchema(s) })),
+    },
   };
   return Document.encode(Document.fromObject(msg)).finish();
 }
@@ -159,7 +178,12 @@ export function serveOpenApi(path: string, req: IncomingMessage, res: ServerResp
   const accept = req.headers.accept ?? '';
   const pb = accept.includes(OPENAPI_V2_PROTOBUF_ACCEPT) || accept.includes(OPENAPI_V2_PROTOBUF);
   const body = pb ? d.pb : Buffer.from(d.json);
-  res.writeHead(200, { 'Content-Type': pb ? OPENAPI_V2_PROTOBUF : 'application/json', 'Content-Length': body.length, ETag: d.etag, 'Cache-Control': 'no-cache, private' });
+  res.writeHead(200, {
+    'Content-Type': pb ? OPENAPI_V2_PROTOBUF : 'application/json',
+    'Content-Length': body.length,
+    ETag: d.etag,
+    'Cache-Control': 'no-cache, private',
+  });
   res.end(body);
   return true;
 }

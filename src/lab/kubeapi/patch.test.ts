@@ -4,11 +4,20 @@ import { applyPatch, jsonPatch, mergePatch, PatchError, patchTypeOf, strategicMe
 
 const pod: Json = {
   metadata: { name: 'web', labels: { app: 'web', tier: 'front' }, annotations: { a: '1' } },
-  spec: { containers: [{ name: 'server', image: 'x', ports: [{ containerPort: 80 }] }, { name: 'side', image: 'y' }], nodeName: 'node-1' },
+  spec: {
+    containers: [
+      { name: 'server', image: 'x', ports: [{ containerPort: 80 }] },
+      { name: 'side', image: 'y' },
+    ],
+    nodeName: 'node-1',
+  },
 };
 
 test('merge patch: maps merge, null deletes, lists replace', () => {
-  const out = mergePatch(pod, { metadata: { labels: { tier: null, team: 'a' } }, spec: { containers: [{ name: 'only' }] } }) as Record<string, any>;
+  const out = mergePatch(pod, {
+    metadata: { labels: { tier: null, team: 'a' } },
+    spec: { containers: [{ name: 'only' }] },
+  }) as Record<string, any>;
   assert.deepEqual(out.metadata.labels, { app: 'web', team: 'a' });
   assert.deepEqual(out.metadata.annotations, { a: '1' });
   assert.deepEqual(out.spec.containers, [{ name: 'only' }]);
@@ -20,19 +29,35 @@ test('strategic merge patch: labels/annotations merge, lists merge by key, direc
     metadata: { labels: { tier: null, team: 'a' }, annotations: { b: '2' } },
     spec: {
       '$setElementOrder/containers': [{ name: 'server' }, { name: 'side' }],
-      containers: [{ name: 'side', image: 'z' }, { name: 'new', image: 'n' }, { name: 'server', $patch: 'delete' }],
+      containers: [
+        { name: 'side', image: 'z' },
+        { name: 'new', image: 'n' },
+        { name: 'server', $patch: 'delete' },
+      ],
     },
   }) as Record<string, any>;
   assert.deepEqual(out.metadata.labels, { app: 'web', team: 'a' });
   assert.deepEqual(out.metadata.annotations, { a: '1', b: '2' });
-  assert.deepEqual(out.spec.containers, [{ name: 'side', image: 'z' }, { name: 'new', image: 'n' }]);
+  assert.deepEqual(out.spec.containers, [
+    { name: 'side', image: 'z' },
+    { name: 'new', image: 'n' },
+  ]);
   assert.equal(out.spec['$setElementOrder/containers'], undefined);
   // a list without a merge key (NetworkPolicy ingress) is replaced, as kubectl apply expects
-  const np = strategicMergePatch({ spec: { ingress: [{ from: [1] }, { from: [2] }] } }, { spec: { ingress: [{ from: [3] }] } }) as Record<string, any>;
+  const np = strategicMergePatch(
+    { spec: { ingress: [{ from: [1] }, { from: [2] }] } },
+    { spec: { ingress: [{ from: [3] }] } },
+  ) as Record<string, any>;
   assert.deepEqual(np.spec.ingress, [{ from: [3] }]);
-  const fin = strategicMergePatch({ metadata: { finalizers: ['a', 'b'] } }, { metadata: { '$deleteFromPrimitiveList/finalizers': ['a'] } }) as Record<string, any>;
+  const fin = strategicMergePatch(
+    { metadata: { finalizers: ['a', 'b'] } },
+    { metadata: { '$deleteFromPrimitiveList/finalizers': ['a'] } },
+  ) as Record<string, any>;
   assert.deepEqual(fin.metadata.finalizers, ['b']);
-  const repl = strategicMergePatch({ spec: { x: 1, y: 2 } }, { spec: { $patch: 'replace', z: 3 } }) as Record<string, any>;
+  const repl = strategicMergePatch({ spec: { x: 1, y: 2 } }, { spec: { $patch: 'replace', z: 3 } }) as Record<
+    string,
+    any
+  >;
   assert.deepEqual(repl.spec, { z: 3 });
 });
 

@@ -9,7 +9,10 @@ export type Json = null | boolean | number | string | Json[] | { [k: string]: Js
 type JsonObject = { [k: string]: Json };
 
 export class PatchError extends Error {
-  constructor(message: string, readonly status: 400 | 422 = 422) {
+  constructor(
+    message: string,
+    readonly status: 400 | 422 = 422,
+  ) {
     super(message);
     this.name = 'PatchError';
   }
@@ -70,12 +73,14 @@ function mergeList(field: string, target: Json[], patch: Json[]): Json[] {
     return out;
   }
   if (!key || !patch.every(isObject)) {
-    if (patch.some((p) => isObject(p) && p['$patch'] === 'replace')) return patch.filter((p) => !(isObject(p) && '$patch' in p)).map(stripDirectives);
+    if (patch.some((p) => isObject(p) && p['$patch'] === 'replace'))
+      return patch.filter((p) => !(isObject(p) && '$patch' in p)).map(stripDirectives);
     return patch.map(stripDirectives);
   }
   const out: Json[] = [...target];
   for (const p of patch as JsonObject[]) {
-    if (p['$patch'] === 'replace') return patch.filter((x) => !(isObject(x) && x['$patch'] === 'replace')).map(stripDirectives);
+    if (p['$patch'] === 'replace')
+      return patch.filter((x) => !(isObject(x) && x['$patch'] === 'replace')).map(stripDirectives);
     const idx = out.findIndex((t) => isObject(t) && JSON.stringify(t[key]) === JSON.stringify(p[key]));
     if (p['$patch'] === 'delete') {
       if (idx >= 0) out.splice(idx, 1);
@@ -92,13 +97,16 @@ export function strategicMergePatch(target: Json, patch: Json): Json {
   if (patch['$patch'] === 'delete') return null;
   if (patch['$patch'] === 'replace') return stripDirectives(patch);
   const out: JsonObject = isObject(target) ? { ...target } : {};
-  const retain = Array.isArray(patch['$retainKeys']) ? (patch['$retainKeys'] as Json[]).filter((k): k is string => typeof k === 'string') : undefined;
+  const retain = Array.isArray(patch['$retainKeys'])
+    ? (patch['$retainKeys'] as Json[]).filter((k): k is string => typeof k === 'string')
+    : undefined;
   for (const [k, v] of Object.entries(patch)) {
     if (k === '$retainKeys' || k === '$patch' || k.startsWith('$setElementOrder/')) continue;
     if (k.startsWith('$deleteFromPrimitiveList/')) {
       const field = k.slice('$deleteFromPrimitiveList/'.length);
       const cur = out[field];
-      if (Array.isArray(cur) && Array.isArray(v)) out[field] = cur.filter((x) => !v.some((d) => JSON.stringify(d) === JSON.stringify(x)));
+      if (Array.isArray(cur) && Array.isArray(v))
+        out[field] = cur.filter((x) => !v.some((d) => JSON.stringify(d) === JSON.stringify(x)));
       continue;
     }
     if (v === null) {
@@ -140,7 +148,8 @@ function resolveParent(doc: Json, tokens: string[], path: string): { parent: Jso
     else cur = null;
     if (cur === null) throw new PatchError(`cannot apply JSON patch at "${path}": "${t}" does not exist`);
   }
-  if (!Array.isArray(cur) && !isObject(cur)) throw new PatchError(`cannot apply JSON patch at "${path}": parent is not an object or array`);
+  if (!Array.isArray(cur) && !isObject(cur))
+    throw new PatchError(`cannot apply JSON patch at "${path}": parent is not an object or array`);
   return { parent: cur, last: tokens[tokens.length - 1]! };
 }
 
@@ -160,10 +169,12 @@ function removeAt(doc: Json, path: string): Json {
   const { parent, last } = resolveParent(doc, tokens, path);
   if (Array.isArray(parent)) {
     const i = Number(last);
-    if (!/^\d+$/.test(last) || i >= parent.length) throw new PatchError(`cannot apply JSON patch: path "${path}" does not exist`);
+    if (!/^\d+$/.test(last) || i >= parent.length)
+      throw new PatchError(`cannot apply JSON patch: path "${path}" does not exist`);
     return parent.splice(i, 1)[0]!;
   }
-  if (!Object.prototype.hasOwnProperty.call(parent, last)) throw new PatchError(`cannot apply JSON patch: path "${path}" does not exist`);
+  if (!Object.prototype.hasOwnProperty.call(parent, last))
+    throw new PatchError(`cannot apply JSON patch: path "${path}" does not exist`);
   const v = parent[last]!;
   delete parent[last];
   return v;
@@ -181,7 +192,8 @@ function addAt(doc: Json, path: string, value: Json, replace: boolean): Json {
     if (replace) parent[i] = value;
     else parent.splice(i, 0, value);
   } else {
-    if (replace && !Object.prototype.hasOwnProperty.call(parent, last)) throw new PatchError(`cannot apply JSON patch: path "${path}" does not exist`);
+    if (replace && !Object.prototype.hasOwnProperty.call(parent, last))
+      throw new PatchError(`cannot apply JSON patch: path "${path}" does not exist`);
     parent[last] = value;
   }
   return doc;

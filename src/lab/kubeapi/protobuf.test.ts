@@ -9,12 +9,34 @@ function body(apiVersion: string, kind: string, name: string, labels: Record<str
   meta.uint32((1 << 3) | 2).string(name);
   meta.uint32((2 << 3) | 2).string('');
   for (const [k, v] of Object.entries(labels)) {
-    const e = protobuf.Writer.create().uint32((1 << 3) | 2).string(k).uint32((2 << 3) | 2).string(v).finish();
+    const e = protobuf.Writer.create()
+      .uint32((1 << 3) | 2)
+      .string(k)
+      .uint32((2 << 3) | 2)
+      .string(v)
+      .finish();
     meta.uint32((11 << 3) | 2).bytes(e);
   }
-  const obj = protobuf.Writer.create().uint32((1 << 3) | 2).bytes(meta.finish()).uint32((2 << 3) | 2).bytes(new Uint8Array()).finish();
-  const tm = protobuf.Writer.create().uint32((1 << 3) | 2).string(apiVersion).uint32((2 << 3) | 2).string(kind).finish();
-  const unknown = protobuf.Writer.create().uint32((1 << 3) | 2).bytes(tm).uint32((2 << 3) | 2).bytes(obj).uint32((4 << 3) | 2).string('').finish();
+  const obj = protobuf.Writer.create()
+    .uint32((1 << 3) | 2)
+    .bytes(meta.finish())
+    .uint32((2 << 3) | 2)
+    .bytes(new Uint8Array())
+    .finish();
+  const tm = protobuf.Writer.create()
+    .uint32((1 << 3) | 2)
+    .string(apiVersion)
+    .uint32((2 << 3) | 2)
+    .string(kind)
+    .finish();
+  const unknown = protobuf.Writer.create()
+    .uint32((1 << 3) | 2)
+    .bytes(tm)
+    .uint32((2 << 3) | 2)
+    .bytes(obj)
+    .uint32((4 << 3) | 2)
+    .string('')
+    .finish();
   return new Uint8Array([0x6b, 0x38, 0x73, 0x00, ...unknown]);
 }
 
@@ -28,6 +50,9 @@ test('protobuf Namespace/ServiceAccount bodies decode to their metadata', () => 
 });
 
 test('other kinds and non-protobuf bodies are refused with the reason', () => {
-  assert.throws(() => decodeKubeProtobuf(body('v1', 'Pod', 'p', {})), /only accepted for Namespace, ServiceAccount \(got kind "Pod"\)/);
+  assert.throws(
+    () => decodeKubeProtobuf(body('v1', 'Pod', 'p', {})),
+    /only accepted for Namespace, ServiceAccount \(got kind "Pod"\)/,
+  );
   assert.throws(() => decodeKubeProtobuf(new TextEncoder().encode('{"kind":"Namespace"}')), /no "k8s\\0" prefix/);
 });

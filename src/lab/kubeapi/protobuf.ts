@@ -48,8 +48,7 @@ function objectMeta(buf: Uint8Array): Obj {
     if (no >= 1 && no <= 3) {
       const v = r.string();
       if (v !== '') meta[(['name', 'generateName', 'namespace'] as const)[no - 1]!] = v;
-    }
-    else if (no === 11) {
+    } else if (no === 11) {
       const [k, v] = mapEntry(r.bytes());
       labels[k] = v;
     } else if (no === 12) {
@@ -65,7 +64,8 @@ function objectMeta(buf: Uint8Array): Obj {
 
 /** Decodes a protobuf body into the JSON object the server handles; an Error says why it cannot. */
 export function decodeKubeProtobuf(body: Uint8Array): Obj {
-  if (body.length < 4 || MAGIC.some((b, i) => body[i] !== b)) throw new Error('not a Kubernetes protobuf body (no "k8s\\0" prefix)');
+  if (body.length < 4 || MAGIC.some((b, i) => body[i] !== b))
+    throw new Error('not a Kubernetes protobuf body (no "k8s\\0" prefix)');
   let apiVersion = '';
   let kind = '';
   let raw: Uint8Array | undefined;
@@ -83,7 +83,8 @@ export function decodeKubeProtobuf(body: Uint8Array): Obj {
     else return false;
     return true;
   });
-  if (!(PROTOBUF_KINDS as readonly string[]).includes(kind)) throw new Error(`protobuf bodies are only accepted for ${PROTOBUF_KINDS.join(', ')} (got kind "${kind}")`);
+  if (!(PROTOBUF_KINDS as readonly string[]).includes(kind))
+    throw new Error(`protobuf bodies are only accepted for ${PROTOBUF_KINDS.join(', ')} (got kind "${kind}")`);
   let metadata: Obj = {};
   if (raw) {
     fields(raw, (no, r, wt) => {

@@ -42,7 +42,11 @@ test('label selectors: bad input is an error naming the requirement', () => {
 });
 
 test('field selectors: metadata and per-kind fields; unknown fields rejected', () => {
-  const pod = { metadata: { name: 'web', namespace: 'shop' }, spec: { nodeName: 'node-1' }, status: { phase: 'Running' } };
+  const pod = {
+    metadata: { name: 'web', namespace: 'shop' },
+    spec: { nodeName: 'node-1' },
+    status: { phase: 'Running' },
+  };
   const f = (t: string, kind = 'Pod') => {
     const r = parseFieldSelector(t, kind);
     if (!r.ok) throw new Error(r.error);

@@ -3,8 +3,7 @@
  * parses them from `labelSelector=` / `fieldSelector=` (pure).
  */
 export type LabelRequirement =
-  | { key: string; op: 'exists' | 'not-exists' }
-  | { key: string; op: 'in' | 'notin'; values: string[] };
+  { key: string; op: 'exists' | 'not-exists' } | { key: string; op: 'in' | 'notin'; values: string[] };
 
 export type FieldRequirement = { field: string; op: 'eq' | 'ne'; value: string };
 
@@ -35,7 +34,10 @@ export function parseLabelSelector(text: string): ParseResult<LabelRequirement[]
   if (text.trim() === '') return { ok: true, value: reqs };
   for (const raw of splitTop(text)) {
     const part = raw.trim();
-    const fail = (why: string): ParseResult<LabelRequirement[]> => ({ ok: false, error: `unable to parse requirement "${part}": ${why}` });
+    const fail = (why: string): ParseResult<LabelRequirement[]> => ({
+      ok: false,
+      error: `unable to parse requirement "${part}": ${why}`,
+    });
     if (part === '') return fail('empty requirement');
     let m = /^!\s*(\S+)$/.exec(part);
     if (m) {
@@ -69,7 +71,10 @@ export function parseLabelSelector(text: string): ParseResult<LabelRequirement[]
   return { ok: true, value: reqs };
 }
 
-export function matchLabels(reqs: readonly LabelRequirement[], labels: Readonly<Record<string, string>> | undefined): boolean {
+export function matchLabels(
+  reqs: readonly LabelRequirement[],
+  labels: Readonly<Record<string, string>> | undefined,
+): boolean {
   const l = labels ?? {};
   for (const r of reqs) {
     const has = Object.prototype.hasOwnProperty.call(l, r.key);
@@ -93,10 +98,30 @@ export function matchLabels(reqs: readonly LabelRequirement[], labels: Readonly<
 
 /** Fields every kind supports, plus per-kind extras (as the real API server allows). */
 const FIELDS_BY_KIND: Record<string, string[]> = {
-  Pod: ['spec.nodeName', 'spec.restartPolicy', 'spec.schedulerName', 'spec.serviceAccountName', 'status.phase', 'status.podIP', 'status.nominatedNodeName'],
+  Pod: [
+    'spec.nodeName',
+    'spec.restartPolicy',
+    'spec.schedulerName',
+    'spec.serviceAccountName',
+    'status.phase',
+    'status.podIP',
+    'status.nominatedNodeName',
+  ],
   Node: ['spec.unschedulable'],
   Namespace: ['status.phase'],
-  Event: ['involvedObject.kind', 'involvedObject.namespace', 'involvedObject.name', 'involvedObject.uid', 'involvedObject.apiVersion', 'involvedObject.resourceVersion', 'involvedObject.fieldPath', 'reason', 'reportingComponent', 'source', 'type'],
+  Event: [
+    'involvedObject.kind',
+    'involvedObject.namespace',
+    'involvedObject.name',
+    'involvedObject.uid',
+    'involvedObject.apiVersion',
+    'involvedObject.resourceVersion',
+    'involvedObject.fieldPath',
+    'reason',
+    'reportingComponent',
+    'source',
+    'type',
+  ],
 };
 
 export function parseFieldSelector(text: string, kind: string): ParseResult<FieldRequirement[]> {

@@ -18,7 +18,14 @@ import {
   objectKey,
   type KubeResource,
 } from './resources.js';
-import { matchFields, matchLabels, parseFieldSelector, parseLabelSelector, type FieldRequirement, type LabelRequirement } from './selectors.js';
+import {
+  matchFields,
+  matchLabels,
+  parseFieldSelector,
+  parseLabelSelector,
+  type FieldRequirement,
+  type LabelRequirement,
+} from './selectors.js';
 import { applyPatch, PatchError, patchTypeOf, type Json } from './patch.js';
 import { renderTable, wantsTable, type IncludeObject } from './table.js';
 import { decodeContinue, encodeContinue, expiredStatus, watchEventType, watchStart } from './watch-window.js';
@@ -145,17 +152,33 @@ export class KubeApiServer {
         return;
       }
       if (err instanceof KubeStatusError) this.sendJson(res, err.code, err.toStatus());
-      else if (err instanceof PatchError) this.sendJson(res, err.status, new KubeStatusError(err.status === 400 ? 'BadRequest' : 'Invalid', err.message).toStatus());
+      else if (err instanceof PatchError)
+        this.sendJson(
+          res,
+          err.status,
+          new KubeStatusError(err.status === 400 ? 'BadRequest' : 'Invalid', err.message).toStatus(),
+        );
       else {
-        this.log(`${req.method} ${req.url}: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
-        this.sendJson(res, 500, new KubeStatusError('InternalError', `Internal error: ${err instanceof Error ? err.message : String(err)}`).toStatus());
+        this.log(`${req.method} ${req.url}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+        this.sendJson(
+          res,
+          500,
+          new KubeStatusError(
+            'InternalError',
+            `Internal error: ${err instanceof Error ? err.message : String(err)}`,
+          ).toStatus(),
+        );
       }
     }
   }
 
   private sendJson(res: ServerResponse, code: number, body: unknown): void {
     const text = JSON.stringify(body);
-    res.writeHead(code, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-cache, private' });
+    res.writeHead(code, {
+      'Content-Type': 'application/json',
+      'Content-Length': Buffer.byteLength(text),
+      'Cache-Control': 'no-cache, private',
+    });
     res.end(text);
   }
 
@@ -173,7 +196,11 @@ export class KubeApiServer {
       throw new KubeStatusError('NotFound', `the server could not find the requested resource (${path})`);
     }
     if (path === '/api') {
-      return this.sendJson(res, 200, { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: req.headers.host ?? '' }] });
+      return this.sendJson(res, 200, {
+        kind: 'APIVersions',
+        versions: ['v1'],
+        serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: req.headers.host ?? '' }],
+      });
     }
     if (path === '/apis') return this.sendJson(res, 200, this.groupList());
     const segs = path.split('/').filter(Boolean).map(decodeURIComponent);
@@ -197,7 +224,8 @@ export class KubeApiServer {
       throw new KubeStatusError('NotFound', `the server could not find the requested resource (${path})`);
     }
     const inGv = KUBE_RESOURCES.filter((r) => r.group === group && r.version === version);
-    if (inGv.length === 0) throw new KubeStatusError('NotFound', `the server could not find the requested resource (${path})`);
+    if (inGv.length === 0)
+      throw new KubeStatusError('NotFound', `the server could not find the requested resource (${path})`);
     if (rest.length === 0) return this.sendJson(res, 200, this.resourceList(group, version));
     const route = this.parseRoute(group, version, rest, path);
     await this.serveResource(req, res, url, method, route);
@@ -258,10 +286,21 @@ export class KubeApiServer {
         ...(r.shortNames ? { shortNames: r.shortNames } : {}),
       });
       for (const sub of r.subresources ?? []) {
-        resources.push({ name: `${r.plural}/${sub}`, singularName: '', namespaced: r.namespaced, kind: r.kind, verbs: ['get', 'patch', 'update'] });
+        resources.push({
+          name: `${r.plural}/${sub}`,
+          singularName: '',
+          namespaced: r.namespaced,
+          kind: r.kind,
+          verbs: ['get', 'patch', 'update'],
+        });
       }
     }
-    return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: group ? `${group}/${version}` : version, resources };
+    return {
+      kind: 'APIResourceList',
+      apiVersion: 'v1',
+      groupVersion: group ? `${group}/${version}` : version,
+      resources,
+    };
   }
 
   // ---- objects -------------------------------------------------------------------------------
@@ -286,7 +325,8 @@ export class KubeApiServer {
     for await (const c of req) {
       const b = c as Buffer;
       size += b.length;
-      if (size > MAX_BODY) throw new KubeStatusError('RequestEntityTooLarge', `request body larger than ${MAX_BODY} bytes`);
+      if (size > MAX_BODY)
+        throw new KubeStatusError('RequestEntityTooLarge', `request body larger than ${MAX_BODY} bytes`);
       chunks.push(b);
     }
     return Buffer.concat(chunks).toString(encoding);
@@ -300,19 +340,28 @@ export class KubeApiServer {
       try {
         return decodeKubeProtobuf(raw);
       } catch (err) {
-        throw new KubeStatusError('UnsupportedMediaType', `cannot decode the protobuf body: ${err instanceof Error ? err.message : String(err)}; send application/json`);
+        throw new KubeStatusError(
+          'UnsupportedMediaType',
+          `cannot decode the protobuf body: ${err instanceof Error ? err.message : String(err)}; send application/json`,
+        );
       }
     }
     if (ct !== '' && ct !== 'application/json' && ct !== '*/*') {
       await this.readBody(req);
-      throw new KubeStatusError('UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json (got "${ct}")`);
+      throw new KubeStatusError(
+        'UnsupportedMediaType',
+        `the body of the request was in an unknown format - accepted media types include: application/json (got "${ct}")`,
+      );
     }
     const text = await this.readBody(req);
     if (text.trim() === '') return undefined;
     try {
       return JSON.parse(text) as unknown;
     } catch (err) {
-      throw new KubeStatusError('BadRequest', `the request body is not valid JSON: ${err instanceof Error ? err.message : String(err)}`);
+      throw new KubeStatusError(
+        'BadRequest',
+        `the request body is not valid JSON: ${err instanceof Error ? err.message : String(err)}`,
+      );
     }
   }
 
@@ -327,7 +376,10 @@ export class KubeApiServer {
     const re = route.res.kind === 'Namespace' ? LABEL_NAME_RE : NAME_RE;
     if (!name) causes.push({ field: 'metadata.name', message: 'Required value: name or generateName is required' });
     else if (name.length > 253 || !re.test(name)) {
-      causes.push({ field: 'metadata.name', message: `Invalid value: "${name}": a lowercase RFC 1123 ${route.res.kind === 'Namespace' ? 'label' : 'subdomain'} must consist of lower case alphanumeric characters, '-' or '.'` });
+      causes.push({
+        field: 'metadata.name',
+        message: `Invalid value: "${name}": a lowercase RFC 1123 ${route.res.kind === 'Namespace' ? 'label' : 'subdomain'} must consist of lower case alphanumeric characters, '-' or '.'`,
+      });
     }
     const labels = o.metadata?.['labels'];
     if (labels !== undefined && labels !== null) {
@@ -335,13 +387,20 @@ export class KubeApiServer {
       else {
         for (const [k, v] of Object.entries(labels)) {
           if (typeof v !== 'string' || (v !== '' && !/^[a-zA-Z0-9]([-a-zA-Z0-9_.]{0,61}[a-zA-Z0-9])?$/.test(v))) {
-            causes.push({ field: `metadata.labels`, message: `Invalid value: "${String(v)}": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.' (label "${k}")` });
+            causes.push({
+              field: `metadata.labels`,
+              message: `Invalid value: "${String(v)}": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.' (label "${k}")`,
+            });
           }
         }
       }
     }
     const annotations = o.metadata?.['annotations'];
-    if (annotations !== undefined && annotations !== null && (!isObj(annotations) || Object.values(annotations).some((v) => typeof v !== 'string'))) {
+    if (
+      annotations !== undefined &&
+      annotations !== null &&
+      (!isObj(annotations) || Object.values(annotations).some((v) => typeof v !== 'string'))
+    ) {
       causes.push({ field: 'metadata.annotations', message: 'Invalid value: must be a map of strings' });
     }
     if (causes.length) throw invalid(route.res.kind, name, route.res.group, causes);
@@ -350,13 +409,25 @@ export class KubeApiServer {
   private checkKind(route: Route, body: unknown): Obj {
     if (!isObj(body)) throw new KubeStatusError('BadRequest', `the request body must be a ${route.res.kind} object`);
     const want = apiVersionOf(route.res);
-    if ((body.apiVersion !== undefined && body.apiVersion !== want) || (body.kind !== undefined && body.kind !== route.res.kind)) {
-      throw new KubeStatusError('BadRequest', `the API version in the data (${String(body.apiVersion)}) does not match the expected API version (${want}) or kind (${String(body.kind)} vs ${route.res.kind})`);
+    if (
+      (body.apiVersion !== undefined && body.apiVersion !== want) ||
+      (body.kind !== undefined && body.kind !== route.res.kind)
+    ) {
+      throw new KubeStatusError(
+        'BadRequest',
+        `the API version in the data (${String(body.apiVersion)}) does not match the expected API version (${want}) or kind (${String(body.kind)} vs ${route.res.kind})`,
+      );
     }
     return body;
   }
 
-  private async serveResource(req: IncomingMessage, res: ServerResponse, url: URL, method: string, route: Route): Promise<void> {
+  private async serveResource(
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL,
+    method: string,
+    route: Route,
+  ): Promise<void> {
     const q = url.searchParams;
     const dryRun = q.getAll('dryRun').includes('All');
     if (route.res.namespaced && route.namespace === undefined && route.name !== undefined) {
@@ -368,34 +439,63 @@ export class KubeApiServer {
         return this.list(req, res, route, q);
       }
       if (method === 'POST') {
-        if (route.res.namespaced && route.namespace === undefined) throw new KubeStatusError('MethodNotAllowed', `create needs a namespace: POST to /namespaces/{namespace}/${route.res.plural}`);
-        return this.sendJson(res, 201, await this.create(route, this.checkKind(route, await this.readJson(req)), dryRun));
+        if (route.res.namespaced && route.namespace === undefined)
+          throw new KubeStatusError(
+            'MethodNotAllowed',
+            `create needs a namespace: POST to /namespaces/{namespace}/${route.res.plural}`,
+          );
+        return this.sendJson(
+          res,
+          201,
+          await this.create(route, this.checkKind(route, await this.readJson(req)), dryRun),
+        );
       }
       if (method === 'DELETE') return this.sendJson(res, 200, await this.deleteCollection(route, q));
-      throw new KubeStatusError('MethodNotAllowed', `the server does not allow this method on the requested resource (${method} ${route.res.plural})`);
+      throw new KubeStatusError(
+        'MethodNotAllowed',
+        `the server does not allow this method on the requested resource (${method} ${route.res.plural})`,
+      );
     }
     const name = route.name;
     switch (method) {
       case 'GET': {
         const o = await this.getObject(route, name);
         if (wantsTable(req.headers.accept)) {
-          return this.sendJson(res, 200, renderTable(route.res.kind, [o], { nowMs: this.now(), includeObject: includeObjectOf(q), resourceVersion: String(o.metadata?.['resourceVersion'] ?? '') }));
+          return this.sendJson(
+            res,
+            200,
+            renderTable(route.res.kind, [o], {
+              nowMs: this.now(),
+              includeObject: includeObjectOf(q),
+              resourceVersion: String(o.metadata?.['resourceVersion'] ?? ''),
+            }),
+          );
         }
         return this.sendJson(res, 200, o);
       }
       case 'PUT':
-        return this.sendJson(res, 200, await this.update(route, name, this.checkKind(route, await this.readJson(req)), dryRun));
+        return this.sendJson(
+          res,
+          200,
+          await this.update(route, name, this.checkKind(route, await this.readJson(req)), dryRun),
+        );
       case 'PATCH': {
         const type = patchTypeOf(req.headers['content-type']);
         if (!type) {
-          throw new KubeStatusError('UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json (got "${req.headers['content-type'] ?? ''}")`);
+          throw new KubeStatusError(
+            'UnsupportedMediaType',
+            `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json (got "${req.headers['content-type'] ?? ''}")`,
+          );
         }
         const text = await this.readBody(req);
         let patch: unknown;
         try {
           patch = JSON.parse(text) as unknown;
         } catch (err) {
-          throw new KubeStatusError('BadRequest', `the patch is not valid JSON: ${err instanceof Error ? err.message : String(err)}`);
+          throw new KubeStatusError(
+            'BadRequest',
+            `the patch is not valid JSON: ${err instanceof Error ? err.message : String(err)}`,
+          );
         }
         return this.sendJson(res, 200, await this.patch(route, name, type, patch, dryRun));
       }
@@ -404,7 +504,10 @@ export class KubeApiServer {
         return this.sendJson(res, 200, await this.delete(route, name, isObj(body) ? body : undefined, dryRun));
       }
       default:
-        throw new KubeStatusError('MethodNotAllowed', `the server does not allow this method on the requested resource (${method} ${route.res.plural}/${name})`);
+        throw new KubeStatusError(
+          'MethodNotAllowed',
+          `the server does not allow this method on the requested resource (${method} ${route.res.plural}/${name})`,
+        );
     }
   }
 
@@ -417,18 +520,28 @@ export class KubeApiServer {
   private defaults(route: Route, o: Obj, ns: string | undefined): void {
     const meta = o.metadata!;
     if (route.res.kind === 'Namespace') {
-      meta['labels'] = { ...((meta['labels'] as Record<string, string> | undefined) ?? {}), 'kubernetes.io/metadata.name': String(meta['name']) };
+      meta['labels'] = {
+        ...((meta['labels'] as Record<string, string> | undefined) ?? {}),
+        'kubernetes.io/metadata.name': String(meta['name']),
+      };
       o.spec = { finalizers: ['kubernetes'], ...(isObj(o.spec) ? o.spec : {}) };
       o.status = { phase: 'Active' };
     }
     if (route.res.kind === 'Pod') {
       const spec = isObj(o.spec) ? o.spec : {};
-      o.spec = { restartPolicy: 'Always', dnsPolicy: 'ClusterFirst', schedulerName: 'default-scheduler', serviceAccountName: 'default', ...spec };
+      o.spec = {
+        restartPolicy: 'Always',
+        dnsPolicy: 'ClusterFirst',
+        schedulerName: 'default-scheduler',
+        serviceAccountName: 'default',
+        ...spec,
+      };
       if (!isObj(o.status)) o.status = { phase: 'Pending', qosClass: 'BestEffort' };
     }
     if (route.res.kind === 'NetworkPolicy' && isObj(o.spec) && o.spec['policyTypes'] === undefined) {
       // The real API server defaults policyTypes: Ingress always, Egress when egress rules exist.
-      o.spec['policyTypes'] = Array.isArray(o.spec['egress']) && o.spec['egress'].length > 0 ? ['Ingress', 'Egress'] : ['Ingress'];
+      o.spec['policyTypes'] =
+        Array.isArray(o.spec['egress']) && o.spec['egress'].length > 0 ? ['Ingress', 'Egress'] : ['Ingress'];
     }
     if (ns !== undefined) meta['namespace'] = ns;
   }
@@ -439,10 +552,14 @@ export class KubeApiServer {
     o.metadata = meta;
     const ns = route.res.namespaced ? route.namespace : undefined;
     if (ns !== undefined && meta['namespace'] !== undefined && meta['namespace'] !== ns) {
-      throw new KubeStatusError('BadRequest', `the namespace of the provided object (${String(meta['namespace'])}) does not match the namespace sent on the request (${ns})`);
+      throw new KubeStatusError(
+        'BadRequest',
+        `the namespace of the provided object (${String(meta['namespace'])}) does not match the namespace sent on the request (${ns})`,
+      );
     }
     let name = typeof meta['name'] === 'string' ? meta['name'] : '';
-    if (!name && typeof meta['generateName'] === 'string' && meta['generateName']) name = `${meta['generateName']}${randomSuffix()}`;
+    if (!name && typeof meta['generateName'] === 'string' && meta['generateName'])
+      name = `${meta['generateName']}${randomSuffix()}`;
     meta['name'] = name;
     this.validateMeta(route, o, name);
     if (ns !== undefined) await this.namespaceMustExist(ns);
@@ -489,7 +606,10 @@ export class KubeApiServer {
     const nextMeta = isObj(next.metadata) ? next.metadata : {};
     const name = String(curMeta['name']);
     if (nextMeta['name'] !== undefined && nextMeta['name'] !== name) {
-      throw new KubeStatusError('BadRequest', `the name of the object (${String(nextMeta['name'])}) does not match the name on the URL (${name})`);
+      throw new KubeStatusError(
+        'BadRequest',
+        `the name of the object (${String(nextMeta['name'])}) does not match the name on the URL (${name})`,
+      );
     }
     const hasStatus = route.res.subresources?.includes('status') ?? false;
     let out: Obj;
@@ -506,7 +626,10 @@ export class KubeApiServer {
         else out.metadata![k] = curMeta[k];
       }
       if (route.res.kind === 'Namespace') {
-        out.metadata!['labels'] = { ...((out.metadata!['labels'] as Record<string, string> | undefined) ?? {}), 'kubernetes.io/metadata.name': name };
+        out.metadata!['labels'] = {
+          ...((out.metadata!['labels'] as Record<string, string> | undefined) ?? {}),
+          'kubernetes.io/metadata.name': name,
+        };
       }
       if (JSON.stringify(cur.spec) !== JSON.stringify(out.spec) && typeof curMeta['generation'] === 'number') {
         out.metadata!['generation'] = curMeta['generation'] + 1;
@@ -523,7 +646,8 @@ export class KubeApiServer {
     const kv = await this.backend.get(key);
     if (!kv) throw notFound(route.res.plural, name, route.res.group);
     const rv = isObj(body.metadata) ? body.metadata['resourceVersion'] : undefined;
-    if (rv !== undefined && rv !== '' && String(rv) !== String(kv.revision)) throw conflict(route.res.plural, name, route.res.group);
+    if (rv !== undefined && rv !== '' && String(rv) !== String(kv.revision))
+      throw conflict(route.res.plural, name, route.res.group);
     const out = this.merged(route, this.decode(kv, route.res), body);
     if (dryRun) return out;
     try {
@@ -535,7 +659,13 @@ export class KubeApiServer {
     }
   }
 
-  private async patch(route: Route, name: string, type: 'merge' | 'strategic' | 'json', patch: unknown, dryRun: boolean): Promise<Obj> {
+  private async patch(
+    route: Route,
+    name: string,
+    type: 'merge' | 'strategic' | 'json',
+    patch: unknown,
+    dryRun: boolean,
+  ): Promise<Obj> {
     const key = objectKey(route.res, name, route.namespace);
     // A patch without a resourceVersion precondition retries on a concurrent write, as the real server does.
     for (let attempt = 0; ; attempt++) {
@@ -545,7 +675,8 @@ export class KubeApiServer {
       const patched = applyPatch(type, cur as Json, patch);
       if (!isObj(patched)) throw new KubeStatusError('BadRequest', 'the patched object is not a JSON object');
       const rv = isObj(patched.metadata) ? patched.metadata['resourceVersion'] : undefined;
-      if (rv !== undefined && rv !== '' && String(rv) !== String(kv.revision)) throw conflict(route.res.plural, name, route.res.group);
+      if (rv !== undefined && rv !== '' && String(rv) !== String(kv.revision))
+        throw conflict(route.res.plural, name, route.res.group);
       const out = this.merged(route, cur, patched);
       if (dryRun) return out;
       try {
@@ -564,8 +695,10 @@ export class KubeApiServer {
     if (!kv) throw notFound(route.res.plural, name, route.res.group);
     const pre = isObj(opts?.['preconditions']) ? (opts['preconditions'] as Record<string, unknown>) : {};
     const cur = this.decode(kv, route.res);
-    if (pre['resourceVersion'] !== undefined && String(pre['resourceVersion']) !== String(kv.revision)) throw conflict(route.res.plural, name, route.res.group);
-    if (pre['uid'] !== undefined && pre['uid'] !== cur.metadata?.['uid']) throw conflict(route.res.plural, name, route.res.group);
+    if (pre['resourceVersion'] !== undefined && String(pre['resourceVersion']) !== String(kv.revision))
+      throw conflict(route.res.plural, name, route.res.group);
+    if (pre['uid'] !== undefined && pre['uid'] !== cur.metadata?.['uid'])
+      throw conflict(route.res.plural, name, route.res.group);
     if (dryRun) return cur;
     if (route.res.kind === 'Namespace') {
       // No namespace controller here: the namespace's objects go first, then the namespace.
@@ -590,7 +723,8 @@ export class KubeApiServer {
     const deleted: Obj[] = [];
     for (const kv of items) {
       const o = this.decode(kv, route.res);
-      if (!matchLabels(labels, o.metadata?.['labels'] as Record<string, string> | undefined) || !matchFields(fields, o)) continue;
+      if (!matchLabels(labels, o.metadata?.['labels'] as Record<string, string> | undefined) || !matchFields(fields, o))
+        continue;
       await this.backend.delete(kv.key);
       deleted.push(o);
     }
@@ -606,7 +740,10 @@ export class KubeApiServer {
   }
 
   private matches(o: Obj, sel: { labels: LabelRequirement[]; fields: FieldRequirement[] }): boolean {
-    return matchLabels(sel.labels, o.metadata?.['labels'] as Record<string, string> | undefined) && matchFields(sel.fields, o);
+    return (
+      matchLabels(sel.labels, o.metadata?.['labels'] as Record<string, string> | undefined) &&
+      matchFields(sel.fields, o)
+    );
   }
 
   private async list(req: IncomingMessage, res: ServerResponse, route: Route, q: URLSearchParams): Promise<void> {
@@ -638,7 +775,16 @@ export class KubeApiServer {
     }
     const rv = String(revision);
     if (wantsTable(req.headers.accept)) {
-      return this.sendJson(res, 200, renderTable(route.res.kind, items, { nowMs: this.now(), includeObject: includeObjectOf(q), resourceVersion: rv, continueToken: next }));
+      return this.sendJson(
+        res,
+        200,
+        renderTable(route.res.kind, items, {
+          nowMs: this.now(),
+          includeObject: includeObjectOf(q),
+          resourceVersion: rv,
+          continueToken: next,
+        }),
+      );
     }
     this.sendJson(res, 200, {
       kind: `${route.res.kind}List`,
@@ -656,10 +802,15 @@ export class KubeApiServer {
     const ac = new AbortController();
     this.watches.add(ac);
     const timeoutText = q.get('timeoutSeconds');
-    const timeoutMs = timeoutText && /^\d+$/.test(timeoutText) && Number(timeoutText) > 0 ? Number(timeoutText) * 1000 : undefined;
+    const timeoutMs =
+      timeoutText && /^\d+$/.test(timeoutText) && Number(timeoutText) > 0 ? Number(timeoutText) * 1000 : undefined;
     const timer = timeoutMs !== undefined ? setTimeout(() => ac.abort(), timeoutMs) : undefined;
     const bookmarks = q.get('allowWatchBookmarks') === 'true' || q.get('allowWatchBookmarks') === '1';
-    res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked', 'Cache-Control': 'no-cache, private' });
+    res.writeHead(200, {
+      'Content-Type': 'application/json',
+      'Transfer-Encoding': 'chunked',
+      'Cache-Control': 'no-cache, private',
+    });
     res.flushHeaders();
     const close = () => ac.abort();
     req.on('close', close);
@@ -667,7 +818,8 @@ export class KubeApiServer {
     const send = (type: string, object: unknown) => {
       if (res.writableEnded || res.destroyed) return;
       let obj = object;
-      if (table && type !== 'ERROR' && type !== 'BOOKMARK') obj = renderTable(route.res.kind, [object], { nowMs: this.now(), includeObject: includeObjectOf(q) });
+      if (table && type !== 'ERROR' && type !== 'BOOKMARK')
+        obj = renderTable(route.res.kind, [object], { nowMs: this.now(), includeObject: includeObjectOf(q) });
       res.write(`${JSON.stringify({ type, object: obj })}\n`);
     };
     let lastRevision: number;
@@ -686,11 +838,18 @@ export class KubeApiServer {
     }
     const bookmark = bookmarks
       ? setInterval(() => {
-          send('BOOKMARK', { kind: route.res.kind, apiVersion: apiVersionOf(route.res), metadata: { resourceVersion: String(lastRevision) } });
+          send('BOOKMARK', {
+            kind: route.res.kind,
+            apiVersion: apiVersionOf(route.res),
+            metadata: { resourceVersion: String(lastRevision) },
+          });
         }, this.bookmarkMs)
       : undefined;
     try {
-      for await (const batch of this.backend.watch(keyPrefix(route.res, route.namespace), { fromRevision, signal: ac.signal })) {
+      for await (const batch of this.backend.watch(keyPrefix(route.res, route.namespace), {
+        fromRevision,
+        signal: ac.signal,
+      })) {
         for (const ev of batch) {
           const prevObj = ev.prev ? this.decode(ev.prev, route.res) : undefined;
           const prevMatched = prevObj ? this.matches(prevObj, sel) : undefined;
@@ -714,7 +873,13 @@ export class KubeApiServer {
         const cr = (err as { details?: { compactRevision?: unknown } }).details?.compactRevision as number | undefined;
         send('ERROR', expiredStatus(String(fromRevision - 1), cr));
       } else if (!isTesseraError(err, 'aborted') && !ac.signal.aborted) {
-        send('ERROR', new KubeStatusError('InternalError', `watch failed: ${err instanceof Error ? err.message : String(err)}`).toStatus());
+        send(
+          'ERROR',
+          new KubeStatusError(
+            'InternalError',
+            `watch failed: ${err instanceof Error ? err.message : String(err)}`,
+          ).toStatus(),
+        );
       }
     } finally {
       if (timer) clearTimeout(timer);

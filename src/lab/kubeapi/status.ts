@@ -37,7 +37,11 @@ export interface StatusDetails {
 
 export class KubeStatusError extends Error {
   readonly code: number;
-  constructor(readonly reason: StatusReason, message: string, readonly details?: StatusDetails) {
+  constructor(
+    readonly reason: StatusReason,
+    message: string,
+    readonly details?: StatusDetails,
+  ) {
     super(message);
     this.name = 'KubeStatusError';
     this.code = CODES[reason];
@@ -59,11 +63,19 @@ export class KubeStatusError extends Error {
 
 /** `pods "web" not found`, as the real API server words it. */
 export function notFound(plural: string, name: string, group: string): KubeStatusError {
-  return new KubeStatusError('NotFound', `${group ? `${plural}.${group}` : plural} "${name}" not found`, { name, group, kind: plural });
+  return new KubeStatusError('NotFound', `${group ? `${plural}.${group}` : plural} "${name}" not found`, {
+    name,
+    group,
+    kind: plural,
+  });
 }
 
 export function alreadyExists(plural: string, name: string, group: string): KubeStatusError {
-  return new KubeStatusError('AlreadyExists', `${group ? `${plural}.${group}` : plural} "${name}" already exists`, { name, group, kind: plural });
+  return new KubeStatusError('AlreadyExists', `${group ? `${plural}.${group}` : plural} "${name}" already exists`, {
+    name,
+    group,
+    kind: plural,
+  });
 }
 
 export function conflict(plural: string, name: string, group: string): KubeStatusError {
@@ -74,10 +86,20 @@ export function conflict(plural: string, name: string, group: string): KubeStatu
   );
 }
 
-export function invalid(kind: string, name: string, group: string, causes: { field: string; message: string }[]): KubeStatusError {
+export function invalid(
+  kind: string,
+  name: string,
+  group: string,
+  causes: { field: string; message: string }[],
+): KubeStatusError {
   return new KubeStatusError(
     'Invalid',
     `${kind} "${name}" is invalid: ${causes.map((c) => `${c.field}: ${c.message}`).join(', ')}`,
-    { name, group, kind, causes: causes.map((c) => ({ reason: 'FieldValueInvalid', message: c.message, field: c.field })) },
+    {
+      name,
+      group,
+      kind,
+      causes: causes.map((c) => ({ reason: 'FieldValueInvalid', message: c.message, field: c.field })),
+    },
   );
 }

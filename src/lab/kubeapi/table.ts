@@ -81,7 +81,12 @@ function podCells(o: unknown, nowMs: number): unknown[] {
   const containers = (get(o, 'spec.containers') as unknown[] | undefined) ?? [];
   const statuses = (get(o, 'status.containerStatuses') as Obj[] | undefined) ?? [];
   const phase = str(get(o, 'status.phase'), 'Pending');
-  const ready = statuses.length > 0 ? statuses.filter((s) => s['ready'] === true).length : phase === 'Running' ? containers.length : 0;
+  const ready =
+    statuses.length > 0
+      ? statuses.filter((s) => s['ready'] === true).length
+      : phase === 'Running'
+        ? containers.length
+        : 0;
   const restarts = statuses.reduce((n, s) => n + (typeof s['restartCount'] === 'number' ? s['restartCount'] : 0), 0);
   const status = get(o, 'metadata.deletionTimestamp') ? 'Terminating' : str(get(o, 'status.reason'), phase);
   const gates = (get(o, 'spec.readinessGates') as unknown[] | undefined) ?? [];
@@ -174,11 +179,19 @@ const PRINTERS: Record<string, Printer> = {
   },
   ServiceAccount: {
     columns: [col('Name'), col('Secrets', 'integer'), col('Age')],
-    cells: (o, now) => [get(o, 'metadata.name'), ((get(o, 'secrets') as unknown[] | undefined) ?? []).length, age(o, now)],
+    cells: (o, now) => [
+      get(o, 'metadata.name'),
+      ((get(o, 'secrets') as unknown[] | undefined) ?? []).length,
+      age(o, now),
+    ],
   },
   NetworkPolicy: {
     columns: [col('Name'), col('Pod-Selector'), col('Age')],
-    cells: (o, now) => [get(o, 'metadata.name'), selectorText(get(o, 'spec.podSelector')).replace('<none>', ''), age(o, now)],
+    cells: (o, now) => [
+      get(o, 'metadata.name'),
+      selectorText(get(o, 'spec.podSelector')).replace('<none>', ''),
+      age(o, now),
+    ],
   },
   Lease: {
     columns: [col('Name'), col('Holder'), col('Age')],
@@ -199,7 +212,10 @@ const PRINTERS: Record<string, Printer> = {
   },
 };
 
-const DEFAULT_PRINTER: Printer = { columns: [col('Name'), col('Age')], cells: (o, now) => [get(o, 'metadata.name'), age(o, now)] };
+const DEFAULT_PRINTER: Printer = {
+  columns: [col('Name'), col('Age')],
+  cells: (o, now) => [get(o, 'metadata.name'), age(o, now)],
+};
 
 export type IncludeObject = 'None' | 'Metadata' | 'Object';
 
@@ -212,7 +228,13 @@ function rowObject(o: unknown, include: IncludeObject): unknown {
 export function renderTable(
   kind: string,
   objects: readonly unknown[],
-  opts: { nowMs: number; includeObject?: IncludeObject; resourceVersion?: string; continueToken?: string; noHeaders?: boolean },
+  opts: {
+    nowMs: number;
+    includeObject?: IncludeObject;
+    resourceVersion?: string;
+    continueToken?: string;
+    noHeaders?: boolean;
+  },
 ): Table {
   const p = PRINTERS[kind] ?? DEFAULT_PRINTER;
   const include = opts.includeObject ?? 'Metadata';
@@ -233,6 +255,10 @@ export function wantsTable(accept: string | undefined): boolean {
   if (!accept) return false;
   return accept.split(',').some((part) => {
     const params = part.split(';').map((s) => s.trim());
-    return params.includes('as=Table') && params.includes('g=meta.k8s.io') && (params.includes('v=v1') || params.includes('v=v1beta1'));
+    return (
+      params.includes('as=Table') &&
+      params.includes('g=meta.k8s.io') &&
+      (params.includes('v=v1') || params.includes('v=v1beta1'))
+    );
   });
 }

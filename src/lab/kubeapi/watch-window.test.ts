@@ -26,6 +26,9 @@ test('expired Status is a 410 with reason Expired; continue tokens round-trip', 
   assert.equal(s['code'], 410);
   assert.equal(s['reason'], 'Expired');
   assert.match(String(s['message']), /too old resource version: 7/);
-  assert.deepEqual(decodeContinue(encodeContinue('/registry-tessera/core/pods/a/b', 9)), { lastKey: '/registry-tessera/core/pods/a/b', revision: 9 });
+  assert.deepEqual(decodeContinue(encodeContinue('/registry-tessera/core/pods/a/b', 9)), {
+    lastKey: '/registry-tessera/core/pods/a/b',
+    revision: 9,
+  });
   assert.equal(decodeContinue('not-a-token'), undefined);
 });

@@ -17,13 +17,19 @@ export type WatchStart =
  * Otherwise changes strictly after that version. Anything but a non-negative integer is invalid.
  */
 export function watchStart(resourceVersion: string | undefined): WatchStart {
-  if (resourceVersion === undefined || resourceVersion === '' || resourceVersion === '0') return { mode: 'list-then-watch' };
-  if (!/^\d+$/.test(resourceVersion)) return { mode: 'invalid', error: `invalid resourceVersion "${resourceVersion}": expected an integer` };
+  if (resourceVersion === undefined || resourceVersion === '' || resourceVersion === '0')
+    return { mode: 'list-then-watch' };
+  if (!/^\d+$/.test(resourceVersion))
+    return { mode: 'invalid', error: `invalid resourceVersion "${resourceVersion}": expected an integer` };
   return { mode: 'from-revision', fromRevision: Number(resourceVersion) + 1 };
 }
 
 /** How a change looks to a watcher, given whether the old and the new object match its selectors. */
-export function watchEventType(change: 'put' | 'delete', prevMatched: boolean | undefined, nowMatches: boolean): WatchEventType | undefined {
+export function watchEventType(
+  change: 'put' | 'delete',
+  prevMatched: boolean | undefined,
+  nowMatches: boolean,
+): WatchEventType | undefined {
   if (change === 'delete') return prevMatched ? 'DELETED' : undefined;
   if (prevMatched === undefined) return nowMatches ? 'ADDED' : undefined;
   if (prevMatched && nowMatches) return 'MODIFIED';

@@ -6,6 +6,9 @@ import { run } from '../../lib/exec.js';
  * undefined when it can. `unshare -n` gives the probe its own network namespace, gone when it exits.
  */
 export async function kernelLacksIpip(): Promise<string | undefined> {
-  const r = await run(['unshare', '-n', 'ip', 'link', 'add', 'tsrprobe0', 'type', 'ipip', 'remote', '192.0.2.1'], { check: false, timeoutMs: 10_000 });
+  const r = await run(['unshare', '-n', 'ip', 'link', 'add', 'tsrprobe0', 'type', 'ipip', 'remote', '192.0.2.1'], {
+    check: false,
+    timeoutMs: 10_000,
+  });
   return r.code === 0 ? undefined : r.stderr.trim() || `exit ${r.code}`;
 }

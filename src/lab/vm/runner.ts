@@ -91,7 +91,11 @@ async function freePort(): Promise<number> {
 /** Fetches and prepares Debian's kernel and the initramfs (cached; see scripts/vm/build.sh). */
 export async function prepareVmKernel(): Promise<string> {
   const r = await run([join(repoRoot(), 'scripts', 'vm', 'build.sh')], { check: false, timeoutMs: 600_000 });
-  if (r.code !== 0) throw new TesseraError('unavailable', `cannot prepare the VM kernel (scripts/vm/build.sh): ${r.stderr.trim() || r.stdout.trim()}`);
+  if (r.code !== 0)
+    throw new TesseraError(
+      'unavailable',
+      `cannot prepare the VM kernel (scripts/vm/build.sh): ${r.stderr.trim() || r.stdout.trim()}`,
+    );
   return r.stdout.trim().split('\n').pop()!;
 }
 
@@ -107,19 +111,37 @@ export function qemuArgv(r: VmRecord, cpus: number): string[] {
   ].join(' ');
   return [
     'qemu-system-x86_64',
-    '-name', `tessera-${r.name}`,
-    '-m', String(r.memoryMb),
-    '-smp', String(cpus),
-    '-accel', 'tcg,thread=multi',
-    '-display', 'none', '-vga', 'none', '-monitor', 'none', '-no-reboot',
-    '-serial', `file:${r.console}`,
-    '-kernel', join(r.kernelDir, 'vmlinuz'),
-    '-initrd', join(r.kernelDir, 'initrd.gz'),
-    '-append', append,
-    '-fsdev', 'local,id=hostroot,path=/,security_model=passthrough,multidevs=remap',
-    '-device', 'virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot',
-    '-netdev', `user,id=n0,restrict=off,hostfwd=tcp:127.0.0.1:${r.controlPort}-:${VM_CONTROL_PORT},hostfwd=tcp:127.0.0.1:${r.etcdPort}-:${VM_ETCD_PORT}`,
-    '-device', 'virtio-net-pci,netdev=n0',
+    '-name',
+    `tessera-${r.name}`,
+    '-m',
+    String(r.memoryMb),
+    '-smp',
+    String(cpus),
+    '-accel',
+    'tcg,thread=multi',
+    '-display',
+    'none',
+    '-vga',
+    'none',
+    '-monitor',
+    'none',
+    '-no-reboot',
+    '-serial',
+    `file:${r.console}`,
+    '-kernel',
+    join(r.kernelDir, 'vmlinuz'),
+    '-initrd',
+    join(r.kernelDir, 'initrd.gz'),
+    '-append',
+    append,
+    '-fsdev',
+    'local,id=hostroot,path=/,security_model=passthrough,multidevs=remap',
+    '-device',
+    'virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot',
+    '-netdev',
+    `user,id=n0,restrict=off,hostfwd=tcp:127.0.0.1:${r.controlPort}-:${VM_CONTROL_PORT},hostfwd=tcp:127.0.0.1:${r.etcdPort}-:${VM_ETCD_PORT}`,
+    '-device',
+    'virtio-net-pci,netdev=n0',
   ];
 }
 
@@ -131,15 +153,23 @@ function authHeader(r: VmRecord): Record<string, string> {
   }
 }
 
-function httpCall(r: VmRecord, method: string, path: string, timeoutMs: number): Promise<{ status: number; text: string }> {
+function httpCall(
+  r: VmRecord,
+  method: string,
+  path: string,
+  timeoutMs: number,
+): Promise<{ status: number; text: string }> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port: r.controlPort, method, path, timeout: timeoutMs, headers: authHeader(r) }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (text += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-      res.on('error', reject);
-    });
+    const req = request(
+      { host: '127.0.0.1', port: r.controlPort, method, path, timeout: timeoutMs, headers: authHeader(r) },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        res.on('error', reject);
+      },
+    );
     req.on('timeout', () => req.destroy(new Error('timed out')));
     req.on('error', reject);
     req.end();
@@ -160,7 +190,10 @@ export async function vmBoot(name: string, memoryMb: number, opts: VmOptions = {
   const say = opts.onProgress ?? (() => undefined);
   const dir = labDir(name, env);
   if (existsSync(dir)) {
-    throw new TesseraError('already-exists', `cannot create lab "${name}": it already exists; remove it with \`tessera lab down --name ${name}\``);
+    throw new TesseraError(
+      'already-exists',
+      `cannot create lab "${name}": it already exists; remove it with \`tessera lab down --name ${name}\``,
+    );
   }
   const t0 = Date.now();
   say(`lab "${name}": preparing the VM kernel (Debian's stock kernel, cached in /var/cache/tessera/vm)`);
@@ -184,11 +217,21 @@ export async function vmBoot(name: string, memoryMb: number, opts: VmOptions = {
   const deadline = Date.now() + (opts.bootTimeoutMs ?? 300_000);
   for (;;) {
     if (!isRunning(rec.qemu)) {
-      throw new TesseraError('unavailable', `the lab VM exited while booting; its console:\n${consoleTail(rec)}\n${readQemuLog(dir)}`);
+      throw new TesseraError(
+        'unavailable',
+        `the lab VM exited while booting; its console:\n${consoleTail(rec)}\n${readQemuLog(dir)}`,
+      );
     }
-    const ok = await httpCall(rec, 'GET', '/ping', 2000).then((r) => r.status === 200, () => false);
+    const ok = await httpCall(rec, 'GET', '/ping', 2000).then(
+      (r) => r.status === 200,
+      () => false,
+    );
     if (ok) break;
-    if (Date.now() > deadline) throw new TesseraError('timeout', `the lab VM did not answer within ${Math.round((opts.bootTimeoutMs ?? 300_000) / 1000)} s; its console:\n${consoleTail(rec)}`);
+    if (Date.now() > deadline)
+      throw new TesseraError(
+        'timeout',
+        `the lab VM did not answer within ${Math.round((opts.bootTimeoutMs ?? 300_000) / 1000)} s; its console:\n${consoleTail(rec)}`,
+      );
     await sleep(500);
   }
   say(`lab "${name}": VM up in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
@@ -213,30 +256,40 @@ const processIO: ForwardIO = { stdout: (b) => process.stdout.write(b), stderr: (
 /** Runs `tessera ARGV` inside the lab's VM; returns its exit code (its output goes to `io`). */
 export function vmRun(rec: VmRecord, argv: string[], io: ForwardIO = processIO): Promise<number> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port: rec.controlPort, method: 'POST', path: '/run', headers: authHeader(rec) }, (res) => {
-      if (res.statusCode !== 200) {
-        res.resume();
-        reject(new TesseraError('unavailable', `the lab VM refused "${argv.join(' ')}" (HTTP ${res.statusCode})`));
-        return;
-      }
-      let rest = '';
-      let code: number | undefined;
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => {
-        const d = decodeFrames(rest + c);
-        rest = d.rest;
-        for (const f of d.frames) {
-          if ('exit' in f) code = f.exit;
-          else (f.fd === 1 ? io.stdout : io.stderr)(Buffer.from(f.data, 'base64'));
+    const req = request(
+      { host: '127.0.0.1', port: rec.controlPort, method: 'POST', path: '/run', headers: authHeader(rec) },
+      (res) => {
+        if (res.statusCode !== 200) {
+          res.resume();
+          reject(new TesseraError('unavailable', `the lab VM refused "${argv.join(' ')}" (HTTP ${res.statusCode})`));
+          return;
         }
-      });
-      res.on('end', () => {
-        if (code === undefined) reject(new TesseraError('unavailable', `the lab VM stopped answering during "${argv.join(' ')}"`));
-        else resolve(code);
-      });
-      res.on('error', reject);
-    });
-    req.on('error', (err) => reject(new TesseraError('unavailable', `cannot reach the lab VM of "${rec.name}" on 127.0.0.1:${rec.controlPort}`, { cause: err })));
+        let rest = '';
+        let code: number | undefined;
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => {
+          const d = decodeFrames(rest + c);
+          rest = d.rest;
+          for (const f of d.frames) {
+            if ('exit' in f) code = f.exit;
+            else (f.fd === 1 ? io.stdout : io.stderr)(Buffer.from(f.data, 'base64'));
+          }
+        });
+        res.on('end', () => {
+          if (code === undefined)
+            reject(new TesseraError('unavailable', `the lab VM stopped answering during "${argv.join(' ')}"`));
+          else resolve(code);
+        });
+        res.on('error', reject);
+      },
+    );
+    req.on('error', (err) =>
+      reject(
+        new TesseraError('unavailable', `cannot reach the lab VM of "${rec.name}" on 127.0.0.1:${rec.controlPort}`, {
+          cause: err,
+        }),
+      ),
+    );
     req.end(JSON.stringify({ argv }));
   });
 }

@@ -29,7 +29,8 @@ async function runCommand(req: IncomingMessage, res: ServerResponse): Promise<vo
   let body: RunRequest;
   try {
     body = JSON.parse(await readBody(req)) as RunRequest;
-    if (!Array.isArray(body.argv) || !body.argv.every((a) => typeof a === 'string')) throw new Error('argv must be a list of strings');
+    if (!Array.isArray(body.argv) || !body.argv.every((a) => typeof a === 'string'))
+      throw new Error('argv must be a list of strings');
   } catch (err) {
     res.writeHead(400).end(`bad request: ${String(err)}\n`);
     return;
@@ -106,4 +107,6 @@ const etcdForward = createTcpServer((sock) => {
 });
 
 etcdForward.listen(VM_ETCD_PORT, '0.0.0.0');
-server.listen(VM_CONTROL_PORT, '0.0.0.0', () => process.stderr.write(`vm: command server listening on ${VM_CONTROL_PORT}\n`));
+server.listen(VM_CONTROL_PORT, '0.0.0.0', () =>
+  process.stderr.write(`vm: command server listening on ${VM_CONTROL_PORT}\n`),
+);
