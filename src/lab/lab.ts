@@ -77,6 +77,11 @@ export interface LabUpOptions extends LabEnvOptions {
   kubeControllers?: boolean;
   /** BOOKMARK interval of the stand-in API's watches (default 10 s; tests shorten it). */
   kubeBookmarkIntervalMs?: number;
+  /**
+   * Build an `--encapsulation ipip` lab even where the kernel has no ipip (default false: refused
+   * up front). Only for tests of the agent's own detection and reporting; the CLI never sets it.
+   */
+  allowMissingIpip?: boolean;
 }
 
 async function requireRoot(action: string): Promise<void> {
@@ -113,7 +118,7 @@ export async function labUp(raw: RawLabOptions, opts: LabUpOptions = {}): Promis
   if (!parsed.options) throw validationError('cannot create lab', parsed.problems);
   const options = parsed.options;
   await requireRoot(`create lab "${options.name}"`);
-  if (options.encapsulation === 'ipip') {
+  if (options.encapsulation === 'ipip' && opts.allowMissingIpip !== true) {
     const why = await kernelLacksIpip();
     if (why !== undefined) {
       throw new TesseraError(
