@@ -45,5 +45,16 @@ test('the README quick start works as written', { timeout: 240_000 }, async () =
     if (args[0] === 'lab' && args[1] === 'up') args.push('--name', name);
     const r = await run([join(ROOT, 'bin', 'tessera'), ...args], { env, cwd: ROOT, check: false, timeoutMs: 180_000 });
     assert.equal(r.code, 0, `${argv.join(' ')} failed (exit ${r.code}):\n${r.stdout}${r.stderr}`);
+    if (args[0] === 'lab' && args[1] === 'up') {
+      // The agents stamp ClusterInformation "default" at start-up; `version` shows it.
+      const v = await run([join(ROOT, 'bin', 'tessera'), 'version'], {
+        env,
+        cwd: ROOT,
+        check: false,
+        timeoutMs: 60_000,
+      });
+      assert.match(v.stdout, /Cluster Version:\s+v\d+\.\d+\.\d+/, v.stdout + v.stderr);
+      assert.match(v.stdout, /Cluster Type:\s+tessera/, v.stdout);
+    }
   }
 });

@@ -15,15 +15,18 @@
  *    marks (route protocol, device names, table name) and takes them over without a blip.
  *  - Bad datastore items are skipped and counted, never fatal.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { mkdir, writeFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { repoRoot } from '../lib/paths.js';
+import { nextClusterInformation } from './cluster-info.js';
 import type { Logger } from 'pino';
 import type { Backend } from '../datastore/index.js';
 import { ipamKeys, RESOURCE_ROOT, resourceKey } from '../datastore/index.js';
 import { Syncer, ResourceStore } from '../datastore/index.js';
 import { lookupKind } from '../api/index.js';
-import type { Resource } from '../api/index.js';
+import type { ClusterInformationSpec, Resource } from '../api/index.js';
 import { describeError, isTesseraError, TesseraError } from '../lib/errors.js';
 import { run } from '../lib/exec.js';
 import { lineSplitter } from '../lib/lines.js';
@@ -179,6 +182,10 @@ export class Agent {
       'starting',
     );
     await this.registerNode();
+    // Best effort: `tessera version` reads it; an agent does not fail to start over it.
+    await this.stampClusterInformation().catch((e: unknown) =>
+      log.warn({ err: describeError(e) }, 'cannot write ClusterInformation "default"'),
+    );
     if (this.options.healthListen) {
       this.health = await startHealthServer(
         this.options.healthListen,
@@ -274,6 +281,41 @@ export class Agent {
 
   private vtepMac(family: 4 | 6): string {
     return vtepMacFor(this.nodeName, family, (s) => createHash('sha256').update(s).digest('hex'));
+  }
+
+  /** ClusterInformation "default": created by the first agent, stamped with each agent's version. */
+  private async stampClusterInformation(): Promise<void> {
+    const info = lookupKind('ClusterInformation')!;
+    let version = 'unknown';
+    try {
+      version = `v${(JSON.parse(readFileSync(join(repoRoot(), 'package.json'), 'utf8')) as { version?: string }).version ?? 'unknown'}`;
+    } catch {
+      // a packaging without package.json: the version stays unknown
+    }
+    const types = ['tessera', ...((this.options.drivers ?? []).some((d) => d.name === 'bgp') ? ['bgp'] : [])];
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const cur = await this.store.get(info, 'default');
+      const spec = nextClusterInformation(cur?.spec as ClusterInformationSpec | undefined, {
+        version,
+        newGuid: randomBytes(16).toString('hex'),
+        types,
+      });
+      if (!spec) return;
+      const next: Resource = {
+        apiVersion: info.apiVersion,
+        kind: 'ClusterInformation',
+        metadata: cur?.metadata ?? { name: 'default' },
+        spec: { ...spec },
+      };
+      try {
+        if (cur) await this.store.update(next);
+        else await this.store.create(next);
+        return;
+      } catch (e) {
+        if (isTesseraError(e, 'conflict') || isTesseraError(e, 'already-exists')) continue; // another agent won; re-read
+        throw e;
+      }
+    }
   }
 
   /** Creates or updates this node's Node resource (address, VTEP MAC), keeping user labels. */
