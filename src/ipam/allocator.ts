@@ -251,9 +251,14 @@ export class IpamAllocator {
       );
     }
     const got: AssignedIp[] = [];
+    // Why step 2 stopped claiming, for the message: the pools are not exhausted when the host hit
+    // its own block limit.
+    let stop: 'host-limit' | 'no-free-block' | undefined;
+    let ownBlocks = 0;
     try {
       // 1. The host's own blocks.
       const affine = await this.affineBlocks(host, family, args.signal);
+      ownBlocks = affine.length;
       for (const cidr of affine) {
         if (got.length >= num) break;
         const pool = poolForCidr(pools, parseCidr(cidr));
@@ -274,9 +279,15 @@ export class IpamAllocator {
       // 2. Claim new blocks, up to maxBlocksPerHost.
       let owned = affine.length;
       while (got.length < num) {
-        if (ctx.config.maxBlocksPerHost > 0 && owned >= ctx.config.maxBlocksPerHost) break;
+        if (ctx.config.maxBlocksPerHost > 0 && owned >= ctx.config.maxBlocksPerHost) {
+          stop = 'host-limit';
+          break;
+        }
         const claimed = await this.claimBlock(host, pools, ctx, args.signal);
-        if (claimed === undefined) break;
+        if (claimed === undefined) {
+          stop = 'no-free-block';
+          break;
+        }
         owned++;
         got.push(
           ...(await this.assignInBlock(
@@ -322,10 +333,14 @@ export class IpamAllocator {
     if (got.length < num) {
       await this.releaseAssigned(got, args.handleId);
       const names = pools.map((p) => `"${p.name}" (${p.cidrText})`).join(', ');
-      const why = ctx.config.strictAffinity
-        ? `host's blocks are full${ctx.config.maxBlocksPerHost > 0 ? ` and it holds maxBlocksPerHost=${ctx.config.maxBlocksPerHost}` : ''}, strictAffinity forbids borrowing`
-        : 'no free address left';
-      throw new TesseraError('exhausted', `${action}: pool(s) ${names} exhausted (${why})`, {
+      const own =
+        stop === 'host-limit'
+          ? `its ${ownBlocks} block(s) are full and it may hold no more (maxBlocksPerHost=${ctx.config.maxBlocksPerHost})`
+          : `its ${ownBlocks} block(s) are full and pool(s) ${names} have no free block left`;
+      const borrow = ctx.config.strictAffinity
+        ? "strictAffinity forbids borrowing from other hosts' blocks"
+        : "no other host's block has a free address";
+      throw new TesseraError('exhausted', `${action}: ${own}; ${borrow}`, {
         details: { pools: pools.map((p) => p.name), wanted: num, got: got.length },
       });
     }
