@@ -20,16 +20,15 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { lookupKind } from '../../src/api/index.js';
-import { openBackend, resourceKey, type Backend } from '../../src/datastore/index.js';
+import type { Backend } from '../../src/datastore/index.js';
 import { IpamClient } from '../../src/ipam/index.js';
-import { labDown, labUp, loadLab, podCreate, podDelete, type LabState } from '../../src/lab/index.js';
+import { labDown, loadLab, podCreate, podDelete, type LabState } from '../../src/lab/index.js';
 import { describeError } from '../../src/lib/errors.js';
 import { run } from '../../src/lib/exec.js';
 import { sleep } from '../../src/lib/clock.js';
 import { formatIp, networkOf, parseIp } from '../../src/lib/ip.js';
 import { percentile } from '../lib/stats.js';
-import { endpoint, remoteNode } from '../lib/synthetic.js';
+import { agentBenchLab, endpoint, remoteNode } from '../lib/synthetic.js';
 
 const num = (k: string, d: number) => Number(process.env[k] ?? d);
 const NODES = num('BENCH_AGENT_NODES', 1000);
@@ -41,8 +40,6 @@ const LOCAL_PODS = num('BENCH_AGENT_LOCAL_PODS', 7);
 /** Goals (not issue targets): how much more the 76x bigger cluster may cost per event and per full cycle. */
 const CHURN_GOAL = 3;
 const CYCLE_GOAL = 10;
-
-const GNP = lookupKind('GlobalNetworkPolicy')!;
 
 interface Phase {
   nodes: number;
@@ -226,27 +223,8 @@ async function main(): Promise<void> {
   const env = { ...process.env, TESSERA_CONFIG: join(cfgDir, 'config.json') };
   let backend: Backend | undefined;
   try {
-    const lab = await labUp({ name, nodes: 1, encapsulation: 'vxlan' }, { env, setContext: false });
-    await podCreate(loadLab(name, env), 'bench/local', { node: 'node-1', labels: { app: 'web' } });
-    backend = openBackend({ endpoints: lab.etcd!.endpoints });
-    const policy = {
-      apiVersion: 'projectcalico.org/v3',
-      kind: 'GlobalNetworkPolicy',
-      metadata: { name: 'default.bench' },
-      spec: {
-        selector: 'all()',
-        types: ['Ingress'],
-        ingress: [
-          {
-            action: 'Allow',
-            protocol: 'TCP',
-            source: { selector: "app == 'a1' || app == 'a3'" },
-            destination: { ports: [80] },
-          },
-        ],
-      },
-    };
-    await backend.put(resourceKey(GNP, 'default.bench'), JSON.stringify(policy));
+    const made = await agentBenchLab(name, env, 'all()');
+    backend = made.backend;
     const c = new Cluster(backend, loadLab(name, env), env);
     console.log(
       `agent on a 1-node VXLAN lab "${name}"; ${PODS} endpoints per remote node, 2 in 7 matched by the local pod's policy\n`,

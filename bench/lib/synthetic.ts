@@ -5,9 +5,10 @@
  * (150k endpoints, written in bulk transactions).
  */
 import { lookupKind } from '../../src/api/index.js';
-import { ipamKeys, resourceKey, type Backend, type TxnOp } from '../../src/datastore/index.js';
+import { ipamKeys, openBackend, resourceKey, type Backend, type TxnOp } from '../../src/datastore/index.js';
 import { hostAffinity, newBlock } from '../../src/ipam/index.js';
 import { formatIp, parseCidr } from '../../src/lib/ip.js';
+import { labUp, loadLab, podCreate, type LabState } from '../../src/lab/index.js';
 
 const NODE = lookupKind('Node')!;
 const WEP = lookupKind('WorkloadEndpoint')!;
@@ -162,4 +163,43 @@ export async function writeBulkCluster(
     Array.from({ length: o.policies }, (_, i) => bulkPolicy(i)),
   );
   return n - (o.firstEndpoint ?? 0);
+}
+
+/**
+ * The agent under measurement: a 1-node VXLAN lab with one local pod (app=web) and a
+ * GlobalNetworkPolicy `default.bench` selecting `selector`, whose rule matches remote endpoints
+ * labelled app=a1 or app=a3 (2 in 7 of what `endpoint` writes).
+ */
+export async function agentBenchLab(
+  name: string,
+  env: NodeJS.ProcessEnv,
+  selector: string,
+): Promise<{ lab: LabState; backend: Backend }> {
+  const lab = await labUp({ name, nodes: 1, encapsulation: 'vxlan' }, { env, setContext: false });
+  await podCreate(loadLab(name, env), 'bench/local', { node: 'node-1', labels: { app: 'web' } });
+  const backend = openBackend({ endpoints: lab.etcd!.endpoints });
+  const policy = {
+    apiVersion: 'projectcalico.org/v3',
+    kind: 'GlobalNetworkPolicy',
+    metadata: { name: 'default.bench' },
+    spec: {
+      selector,
+      types: ['Ingress'],
+      ingress: [
+        {
+          action: 'Allow',
+          protocol: 'TCP',
+          source: { selector: "app == 'a1' || app == 'a3'" },
+          destination: { ports: [80] },
+        },
+      ],
+    },
+  };
+  try {
+    await backend.put(resourceKey(GNP, 'default.bench'), JSON.stringify(policy));
+  } catch (err) {
+    await backend.close().catch(() => undefined);
+    throw err;
+  }
+  return { lab, backend };
 }

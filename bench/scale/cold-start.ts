@@ -11,12 +11,11 @@
  * A remote pod event is what a CNI ADD elsewhere writes: the block with one more allocation and
  * the WorkloadEndpoint, in one transaction.
  */
-import { lookupKind } from '../../src/api/index.js';
-import { openBackend, RESOURCE_ROOT, ipamKeys, resourceKey, type Backend } from '../../src/datastore/index.js';
-import { labDown, labUp, loadLab, nodeStart, nodeStop, podCreate } from '../../src/lab/index.js';
+import { RESOURCE_ROOT, ipamKeys, type Backend } from '../../src/datastore/index.js';
+import { labDown, loadLab, nodeStart, nodeStop } from '../../src/lab/index.js';
 import { run } from '../../src/lib/exec.js';
 import { sleep } from '../../src/lib/clock.js';
-import { bulkBlock, endpoint, writeBulkCluster } from '../lib/synthetic.js';
+import { agentBenchLab, bulkBlock, endpoint, writeBulkCluster } from '../lib/synthetic.js';
 import { cpuMs, memMiB } from './proc.js';
 
 export interface ColdStartOptions {
@@ -46,8 +45,6 @@ export interface ColdStartResult {
   peakRssMiB: number;
   remoteRoutes: number;
 }
-
-const GNP = lookupKind('GlobalNetworkPolicy')!;
 
 class Agent {
   constructor(private readonly o: ColdStartOptions) {}
@@ -115,27 +112,9 @@ export async function runColdStart(o: ColdStartOptions): Promise<ColdStartResult
   const { name, env, say } = o;
   let backend: Backend | undefined;
   try {
-    const lab = await labUp({ name, nodes: 1, encapsulation: 'vxlan' }, { env, setContext: false });
-    await podCreate(loadLab(name, env), 'bench/local', { node: 'node-1', labels: { app: 'web' } });
-    backend = openBackend({ endpoints: lab.etcd!.endpoints });
-    const policy = {
-      apiVersion: 'projectcalico.org/v3',
-      kind: 'GlobalNetworkPolicy',
-      metadata: { name: 'default.bench' },
-      spec: {
-        selector: "app == 'web'",
-        types: ['Ingress'],
-        ingress: [
-          {
-            action: 'Allow',
-            protocol: 'TCP',
-            source: { selector: "app == 'a1' || app == 'a3'" },
-            destination: { ports: [80] },
-          },
-        ],
-      },
-    };
-    await backend.put(resourceKey(GNP, 'default.bench'), JSON.stringify(policy));
+    const made = await agentBenchLab(name, env, "app == 'web'");
+    backend = made.backend;
+    const lab = made.lab;
     const agent = new Agent(o);
 
     await writeBulkCluster(backend, { nodes: o.small, pods: o.pods, policies: 0 });

@@ -14,7 +14,7 @@ import { isRunning, startDaemon } from './kernel.js';
 import { siblingScriptArgv } from './etcd-link.js';
 import { renderKubeconfig } from './kubeapi/index.js';
 import type { KubeApiState, LabState, NodeState, PodState, ProcessRecord } from './state.js';
-import type { PodPort } from './plan.js';
+import { podResource } from './resources.js';
 
 export const KUBE_NODE_VERSION = 'v1.22.3-tessera-lab';
 
@@ -207,30 +207,9 @@ export function kubeNodeStatus(n: NodeState, nowIso: string): Obj {
   };
 }
 
-export function kubePodObject(p: {
-  namespace: string;
-  name: string;
-  node: string;
-  labels: Record<string, string>;
-  serviceAccount: string;
-  ports: readonly PodPort[];
-}): Obj {
-  return {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name: p.name, namespace: p.namespace, labels: { ...p.labels } },
-    spec: {
-      nodeName: p.node,
-      serviceAccountName: p.serviceAccount,
-      containers: [
-        {
-          name: 'server',
-          image: 'tessera/lab-server',
-          ports: p.ports.map((x) => ({ name: x.name, containerPort: x.port, protocol: x.protocol })),
-        },
-      ],
-    },
-  };
+export function kubePodObject(p: Omit<Parameters<typeof podResource>[0], 'ips'>): Obj {
+  // The object the lab mirrors into the datastore, as posted before the pod has addresses (no status).
+  return { ...podResource({ ...p, ips: [] }) };
 }
 
 /** The status a kubelet writes once the pod's sandbox is networked and its container runs. */
