@@ -54,8 +54,12 @@ export function cniCodeOf(err: unknown): number {
   }
 }
 
-/** The spec's error object: `{ cniVersion, code, msg, details }`. */
+/**
+ * The spec's error object: `{ cniVersion, code, msg, details }`. `details` is the cause chain
+ * behind `msg` (absent when there is none): runtimes print both, so it must not repeat `msg`.
+ */
 export function renderCniError(err: unknown, cniVersion: string): Record<string, unknown> {
   const msg = err instanceof Error ? err.message : String(err);
-  return { cniVersion, code: cniCodeOf(err), msg, details: describeError(err) };
+  const cause = err instanceof Error ? (err as Error & { cause?: unknown }).cause : undefined;
+  return { cniVersion, code: cniCodeOf(err), msg, ...(cause !== undefined ? { details: describeError(cause) } : {}) };
 }

@@ -88,8 +88,7 @@ export async function runCni(
     let cniCode: number | undefined;
     try {
       const e = JSON.parse(r.stdout) as { code?: number; msg?: string; details?: string };
-      // `details` is the whole cause chain and usually starts with `msg`: print it once.
-      msg = (e.msg && e.details?.startsWith(e.msg) ? e.details : [e.msg, e.details].filter(Boolean).join(': ')) || msg;
+      msg = [e.msg, e.details].filter(Boolean).join(': ') || msg;
       cniCode = e.code;
     } catch {
       // not a CNI error object
