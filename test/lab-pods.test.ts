@@ -25,7 +25,7 @@ import {
 } from '../src/lab/index.js';
 import { sleep } from '../src/lib/clock.js';
 import { run } from '../src/lib/exec.js';
-import { processesNaming } from './helpers/lab.js';
+import { eventually, processesNaming } from './helpers/lab.js';
 import { DEFAULT_INTERFACE_PREFIX, hostVethName } from '../src/cni/index.js';
 
 const name = `tsr${randomBytes(3).toString('hex')}`;
@@ -171,7 +171,13 @@ describe('lab with CNI and agents (root)', () => {
     assert.equal(await podDelete(s, 'x/b'), false);
     const ds = new LabDatastore(s.etcd!.endpoints);
     try {
-      assert.equal(await ds.get({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'b', namespace: 'x' } }), undefined);
+      // tessera-kube-controllers mirrors Pods from the API: the copy goes when its watch sees the delete.
+      await eventually(30_000, async () => {
+        assert.equal(
+          await ds.get({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'b', namespace: 'x' } }),
+          undefined,
+        );
+      });
     } finally {
       await ds.close();
     }
