@@ -80,11 +80,19 @@ export interface ContractOptions {
    * stream is gone; on a loaded machine that once took longer than 8 s.
    */
   leaseGoneWithinMs?: number;
+  /**
+   * Check that a leased key goes when its writer closes (default true). Behind `etcd grpc-proxy`
+   * it is not bounded: the proxy's own keep-alive once held a closed writer's lease for more than
+   * 30 s on an idle machine, so that run leaves this case to the direct etcd run.
+   */
+  leaseExpiresOnClose?: boolean;
 }
 
 export function runBackendContract(name: string, makeBackend: BackendFactory, options: ContractOptions = {}): void {
   const leaseGoneWithinMs = options.leaseGoneWithinMs ?? 8000;
   describe(`Backend contract: ${name}`, () => {
+    const skipped = (title: string, _fn: unknown, _timeoutMs?: number) =>
+      test(title, { skip: 'not bounded on this backend (ContractOptions.leaseExpiresOnClose)' }, () => undefined);
     const withBackend = (title: string, fn: (b: Backend, p: string) => Promise<void>, timeoutMs = 20_000) =>
       test(title, { timeout: timeoutMs }, async () => {
         const b = await makeBackend();
@@ -278,7 +286,7 @@ export function runBackendContract(name: string, makeBackend: BackendFactory, op
       assert.ok(isTesseraError(err, 'aborted'), `expected aborted, got ${String(err)}`);
     });
 
-    withBackend(
+    (options.leaseExpiresOnClose === false ? skipped : withBackend)(
       'leased keys outlive nothing but their writer',
       async (reader, p) => {
         const writer = await makeBackend();
