@@ -8,6 +8,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { run } from '../lib/exec.js';
+import { echoServerArgv } from './echo-server.js';
 import { TesseraError } from '../lib/errors.js';
 import { startDaemon, stopProcess } from './kernel.js';
 import type { LabState, ProcessRecord } from './state.js';
@@ -52,7 +53,7 @@ function writeListeners(s: LabState, node: string, list: HostListener[]): void {
 
 const key = (p: HostPort) => `${p.protocol.toLowerCase()}:${p.port}`;
 
-/** Starts a socat echo server per port in the node's host netns; returns once all are bound. */
+/** Starts an echo server per port in the node's host netns; returns once all are bound. */
 export async function nodeListen(
   s: LabState,
   nodeName: string,
@@ -67,13 +68,9 @@ export async function nodeListen(
   for (const p of ports) {
     if (have.has(key(p))) continue;
     have.add(key(p));
-    const listen =
-      p.protocol === 'TCP'
-        ? `TCP6-LISTEN:${p.port},fork,reuseaddr,ipv6only=0`
-        : `UDP6-RECVFROM:${p.port},fork,reuseaddr,ipv6only=0`;
     added.push({
       ...p,
-      process: startDaemon(`listen:${key(p)}`, ['socat', '-T', '5', listen, 'PIPE'], { netns: node.netns, log }),
+      process: startDaemon(`listen:${key(p)}`, echoServerArgv(p.protocol, p.port), { netns: node.netns, log }),
     });
   }
   writeListeners(s, nodeName, [...current, ...added]);

@@ -1,7 +1,7 @@
 /**
  * Pods: a netns wired by the real CNI plugin, run exactly as a container runtime on the node would
  * (`ip netns exec <node> <cniPath>/tessera-cni`, CNI_* env, network config on stdin), plus one
- * socat per port (TCP accepts and echoes, UDP echoes: ~1 MB each).
+ * echo server per port (see echo-server.ts: socat for TCP, a single perl socket for UDP).
  * The pod file is written (phase creating) BEFORE the netns exists, so down/delete can undo a
  * half-created pod; each side effect of create registers an undo step, one catch unwinds them.
  */
@@ -10,6 +10,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { run } from '../lib/exec.js';
+import { echoServerArgv } from './echo-server.js';
 import { TesseraError, describeError } from '../lib/errors.js';
 import { addNetns, deleteNetns, killNetnsProcesses, startDaemon, stopProcess } from './kernel.js';
 import { DEFAULT_POD_PORTS, parsePodRef, pickNode, podNetnsName, type PodPort } from './plan.js';
@@ -149,11 +150,7 @@ export async function startPodServers(
   const log = join(s.dir, 'logs', `pod-${pod.namespace}.${pod.name}.log`);
   const servers = pod.ports.map((p) => {
     // TCP6/UDP6 with ipv6only=0 serve both families on one socket.
-    const listen =
-      p.protocol === 'TCP'
-        ? `TCP6-LISTEN:${p.port},fork,reuseaddr,ipv6only=0`
-        : `UDP6-RECVFROM:${p.port},fork,reuseaddr,ipv6only=0`;
-    return startDaemon(`server:${p.name}`, ['socat', '-T', '5', listen, 'PIPE'], { netns: pod.netns, log });
+    return startDaemon(`server:${p.name}`, echoServerArgv(p.protocol, p.port), { netns: pod.netns, log });
   });
   const want = pod.ports.map((p) => `${p.protocol === 'TCP' ? 'tcp' : 'udp'}:${p.port}`);
   try {
