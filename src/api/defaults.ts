@@ -87,7 +87,13 @@ const FILLERS: Readonly<Record<string, Filler>> = {
   [`${C}KubeControllersConfiguration`]: (spec) => {
     fill(spec, 'logSeverityScreen', 'Info');
     fill(spec, 'healthChecks', 'Enabled');
-    fill(spec, 'etcdv3CompactionPeriod', '10m');
+    // Go's JSON decoding matches field names case-insensitively, so Calico takes the spelling in its
+    // own docs (`etcdv3CompactionPeriod`) for its field `etcdV3CompactionPeriod`. Store one name.
+    if (!unset(spec.etcdv3CompactionPeriod)) {
+      fill(spec, 'etcdV3CompactionPeriod', spec.etcdv3CompactionPeriod);
+    }
+    delete spec.etcdv3CompactionPeriod;
+    fill(spec, 'etcdV3CompactionPeriod', '10m');
     fill(spec, 'prometheusMetricsPort', 9094);
   },
   [`${C}NetworkPolicy`]: fillPolicy,

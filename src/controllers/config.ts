@@ -35,7 +35,7 @@ export function defaultKubeControllersConfiguration(): Resource<KubeControllersC
     spec: {
       logSeverityScreen: 'Info',
       healthChecks: 'Enabled',
-      etcdv3CompactionPeriod: '10m',
+      etcdV3CompactionPeriod: '10m',
       prometheusMetricsPort: 9094,
       controllers: {
         node: {

@@ -57,7 +57,8 @@ export interface KubeControllersConfigurationSpec {
   logSeverityScreen?: LogSeverity;
   healthChecks?: EnabledDisabled;
   prometheusMetricsPort?: number;
-  etcdv3CompactionPeriod?: string;
+  /** Calico's JSON name. The spelling in Calico's docs (`etcdv3CompactionPeriod`) is accepted and renamed. */
+  etcdV3CompactionPeriod?: string;
   debugProfilePort?: number;
   controllers?: {
     node?: ReconcilerSettings & {

@@ -71,6 +71,7 @@ export function validateKubeControllersConfiguration(p: Problems, spec: Record<s
   checkOneOf(p, 'spec.healthChecks', spec.healthChecks, ['Enabled', 'Disabled'] as const);
   checkIntRange(p, 'spec.prometheusMetricsPort', spec.prometheusMetricsPort, 0, 65535, 'prometheusMetricsPort');
   checkIntRange(p, 'spec.debugProfilePort', spec.debugProfilePort, 0, 65535, 'debugProfilePort');
+  checkDuration(p, 'spec.etcdV3CompactionPeriod', spec.etcdV3CompactionPeriod);
   checkDuration(p, 'spec.etcdv3CompactionPeriod', spec.etcdv3CompactionPeriod);
   const c = spec.controllers;
   if (!isRecord(c)) return;

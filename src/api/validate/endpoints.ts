@@ -10,6 +10,7 @@ import {
   type Problems,
 } from './common.js';
 import { isRecord, joinPath, quote } from './shape.js';
+import { familyBits } from '../../lib/ip.js';
 
 const MAC_RE = /^([0-9a-fA-F]{2}[:-]){5}[0-9a-fA-F]{2}$|^([0-9a-fA-F]{2}[:-]){7}[0-9a-fA-F]{2}$/;
 const IFACE_RE = /^[^\s/]{1,15}$/;
@@ -91,9 +92,17 @@ export function validateHostEndpoint(p: Problems, spec: Record<string, unknown>)
 export function validateWorkloadEndpoint(p: Problems, spec: Record<string, unknown>): void {
   if (typeof spec.node === 'string') checkSubdomain(p, 'spec.node', spec.node, 'node name');
   if (Array.isArray(spec.ipNetworks)) {
-    spec.ipNetworks.forEach((n, i) =>
-      checkCidrField(p, joinPath('spec.ipNetworks', i), n, { allowBareIp: true, strict: false }),
-    );
+    spec.ipNetworks.forEach((n, i) => {
+      const at = joinPath('spec.ipNetworks', i);
+      const cidr = checkCidrField(p, at, n, { allowBareIp: true, strict: false });
+      // Calico: each entry is one endpoint address (a /32 or /128), never a subnet.
+      if (cidr && cidr.prefix !== familyBits(cidr.family)) {
+        p.add(
+          at,
+          `IP network contains multiple addresses: ${quote(n)} (give the endpoint's own address, /${familyBits(cidr.family)})`,
+        );
+      }
+    });
   }
   if (Array.isArray(spec.ipNATs)) {
     spec.ipNATs.forEach((n, i) => {

@@ -358,7 +358,8 @@ export const SCHEMAS: Readonly<Record<string, KindSchema>> = {
       logSeverityScreen: str,
       healthChecks: str,
       prometheusMetricsPort: int,
-      etcdv3CompactionPeriod: str,
+      etcdV3CompactionPeriod: str,
+      etcdv3CompactionPeriod: str, // the docs' spelling; applyDefaults renames it
       debugProfilePort: int,
       controllers: obj({
         node: obj({
