@@ -546,6 +546,21 @@ describe('validate and version', () => {
       h.file('dup.yaml', docs(POOL('a', '10.0.0.0/16'), POOL('a', '10.1.0.0/16'))),
     ]);
     assert.equal(dup.code, 1, 'duplicate names in one batch');
+    assert.equal(ok.err, '', 'nothing stored-only, no warning');
+    // A field Calico's API has and Tessera stores without acting on is accepted with a warning.
+    const felix = [
+      'apiVersion: projectcalico.org/v3',
+      'kind: FelixConfiguration',
+      'metadata: {name: default}',
+      'spec: {bpfEnabled: true, failsafeInboundHostPorts: []}',
+    ].join('\n');
+    const warned = await run(['validate', '-f', h.file('felix.yaml', felix)]);
+    assert.equal(warned.code, 0, warned.err);
+    assert.match(
+      warned.err,
+      /^Warning: .*felix\.yaml: FelixConfiguration "default": spec\.bpfEnabled is stored but has no effect in Tessera: .*nftables/m,
+    );
+    assert.doesNotMatch(warned.err, /failsafeInboundHostPorts/);
   });
 
   test('no datastore configured: exit 1 and says how to configure one', async (t) => {

@@ -17,8 +17,10 @@
  *   look at values whose type is right.
  * - Compatibility choices a reviewer should check: rule `nets`, NetworkSet `nets` and
  *   IPReservation CIDRs accept bare addresses and host bits (Calico masks them); IPPool `cidr`
- *   must be a network address. HostEndpoint-only policy options (doNotTrack, preDNAT,
- *   applyOnForward) set to true are rejected as not supported yet.
+ *   must be a network address. Host-only policy options (doNotTrack, preDNAT, applyOnForward)
+ *   are GlobalNetworkPolicy fields, with Calico's combination rules.
+ * - Every field Calico's API has is accepted; those Tessera stores without acting on are listed in
+ *   stored-only.ts (apply warns). docs/api-fields.md is the generated kinds × fields × rules table.
  * - Policies outside the `default` tier must be named `<tier>.<name>`; applyDefaults fills
  *   `spec.tier: default` and `types` per Calico's inference table but never renames.
  */
@@ -38,3 +40,4 @@ export { BUILTIN_TIERS, DEFAULT_TIER, builtinTier, isBuiltinTier } from './tiers
 export { validateResource } from './validate/index.js';
 export { validateBatch, docPrefix, type BatchContext } from './batch.js';
 export { isCalicoKind, isK8sKind, type CalicoKinds, type K8sKinds } from './guards.js';
+export { STORED_ONLY, storedOnlyFields } from './stored-only.js';

@@ -3,7 +3,14 @@
  * validate every document before anything is written.
  */
 import type { KindInfo, Problem, Resource } from '../api/index.js';
-import { applyDefaults, kindFor, parseManifests, validateBatch, validateResource } from '../api/index.js';
+import {
+  applyDefaults,
+  kindFor,
+  parseManifests,
+  storedOnlyFields,
+  validateBatch,
+  validateResource,
+} from '../api/index.js';
 import { TesseraError, isTesseraError } from '../lib/errors.js';
 import { readSources, type CliIO } from './io.js';
 import { describeRef, refOf, type CliStore, type ResourceRef } from './store.js';
@@ -16,6 +23,8 @@ export interface LoadedResource {
   source: string;
   /** 1-based position of the document in its file (`[doc N]` in messages). */
   doc: number;
+  /** Fields the document sets (as written, before defaults) that Tessera stores but does not act on. */
+  storedOnly: { path: string; why: string }[];
 }
 
 export interface LoadOptions {
@@ -46,6 +55,7 @@ export async function loadManifests(paths: string[], io: CliIO, opts: LoadOption
         problems.push(`${source}: unknown kind "${doc.kind}" in apiVersion "${doc.apiVersion}"`);
         continue;
       }
+      const storedOnly = storedOnlyFields(doc);
       let r: Resource = { ...doc, metadata: { ...doc.metadata } };
       if (info.namespaced) {
         const ns = r.metadata.namespace;
@@ -58,7 +68,7 @@ export async function loadManifests(paths: string[], io: CliIO, opts: LoadOption
         r.metadata.namespace = ns ?? opts.namespace ?? 'default';
       }
       if (opts.defaults) r = applyDefaults(r);
-      out.push({ resource: r, info, ref: refOf(info, r), source, doc: ++docInFile });
+      out.push({ resource: r, info, ref: refOf(info, r), source, doc: ++docInFile, storedOnly });
     }
   }
   if (problems.length) {
@@ -116,9 +126,15 @@ export async function existingFor(
 
 /**
  * Validates every document and the batch as a whole; throws one `validation` error listing every
- * problem (one line each, with file, object and field path) so nothing is written.
+ * problem (one line each, with file, object and field path) so nothing is written. When all is
+ * valid, `warn` hears of every stored-only field a document sets.
  */
-export function validateAll(batch: LoadedResource[], existing: Resource[], action: string): void {
+export function validateAll(
+  batch: LoadedResource[],
+  existing: Resource[],
+  action: string,
+  warn?: (text: string) => void,
+): void {
   const lines: string[] = [];
   const problems: Problem[] = [];
   for (const l of batch) {
@@ -147,6 +163,15 @@ export function validateAll(batch: LoadedResource[], existing: Resource[], actio
       `cannot ${action} ${n} resource(s): ${lines.length} problem(s), nothing was written\n${lines.map((l) => `  ${l}`).join('\n')}`,
       { problems },
     );
+  }
+  // Accepted, but worth a word: Calico's API has these fields and Tessera stores them, yet does
+  // not act on them (src/api/stored-only.ts).
+  for (const l of batch) {
+    for (const f of l.storedOnly) {
+      warn?.(
+        `Warning: ${l.source}: ${describeRef(l.ref)}: ${f.path} is stored but has no effect in Tessera: ${f.why}\n`,
+      );
+    }
   }
 }
 

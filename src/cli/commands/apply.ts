@@ -29,7 +29,7 @@ export async function applyVerb(args: ApplyArgs, deps: VerbDeps): Promise<number
   const stale = staleError(batch, existing, 'apply');
   if (stale) throw stale;
   for (const l of batch) l.resource = withoutStatus(l.resource);
-  validateAll(batch, existing, 'apply');
+  validateAll(batch, existing, 'apply', (t) => deps.io.err(t));
   // Unchanged objects are not rewritten: applying what `get -o yaml` printed is a no-op (the
   // datastore revision does not move, watchers see nothing). Status stays what Tessera wrote.
   const writes = batch.flatMap((l) => {

@@ -17,7 +17,7 @@ export interface CreateArgs {
 export async function createVerb(args: CreateArgs, deps: VerbDeps): Promise<number> {
   const batch = await loadManifests(args.files, deps.io, { namespace: args.namespace, defaults: true });
   const store = await deps.store();
-  validateAll(batch, await existingFor(batch, store), 'create');
+  validateAll(batch, await existingFor(batch, store), 'create', (t) => deps.io.err(t));
   const present = await Promise.all(batch.map((l) => store.get(l.ref)));
   const clashes = batch.filter((_, i) => present[i] !== undefined);
   if (clashes.length && !args.skipExists) {

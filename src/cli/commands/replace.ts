@@ -18,7 +18,7 @@ export async function replaceVerb(args: ReplaceArgs, deps: VerbDeps): Promise<nu
   const batch = await loadManifests(args.files, deps.io, { namespace: args.namespace, defaults: true });
   const store = await deps.store();
   for (const l of batch) l.resource = withoutStatus(l.resource);
-  validateAll(batch, await existingFor(batch, store, { withReplaced: true }), 'replace');
+  validateAll(batch, await existingFor(batch, store, { withReplaced: true }), 'replace', (t) => deps.io.err(t));
   const current = await Promise.all(batch.map((l) => store.get(l.ref)));
   const missing = batch.filter((_, i) => current[i] === undefined);
   if (missing.length && !args.skipNotExists) {

@@ -9,7 +9,7 @@ export interface ValidateArgs {
 
 export async function validateVerb(args: ValidateArgs, deps: VerbDeps): Promise<number> {
   const batch = await loadManifests(args.files, deps.io, { namespace: args.namespace, defaults: true });
-  validateAll(batch, [], 'validate');
+  validateAll(batch, [], 'validate', (t) => deps.io.err(t));
   deps.io.out(`Successfully validated ${batch.length} ${kindPhrase(batch.map((l) => l.info))}\n`);
   return 0;
 }

@@ -1,0 +1,263 @@
+/**
+ * Fields Tessera accepts and stores because Calico's API has them, but does not act on. `tessera
+ * apply` warns when a document sets one, so nobody mistakes "accepted" for "in effect"; the field
+ * table (docs/api-fields.md, generated and tested) marks them. Paths use `[]` for "every item".
+ * Keep this list honest: a field Tessera starts to act on leaves it (the table test fails if an
+ * entry names a field the schema does not have).
+ */
+import type { Resource } from './resource.js';
+import { isRecord } from './validate/shape.js';
+
+const C = 'projectcalico.org/v3/';
+
+/** Why a Felix setting has no effect here, by the setting's name. */
+function felixReason(field: string): string {
+  if (/^bpf/.test(field)) return "Tessera's dataplane is nftables; there is no eBPF dataplane";
+  if (/^wireguard/i.test(field)) return 'WireGuard encryption is not implemented';
+  if (/^iptables|^chainInsertMode|^maxIpsetSize|^ipsetsRefresh/.test(field))
+    return 'Tessera programs nftables, not iptables';
+  if (/xdp|XDP/.test(field)) return 'there is no XDP acceleration';
+  if (
+    /^(prometheus|health|debug|go[A-Z]|usageReporting|log|flowLogs|dataplaneWatchdog|featureDetect|featureGates)/.test(
+      field,
+    )
+  )
+    return "the agent's logging, metrics, health and debugging are set by its command-line flags";
+  if (/^(ipipEnabled|vxlanEnabled|ipv6Support)$/.test(field)) return 'Tessera derives it from the IP pools';
+  if (/^(vxlanPort|vxlanVNI|vxlanMTU|vxlanMTUV6|ipipMTU|mtuIfacePattern|requireMTUFile)$/.test(field))
+    return 'Tessera uses the standard VXLAN port/VNI and computes MTUs from the host interface';
+  return 'not implemented by the Tessera agent';
+}
+
+const FELIX_STORED_ONLY = [
+  'kubeNodePortRanges',
+  'natPortRange',
+  'externalNodesList',
+  'bpfDSROptoutCIDRs',
+  'bpfForceTrackPacketsFromIfaces',
+  'bpfDisableGROForIfaces',
+  'bpfExcludeCIDRsFromNAT',
+  'bpfLogFilters',
+  'bpfConntrackTimeouts',
+  'flowLogsCollectorDebugTrace',
+  'useInternalDataplaneDriver',
+  'ipv6Support',
+  'ipipEnabled',
+  'vxlanEnabled',
+  'allowVXLANPacketsFromWorkloads',
+  'allowIPIPPacketsFromWorkloads',
+  'endpointReportingEnabled',
+  'disableConntrackInvalidCheck',
+  'healthEnabled',
+  'prometheusMetricsEnabled',
+  'prometheusGoMetricsEnabled',
+  'prometheusProcessMetricsEnabled',
+  'prometheusWireGuardMetricsEnabled',
+  'usageReportingEnabled',
+  'removeExternalRoutes',
+  'debugDisableLogDropping',
+  'sidecarAccelerationEnabled',
+  'xdpEnabled',
+  'genericXDPEnabled',
+  'bpfEnabled',
+  'bpfDisableUnprivileged',
+  'bpfConnectTimeLoadBalancingEnabled',
+  'bpfKubeProxyIptablesCleanupEnabled',
+  'bpfKubeProxyEndpointSlicesEnabled',
+  'bpfPolicyDebugEnabled',
+  'bpfHostNetworkedNATWithoutCTLB',
+  'bpfRedirectToPeer',
+  'bpfHostConntrackBypass',
+  'wireguardEnabled',
+  'wireguardEnabledV6',
+  'wireguardHostEncryptionEnabled',
+  'wireguardThreadingEnabled',
+  'routeSyncDisabled',
+  'requireMTUFile',
+  'bpfJITHardening',
+  'maxIpsetSize',
+  'metadataPort',
+  'ipipMTU',
+  'vxlanMTU',
+  'vxlanMTUV6',
+  'vxlanPort',
+  'vxlanVNI',
+  'iptablesMarkMask',
+  'nftablesMarkMask',
+  'healthPort',
+  'deviceRouteProtocol',
+  'bpfExtToServiceConnmark',
+  'bpfMapSizeConntrack',
+  'bpfMapSizeNATFrontend',
+  'bpfMapSizeNATBackend',
+  'bpfMapSizeNATAffinity',
+  'bpfMapSizeRoute',
+  'bpfMapSizeIPSets',
+  'bpfMapSizeIfState',
+  'bpfMapSizePerCPUConntrack',
+  'bpfKubeProxyHealthzPort',
+  'bpfExportBufferSizeMB',
+  'wireguardListeningPort',
+  'wireguardListeningPortV6',
+  'wireguardRoutingRulePriority',
+  'wireguardMTU',
+  'wireguardMTUV6',
+  'logActionRateLimitBurst',
+  'goGCThreshold',
+  'goMemoryLimitMB',
+  'goMaxProcs',
+  'debugPort',
+  'dataplaneDriver',
+  'routeRefreshInterval',
+  'interfaceRefreshInterval',
+  'iptablesRefreshInterval',
+  'iptablesPostWriteCheckInterval',
+  'iptablesLockFilePath',
+  'iptablesLockTimeout',
+  'iptablesLockProbeInterval',
+  'featureDetectOverride',
+  'featureGates',
+  'ipsetsRefreshInterval',
+  'iptablesBackend',
+  'xdpRefreshInterval',
+  'netlinkTimeout',
+  'metadataAddr',
+  'openstackRegion',
+  'interfaceExclude',
+  'chainInsertMode',
+  'iptablesFilterAllowAction',
+  'iptablesMangleAllowAction',
+  'iptablesFilterDenyAction',
+  'nftablesFilterAllowAction',
+  'nftablesMangleAllowAction',
+  'nftablesFilterDenyAction',
+  'nftablesRefreshInterval',
+  'nftablesMode',
+  'logFilePath',
+  'logSeverityFile',
+  'logSeveritySys',
+  'logDebugFilenameRegex',
+  'logActionRateLimit',
+  'logDropActionOverride',
+  'reportingInterval',
+  'reportingTTL',
+  'endpointReportingDelay',
+  'endpointStatusPathPrefix',
+  'healthHost',
+  'prometheusMetricsHost',
+  'policySyncPathPrefix',
+  'usageReportingInitialDelay',
+  'usageReportingInterval',
+  'natOutgoingAddress',
+  'deviceRouteSourceAddress',
+  'deviceRouteSourceAddressIPv6',
+  'debugMemoryProfilePath',
+  'debugSimulateCalcGraphHangAfter',
+  'debugSimulateDataplaneHangAfter',
+  'debugSimulateDataplaneApplyDelay',
+  'iptablesNATOutgoingInterfaceFilter',
+  'bpfLogLevel',
+  'bpfDataIfacePattern',
+  'bpfL3IfacePattern',
+  'bpfExternalServiceMode',
+  'bpfKubeProxyMinSyncPeriod',
+  'bpfConnectTimeLoadBalancing',
+  'bpfEnforceRPF',
+  'bpfPSNATPorts',
+  'bpfAttachType',
+  'bpfConntrackLogLevel',
+  'bpfConntrackMode',
+  'bpfCTLBLogFilter',
+  'bpfProfiling',
+  'routeSource',
+  'wireguardInterfaceName',
+  'wireguardInterfaceNameV6',
+  'wireguardKeepAlive',
+  'awsSrcDstCheck',
+  'serviceLoopPrevention',
+  'mtuIfacePattern',
+  'floatingIPs',
+  'workloadSourceSpoofing',
+  'natOutgoingExclusions',
+  'programClusterRoutes',
+  'cgroupV2Path',
+  'dataplaneWatchdogTimeout',
+  'flowLogsFlushInterval',
+  'flowLogsGoldmaneServer',
+  'flowLogsPolicyEvaluationMode',
+  'ipForwarding',
+  'debugHost',
+  'bpfRedirectToPeerMode',
+  'liveMigrationRouteConvergenceTime',
+];
+
+const RULE_HTTP =
+  'HTTP matches need an application-layer proxy, which Tessera does not run: the rule matches as if `http` were absent';
+const RULE_SERVICES = 'Kubernetes Service matches are not implemented: the rule matches as if `services` were absent';
+const ruleFields = (): Record<string, string> => {
+  const out: Record<string, string> = {};
+  for (const dir of ['ingress', 'egress']) {
+    out[`spec.${dir}[].http`] = RULE_HTTP;
+    for (const side of ['source', 'destination']) out[`spec.${dir}[].${side}.services`] = RULE_SERVICES;
+  }
+  return out;
+};
+const HINTS = "performance hints are advice to Calico's dataplane; Tessera has nothing to tune with them";
+
+const NO_COMPACTION = "tessera-kube-controllers does not compact etcd; use etcd's --auto-compaction-retention";
+
+/** Kind key (`apiVersion/kind`) → path → why Tessera does not act on it. */
+export const STORED_ONLY: Readonly<Record<string, Readonly<Record<string, string>>>> = {
+  [`${C}FelixConfiguration`]: Object.fromEntries(FELIX_STORED_ONLY.map((f) => [`spec.${f}`, felixReason(f)])),
+  [`${C}IPPool`]: { 'spec.assignmentMode': 'every enabled pool is used for automatic assignment' },
+  [`${C}IPAMConfiguration`]: { 'spec.autoAllocateBlocks': 'blocks are always allocated on demand' },
+  [`${C}BGPConfiguration`]: {
+    'spec.bindMode': 'BIRD listens on all addresses',
+    'spec.localWorkloadPeeringIPV4': 'peering with local workloads is not implemented',
+    'spec.localWorkloadPeeringIPV6': 'peering with local workloads is not implemented',
+    'spec.programClusterRoutes': 'not implemented by the Tessera agent',
+  },
+  [`${C}BGPPeer`]: {
+    'spec.numAllowedLocalASNumbers': 'not rendered into the BIRD configuration',
+    'spec.ttlSecurity': 'not rendered into the BIRD configuration',
+    'spec.reachableBy': 'not rendered into the BIRD configuration',
+  },
+  [`${C}KubeControllersConfiguration`]: {
+    'spec.etcdV3CompactionPeriod': NO_COMPACTION,
+    'spec.etcdv3CompactionPeriod': NO_COMPACTION,
+    'spec.debugProfilePort': 'there is no profiling endpoint',
+    'spec.controllers.node.hostEndpoint.createDefaultHostEndpoint':
+      'auto-created host endpoints are always all-interfaces',
+    'spec.controllers.node.hostEndpoint.templates': 'host endpoint templates are not implemented',
+    'spec.controllers.loadBalancer': 'the LoadBalancer IPAM controller is not implemented',
+  },
+  [`${C}WorkloadEndpoint`]: {
+    'spec.ipNATs': 'floating IPs (1:1 NAT) are not implemented',
+    'spec.allowSpoofedSourcePrefixes': 'source-spoofing allowances are not implemented',
+  },
+  [`${C}NetworkPolicy`]: { ...ruleFields(), 'spec.performanceHints': HINTS },
+  [`${C}GlobalNetworkPolicy`]: { ...ruleFields(), 'spec.performanceHints': HINTS },
+  [`${C}Profile`]: ruleFields(),
+};
+
+/** Whether `value` has something set (non-null) at `path` (`a.b[].c`). */
+function isSet(value: unknown, parts: readonly string[]): boolean {
+  if (value === undefined || value === null) return false;
+  if (parts.length === 0) return !(Array.isArray(value) && value.length === 0);
+  const [head, ...rest] = parts as [string, ...string[]];
+  const many = head.endsWith('[]');
+  const key = many ? head.slice(0, -2) : head;
+  if (!isRecord(value)) return false;
+  const next = value[key];
+  if (!many) return isSet(next, rest);
+  return Array.isArray(next) && next.some((item) => isSet(item, rest));
+}
+
+/** The stored-only fields `r` sets, each with the reason Tessera does not act on it. */
+export function storedOnlyFields(r: Resource): { path: string; why: string }[] {
+  const table = STORED_ONLY[`${r.apiVersion}/${r.kind}`];
+  if (!table) return [];
+  return Object.entries(table)
+    .filter(([path]) => isSet(r, path.split('.')))
+    .map(([path, why]) => ({ path, why }));
+}
