@@ -58,7 +58,7 @@ export class AgentMetrics {
 export interface HealthState {
   live(): boolean;
   ready(): boolean;
-  status(): Record<string, unknown>;
+  status(): object;
 }
 
 export function startHealthServer(listen: string, state: HealthState, metrics: AgentMetrics): Promise<Server> {

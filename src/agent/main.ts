@@ -129,10 +129,11 @@ async function main(): Promise<void> {
     // One libnftables helper for both of the agent's tables (policy and NAT).
     nft: new NftSession(),
   };
+  const drivers = defaultDrivers(agentOptions);
   const agent = new Agent({
     ...agentOptions,
-    drivers: defaultDrivers(agentOptions),
-    services: defaultServices(agentOptions),
+    drivers: drivers.all,
+    services: defaultServices(agentOptions, drivers),
   });
   let stopping = false;
   const stop = (sig: string) => {

@@ -11,14 +11,19 @@ import type { AgentOptions, DataplaneDriver } from './agent.js';
 
 type BaseOptions = Omit<AgentOptions, 'drivers' | 'services'>;
 
-export function defaultDrivers(options: BaseOptions): DataplaneDriver[] {
-  const drivers: DataplaneDriver[] = [
-    new PolicyDriver({
-      nodeName: options.nodeName,
-      logger: options.logger,
-      ...(options.nft ? { nft: options.nft } : {}),
-    }),
-  ];
+/** The agent's drivers, and a typed handle on the policy driver for the services that need it. */
+export interface DefaultDrivers {
+  policy: PolicyDriver;
+  all: DataplaneDriver[];
+}
+
+export function defaultDrivers(options: BaseOptions): DefaultDrivers {
+  const policy = new PolicyDriver({
+    nodeName: options.nodeName,
+    logger: options.logger,
+    ...(options.nft ? { nft: options.nft } : {}),
+  });
+  const drivers: DataplaneDriver[] = [policy];
   if (options.routing === 'bgp') {
     // BIRD learns and programs native pod routes (proto bird); the agent keeps only tunnel routes.
     drivers.push(
@@ -30,10 +35,13 @@ export function defaultDrivers(options: BaseOptions): DataplaneDriver[] {
       }),
     );
   }
-  return drivers;
+  return { policy, all: drivers };
 }
 
-export function defaultServices(options: BaseOptions): NonNullable<AgentOptions['services']> {
+export function defaultServices(
+  options: BaseOptions,
+  drivers: Pick<DefaultDrivers, 'policy'>,
+): NonNullable<AgentOptions['services']> {
   return [
     {
       // The CNI fast path: the tessera-cni shim forwards each invocation here, where the datastore
@@ -47,9 +55,7 @@ export function defaultServices(options: BaseOptions): NonNullable<AgentOptions[
           nodeName: options.nodeName,
           onInvocation: (info) => agent.log.info(info, 'cni invocation'),
           whenProgrammed: async (iface, signal) => {
-            const policy = agent.driver('policy');
-            if (!(policy instanceof PolicyDriver)) return;
-            const done = policy.whenProgrammed(iface, signal);
+            const done = drivers.policy.whenProgrammed(iface, signal);
             agent.kick();
             await done;
           },
