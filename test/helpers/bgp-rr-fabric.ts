@@ -99,6 +99,12 @@ export function rrResources(nodes: readonly Pick<RrNode, 'name' | 'address' | 'r
   };
 }
 
+/** Node i's eth0 MAC (locally administered, unique per index). */
+function macOf(i: number): string {
+  const h = (v: number) => v.toString(16).padStart(2, '0');
+  return `02:72:72:00:${h(i >> 8)}:${h(i & 255)}`;
+}
+
 export class RrFabric {
   readonly nodes: RrNode[] = [];
   readonly fabricNetns: string;
@@ -221,6 +227,8 @@ export class RrFabric {
         'eth0',
         'netns',
         n.netns,
+        'address',
+        macOf(i),
         'type',
         'veth',
         'peer',
@@ -230,7 +238,17 @@ export class RrFabric {
         this.fabricNetns,
       ]);
       await ipBatch(this.fabricNetns, [`link set n${i} master br0`, `link set n${i} up`]);
-      await ipBatch(n.netns, [`address add ${n.address}/16 dev eth0`, 'link set eth0 up']);
+      // Reflector <-> client neighbours are pinned: with hundreds of ports on one bridge, ARP
+      // broadcasts got lost (reflector neighbours INCOMPLETE, sessions stuck in Connect at 400
+      // clients), which is the test fabric's limit, not BGP's. Client <-> client traffic still ARPs.
+      const pinned = this.nodes.filter((x) => x !== n && (n.reflector || x.reflector));
+      await ipBatch(n.netns, [
+        `address add ${n.address}/16 dev eth0`,
+        'link set eth0 up',
+        ...pinned.map(
+          (x) => `neigh replace ${x.address} lladdr ${macOf(this.nodes.indexOf(x))} dev eth0 nud permanent`,
+        ),
+      ]);
     });
   }
 
