@@ -6,8 +6,10 @@
  *   cold:   one real agent joining SCALE_NODES x SCALE_PODS endpoints, SCALE_POLICIES policies and a
  *           block per node: time to ready vs `etcdctl get --prefix` of the same keys, peak RSS, and
  *           agent CPU per remote pod event at that size vs beside SCALE_SMALL nodes;
- *   storm:  SCALE_STORM nodes claiming their first block at once (double claims, p99, CAS retries).
- * SCALE_PARTS=fanout,cold,storm picks parts (to run it in pieces). Exits 1 if a goal fails.
+ *   storm:  SCALE_STORM nodes claiming their first block at once (double claims, p99, CAS retries);
+ *   rr:     BGP through 2 route reflectors with SCALE_RR_CLIENTS real BIRD clients: convergence p99
+ *           of a new block (SCALE_RR_TRIALS blocks) vs 10 clients (SCALE_RR_SMALL) in the same run.
+ * SCALE_PARTS=fanout,cold,storm,rr picks parts (to run it in pieces). Exits 1 if a goal fails.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,9 +21,10 @@ import { percentile } from '../lib/stats.js';
 import { runFanout } from './watch-fanout.js';
 import { runColdStart } from './cold-start.js';
 import { runJoinStorm } from './join-storm.js';
+import { describeRr, runRouteReflectors } from './bgp-rr.js';
 
 const num = (k: string, d: number) => Number(process.env[k] ?? d);
-const PARTS = new Set((process.env['SCALE_PARTS'] ?? 'fanout,cold,storm').split(','));
+const PARTS = new Set((process.env['SCALE_PARTS'] ?? 'fanout,cold,storm,rr').split(','));
 const say = (l: string) => console.log(l);
 const goals: string[] = [];
 let failed = false;
@@ -135,11 +138,38 @@ async function storm(): Promise<void> {
   }
 }
 
+async function rr(): Promise<void> {
+  const big = num('SCALE_RR_CLIENTS', 200);
+  const small = num('SCALE_RR_SMALL', 10);
+  const trials = num('SCALE_RR_TRIALS', 30);
+  say(
+    `\n== BGP through 2 route reflectors, real BIRD per node (configs rendered by Tessera, mesh off): a new block's convergence, ${big} vs ${small} clients, ${trials} blocks each`,
+  );
+  const prefix = `tsrr${randomBytes(2).toString('hex')}`;
+  const s = await runRouteReflectors({ prefix: `${prefix}s`, clients: small, trials, say });
+  say(`    ${describeRr(s)}`);
+  const b = await runRouteReflectors({ prefix: `${prefix}b`, clients: big, trials, say });
+  say(`    ${describeRr(b)}`);
+  const p99 = (r: { convergeMs: number[] }) => percentile(r.convergeMs, 99);
+  // Floor of 10 ms: a near-zero baseline would turn scheduling noise into a large ratio. Goal: a
+  // quarter of linear growth (5x for 200 vs 10 clients). A reflector sends one UPDATE per client, and
+  // here every client's BIRD and kernel share 2 cores, so some growth is inherent; a cost linear in
+  // clients would show as big / small.
+  const target = Math.max(2, big / small / 4);
+  goal(
+    `new block convergence p99 through route reflectors, ${big} / ${small} clients (${p99(b)} vs ${p99(s)} ms)`,
+    p99(b) / Math.max(10, p99(s)),
+    '<=',
+    target,
+  );
+}
+
 async function main(): Promise<void> {
   const t0 = Date.now();
   if (PARTS.has('fanout')) await fanout();
   if (PARTS.has('cold')) await cold();
   if (PARTS.has('storm')) await storm();
+  if (PARTS.has('rr')) await rr();
   say('\n== goals');
   for (const g of goals) say(g);
   say(`\nbench-scale took ${((Date.now() - t0) / 1000).toFixed(0)} s`);
