@@ -1,7 +1,8 @@
 /**
  * tessera-kube-controllers in a 3-node lab, driven through kubectl (needs root and `make build`):
  * a NetworkPolicy applied with kubectl is enforced across nodes, `kubectl label` of a pod and of a
- * namespace moves a pod in and out of its selection, `kubectl delete pod` ends with the address
+ * namespace moves a pod in and out of its selection, a NetworkPolicy Tessera's validator rejects
+ * is reported as a FailedValidation Event (and a valid one applied after it is enforced), `kubectl delete pod` ends with the address
  * released and the endpoint gone (by the lab's kubelet stand-in's CNI DEL, or else by the IPAM GC,
  * whose grace period the test shortens), `kubectl
  * delete node` cleans up the node's Tessera Node, affinities, tunnel address and endpoints, and
@@ -28,7 +29,7 @@ import { IpamClient } from '../src/ipam/index.js';
 import { sleep } from '../src/lib/clock.js';
 import { run } from '../src/lib/exec.js';
 
-const name = `kc${randomBytes(3).toString('hex')}`;
+const name = `tscb${randomBytes(3).toString('hex')}`;
 const cfgDir = mkdtempSync(join(tmpdir(), 'tessera-kc-'));
 const env = { ...process.env, TESSERA_CONFIG: join(cfgDir, 'config.json') };
 const root = join(import.meta.dirname, '..');
@@ -148,6 +149,66 @@ spec:
         async () => [await reach(st, 'shop/web', 'shop/db'), await reach(st, 'ext/other', 'shop/db')],
         (v) => v.every((x) => !x),
       );
+
+      // Bad input: a NetworkPolicy Kubernetes accepts but Tessera's validator rejects is reported as
+      // a Warning Event on it (kubectl get events / describe), and the controllers go on: a valid
+      // policy applied afterwards is enforced.
+      assert.equal(await reach(st, 'shop/web', 'ext/other'), true, 'ext/other open before its policy');
+      const bad = join(cfgDir, 'bad.yaml');
+      writeFileSync(
+        bad,
+        `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: bad-port, namespace: shop}
+spec:
+  podSelector: {matchLabels: {app: db}}
+  ingress:
+    - ports: [{protocol: TCP, port: 99999}]
+`,
+      );
+      await kubectl('apply', '-f', bad);
+      const events = await eventually(
+        'FailedValidation Event on the NetworkPolicy',
+        async () =>
+          JSON.parse(
+            await kubectl(
+              'get',
+              'events',
+              '-n',
+              'shop',
+              '--field-selector',
+              'involvedObject.name=bad-port',
+              '-o',
+              'json',
+            ),
+          ) as { items: { reason: string; message: string; type: string; involvedObject: Record<string, string> }[] },
+        (v) => v.items.some((e) => e.reason === 'FailedValidation'),
+      );
+      const ev = events.items.find((e) => e.reason === 'FailedValidation')!;
+      assert.equal(ev.type, 'Warning');
+      assert.equal(ev.involvedObject.kind, 'NetworkPolicy');
+      assert.equal(ev.involvedObject.namespace, 'shop');
+      assert.match(ev.message, /spec\.ingress\[0\]\.ports\[0\]\.port/);
+      assert.match(ev.message, /99999/);
+      assert.match(await kubectl('get', 'events', '-n', 'shop'), /FailedValidation/);
+      const otherDeny = join(cfgDir, 'other-deny.yaml');
+      writeFileSync(
+        otherDeny,
+        `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: other-deny, namespace: ext}
+spec:
+  podSelector: {matchLabels: {app: other}}
+  policyTypes: [Ingress]
+`,
+      );
+      await kubectl('apply', '-f', otherDeny);
+      await eventually(
+        'a valid policy applied after the rejected one is enforced',
+        () => reach(st, 'shop/web', 'ext/other'),
+        (v) => !v,
+      );
+
       await kubectl('label', 'pod', '-n', 'shop', 'web', 'role=client');
       await eventually(
         'labelled pod selected',
