@@ -13,7 +13,7 @@
  * Env: BENCH_CONTROLLERS_PARTS=gc,label (default both).
  */
 import { performance } from 'node:perf_hooks';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
@@ -137,7 +137,13 @@ async function gcPart(): Promise<boolean> {
   let failed = false;
   try {
     const ep = etcd.endpoints[0]!;
-    const child = join(dirname(fileURLToPath(import.meta.url)), 'gc-child.ts');
+    // The child runs compiled, as bin/tessera-kube-controllers does (`make build` first): under
+    // tsx its RSS would include the loader's own thread and compile caches.
+    const here = dirname(fileURLToPath(import.meta.url));
+    const child = import.meta.url.endsWith('.js')
+      ? join(here, 'gc-child.js')
+      : join(here, '..', '..', 'dist', 'bench', 'controllers', 'gc-child.js');
+    if (!existsSync(child)) throw new Error(`${child} is missing: run make build first`);
     const ctl: number[] = [];
     const reports: ChildReport[] = [];
     for (let r = 0; r < RUNS; r++) {
@@ -149,7 +155,7 @@ async function gcPart(): Promise<boolean> {
           `loaded ${PODS} allocations in ${blocks} blocks (${PODS / LEAK_EVERY} leaked) in ${fmt(performance.now() - t0)}`,
         );
       ctl.push(await timeEtcdctl(ep));
-      const res = await run(['node', '--expose-gc', '--import', 'tsx', child, ep, String(PODS), String(LEAK_EVERY)], {
+      const res = await run(['node', '--expose-gc', child, ep, String(PODS), String(LEAK_EVERY)], {
         timeoutMs: 600_000,
       });
       const rep = JSON.parse(res.stdout.trim().split('\n').pop()!) as ChildReport;
