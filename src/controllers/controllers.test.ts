@@ -19,6 +19,7 @@ import { FakeInformer } from './fake-informer.js';
 import { KubeInformer, slimFor, type SlimObject } from './informer.js';
 import { IpamGarbageCollector, readPendingLeaks } from './ipam-gc.js';
 import { KUBE_RESOURCES, type KubeResourceName } from './kube-api.js';
+import { KCC_INFO } from './config.js';
 import { KubeControllers } from './manager.js';
 import { ControllerMetrics } from './metrics.js';
 import { MirrorController } from './mirror.js';
@@ -536,5 +537,42 @@ describe('leader election', () => {
     await replicas[standby]!.stop();
     await backends[standby]!.close();
     void kindPrefix;
+  });
+});
+
+describe('configuration', () => {
+  it('restarts the controllers when `default` changes, not when it is rewritten unchanged', async () => {
+    const backend = new MemoryBackend();
+    const inf = informers();
+    for (const i of Object.values(inf)) i.markSynced();
+    const kcs = new KubeControllers({
+      backend,
+      informers: inf,
+      logger,
+      identity: 'r0',
+      leaderRetryMs: 50,
+      metrics: new ControllerMetrics(false),
+    });
+    kcs.start();
+    const until = async (f: () => boolean | Promise<boolean>) => {
+      for (let i = 0; i < 400 && !(await f()); i++) await new Promise((r) => setTimeout(r, 10));
+      assert.ok(await f());
+    };
+    await until(() => kcs.controllers.length > 0);
+    const first = kcs.controllers;
+    const key = resourceKey(KCC_INFO, 'default');
+    const kv = (await backend.get(key))!;
+    // The same value written again (a watch event, no change): the controllers keep running.
+    await backend.put(key, kv.value);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(kcs.controllers, first);
+    // A real change: the namespace controller is turned off.
+    const kcc = JSON.parse(kv.value) as { spec: { controllers: Record<string, unknown> } };
+    delete kcc.spec.controllers.namespace;
+    await backend.put(key, JSON.stringify(kcc));
+    await until(() => kcs.controllers !== first);
+    assert.ok(!kcs.controllers.some((c) => c.name === 'namespace'));
+    await kcs.stop();
+    await backend.close();
   });
 });
