@@ -1,7 +1,8 @@
 /**
  * tessera-kube-controllers in a 3-node lab, driven through kubectl (needs root and `make build`):
  * a NetworkPolicy applied with kubectl is enforced across nodes, `kubectl label` of a pod and of a
- * namespace moves a pod in and out of its selection, `kubectl delete pod` ends with the address
+ * namespace moves a pod in and out of its selection, a NetworkPolicy Tessera's validator rejects
+ * is reported as a FailedValidation Event (and a valid one applied after it is enforced), `kubectl delete pod` ends with the address
  * released and the endpoint gone (by the lab's kubelet stand-in's CNI DEL, or else by the IPAM GC,
  * whose grace period the test shortens), `kubectl
  * delete node` cleans up the node's Tessera Node, affinities, tunnel address and endpoints, and
@@ -28,7 +29,7 @@ import { IpamClient } from '../src/ipam/index.js';
 import { sleep } from '../src/lib/clock.js';
 import { run } from '../src/lib/exec.js';
 
-const name = `kc${randomBytes(3).toString('hex')}`;
+const name = `tscb${randomBytes(3).toString('hex')}`;
 const cfgDir = mkdtempSync(join(tmpdir(), 'tessera-kc-'));
 const env = { ...process.env, TESSERA_CONFIG: join(cfgDir, 'config.json') };
 const root = join(import.meta.dirname, '..');
@@ -43,6 +44,16 @@ const kubectl = async (...args: string[]) => {
   });
   assert.equal(r.code, 0, `kubectl ${args.join(' ')}: ${r.stderr}`);
   return r.stdout;
+};
+
+/** `kubectl apply -f` of a NetworkPolicy written to a file. */
+const applyPolicy = async (name: string, ns: string, spec: string) => {
+  const file = join(cfgDir, `${name}.yaml`);
+  writeFileSync(
+    file,
+    `apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: ${name}, namespace: ${ns}}\nspec:\n${spec}`,
+  );
+  await kubectl('apply', '-f', file);
 };
 
 async function eventually<T>(what: string, f: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 60_000): Promise<T> {
@@ -128,26 +139,65 @@ describe(
         (v) => v.every(Boolean),
       );
 
-      const np = join(cfgDir, 'np.yaml');
-      writeFileSync(
-        np,
-        `apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: db-ingress, namespace: shop}
-spec:
-  podSelector: {matchLabels: {app: db}}
+      await applyPolicy(
+        'db-ingress',
+        'shop',
+        `  podSelector: {matchLabels: {app: db}}
   ingress:
     - from:
         - podSelector: {matchLabels: {role: client}}
         - namespaceSelector: {matchLabels: {trusted: "yes"}}
 `,
       );
-      await kubectl('apply', '-f', np);
       await eventually(
         'policy enforced from node-1 and node-3',
         async () => [await reach(st, 'shop/web', 'shop/db'), await reach(st, 'ext/other', 'shop/db')],
         (v) => v.every((x) => !x),
       );
+
+      // Bad input: a NetworkPolicy Kubernetes accepts but Tessera's validator rejects is reported as
+      // a Warning Event on it (kubectl get events; kubectl's NetworkPolicy describer shows no events), and the controllers go on: a valid
+      // policy applied afterwards is enforced.
+      assert.equal(await reach(st, 'shop/web', 'ext/other'), true, 'ext/other open before its policy');
+      await applyPolicy(
+        'bad-port',
+        'shop',
+        `  podSelector: {matchLabels: {app: db}}
+  ingress:
+    - ports: [{protocol: TCP, port: 99999}]
+`,
+      );
+      const events = await eventually(
+        'FailedValidation Event on the NetworkPolicy',
+        async () =>
+          JSON.parse(
+            await kubectl(
+              'get',
+              'events',
+              '-n',
+              'shop',
+              '--field-selector',
+              'involvedObject.name=bad-port',
+              '-o',
+              'json',
+            ),
+          ) as { items: { reason: string; message: string; type: string; involvedObject: Record<string, string> }[] },
+        (v) => v.items.some((e) => e.reason === 'FailedValidation'),
+      );
+      const ev = events.items.find((e) => e.reason === 'FailedValidation')!;
+      assert.equal(ev.type, 'Warning');
+      assert.equal(ev.involvedObject.kind, 'NetworkPolicy');
+      assert.equal(ev.involvedObject.namespace, 'shop');
+      assert.match(ev.message, /spec\.ingress\[0\]\.ports\[0\]\.port/);
+      assert.match(ev.message, /99999/);
+      assert.match(await kubectl('get', 'events', '-n', 'shop'), /FailedValidation/);
+      await applyPolicy('other-deny', 'ext', '  podSelector: {matchLabels: {app: other}}\n  policyTypes: [Ingress]\n');
+      await eventually(
+        'a valid policy applied after the rejected one is enforced',
+        () => reach(st, 'shop/web', 'ext/other'),
+        (v) => !v,
+      );
+
       await kubectl('label', 'pod', '-n', 'shop', 'web', 'role=client');
       await eventually(
         'labelled pod selected',

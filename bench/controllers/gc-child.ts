@@ -1,18 +1,21 @@
 /**
  * The controller side of bench-controllers, in its own process so its peak RSS is the
- * controller's: an informer cache of the live pods (slim, as KubeInformer keeps them) and the IPAM
- * GC over the etcd the parent loaded. Prints one JSON line.
+ * controller's: KubeInformer's cache of the live pods (fed full Pod JSON, listed in pages as from
+ * the API) and the IPAM GC over the etcd the parent loaded. Prints one JSON line.
  *   gc-child.ts ENDPOINT PODS LEAK_EVERY
  */
 import { performance } from 'node:perf_hooks';
+import { readFileSync } from 'node:fs';
 import pino from 'pino';
-import { EtcdBackend } from '../../src/datastore/index.js';
+import { EtcdBackend, ipamKeys } from '../../src/datastore/index.js';
 import {
   ControllerMetrics,
   FakeInformer,
   IpamGarbageCollector,
   KUBE_RESOURCES,
+  KubeInformer,
   slimFor,
+  type PageListFn,
 } from '../../src/controllers/index.js';
 import { systemClock } from '../../src/lib/clock.js';
 
@@ -20,38 +23,99 @@ const [endpoint, podsArg, leakEveryArg] = process.argv.slice(2);
 const PODS = Number(podsArg);
 const LEAK_EVERY = Number(leakEveryArg);
 const backend = new EtcdBackend({ endpoints: [endpoint!], callTimeoutMs: 120_000 });
-const pods = new FakeInformer(KUBE_RESOURCES.pods);
-const nodes = new FakeInformer(KUBE_RESOURCES.nodes);
-const slim = slimFor('pods');
-// The objects as the API would send them (then slimmed, as the informer does).
-for (let i = 0; i < PODS; i++) {
-  if (i % LEAK_EVERY === 0) continue; // this pod is gone: its allocation is a leak
-  pods.set(
-    slim({
-      metadata: {
-        name: `pod-${i}`,
-        namespace: `ns-${i % 100}`,
-        uid: `uid-${i}`,
-        resourceVersion: String(i + 10),
-        labels: { app: `app-${i % 50}`, 'pod-template-hash': 'abcdef1234' },
-      },
-      spec: {
-        nodeName: `node-${i % 1000}`,
-        serviceAccountName: 'default',
-        containers: [
-          {
-            name: 'main',
-            image: 'registry.example/app:1.0',
-            ports: [{ name: 'http', containerPort: 8080, protocol: 'TCP' }],
-          },
-        ],
-      },
-      status: { phase: 'Running' },
-    }),
-  );
+const live = Array.from({ length: PODS }, (_, i) => i).filter((i) => i % LEAK_EVERY !== 0); // the rest are gone: leaks
+
+/** Pod i as the API sends it (a typical Deployment pod, ~2.5 KB of JSON). */
+function podJson(i: number): string {
+  const app = `app-${i % 50}`;
+  // The address main.ts allocated to pod i (block i >> 6, ordinal i & 63).
+  const b = i >> 6;
+  const ip = `10.${64 + (b >> 10)}.${(b >> 2) & 255}.${(b & 3) * 64 + (i & 63)}`;
+  return JSON.stringify({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name: `pod-${i}`,
+      generateName: `${app}-7d9f8c6b5-`,
+      namespace: `ns-${i % 100}`,
+      uid: `0b6f${String(i).padStart(8, '0')}-8e1c-4c57-9d3a-2f4e6a8b1c0d`,
+      resourceVersion: String(i + 10),
+      creationTimestamp: '2026-01-01T00:00:00Z',
+      labels: { app, 'pod-template-hash': '7d9f8c6b5' },
+      annotations: { 'kubectl.kubernetes.io/restartedAt': '2026-01-01T00:00:00Z' },
+      ownerReferences: [
+        { apiVersion: 'apps/v1', kind: 'ReplicaSet', name: `${app}-7d9f8c6b5`, uid: 'rs-uid', controller: true },
+      ],
+    },
+    spec: {
+      nodeName: `node-${i % 1000}`,
+      serviceAccountName: 'default',
+      restartPolicy: 'Always',
+      dnsPolicy: 'ClusterFirst',
+      containers: [
+        {
+          name: 'main',
+          image: 'registry.example/app:1.0',
+          ports: [{ name: 'http', containerPort: 8080, protocol: 'TCP' }],
+          env: [{ name: 'MODE', value: 'production' }],
+          resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } },
+          volumeMounts: [{ name: 'kube-api-access', mountPath: '/var/run/secrets/kubernetes.io/serviceaccount' }],
+        },
+      ],
+      volumes: [{ name: 'kube-api-access', projected: { sources: [{ serviceAccountToken: { path: 'token' } }] } }],
+      tolerations: [{ key: 'node.kubernetes.io/not-ready', operator: 'Exists', effect: 'NoExecute' }],
+    },
+    status: {
+      phase: 'Running',
+      hostIP: `192.168.${(i % 1000) >> 8}.${i % 256}`,
+      podIP: ip,
+      podIPs: [{ ip }],
+      conditions: [
+        { type: 'Ready', status: 'True', lastTransitionTime: '2026-01-01T00:00:05Z' },
+        { type: 'ContainersReady', status: 'True', lastTransitionTime: '2026-01-01T00:00:05Z' },
+      ],
+      containerStatuses: [
+        {
+          name: 'main',
+          ready: true,
+          restartCount: 0,
+          image: 'registry.example/app:1.0',
+          containerID: `containerd://${String(i).padStart(64, 'c')}`,
+          state: { running: { startedAt: '2026-01-01T00:00:04Z' } },
+        },
+      ],
+    },
+  });
 }
+
+// The pods reach the cache as in the controller: pages of 500 parsed from the API's JSON, slimmed
+// by KubeInformer (ListWatch underneath), the watch opened afterwards (idle here).
+const list: PageListFn = async ({ limit, continue: cont }) => {
+  const from = Number(cont ?? 0);
+  const text = `{"kind":"PodList","apiVersion":"v1","metadata":{"resourceVersion":"${PODS + 10}"${
+    from + limit < live.length ? `,"continue":"${from + limit}"` : ''
+  }},"items":[${live
+    .slice(from, from + limit)
+    .map(podJson)
+    .join(',')}]}`;
+  return JSON.parse(text) as Awaited<ReturnType<PageListFn>>;
+};
+const pods = new KubeInformer({
+  resource: KUBE_RESOURCES.pods,
+  watch: { watch: async () => new AbortController() },
+  list,
+  slim: slimFor('pods'),
+});
+const nodes = new FakeInformer(KUBE_RESOURCES.nodes);
+const heapMiB = () => {
+  (globalThis as { gc?: () => void }).gc?.();
+  return process.memoryUsage().heapUsed / 2 ** 20;
+};
+const heapBefore = heapMiB();
+await pods.start();
+await pods.waitSynced();
+const podCacheMiB = heapMiB() - heapBefore;
 for (let n = 0; n < 1000; n++) nodes.set({ metadata: { name: `node-${n}` }, status: { addresses: [] } });
-pods.markSynced();
 nodes.markSynced();
 const ctx = { backend, metrics: new ControllerMetrics(false), logger: pino({ level: 'silent' }), clock: systemClock };
 await backend.revision(); // connect first: a long-running controller's connection is warm
@@ -65,17 +129,24 @@ const release = new IpamGarbageCollector(ctx, pods, nodes, { leakGracePeriodMs: 
 t0 = performance.now();
 const r2 = await release.pass();
 const releaseMs = performance.now() - t0;
+const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+// For the reader: the datastore's own list of the blocks, the first step of every pass.
+t0 = performance.now();
+await backend.list(ipamKeys.blocksPrefix);
+const listMs = performance.now() - t0;
 await backend.close();
-const hwm = /VmHWM:\s+(\d+) kB/.exec((await import('node:fs')).readFileSync('/proc/self/status', 'utf8'));
 console.log(
   JSON.stringify({
     detectMs,
+    listMs,
     releaseMs,
     allocations: r1.allocations,
     leaks: r1.leaks,
     released: r2.released,
     stale: r2.stale,
     maxRssMiB: Number(hwm?.[1] ?? 0) / 1024,
+    podCacheMiB,
+    podsCached: pods.list().length,
   }),
 );
 process.exit(0);

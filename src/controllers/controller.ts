@@ -2,6 +2,7 @@
 import type { Logger } from 'pino';
 import type { Backend } from '../datastore/index.js';
 import type { Clock } from '../lib/clock.js';
+import type { EventRecorder } from './events.js';
 import type { ControllerMetrics } from './metrics.js';
 
 export interface ControllerContext {
@@ -9,6 +10,8 @@ export interface ControllerContext {
   metrics: ControllerMetrics;
   logger: Logger;
   clock: Clock;
+  /** Kubernetes Events for what users must see (absent in tests that do not look). */
+  events?: EventRecorder;
 }
 
 export interface Controller {

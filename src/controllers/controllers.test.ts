@@ -14,10 +14,12 @@ import {
 import { IpamClient, putNode, putPool } from '../ipam/index.js';
 import { ManualClock } from '../lib/clock.js';
 import type { ControllerContext } from './controller.js';
+import { EventRecorder, type EventSink } from './events.js';
 import { FakeInformer } from './fake-informer.js';
 import { KubeInformer, slimFor, type SlimObject } from './informer.js';
 import { IpamGarbageCollector, readPendingLeaks } from './ipam-gc.js';
 import { KUBE_RESOURCES, type KubeResourceName } from './kube-api.js';
+import { KCC_INFO } from './config.js';
 import { KubeControllers } from './manager.js';
 import { ControllerMetrics } from './metrics.js';
 import { MirrorController } from './mirror.js';
@@ -160,9 +162,14 @@ describe('mirror controllers', () => {
   it('reports a NetworkPolicy the validator rejects and keeps mirroring the others', async () => {
     const backend = new MemoryBackend();
     const inf = informers();
-    const ctx = ctxFor(backend);
+    const calls: { verb: string; namespace: string; arg: unknown }[] = [];
+    const sink: EventSink = {
+      create: async (namespace, ev) => void calls.push({ verb: 'create', namespace, arg: ev }),
+      patch: async (namespace, name, ops) => void calls.push({ verb: 'patch', namespace, arg: { name, ops } }),
+    };
+    const ctx = { ...ctxFor(backend), events: new EventRecorder(sink, logger, 'test') };
     inf.networkpolicies.set({
-      metadata: { name: 'bad', namespace: 'shop' },
+      metadata: { name: 'bad', namespace: 'shop', uid: 'u-bad', resourceVersion: '7' },
       spec: { podSelector: {}, ingress: [{ ports: [{ protocol: 'TCP', port: 99999 }] }] },
     });
     inf.networkpolicies.set({
@@ -179,6 +186,28 @@ describe('mirror controllers', () => {
     assert.equal(await backend.get('/tessera/v1/res/networking.k8s.io/kubernetesnetworkpolicies/shop/bad'), undefined);
     assert.match(c.rejected.get('shop/bad') ?? '', /port/);
     assert.equal(await metricValue(ctx, 'tessera_kube_controllers_invalid_resources_total'), 1);
+    // A Warning Event on the NetworkPolicy, with the validator's field path and value.
+    assert.equal(calls.length, 1);
+    const ev = calls[0]!.arg as Record<string, unknown> & { involvedObject: Record<string, string> };
+    assert.equal(calls[0]!.namespace, 'shop');
+    assert.deepEqual(ev.involvedObject, {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      name: 'bad',
+      namespace: 'shop',
+      uid: 'u-bad',
+      resourceVersion: '7',
+    });
+    assert.equal(ev.reason, 'FailedValidation');
+    assert.equal(ev.type, 'Warning');
+    assert.match(String(ev.message), /spec\.ingress\[0\]\.ports\[0\]\.port.*99999/);
+    // The same problem again (a new resourceVersion, same message): not reported twice.
+    inf.networkpolicies.set({
+      metadata: { name: 'bad', namespace: 'shop', uid: 'u-bad', resourceVersion: '8', labels: { x: 'y' } },
+      spec: { podSelector: {}, ingress: [{ ports: [{ protocol: 'TCP', port: 99999 }] }] },
+    });
+    await c.idle();
+    assert.equal(calls.length, 1);
     inf.networkpolicies.set({ metadata: { name: 'later', namespace: 'shop' }, spec: { podSelector: {} } });
     await c.idle();
     assert.ok(await backend.get('/tessera/v1/res/networking.k8s.io/kubernetesnetworkpolicies/shop/later'));
@@ -508,5 +537,42 @@ describe('leader election', () => {
     await replicas[standby]!.stop();
     await backends[standby]!.close();
     void kindPrefix;
+  });
+});
+
+describe('configuration', () => {
+  it('restarts the controllers when `default` changes, not when it is rewritten unchanged', async () => {
+    const backend = new MemoryBackend();
+    const inf = informers();
+    for (const i of Object.values(inf)) i.markSynced();
+    const kcs = new KubeControllers({
+      backend,
+      informers: inf,
+      logger,
+      identity: 'r0',
+      leaderRetryMs: 50,
+      metrics: new ControllerMetrics(false),
+    });
+    kcs.start();
+    const until = async (f: () => boolean | Promise<boolean>) => {
+      for (let i = 0; i < 400 && !(await f()); i++) await new Promise((r) => setTimeout(r, 10));
+      assert.ok(await f());
+    };
+    await until(() => kcs.controllers.length > 0);
+    const first = kcs.controllers;
+    const key = resourceKey(KCC_INFO, 'default');
+    const kv = (await backend.get(key))!;
+    // The same value written again (a watch event, no change): the controllers keep running.
+    await backend.put(key, kv.value);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(kcs.controllers, first);
+    // A real change: the namespace controller is turned off.
+    const kcc = JSON.parse(kv.value) as { spec: { controllers: Record<string, unknown> } };
+    delete kcc.spec.controllers.namespace;
+    await backend.put(key, JSON.stringify(kcc));
+    await until(() => kcs.controllers !== first);
+    assert.ok(!kcs.controllers.some((c) => c.name === 'namespace'));
+    await kcs.stop();
+    await backend.close();
   });
 });

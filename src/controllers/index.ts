@@ -5,12 +5,13 @@
  * PUBLIC API
  *   KubeControllers (manager.ts): leader election + the controllers `default` turns on
  *   KubeInformer / slimFor / kubeListFn (informer.ts): list+watch with bookmarks, 410 relist, backoff
- *   KUBE_RESOURCES (kube-api.ts): the one table of Kubernetes API calls (RBAC is checked against it)
+ *   KUBE_RESOURCES / KUBE_WRITES (kube-api.ts): the tables of Kubernetes API calls (RBAC is checked against them)
+ *   EventRecorder (events.ts): Warning Events such as FailedValidation on a rejected NetworkPolicy
  *   readPendingLeaks / IPAM_GC_PENDING_KEY (ipam-gc.ts): leaks inside their grace period (`ipam check`)
  *
  * DESIGN (what a reviewer must check)
- * - The controllers write only to the datastore, never to Kubernetes; what they may read from
- *   Kubernetes is exactly KUBE_RESOURCES.
+ * - The controllers write only to the datastore; to Kubernetes they write only Events
+ *   (KUBE_WRITES); what they may read from Kubernetes is exactly KUBE_RESOURCES.
  * - Nothing acts before its informers have synced (an empty cache would read as "everything
  *   deleted"), and only the leader acts (leader.ts: a leased datastore key).
  * - Every controller is level-based: it compares the Kubernetes cache with the datastore and
@@ -27,7 +28,14 @@ export {
   type WatchLike,
   type PageListFn,
 } from './informer.js';
-export { KUBE_RESOURCES, collectionPath, type KubeResourceDef, type KubeResourceName } from './kube-api.js';
+export { EventRecorder, kubeEventSink, type EventSink, type InvolvedObject } from './events.js';
+export {
+  KUBE_RESOURCES,
+  KUBE_WRITES,
+  collectionPath,
+  type KubeResourceDef,
+  type KubeResourceName,
+} from './kube-api.js';
 export {
   readPendingLeaks,
   IPAM_GC_PENDING_KEY,

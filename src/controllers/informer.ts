@@ -196,17 +196,54 @@ export class KubeInformer implements ControllerInformer {
 }
 
 // ---- slimming: the fields each controller reads, nothing else ---------------------------------
+//
+// At 150k pods the cache is most of the process's memory, so a slim pod is also deduplicated:
+// short strings (namespaces, node and service-account names, label keys and values, phases) are
+// interned, and identical label maps and pod specs (pods of one template on one node) are one
+// shared, frozen object. Nothing downstream mutates cached objects (they are copied before use).
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
+/** Bounded interning of strings and of frozen sub-objects keyed by their JSON. */
+class Interner {
+  private strings = new Map<string, string>();
+  private objects = new Map<string, object>();
+  constructor(private readonly max = 500_000) {}
+
+  str<T>(s: T): T {
+    if (typeof s !== 'string' || s.length > 64) return s;
+    const v = this.strings.get(s);
+    if (v !== undefined) return v as T;
+    if (this.strings.size >= this.max) this.strings.clear();
+    this.strings.set(s, s);
+    return s;
+  }
+
+  /** One shared frozen copy of `o` (built by the caller from interned strings). */
+  obj<T extends object>(o: T): T {
+    const key = JSON.stringify(o);
+    const v = this.objects.get(key);
+    if (v !== undefined) return v as T;
+    if (this.objects.size >= this.max) this.objects.clear();
+    this.objects.set(key, Object.freeze(o));
+    return o;
+  }
+}
+
+const interner = new Interner();
+
 function slimMeta(o: Obj): SlimObject['metadata'] {
   const m = isObj(o.metadata) ? o.metadata : {};
   const out: SlimObject['metadata'] = { name: String(m.name ?? '') };
-  if (typeof m.namespace === 'string') out.namespace = m.namespace;
+  if (typeof m.namespace === 'string') out.namespace = interner.str(m.namespace);
   if (typeof m.uid === 'string') out.uid = m.uid;
   if (typeof m.resourceVersion === 'string') out.resourceVersion = m.resourceVersion;
-  if (isObj(m.labels)) out.labels = m.labels as Record<string, string>;
+  if (isObj(m.labels)) {
+    const labels: Record<string, string> = {};
+    for (const k of Object.keys(m.labels).sort()) labels[interner.str(k)] = interner.str(String(m.labels[k]));
+    out.labels = interner.obj(labels);
+  }
   return out;
 }
 
@@ -220,24 +257,29 @@ function slimPod(o: Obj): SlimObject {
     const ports = (Array.isArray(c.ports) ? c.ports : []).filter(
       (p): p is Obj => isObj(p) && typeof p.name === 'string' && p.name !== '',
     );
+    const name = interner.str(c.name);
     containers.push(
       ports.length > 0
         ? {
-            name: c.name,
-            ports: ports.map((p) => ({ name: p.name, containerPort: p.containerPort, protocol: p.protocol ?? 'TCP' })),
+            name,
+            ports: ports.map((p) => ({
+              name: interner.str(p.name),
+              containerPort: p.containerPort,
+              protocol: interner.str(p.protocol ?? 'TCP'),
+            })),
           }
-        : { name: c.name },
+        : { name },
     );
   }
   const s: Obj = { containers };
-  if (typeof spec.nodeName === 'string') s.nodeName = spec.nodeName;
-  if (typeof spec.serviceAccountName === 'string') s.serviceAccountName = spec.serviceAccountName;
+  if (typeof spec.nodeName === 'string') s.nodeName = interner.str(spec.nodeName);
+  if (typeof spec.serviceAccountName === 'string') s.serviceAccountName = interner.str(spec.serviceAccountName);
   if (spec.hostNetwork === true) s.hostNetwork = true;
   const st: Obj = {};
-  if (typeof status.phase === 'string') st.phase = status.phase;
+  if (typeof status.phase === 'string') st.phase = interner.str(status.phase);
   if (Array.isArray(status.podIPs)) st.podIPs = status.podIPs.filter(isObj).map((p) => ({ ip: p.ip }));
   else if (typeof status.podIP === 'string') st.podIPs = [{ ip: status.podIP }];
-  return { metadata: slimMeta(o), spec: s, status: st };
+  return { metadata: slimMeta(o), spec: interner.obj(s), status: st };
 }
 
 function slimNode(o: Obj): SlimObject {

@@ -22,11 +22,19 @@ import { IpamClient, type AllocationBlock, type ReleaseTarget } from '../ipam/in
 import { describeError } from '../lib/errors.js';
 import { formatIp, parseCidr, type Cidr } from '../lib/ip.js';
 
-/** Every ordinal's address in a block, formatted once. */
+/** Every ordinal's address in a block, formatted once (IPv4 with plain numbers: no bigint per address). */
 function addressesOf(b: AllocationBlock): string[] {
   const c = parseCidr(b.cidr) as Cidr;
-  let v = c.value;
   const out: string[] = [];
+  if (c.family === 4) {
+    const base = Number(c.value);
+    for (let o = 0; o < b.allocations.length; o++) {
+      const v = base + o;
+      out.push(`${v >>> 24}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`);
+    }
+    return out;
+  }
+  let v = c.value;
   for (let o = 0; o < b.allocations.length; o++, v++) out.push(formatIp(c.family, v));
   return out;
 }
@@ -148,6 +156,39 @@ export class IpamGarbageCollector implements Controller {
       for (const l of (await readPendingLeaks(backend)).leaks) this.pending.set(idOf(l), l);
       this.loaded = true;
     }
+    const { allocations, seen } = await this.scan();
+    const nowMs = clock.nowMs();
+    const due = [...seen.values()].filter((l) => Date.parse(l.releaseAfter) <= nowMs);
+    let released = 0;
+    let stale = 0;
+    if (due.length > 0) {
+      const targets: ReleaseTarget[] = due.map((l) => ({
+        address: l.address,
+        handleId: l.handleId,
+        ...(l.sequenceNumber !== undefined ? { sequenceNumber: l.sequenceNumber } : {}),
+      }));
+      const r = await this.ipam.releaseIps(targets);
+      released = r.released.length;
+      stale = r.stale.length;
+      metrics.leaksReleased.inc(released);
+      for (const l of due) {
+        seen.delete(idOf(l));
+        await this.deleteEndpointOf(l);
+      }
+      this.ctx.logger.info(
+        { controller: this.name, released: r.released, stale: r.stale },
+        'released leaked IPAM allocations',
+      );
+    }
+    this.pending = seen;
+    metrics.leaksPending.set(seen.size);
+    await this.storePending();
+    return { allocations, leaks: seen.size + due.length, released, stale };
+  }
+
+  /** Reads every block once; the leaks it holds, with their grace clocks. */
+  private async scan(): Promise<{ allocations: number; seen: Map<string, PendingLeak> }> {
+    const { backend, clock, metrics } = this.ctx;
     const [blocks, tesseraNodes] = await Promise.all([
       backend.list(ipamKeys.blocksPrefix),
       backend.list(kindPrefix(NODE_INFO)),
@@ -157,7 +198,12 @@ export class IpamGarbageCollector implements Controller {
     const nowMs = clock.nowMs();
     const seen = new Map<string, PendingLeak>();
     let allocations = 0;
-    for (const kv of blocks.items) {
+    const items: ({ value: string } | undefined)[] = blocks.items;
+    for (let i = 0; i < items.length; i++) {
+      const kv = items[i]!;
+      // Memory: a block's JSON is dropped once read (150k allocations are ~23 MB of it), so the
+      // pass holds none of the list while releasing (releaseIps reads the blocks itself).
+      items[i] = undefined;
       let b: AllocationBlock;
       try {
         b = JSON.parse(kv.value) as AllocationBlock;
@@ -198,32 +244,7 @@ export class IpamGarbageCollector implements Controller {
         });
       }
     }
-    const due = [...seen.values()].filter((l) => Date.parse(l.releaseAfter) <= nowMs);
-    let released = 0;
-    let stale = 0;
-    if (due.length > 0) {
-      const targets: ReleaseTarget[] = due.map((l) => ({
-        address: l.address,
-        handleId: l.handleId,
-        ...(l.sequenceNumber !== undefined ? { sequenceNumber: l.sequenceNumber } : {}),
-      }));
-      const r = await this.ipam.releaseIps(targets);
-      released = r.released.length;
-      stale = r.stale.length;
-      metrics.leaksReleased.inc(released);
-      for (const l of due) {
-        seen.delete(idOf(l));
-        await this.deleteEndpointOf(l);
-      }
-      this.ctx.logger.info(
-        { controller: this.name, released: r.released, stale: r.stale },
-        'released leaked IPAM allocations',
-      );
-    }
-    this.pending = seen;
-    metrics.leaksPending.set(seen.size);
-    await this.storePending();
-    return { allocations, leaks: seen.size + due.length, released, stale };
+    return { allocations, seen };
   }
 
   private isLeak(

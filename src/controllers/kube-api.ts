@@ -1,7 +1,7 @@
 /**
- * The one table of every Kubernetes API call kube-controllers makes. Informers are built only from
- * these entries (informer.ts), and the RBAC in deploy/kubernetes/tessera.yaml is checked against
- * this table (test/deploy-manifests.test.ts), so the ClusterRole grants exactly what the code uses.
+ * The tables of every Kubernetes API call kube-controllers makes: KUBE_RESOURCES (read; informers
+ * are built only from these entries, informer.ts) and KUBE_WRITES (events.ts). The RBAC in deploy/kubernetes/tessera.yaml is checked against
+ * both tables (src/controllers/manifests.test.ts), so the ClusterRole grants exactly what the code uses.
  */
 
 export type KubeVerb = 'list' | 'watch';
@@ -46,3 +46,8 @@ export type KubeResourceName = keyof typeof KUBE_RESOURCES;
 export function collectionPath(d: KubeResourceDef): string {
   return d.group === '' ? `/api/${d.version}/${d.resource}` : `/apis/${d.group}/${d.version}/${d.resource}`;
 }
+
+/** What kube-controllers writes to the Kubernetes API: only Events (events.ts), never the objects it watches. */
+export const KUBE_WRITES: readonly { group: ''; resource: 'events'; verbs: readonly ('create' | 'patch')[] }[] = [
+  { group: '', resource: 'events', verbs: ['create', 'patch'] },
+];

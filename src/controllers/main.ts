@@ -22,6 +22,7 @@ import {
   type WatchLike,
 } from './informer.js';
 import { KUBE_RESOURCES, type KubeResourceName } from './kube-api.js';
+import { EventRecorder, kubeEventSink } from './events.js';
 import { KubeControllers } from './manager.js';
 import { ControllerMetrics, startHealthServer } from './metrics.js';
 
@@ -105,7 +106,10 @@ async function main(): Promise<void> {
       },
     });
   }
-  const kcs = new KubeControllers({ backend, informers, logger, identity: o.identity, metrics });
+  const events = new EventRecorder(await kubeEventSink(kc), logger, o.identity, () =>
+    metrics.errors.inc({ controller: 'events' }),
+  );
+  const kcs = new KubeControllers({ backend, informers, logger, identity: o.identity, metrics, events });
   const { port } = await startHealthServer(m[1]!, Number(m[2]), metrics, kcs);
   logger.info({ identity: o.identity, health: `${m[1]}:${port}` }, 'starting');
   // Informers run on every replica (a standby has warm caches); only the leader's controllers write.

@@ -12,6 +12,7 @@ import type { ControllerInformer } from './informer.js';
 import { IpamGarbageCollector } from './ipam-gc.js';
 import type { KubeResourceName } from './kube-api.js';
 import { LeaderElector } from './leader.js';
+import type { EventRecorder } from './events.js';
 import { ControllerMetrics, type HealthSource } from './metrics.js';
 import { MirrorController } from './mirror.js';
 import { NodeController } from './node.js';
@@ -22,6 +23,7 @@ export interface KubeControllersOptions {
   logger: Logger;
   identity: string;
   metrics?: ControllerMetrics;
+  events?: EventRecorder;
   clock?: Clock;
   leaderTtlSeconds?: number;
   leaderRetryMs?: number;
@@ -73,6 +75,7 @@ export class KubeControllers implements HealthSource {
       metrics: this.metrics,
       logger: options.logger,
       clock: options.clock ?? systemClock,
+      ...(options.events ? { events: options.events } : {}),
     };
     this.elector = new LeaderElector(options.backend, {
       identity: options.identity,
@@ -107,6 +110,9 @@ export class KubeControllers implements HealthSource {
     const { logger } = this.ctx;
     this.metrics.isLeader.set(1);
     logger.info({ identity: this.options.identity }, 'became leader');
+    let term: AbortController | undefined;
+    const onAbort = () => term?.abort();
+    signal.addEventListener('abort', onAbort, { once: true });
     try {
       while (!signal.aborted) {
         let config: ControllersConfig;
@@ -121,26 +127,32 @@ export class KubeControllers implements HealthSource {
           await new Promise((r) => setTimeout(r, 2000));
           continue;
         }
-        this.config = config;
-        const term = new AbortController();
-        const onAbort = () => term.abort();
-        signal.addEventListener('abort', onAbort, { once: true });
-        this.controllers = buildControllers(this.ctx, this.options.informers, config, this.options.gcIntervalMs);
-        for (const c of this.controllers) {
-          c.start(term.signal).catch((err: unknown) => {
-            if (!term.signal.aborted)
-              logger.error({ controller: c.name, err: describeError(err) }, 'controller failed to start');
-          });
+        // The config watch also ends on an etcd hiccup: restart the controllers (a full resync)
+        // only when `default` really changed.
+        if (term === undefined || JSON.stringify(config) !== JSON.stringify(this.config)) {
+          if (term !== undefined) {
+            logger.info('KubeControllersConfiguration changed; restarting controllers');
+            term.abort();
+            for (const c of this.controllers) {
+              c.stop();
+              this.metrics.synced.set({ controller: c.name }, 0);
+            }
+          }
+          this.config = config;
+          const t = (term = new AbortController());
+          this.controllers = buildControllers(this.ctx, this.options.informers, config, this.options.gcIntervalMs);
+          for (const c of this.controllers) {
+            c.start(t.signal).catch((err: unknown) => {
+              if (!t.signal.aborted)
+                logger.error({ controller: c.name, err: describeError(err) }, 'controller failed to start');
+            });
+          }
         }
         await this.configChanged(revision + 1, term.signal);
-        for (const c of this.controllers) {
-          c.stop();
-          this.metrics.synced.set({ controller: c.name }, 0);
-        }
-        signal.removeEventListener('abort', onAbort);
-        if (!signal.aborted) logger.info('KubeControllersConfiguration changed; restarting controllers');
       }
     } finally {
+      signal.removeEventListener('abort', onAbort);
+      term?.abort();
       this.metrics.isLeader.set(0);
       for (const c of this.controllers) c.stop();
       this.controllers = [];
@@ -157,7 +169,9 @@ export class KubeControllers implements HealthSource {
         }
       } catch {
         if (signal.aborted) return;
-        // compacted / unavailable: re-read the config from scratch
+        // compacted / unavailable: the caller re-reads the config (after a pause, so that an
+        // unreachable etcd is not spun on) and restarts the controllers only if it changed
+        await new Promise((r) => setTimeout(r, 500));
         return;
       }
     }

@@ -1,14 +1,14 @@
 /**
  * deploy/kubernetes/tessera.yaml: every document validates against the Kubernetes OpenAPI schemas
  * (the `kubernetes-models` npm package, generated from Kubernetes' own OpenAPI spec), and the
- * kube-controllers' RBAC grants exactly the calls in KUBE_RESOURCES, the table the informers are
- * built from.
+ * kube-controllers' RBAC grants exactly the calls in KUBE_RESOURCES (the table the informers are
+ * built from) and KUBE_WRITES (Events).
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { parseAllDocuments } from 'yaml';
-import { KUBE_RESOURCES } from './kube-api.js';
+import { KUBE_RESOURCES, KUBE_WRITES } from './kube-api.js';
 
 const path = new URL('../../deploy/kubernetes/tessera.yaml', import.meta.url);
 type Doc = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string }; [k: string]: unknown };
@@ -52,7 +52,8 @@ describe('deploy/kubernetes/tessera.yaml', () => {
       for (const g of r.apiGroups)
         for (const res of r.resources) for (const v of r.verbs) granted.add(`${g}|${res}|${v}`);
     const used = new Set<string>();
-    for (const d of Object.values(KUBE_RESOURCES)) for (const v of d.verbs) used.add(`${d.group}|${d.resource}|${v}`);
+    for (const d of [...Object.values(KUBE_RESOURCES), ...KUBE_WRITES])
+      for (const v of d.verbs) used.add(`${d.group}|${d.resource}|${v}`);
     assert.deepEqual([...granted].sort(), [...used].sort());
     const binding = docs.find(
       (d) => d.kind === 'ClusterRoleBinding' && d.metadata.name === 'tessera-kube-controllers',

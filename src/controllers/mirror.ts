@@ -14,8 +14,9 @@
  *   datastore key with no Kubernetes object is deleted, no lost deletes.
  * - A periodic reconcile (the section's `reconcilerPeriod`) re-reads the datastore side, which
  *   repairs edits made behind the controller's back.
- * - An object the validator rejects is reported (log line + metric) and skipped; it never stops
- *   this controller or the others.
+ * - An object the validator rejects is reported (log line + metric + a Warning Event
+ *   `FailedValidation` on the Kubernetes object) and skipped; it never stops this controller or the
+ *   others.
  */
 import { createHash } from 'node:crypto';
 import {
@@ -226,6 +227,19 @@ export class MirrorController implements Controller {
         this.ctx.logger.error(
           { controller: this.name, key, err: describeError(err) },
           "rejected by Tessera's validator; not mirrored",
+        );
+        const def = this.informer.resource;
+        await this.ctx.events?.warning(
+          {
+            apiVersion: def.group ? `${def.group}/${def.version}` : def.version,
+            kind: def.kind,
+            name,
+            ...(namespace ? { namespace } : {}),
+            ...(obj?.metadata.uid ? { uid: obj.metadata.uid } : {}),
+            ...(obj?.metadata.resourceVersion ? { resourceVersion: obj.metadata.resourceVersion } : {}),
+          },
+          'FailedValidation',
+          describeError(err),
         );
       }
       return;
