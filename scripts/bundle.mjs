@@ -7,6 +7,7 @@
 // (src/cli/program.ts); esbuild keeps those imports lazy inside the bundle. Long-lived processes
 // (the agent) keep the plain tsc output.
 import { build } from 'esbuild';
+import { createRequire } from 'node:module';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -63,11 +64,40 @@ const stubGroups = (e) => ({
   },
 });
 
+/*
+ * Built-in modules that are loaded at start-up only because some module imports them at the top
+ * (commander: child_process, which brings dgram and the child-process machinery; `module` for a
+ * lazy createRequire, which brings the ESM loader and source maps) and used only by some commands: each becomes a module of getters that load the real one on first use. esbuild's
+ * interop copies exports as getters, so importing it loads nothing.
+ */
+const LAZY_BUILTINS = ['child_process', 'module', 'os'];
+const lazyBuiltins = {
+  name: 'lazy-builtins',
+  setup(b) {
+    const filter = new RegExp(`^(node:)?(${LAZY_BUILTINS.join('|')})$`);
+    b.onResolve({ filter }, (args) =>
+      args.namespace === 'lazy-builtin'
+        ? { path: args.path, external: true }
+        : { path: args.path.replace(/^node:/, ''), namespace: 'lazy-builtin' },
+    );
+    b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (args) => {
+      const names = Object.keys(createRequire(import.meta.url)(`node:${args.path}`));
+      const getters = names.map(
+        (n) => `${JSON.stringify(n)}: { enumerable: true, get: () => load()[${JSON.stringify(n)}] }`,
+      );
+      return {
+        contents: `let m;\nconst load = () => (m ??= require(${JSON.stringify(`node:${args.path}`)}));\nObject.defineProperties(module.exports, {\n${getters.join(',\n')}\n});\n`,
+        loader: 'js',
+      };
+    });
+  },
+};
+
 mkdirSync(join(root, 'dist/bin'), { recursive: true });
 for (const e of entries) {
   for (const [file, plugins] of [
-    [`${e.name}.cjs`, [stubGroups(e), distImportMetaUrl]],
-    [`${e.name}-full.cjs`, [distImportMetaUrl]],
+    [`${e.name}.cjs`, [stubGroups(e), lazyBuiltins, distImportMetaUrl]],
+    [`${e.name}-full.cjs`, [lazyBuiltins, distImportMetaUrl]],
   ]) {
     const out = join(root, 'dist/bin', file);
     await build({

@@ -7,7 +7,9 @@
 const { readFileSync, writeFileSync, renameSync, statSync } = require('node:fs');
 const { dirname, join } = require('node:path');
 const { Script, constants } = require('node:vm');
-const Module = require('node:module');
+// The CommonJS loader's Module class; require('node:module') would also load the ESM loader and
+// source-map support, which a bundle does not use.
+const Module = module.constructor;
 
 // The core bundle unless an argument needs the full one (scripts/bundle.mjs, splitFull).
 const full = process.argv.slice(2).some((a) => FULL_WORDS.includes(a));
