@@ -51,6 +51,7 @@ const CLI_CHANGES = Number(process.env['LATENCY_CLI_CHANGES'] ?? 24);
 const PROBE_INTERVAL_MS = 10;
 const PROBE_TIMEOUT_MS = 50;
 const SETTLE_TIMEOUT_MS = 5000;
+const PROBERS_START_TIMEOUT_MS = 60_000;
 const NS = 'bench-lat';
 const POLICY = 'bench-latency';
 
@@ -101,8 +102,13 @@ function settled(stream: Sample[], since: number, want: boolean): boolean {
   return tail.length === 3 && tail.every((s) => s.ok === want);
 }
 
-async function waitSettled(streams: Streams, since: number, want: boolean): Promise<boolean> {
-  const deadline = now() + SETTLE_TIMEOUT_MS;
+async function waitSettled(
+  streams: Streams,
+  since: number,
+  want: boolean,
+  timeoutMs = SETTLE_TIMEOUT_MS,
+): Promise<boolean> {
+  const deadline = now() + timeoutMs;
   while (now() < deadline) {
     if (streams.every((row) => row.every((s) => settled(s, since, want)))) return true;
     await sleep(5);
@@ -167,8 +173,11 @@ export async function runLatency(
   const children = probers.map((p, i) => startProber(b, p, targets, streams[i]!));
   const tmp = mkdtempSync(join(tmpdir(), 'tessera-bench-lat-'));
   try {
-    if (!(await waitSettled(streams, now(), true)))
-      throw new Error('probes did not all connect before any policy was applied');
+    // The probers are Node processes under tsx: on a loaded machine they take seconds to start.
+    if (!(await waitSettled(streams, now(), true, PROBERS_START_TIMEOUT_MS)))
+      throw new Error(
+        `probes did not all connect within ${PROBERS_START_TIMEOUT_MS / 1000} s, before any policy was applied`,
+      );
     const floor = await nftFloor(b.lab.nodes[0]!.netns, 20);
 
     const scrape = () => Promise.all(b.lab.nodes.map((n) => agentApplyTotals(n.netns, n.healthPort)));
