@@ -67,7 +67,8 @@ const stubGroups = (e) => ({
 /*
  * Built-in modules that are loaded at start-up only because some module imports them at the top
  * (commander: child_process, which brings dgram and the child-process machinery; `module` for a
- * lazy createRequire, which brings the ESM loader and source maps) and used only by some commands: each becomes a module of getters that load the real one on first use. esbuild's
+ * lazy createRequire, which brings the ESM loader and source maps) and used only by some
+ * commands: each becomes a module of getters that load the real one on first use. esbuild's
  * interop copies exports as getters, so importing it loads nothing.
  */
 const LAZY_BUILTINS = ['child_process', 'module', 'os'];
