@@ -5,7 +5,7 @@ TSX := $(NODE) --import tsx
 UNIT_TESTS = $(shell find src bench scripts -name '*.test.ts' | sort)
 INTEGRATION_TESTS = $(shell find test -name '*.test.ts' | sort)
 
-.PHONY: all deps build test test-vm unit integration demo bench layers lint format bench-datastore bench-cni bench-dataplane bench-policy bench-bgp bench-agent bench-cli bench-scale bench-controllers clean typecheck
+.PHONY: all deps build test test-vm unit integration demo bench layers lint format bench-datastore bench-cni bench-dataplane bench-policy bench-policy-cli bench-bgp bench-agent bench-cli bench-scale bench-controllers clean typecheck
 
 all: build
 
@@ -62,6 +62,10 @@ bench-dataplane: build
 
 bench-policy: build
 	$(TSX) bench/policy/main.ts
+
+# Only bench-policy's "apply-from-command" measure (the real `tessera apply -f`, issue 18).
+bench-policy-cli: build
+	BENCH_POLICY_PARTS=apply-from-command $(TSX) bench/policy/main.ts
 
 bench-bgp: build
 	$(TSX) bench/bgp/main.ts

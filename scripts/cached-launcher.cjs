@@ -1,15 +1,37 @@
 'use strict';
-// Launcher body for a bundled binary (scripts/bundle.mjs writes bin/NAME as this file with BUNDLE
-// filled in). Runs dist/bin/NAME.cjs as a CommonJS module with V8's code cache: the first run
-// saves the compiled code (at exit, so it includes the functions that run used), later runs skip
-// compiling. A missing, stale or unwritable cache only costs the compile.
-const { readFileSync, writeFileSync, renameSync } = require('node:fs');
+// Launcher body for a bundled binary (scripts/bundle.mjs writes bin/NAME as this file with BUNDLE,
+// FULL_BUNDLE, FULL_WORDS and MAIN filled in). Runs dist/bin/NAME.cjs (or NAME-full.cjs) as a
+// CommonJS module with V8's code cache: the first run saves the compiled code (at exit, so it
+// includes the functions that run used), later runs skip compiling. A missing, stale or unwritable cache only costs the compile.
+// `return` at top level: a CommonJS module body is a function.
+const { readFileSync, writeFileSync, renameSync, statSync } = require('node:fs');
 const { dirname, join } = require('node:path');
 const { Script, constants } = require('node:vm');
-const Module = require('node:module');
+// The CommonJS loader's Module class; require('node:module') would also load the ESM loader and
+// source-map support, which a bundle does not use.
+const Module = module.constructor;
 
-const file = join(__dirname, '..', 'dist', 'bin', BUNDLE);
+// The core bundle unless an argument needs the full one (scripts/bundle.mjs, splitFull).
+const full = process.argv.slice(2).some((a) => FULL_WORDS.includes(a));
+const file = join(__dirname, '..', 'dist', 'bin', full ? FULL_BUNDLE : BUNDLE);
 const cacheFile = `${file}.cache`;
+// No bundle, or one older than tsc's output (tsc ran without the bundler): run tsc's output, which
+// is always current after `make build` (slower start-up, same behaviour).
+const tscMain = join(__dirname, '..', 'dist', 'src', MAIN);
+const mtime = (f) => statSync(f, { throwIfNoEntry: false })?.mtimeMs;
+const bundleTime = mtime(file);
+const tscTime = mtime(tscMain);
+if (bundleTime === undefined || (tscTime !== undefined && tscTime > bundleTime)) {
+  if (tscTime === undefined) {
+    console.error(`${BUNDLE.replace(/\.cjs$/, '')}: not built (run make build)`);
+    process.exit(1);
+  }
+  import(require('node:url').pathToFileURL(tscMain).href).catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });
+  return;
+}
 const source = readFileSync(file, 'utf8');
 let cachedData;
 try {

@@ -5,7 +5,9 @@
  *   2. scale on one node, in-process             scale.ts     (baseline: empty nft transaction)
  *   3. per-packet cost on the same lab           per-packet.ts (baseline: the rate with no policy)
  *   4. the host path on the same lab             host.ts      (baseline: the same port, no host endpoint)
- * Env: BENCH_POLICY_PARTS=scale,latency,per-packet (default all), plus each part's own knobs.
+ * Env: BENCH_POLICY_PARTS=scale,latency,per-packet,host (default all), plus each part's own knobs.
+ * `latency` includes "apply-from-command" (the real `tessera apply -f`, issue 18);
+ * BENCH_POLICY_PARTS=apply-from-command (`make bench-policy-cli`) runs only that measure.
  * The lab is always taken down, also on failure.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -32,8 +34,9 @@ async function main(): Promise<void> {
     console.log('== 2. scale on one node (in-process calculator + nft reconciler, private netns)');
     checks.push(...(await runScale()));
   }
-  if (PARTS.has('latency') || PARTS.has('per-packet') || PARTS.has('host')) {
-    const name = `bpol${randomBytes(3).toString('hex')}`;
+  const cliOnly = PARTS.has('apply-from-command') && !PARTS.has('latency');
+  if (PARTS.has('latency') || cliOnly || PARTS.has('per-packet') || PARTS.has('host')) {
+    const name = `${process.env['BENCH_POLICY_LAB_PREFIX'] ?? 'bpol'}${randomBytes(3).toString('hex')}`;
     const cfgDir = mkdtempSync(join(tmpdir(), 'tessera-bench-policy-'));
     const env = { ...process.env, TESSERA_CONFIG: join(cfgDir, 'config.json') };
     try {
@@ -42,9 +45,9 @@ async function main(): Promise<void> {
       console.log(`\nlab "${name}": 3 nodes up in ${((performance.now() - tUp) / 1000).toFixed(1)} s`);
       const b = await openLabBench(loadLab(name, env), env);
       try {
-        if (PARTS.has('latency')) {
+        if (PARTS.has('latency') || cliOnly) {
           console.log('\n== 1. programming latency (3-node lab, persistent probers on every node)');
-          checks.push(...(await runLatency(b)));
+          checks.push(...(await runLatency(b, { store: !cliOnly, cli: true })));
         }
         if (PARTS.has('per-packet')) {
           console.log('\n== 3. per-packet cost (new-connection rate, one node of the lab)');
@@ -68,6 +71,8 @@ async function main(): Promise<void> {
   console.log(
     `\nbench-policy took ${((performance.now() - t0) / 1000).toFixed(0)} s${failed > 0 ? ` (${failed} target(s) FAILED)` : ''}`,
   );
+  // The benchmark contract: a failed goal fails the run.
+  if (failed > 0) process.exitCode = 1;
 }
 
 main().catch((e: unknown) => {
