@@ -16,46 +16,17 @@
  * The controller does not undo the direct writes during the run: it writes the mirrored Pod only
  * on an API event for that pod (none for `direct`) or on its periodic reconcile (5 min default).
  */
-import type { ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { kindFor, type Resource } from '../../src/api/index.js';
 import { LabKubeClient, podCreate, type PodState } from '../../src/lab/index.js';
-import { start } from '../../src/lib/exec.js';
 import { percentile } from '../lib/stats.js';
 import { spread } from '../policy/checks.js';
-import { HERE, SERVER_PORT, now, sleep, startServer, type LabBench } from '../policy/lab-kit.js';
+import { PROBE_INTERVAL_MS, PROBE_TIMEOUT_MS, startProber, type Sample } from '../policy/latency.js';
+import { now, sleep, startServer, type LabBench } from '../policy/lab-kit.js';
 
 const FLIPS = Number(process.env['LABEL_FLIPS'] ?? 25);
-const PROBE_INTERVAL_MS = 10;
-const PROBE_TIMEOUT_MS = 50;
 const SETTLE_TIMEOUT_MS = 10_000;
 const NS = 'bench-label';
 const POD_INFO = kindFor('v1', 'Pod')!;
-
-interface Sample {
-  start: number;
-  ok: boolean;
-}
-
-/** One prober process per source pod; results land in into[target index]. */
-function startProber(b: LabBench, from: PodState, targets: PodState[], into: Sample[][]): ChildProcess {
-  const job = {
-    targets: targets.map((t) => ({ ip: t.ips[0]!, port: SERVER_PORT })),
-    intervalMs: PROBE_INTERVAL_MS,
-    timeoutMs: PROBE_TIMEOUT_MS,
-  };
-  const child = start([process.execPath, '--import', 'tsx', join(HERE, 'prober.ts'), JSON.stringify(job)], {
-    netns: from.netns,
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
-  b.children.push(child);
-  createInterface({ input: child.stdout! }).on('line', (line) => {
-    const [i, ok, t] = line.split(' ');
-    into[Number(i)]?.push({ start: Number(t), ok: ok === '1' });
-  });
-  return child;
-}
 
 /** Probes started at or after `since`, by start time. */
 const after = (s: Sample[], since: number) => s.filter((x) => x.start >= since).sort((a, b) => a.start - b.start);

@@ -48,15 +48,15 @@ import type { Resource } from '../../src/api/index.js';
 
 const CHANGES = Number(process.env['LATENCY_CHANGES'] ?? 50);
 const CLI_CHANGES = Number(process.env['LATENCY_CLI_CHANGES'] ?? 24);
-const PROBE_INTERVAL_MS = 10;
-const PROBE_TIMEOUT_MS = 50;
+export const PROBE_INTERVAL_MS = 10;
+export const PROBE_TIMEOUT_MS = 50;
 const SETTLE_TIMEOUT_MS = 5000;
 const PROBERS_START_TIMEOUT_MS = 60_000;
 const NS = 'bench-lat';
 const POLICY = 'bench-latency';
 
 type Verdict = 'deny' | 'allow';
-interface Sample {
+export interface Sample {
   start: number;
   ok: boolean;
 }
@@ -77,7 +77,8 @@ function policy(v: Verdict): Resource {
 /** streams[prober][target]: every probe result, in arrival order. */
 type Streams = Sample[][][];
 
-function startProber(b: LabBench, from: PodState, targets: PodState[], into: Sample[][]): ChildProcess {
+/** One prober process in `from`'s netns probing every target; results land in into[target index]. */
+export function startProber(b: LabBench, from: PodState, targets: PodState[], into: Sample[][]): ChildProcess {
   const job = {
     targets: targets.map((t) => ({ ip: t.ips[0]!, port: SERVER_PORT })),
     intervalMs: PROBE_INTERVAL_MS,
