@@ -3,7 +3,9 @@
  * - every command group runs, i.e. the launcher sends them to the full bundle (the core bundle
  *   only has stubs for them, which throw);
  * - with no bundle, or a bundle older than tsc's output, it runs tsc's output instead;
- * - a current bundle is what runs.
+ * - a current bundle is what runs;
+ * - NODE_EXTRA_CA_CERTS is moved aside before Node starts (TESSERA_EXTRA_CA_CERTS), so Node does not
+ *   parse it at start; the etcd backends add it to their TLS roots (src/datastore/etcd/extra-ca.ts).
  * No datastore and no root needed: only --help output and exit codes. Needs `make build`.
  */
 import { strict as assert } from 'node:assert';
@@ -26,10 +28,10 @@ import { after, before, describe, it } from 'node:test';
 const root = join(import.meta.dirname, '..');
 const bin = join(root, 'bin', 'tessera');
 
-function tessera(launcher: string, args: string[]) {
+function tessera(launcher: string, args: string[], env: NodeJS.ProcessEnv = {}) {
   const r = spawnSync(launcher, args, {
     encoding: 'utf8',
-    env: { ...process.env, TESSERA_CONFIG: join(tmpdir(), 'tessera-launcher-test-none.json') },
+    env: { ...process.env, TESSERA_CONFIG: join(tmpdir(), 'tessera-launcher-test-none.json'), ...env },
     timeout: 60_000,
   });
   return { code: r.status, out: r.stdout, err: r.stderr };
@@ -55,6 +57,29 @@ describe('bin/tessera launcher', { skip: !existsSync(bin) && 'bin/tessera is not
     }
   });
 
+  it('moves NODE_EXTRA_CA_CERTS aside before Node starts', () => {
+    // Node warns at start about an unreadable NODE_EXTRA_CA_CERTS; the launcher's Node never sees it.
+    const missing = join(tmpdir(), 'tessera-launcher-no-such-ca.pem');
+    const direct = spawnSync(process.execPath, ['-e', '0'], {
+      encoding: 'utf8',
+      env: { ...process.env, NODE_EXTRA_CA_CERTS: missing },
+    });
+    assert.match(direct.stderr, /extra certs/i, 'plain node parses the variable at start');
+    const r = tessera(bin, ['--help'], { NODE_EXTRA_CA_CERTS: missing });
+    assert.equal(r.code, 0, r.err);
+    assert.doesNotMatch(r.err, /extra certs/i);
+    // A symlink to the launcher (an install into PATH) finds its bundle too.
+    const dir = mkdtempSync(join(tmpdir(), 'tessera-launcher-link-'));
+    try {
+      symlinkSync(bin, join(dir, 'tessera'));
+      const viaLink = tessera(join(dir, 'tessera'), ['--help']);
+      assert.equal(viaLink.code, 0, viaLink.err);
+      assert.match(viaLink.out, /Usage: tessera/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   describe('fallback to tsc output', () => {
     // A copy of the tree's layout: bin/tessera, dist/src -> the real tsc output, dist/bin/ ours.
     let dir: string;
@@ -66,6 +91,7 @@ describe('bin/tessera launcher', { skip: !existsSync(bin) && 'bin/tessera is not
       mkdirSync(join(dir, 'dist', 'bin'), { recursive: true });
       launcher = join(dir, 'bin', 'tessera');
       copyFileSync(bin, launcher);
+      copyFileSync(`${bin}.cjs`, `${launcher}.cjs`);
       copyFileSync(join(root, 'bin', 'package.json'), join(dir, 'bin', 'package.json'));
       symlinkSync(join(root, 'dist', 'src'), join(dir, 'dist', 'src'));
       bundle = join(dir, 'dist', 'bin', 'tessera.cjs');

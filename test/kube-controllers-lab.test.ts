@@ -34,7 +34,7 @@ const cfgDir = mkdtempSync(join(tmpdir(), 'tessera-kc-'));
 const env = { ...process.env, TESSERA_CONFIG: join(cfgDir, 'config.json') };
 const root = join(import.meta.dirname, '..');
 const cli = (args: string[]) =>
-  run([process.execPath, join(root, 'bin', 'tessera'), ...args], { env, check: false, timeoutMs: 60_000 });
+  run([join(root, 'bin', 'tessera'), ...args], { env, check: false, timeoutMs: 60_000 });
 let kubeconfig = '';
 const kubectl = async (...args: string[]) => {
   const r = await run(['kubectl', ...args], {

@@ -22,7 +22,7 @@ const env = { ...process.env, TESSERA_CONFIG: join(cfgDir, 'config.json') };
 const bin = join(import.meta.dirname, '..', 'bin', 'tessera');
 const labDirOf = (n: string) => join('/run/tessera/labs', n);
 const cli = (args: string[], timeoutMs = 600_000) =>
-  run([process.execPath, bin, ...args], { env, check: false, timeoutMs });
+  run([bin, ...args], { env, check: false, timeoutMs });
 /** A shell command inside the VM (in pod x/a's netns; `ip -n` and birdc reach the nodes). */
 const vmSh = (cmd: string) => cli(['lab', 'exec', 'x/a', '--', 'sh', '-c', cmd]);
 

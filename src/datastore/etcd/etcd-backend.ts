@@ -10,6 +10,7 @@
  * conflict is decided from the same revision as the compare; list pages are all read at the
  * first page's revision, so the listing is one consistent snapshot.
  */
+import { defaultRootsWithExtra } from './extra-ca.js';
 import { readFileSync } from 'node:fs';
 import type { Etcd3, IOptions, Lease } from 'etcd3';
 import { etcd3 } from './client.js';
@@ -115,18 +116,19 @@ export class EtcdBackend implements Backend {
       // etcd3's defaults (breaker open 5 s) would delay recovery after a single-member restart.
       faultHandling: { host: () => hostBreaker(), global: failoverPolicy(options.endpoints.length) },
     };
-    if (tls && (tls.caFile || tls.certFile || tls.keyFile)) {
+    const extraRoots = options.endpoints.some((e) => e.startsWith('https:')) ? defaultRootsWithExtra() : undefined;
+    if ((tls && (tls.caFile || tls.certFile || tls.keyFile)) || extraRoots) {
       try {
         clientOptions.credentials = {
           // grpc-js falls back to the system roots when the CA is null.
-          rootCertificate: (tls.caFile ? readFileSync(tls.caFile) : null) as Buffer,
-          privateKey: tls.keyFile ? readFileSync(tls.keyFile) : undefined,
-          certChain: tls.certFile ? readFileSync(tls.certFile) : undefined,
+          rootCertificate: (tls?.caFile ? readFileSync(tls.caFile) : (extraRoots ?? null)) as Buffer,
+          privateKey: tls?.keyFile ? readFileSync(tls.keyFile) : undefined,
+          certChain: tls?.certFile ? readFileSync(tls.certFile) : undefined,
         };
       } catch (err) {
         throw new TesseraError(
           'validation',
-          `cannot read etcd TLS files (ca "${tls.caFile ?? ''}", cert "${tls.certFile ?? ''}", key "${tls.keyFile ?? ''}")`,
+          `cannot read etcd TLS files (ca "${tls?.caFile ?? ''}", cert "${tls?.certFile ?? ''}", key "${tls?.keyFile ?? ''}")`,
           { cause: err },
         );
       }

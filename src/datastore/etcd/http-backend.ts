@@ -12,6 +12,7 @@
  * Reviewers: same CAS shapes as etcd-backend.ts (one txn whose failure branch reads the key);
  * endpoints are tried in order and a member that does not answer is reported by URL and wait.
  */
+import { defaultRootsWithExtra } from './extra-ca.js';
 import { readFileSync } from 'node:fs';
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
 import { createRequire } from 'node:module';
@@ -128,6 +129,10 @@ function targetOf(endpoint: string, tls: EtcdTlsOptions | undefined): Target {
     host,
     port: Number(u.port || 2379),
   };
+  if (https && !tls?.caFile) {
+    const roots = defaultRootsWithExtra();
+    if (roots) base.ca = roots;
+  }
   if (https && tls) {
     try {
       if (tls.caFile) base.ca = readFileSync(tls.caFile);
