@@ -23,7 +23,11 @@ export default tseslint.config(
       // Child processes are started only by these modules (each owns a long-lived or one-shot tool).
       'no-restricted-imports': [
         'error',
-        { paths: [{ name: 'node:child_process', message: 'start processes through src/lib/exec.ts (or a BatchSession)' }] },
+        {
+          paths: [
+            { name: 'node:child_process', message: 'start processes through src/lib/exec.ts (or a BatchSession)' },
+          ],
+        },
       ],
     },
   },

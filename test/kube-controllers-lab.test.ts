@@ -33,8 +33,7 @@ const name = `tscb${randomBytes(3).toString('hex')}`;
 const cfgDir = mkdtempSync(join(tmpdir(), 'tessera-kc-'));
 const env = { ...process.env, TESSERA_CONFIG: join(cfgDir, 'config.json') };
 const root = join(import.meta.dirname, '..');
-const cli = (args: string[]) =>
-  run([join(root, 'bin', 'tessera'), ...args], { env, check: false, timeoutMs: 60_000 });
+const cli = (args: string[]) => run([join(root, 'bin', 'tessera'), ...args], { env, check: false, timeoutMs: 60_000 });
 let kubeconfig = '';
 const kubectl = async (...args: string[]) => {
   const r = await run(['kubectl', ...args], {

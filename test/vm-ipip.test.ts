@@ -21,8 +21,7 @@ const cfgDir = mkdtempSync(join(tmpdir(), 'tessera-vmtest-'));
 const env = { ...process.env, TESSERA_CONFIG: join(cfgDir, 'config.json') };
 const bin = join(import.meta.dirname, '..', 'bin', 'tessera');
 const labDirOf = (n: string) => join('/run/tessera/labs', n);
-const cli = (args: string[], timeoutMs = 600_000) =>
-  run([bin, ...args], { env, check: false, timeoutMs });
+const cli = (args: string[], timeoutMs = 600_000) => run([bin, ...args], { env, check: false, timeoutMs });
 /** A shell command inside the VM (in pod x/a's netns; `ip -n` and birdc reach the nodes). */
 const vmSh = (cmd: string) => cli(['lab', 'exec', 'x/a', '--', 'sh', '-c', cmd]);
 
