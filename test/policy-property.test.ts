@@ -20,20 +20,20 @@ interface REp {
 }
 interface RRule {
   action: 'Allow' | 'Deny' | 'Pass' | 'Log';
-  proto?: 'TCP' | 'UDP' | 'ICMP';
-  notProto?: 'TCP' | 'UDP';
-  icmpType?: number;
-  peerSel?: Eq;
-  peerNsSel?: Eq;
-  nets?: string[];
-  notNets?: string[];
-  ports?: (number | string)[];
+  proto?: 'TCP' | 'UDP' | 'ICMP' | undefined;
+  notProto?: 'TCP' | 'UDP' | undefined;
+  icmpType?: number | undefined;
+  peerSel?: Eq | undefined;
+  peerNsSel?: Eq | undefined;
+  nets?: string[] | undefined;
+  notNets?: string[] | undefined;
+  ports?: (number | string)[] | undefined;
 }
 interface RPolicy {
   name: string;
-  ns?: string;
+  ns?: string | undefined;
   tier: 't1' | 'default';
-  order?: number;
+  order?: number | undefined;
   sel: Eq;
   types: ('Ingress' | 'Egress')[];
   ingress: RRule[];
@@ -148,7 +148,7 @@ const arbRule: fc.Arbitrary<RRule> = fc
     { requiredKeys: ['action'] },
   )
   .map((r) => {
-    const out = { ...r } as RRule;
+    const out = { ...r } as unknown as RRule;
     if (out.proto !== 'ICMP') delete out.icmpType;
     if (out.proto !== 'TCP' && out.proto !== 'UDP') delete out.ports;
     if (out.proto) delete out.notProto;

@@ -28,7 +28,7 @@ export interface FanoutResult {
   /** etcd RSS growth from before the watchers opened to after the updates. */
   etcdRssGrowthMiB: number;
   etcdRssMiB: number;
-  proxyCpuMs?: number;
+  proxyCpuMs?: number | undefined;
   deliverMs: number;
 }
 

@@ -4,14 +4,14 @@
  */
 export interface ObjectMeta {
   name: string;
-  namespace?: string;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
+  namespace?: string | undefined;
+  labels?: Record<string, string> | undefined;
+  annotations?: Record<string, string> | undefined;
   /** The datastore revision of the last write (decimal string, as Kubernetes does). */
-  resourceVersion?: string;
-  uid?: string;
-  creationTimestamp?: string;
-  generation?: number;
+  resourceVersion?: string | undefined;
+  uid?: string | undefined;
+  creationTimestamp?: string | undefined;
+  generation?: number | undefined;
 }
 
 export interface Resource<Spec = Record<string, unknown>, Status = Record<string, unknown>> {

@@ -21,9 +21,9 @@ export interface DatastoreDemoOptions {
   io: CliIO;
   runCli: DemoCliRunner;
   /** Directory of manifests to apply (default `<package>/examples/demo`). */
-  examplesDir?: string;
+  examplesDir?: string | undefined;
   /** Multi-document file with invalid objects (default `<package>/examples/invalid/broken-batch.yaml`). */
-  invalidFile?: string;
+  invalidFile?: string | undefined;
 }
 
 function shellQuote(arg: string): string {

@@ -29,7 +29,7 @@ export interface LoadedResource {
 
 export interface LoadOptions {
   /** `-n`: namespace for namespaced documents that name none. */
-  namespace?: string;
+  namespace?: string | undefined;
   /** Fill defaults (apply/create/replace/validate); get/delete only need identities. */
   defaults: boolean;
 }

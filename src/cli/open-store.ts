@@ -70,7 +70,7 @@ function namingEndpoints(store: CliStore, ds: ResolvedDatastore): CliStore {
     update: wrap(store.update),
     applyBatch: wrap(store.applyBatch),
     delete: wrap(store.delete),
-    poolAddressesInUse: store.poolAddressesInUse && wrap(store.poolAddressesInUse),
+    ...(store.poolAddressesInUse ? { poolAddressesInUse: wrap(store.poolAddressesInUse) } : {}),
     close: store.close,
   };
 }

@@ -21,7 +21,8 @@ export interface ListResult {
 }
 
 export type WatchEvent =
-  { type: 'put'; kv: KV; prev?: KV } | { type: 'delete'; key: string; revision: number; prev?: KV };
+  | { type: 'put'; kv: KV; prev?: KV | undefined }
+  | { type: 'delete'; key: string; revision: number; prev?: KV | undefined };
 
 export interface WatchOptions {
   /** First revision to deliver (inclusive). Omit to start after the current revision. */
@@ -39,8 +40,8 @@ export type WatchStream = AsyncIterable<WatchEvent[]>;
 
 export interface WriteOptions {
   /** Attach to a lease of this many seconds (key vanishes if the writer dies). */
-  ttlSeconds?: number;
-  signal?: AbortSignal;
+  ttlSeconds?: number | undefined;
+  signal?: AbortSignal | undefined;
 }
 
 export interface Backend {
@@ -77,5 +78,5 @@ export interface Backend {
 export type TxnOp =
   | { op: 'create'; key: string; value: string }
   | { op: 'update'; key: string; value: string; expectedRevision: number }
-  | { op: 'delete'; key: string; expectedRevision?: number }
+  | { op: 'delete'; key: string; expectedRevision?: number | undefined }
   | { op: 'put'; key: string; value: string };

@@ -6,12 +6,12 @@ import { MemoryBackend } from './memory/memory-backend.js';
 
 export interface EtcdConfig {
   endpoints: string[];
-  tls?: EtcdTlsOptions;
+  tls?: EtcdTlsOptions | undefined;
   /**
    * `grpc` (default): the etcd3 client, for long-lived processes. `http`: etcd's JSON gateway over
    * node:http, for short-lived ones (CLI, IPAM plugin): no gRPC to load or dial.
    */
-  transport?: 'grpc' | 'http';
+  transport?: 'grpc' | 'http' | undefined;
 }
 
 export function openBackend(config: EtcdConfig | 'memory'): Backend {

@@ -12,10 +12,10 @@ import { hostEndpointRef } from './host-ports.js';
 
 export interface ProbeOptions {
   port: number;
-  protocol?: PortProtocol;
-  timeoutMs?: number;
+  protocol?: PortProtocol | undefined;
+  timeoutMs?: number | undefined;
   /** Address family to use for pod targets (default: IPv4 when the pod has one). */
-  family?: 4 | 6;
+  family?: 4 | 6 | undefined;
 }
 
 export interface PodProbeResult extends ProbeResult {

@@ -94,7 +94,7 @@ export async function runDemo(o: DemoOptions): Promise<void> {
           apiVersion: K8S_NETWORKING_API_VERSION,
           kind: 'NetworkPolicy',
           metadata: { name: 'db-from-backend', namespace: 'shop' },
-          spec: stored['spec'] as Resource['spec'],
+          spec: stored['spec'] as NonNullable<Resource['spec']>,
         };
     }
     if (!s.kube || s.kube.datastoreMirror) {

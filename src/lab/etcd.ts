@@ -34,35 +34,35 @@ export interface EtcdTlsFiles {
 
 export interface StartEtcdOptions {
   /** Member name (default `tessera-etcd`). */
-  name?: string;
+  name?: string | undefined;
   /** Existing data dir to use; by default a fresh temp dir is created. */
-  dataDir?: string;
+  dataDir?: string | undefined;
   /** Keep the data dir on stop() (a data dir passed in `dataDir` is always kept). */
-  keepDataDir?: boolean;
+  keepDataDir?: boolean | undefined;
   /**
    * Also serve clients on a unix socket. etcd only accepts `unix://<host>:<port>` listeners and
    * creates the socket relative to its working directory, so the socket is
    * `<dir>/etcd.sock:<clientPort>`; `true` = a fresh temp dir, a string = that (existing) dir.
    */
-  unixSocket?: boolean | string;
+  unixSocket?: boolean | string | undefined;
   /** Run inside this network namespace (`ip netns exec`). */
-  netns?: string;
+  netns?: string | undefined;
   /** Address to listen on (default 127.0.0.1). */
-  listenAddress?: string;
-  clientPort?: number;
-  peerPort?: number;
+  listenAddress?: string | undefined;
+  clientPort?: number | undefined;
+  peerPort?: number | undefined;
   /** Serve clients over TLS and require client certificates signed by `caFile`. */
-  tls?: EtcdTlsFiles;
+  tls?: EtcdTlsFiles | undefined;
   /** Extra etcd flags. Defaults raise `--max-txn-ops` to 10000 and `--max-request-bytes` to 16 MiB. */
-  extraArgs?: string[];
-  startTimeoutMs?: number;
+  extraArgs?: string[] | undefined;
+  startTimeoutMs?: number | undefined;
 }
 
 export interface EtcdHandle {
   /** Client URLs (`http://127.0.0.1:<port>` or `https://...`). */
   endpoints: string[];
   /** `unix:///path` endpoints when a unix listener was requested. */
-  unixEndpoints?: string[];
+  unixEndpoints?: string[] | undefined;
   dataDir: string;
   readonly pid: number;
   clientPort: number;
@@ -83,11 +83,11 @@ interface MemberSpec {
   clientPort: number;
   peerPort: number;
   host: string;
-  unixDir?: string;
+  unixDir?: string | undefined;
   ownsUnixDir: boolean;
-  unixPath?: string;
-  netns?: string;
-  tls?: EtcdTlsFiles;
+  unixPath?: string | undefined;
+  netns?: string | undefined;
+  tls?: EtcdTlsFiles | undefined;
   initialCluster: string;
   clusterToken: string;
   extraArgs: string[];
@@ -394,7 +394,7 @@ export interface EtcdClusterOptions extends Omit<StartEtcdOptions, 'name' | 'dat
 export interface EtcdClusterHandle {
   /** Every member's client URL. */
   endpoints: string[];
-  unixEndpoints?: string[];
+  unixEndpoints?: string[] | undefined;
   members: EtcdHandle[];
   stop(): Promise<void>;
 }

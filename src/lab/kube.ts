@@ -21,7 +21,7 @@ export const KUBE_NODE_VERSION = 'v1.22.3-tessera-lab';
 export function startKubeApi(
   dir: string,
   etcdEndpoints: readonly string[],
-  opts: { bookmarkIntervalMs?: number } = {},
+  opts: { bookmarkIntervalMs?: number | undefined } = {},
 ): ProcessRecord {
   const argv = [
     ...siblingScriptArgv('kubeapi/main'),
@@ -93,7 +93,7 @@ export class LabKubeClient {
       res = await fetch(`${this.url}${path}`, {
         method,
         headers: body === undefined ? {} : { 'Content-Type': contentType },
-        body: body === undefined ? undefined : JSON.stringify(body),
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });
     } catch (err) {
       throw new TesseraError('unavailable', `cannot ${method} ${path} on the lab's Kubernetes API at ${this.url}`, {

@@ -52,14 +52,14 @@ export function checkLabName(name: string): string | undefined {
 
 /** Raw option values as they come from the CLI (strings) or a test (already typed). */
 export interface RawLabOptions {
-  name?: string;
-  nodes?: string | number;
-  subnets?: string | number;
-  encapsulation?: string;
-  routing?: string;
-  ipv6?: boolean;
-  etcdMembers?: string | number;
-  etcdProxy?: boolean;
+  name?: string | undefined;
+  nodes?: string | number | undefined;
+  subnets?: string | number | undefined;
+  encapsulation?: string | undefined;
+  routing?: string | undefined;
+  ipv6?: boolean | undefined;
+  etcdMembers?: string | number | undefined;
+  etcdProxy?: boolean | undefined;
 }
 
 function intOf(v: string | number | undefined, dflt: number): number {

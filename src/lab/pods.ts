@@ -25,10 +25,10 @@ function mirrors(s: LabState): boolean {
 }
 
 export interface PodCreateOptions {
-  node?: string;
-  labels?: Record<string, string>;
-  serviceAccount?: string;
-  ports?: PodPort[];
+  node?: string | undefined;
+  labels?: Record<string, string> | undefined;
+  serviceAccount?: string | undefined;
+  ports?: PodPort[] | undefined;
   onProgress?: (line: string) => void;
 }
 

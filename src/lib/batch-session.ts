@@ -34,9 +34,9 @@ import { lineSplitter } from './lines.js';
 
 export interface BatchSessionOptions {
   /** Run the tool in this network namespace (via `ip netns exec`). */
-  netns?: string;
+  netns?: string | undefined;
   /** A job still unanswered after this long kills the tool (default 30 s). */
-  timeoutMs?: number;
+  timeoutMs?: number | undefined;
 }
 
 export interface BatchResult {

@@ -48,12 +48,12 @@ export interface ResolvedDatastore {
 
 export interface ResolveOptions {
   /** Comma-separated list, as given to `--etcd-endpoints`. */
-  etcdEndpoints?: string;
+  etcdEndpoints?: string | undefined;
   /** Path given to `--config`. */
-  config?: string;
+  config?: string | undefined;
   /** Context name given to `--context` (instead of the current one). */
-  context?: string;
-  env?: NodeJS.ProcessEnv;
+  context?: string | undefined;
+  env?: NodeJS.ProcessEnv | undefined;
 }
 
 export function cliConfigPath(env: NodeJS.ProcessEnv = process.env): string {

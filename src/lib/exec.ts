@@ -7,15 +7,15 @@ import { TesseraError } from './errors.js';
 
 export interface ExecOptions {
   /** Text written to the child's stdin (then closed). */
-  input?: string;
+  input?: string | undefined;
   /** Run inside this network namespace (via `ip netns exec`). */
-  netns?: string;
-  env?: NodeJS.ProcessEnv;
-  cwd?: string;
-  timeoutMs?: number;
-  signal?: AbortSignal;
+  netns?: string | undefined;
+  env?: NodeJS.ProcessEnv | undefined;
+  cwd?: string | undefined;
+  timeoutMs?: number | undefined;
+  signal?: AbortSignal | undefined;
   /** When false, a non-zero exit resolves instead of throwing. Default true. */
-  check?: boolean;
+  check?: boolean | undefined;
 }
 
 export interface ExecResult {
@@ -71,7 +71,7 @@ export function run(argv: string[], options: ExecOptions = {}): Promise<ExecResu
 }
 
 /** Starts a long-running process (a daemon) and returns its handle. */
-export function start(argv: string[], options: SpawnOptions & { netns?: string } = {}): ChildProcess {
+export function start(argv: string[], options: SpawnOptions & { netns?: string | undefined } = {}): ChildProcess {
   const full = netnsArgv(argv, options.netns);
   const [cmd, ...args] = full;
   if (cmd === undefined) throw new TesseraError('bug', 'cannot start an empty command');

@@ -56,7 +56,10 @@ function portFields(p: K8sNetworkPolicyPort | undefined): { protocol?: string; p
 }
 
 function convertRules(
-  rules: readonly { peers?: K8sNetworkPolicyPeer[] | null; ports?: K8sNetworkPolicyPort[] | null }[],
+  rules: readonly {
+    peers?: K8sNetworkPolicyPeer[] | null | undefined;
+    ports?: K8sNetworkPolicyPort[] | null | undefined;
+  }[],
   dir: 'ingress' | 'egress',
   path: string,
 ): RuleSpec[] {

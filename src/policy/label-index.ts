@@ -201,7 +201,10 @@ export class LabelIndex {
    * Items that can match `s`: those having the rarest `key == value` the selector requires (that
    * pair is the selector's anchor); undefined when it requires none.
    */
-  private candidates(s: Selector): { candidates?: ReadonlySet<string>; anchor?: { key: string; value: string } } {
+  private candidates(s: Selector): {
+    candidates?: ReadonlySet<string> | undefined;
+    anchor?: { key: string; value: string } | undefined;
+  } {
     const eqs = s.kind === 'eq' ? [s] : s.kind === 'and' ? s.operands.filter((o) => o.kind === 'eq') : [];
     let best: ReadonlySet<string> | undefined;
     let anchor: { key: string; value: string } | undefined;

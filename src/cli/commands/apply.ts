@@ -19,7 +19,7 @@ import {
 
 export interface ApplyArgs {
   files: string[];
-  namespace?: string;
+  namespace?: string | undefined;
 }
 
 export async function applyVerb(args: ApplyArgs, deps: VerbDeps): Promise<number> {

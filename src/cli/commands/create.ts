@@ -10,8 +10,8 @@ import { describeRef } from '../store.js';
 
 export interface CreateArgs {
   files: string[];
-  namespace?: string;
-  skipExists?: boolean;
+  namespace?: string | undefined;
+  skipExists?: boolean | undefined;
 }
 
 export async function createVerb(args: CreateArgs, deps: VerbDeps): Promise<number> {

@@ -48,15 +48,15 @@ async function deleteRefusal(ref: ResourceRef, store: CliStore): Promise<string 
 }
 
 export interface DeleteArgs {
-  kind?: string;
+  kind?: string | undefined;
   names: string[];
   files: string[];
-  namespace?: string;
-  skipNotExists?: boolean;
+  namespace?: string | undefined;
+  skipNotExists?: boolean | undefined;
 }
 
 export async function refsFromArgs(
-  args: { kind?: string; names: string[]; files: string[]; namespace?: string },
+  args: { kind?: string | undefined; names: string[]; files: string[]; namespace?: string | undefined },
   deps: VerbDeps,
   verb: string,
 ): Promise<ResourceRef[]> {

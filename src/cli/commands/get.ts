@@ -12,11 +12,11 @@ import { refsFromArgs } from './delete.js';
 import { virtualResources, withVirtual } from '../virtual.js';
 
 export interface GetArgs {
-  kind?: string;
+  kind?: string | undefined;
   names: string[];
   files: string[];
-  namespace?: string;
-  allNamespaces?: boolean;
+  namespace?: string | undefined;
+  allNamespaces?: boolean | undefined;
   output: OutputFormat;
 }
 

@@ -247,7 +247,7 @@ function parseBool(flag: string, v: string): boolean {
 
 export async function ipamConfigureVerb(
   deps: IpamCliDeps,
-  opts: { strictAffinity?: string; maxBlocksPerHost?: string },
+  opts: { strictAffinity?: string | undefined; maxBlocksPerHost?: string | undefined },
 ): Promise<number> {
   const patch: { strictAffinity?: boolean; maxBlocksPerHost?: number } = {};
   if (opts.strictAffinity !== undefined) patch.strictAffinity = parseBool('--strictaffinity', opts.strictAffinity);

@@ -16,8 +16,8 @@ export interface LabelArgs {
   kind: string;
   name: string;
   changes: string[];
-  namespace?: string;
-  overwrite?: boolean;
+  namespace?: string | undefined;
+  overwrite?: boolean | undefined;
 }
 
 export type LabelChange = { op: 'set'; key: string; value: string } | { op: 'remove'; key: string };

@@ -17,7 +17,7 @@ export interface PatchArgs {
   kind: string;
   name: string;
   patch: string;
-  namespace?: string;
+  namespace?: string | undefined;
 }
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };

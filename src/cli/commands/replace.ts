@@ -10,8 +10,8 @@ import { describeRef } from '../store.js';
 
 export interface ReplaceArgs {
   files: string[];
-  namespace?: string;
-  skipNotExists?: boolean;
+  namespace?: string | undefined;
+  skipNotExists?: boolean | undefined;
 }
 
 export async function replaceVerb(args: ReplaceArgs, deps: VerbDeps): Promise<number> {

@@ -4,7 +4,7 @@ import { kindPhrase, loadManifests, validateAll } from '../manifests.js';
 
 export interface ValidateArgs {
   files: string[];
-  namespace?: string;
+  namespace?: string | undefined;
 }
 
 export async function validateVerb(args: ValidateArgs, deps: VerbDeps): Promise<number> {

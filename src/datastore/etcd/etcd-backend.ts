@@ -30,31 +30,31 @@ import { WatchQueue, abortedError, throwIfAborted } from '../watch-queue.js';
 import { etcdError } from './errors.js';
 
 export interface EtcdTlsOptions {
-  caFile?: string;
-  certFile?: string;
-  keyFile?: string;
+  caFile?: string | undefined;
+  certFile?: string | undefined;
+  keyFile?: string | undefined;
 }
 
 export interface EtcdBackendOptions {
   /** `http(s)://host:port` or `unix:///path` client URLs. */
   endpoints: string[];
-  tls?: EtcdTlsOptions;
+  tls?: EtcdTlsOptions | undefined;
   /**
    * Keys per list page (default 50000: etcd 3.4 counts the rest of the range on every page, so small
    * pages cost O(n^2): listing 150k endpoints took 18 s in pages of 10,000 and 10.7 s in pages of
    * 50,000, about what one unpaged `etcdctl get` takes; ~1 KB values make ~50 MB pages, well under
    * the 256 MiB receive limit).
    */
-  pageSize?: number;
+  pageSize?: number | undefined;
   /** Deadline for unary calls (default 10 s). */
-  callTimeoutMs?: number;
+  callTimeoutMs?: number | undefined;
   /**
    * Deadline for one list page (default 120 s): a 50,000-key page is tens of MB that etcd must
    * read and send, which on a loaded machine took longer than 10 s, and a list whose every page
    * times out never completes (the syncer would retry it forever).
    */
-  listPageTimeoutMs?: number;
-  dialTimeoutMs?: number;
+  listPageTimeoutMs?: number | undefined;
+  dialTimeoutMs?: number | undefined;
 }
 
 const MiB = 1024 * 1024;
@@ -122,8 +122,8 @@ export class EtcdBackend implements Backend {
         clientOptions.credentials = {
           // grpc-js falls back to the system roots when the CA is null.
           rootCertificate: (tls?.caFile ? readFileSync(tls.caFile) : (extraRoots ?? null)) as Buffer,
-          privateKey: tls?.keyFile ? readFileSync(tls.keyFile) : undefined,
-          certChain: tls?.certFile ? readFileSync(tls.certFile) : undefined,
+          ...(tls?.keyFile ? { privateKey: readFileSync(tls.keyFile) } : {}),
+          ...(tls?.certFile ? { certChain: readFileSync(tls.certFile) } : {}),
         };
       } catch (err) {
         throw new TesseraError(
@@ -164,7 +164,7 @@ export class EtcdBackend implements Backend {
     try {
       for (;;) {
         const res = await this.client.kv.range(
-          { key: from, range_end, limit: this.pageSize, revision: revision || undefined },
+          { key: from, range_end, limit: this.pageSize, ...(revision ? { revision } : {}) },
           this.call(signal, this.listPageTimeoutMs),
         );
         if (revision === 0) revision = Number(res.header.revision);
@@ -204,7 +204,7 @@ export class EtcdBackend implements Backend {
       const res = await this.client.kv.txn(
         {
           compare: [{ key: k, target: 'Create', result: 'Equal', create_revision: 0 }],
-          success: [{ request_put: { key: k, value: Buffer.from(value), lease } }],
+          success: [{ request_put: { key: k, value: Buffer.from(value), ...leaseField(lease) } }],
           failure: [],
         },
         this.call(options.signal),
@@ -225,7 +225,7 @@ export class EtcdBackend implements Backend {
       const res = await this.client.kv.txn(
         {
           compare: [{ key: k, target: 'Mod', result: 'Equal', mod_revision: expectedRevision }],
-          success: [{ request_put: { key: k, value: Buffer.from(value), lease, prev_kv: true } }],
+          success: [{ request_put: { key: k, value: Buffer.from(value), ...leaseField(lease), prev_kv: true } }],
           failure: [{ request_range: { key: k } }],
         },
         this.call(options.signal),
@@ -248,7 +248,7 @@ export class EtcdBackend implements Backend {
     try {
       const lease = await this.leaseId(options.ttlSeconds);
       const res = await this.client.kv.put(
-        { key: Buffer.from(key), value: Buffer.from(value), lease, prev_kv: true },
+        { key: Buffer.from(key), value: Buffer.from(value), ...leaseField(lease), prev_kv: true },
         this.call(options.signal),
       );
       const revision = Number(res.header.revision);
@@ -393,7 +393,7 @@ export class EtcdBackend implements Backend {
           create_request: {
             key,
             range_end,
-            start_revision: options.fromRevision,
+            ...(options.fromRevision !== undefined ? { start_revision: options.fromRevision } : {}),
             prev_kv: true,
           },
         });
@@ -470,4 +470,9 @@ function failoverPolicy(members: number): Policy {
       }
     },
   } as unknown as Policy;
+}
+
+/** A put's lease field: absent (not undefined) without a lease. */
+function leaseField(lease: string | undefined): { lease?: string } {
+  return lease === undefined ? {} : { lease };
 }

@@ -42,7 +42,7 @@ interface Watcher {
 type Change = { type: 'put'; kv: KV; prev?: KV } | { type: 'delete'; key: string; prev: KV };
 
 export interface MemoryStoreOptions {
-  clock?: Clock;
+  clock?: Clock | undefined;
 }
 
 export class MemoryStore {

@@ -20,7 +20,7 @@ async function main(): Promise<void> {
   const bookmark = arg('bookmark-interval-ms');
   const server = new KubeApiServer({
     backend,
-    bookmarkIntervalMs: bookmark ? Number(bookmark) : undefined,
+    ...(bookmark ? { bookmarkIntervalMs: Number(bookmark) } : {}),
     log: (l) => process.stderr.write(`${new Date().toISOString()} ${l}\n`),
   });
   const portText = arg('port');

@@ -36,7 +36,7 @@ async function call(
   const res = await fetch(`${url}${path}`, {
     method,
     headers: body === undefined ? {} : { 'Content-Type': contentType },
-    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
   });
   const text = await res.text();
   return { status: res.status, body: text ? JSON.parse(text) : undefined };

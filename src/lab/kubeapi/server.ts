@@ -40,19 +40,19 @@ export const STAND_IN_NOTE = 'Tessera stand-in Kubernetes API (stand-in, lab onl
 export interface KubeApiServerOptions {
   backend: Backend;
   /** How often a watch with allowWatchBookmarks=true gets a BOOKMARK (default 10 s). */
-  bookmarkIntervalMs?: number;
+  bookmarkIntervalMs?: number | undefined;
   /** Server version reported by /version (default: that of the OpenAPI schemas served, 1.22). */
-  version?: { major: string; minor: string };
+  version?: { major: string; minor: string } | undefined;
   now?: () => number;
   log?: (line: string) => void;
 }
 
 export interface ListenOptions {
-  host?: string;
+  host?: string | undefined;
   /** 0 picks a free port. */
-  port?: number;
+  port?: number | undefined;
   /** Also (or only) listen on this unix socket. */
-  socketPath?: string;
+  socketPath?: string | undefined;
 }
 
 const NAME_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
@@ -76,9 +76,9 @@ function randomSuffix(): string {
 
 interface Route {
   res: KubeResource;
-  namespace?: string;
-  name?: string;
-  sub?: 'status';
+  namespace?: string | undefined;
+  name?: string | undefined;
+  sub?: 'status' | undefined;
 }
 
 export class KubeApiServer {

@@ -232,7 +232,7 @@ export function renderTable(
     nowMs: number;
     includeObject?: IncludeObject;
     resourceVersion?: string;
-    continueToken?: string;
+    continueToken?: string | undefined;
     noHeaders?: boolean;
   },
 ): Table {
