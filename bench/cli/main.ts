@@ -108,10 +108,13 @@ try {
       floor > 3 ? 'exceeds' : 'is within'
     } the 3x budget of the get/apply goals`,
   );
+  // bin/tessera starts Node without NODE_EXTRA_CA_CERTS (it hands the file to its etcd clients), so
+  // what Tessera adds is measured against the Node start it really gets.
+  const nodeStart = times.has('node -e 0, no CAs') ? 'node -e 0, no CAs' : 'node -e 0';
   console.log(
-    `information: tessera get - node -e 0: ${(p50('tessera get') - p50('node -e 0')).toFixed(1)} ms; tessera apply - node -e 0: ${(
-      p50('tessera apply') - p50('node -e 0')
-    ).toFixed(1)} ms (what Tessera adds to Node's start-up)`,
+    `information: tessera get - ${nodeStart}: ${(p50('tessera get') - p50(nodeStart)).toFixed(1)} ms; tessera apply - ${nodeStart}: ${(
+      p50('tessera apply') - p50(nodeStart)
+    ).toFixed(1)} ms (what Tessera adds to the Node start-up it runs with)`,
   );
   for (const [label, a, b, goal] of goals) {
     const ratio = p50(a) / p50(b);
