@@ -14,7 +14,7 @@ const C = 'projectcalico.org/v3/';
 /** Why a Felix setting has no effect here, by the setting's name. */
 function felixReason(field: string): string {
   if (/^bpf/.test(field)) return "Tessera's dataplane is nftables; there is no eBPF dataplane";
-  if (/^wireguard/i.test(field)) return 'WireGuard encryption is not implemented';
+  if (/^wireguard/i.test(field)) return 'Tessera does not encrypt with WireGuard';
   if (/^iptables|^chainInsertMode|^maxIpsetSize|^ipsetsRefresh/.test(field))
     return 'Tessera programs nftables, not iptables';
   if (/xdp|XDP/.test(field)) return 'there is no XDP acceleration';
@@ -27,7 +27,7 @@ function felixReason(field: string): string {
   if (/^(ipipEnabled|vxlanEnabled|ipv6Support)$/.test(field)) return 'Tessera derives it from the IP pools';
   if (/^(vxlanPort|vxlanVNI|vxlanMTU|vxlanMTUV6|ipipMTU|mtuIfacePattern|requireMTUFile)$/.test(field))
     return 'Tessera uses the standard VXLAN port/VNI and computes MTUs from the host interface';
-  return 'not implemented by the Tessera agent';
+  return 'the Tessera agent does not read this setting';
 }
 
 /** The Felix settings Tessera acts on (host protection); every other FelixConfiguration field is stored only. */
@@ -44,7 +44,7 @@ function felixFieldNames(): string[] {
 
 const RULE_HTTP =
   'HTTP matches need an application-layer proxy, which Tessera does not run: the rule matches as if `http` were absent';
-const RULE_SERVICES = 'Kubernetes Service matches are not implemented: the rule matches as if `services` were absent';
+const RULE_SERVICES = 'Tessera does not match Kubernetes Services: the rule matches as if `services` were absent';
 const ruleFields = (): Record<string, string> => {
   const out: Record<string, string> = {};
   for (const dir of ['ingress', 'egress']) {
@@ -68,9 +68,9 @@ export const STORED_ONLY: Readonly<Record<string, Readonly<Record<string, string
   [`${C}IPAMConfiguration`]: { 'spec.autoAllocateBlocks': 'blocks are always allocated on demand' },
   [`${C}BGPConfiguration`]: {
     'spec.bindMode': 'BIRD listens on all addresses',
-    'spec.localWorkloadPeeringIPV4': 'peering with local workloads is not implemented',
-    'spec.localWorkloadPeeringIPV6': 'peering with local workloads is not implemented',
-    'spec.programClusterRoutes': 'not implemented by the Tessera agent',
+    'spec.localWorkloadPeeringIPV4': 'Tessera does not peer with local workloads',
+    'spec.localWorkloadPeeringIPV6': 'Tessera does not peer with local workloads',
+    'spec.programClusterRoutes': 'the Tessera agent does not read this setting',
   },
   [`${C}BGPPeer`]: {
     'spec.numAllowedLocalASNumbers': 'not rendered into the BIRD configuration',
@@ -83,12 +83,13 @@ export const STORED_ONLY: Readonly<Record<string, Readonly<Record<string, string
     'spec.debugProfilePort': 'there is no profiling endpoint',
     'spec.controllers.node.hostEndpoint.createDefaultHostEndpoint':
       'auto-created host endpoints are always all-interfaces',
-    'spec.controllers.node.hostEndpoint.templates': 'host endpoint templates are not implemented',
-    'spec.controllers.loadBalancer': 'the LoadBalancer IPAM controller is not implemented',
+    'spec.controllers.node.hostEndpoint.templates':
+      'Tessera auto-creates only the all-interfaces host endpoint, from no template',
+    'spec.controllers.loadBalancer': 'tessera-kube-controllers has no LoadBalancer IPAM controller',
   },
   [`${C}WorkloadEndpoint`]: {
-    'spec.ipNATs': 'floating IPs (1:1 NAT) are not implemented',
-    'spec.allowSpoofedSourcePrefixes': 'source-spoofing allowances are not implemented',
+    'spec.ipNATs': 'Tessera does not program floating IPs (1:1 NAT)',
+    'spec.allowSpoofedSourcePrefixes': 'Tessera does not program source-spoofing allowances',
   },
   [`${C}NetworkPolicy`]: { ...ruleFields(), 'spec.performanceHints': HINTS },
   [`${C}GlobalNetworkPolicy`]: { ...ruleFields(), 'spec.performanceHints': HINTS },
