@@ -7,12 +7,17 @@
  * - Each case starts pristine (policies deleted, labels restored) and is checked to be pristine by a
  *   full TCP matrix before its first step (so a slow deletion cannot leak into the next case).
  * - TCP and UDP probes run live through `matrix` (socat servers on 80/81), retried for up to ~20 s.
- * - SCTP (no SCTP sockets in this kernel): every client pod sends raw SCTP INIT packets (python3 raw
- *   socket, IP protocol 132, CRC32c computed) to every server; a private `inet tsrsctp` table in each
- *   server pod's netns counts SCTP packets per source address at prerouting. Allowed = the counter
- *   moved. Tessera's forward-hook verdict happens on the node before that, so this observes it exactly.
- * - SCTP named ports: the lab's PortProtocol is TCP|UDP, so the WorkloadEndpoints get the model's
- *   serve-<port>-sctp ports added in the datastore (what the CNI writes for a Pod declaring them).
+ * - SCTP in a kernel with SCTP sockets (the VM kernel: test/vm-conformance.test.ts runs this file
+ *   there): pods serve SCTP/80 and /81 and declare those ports, and `matrix` probes real SCTP
+ *   associations, as for TCP.
+ * - SCTP in a kernel without SCTP sockets (this host's): every client pod sends raw SCTP INIT packets
+ *   (python3 raw socket, IP protocol 132, CRC32c computed) to every server; a private `inet tsrsctp`
+ *   table in each server pod's netns counts SCTP packets per source address at prerouting. Allowed =
+ *   the counter moved. Tessera's forward-hook verdict happens on the node before that, so this
+ *   observes it exactly. The WorkloadEndpoints get the model's serve-<port>-sctp ports added in the
+ *   datastore (what the CNI writes for a Pod declaring them).
+ * - TESSERA_CONFORMANCE_CASES=id,id,... runs only those cases (the VM suite in `make test` runs the
+ *   SCTP ones; `make test-vm` runs them all).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -34,6 +39,7 @@ import {
   type PodState,
 } from '../src/lab/index.js';
 import { sleep } from '../src/lib/clock.js';
+import { labTimeoutMs } from '../src/lab/vm/timeouts.js';
 import { run } from '../src/lib/exec.js';
 import {
   loadSuite,
@@ -56,9 +62,9 @@ const WEP = kindFor('projectcalico.org/v3', 'WorkloadEndpoint')!;
 // Policy changes reach the kernel through etcd watches and three agents' apply cycles while up to nine
 // probers run at once on a 2-core machine: a grid that already matches returns at once, so this only
 // bounds how long a wrong grid is retried.
-const PROBE_DEADLINE_MS = 20_000;
+const PROBE_DEADLINE_MS = labTimeoutMs(20_000);
 // First full connectivity after nine concurrent pod creations (every agent programs every route).
-const WARM_DEADLINE_MS = 60_000;
+const WARM_DEADLINE_MS = labTimeoutMs(60_000);
 
 // Raw SCTP INIT sender, run in the client pod's netns. argv[1]: JSON {targets:[ip], port, count}.
 const SCTP_SENDER = String.raw`
@@ -174,157 +180,171 @@ class SctpObserver {
   }
 }
 
-test('netpol-public.json: every case live on a 3-node lab (TCP, UDP, SCTP)', { timeout: 900_000 }, async (t) => {
-  const suite: Suite = loadSuite<Resource>();
-  const order = suite.model.podOrder;
-  const cfgDir = mkdtempSync(join(tmpdir(), 'tessera-conf-'));
-  const env = { ...process.env, TESSERA_CONFIG: join(cfgDir, 'config.json') };
-  let backend: ReturnType<typeof openBackend> | undefined;
-  t.after(async () => {
-    await backend?.close().catch(() => undefined);
-    await labDown(labName, { env }).catch(() => undefined);
-    rmSync(cfgDir, { recursive: true, force: true });
-  });
-
-  const started = Date.now();
-  const lab: LabState = await labUp({ name: labName, nodes: 3 }, { env });
-  await Promise.all(
-    suite.model.pods.map((p, i) =>
-      podCreate(lab, `${p.ns}/${p.name}`, { node: `node-${(i % 3) + 1}`, labels: { ...p.labels } }),
-    ),
-  );
-  const pods = readPods(lab.dir);
-  const podByRef = new Map(pods.map((p) => [`${p.namespace}/${p.name}`, p]));
-  const ips = new Map(order.map((ref) => [ref, podAddress(podByRef.get(ref)!, 4)]));
-  backend = openBackend({ endpoints: lab.etcd!.endpoints });
-  const store = new ResourceStore(backend);
-
-  // Namespace labels as the model wants them; SCTP named ports on the endpoints.
-  const setNsLabels = async (ns: string, labels: Record<string, string>) => {
-    const cur = await store.get(NS, ns);
-    assert.ok(cur, `namespace "${ns}" missing`);
-    await store.update({ ...cur, metadata: { ...cur.metadata, labels } });
-  };
-  const setPodLabels = async (ref: string, labels: Record<string, string>) => {
-    const [ns, name] = ref.split('/') as [string, string];
-    const cur = await store.get(POD, name, ns);
-    assert.ok(cur, `pod "${ref}" missing`);
-    await store.update({ ...cur, metadata: { ...cur.metadata, labels } });
-  };
-  for (const [ns, v] of Object.entries(suite.model.namespaces)) await setNsLabels(ns, { ...v.labels });
-  const sctpPorts = suite.model.namedPorts.filter((p) => p.protocol === 'SCTP');
-  for (const wep of await store.list(WEP)) {
-    const spec = wep.spec as { ports?: { name: string; port: number; protocol: string }[] };
-    const ports = [...(spec.ports ?? [])];
-    for (const p of sctpPorts) if (!ports.some((x) => x.name === p.name)) ports.push(p);
-    await store.update({ ...wep, spec: { ...spec, ports } });
-  }
-  const sctp = new SctpObserver(order.map((r) => podByRef.get(r)!));
-  await sctp.install();
-
-  const measure = async (probe: Probe): Promise<string[]> => {
-    if (probe.protocol === 'SCTP') return sctp.observe(probe.port, order);
-    const m = await matrix(lab, { port: probe.port, protocol: probe.protocol, timeoutMs: 800 });
-    return gridOf(order, (from, to) => m.allowed[from]?.[to] === true);
-  };
-  const expectGrid = async (
-    want: string[],
-    probe: Probe,
-    deadlineMs = PROBE_DEADLINE_MS,
-  ): Promise<{ ok: boolean; diff: string[]; tries: number }> => {
-    const deadline = Date.now() + deadlineMs;
-    let diff: string[] = [];
-    let tries = 0;
-    do {
-      tries++;
-      diff = mismatches(order, want, await measure(probe));
-      if (diff.length === 0) return { ok: true, diff, tries };
-      await sleep(200);
-    } while (Date.now() < deadline);
-    return { ok: false, diff, tries };
-  };
-  const allOpen = order.map(() => '.'.repeat(order.length));
-  // Routes come up asynchronously after pods appear.
-  const warm = await expectGrid(allOpen, { port: 80, protocol: 'TCP', grid: allOpen }, WARM_DEADLINE_MS);
-  assert.ok(warm.ok, `pristine lab is not fully connected: ${warm.diff.join(', ')}`);
-  const setupMs = Date.now() - started;
-
-  const live = new Set<string>();
-  const results: { id: string; name: string; ok: boolean; detail: string; ms: number }[] = [];
-  for (const c of suite.cases) {
-    const t0 = Date.now();
-    // Reset to pristine.
-    for (const k of live) {
-      const [ns, name] = k.split('/') as [string, string];
-      await store.delete(KNP, name, ns);
+test(
+  'netpol-public.json: every case live on a 3-node lab (TCP, UDP, SCTP)',
+  { timeout: labTimeoutMs(900_000) },
+  async (t) => {
+    const suite: Suite = loadSuite<Resource>();
+    const only = process.env['TESSERA_CONFORMANCE_CASES']?.split(',').filter((x) => x !== '');
+    if (only) {
+      const unknown = only.filter((id) => !suite.cases.some((c) => c.id === id));
+      assert.deepEqual(unknown, [], 'TESSERA_CONFORMANCE_CASES names cases the suite does not have');
+      suite.cases = suite.cases.filter((c) => only.includes(c.id));
     }
-    live.clear();
-    for (const p of suite.model.pods) await setPodLabels(`${p.ns}/${p.name}`, { ...p.labels });
-    for (const [ns, v] of Object.entries(suite.model.namespaces)) await setNsLabels(ns, { ...v.labels });
-    const pristine = await expectGrid(allOpen, { port: 80, protocol: 'TCP', grid: allOpen });
-    const problems: string[] = pristine.ok
-      ? []
-      : [`not pristine before the case: ${pristine.diff.slice(0, 5).join(', ')}`];
-    const podLabels = new Map(suite.model.pods.map((p) => [`${p.ns}/${p.name}`, { ...p.labels }]));
-    const nsLabels = new Map(Object.entries(suite.model.namespaces).map(([ns, v]) => [ns, { ...v.labels }]));
-    const steps: Step[] = stepsOf(c);
-    for (const [si, step] of steps.entries()) {
-      if (step.deleteAllPolicies) {
-        for (const k of live) {
-          const [ns, name] = k.split('/') as [string, string];
-          await store.delete(KNP, name, ns);
-        }
-        live.clear();
-      }
-      for (const d of step.deletePolicies ?? []) {
-        await store.delete(KNP, d.name, d.namespace);
-        live.delete(`${d.namespace}/${d.name}`);
-      }
-      for (const pl of step.setup?.podLabels ?? []) {
-        const l = podLabels.get(pl.pod)!;
-        Object.assign(l, pl.set ?? {});
-        for (const r of pl.remove ?? []) delete l[r];
-        await setPodLabels(pl.pod, { ...l });
-      }
-      for (const nl of step.setup?.namespaceLabels ?? []) {
-        const l = nsLabels.get(nl.namespace)!;
-        Object.assign(l, nl.set ?? {});
-        for (const r of nl.remove ?? []) delete l[r];
-        await setNsLabels(nl.namespace, { ...l });
-      }
-      for (const p of step.policies ?? []) {
-        const r = JSON.parse(substitute(JSON.stringify(p), ips)) as Resource;
-        const { resourceVersion: _rv, ...metadata } = r.metadata;
-        await store.apply({ ...r, metadata });
-        live.add(`${r.metadata.namespace}/${r.metadata.name}`);
-      }
-      await sleep(300);
-      for (const probe of step.probes) {
-        const res = await expectGrid(probe.grid, probe);
-        if (!res.ok)
-          problems.push(
-            `step ${si} ${probe.protocol}/${probe.port}: ${res.diff.length} cells differ after ${res.tries} tries: ${res.diff.slice(0, 6).join(', ')}`,
-          );
-      }
-    }
-    results.push({
-      id: c.id,
-      name: c.name,
-      ok: problems.length === 0,
-      detail: problems.join('; '),
-      ms: Date.now() - t0,
+    const order = suite.model.podOrder;
+    const cfgDir = mkdtempSync(join(tmpdir(), 'tessera-conf-'));
+    const env = { ...process.env, TESSERA_CONFIG: join(cfgDir, 'config.json') };
+    let backend: ReturnType<typeof openBackend> | undefined;
+    t.after(async () => {
+      await backend?.close().catch(() => undefined);
+      await labDown(labName, { env }).catch(() => undefined);
+      rmSync(cfgDir, { recursive: true, force: true });
     });
-    t.diagnostic(
-      `${problems.length === 0 ? 'PASS' : 'FAIL'} ${c.id} ${c.name} (${Date.now() - t0} ms)${problems.length ? `: ${problems.join('; ')}` : ''}`,
+
+    const started = Date.now();
+    const lab: LabState = await labUp({ name: labName, nodes: 3 }, { env });
+    await Promise.all(
+      suite.model.pods.map((p, i) =>
+        podCreate(lab, `${p.ns}/${p.name}`, { node: `node-${(i % 3) + 1}`, labels: { ...p.labels } }),
+      ),
     );
-  }
-  const failed = results.filter((r) => !r.ok);
-  t.diagnostic(
-    `setup ${setupMs} ms, cases ${results.length}, passed ${results.length - failed.length}, total ${Date.now() - started} ms`,
-  );
-  assert.deepEqual(
-    failed.map((r) => `${r.id} ${r.name}: ${r.detail}`),
-    [],
-  );
-  assert.equal(results.length, suite.cases.length);
-});
+    const pods = readPods(lab.dir);
+    const podByRef = new Map(pods.map((p) => [`${p.namespace}/${p.name}`, p]));
+    const ips = new Map(order.map((ref) => [ref, podAddress(podByRef.get(ref)!, 4)]));
+    backend = openBackend({ endpoints: lab.etcd!.endpoints });
+    const store = new ResourceStore(backend);
+
+    // Namespace labels as the model wants them; SCTP named ports on the endpoints.
+    const setNsLabels = async (ns: string, labels: Record<string, string>) => {
+      const cur = await store.get(NS, ns);
+      assert.ok(cur, `namespace "${ns}" missing`);
+      await store.update({ ...cur, metadata: { ...cur.metadata, labels } });
+    };
+    const setPodLabels = async (ref: string, labels: Record<string, string>) => {
+      const [ns, name] = ref.split('/') as [string, string];
+      const cur = await store.get(POD, name, ns);
+      assert.ok(cur, `pod "${ref}" missing`);
+      await store.update({ ...cur, metadata: { ...cur.metadata, labels } });
+    };
+    for (const [ns, v] of Object.entries(suite.model.namespaces)) await setNsLabels(ns, { ...v.labels });
+    const sctpPorts = suite.model.namedPorts.filter((p) => p.protocol === 'SCTP');
+    const realSctp = lab.sctpSockets === true;
+    t.diagnostic(
+      `SCTP probes: ${realSctp ? 'real SCTP sockets' : 'raw INIT packets (no SCTP sockets in this kernel)'}`,
+    );
+    for (const wep of realSctp ? [] : await store.list(WEP)) {
+      const spec = wep.spec as { ports?: { name: string; port: number; protocol: string }[] };
+      const ports = [...(spec.ports ?? [])];
+      for (const p of sctpPorts) if (!ports.some((x) => x.name === p.name)) ports.push(p);
+      await store.update({ ...wep, spec: { ...spec, ports } });
+    }
+    const sctp = new SctpObserver(order.map((r) => podByRef.get(r)!));
+    if (!realSctp) await sctp.install();
+
+    const measure = async (probe: Probe): Promise<string[]> => {
+      if (probe.protocol === 'SCTP' && !realSctp) return sctp.observe(probe.port, order);
+      const m = await matrix(lab, { port: probe.port, protocol: probe.protocol, timeoutMs: labTimeoutMs(800) });
+      return gridOf(order, (from, to) => m.allowed[from]?.[to] === true);
+    };
+    const expectGrid = async (
+      want: string[],
+      probe: Probe,
+      deadlineMs = PROBE_DEADLINE_MS,
+    ): Promise<{ ok: boolean; diff: string[]; tries: number }> => {
+      const deadline = Date.now() + deadlineMs;
+      let diff: string[] = [];
+      let tries = 0;
+      do {
+        tries++;
+        diff = mismatches(order, want, await measure(probe));
+        if (diff.length === 0) return { ok: true, diff, tries };
+        await sleep(200);
+      } while (Date.now() < deadline);
+      return { ok: false, diff, tries };
+    };
+    const allOpen = order.map(() => '.'.repeat(order.length));
+    // Routes come up asynchronously after pods appear.
+    const warm = await expectGrid(allOpen, { port: 80, protocol: 'TCP', grid: allOpen }, WARM_DEADLINE_MS);
+    assert.ok(warm.ok, `pristine lab is not fully connected: ${warm.diff.join(', ')}`);
+    const setupMs = Date.now() - started;
+
+    const live = new Set<string>();
+    const results: { id: string; name: string; ok: boolean; detail: string; ms: number }[] = [];
+    for (const c of suite.cases) {
+      const t0 = Date.now();
+      // Reset to pristine.
+      for (const k of live) {
+        const [ns, name] = k.split('/') as [string, string];
+        await store.delete(KNP, name, ns);
+      }
+      live.clear();
+      for (const p of suite.model.pods) await setPodLabels(`${p.ns}/${p.name}`, { ...p.labels });
+      for (const [ns, v] of Object.entries(suite.model.namespaces)) await setNsLabels(ns, { ...v.labels });
+      const pristine = await expectGrid(allOpen, { port: 80, protocol: 'TCP', grid: allOpen });
+      const problems: string[] = pristine.ok
+        ? []
+        : [`not pristine before the case: ${pristine.diff.slice(0, 5).join(', ')}`];
+      const podLabels = new Map(suite.model.pods.map((p) => [`${p.ns}/${p.name}`, { ...p.labels }]));
+      const nsLabels = new Map(Object.entries(suite.model.namespaces).map(([ns, v]) => [ns, { ...v.labels }]));
+      const steps: Step[] = stepsOf(c);
+      for (const [si, step] of steps.entries()) {
+        if (step.deleteAllPolicies) {
+          for (const k of live) {
+            const [ns, name] = k.split('/') as [string, string];
+            await store.delete(KNP, name, ns);
+          }
+          live.clear();
+        }
+        for (const d of step.deletePolicies ?? []) {
+          await store.delete(KNP, d.name, d.namespace);
+          live.delete(`${d.namespace}/${d.name}`);
+        }
+        for (const pl of step.setup?.podLabels ?? []) {
+          const l = podLabels.get(pl.pod)!;
+          Object.assign(l, pl.set ?? {});
+          for (const r of pl.remove ?? []) delete l[r];
+          await setPodLabels(pl.pod, { ...l });
+        }
+        for (const nl of step.setup?.namespaceLabels ?? []) {
+          const l = nsLabels.get(nl.namespace)!;
+          Object.assign(l, nl.set ?? {});
+          for (const r of nl.remove ?? []) delete l[r];
+          await setNsLabels(nl.namespace, { ...l });
+        }
+        for (const p of step.policies ?? []) {
+          const r = JSON.parse(substitute(JSON.stringify(p), ips)) as Resource;
+          const { resourceVersion: _rv, ...metadata } = r.metadata;
+          await store.apply({ ...r, metadata });
+          live.add(`${r.metadata.namespace}/${r.metadata.name}`);
+        }
+        await sleep(300);
+        for (const probe of step.probes) {
+          const res = await expectGrid(probe.grid, probe);
+          if (!res.ok)
+            problems.push(
+              `step ${si} ${probe.protocol}/${probe.port}: ${res.diff.length} cells differ after ${res.tries} tries: ${res.diff.slice(0, 6).join(', ')}`,
+            );
+        }
+      }
+      results.push({
+        id: c.id,
+        name: c.name,
+        ok: problems.length === 0,
+        detail: problems.join('; '),
+        ms: Date.now() - t0,
+      });
+      t.diagnostic(
+        `${problems.length === 0 ? 'PASS' : 'FAIL'} ${c.id} ${c.name} (${Date.now() - t0} ms)${problems.length ? `: ${problems.join('; ')}` : ''}`,
+      );
+    }
+    const failed = results.filter((r) => !r.ok);
+    t.diagnostic(
+      `setup ${setupMs} ms, cases ${results.length}, passed ${results.length - failed.length}, total ${Date.now() - started} ms`,
+    );
+    assert.deepEqual(
+      failed.map((r) => `${r.id} ${r.name}: ${r.detail}`),
+      [],
+    );
+    assert.equal(results.length, suite.cases.length);
+  },
+);

@@ -4,6 +4,12 @@
  * expected shape — native routes via the owning node, VXLAN routes `via <tunnel IP> onlink` over
  * `tessera.vxlan` with static FDB + neighbour entries, CrossSubnet choosing per remote subnet, and
  * every Tessera route marked with protocol 80.
+ *
+ * IPIP (`ipip`, `ipip-crosssubnet`) needs a kernel with the ipip device: on this host they are
+ * skipped, and test/vm-kernel.test.ts runs this same file inside a VM kernel that has one
+ * (TESSERA_ROUTING_MODES picks the modes to run there). There, besides the route shape: routes
+ * `via <node> dev tessera.ipip onlink`, natOutgoing, policy on tunnelled traffic, and a VXLAN pool
+ * next to the IPIP pool.
  */
 import { describe, test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
@@ -24,7 +30,8 @@ import {
 } from '../src/lab/index.js';
 import { run, start } from '../src/lib/exec.js';
 import { sleep } from '../src/lib/clock.js';
-import { ROUTE_PROTOCOL, VXLAN_DEVICE } from '../src/lib/marks.js';
+import { IPIP_DEVICE, ROUTE_PROTOCOL, VXLAN_DEVICE } from '../src/lib/marks.js';
+import { kernelLacksIpip } from '../src/lab/index.js';
 import { NAT_TABLE } from '../src/dataplane/nat/index.js';
 import { eventually, type IpRoute } from './helpers/lab.js';
 
@@ -36,7 +43,10 @@ interface StatusJson {
   pods: { namespace: string; name: string; node: string; netns: string; ips: string[] }[];
 }
 interface NodeList {
-  items: { metadata: { name: string }; spec: { ipv4VXLANTunnelAddr?: string; vxlanTunnelMACAddr?: string } }[];
+  items: {
+    metadata: { name: string };
+    spec: { ipv4VXLANTunnelAddr?: string; vxlanTunnelMACAddr?: string; bgp?: { ipv4IPIPTunnelAddr?: string } };
+  }[];
 }
 interface MatrixJson {
   pods: string[];
@@ -56,7 +66,10 @@ const proto = String(ROUTE_PROTOCOL);
 
 const subnetOf = (ip: string) => ip.split('.').slice(0, 3).join('.');
 
-async function modeLab(encapsulation: 'none' | 'vxlan' | 'vxlan-crosssubnet', subnets: number): Promise<void> {
+type Mode = 'none' | 'vxlan' | 'vxlan-crosssubnet' | 'ipip' | 'ipip-crosssubnet';
+
+async function modeLab(encapsulation: Mode, subnets: number): Promise<void> {
+  const ipip = encapsulation.startsWith('ipip');
   const name = `tsr${randomBytes(3).toString('hex')}`;
   const cfgDir = mkdtempSync(join(tmpdir(), 'tessera-routing-'));
   const env = { ...process.env, TESSERA_CONFIG: join(cfgDir, 'config.json') };
@@ -153,7 +166,16 @@ async function modeLab(encapsulation: 'none' | 'vxlan' | 'vxlan-crosssubnet', su
       }
       const vxlanDev =
         (await run(['ip', '-n', n.netns, 'link', 'show', 'dev', VXLAN_DEVICE], { check: false })).code === 0;
-      assert.equal(vxlanDev, encapsulation !== 'none', `${n.name}: ${VXLAN_DEVICE} present = ${vxlanDev}`);
+      assert.equal(vxlanDev, encapsulation.startsWith('vxlan'), `${n.name}: ${VXLAN_DEVICE} present = ${vxlanDev}`);
+      if (ipip) {
+        // The tunnel device: `local <node address>`, MTU host - 20, the tunnel address from IPAM.
+        const link = (await run(['ip', '-n', n.netns, '-d', 'addr', 'show', 'dev', IPIP_DEVICE])).stdout;
+        assert.match(link, /mtu 1480/, `${n.name}: ${link}`);
+        assert.match(link, new RegExp(`ipip any remote any local ${nodeIp(n.name).replace(/\./g, '\\.')}`), link);
+        const tunnelAddr = spec(n.name).bgp?.ipv4IPIPTunnelAddr;
+        assert.ok(tunnelAddr?.startsWith(POOL_PREFIX), `${n.name}: ipv4IPIPTunnelAddr from the pool: ${tunnelAddr}`);
+        assert.match(link, new RegExp(`inet ${String(tunnelAddr).replace(/\./g, '\\.')}/32`), link);
+      }
       const fdb = vxlanDev
         ? await ipJson<{ mac: string; dst?: string }[]>(n.netns, ['fdb', 'show', 'dev', VXLAN_DEVICE], 'bridge')
         : [];
@@ -162,9 +184,9 @@ async function modeLab(encapsulation: 'none' | 'vxlan' | 'vxlan-crosssubnet', su
         : [];
 
       for (const other of nodes.filter((o) => o.name !== n.name)) {
-        const encap =
-          encapsulation === 'vxlan' ||
-          (encapsulation === 'vxlan-crosssubnet' && subnetOf(nodeIp(other.name)) !== subnetOf(nodeIp(n.name)));
+        const crossSubnet = subnetOf(nodeIp(other.name)) !== subnetOf(nodeIp(n.name));
+        const encap = encapsulation === 'vxlan' || (encapsulation === 'vxlan-crosssubnet' && crossSubnet);
+        const tunnelled = encapsulation === 'ipip' || (encapsulation === 'ipip-crosssubnet' && crossSubnet);
         for (const b of blocks.get(other.name)!) {
           const r = ours(n.name).find((x) => x.dst === b);
           assert.ok(r, `${n.name}: no route to ${other.name}'s block ${b}: ${JSON.stringify(ours(n.name))}`);
@@ -187,6 +209,13 @@ async function modeLab(encapsulation: 'none' | 'vxlan' | 'vxlan-crosssubnet', su
             assert.ok(
               neigh.some((e) => e.dst === tunnel && e.lladdr === mac),
               `${n.name}: neigh ${tunnel} -> ${mac} missing: ${JSON.stringify(neigh)}`,
+            );
+          } else if (tunnelled) {
+            // Calico's IPIP route: the remote node's own address as gateway, onlink, via the tunnel.
+            assert.deepEqual(
+              [r.dev, r.gateway, r.flags?.includes('onlink')],
+              [IPIP_DEVICE, nodeIp(other.name), true],
+              `${n.name} -> ${b}: ${JSON.stringify(r)}`,
             );
           } else {
             assert.deepEqual(
@@ -234,7 +263,9 @@ async function modeLab(encapsulation: 'none' | 'vxlan' | 'vxlan-crosssubnet', su
       }
       assert.equal(v, '1', 'restored within the resync interval (10 s)');
     });
+  }
 
+  if (encapsulation === 'none' || encapsulation === 'ipip') {
     test('natOutgoing: traffic leaving the pools is masqueraded to the node address, and stops being when turned off', async () => {
       const [n1, n2] = [status.nodes.find((n) => n.name === 'node-1')!, status.nodes.find((n) => n.name === 'node-2')!];
       const pod = status.pods.find((p) => p.node === 'node-1')!;
@@ -296,6 +327,90 @@ async function modeLab(encapsulation: 'none' | 'vxlan' | 'vxlan-crosssubnet', su
         );
       } finally {
         server.kill('SIGKILL');
+      }
+    });
+  }
+
+  if (encapsulation === 'ipip') {
+    test('policy applies to traffic that crossed the IPIP tunnel', async () => {
+      // y/c is on node-3; x/a1 (node-1) and x/b (node-2) both reach it through tessera.ipip.
+      const file = join(cfgDir, 'ipip-policy.yaml');
+      writeFileSync(
+        file,
+        [
+          'apiVersion: projectcalico.org/v3',
+          'kind: GlobalNetworkPolicy',
+          'metadata: {name: ipip-only-a1}',
+          'spec:',
+          "  selector: app == 'c'",
+          '  types: [Ingress]',
+          "  ingress: [{action: Allow, source: {selector: app == 'a1'}}]",
+          '',
+        ].join('\n'),
+      );
+      const probe = async (from: string) =>
+        (await probePods(loadLab(name, env), from, 'y/c', { port: 80, timeoutMs: 1000 })).connected;
+      const r = await cli(['apply', '-f', file]);
+      assert.equal(r.code, 0, r.stderr);
+      try {
+        await eventually(15_000, async () => {
+          assert.equal(await probe('x/b'), false, 'x/b -> y/c is denied over the tunnel');
+          assert.equal(await probe('x/a1'), true, 'x/a1 -> y/c is allowed over the tunnel');
+        });
+      } finally {
+        const d = await cli(['delete', '-f', file]);
+        assert.equal(d.code, 0, d.stderr);
+      }
+      await eventually(15_000, async () => assert.equal(await probe('x/b'), true, 'allowed again'));
+    });
+
+    test('a VXLAN pool next to the IPIP pool: each pool routes through its own tunnel', async () => {
+      const file = join(cfgDir, 'vxlan-pool.yaml');
+      writeFileSync(
+        file,
+        'apiVersion: projectcalico.org/v3\nkind: IPPool\nmetadata: {name: vx}\nspec: {cidr: 10.245.0.0/24, blockSize: 26, vxlanMode: Always, ipipMode: Never}\n',
+      );
+      const ok = async (args: string[]) => {
+        const r = await cli(args);
+        assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
+      };
+      await ok(['apply', '-f', file]);
+      await ok(['patch', 'ippool', 'default-ipv4-ippool', '-p', '{"spec":{"disabled":true}}']);
+      try {
+        const p1 = await podCreate(loadLab(name, env), 'vx/p1', { node: 'node-1' });
+        const p2 = await podCreate(loadLab(name, env), 'vx/p2', { node: 'node-2' });
+        assert.match(p1.ips[0]!, /^10\.245\.0\./);
+        assert.match(p2.ips[0]!, /^10\.245\.0\./);
+        const n1 = status.nodes.find((n) => n.name === 'node-1')!;
+        await eventually(20_000, async () => {
+          const routes = await ipJson<IpRoute[]>(n1.netns, ['route', 'show', 'proto', proto]);
+          const vx = routes.filter(
+            (r) => r.dst.startsWith('10.245.0.') && r.dev !== undefined && !r.dev.startsWith('tsr'),
+          );
+          const ip = routes.filter(
+            (r) => r.dst.startsWith(POOL_PREFIX) && r.type !== 'blackhole' && r.dev === IPIP_DEVICE,
+          );
+          assert.ok(
+            vx.length >= 1 && vx.every((r) => r.dev === VXLAN_DEVICE),
+            `node-1: VXLAN pool via ${VXLAN_DEVICE}: ${JSON.stringify(vx)}`,
+          );
+          assert.ok(ip.length >= 2, `node-1: the IPIP pool still via ${IPIP_DEVICE}: ${JSON.stringify(routes)}`);
+        });
+        for (const [from, to] of [
+          ['vx/p1', 'vx/p2'],
+          ['vx/p2', 'x/b'],
+          ['y/c', 'vx/p1'],
+        ] as const) {
+          await eventually(15_000, async () => {
+            const r = await probePods(loadLab(name, env), from, to, { port: 80 });
+            assert.ok(r.connected, `${from} -> ${to}: ${JSON.stringify(r)}`);
+          });
+        }
+      } finally {
+        await podDelete(loadLab(name, env), 'vx/p2').catch(() => undefined);
+        await podDelete(loadLab(name, env), 'vx/p1').catch(() => undefined);
+        await cli(['patch', 'ippool', 'default-ipv4-ippool', '-p', '{"spec":{"disabled":false}}']);
+        await cli(['delete', 'ippool', 'vx']);
       }
     });
   }
@@ -377,6 +492,22 @@ async function modeLab(encapsulation: 'none' | 'vxlan' | 'vxlan-crosssubnet', su
   }
 }
 
-describe('routing mode none (1 subnet, 3 nodes)', () => modeLab('none', 1));
-describe('routing mode vxlan (1 subnet, 3 nodes)', () => modeLab('vxlan', 1));
-describe('routing mode vxlan-crosssubnet (2 subnets, 3 nodes)', () => modeLab('vxlan-crosssubnet', 2));
+// IPIP needs the kernel's ipip device (this host has none; test/vm-kernel.test.ts runs these in a VM).
+const noIpip = await kernelLacksIpip();
+const wanted = process.env['TESSERA_ROUTING_MODES']?.split(',');
+const modes: [Mode, number, string][] = [
+  ['none', 1, '1 subnet'],
+  ['vxlan', 1, '1 subnet'],
+  ['vxlan-crosssubnet', 2, '2 subnets'],
+  ['ipip', 1, '1 subnet'],
+  ['ipip-crosssubnet', 2, '2 subnets'],
+];
+for (const [mode, subnets, what] of modes) {
+  const skip =
+    wanted && !wanted.includes(mode)
+      ? `not in TESSERA_ROUTING_MODES`
+      : mode.startsWith('ipip') && noIpip !== undefined
+        ? `this kernel has no ipip device (${noIpip}); test/vm-kernel.test.ts runs it in a VM kernel`
+        : false;
+  describe(`routing mode ${mode} (${what}, 3 nodes)`, { skip }, () => modeLab(mode, subnets));
+}

@@ -30,12 +30,18 @@ ip route add default via 10.0.2.2
 # The dataplane's modules, loaded up front (the kernel would also request them on first use).
 for m in ipip sctp veth bridge vxlan nf_tables nft_chain_nat nf_conntrack; do modprobe -q $m; done
 cd "$repo" || { echo "vm: no repository at \"$repo\""; echo o > /proc/sysrq-trigger; }
-exec_cmd=$(arg exec)
-if [ -n "$exec_cmd" ]; then
-  # Diagnostics: run one command (spaces written as %20) and power off.
-  sh -c "$(echo "$exec_cmd" | sed 's/%20/ /g')"
+exec_script=$(arg exec)
+if [ -n "$exec_script" ]; then
+  # `vmExec` (src/lab/vm/exec.ts): run one script from the host's disk, record its exit code in the
+  # host file tessera.result, and power off.
+  sh "$exec_script"
+  rc=$?
+  result=$(arg result)
+  [ -n "$result" ] && echo "$rc" > "$result"
 else
   TESSERA_CONFIG=/run/tessera-vm/config.json node dist/src/lab/vm/server.js
 fi
 echo "vm: stage2 done (exit $?)"
 echo o > /proc/sysrq-trigger
+# The power-off runs asynchronously: PID 1 must not exit first (the kernel would panic).
+sleep 60

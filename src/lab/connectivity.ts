@@ -38,10 +38,15 @@ export function podAddress(p: PodState, family?: 4 | 6): string {
   return ip;
 }
 
-function checkSpec(o: ProbeOptions): { port: number; protocol: PortProtocol; timeoutMs: number } {
+function checkSpec(s: LabState, o: ProbeOptions): { port: number; protocol: PortProtocol; timeoutMs: number } {
   const protocol = o.protocol ?? 'TCP';
-  if (protocol !== 'TCP' && protocol !== 'UDP')
-    throw new TesseraError('usage', `protocol "${String(protocol)}" is invalid: expected TCP or UDP`);
+  if (protocol !== 'TCP' && protocol !== 'UDP' && protocol !== 'SCTP')
+    throw new TesseraError('usage', `protocol "${String(protocol)}" is invalid: expected TCP, UDP or SCTP`);
+  if (protocol === 'SCTP' && s.sctpSockets !== true)
+    throw new TesseraError(
+      'unsupported',
+      `lab "${s.name}" cannot probe SCTP: this kernel has no SCTP sockets; \`tessera lab up --kernel vm\` runs a lab in a kernel that has them`,
+    );
   if (!Number.isInteger(o.port) || o.port < 1 || o.port > 65535)
     throw new TesseraError('usage', `port "${o.port}" is invalid: expected 1-65535`);
   const timeoutMs = o.timeoutMs ?? 1000;
@@ -52,7 +57,7 @@ function checkSpec(o: ProbeOptions): { port: number; protocol: PortProtocol; tim
 
 /** `from` is a pod (NS/NAME), `node/NAME` or `router/NAME`; `to` one of those or an IP address. */
 export async function probePods(s: LabState, from: string, to: string, o: ProbeOptions): Promise<PodProbeResult> {
-  const spec = checkSpec(o);
+  const spec = checkSpec(s, o);
   const srcNetns = hostEndpointRef(s, from, o.family)?.netns ?? findPod(s, from).netns;
   const ip = tryParseIp(to) ? to : (hostEndpointRef(s, to, o.family)?.ip ?? podAddress(findPod(s, to), o.family));
   const [r] = await probeFrom(srcNetns, [{ key: to, ip }], spec);
@@ -67,7 +72,7 @@ export async function matrix(
   s: LabState,
   o: ProbeOptions & { pods?: string[]; hosts?: string[] },
 ): Promise<MatrixResult> {
-  const spec = checkSpec(o);
+  const spec = checkSpec(s, o);
   let pods = readPods(s.dir).filter((p) => p.phase === 'ready');
   if (o.pods) {
     const want = new Set(o.pods);

@@ -537,7 +537,7 @@ export async function startEtcdProxy(opts: StartEtcdProxyOptions): Promise<EtcdP
   installExitHook();
   const host = opts.listenAddress ?? '127.0.0.1';
   const port = opts.port ?? (await freePort(host));
-  const timeoutMs = opts.startTimeoutMs ?? 15000;
+  const timeoutMs = opts.startTimeoutMs ?? labTimeoutMs(15000);
   const dataDir = await mkdtemp(join(tmpdir(), 'tessera-etcd-proxy-'));
   const argv = [
     'setpriv',

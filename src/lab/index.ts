@@ -55,5 +55,6 @@ export type { KubeApiState } from './state.js';
 export { parseHostPorts, nodeListen, nodeUnlisten, readListeners, hostEndpointRef, nodePort } from './host-ports.js';
 export type { HostPort, HostListener } from './host-ports.js';
 export { isVmLab, vmLabUp, vmLabDown, vmRun, requireVmRecord, parseMemory, vmBoot } from './vm/runner.js';
+export { vmExec, type VmExecOptions } from './vm/exec.js';
 export type { VmRecord, ForwardIO } from './vm/runner.js';
 export { kernelLacksIpip } from './vm/kernel-check.js';

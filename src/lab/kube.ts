@@ -3,6 +3,7 @@
  * kubeconfig, and the small client `lab up` / `lab pod` use to act as the node's kubelet would
  * (register Nodes, create Pods, write pod status).
  */
+import { labTimeoutMs } from './vm/timeouts.js';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { release } from 'node:os';
@@ -274,7 +275,7 @@ export async function kubectl(
     env: { ...process.env, KUBECONFIG: s.kube.kubeconfig },
     input: opts.input,
     check: false,
-    timeoutMs: 60_000,
+    timeoutMs: labTimeoutMs(60_000),
   });
   if (r.code !== 0)
     throw new TesseraError('exec-failed', `kubectl ${args.join(' ')} failed (exit ${r.code}): ${r.stderr.trim()}`);

@@ -50,7 +50,7 @@ import { BirdWriter } from '../bgp/index.js';
 import { withRouter } from './state.js';
 import { LabKubeClient, kubeNodeObject, kubeNodeStatus, startKubeApi, startLabKubelet, waitKubeApi } from './kube.js';
 import { startKubeControllers } from './kube-controllers.js';
-import { kernelLacksIpip } from './vm/kernel-check.js';
+import { kernelHasSctpSockets, kernelLacksIpip } from './vm/kernel-check.js';
 import { labTimeoutMs } from './vm/timeouts.js';
 
 export interface LabEnvOptions {
@@ -118,12 +118,12 @@ export async function labUp(raw: RawLabOptions, opts: LabUpOptions = {}): Promis
   if (!parsed.options) throw validationError('cannot create lab', parsed.problems);
   const options = parsed.options;
   await requireRoot(`create lab "${options.name}"`);
-  if (options.encapsulation === 'ipip' && opts.allowMissingIpip !== true) {
+  if (options.encapsulation.startsWith('ipip') && opts.allowMissingIpip !== true) {
     const why = await kernelLacksIpip();
     if (why !== undefined) {
       throw new TesseraError(
         'unsupported',
-        `cannot create lab "${options.name}" with --encapsulation ipip: this kernel has no ipip device (\`ip link add type ipip\`: "${why}"); \`tessera lab up --kernel vm --encapsulation ipip\` runs it in a VM kernel that has one`,
+        `cannot create lab "${options.name}" with --encapsulation ${options.encapsulation}: this kernel has no ipip device (\`ip link add type ipip\`: "${why}"); \`tessera lab up --kernel vm --encapsulation ${options.encapsulation}\` runs it in a VM kernel that has one`,
       );
     }
   }
@@ -148,6 +148,8 @@ export async function labUp(raw: RawLabOptions, opts: LabUpOptions = {}): Promis
   ensureNetnsDir();
   mkdirSync(dir, { recursive: true });
   let state = newLabState(options, dir, join(dir, 'cni-bin'), systemClock.nowIso());
+  // Pods serve SCTP too where the kernel has SCTP sockets (the lab VM's kernel; not this host's).
+  if (await kernelHasSctpSockets()) state.sctpSockets = true;
   const save = (next: LabState) => {
     state = next;
     writeLabState(state);
@@ -240,7 +242,7 @@ export async function labUp(raw: RawLabOptions, opts: LabUpOptions = {}): Promis
     if (opts.kubeApi !== false) {
       const proc = startKubeApi(dir, info.endpoints, { bookmarkIntervalMs: opts.kubeBookmarkIntervalMs });
       save(withProcess(state, proc));
-      const api = await waitKubeApi(proc, dir, `tessera-${options.name}`, 30_000);
+      const api = await waitKubeApi(proc, dir, `tessera-${options.name}`, labTimeoutMs(30_000));
       state = { ...state, kube: { ...api, datastoreMirror: opts.datastoreMirror !== false } };
       save(state);
       const kube = new LabKubeClient(api.url);

@@ -86,6 +86,7 @@ describe('planLab', () => {
   test('pool modes and MTU follow the encapsulation', () => {
     assert.deepEqual(poolModes('vxlan-crosssubnet'), { vxlanMode: 'CrossSubnet', ipipMode: 'Never' });
     assert.deepEqual(poolModes('ipip'), { vxlanMode: 'Never', ipipMode: 'Always' });
+    assert.deepEqual(poolModes('ipip-crosssubnet'), { vxlanMode: 'Never', ipipMode: 'CrossSubnet' });
     assert.deepEqual(poolModes('none'), { vxlanMode: 'Never', ipipMode: 'Never' });
     assert.equal(podMtu('vxlan', false), 1450);
     assert.equal(podMtu('none', false), 1500);

@@ -14,9 +14,15 @@ import { canonicalIp } from '../lib/ip.js';
 
 const v6 = (text: string): string => canonicalIp(text) ?? text;
 
-export type Encapsulation = 'none' | 'vxlan' | 'vxlan-crosssubnet' | 'ipip';
+export type Encapsulation = 'none' | 'vxlan' | 'vxlan-crosssubnet' | 'ipip' | 'ipip-crosssubnet';
 export type RoutingMode = 'agent' | 'bgp';
-export const ENCAPSULATIONS: readonly Encapsulation[] = ['none', 'vxlan', 'vxlan-crosssubnet', 'ipip'];
+export const ENCAPSULATIONS: readonly Encapsulation[] = [
+  'none',
+  'vxlan',
+  'vxlan-crosssubnet',
+  'ipip',
+  'ipip-crosssubnet',
+];
 export const ROUTING_MODES: readonly RoutingMode[] = ['agent', 'bgp'];
 
 export interface LabOptions {
@@ -224,7 +230,7 @@ export function planLab(options: LabOptions): LabPlan {
 /** Pool modes for an encapsulation choice (Calico's IPPool fields). */
 export function poolModes(enc: Encapsulation): {
   vxlanMode: 'Always' | 'CrossSubnet' | 'Never';
-  ipipMode: 'Always' | 'Never';
+  ipipMode: 'Always' | 'CrossSubnet' | 'Never';
 } {
   switch (enc) {
     case 'none':
@@ -235,13 +241,15 @@ export function poolModes(enc: Encapsulation): {
       return { vxlanMode: 'CrossSubnet', ipipMode: 'Never' };
     case 'ipip':
       return { vxlanMode: 'Never', ipipMode: 'Always' };
+    case 'ipip-crosssubnet':
+      return { vxlanMode: 'Never', ipipMode: 'CrossSubnet' };
   }
 }
 
 /** Pod MTU under an encapsulation on a 1500-byte fabric. */
 export function podMtu(enc: Encapsulation, ipv6: boolean): number {
   if (enc === 'vxlan' || enc === 'vxlan-crosssubnet') return ipv6 ? 1430 : 1450;
-  if (enc === 'ipip') return 1480;
+  if (enc === 'ipip' || enc === 'ipip-crosssubnet') return 1480;
   return 1500;
 }
 
@@ -283,7 +291,7 @@ export function parsePodRef(ref: string): { namespace: string; name: string } | 
   return { namespace: m[1]!, name: m[2]! };
 }
 
-export type PortProtocol = 'TCP' | 'UDP';
+export type PortProtocol = 'TCP' | 'UDP' | 'SCTP';
 export interface PodPort {
   name: string;
   protocol: PortProtocol;
@@ -297,6 +305,12 @@ export const DEFAULT_POD_PORTS: readonly PodPort[] = [
   { name: 'serve-81-udp', protocol: 'UDP', port: 81 },
 ];
 
+/** Added to the defaults in a kernel with SCTP sockets (the lab VM's; recorded at `lab up`). */
+export const SCTP_POD_PORTS: readonly PodPort[] = [
+  { name: 'serve-80-sctp', protocol: 'SCTP', port: 80 },
+  { name: 'serve-81-sctp', protocol: 'SCTP', port: 81 },
+];
+
 /** `NAME:PROTO:PORT,...` -> ports. */
 export function parsePorts(text: string): { ports?: PodPort[]; error?: string } {
   const ports: PodPort[] = [];
@@ -304,10 +318,10 @@ export function parsePorts(text: string): { ports?: PodPort[]; error?: string } 
     .split(',')
     .map((s) => s.trim())
     .filter((s) => s !== '')) {
-    const m = /^([a-z0-9]([-a-z0-9]{0,13}[a-z0-9])?):(TCP|UDP|tcp|udp):(\d{1,5})$/.exec(item);
+    const m = /^([a-z0-9]([-a-z0-9]{0,13}[a-z0-9])?):(TCP|UDP|SCTP|tcp|udp|sctp):(\d{1,5})$/.exec(item);
     const port = m ? Number(m[4]) : 0;
     if (!m || port < 1 || port > 65535) {
-      return { error: `port "${item}" is invalid: expected NAME:TCP|UDP:PORT (name 1-15 chars, port 1-65535)` };
+      return { error: `port "${item}" is invalid: expected NAME:TCP|UDP|SCTP:PORT (name 1-15 chars, port 1-65535)` };
     }
     const protocol = m[3]!.toUpperCase() as PortProtocol;
     if (ports.some((p) => p.name === m[1])) return { error: `port name "${m[1]}" is used twice` };

@@ -13,7 +13,7 @@ import { run } from '../lib/exec.js';
 import { echoServerArgv } from './echo-server.js';
 import { TesseraError, describeError } from '../lib/errors.js';
 import { addNetns, deleteNetns, killNetnsProcesses, startDaemon, stopProcess } from './kernel.js';
-import { DEFAULT_POD_PORTS, parsePodRef, pickNode, podNetnsName, type PodPort } from './plan.js';
+import { DEFAULT_POD_PORTS, SCTP_POD_PORTS, parsePodRef, pickNode, podNetnsName, type PodPort } from './plan.js';
 import type { LabState, NodeState, PodState, ProcessRecord } from './state.js';
 import { podExists, readPod, readPods, removePod, withLabLock, writePod } from './store.js';
 import { LabDatastore, namespaceResource, podResource } from './resources.js';
@@ -152,7 +152,7 @@ export async function startPodServers(
     // TCP6/UDP6 with ipv6only=0 serve both families on one socket.
     return startDaemon(`server:${p.name}`, echoServerArgv(p.protocol, p.port), { netns: pod.netns, log });
   });
-  const want = pod.ports.map((p) => `${p.protocol === 'TCP' ? 'tcp' : 'udp'}:${p.port}`);
+  const want = pod.ports.map((p) => `${p.protocol.toLowerCase()}:${p.port}`);
   try {
     await waitListening(pod.netns, want, timeoutMs, `pod "${pod.namespace}/${pod.name}"`, log);
   } catch (e) {
@@ -172,7 +172,9 @@ export async function waitListening(
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const r = await run(['ss', '-Hlntu'], { netns, check: false });
+    // `S`: SCTP sockets (ss names them "sctp"); only asked for when one is wanted.
+    const flags = want.some((w) => w.startsWith('sctp:')) ? '-HlntuS' : '-Hlntu';
+    const r = await run(['ss', flags], { netns, check: false });
     const bound = new Set(
       r.stdout
         .split('\n')
@@ -206,7 +208,7 @@ export async function podCreate(s: LabState, ref: string, opts: PodCreateOptions
       `cannot create pod "${ref}": lab "${s.name}" has no node "${opts.node}" (nodes: ${s.nodes.map((n) => n.name).join(', ')})`,
     );
   }
-  const ports = opts.ports ?? [...DEFAULT_POD_PORTS];
+  const ports = opts.ports ?? [...DEFAULT_POD_PORTS, ...(s.sctpSockets ? SCTP_POD_PORTS : [])];
   // Reserve the pod (duplicate check + node choice) atomically against parallel creates.
   const pod = await withLabLock(s.dir, () => {
     if (podExists(s.dir, namespace, name))

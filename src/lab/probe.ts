@@ -3,6 +3,8 @@
  * its targets concurrently (Node starts in ~80 ms; a process per pair would dominate a matrix).
  * TCP: connected = the handshake completed. UDP: connected = the pod server echoed our nonce back
  * (a connected UDP socket also surfaces ICMP port-unreachable as ECONNREFUSED, failing fast).
+ * SCTP (kernels with SCTP sockets only): connected = the association's handshake completed; Node
+ * has no SCTP sockets, so that prober is a small python3 program with the same job and output.
  */
 import { labTimeoutMs } from './vm/timeouts.js';
 import { run } from '../lib/exec.js';
@@ -62,6 +64,45 @@ const probe = (t) => new Promise((resolve) => {
 Promise.all(job.targets.map(probe)).then((r) => { process.stdout.write(JSON.stringify(r)); process.exit(0); });
 `;
 
+// python3, argv[1] is the same JSON job; non-blocking SCTP connects to every target at once.
+const SCTP_PROBER = String.raw`
+import errno, json, selectors, socket, sys, time
+job = json.loads(sys.argv[1])
+t0 = time.monotonic()
+sel = selectors.DefaultSelector()
+out = []
+def done(t, err):
+    r = {'key': t['key'], 'ip': t['ip'], 'connected': err is None, 'elapsedMs': round((time.monotonic() - t0) * 1000)}
+    if err is not None:
+        r['error'] = err
+    out.append(r)
+name = lambda e: errno.errorcode.get(e, str(e))
+for t in job['targets']:
+    try:
+        s = socket.socket(socket.AF_INET6 if ':' in t['ip'] else socket.AF_INET, socket.SOCK_STREAM, 132)
+        s.setblocking(False)
+        e = s.connect_ex((t['ip'], job['port']))
+    except OSError as x:
+        done(t, name(x.errno) if x.errno else str(x))
+        continue
+    if e == errno.EINPROGRESS:
+        sel.register(s, selectors.EVENT_WRITE, t)
+    else:
+        done(t, None if e == 0 else name(e))
+        s.close()
+deadline = t0 + job['timeoutMs'] / 1000
+while sel.get_map() and time.monotonic() < deadline:
+    for k, _ in sel.select(max(0, deadline - time.monotonic())):
+        sel.unregister(k.fileobj)
+        e = k.fileobj.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        done(k.data, None if e == 0 else name(e))
+        k.fileobj.close()
+for k in list(sel.get_map().values()):
+    done(k.data, 'timeout')
+    k.fileobj.close()
+sys.stdout.write(json.dumps(out))
+`;
+
 /** Probes every target from inside `netns`; one process, all targets in parallel. */
 export async function probeFrom(
   netns: string,
@@ -70,7 +111,8 @@ export async function probeFrom(
 ): Promise<ProbeResult[]> {
   if (targets.length === 0) return [];
   const job = JSON.stringify({ targets, port: spec.port, protocol: spec.protocol, timeoutMs: spec.timeoutMs });
-  const r = await run([process.execPath, '-e', PROBER, job], {
+  const argv = spec.protocol === 'SCTP' ? ['python3', '-c', SCTP_PROBER, job] : [process.execPath, '-e', PROBER, job];
+  const r = await run(argv, {
     netns,
     timeoutMs: spec.timeoutMs + labTimeoutMs(15_000),
     check: false,

@@ -92,6 +92,8 @@ export interface LabState {
   context?: string;
   error?: string;
   kube?: KubeApiState;
+  /** The kernel has SCTP sockets: pods serve SCTP/80 and SCTP/81 besides TCP and UDP by default. */
+  sctpSockets?: boolean;
 }
 
 export interface PodState {

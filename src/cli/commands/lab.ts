@@ -53,7 +53,8 @@ function intOpt(flag: string, v: string | undefined, dflt: number): number {
 
 function protocolOpt(v: string | undefined): PortProtocol {
   const p = (v ?? 'TCP').toUpperCase();
-  if (p !== 'TCP' && p !== 'UDP') throw new TesseraError('usage', `--protocol "${v}" is invalid: expected TCP or UDP`);
+  if (p !== 'TCP' && p !== 'UDP' && p !== 'SCTP')
+    throw new TesseraError('usage', `--protocol "${v}" is invalid: expected TCP, UDP or SCTP`);
   return p;
 }
 
@@ -125,7 +126,7 @@ export function registerLab(program: Command): void {
     .addOption(nameOpt())
     .option('--nodes <n>', 'number of nodes', '3')
     .option('--subnets <k>', 'number of host subnets (routed by a router namespace when > 1)', '1')
-    .option('--encapsulation <mode>', 'none | vxlan | vxlan-crosssubnet | ipip', 'vxlan-crosssubnet')
+    .option('--encapsulation <mode>', 'none | vxlan | vxlan-crosssubnet | ipip | ipip-crosssubnet', 'vxlan-crosssubnet')
     .option('--routing <mode>', 'agent | bgp', 'agent')
     .option('--ipv6', 'dual-stack hosts and an IPv6 pool')
     .option('--etcd-members <n>', '1 or 3', '1')
@@ -402,7 +403,7 @@ export function registerLab(program: Command): void {
     .argument('<to>', 'destination pod NAMESPACE/NAME, node/NAME, router/NAME or an IP address')
     .addOption(nameOpt())
     .requiredOption('--port <port>', 'destination port')
-    .option('--protocol <proto>', 'TCP or UDP', 'TCP')
+    .option('--protocol <proto>', 'TCP, UDP or SCTP (SCTP: kernels with SCTP sockets, e.g. --kernel vm)', 'TCP')
     .option('--timeout-ms <ms>', 'give up after this long', '1000')
     .addOption(familyOpt())
     .addOption(outputOpt())
@@ -438,7 +439,7 @@ export function registerLab(program: Command): void {
     .argument('[hosts...]', 'node/NAME or router/NAME endpoints to add as rows and columns')
     .addOption(nameOpt())
     .option('--port <port>', 'destination port', '80')
-    .option('--protocol <proto>', 'TCP or UDP', 'TCP')
+    .option('--protocol <proto>', 'TCP, UDP or SCTP (SCTP: kernels with SCTP sockets, e.g. --kernel vm)', 'TCP')
     .option('--timeout-ms <ms>', 'per-probe timeout', '1000')
     .addOption(familyOpt())
     .addOption(outputOpt())

@@ -12,3 +12,15 @@ export async function kernelLacksIpip(): Promise<string | undefined> {
   });
   return r.code === 0 ? undefined : r.stderr.trim() || `exit ${r.code}`;
 }
+
+/**
+ * Whether this kernel opens SCTP sockets (`socket(AF_INET6, SOCK_STREAM, IPPROTO_SCTP)`): Debian's
+ * VM kernel does; this host's kernel answers "Protocol not supported". Probed in a throw-away netns.
+ */
+export async function kernelHasSctpSockets(): Promise<boolean> {
+  const r = await run(
+    ['unshare', '-n', 'perl', '-e', 'use Socket; socket(my $s, AF_INET6, SOCK_STREAM, 132) or die "$!\\n"'],
+    { check: false, timeoutMs: 10_000 },
+  );
+  return r.code === 0;
+}

@@ -99,7 +99,20 @@ export async function prepareVmKernel(): Promise<string> {
   return r.stdout.trim().split('\n').pop()!;
 }
 
-export function qemuArgv(r: VmRecord, cpus: number): string[] {
+export interface QemuSpec {
+  name: string;
+  memoryMb: number;
+  cpus: number;
+  kernelDir: string;
+  console: string;
+  /** Extra `tessera.*` kernel arguments for scripts/vm/stage2.sh. */
+  append: string[];
+  /** `tcp:127.0.0.1:HOSTPORT-:VMPORT` forwards (host loopback only). */
+  hostfwd: string[];
+}
+
+/** QEMU's argv for a VM with the host's / over 9p running scripts/vm/stage2.sh. */
+export function qemuCommand(q: QemuSpec): string[] {
   const root = repoRoot();
   const append = [
     'console=ttyS0',
@@ -107,16 +120,16 @@ export function qemuArgv(r: VmRecord, cpus: number): string[] {
     'panic=-1',
     `tessera.stage2=${join(root, 'scripts', 'vm', 'stage2.sh')}`,
     `tessera.repo=${root}`,
-    `tessera.token_file=${r.tokenFile}`,
+    ...q.append,
   ].join(' ');
   return [
     'qemu-system-x86_64',
     '-name',
-    `tessera-${r.name}`,
+    `tessera-${q.name}`,
     '-m',
-    String(r.memoryMb),
+    String(q.memoryMb),
     '-smp',
-    String(cpus),
+    String(q.cpus),
     '-accel',
     'tcg,thread=multi',
     '-display',
@@ -127,11 +140,11 @@ export function qemuArgv(r: VmRecord, cpus: number): string[] {
     'none',
     '-no-reboot',
     '-serial',
-    `file:${r.console}`,
+    `file:${q.console}`,
     '-kernel',
-    join(r.kernelDir, 'vmlinuz'),
+    join(q.kernelDir, 'vmlinuz'),
     '-initrd',
-    join(r.kernelDir, 'initrd.gz'),
+    join(q.kernelDir, 'initrd.gz'),
     '-append',
     append,
     '-fsdev',
@@ -139,10 +152,22 @@ export function qemuArgv(r: VmRecord, cpus: number): string[] {
     '-device',
     'virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot',
     '-netdev',
-    `user,id=n0,restrict=off,hostfwd=tcp:127.0.0.1:${r.controlPort}-:${VM_CONTROL_PORT},hostfwd=tcp:127.0.0.1:${r.etcdPort}-:${VM_ETCD_PORT}`,
+    ['user,id=n0,restrict=off', ...q.hostfwd.map((f) => `hostfwd=${f}`)].join(','),
     '-device',
     'virtio-net-pci,netdev=n0',
   ];
+}
+
+export function qemuArgv(r: VmRecord, cpus: number): string[] {
+  return qemuCommand({
+    name: r.name,
+    memoryMb: r.memoryMb,
+    cpus,
+    kernelDir: r.kernelDir,
+    console: r.console,
+    append: [`tessera.token_file=${r.tokenFile}`],
+    hostfwd: [`tcp:127.0.0.1:${r.controlPort}-:${VM_CONTROL_PORT}`, `tcp:127.0.0.1:${r.etcdPort}-:${VM_ETCD_PORT}`],
+  });
 }
 
 function authHeader(r: VmRecord): Record<string, string> {
