@@ -42,7 +42,8 @@ integration:
 	@if [ "$$(id -u)" != 0 ]; then echo "integration tests need root"; exit 1; fi
 	$(TSX) --test --test-concurrency=1 $(INTEGRATION_TESTS)
 
-# The VM-kernel suite (IPIP, real kernel in QEMU): slow, opt-in; see README "A lab in a real kernel".
+# The VM-kernel suites with every public conformance case (make test runs their SCTP cases);
+# see README "A lab in a real kernel".
 test-vm: build
 	TESSERA_VM_TESTS=1 $(TSX) --test --test-concurrency=1 $(shell find test -name 'vm-*.test.ts' | sort)
 
@@ -59,6 +60,7 @@ bench-cni: build
 
 bench-dataplane: build
 	$(TSX) bench/dataplane/main.ts
+	$(TSX) bench/dataplane/ipip-vm.ts
 
 bench-policy: build
 	$(TSX) bench/policy/main.ts

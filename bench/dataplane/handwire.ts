@@ -8,11 +8,13 @@
  * forwarding on in hosts, pod /32 + default via 169.254.1.1 (permanent neighbour), host veth with
  * MAC ee:ee:ee:ee:ee:ee, proxy-ARP and a /32 route. Native: `<remote block> via <remote host>`;
  * VXLAN: a VTEP per host (port 4789, nolearning, static fdb + neighbour), `<block> via <tunnel ip>
- * onlink`, pod MTU 1450 — the shape the agent programs.
+ * onlink`, pod MTU 1450 — the shape the agent programs. IPIP (kernels with the ipip device: the
+ * VM's, bench/dataplane/ipip.ts): an ipip device per host with `local <host>` and a tunnel address,
+ * `<block> via <remote host> dev <tunnel> onlink`, pod MTU 1480 — as the agent programs it.
  */
 import { run } from '../../src/lib/exec.js';
 
-export type HandWireMode = 'native' | 'vxlan';
+export type HandWireMode = 'native' | 'vxlan' | 'ipip';
 
 export interface HandWired {
   /** Namespaces: the two pods and the two hosts. */
@@ -55,7 +57,7 @@ export async function buildHandWired(prefix: string, mode: HandWireMode, hostMtu
     'net.bridge.bridge-nf-call-ip6tables': '0',
     'net.bridge.bridge-nf-call-arptables': '0',
   });
-  const podMtu = mode === 'vxlan' ? hostMtu - 50 : hostMtu;
+  const podMtu = mode === 'vxlan' ? hostMtu - 50 : mode === 'ipip' ? hostMtu - 20 : hostMtu;
   for (let i = 0; i < 2; i++) {
     const h = HOSTS[i]!;
     const peer = HOSTS[1 - i]!;
@@ -89,6 +91,14 @@ export async function buildHandWired(prefix: string, mode: HandWireMode, hostMtu
     await sysctls(host, { 'net.ipv4.conf.cali0.proxy_arp': '1', 'net.ipv4.neigh.cali0.proxy_delay': '0' });
     if (mode === 'native') {
       await batch(host, [`route add ${peer.block} via ${peer.ip} dev eth0`]);
+    } else if (mode === 'ipip') {
+      await batch(host, [
+        `link add ipip0 type ipip local ${h.ip}`,
+        `link set ipip0 mtu ${hostMtu - 20}`,
+        'link set ipip0 up',
+        `address add ${h.tunnel}/32 dev ipip0`,
+        `route add ${peer.block} via ${peer.ip} dev ipip0 onlink`,
+      ]);
     } else {
       await batch(host, [
         `link add vx0 type vxlan id 4096 local ${h.ip} dstport 4789 nolearning`,

@@ -24,21 +24,22 @@
  * Env: BENCH_SECONDS (iperf3 -t, default 3), BENCH_ROUNDS (default 9), BENCH_PODS (latency pods
  * per mode, default 5).
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { labDown, labUp, loadLab, podCreate, readPods, type PodState } from '../../src/lab/index.js';
-import { run, start } from '../../src/lib/exec.js';
+import { run } from '../../src/lib/exec.js';
 import { describeError } from '../../src/lib/errors.js';
 import { formatRatio, max, passes, percentile, type RatioCheck } from '../lib/stats.js';
 import { buildHandWired, teardownHandWired, type HandWireMode } from './handwire.js';
+import { PIN, SECONDS, iperf, type Run } from './iperf.js';
 
-const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 3);
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 9);
 const LATENCY_PODS = Number(process.env['BENCH_PODS'] ?? 5);
-const IPERF_PORT = 5201;
 
+/** The modes this host's kernel runs (IPIP runs in a VM kernel: bench/dataplane/ipip.ts). */
+type HostMode = Exclude<HandWireMode, 'ipip'>;
 type PathName = 'cross' | 'same' | 'host' | 'handwired';
 interface Path {
   mode: HandWireMode;
@@ -46,56 +47,6 @@ interface Path {
   fromNetns: string;
   toNetns: string;
   toIp: string;
-}
-
-/** Client and server on different CPUs, the same for every path (nothing on a 1-CPU machine). */
-const PIN = availableParallelism() >= 2;
-const pinned = (cpu: number, argv: string[]) => (PIN ? ['taskset', '-c', String(cpu), ...argv] : argv);
-
-/** CPU time (ms) the machine has spent busy: user, nice, system, irq, softirq; steal and idle excluded. */
-function cpuBusyMs(): number {
-  const f = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.split(/\s+/).slice(1).map(Number);
-  return ((f[0] ?? 0) + (f[1] ?? 0) + (f[2] ?? 0) + (f[5] ?? 0) + (f[6] ?? 0)) * 10; // USER_HZ = 100
-}
-
-interface Run {
-  gbps: number;
-  /** Busy CPU ms (all CPUs) per GB received. */
-  cpuMsPerGB: number;
-}
-
-/** One single-stream iperf3 run. The server serves exactly one test (-1). */
-async function iperf(p: Path): Promise<Run> {
-  const server = start(pinned(1, ['iperf3', '-s', '-1', '-p', String(IPERF_PORT)]), {
-    netns: p.toNetns,
-    stdio: 'ignore',
-  });
-  try {
-    for (let attempt = 0; ; attempt++) {
-      const busy0 = cpuBusyMs();
-      const r = await run(pinned(0, ['iperf3', '-c', p.toIp, '-p', String(IPERF_PORT), '-t', String(SECONDS), '-J']), {
-        netns: p.fromNetns,
-        check: false,
-        timeoutMs: (SECONDS + 20) * 1000,
-      });
-      const busy = cpuBusyMs() - busy0;
-      const j = JSON.parse(r.stdout || '{}') as {
-        error?: string;
-        end?: { sum_received?: { bits_per_second?: number; bytes?: number } };
-      };
-      const bps = j.end?.sum_received?.bits_per_second;
-      const bytes = j.end?.sum_received?.bytes;
-      if (r.code === 0 && bps && bytes) return { gbps: bps / 1e9, cpuMsPerGB: busy / (bytes / 1e9) };
-      // The server may not listen yet right after spawn.
-      if (attempt < 20 && /refused/i.test(j.error ?? r.stderr)) {
-        await new Promise((res) => setTimeout(res, 100));
-        continue;
-      }
-      throw new Error(`iperf3 ${p.mode}/${p.name} ${p.fromNetns} -> ${p.toIp} failed: ${j.error ?? r.stderr}`);
-    }
-  } finally {
-    server.kill('SIGKILL');
-  }
 }
 
 /**
@@ -147,13 +98,13 @@ async function main(): Promise<void> {
   const tag = randomBytes(2).toString('hex');
   const cfgDir = mkdtempSync(join(tmpdir(), 'tessera-bench-dp-'));
   const env = { ...process.env, TESSERA_CONFIG: join(cfgDir, 'config.json') };
-  const labs: Record<HandWireMode, string> = { native: `bdn${tag}`, vxlan: `bdv${tag}` };
-  const hw: Record<HandWireMode, string> = { native: `hwn${tag}`, vxlan: `hwv${tag}` };
+  const labs: Record<HostMode, string> = { native: `bdn${tag}`, vxlan: `bdv${tag}` };
+  const hw: Record<HostMode, string> = { native: `hwn${tag}`, vxlan: `hwv${tag}` };
   const t0 = performance.now();
   let failed = false;
   try {
     const paths: Path[] = [];
-    const firstPod: Partial<Record<HandWireMode, PodState>> = {};
+    const firstPod: Partial<Record<HostMode, PodState>> = {};
     for (const mode of ['native', 'vxlan'] as const) {
       const name = labs[mode];
       await labUp(
@@ -210,7 +161,7 @@ async function main(): Promise<void> {
       );
     const roundRatio = (mode: HandWireMode, a: PathName, b: PathName) => medianRatio(runsOf(mode, a), runsOf(mode, b));
 
-    const latency: Record<HandWireMode, number[]> = { native: [], vxlan: [] };
+    const latency: Record<HostMode, number[]> = { native: [], vxlan: [] };
     for (const mode of ['native', 'vxlan'] as const) {
       const existing = readPods(loadLab(labs[mode], env).dir).length;
       for (let i = 0; i < LATENCY_PODS; i++) {

@@ -239,7 +239,9 @@ export async function labUp(raw: RawLabOptions, opts: LabUpOptions = {}): Promis
       `  datastore: IPPool ${plan.pool4}${plan.pool6 ? ` + ${plan.pool6}` : ''} (${options.encapsulation}), ${plan.nodes.length} Node resource(s)`,
     );
 
-    if (opts.kubeApi !== false) {
+    // TESSERA_LAB_KUBE_API=0 turns the default off (the VM-kernel suites' in-VM labs, where every
+    // Node process is slow and the Kubernetes path is not what they test).
+    if (opts.kubeApi ?? env['TESSERA_LAB_KUBE_API'] !== '0') {
       const proc = startKubeApi(dir, info.endpoints, { bookmarkIntervalMs: opts.kubeBookmarkIntervalMs });
       save(withProcess(state, proc));
       const api = await waitKubeApi(proc, dir, `tessera-${options.name}`, labTimeoutMs(30_000));
