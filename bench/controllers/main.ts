@@ -15,7 +15,7 @@
  * Env: BENCH_CONTROLLERS_PARTS=gc,label (default both).
  */
 import { performance } from 'node:perf_hooks';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
@@ -116,6 +116,16 @@ async function labelPart(): Promise<boolean> {
       await closeLabBench(b);
     }
   } finally {
+    // BENCH_KEEP_LOGS=DIR: the lab's logs (etcd, API, controllers, agents) copied there first.
+    const keep = process.env['BENCH_KEEP_LOGS'];
+    if (keep) {
+      try {
+        cpSync(join(loadLab(name, env).dir, 'logs'), join(keep, name), { recursive: true });
+        console.log(`lab logs kept in ${join(keep, name)}`);
+      } catch (e) {
+        console.error(`cannot keep the lab's logs: ${describeError(e)}`);
+      }
+    }
     await labDown(name, { env }).catch((e: unknown) => console.error(`lab down ${name}: ${describeError(e)}`));
     rmSync(cfgDir, { recursive: true, force: true });
   }

@@ -401,6 +401,11 @@ export class EtcdBackend implements Backend {
     const queue = new WatchQueue(() => {
       options.signal?.removeEventListener('abort', onAbort);
       try {
+        // End our side first: etcd3 takes the CANCELLED error of a still-writable stream for a
+        // failed member and closes every gRPC client of it; the other watches and the lease
+        // keepalive left on that draining connection were then dropped at its next keepalive
+        // ping (~10 s later), and the 1 s member breaker failed every call meanwhile.
+        stream?.end();
         stream?.cancel();
       } catch {
         // already torn down
@@ -421,6 +426,7 @@ export class EtcdBackend implements Backend {
       (s) => {
         stream = s;
         if (queue.isClosed) {
+          s.end();
           s.cancel();
           return;
         }
