@@ -148,11 +148,15 @@ export async function runLabelLatency(b: LabBench): Promise<LabelLatencyResult> 
     console.log(`  datastore get + put of the mirrored Pod:     ${spread(w(1), percentile)}`);
     console.log(`  API label → enforced on ${n2} (controllers): ${spread(viaApi, percentile)}`);
     console.log(`  datastore label → enforced on ${n2} (baseline): ${spread(viaStore, percentile)}`);
-    const slow = viaApi
-      .map((ms, i) => ({ ms, i }))
-      .sort((a, c) => c.ms - a.ms)
-      .slice(0, 3);
-    console.log(`  slowest API flips: ${slow.map((s) => `#${s.i + 1} ${s.ms.toFixed(0)} ms`).join(', ')}`);
+    const slowest = (lats: number[], t: number) =>
+      lats
+        .map((ms, i) => ({ ms, at: flips.filter((f) => f.target === t)[i]!.at, i }))
+        .sort((a, c) => c.ms - a.ms)
+        .slice(0, 3)
+        .map((s) => `#${s.i + 1} ${s.ms.toFixed(0)} ms at ${new Date(s.at).toISOString().slice(11, 23)}`)
+        .join(', ');
+    console.log(`  slowest API flips: ${slowest(viaApi, 0)}`);
+    console.log(`  slowest datastore flips: ${slowest(viaStore, 1)}`);
     return { apiP99: percentile(viaApi, 99), directP99: percentile(viaStore, 99) };
   } finally {
     for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');

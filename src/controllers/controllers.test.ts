@@ -291,6 +291,31 @@ describe('IPAM garbage collection', () => {
     assert.equal(info.handleId, 'k8s-pod-network.c-new');
   });
 
+  it('a later pass re-reads only the blocks written since the last one, and judges every allocation', async () => {
+    const { backend, assign, inf, gc } = await setup();
+    inf.pods.set(pod('shop', 'a', 'n1', {}));
+    await assign('a', 'c-a');
+    assert.equal((await gc.pass()).leaks, 0);
+    const gets: string[] = [];
+    const get = backend.get.bind(backend);
+    backend.get = (key, signal) => (gets.push(key), get(key, signal));
+    assert.deepEqual(await gc.pass(), { allocations: 1, leaks: 0, released: 0, stale: 0 });
+    assert.deepEqual(
+      gets.filter((k) => k.startsWith(ipamKeys.blocksPrefix)),
+      [],
+      'an unchanged block is not read again',
+    );
+    inf.pods.remove('a', 'shop'); // the block is unchanged, the pod cache is not
+    assert.equal((await gc.pass()).leaks, 1);
+    assert.equal(gets.filter((k) => k.startsWith(ipamKeys.blocksPrefix)).length, 0);
+    await assign('b', 'c-b'); // same block, a pod that does not exist
+    gets.length = 0;
+    const r = await gc.pass();
+    assert.equal(r.allocations, 2);
+    assert.equal(r.leaks, 2);
+    assert.equal(gets.filter((k) => k.startsWith(ipamKeys.blocksPrefix)).length, 1, 'the written block, once');
+  });
+
   it('a restarted collector keeps the grace clocks (pending set in the datastore)', async () => {
     const { clock, backend, ipam, assign, inf, ctx, gc } = await setup();
     const gone = await assign('gone', 'c-gone');

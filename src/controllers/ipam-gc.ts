@@ -13,37 +13,75 @@
  *   the datastore (IPAM_GC_PENDING_KEY), so a restarted or new leader keeps the clocks, and
  *   `tessera ipam check` can show leaks still inside their grace period.
  * - With the leak released, the pod's WorkloadEndpoint (same container ID) goes too.
- * - One pass reads the blocks once (one prefix list); that read is its whole cost when nothing
- *   leaks.
+ * - A pass judges every allocation against the pod cache. The first pass reads every block
+ *   (paged, processed as pages arrive) and keeps a summary of each with its revision; later
+ *   passes list the blocks keys-only and re-read only those whose revision moved. At 150k
+ *   allocations that makes a pass cheaper than `etcdctl get --prefix` of the blocks (make
+ *   bench-controllers); parsing 23 MB of block JSON each time made it 1.9-6.8x.
  */
 import { CALICO_API_VERSION, kindFor, wepName } from '../api/index.js';
-import { ROOT, ipamKeys, kindPrefix, resourceKey, type Backend } from '../datastore/index.js';
+import { ROOT, ipamKeys, kindPrefix, listInPages, resourceKey, type Backend } from '../datastore/index.js';
 import { IpamClient, type AllocationBlock, type ReleaseTarget } from '../ipam/index.js';
 import { describeError } from '../lib/errors.js';
 import { formatIp, parseCidr, type Cidr } from '../lib/ip.js';
 
 /** Every ordinal's address in a block, formatted once (IPv4 with plain numbers: no bigint per address). */
-function addressesOf(b: AllocationBlock): string[] {
-  const c = parseCidr(b.cidr) as Cidr;
+function addressesOf(cidr: string, size: number): string[] {
+  const c = parseCidr(cidr) as Cidr;
   const out: string[] = [];
   if (c.family === 4) {
     const base = Number(c.value);
-    for (let o = 0; o < b.allocations.length; o++) {
+    for (let o = 0; o < size; o++) {
       const v = base + o;
       out.push(`${v >>> 24}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`);
     }
     return out;
   }
   let v = c.value;
-  for (let o = 0; o < b.allocations.length; o++, v++) out.push(formatIp(c.family, v));
+  for (let o = 0; o < size; o++, v++) out.push(formatIp(c.family, v));
   return out;
 }
+
+/** The address of a block's ordinal; the block's addresses are formatted on first need and kept. */
+const addressOf = (sum: BlockSummary, ordinal: number): string =>
+  (sum.addresses ??= addressesOf(sum.cidr, sum.size))[ordinal]!;
+
+interface SummaryAlloc {
+  ordinal: number;
+  handleId: string;
+  pod: string | undefined;
+  namespace: string | undefined;
+  node: string | undefined;
+  sequenceNumber: number | undefined;
+}
+
+/** A block as GC judges it, valid while the block's revision is `revision`. */
+interface BlockSummary {
+  revision: number;
+  cidr: string;
+  /** Ordinals in the block. */
+  size: number;
+  /** Allocated ordinals (with or without a handle). */
+  allocations: number;
+  /** Allocations with a handle. */
+  allocs: SummaryAlloc[];
+  addresses: string[] | undefined;
+}
+
 import type { Controller, ControllerContext } from './controller.js';
 import type { ControllerInformer } from './informer.js';
 import { WEP_INFO } from './mirror.js';
 
 export const IPAM_GC_PENDING_KEY = `${ROOT}controllers/ipam-gc/pending`;
 const NODE_INFO = kindFor(CALICO_API_VERSION, 'Node')!;
+/**
+ * Blocks per page of the pass's range read: ~10 KB each when full, so ~2.5 MB pages, small enough
+ * that parsing one overlaps etcd sending the next and the garbage dies young, few enough round trips.
+ */
+const GC_PAGE_BLOCKS = 256;
+/** A later pass gets changed blocks one by one up to this many (or 1/8 of all), else reads all. */
+const GC_GET_MAX = 64;
+const GC_GET_CONCURRENCY = 16;
 const TUNNEL_HANDLE = /^(?:ipip|vxlan|vxlan-v6|wireguard|wireguard-v6)-tunnel-addr-(.+)$/;
 
 export interface PendingLeak {
@@ -95,6 +133,9 @@ export class IpamGarbageCollector implements Controller {
   readonly name = 'ipam-gc';
   private readonly ipam: IpamClient;
   private pending = new Map<string, PendingLeak>();
+  /** Block key -> what the last pass parsed of it, at that revision. */
+  private summaries = new Map<string, BlockSummary>();
+  private readonly strings = new Map<string, string>();
   private loaded = false;
   private storedJson = '';
   private syncedFlag = false;
@@ -186,84 +227,158 @@ export class IpamGarbageCollector implements Controller {
     return { allocations, leaks: seen.size + due.length, released, stale };
   }
 
-  /** Reads every block once; the leaks it holds, with their grace clocks. */
+  /**
+   * Reads every block once and judges every allocation against the pod cache; the leaks they
+   * hold, with their grace clocks.
+   * - The first pass reads the values page by page as etcd sends them (the next page is on its
+   *   way while this one is judged, and no page outlives its turn), and keeps a summary of each
+   *   block (what GC reads of it) with the block's revision.
+   * - Later passes list keys and revisions only; a block whose revision moved (or a new one) is
+   *   read again: one get each when few changed, the full paged read when many did. A block's
+   *   revision changes on every write to it, so a summary at the same revision is the block.
+   */
   private async scan(): Promise<{ allocations: number; seen: Map<string, PendingLeak> }> {
-    const { backend, clock, metrics } = this.ctx;
-    const [blocks, tesseraNodes] = await Promise.all([
-      backend.list(ipamKeys.blocksPrefix),
-      backend.list(kindPrefix(NODE_INFO)),
-    ]);
+    const { backend, clock } = this.ctx;
+    const nodesRead = backend.list(kindPrefix(NODE_INFO));
+    nodesRead.catch(() => undefined); // awaited after the blocks are read
+    const summaries = this.summaries.size > 0 ? await this.readChanged() : undefined;
+    const fresh = summaries ?? (await this.readAll());
     const nodeNames = new Set<string>();
-    for (const kv of tesseraNodes.items) nodeNames.add(kv.key.slice(kv.key.lastIndexOf('/') + 1));
+    for (const kv of (await nodesRead).items) nodeNames.add(kv.key.slice(kv.key.lastIndexOf('/') + 1));
     const nowMs = clock.nowMs();
     const seen = new Map<string, PendingLeak>();
     let allocations = 0;
-    const items: ({ value: string } | undefined)[] = blocks.items;
-    for (let i = 0; i < items.length; i++) {
-      const kv = items[i]!;
-      // Memory: a block's JSON is dropped once read (150k allocations are ~23 MB of it), so the
-      // pass holds none of the list while releasing (releaseIps reads the blocks itself).
-      items[i] = undefined;
-      let b: AllocationBlock;
-      try {
-        b = JSON.parse(kv.value) as AllocationBlock;
-      } catch {
-        continue; // a corrupt block is `ipam check`'s to report, not GC's to touch
-      }
-      // The address is formatted only when needed (a pod listing its IPs, or a leak): at 150k
-      // allocations formatting each one is a good part of a pass.
-      let blockAddrs: string[] | undefined;
-      const addressAt = (o: number) => (blockAddrs ??= addressesOf(b))[o]!;
-      for (let o = 0; o < b.allocations.length; o++) {
-        const idx = b.allocations[o];
-        if (idx === null || idx === undefined) continue;
-        allocations++;
-        const attr = b.attributes[idx];
-        const handleId = attr?.handle_id ?? null;
-        if (handleId === null) continue;
-        const attrs = attr?.secondary ?? {};
-        if (!this.isLeak(handleId, () => addressAt(o), attrs, nodeNames)) continue;
-        const seq = b.sequenceNumberForAllocation[String(o)];
-        const a = { address: addressAt(o), handleId, sequenceNumber: seq };
-        const base = {
-          address: a.address,
-          handleId: a.handleId,
-          ...(a.sequenceNumber !== undefined ? { sequenceNumber: a.sequenceNumber } : {}),
-        };
-        const id = idOf(base);
-        const prev = this.pending.get(id);
-        if (!prev) metrics.leaksFound.inc();
-        const firstSeenMs = prev ? Date.parse(prev.firstSeen) : nowMs;
-        seen.set(id, {
-          ...base,
-          ...(attrs.node ? { node: attrs.node } : {}),
-          ...(attrs.namespace ? { namespace: attrs.namespace } : {}),
-          ...(attrs.pod ? { pod: attrs.pod } : {}),
-          firstSeen: new Date(firstSeenMs).toISOString(),
-          releaseAfter: new Date(firstSeenMs + this.options.leakGracePeriodMs).toISOString(),
-        });
-      }
+    for (const sum of fresh.values()) {
+      allocations += sum.allocations;
+      this.judgeBlock(sum, nodeNames, nowMs, seen);
     }
+    this.summaries = fresh; // blocks gone since the last pass are forgotten
     return { allocations, seen };
   }
 
-  private isLeak(
-    handleId: string,
-    address: () => string,
-    attrs: Record<string, string>,
-    tesseraNodes: Set<string>,
-  ): boolean {
-    const tunnel = TUNNEL_HANDLE.exec(handleId);
+  /** Every block's summary, from the values (a summary at the block's revision is reused). */
+  private async readAll(): Promise<Map<string, BlockSummary>> {
+    const out = new Map<string, BlockSummary>();
+    for await (const page of listInPages(this.ctx.backend, ipamKeys.blocksPrefix, { pageSize: GC_PAGE_BLOCKS })) {
+      for (let i = 0; i < page.length; i++) {
+        const kv = page[i]!;
+        const sum = this.summaryOf(kv.key, kv.revision, () => kv.value);
+        if (sum) out.set(kv.key, sum);
+      }
+    }
+    return out;
+  }
+
+  /** Keys and revisions only, then the values of the blocks that changed; undefined: read all. */
+  private async readChanged(): Promise<Map<string, BlockSummary> | undefined> {
+    const out = new Map<string, BlockSummary>();
+    const changed: string[] = [];
+    for await (const page of listInPages(this.ctx.backend, ipamKeys.blocksPrefix, { keysOnly: true })) {
+      for (const kv of page) {
+        const sum = this.summaries.get(kv.key);
+        if (sum?.revision === kv.revision) out.set(kv.key, sum);
+        else changed.push(kv.key);
+      }
+    }
+    if (changed.length > Math.max(GC_GET_MAX, out.size / 8)) return undefined;
+    for (let i = 0; i < changed.length; i += GC_GET_CONCURRENCY) {
+      const kvs = await Promise.all(changed.slice(i, i + GC_GET_CONCURRENCY).map((k) => this.ctx.backend.get(k)));
+      for (const kv of kvs) {
+        if (!kv) continue; // deleted since the listing
+        const sum = this.summaryOf(kv.key, kv.revision, () => kv.value);
+        if (sum) out.set(kv.key, sum);
+      }
+    }
+    return out;
+  }
+
+  /** The block's summary at `revision` (parsed unless the last pass had it); undefined if corrupt. */
+  private summaryOf(key: string, revision: number, value: () => string): BlockSummary | undefined {
+    const have = this.summaries.get(key);
+    if (have?.revision === revision) return have;
+    try {
+      return this.summarize(JSON.parse(value()) as AllocationBlock, revision);
+    } catch {
+      return undefined; // a corrupt block is `ipam check`'s to report, not GC's to touch
+    }
+  }
+
+  /** What GC needs of a block: its allocations with a handle, and their attributes. */
+  private summarize(b: AllocationBlock, revision: number): BlockSummary {
+    const allocs: SummaryAlloc[] = [];
+    let allocations = 0;
+    for (let o = 0; o < b.allocations.length; o++) {
+      const idx = b.allocations[o];
+      if (idx === null || idx === undefined) continue;
+      allocations++;
+      const attr = b.attributes[idx];
+      const handleId = attr?.handle_id ?? null;
+      if (handleId === null) continue;
+      const sec = attr?.secondary;
+      const seq = b.sequenceNumberForAllocation?.[String(o)];
+      allocs.push({
+        ordinal: o,
+        handleId,
+        pod: sec?.pod,
+        namespace: this.intern(sec?.namespace),
+        node: this.intern(sec?.node),
+        sequenceNumber: seq,
+      });
+    }
+    return { revision, cidr: b.cidr, size: b.allocations.length, allocations, allocs, addresses: undefined };
+  }
+
+  /** One copy of each namespace and node name: less memory, and their hashes are computed once. */
+  private intern(v: string | undefined): string | undefined {
+    if (typeof v !== 'string') return undefined;
+    const have = this.strings.get(v);
+    if (have !== undefined) return have;
+    if (this.strings.size >= 100_000) this.strings.clear();
+    this.strings.set(v, v);
+    return v;
+  }
+
+  /** Judges one block's allocations, adding its leaks to `seen`. */
+  private judgeBlock(sum: BlockSummary, nodeNames: Set<string>, nowMs: number, seen: Map<string, PendingLeak>): void {
+    const allocs = sum.allocs;
+    for (let i = 0; i < allocs.length; i++) {
+      const a = allocs[i]!;
+      if (!this.isLeak(a, nodeNames, sum)) continue;
+      const address = addressOf(sum, a.ordinal);
+      const base = {
+        address,
+        handleId: a.handleId,
+        ...(a.sequenceNumber !== undefined ? { sequenceNumber: a.sequenceNumber } : {}),
+      };
+      const id = idOf(base);
+      const prev = this.pending.get(id);
+      if (!prev) this.ctx.metrics.leaksFound.inc();
+      const firstSeenMs = prev ? Date.parse(prev.firstSeen) : nowMs;
+      seen.set(id, {
+        ...base,
+        ...(a.node ? { node: a.node } : {}),
+        ...(a.namespace ? { namespace: a.namespace } : {}),
+        ...(a.pod ? { pod: a.pod } : {}),
+        firstSeen: new Date(firstSeenMs).toISOString(),
+        releaseAfter: new Date(firstSeenMs + this.options.leakGracePeriodMs).toISOString(),
+      });
+    }
+  }
+
+  private isLeak(a: SummaryAlloc, tesseraNodes: Set<string>, sum: BlockSummary): boolean {
+    const handleId = a.handleId;
+    const tunnel = handleId.includes('-tunnel-addr-') ? TUNNEL_HANDLE.exec(handleId) : null;
     if (tunnel) return !tesseraNodes.has(tunnel[1]!) && this.nodes.get(tunnel[1]!) === undefined;
     // Only Kubernetes pods are judged; a plain CNI workload has no pod to look for.
-    if (!attrs.pod || !attrs.namespace) return false;
-    const pod = this.pods.get(attrs.pod, attrs.namespace);
+    if (!a.pod || !a.namespace) return false;
+    const pod = this.pods.get(a.pod, a.namespace);
     if (!pod) return true;
     // The pod exists but says it has other addresses: this one is left from an earlier sandbox.
-    const ips = (pod.status?.podIPs ?? []) as { ip?: string }[];
-    if (ips.length === 0) return false;
-    const addr = address();
-    return !ips.some((p) => p.ip === addr);
+    const ips = pod.status?.podIPs as { ip?: string }[] | undefined;
+    if (!ips || ips.length === 0) return false;
+    const addr = addressOf(sum, a.ordinal);
+    for (let i = 0; i < ips.length; i++) if (ips[i]!.ip === addr) return false;
+    return true;
   }
 
   /** The leaked pod's endpoint, if it is still the one that held this handle's container. */

@@ -48,6 +48,12 @@ export interface Backend {
   readonly name: 'etcd' | 'memory';
   get(key: string, signal?: AbortSignal): Promise<KV | undefined>;
   list(prefix: string, signal?: AbortSignal): Promise<ListResult>;
+  /**
+   * Optional (use `listInPages`): the keys under `prefix` in pages of at most `pageSize`, every page
+   * read at the first page's revision; the next page is already requested while the caller handles
+   * the current one, so a big range is processed as it arrives and never held whole.
+   */
+  listPages?(prefix: string, options?: ListPagesOptions): AsyncIterable<KV[]>; // values may be getters: read `kv.value`, do not spread
   /** Fails with `already-exists` if the key exists. */
   create(key: string, value: string, options?: WriteOptions): Promise<KV>;
   /**
@@ -73,6 +79,27 @@ export interface Backend {
   /** Discard history up to `revision` (tests and maintenance). */
   compact(revision: number): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface ListPagesOptions {
+  /** Keys per page (backend default when omitted). */
+  pageSize?: number | undefined;
+  /** Keys and revisions only: every value is '' (a backend without `listPages` still sends them). */
+  keysOnly?: boolean | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+/** `backend.listPages` where the backend has it, else its whole `list` as one page. */
+export async function* listInPages(
+  backend: Backend,
+  prefix: string,
+  options: ListPagesOptions = {},
+): AsyncIterable<KV[]> {
+  if (backend.listPages) {
+    yield* backend.listPages(prefix, options);
+    return;
+  }
+  yield (await backend.list(prefix, options.signal)).items;
 }
 
 export type TxnOp =

@@ -14,7 +14,18 @@
  * - Resources are stored without `metadata.resourceVersion`; it is always the key's mod
  *   revision, set on read.
  */
-export type { Backend, KV, ListResult, TxnOp, WatchEvent, WatchOptions, WatchStream, WriteOptions } from './backend.js';
+export type {
+  Backend,
+  KV,
+  ListResult,
+  ListPagesOptions,
+  TxnOp,
+  WatchEvent,
+  WatchOptions,
+  WatchStream,
+  WriteOptions,
+} from './backend.js';
+export { listInPages } from './backend.js';
 export * from './keys.js';
 export {
   MemoryBackend,

@@ -19,6 +19,7 @@ import { TesseraError } from '../../lib/errors.js';
 import type {
   Backend,
   KV,
+  ListPagesOptions,
   ListResult,
   TxnOp,
   WatchEvent,
@@ -82,6 +83,37 @@ function toKV(kv: IKeyValue): KV {
     revision: Number(kv.mod_revision),
     createRevision: Number(kv.create_revision),
   };
+}
+
+/**
+ * A listed key whose value is decoded from UTF-8 only when read: a caller that judges a page by
+ * key and revision (IPAM GC's unchanged blocks) never pays for, nor allocates, the value string.
+ */
+class PagedKV implements KV {
+  readonly key: string;
+  readonly revision: number;
+  readonly createRevision: number;
+  private raw: Buffer | undefined;
+  private text: string | undefined;
+
+  constructor(kv: IKeyValue) {
+    this.key = kv.key.toString('utf8');
+    this.revision = Number(kv.mod_revision);
+    this.createRevision = Number(kv.create_revision);
+    this.raw = kv.value;
+  }
+
+  get value(): string {
+    if (this.text === undefined) {
+      this.text = this.raw ? this.raw.toString('utf8') : '';
+      this.raw = undefined;
+    }
+    return this.text;
+  }
+
+  toJSON(): KV {
+    return { key: this.key, value: this.value, revision: this.revision, createRevision: this.createRevision };
+  }
 }
 
 export class EtcdBackend implements Backend {
@@ -177,6 +209,43 @@ export class EtcdBackend implements Backend {
       throw etcdError(`cannot list "${prefix}"${revision ? ` at revision ${revision}` : ''}`, err);
     }
     return { items, revision };
+  }
+
+  async *listPages(prefix: string, options: ListPagesOptions = {}): AsyncIterable<KV[]> {
+    const { key, range_end } = rangeOf(prefix);
+    const limit = options.pageSize ?? this.pageSize;
+    let revision = 0;
+    const fetch = (from: Buffer) =>
+      this.client.kv.range(
+        {
+          key: from,
+          range_end,
+          limit,
+          ...(revision ? { revision } : {}),
+          ...(options.keysOnly ? { keys_only: true } : {}),
+        },
+        this.call(options.signal, this.listPageTimeoutMs),
+      );
+    try {
+      let next = fetch(key);
+      for (;;) {
+        const res = await next;
+        if (revision === 0) revision = Number(res.header.revision);
+        const kvs = res.kvs;
+        const more = res.more && kvs.length > 0;
+        // Prefetch: etcd reads and sends the next page while the caller handles this one.
+        if (more) {
+          next = fetch(Buffer.concat([kvs[kvs.length - 1]!.key, Buffer.from([0])]));
+          next.catch(() => undefined); // a caller that stops early never awaits it
+        }
+        const page: KV[] = new Array<KV>(kvs.length);
+        for (let i = 0; i < kvs.length; i++) page[i] = new PagedKV(kvs[i]!);
+        yield page;
+        if (!more) break;
+      }
+    } catch (err) {
+      throw etcdError(`cannot list "${prefix}"${revision ? ` at revision ${revision}` : ''}`, err);
+    }
   }
 
   private async leaseId(ttlSeconds: number | undefined): Promise<string | undefined> {
@@ -332,6 +401,11 @@ export class EtcdBackend implements Backend {
     const queue = new WatchQueue(() => {
       options.signal?.removeEventListener('abort', onAbort);
       try {
+        // End our side first: etcd3 takes the CANCELLED error of a still-writable stream for a
+        // failed member and closes every gRPC client of it; the other watches and the lease
+        // keepalive left on that draining connection were then dropped at its next keepalive
+        // ping (~10 s later), and the 1 s member breaker failed every call meanwhile.
+        stream?.end();
         stream?.cancel();
       } catch {
         // already torn down
@@ -352,6 +426,7 @@ export class EtcdBackend implements Backend {
       (s) => {
         stream = s;
         if (queue.isClosed) {
+          s.end();
           s.cancel();
           return;
         }
