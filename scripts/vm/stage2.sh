@@ -4,7 +4,7 @@
 # its mounts inside the VM), brings up the QEMU user-mode network (10.0.2.15, the host's forwarded
 # ports reach it) and runs the VM's command server (src/lab/vm/server.ts). Powers off when the
 # server exits.
-export TESSERA_LAB_TIMEOUT_SCALE=6 TESSERA_ETCD_CALL_TIMEOUT_MS=60000
+export TESSERA_LAB_TIMEOUT_SCALE=12 TESSERA_ETCD_CALL_TIMEOUT_MS=60000
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root
 mkdir -p /dev/pts /dev/shm
 mount -t devpts devpts /dev/pts

@@ -83,11 +83,30 @@ type Obj = Record<string, unknown>;
 export class LabKubeClient {
   constructor(private readonly url: string) {}
 
+  /**
+   * One API call; retried (as client-go retries) while the API answers 429, 500 or 503 — the
+   * stand-in API answers 500 when its etcd call failed, e.g. on a starved VM kernel — for up to
+   * ~10 s (scaled by TESSERA_LAB_TIMEOUT_SCALE).
+   */
   private async call(
     method: string,
     path: string,
     body?: unknown,
     contentType = 'application/json',
+  ): Promise<{ status: number; body: Obj }> {
+    const deadline = Date.now() + labTimeoutMs(10_000);
+    for (let delay = 200; ; delay = Math.min(delay * 2, 2000)) {
+      const r = await this.callOnce(method, path, body, contentType);
+      if (![429, 500, 503].includes(r.status) || Date.now() + delay > deadline) return r;
+      await new Promise((res) => setTimeout(res, delay));
+    }
+  }
+
+  private async callOnce(
+    method: string,
+    path: string,
+    body: unknown,
+    contentType: string,
   ): Promise<{ status: number; body: Obj }> {
     let res: Response;
     try {

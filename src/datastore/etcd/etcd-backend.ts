@@ -146,7 +146,7 @@ export class EtcdBackend implements Backend {
       // etcd3's pool moves on to the next endpoint), and a call that failed on an unreachable
       // member is retried once per other endpoint. Callers (syncer, CAS loops) own longer retry.
       // etcd3's defaults (breaker open 5 s) would delay recovery after a single-member restart.
-      faultHandling: { host: () => hostBreaker(), global: failoverPolicy(options.endpoints.length) },
+      faultHandling: { host: () => hostBreaker(options.endpoints.length > 1), global: failoverPolicy(options.endpoints.length) },
     };
     const extraRoots = options.endpoints.some((e) => e.startsWith('https:')) ? defaultRootsWithExtra() : undefined;
     if ((tls && (tls.caFile || tls.certFile || tls.keyFile)) || extraRoots) {
@@ -514,8 +514,12 @@ type PolicyFn<T> = (ctx: { signal: AbortSignal }) => PromiseLike<T> | T;
 // Only "member unreachable" counts: etcd3 also reports our own stream cancels as failures.
 const recoverable = (err: unknown) => err instanceof etcd3().GRPCUnavailableError;
 
-/** cockatiel-compatible per-member breaker: open for 1 s after a connection-level failure. */
-function hostBreaker(): Policy {
+/**
+ * cockatiel-compatible per-member breaker: open for 1 s after a connection-level failure, so calls
+ * go to the other members meanwhile. With one member there is nowhere else to go: the breaker
+ * would only turn one failed call into a second of failed calls, so it never opens.
+ */
+function hostBreaker(enabled: boolean): Policy {
   let openUntil = 0;
   return {
     // async: etcd3's markFailed() relies on a synchronous throw inside fn becoming a rejection.
@@ -525,7 +529,7 @@ function hostBreaker(): Policy {
       try {
         return await fn({ signal: new AbortController().signal });
       } catch (err) {
-        if (recoverable(err)) openUntil = Date.now() + 1000;
+        if (enabled && recoverable(err)) openUntil = Date.now() + 1000;
         throw err;
       }
     },
