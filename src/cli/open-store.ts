@@ -9,7 +9,6 @@ import {
   plainEndpointsServingTls,
   type Backend,
 } from '../datastore/index.js';
-import { IpamClient } from '../ipam/index.js';
 import { resolveDatastore, type ResolvedDatastore, type ResolveOptions } from '../lib/context.js';
 import { TesseraError, describeError, isTesseraError } from '../lib/errors.js';
 import type { CliStore } from './store.js';
@@ -25,8 +24,11 @@ export function resourceCliStore(rs: ResourceStore, backend: Backend = rs.backen
         (r): r is NonNullable<typeof r> => r !== undefined,
       ),
     delete: (ref) => rs.delete(ref.info, ref.name, ref.namespace),
-    poolAddressesInUse: async (pool) =>
-      (await new IpamClient(backend).usage()).find((u) => u.name === pool)?.inUse ?? 0,
+    // IPAM is loaded only by the verb that needs it (ippool delete): start-up time of the others.
+    poolAddressesInUse: async (pool) => {
+      const { IpamClient } = await import('../ipam/index.js');
+      return (await new IpamClient(backend).usage()).find((u) => u.name === pool)?.inUse ?? 0;
+    },
     close: () => backend.close(),
   };
 }
