@@ -6,6 +6,7 @@ import {
   EtcdHttpBackend,
   MemoryBackend,
   ResourceStore,
+  openBackend,
   plainEndpointsServingTls,
   type Backend,
 } from '../datastore/index.js';
@@ -38,6 +39,11 @@ export async function openCliStore(selection: ResolveOptions): Promise<CliStore>
   const ds = resolveDatastore(selection);
   const backend = new EtcdHttpBackend(ds.tls ? { endpoints: ds.endpoints, tls: ds.tls } : { endpoints: ds.endpoints });
   return namingEndpoints(resourceCliStore(new ResourceStore(backend)), ds);
+}
+
+/** The raw Backend of the selected datastore (the JSON gateway, as the CliStore uses). */
+export function openCliBackend(selection: ResolveOptions): Backend {
+  return openBackend({ ...resolveDatastore(selection), transport: 'http' });
 }
 
 /** Unreachable-datastore errors say which endpoints were tried and where they came from. */
