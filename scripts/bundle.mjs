@@ -8,7 +8,7 @@
 // (the agent) keep the plain tsc output.
 import { build } from 'esbuild';
 import { createRequire } from 'node:module';
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -24,6 +24,10 @@ const entries = [
       words: ['lab', 'demo', 'node', 'policy', 'ipam'],
       modules: /^\.\/commands\/(lab|demo|node|policy|ipam)\.js$/,
     },
+    // Verbs that get a V8 code cache of their own (scripts/cached-launcher.cjs); the rest share
+    // one. Global options that take a value (src/cli/program.ts, VALUED_GLOBALS) are skipped.
+    verbs: ['get', 'apply', 'create', 'replace', 'delete', 'patch', 'label', 'validate', 'version', 'context'],
+    valuedOptions: ['--etcd-endpoints', '--config', '--context'],
   },
 ].filter((e) => existsSync(join(root, e.src)));
 
@@ -58,7 +62,7 @@ const stubGroups = (e) => ({
     b.onLoad({ filter: /.*/, namespace: 'full-only' }, (args) => ({
       contents: `const no = () => { throw new Error(${JSON.stringify(
         `${args.path} is only in ${e.name}-full.cjs: bin/${e.name} should have run that bundle`,
-      )}); };\nexport { no as registerLab, no as registerDemo, no as registerNode, no as registerPolicy, no as registerIpam };`,
+      )}); };\nexport { no as registerLab, no as registerDemo, no as ipamVerb, no as policyExplainVerb, no as nodeStatusCliVerb };`,
       loader: 'js',
     }));
   },
@@ -116,7 +120,9 @@ for (const e of entries) {
       external: ['etcd3', 'pino', 'prom-client'],
       plugins,
     });
-    rmSync(`${out}.cache`, { force: true });
+    for (const f of readdirSync(join(root, 'dist/bin'))) {
+      if (f.startsWith(`${file}.`) && f.endsWith('.cache')) rmSync(join(root, 'dist/bin', f), { force: true });
+    }
   }
   // bin/NAME is a tiny sh script that moves NODE_EXTRA_CA_CERTS aside and execs node on bin/NAME.cjs,
   // the launcher proper (see src/datastore/etcd/extra-ca.ts for why and how trust is kept).
@@ -146,6 +152,8 @@ for (const e of entries) {
     BUNDLE: `${e.name}.cjs`,
     FULL_BUNDLE: `${e.name}-full.cjs`,
     FULL_WORDS: e.full.words,
+    VERBS: [...e.verbs, ...e.full.words],
+    VALUED_OPTIONS: e.valuedOptions,
     MAIN: e.main,
   };
   writeFileSync(

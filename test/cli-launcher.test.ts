@@ -105,6 +105,24 @@ describe('bin/tessera launcher', { skip: !existsSync(bin) && 'bin/tessera is not
       assert.match(r.out, /Usage: tessera/);
     });
 
+    it('keeps one code cache per verb, written by a run that did the work', () => {
+      copyFileSync(join(root, 'dist', 'bin', 'tessera.cjs'), bundle);
+      const cache = (verb: string) => existsSync(join(dir, 'dist', 'bin', `tessera.cjs.${verb}.cache`));
+      assert.equal(tessera(launcher, ['validate', '--help']).code, 0);
+      assert.equal(cache('validate'), false, '--help does not write the verb cache');
+      assert.notEqual(tessera(launcher, ['validate', '-f', join(dir, 'missing.yaml')]).code, 0);
+      assert.equal(cache('validate'), false, 'a failed run does not write the verb cache');
+      writeFileSync(
+        join(dir, 'ok.yaml'),
+        'apiVersion: projectcalico.org/v3\nkind: Tier\nmetadata:\n  name: t1\nspec:\n  order: 10\n',
+      );
+      const ok = tessera(launcher, ['--context', 'x', 'validate', '-f', join(dir, 'ok.yaml')]);
+      assert.equal(ok.code, 0, ok.err);
+      assert.equal(cache('validate'), true, 'a successful run writes it (global options skipped)');
+      assert.equal(tessera(launcher, ['--help']).code, 0);
+      assert.equal(cache('other'), true, 'no verb: the shared cache');
+    });
+
     it('runs a bundle newer than tsc output, and tsc output when the bundle is older', () => {
       // A stand-in bundle that only exits 7: which one ran shows in the exit code.
       writeFileSync(bundle, 'process.exit(7);\n');

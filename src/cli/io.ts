@@ -5,6 +5,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { TesseraError } from '../lib/errors.js';
+import type { Backend } from '../datastore/index.js';
 import type { CliStore } from './store.js';
 
 export interface CliIO {
@@ -19,6 +20,10 @@ export interface VerbDeps {
   io: CliIO;
   /** Opens (once) and returns the datastore. */
   store(): Promise<CliStore>;
+  /** Opens (once) and returns the raw key-value datastore (IPAM, policy explain, node status). */
+  backend(): Promise<Backend>;
+  /** The environment the CLI runs in (contexts, lab paths, BIRD socket defaults). */
+  env: NodeJS.ProcessEnv;
 }
 
 export interface ManifestSource {

@@ -6,10 +6,10 @@ import {
   EtcdHttpBackend,
   MemoryBackend,
   ResourceStore,
+  openBackend,
   plainEndpointsServingTls,
   type Backend,
 } from '../datastore/index.js';
-import { IpamClient } from '../ipam/index.js';
 import { resolveDatastore, type ResolvedDatastore, type ResolveOptions } from '../lib/context.js';
 import { TesseraError, describeError, isTesseraError } from '../lib/errors.js';
 import type { CliStore } from './store.js';
@@ -25,8 +25,11 @@ export function resourceCliStore(rs: ResourceStore, backend: Backend = rs.backen
         (r): r is NonNullable<typeof r> => r !== undefined,
       ),
     delete: (ref) => rs.delete(ref.info, ref.name, ref.namespace),
-    poolAddressesInUse: async (pool) =>
-      (await new IpamClient(backend).usage()).find((u) => u.name === pool)?.inUse ?? 0,
+    // IPAM is loaded only by the verb that needs it (ippool delete): start-up time of the others.
+    poolAddressesInUse: async (pool) => {
+      const { IpamClient } = await import('../ipam/index.js');
+      return (await new IpamClient(backend).usage()).find((u) => u.name === pool)?.inUse ?? 0;
+    },
     close: () => backend.close(),
   };
 }
@@ -36,6 +39,11 @@ export async function openCliStore(selection: ResolveOptions): Promise<CliStore>
   const ds = resolveDatastore(selection);
   const backend = new EtcdHttpBackend(ds.tls ? { endpoints: ds.endpoints, tls: ds.tls } : { endpoints: ds.endpoints });
   return namingEndpoints(resourceCliStore(new ResourceStore(backend)), ds);
+}
+
+/** The raw Backend of the selected datastore (the JSON gateway, as the CliStore uses). */
+export function openCliBackend(selection: ResolveOptions): Backend {
+  return openBackend({ ...resolveDatastore(selection), transport: 'http' });
 }
 
 /** Unreachable-datastore errors say which endpoints were tried and where they came from. */

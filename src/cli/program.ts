@@ -12,6 +12,7 @@ import type { ResolveOptions } from '../lib/context.js';
 import type { OutputFormat } from './format.js';
 import type { CliIO, VerbDeps } from './io.js';
 import type { CliStore } from './store.js';
+import type { Backend } from '../datastore/index.js';
 import { packageInfo } from './package-root.js';
 
 /*
@@ -33,12 +34,25 @@ export const GROUP_DESCRIPTIONS: Record<GroupName, string> = {
   node: 'node commands (BGP status)',
 };
 
-/** Registers one command group for real (loads its module). */
-export async function registerGroup(program: Command, group: GroupName, io: CliIO): Promise<void> {
+/** What a command group's registration needs from buildProgram. */
+export interface GroupContext {
+  io: CliIO;
+  /** Wraps a verb call as a commander action that records its exit code. */
+  run: (fn: (cmd: Command) => Promise<number> | number) => (...a: unknown[]) => Promise<void>;
+  /** The verb deps of one invocation (its datastore opened lazily from the global options). */
+  verbDeps: (cmd: Command) => VerbDeps;
+}
+
+/**
+ * Registers one command group for real. ipam, policy and node are `(args, deps)` verbs like the
+ * others, their modules imported when they run; lab and demo register themselves.
+ */
+export async function registerGroup(program: Command, group: GroupName, ctx: GroupContext): Promise<void> {
+  const { run, verbDeps } = ctx;
   switch (group) {
     case 'demo':
       // The demo runs real command lines against its own etcd, whatever store these deps open.
-      (await import('./commands/demo.js')).registerDemo(program, io, async (argv, stepIO) => {
+      (await import('./commands/demo.js')).registerDemo(program, ctx.io, async (argv, stepIO) => {
         const { openCliStore } = await import('./open-store.js');
         return runCli(argv, { io: stepIO, openStore: openCliStore });
       });
@@ -46,14 +60,96 @@ export async function registerGroup(program: Command, group: GroupName, io: CliI
     case 'lab':
       (await import('./commands/lab.js')).registerLab(program);
       return;
-    case 'ipam':
-      (await import('./commands/ipam.js')).registerIpam(program);
+    case 'ipam': {
+      const ipam = program.command('ipam').description(GROUP_DESCRIPTIONS.ipam);
+      const ipamVerb = async (args: import('./commands/ipam.js').IpamArgs, cmd: Command) =>
+        (await import('./commands/ipam.js')).ipamVerb(args, verbDeps(cmd));
+      ipam
+        .command('show')
+        .description('show pool usage (and blocks), or who holds an address')
+        .option('--show-blocks', 'also list every block with its affinity')
+        .option('--ip <addr>', 'show who holds this address')
+        .action(run((cmd) => ipamVerb({ sub: 'show', ...cmd.opts<{ showBlocks?: boolean; ip?: string }>() }, cmd)));
+      ipam
+        .command('check')
+        .description('find leaked addresses, orphaned handles, duplicates; exit 1 when any is found')
+        .option('-o, --output <file>', 'write the report as JSON (input to `ipam release --from-report`)')
+        .action(run((cmd) => ipamVerb({ sub: 'check', ...cmd.opts<{ output?: string }>() }, cmd)));
+      ipam
+        .command('release')
+        .description('release addresses: by address, or everything a check report found')
+        .option('--ip <addr>', 'address to release (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
+        .option('--from-report <file>', 'release the leaks/orphans listed in a report from `ipam check -o`')
+        .option('--force', 'release --ip addresses even while a live workload still uses them')
+        .action(
+          run((cmd) =>
+            ipamVerb({ sub: 'release', ...cmd.opts<{ ip?: string[]; fromReport?: string; force?: boolean }>() }, cmd),
+          ),
+        );
+      ipam
+        .command('configure')
+        .description('set IPAM configuration (prints the resulting configuration)')
+        .option('--strictaffinity <bool>', "true: never borrow addresses from other hosts' blocks")
+        .option('--max-blocks-per-host <n>', 'maximum blocks per host and address family (0 = unlimited)')
+        .action(
+          run((cmd) => {
+            const o = cmd.opts<{ strictaffinity?: string; maxBlocksPerHost?: string }>();
+            return ipamVerb(
+              { sub: 'configure', strictAffinity: o.strictaffinity, maxBlocksPerHost: o.maxBlocksPerHost },
+              cmd,
+            );
+          }),
+        );
       return;
+    }
     case 'policy':
-      (await import('./commands/policy.js')).registerPolicy(program);
+      program
+        .command('policy')
+        .description(GROUP_DESCRIPTIONS.policy)
+        .command('explain')
+        .description(
+          'show which tier, policy and rule decide traffic from one workload to another (egress and ingress)',
+        )
+        .argument(
+          '<from>',
+          'client: ns/pod, ns/workloadendpoint, a unique WorkloadEndpoint name, node/NAME or hep/NAME',
+        )
+        .argument('<to>', 'server: same forms as <from>')
+        .option('--port <port>', 'destination port', (v) => Number(v))
+        .option('--protocol <proto>', 'TCP, UDP, SCTP, ICMP, ICMPv6 or a number', 'TCP')
+        .option('--ip-version <v>', '4 or 6', (v) => (v === '6' ? 6 : 4))
+        .option('--icmp-type <t>', 'ICMP type', (v) => Number(v))
+        .option('--icmp-code <c>', 'ICMP code', (v) => Number(v))
+        .option('-o, --output <format>', 'text or json', 'text')
+        .action(
+          run(async (cmd) => {
+            const [from, to] = cmd.processedArgs as [string, string];
+            const o = cmd.opts<import('./commands/policy.js').PolicyExplainOptions & { output: string }>();
+            return (await import('./commands/policy.js')).policyExplainVerb({ ...o, from, to }, verbDeps(cmd));
+          }),
+        );
       return;
     case 'node':
-      (await import('./commands/node.js')).registerNode(program);
+      program
+        .command('node')
+        .description(GROUP_DESCRIPTIONS.node)
+        .command('status')
+        .argument('[node]', "read this node's published status from the datastore instead of the local BIRD")
+        .option(
+          '--bird-socket <path>',
+          'local BIRD control socket (env TESSERA_BIRD_SOCKET; default <TESSERA_STATE_DIR or /run/tessera>/bird/bird.ctl; ' +
+            "a lab node's is /run/tessera/labs/LAB/nodes/NODE/bird/bird.ctl)",
+        )
+        .option('-o, --output <format>', 'table (default) or json', 'table')
+        .description('show BGP sessions: PEER ADDRESS | PEER TYPE | STATE | SINCE | INFO')
+        .action(
+          run(async (cmd) => {
+            const [node] = cmd.processedArgs as [string | undefined];
+            const o = cmd.opts<{ birdSocket?: string; output?: string }>();
+            const { context } = cmd.optsWithGlobals<GlobalOpts>();
+            return (await import('./commands/node.js')).nodeStatusCliVerb({ ...o, node, context }, verbDeps(cmd));
+          }),
+        );
       return;
   }
 }
@@ -81,6 +177,8 @@ export interface ProgramDeps {
    * resolveDatastore; tests ignore them and hand out an in-memory store).
    */
   openStore: (selection: ResolveOptions) => Promise<CliStore>;
+  /** Opens the raw key-value datastore the same way (default: the real one, over etcd's JSON gateway). */
+  openBackend?: (selection: ResolveOptions) => Promise<Backend>;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -96,6 +194,7 @@ const collect = (v: string, prev: string[]) => [...prev, v];
 interface RunState {
   code: number;
   store?: Promise<CliStore>;
+  backend?: Promise<Backend>;
 }
 
 /**
@@ -120,14 +219,22 @@ export async function buildProgram(
     .showHelpAfterError('(run with --help for usage)')
     .allowExcessArguments(false);
 
+  const selection = (cmd: Command): ResolveOptions => {
+    const g = cmd.optsWithGlobals<GlobalOpts>();
+    return { etcdEndpoints: g.etcdEndpoints, config: g.config, context: g.context, env };
+  };
   const verbDeps = (cmd: Command): VerbDeps => ({
     io: deps.io,
+    env,
     store: () => {
-      if (!state.store) {
-        const g = cmd.optsWithGlobals<GlobalOpts>();
-        state.store = deps.openStore({ etcdEndpoints: g.etcdEndpoints, config: g.config, context: g.context, env });
-      }
+      state.store ??= deps.openStore(selection(cmd));
       return state.store;
+    },
+    backend: () => {
+      state.backend ??= deps.openBackend
+        ? deps.openBackend(selection(cmd))
+        : import('./open-store.js').then((m) => m.openCliBackend(selection(cmd)));
+      return state.backend;
     },
   });
   const run =
@@ -322,7 +429,7 @@ export async function buildProgram(
     );
 
   for (const group of Object.keys(GROUP_DESCRIPTIONS) as GroupName[]) {
-    if (realGroups.includes(group)) await registerGroup(program, group, deps.io);
+    if (realGroups.includes(group)) await registerGroup(program, group, { io: deps.io, run, verbDeps });
     else program.command(group).description(GROUP_DESCRIPTIONS[group]).allowUnknownOption().allowExcessArguments();
   }
   return program;
@@ -369,8 +476,8 @@ export async function runCli(argv: string[], deps: ProgramDeps): Promise<number>
   } catch (err) {
     code = reportError(err, deps.io);
   } finally {
-    if (state.store) {
-      await state.store.then(
+    for (const opened of [state.store, state.backend]) {
+      await opened?.then(
         (s) => s.close(),
         () => undefined,
       );

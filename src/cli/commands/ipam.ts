@@ -1,20 +1,19 @@
 /**
  * `tessera ipam show|check|release|configure` (calicoctl ipam). Each verb is a function over a
- * Backend and an output sink, so it is unit-testable against MemoryBackend; `registerIpam` only
- * maps argv onto them.
+ * Backend and an output sink, so it is unit-testable against MemoryBackend; `ipamVerb` is the CLI's
+ * `(args, deps)` verb over them, and program.ts maps argv onto it.
  *
- * Exit codes: `check` exits 1 when it finds problems (by throwing a TesseraError after printing
- * the report, since registered commands have no other way to set the code).
+ * Exit codes: `check` exits 1 when it finds problems (a TesseraError after the report, so that the
+ * error line says how many).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import type { Command } from 'commander';
-import { openBackend, ResourceStore, type Backend } from '../../datastore/index.js';
+import { ResourceStore, type Backend } from '../../datastore/index.js';
 import { lookupKind } from '../../api/index.js';
-import { resolveDatastore } from '../../lib/context.js';
 import { TesseraError } from '../../lib/errors.js';
 import { systemClock, type Clock } from '../../lib/clock.js';
 import { IpamClient, loadLiveHandles, type IpamReport, type PoolUsage } from '../../ipam/index.js';
 import { renderTable } from '../format.js';
+import type { VerbDeps } from '../io.js';
 import { readPendingLeaks } from '../../controllers/index.js';
 
 export interface IpamCliDeps {
@@ -28,7 +27,10 @@ const pct = (n: number, total: number | bigint) => {
   return t === 0 ? '0%' : `${Math.round((n / t) * 100)}%`;
 };
 
-export async function ipamShowVerb(deps: IpamCliDeps, opts: { showBlocks?: boolean; ip?: string }): Promise<number> {
+export async function ipamShowVerb(
+  deps: IpamCliDeps,
+  opts: { showBlocks?: boolean | undefined; ip?: string | undefined },
+): Promise<number> {
   const ipam = new IpamClient(deps.backend);
   if (opts.ip !== undefined) {
     const info = await ipam.lookupIp(opts.ip);
@@ -97,7 +99,7 @@ export function renderUsage(usage: PoolUsage[], showBlocks: boolean): string {
   return renderTable(headers, rows);
 }
 
-export async function ipamCheckVerb(deps: IpamCliDeps, opts: { output?: string }): Promise<IpamReport> {
+export async function ipamCheckVerb(deps: IpamCliDeps, opts: { output?: string | undefined }): Promise<IpamReport> {
   const ipam = new IpamClient(deps.backend);
   const live = await loadLiveHandles(deps.backend);
   const rs = new ResourceStore(deps.backend);
@@ -202,7 +204,7 @@ export function readReport(path: string): IpamReport {
 
 export async function ipamReleaseVerb(
   deps: IpamCliDeps,
-  opts: { ip?: string[]; fromReport?: string; force?: boolean },
+  opts: { ip?: string[] | undefined; fromReport?: string | undefined; force?: boolean | undefined },
 ): Promise<number> {
   if ((opts.ip === undefined || opts.ip.length === 0) === (opts.fromReport === undefined)) {
     throw new TesseraError('usage', 'ipam release: give exactly one of --ip ADDR or --from-report FILE');
@@ -266,68 +268,30 @@ export async function ipamConfigureVerb(
   return 0;
 }
 
-interface GlobalOpts {
-  etcdEndpoints?: string;
-  config?: string;
-  context?: string;
-}
+export type IpamArgs =
+  | { sub: 'show'; showBlocks?: boolean | undefined; ip?: string | undefined }
+  | { sub: 'check'; output?: string | undefined }
+  | { sub: 'release'; ip?: string[] | undefined; fromReport?: string | undefined; force?: boolean | undefined }
+  | { sub: 'configure'; strictAffinity?: string | undefined; maxBlocksPerHost?: string | undefined };
 
-async function withBackend<T>(cmd: Command, fn: (deps: IpamCliDeps) => Promise<T>): Promise<T> {
-  const g = cmd.optsWithGlobals<GlobalOpts>();
-  const ds = resolveDatastore({ etcdEndpoints: g.etcdEndpoints, config: g.config, context: g.context });
-  const backend = openBackend({ ...ds, transport: 'http' });
-  try {
-    return await fn({ backend, out: (t) => process.stdout.write(t) });
-  } finally {
-    await backend.close();
-  }
-}
-
-export function registerIpam(program: Command): void {
-  const ipam = program
-    .command('ipam')
-    .description('IP address management: usage, consistency check, release, configuration');
-  ipam
-    .command('show')
-    .description('show pool usage (and blocks), or who holds an address')
-    .option('--show-blocks', 'also list every block with its affinity')
-    .option('--ip <addr>', 'show who holds this address')
-    .action(async (_o: unknown, cmd: Command) => {
-      const o = cmd.opts<{ showBlocks?: boolean; ip?: string }>();
-      await withBackend(cmd, (d) => ipamShowVerb(d, o));
-    });
-  ipam
-    .command('check')
-    .description('find leaked addresses, orphaned handles, duplicates; exit 1 when any is found')
-    .option('-o, --output <file>', 'write the report as JSON (input to `ipam release --from-report`)')
-    .action(async (_o: unknown, cmd: Command) => {
-      const o = cmd.opts<{ output?: string }>();
-      const report = await withBackend(cmd, (d) => ipamCheckVerb(d, o));
+/** `tessera ipam SUB`: the CLI's verb (program.ts maps argv onto `args`). */
+export async function ipamVerb(args: IpamArgs, deps: VerbDeps): Promise<number> {
+  const d: IpamCliDeps = { backend: await deps.backend(), out: (t) => deps.io.out(t) };
+  switch (args.sub) {
+    case 'show':
+      return ipamShowVerb(d, args);
+    case 'check': {
+      const report = await ipamCheckVerb(d, args);
       if (report.problems > 0) {
         throw new TesseraError('conflict', `ipam check found ${report.problems} problem(s)`, {
           details: { problems: report.problems },
         });
       }
-    });
-  ipam
-    .command('release')
-    .description('release addresses: by address, or everything a check report found')
-    .option('--ip <addr>', 'address to release (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
-    .option('--from-report <file>', 'release the leaks/orphans listed in a report from `ipam check -o`')
-    .option('--force', 'release --ip addresses even while a live workload still uses them')
-    .action(async (_o: unknown, cmd: Command) => {
-      const o = cmd.opts<{ ip?: string[]; fromReport?: string; force?: boolean }>();
-      await withBackend(cmd, (d) => ipamReleaseVerb(d, o));
-    });
-  ipam
-    .command('configure')
-    .description('set IPAM configuration (prints the resulting configuration)')
-    .option('--strictaffinity <bool>', "true: never borrow addresses from other hosts' blocks")
-    .option('--max-blocks-per-host <n>', 'maximum blocks per host and address family (0 = unlimited)')
-    .action(async (_o: unknown, cmd: Command) => {
-      const o = cmd.opts<{ strictaffinity?: string; maxBlocksPerHost?: string }>();
-      await withBackend(cmd, (d) =>
-        ipamConfigureVerb(d, { strictAffinity: o.strictaffinity, maxBlocksPerHost: o.maxBlocksPerHost }),
-      );
-    });
+      return 0;
+    }
+    case 'release':
+      return ipamReleaseVerb(d, args);
+    case 'configure':
+      return ipamConfigureVerb(d, args);
+  }
 }

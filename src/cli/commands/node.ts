@@ -5,7 +5,6 @@
  *  - without NODE: asks the local BIRD through its control socket (--bird-socket, env
  *    TESSERA_BIRD_SOCKET, or <TESSERA_STATE_DIR or /run/tessera>/bird/bird.ctl).
  */
-import type { Command } from 'commander';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { lookupKind } from '../../api/index.js';
@@ -18,11 +17,12 @@ import {
   peersFromCalicoNodeStatus,
   type PeerStatus,
 } from '../../bgp/index.js';
-import { openBackend, ResourceStore } from '../../datastore/index.js';
-import { readCliConfig, resolveDatastore } from '../../lib/context.js';
+import { ResourceStore, type Backend } from '../../datastore/index.js';
+import { readCliConfig } from '../../lib/context.js';
 import { labDir } from '../../lab/index.js';
 import { TesseraError } from '../../lib/errors.js';
 import { run } from '../../lib/exec.js';
+import type { VerbDeps } from '../io.js';
 
 export interface NodeStatusDeps {
   out(s: string): void;
@@ -86,30 +86,22 @@ export async function nodeStatusVerb(
   return 0;
 }
 
-async function readStatusFromDatastore(
-  cmd: Command,
-  node: string,
-  env: NodeJS.ProcessEnv,
-): Promise<Resource | undefined> {
-  const g = cmd.optsWithGlobals<{ etcdEndpoints?: string; config?: string; context?: string }>();
-  const ds = resolveDatastore({ etcdEndpoints: g.etcdEndpoints, config: g.config, context: g.context, env });
-  const backend = openBackend({ ...ds, transport: 'http' });
-  try {
-    const store = new ResourceStore(backend);
-    const info = lookupKind('CalicoNodeStatus')!;
-    const named = await store.get(info, node);
-    if (named) return named;
-    return (await store.list(info)).find((r) => (r.spec as Record<string, unknown> | undefined)?.node === node);
-  } finally {
-    await backend.close();
-  }
+async function readStatusFromDatastore(backend: Backend, node: string): Promise<Resource | undefined> {
+  const store = new ResourceStore(backend);
+  const info = lookupKind('CalicoNodeStatus')!;
+  const named = await store.get(info, node);
+  if (named) return named;
+  return (await store.list(info)).find((r) => (r.spec as Record<string, unknown> | undefined)?.node === node);
 }
 
 /** The current (or --context) context's lab nodes' BIRD sockets that exist. */
-function labBirdSockets(cmd: Command, env: NodeJS.ProcessEnv): { lab: string; node: string; socket: string }[] {
+function labBirdSockets(
+  context: string | undefined,
+  env: NodeJS.ProcessEnv,
+): { lab: string; node: string; socket: string }[] {
   try {
     const cfg = readCliConfig(env);
-    const name = cmd.optsWithGlobals<{ context?: string }>().context ?? cfg.currentContext;
+    const name = context ?? cfg.currentContext;
     const lab = name ? cfg.contexts[name]?.lab : undefined;
     if (!lab) return [];
     const nodesDir = join(labDir(lab, env), 'nodes');
@@ -122,38 +114,34 @@ function labBirdSockets(cmd: Command, env: NodeJS.ProcessEnv): { lab: string; no
   }
 }
 
-export function registerNode(program: Command): void {
-  const node = program.command('node').description('node commands (BGP status)');
-  node
-    .command('status')
-    .argument('[node]', "read this node's published status from the datastore instead of the local BIRD")
-    .option(
-      '--bird-socket <path>',
-      'local BIRD control socket (env TESSERA_BIRD_SOCKET; default <TESSERA_STATE_DIR or /run/tessera>/bird/bird.ctl; ' +
-        "a lab node's is /run/tessera/labs/LAB/nodes/NODE/bird/bird.ctl)",
-    )
-    .option('-o, --output <format>', 'table (default) or json', 'table')
-    .description('show BGP sessions: PEER ADDRESS | PEER TYPE | STATE | SINCE | INFO')
-    .action(async (nodeName: string | undefined, opts: { birdSocket?: string; output?: string }, cmd: Command) => {
-      const env = process.env;
-      // Errors propagate to runCli, which prints them like every other verb's (one line, exit 1).
-      await nodeStatusVerb(
-        {
-          ...(nodeName ? { node: nodeName } : {}),
-          ...(opts.birdSocket ? { birdSocket: opts.birdSocket } : {}),
-          ...(opts.output ? { output: opts.output } : {}),
-        },
-        {
-          out: (s) => process.stdout.write(s),
-          env,
-          readStatus: (n) => readStatusFromDatastore(cmd, n, env),
-          labBirdSockets: () => labBirdSockets(cmd, env),
-          birdc: async (socket, ...args) => {
-            if (!existsSync(socket)) return undefined;
-            const r = await run(['birdc', '-s', socket, ...args], { check: false, timeoutMs: 5000 });
-            return r.code === 0 && r.stdout.includes('BIRD') ? r.stdout : undefined;
-          },
-        },
-      );
-    });
+export interface NodeStatusArgs {
+  node?: string | undefined;
+  birdSocket?: string | undefined;
+  output?: string | undefined;
+  /** The global --context, whose lab's BIRD sockets an error names. */
+  context?: string | undefined;
+}
+
+/** `tessera node status [NODE]`: the CLI's verb (program.ts maps argv onto `args`). */
+export async function nodeStatusCliVerb(args: NodeStatusArgs, deps: VerbDeps): Promise<number> {
+  const env = deps.env;
+  // Errors propagate to runCli, which prints them like every other verb's (one line, exit 1).
+  return nodeStatusVerb(
+    {
+      ...(args.node ? { node: args.node } : {}),
+      ...(args.birdSocket ? { birdSocket: args.birdSocket } : {}),
+      ...(args.output ? { output: args.output } : {}),
+    },
+    {
+      out: (s) => deps.io.out(s),
+      env,
+      readStatus: async (n) => readStatusFromDatastore(await deps.backend(), n),
+      labBirdSockets: () => labBirdSockets(args.context, env),
+      birdc: async (socket, ...birdArgs) => {
+        if (!existsSync(socket)) return undefined;
+        const r = await run(['birdc', '-s', socket, ...birdArgs], { check: false, timeoutMs: 5000 });
+        return r.code === 0 && r.stdout.includes('BIRD') ? r.stdout : undefined;
+      },
+    },
+  );
 }

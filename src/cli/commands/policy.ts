@@ -4,11 +4,9 @@
  * ResolvedModel the node agent renders into nftables. FROM/TO are `ns/pod`, `ns/wep-name` or a unique
  * WorkloadEndpoint name.
  */
-import type { Command } from 'commander';
 import { lookupKind } from '../../api/index.js';
 import type { Resource } from '../../api/index.js';
-import { openBackend, ResourceStore, type Backend } from '../../datastore/index.js';
-import { resolveDatastore } from '../../lib/context.js';
+import { ResourceStore, type Backend } from '../../datastore/index.js';
 import { TesseraError } from '../../lib/errors.js';
 import {
   evaluateEndpoint,
@@ -27,6 +25,7 @@ import {
   type ResolvedEndpoint,
   type ResolvedHostEndpoint,
 } from '../../policy/index.js';
+import type { VerbDeps } from '../io.js';
 
 export interface PolicyExplainOptions {
   port?: number;
@@ -280,48 +279,31 @@ export function formatExplanation(ex: Explanation): string {
   ].join('\n');
 }
 
-interface GlobalOpts {
-  etcdEndpoints?: string;
-  config?: string;
-  context?: string;
+export interface PolicyExplainArgs extends PolicyExplainOptions {
+  from: string;
+  to: string;
+  /** `text` (default) or `json`. */
+  output?: string | undefined;
 }
 
-export function registerPolicy(program: Command): void {
-  const policy = program.command('policy').description('network policy tools');
-  policy
-    .command('explain')
-    .description('show which tier, policy and rule decide traffic from one workload to another (egress and ingress)')
-    .argument('<from>', 'client: ns/pod, ns/workloadendpoint, a unique WorkloadEndpoint name, node/NAME or hep/NAME')
-    .argument('<to>', 'server: same forms as <from>')
-    .option('--port <port>', 'destination port', (v) => Number(v))
-    .option('--protocol <proto>', 'TCP, UDP, SCTP, ICMP, ICMPv6 or a number', 'TCP')
-    .option('--ip-version <v>', '4 or 6', (v) => (v === '6' ? 6 : 4))
-    .option('--icmp-type <t>', 'ICMP type', (v) => Number(v))
-    .option('--icmp-code <c>', 'ICMP code', (v) => Number(v))
-    .option('-o, --output <format>', 'text or json', 'text')
-    .action(async (from: string, to: string, _o: unknown, cmd: Command) => {
-      const o = cmd.opts<PolicyExplainOptions & { output: string }>();
-      const g = cmd.optsWithGlobals<GlobalOpts>();
-      const ds = resolveDatastore({ etcdEndpoints: g.etcdEndpoints, config: g.config, context: g.context });
-      const backend = openBackend({ ...ds, transport: 'http' });
-      try {
-        const resources = await loadPolicyResources(backend);
-        const calc = calculatorFromResources(resources);
-        const hostFlow =
-          /^(node|hep)\//.test(from) || /^(node|hep)\//.test(to) || resources.some((r) => r.kind === 'HostEndpoint');
-        const ex = hostFlow
-          ? explainHostFlow(
-              calc,
-              from,
-              to,
-              o,
-              resources.filter((r) => r.kind === 'Node'),
-            )
-          : explainBetween(calc, from, to, o);
-        if (!ex) throw new TesseraError('not-found', `cannot explain "${from}" -> "${to}": no such endpoint`);
-        process.stdout.write(o.output === 'json' ? `${JSON.stringify(ex, null, 2)}\n` : formatExplanation(ex));
-      } finally {
-        await backend.close();
-      }
-    });
+/** `tessera policy explain FROM TO`: the CLI's verb (program.ts maps argv onto `args`). */
+export async function policyExplainVerb(args: PolicyExplainArgs, deps: VerbDeps): Promise<number> {
+  const { from, to, output, ...o } = args;
+  const backend = await deps.backend();
+  const resources = await loadPolicyResources(backend);
+  const calc = calculatorFromResources(resources);
+  const hostFlow =
+    /^(node|hep)\//.test(from) || /^(node|hep)\//.test(to) || resources.some((r) => r.kind === 'HostEndpoint');
+  const ex = hostFlow
+    ? explainHostFlow(
+        calc,
+        from,
+        to,
+        o,
+        resources.filter((r) => r.kind === 'Node'),
+      )
+    : explainBetween(calc, from, to, o);
+  if (!ex) throw new TesseraError('not-found', `cannot explain "${from}" -> "${to}": no such endpoint`);
+  deps.io.out(output === 'json' ? `${JSON.stringify(ex, null, 2)}\n` : formatExplanation(ex));
+  return 0;
 }

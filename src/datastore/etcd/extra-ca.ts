@@ -6,7 +6,12 @@
  * the same trust as Node would have given them.
  */
 import { readFileSync } from 'node:fs';
-import { rootCertificates } from 'node:tls';
+import { createRequire } from 'node:module';
+
+// node:tls (with crypto) is loaded only when the file is set: importing it costs a plain-http
+// `tessera get` ~10 ms of start-up (tls-probe.ts and http-backend.ts load it the same way).
+const rootCertificates = (): readonly string[] =>
+  (createRequire(import.meta.url)('node:tls') as typeof import('node:tls')).rootCertificates;
 
 /** Node's default roots plus the moved-aside extra CA file, or undefined when there is none. */
 export function defaultRootsWithExtra(env: NodeJS.ProcessEnv = process.env): Buffer | undefined {
@@ -19,5 +24,5 @@ export function defaultRootsWithExtra(env: NodeJS.ProcessEnv = process.env): Buf
     // Node itself only warns about an unreadable NODE_EXTRA_CA_CERTS and goes on with its roots.
     return undefined;
   }
-  return Buffer.from(`${rootCertificates.join('\n')}\n${extra}`);
+  return Buffer.from(`${rootCertificates().join('\n')}\n${extra}`);
 }

@@ -1,6 +1,7 @@
 /**
- * `Backend` on etcd v3's JSON gateway (`POST /v3/kv/range|put|deleterange|txn|compaction`) over
- * node:http(s), for short-lived processes (the CLI, `tessera-ipam`, the TypeScript CNI fallback).
+ * `Backend` on etcd v3's JSON gateway (`POST /v3/kv/range|put|deleterange|txn|compaction`), for
+ * short-lived processes (the CLI, `tessera-ipam`, the TypeScript CNI fallback): over node:https for
+ * https:// endpoints, and over node:net (http1.ts, a small HTTP/1.1 client) for http:// and unix://.
  *
  * Why: loading the `etcd3` client (grpc-js, protobufjs) and dialling gRPC costs a short command
  * ~250 ms before its first byte; one HTTP request to the same port costs ~2 ms and node:http is
@@ -14,10 +15,11 @@
  */
 import { defaultRootsWithExtra } from './extra-ca.js';
 import { readFileSync } from 'node:fs';
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
+import type { Agent as HttpAgent, IncomingMessage, RequestOptions } from 'node:http';
 import { createRequire } from 'node:module';
 import { TesseraError, type ErrorCode } from '../../lib/errors.js';
 import { describeEtcdFailure } from './errors.js';
+import { Http1Client, type Http1Endpoint } from './http1.js';
 import type { Backend, KV, ListResult, TxnOp, WatchOptions, WatchStream, WriteOptions } from '../backend.js';
 import type { EtcdBackend, EtcdTlsOptions } from './etcd-backend.js';
 
@@ -100,16 +102,18 @@ function codeOfGrpc(grpcCode: number, message: string): ErrorCode {
   return 'unavailable';
 }
 
-/** One endpoint as node:http request options. */
+/** One endpoint as node:https request options, or (plain HTTP) as an Http1Client endpoint. */
 interface Target {
   url: string;
   base: RequestOptions;
   https: boolean;
+  plain?: Http1Endpoint;
 }
 
 function targetOf(endpoint: string, tls: EtcdTlsOptions | undefined): Target {
   if (endpoint.startsWith('unix://')) {
-    return { url: endpoint, base: { socketPath: endpoint.slice('unix://'.length) }, https: false };
+    const socketPath = endpoint.slice('unix://'.length);
+    return { url: endpoint, base: { socketPath }, https: false, plain: { socketPath } };
   }
   let u: URL;
   try {
@@ -146,7 +150,12 @@ function targetOf(endpoint: string, tls: EtcdTlsOptions | undefined): Target {
       );
     }
   }
-  return { url: endpoint, base, https };
+  return {
+    url: endpoint,
+    base,
+    https,
+    ...(https ? {} : { plain: { host, port: Number(base.port), hostHeader: u.host || `${u.hostname}:2379` } }),
+  };
 }
 
 function describeSocketError(err: NodeJS.ErrnoException, https: boolean): string {
@@ -173,6 +182,8 @@ export class EtcdHttpBackend implements Backend {
   private grpc: Promise<Backend> | undefined;
   private closed = false;
   private agents = new Map<string, HttpAgent>();
+  /** Plain http:// and unix:// endpoints: node:net, not node:http (start-up time; http1.ts). */
+  private plainClients = new Map<string, Http1Client>();
   /** Index of the endpoint that answered last: later calls start there. */
   private preferred = 0;
 
@@ -187,12 +198,19 @@ export class EtcdHttpBackend implements Backend {
     let a = this.agents.get(t.url);
     if (!a) {
       // Keep-alive: a command making several calls (apply = list + txn) reuses one connection.
-      a = t.https
-        ? new (https().Agent)({ keepAlive: true, maxSockets: 4 })
-        : new HttpAgent({ keepAlive: true, maxSockets: 4 });
+      a = new (https().Agent)({ keepAlive: true, maxSockets: 4 });
       this.agents.set(t.url, a);
     }
     return a;
+  }
+
+  private plainClientFor(t: Target, plain: Http1Endpoint): Http1Client {
+    let c = this.plainClients.get(t.url);
+    if (!c) {
+      c = new Http1Client(plain, 4);
+      this.plainClients.set(t.url, c);
+    }
+    return c;
   }
 
   /** POSTs `body` to `path` on the first endpoint that answers; parses the JSON reply. */
@@ -258,7 +276,7 @@ export class EtcdHttpBackend implements Backend {
     | { kind: 'aborted' }
     | { kind: 'failed'; why: string }
   > {
-    const request = t.https ? https().request : httpRequest;
+    if (t.plain) return this.plainRequest(t, t.plain, path, payload, signal);
     const agent = this.agentFor(t);
     return new Promise((resolve) => {
       let settled = false;
@@ -269,7 +287,7 @@ export class EtcdHttpBackend implements Backend {
         signal?.removeEventListener('abort', onAbort);
         resolve(v);
       };
-      const req = request(
+      const req = https().request(
         {
           ...t.base,
           agent,
@@ -297,6 +315,40 @@ export class EtcdHttpBackend implements Backend {
       signal?.addEventListener('abort', onAbort, { once: true });
       req.on('error', (err: NodeJS.ErrnoException) => done({ kind: 'failed', why: describeSocketError(err, t.https) }));
       req.end(payload);
+    });
+  }
+
+  /** `request` for http:// and unix:// endpoints, on Http1Client: the same outcomes, the same words. */
+  private plainRequest(
+    t: Target,
+    plain: Http1Endpoint,
+    path: string,
+    payload: string,
+    signal?: AbortSignal,
+  ): ReturnType<EtcdHttpBackend['request']> {
+    const exchange = this.plainClientFor(t, plain).post(path, payload);
+    return new Promise((resolve) => {
+      let settled = false;
+      const done = (v: Awaited<ReturnType<EtcdHttpBackend['request']>>) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        resolve(v);
+      };
+      const timer = setTimeout(() => {
+        done({ kind: 'timeout' });
+        exchange.destroy();
+      }, this.callTimeoutMs);
+      const onAbort = () => {
+        done({ kind: 'aborted' });
+        exchange.destroy();
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      exchange.response.then(
+        (r) => done({ kind: 'ok', status: r.status, body: r.body }),
+        (err: NodeJS.ErrnoException) => done({ kind: 'failed', why: describeSocketError(err, false) }),
+      );
     });
   }
 
@@ -504,6 +556,8 @@ export class EtcdHttpBackend implements Backend {
     this.closed = true;
     for (const a of this.agents.values()) a.destroy();
     this.agents.clear();
+    for (const c of this.plainClients.values()) c.close();
+    this.plainClients.clear();
     if (this.grpc) await (await this.grpc).close();
   }
 }
