@@ -40,4 +40,14 @@ export { BUILTIN_TIERS, DEFAULT_TIER, builtinTier, isBuiltinTier } from './tiers
 export { validateResource } from './validate/index.js';
 export { validateBatch, docPrefix, type BatchContext } from './batch.js';
 export { isCalicoKind, isK8sKind, type CalicoKinds, type K8sKinds } from './guards.js';
+export * as decode from './decode.js';
+export {
+  decodeNode,
+  decodePool,
+  decodeWorkloadEndpoint,
+  type NamedPortView,
+  type NodeView,
+  type PoolView,
+  type WorkloadView,
+} from './decode.js';
 export { STORED_ONLY, storedOnlyFields } from './stored-only.js';
