@@ -8,6 +8,7 @@ import { cidrNetwork, familyBits, formatCidr, parseCidr, cidrContainsCidr, type 
 import type {
   HostConfig,
   IpSetDef,
+  IpSetUpdate,
   NamedPortMember,
   ResolvedHostEndpoint,
   NamedPortSetDef,
@@ -112,6 +113,8 @@ export class PolicyCalculator {
   /** Host-address-only sets kept member by member, and the members changed since their last use. */
   private readonly hostSets = new Map<string, HostAddressSet>();
   private readonly hostSetChanges = new Map<string, Set<string>>();
+  /** A patched host set's last def and how its arrays changed, for the next resolveDelta. */
+  private readonly hostSetDeltas = new Map<string, { def: IpSetDef; changes: IpSetUpdate['changes'] }>();
   private readonly namedPortCache = new Map<string, NamedPortSetDef>();
   /** Policies in evaluation order; dropped whenever a policy or tier changes. */
   private ordered: CompiledPolicy[] | undefined;
@@ -348,8 +351,8 @@ export class PolicyCalculator {
     const ids = [...this.touchedLocal].filter((k) => this.weps.has(k));
     this.touchedLocal.clear();
     const model = this.resolve(ids);
-    const ipSets = new Map<string, IpSetDef>();
-    for (const sel of this.pendingSets) if (this.emittedSets.has(sel)) ipSets.set(sel, this.ipSet(sel));
+    const ipSets = new Map<string, IpSetUpdate>();
+    for (const sel of this.pendingSets) if (this.emittedSets.has(sel)) ipSets.set(sel, this.ipSetUpdate(sel));
     const namedPortSets = new Map<string, NamedPortSetDef>();
     for (const key of this.pendingNamedPorts) {
       if (!this.emittedNamedPorts.has(key)) continue;
@@ -563,6 +566,14 @@ export class PolicyCalculator {
     return (onNode.find((h) => h.interfaceName !== '*') ?? onNode[0])?.name;
   }
 
+  /** The set with how its arrays changed, when the calculator patched it to this def. */
+  private ipSetUpdate(selector: string): IpSetUpdate {
+    const def = this.ipSet(selector);
+    const d = this.hostSetDeltas.get(selector);
+    this.hostSetDeltas.delete(selector);
+    return { ...def, changes: d?.def === def ? d.changes : {} };
+  }
+
   private ipSet(selector: string): IpSetDef {
     let s = this.ipSetCache.get(selector);
     if (!s) s = this.patchedHostSet(selector);
@@ -627,11 +638,13 @@ export class PolicyCalculator {
     for (const id of ids) {
       if (!hs.update(id, members.has(id) ? (this.members.get(id)?.nets ?? []) : [])) {
         this.hostSets.delete(selector);
+        this.hostSetDeltas.delete(selector);
         return undefined;
       }
     }
     const s = hs.def();
     this.ipSetCache.set(selector, s);
+    this.hostSetDeltas.set(selector, { def: s, changes: hs.changes() });
     return s;
   }
 
@@ -648,6 +661,7 @@ export class PolicyCalculator {
       } else {
         this.hostSets.delete(k);
         this.hostSetChanges.delete(k);
+        this.hostSetDeltas.delete(k);
       }
     }
     for (const k of [...this.namedPortCache.keys()]) {

@@ -135,6 +135,7 @@ function scriptFacts(script: string): string[] {
 
 test('nextNftState (patch when possible) equals a full render after every change', () => {
   let patched = 0;
+  let withChanges = 0;
   let shapeFallbacks = 0;
   fc.assert(
     fc.property(fc.array(change, { minLength: 5, maxLength: 40 }), (changes) => {
@@ -164,10 +165,16 @@ test('nextNftState (patch when possible) equals a full render after every change
         const next = nextNftState(agent, state);
         if (next.mode === 'patch') patched++;
         else if (c.k === 'netset') shapeFallbacks++;
-        // Element changes taken from the calculator's recorded deltas equal a full comparison.
+        // Element changes carried in the delta (NftSet.changes) equal a full comparison.
+        for (const v of next.state.sets.values()) if (v.changes && state?.sets.get(v.name) !== v) withChanges++;
         const copied = {
           ...next.state,
-          sets: new Map([...next.state.sets].map(([k, v]) => [k, { ...v, elements: [...v.elements] }])),
+          sets: new Map(
+            [...next.state.sets].map(([k, v]) => [
+              k,
+              { name: v.name, type: v.type, interval: v.interval, elements: [...v.elements] },
+            ]),
+          ),
         };
         assert.deepEqual(
           scriptFacts(diffNft(state, next.state).script),
@@ -190,6 +197,7 @@ test('nextNftState (patch when possible) equals a full render after every change
     { numRuns: 150 },
   );
   assert.ok(patched > 100, `the patch path was taken ${patched} times`);
+  assert.ok(withChanges > 50, `sets patched with their element changes: ${withChanges}`);
   assert.ok(shapeFallbacks > 0, 'some network set changes turned a hash set into an interval set');
 });
 

@@ -49,11 +49,14 @@ export function patchNft(prev: NftState, delta: ResolvedDelta): NftState | undef
   for (const [sel, def] of delta.ipSets) {
     for (const fam of FAMS) {
       const elements = fam === 4 ? def.v4 : def.v6;
-      const interval = hasPrefix(elements);
+      const changes = def.changes[fam];
+      const interval = hasPrefix(elements, changes);
       if (prev.sets.has(setNames.selector(sel, fam, !interval))) return undefined; // changed shape
       const name = setNames.selector(sel, fam, interval);
       const old = prev.sets.get(name);
-      if (old && old.elements !== elements) sets.set(name, { ...old, elements });
+      if (!old || old.elements === elements) continue;
+      const set = { name: old.name, type: old.type, interval: old.interval, elements };
+      sets.set(name, changes?.from === old.elements ? { ...set, changes } : set);
     }
   }
   for (const [key, def] of delta.namedPortSets) {

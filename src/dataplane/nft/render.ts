@@ -22,6 +22,7 @@
  * vmap lookup and every selector/net/named-port match is one set lookup.
  */
 import type {
+  ElementChanges,
   EntityIR,
   NamedPortRef,
   NamedPortSetDef,
@@ -45,7 +46,6 @@ import {
 } from './model.js';
 import { mergePorts, type PolicyShape, policyShape, portBuckets, RUN_MIN } from './runs.js';
 import { shortHash } from './text.js';
-import { derivation } from '../../lib/element-delta.js';
 import { renderHost } from './host.js';
 
 const ALL_MARKS = 0xffffffff;
@@ -134,11 +134,10 @@ export const setNames = {
 const isV6 = (t: string) => t.includes(':');
 /** Element arrays are the calculator's cached (immutable) arrays: scan each one once, not per chain per render. */
 const prefixScan = new WeakMap<readonly string[], boolean>();
-export const hasPrefix = (elements: readonly string[]): boolean => {
+export const hasPrefix = (elements: readonly string[], d?: ElementChanges): boolean => {
   let v = prefixScan.get(elements);
   if (v === undefined) {
     // Derived from a scanned array by known changes: removals cannot add a prefix, look at additions.
-    const d = derivation(elements);
     const base = d && prefixScan.get(d.from);
     v = base === false && d ? d.added.some((e) => e.includes('/')) : elements.some((e) => e.includes('/'));
     prefixScan.set(elements, v);
