@@ -9,7 +9,7 @@
 import type { Logger } from 'pino';
 import { describeError, isTesseraError } from '../lib/errors.js';
 import { PolicyCalculator, policyUpdateFromResource, type PolicyUpdate } from '../policy/index.js';
-import { NftReconciler, nextNftState, type NftSession } from '../dataplane/nft/index.js';
+import { NftReconciler, NftRenderCache, nextNftState, type NftSession } from '../dataplane/nft/index.js';
 import type { DataplaneDriver } from './agent.js';
 import type { DatastoreMirror, MirrorChange, ResourceView } from './mirror.js';
 import type { Resource, WorkloadView } from '../api/index.js';
@@ -38,6 +38,8 @@ export class PolicyDriver implements DataplaneDriver {
   readonly name = 'policy';
   readonly calculator: PolicyCalculator;
   private readonly reconciler: NftReconciler;
+  /** Rendered chains, maps and names kept between cycles, as long as the table uses them. */
+  private readonly renderCache = new NftRenderCache();
   private dirty = true;
   private interfacesStale = true;
   private lastInterfaces = '';
@@ -157,7 +159,7 @@ export class PolicyDriver implements DataplaneDriver {
     if (!this.dirty && this.reconciler.current) return;
     this.dirty = false;
     // A pod added or relabelled, or remote label changes: patch the programmed state; else render all.
-    const next = nextNftState(this.calculator, this.reconciler.current, full);
+    const next = nextNftState(this.calculator, this.reconciler.current, full, this.renderCache);
     const result = await this.reconciler.apply(next.state);
     if (result.mode !== 'noop') this.options.onProgrammed?.({ mode: result.mode, durationMs: result.durationMs });
     const ifaces = next.endpoints.map((e) => e.interfaceName).filter((i): i is string => !!i);

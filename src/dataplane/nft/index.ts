@@ -22,7 +22,7 @@
  *   libnftables helper (bin/tessera-nft, helper/tessera-nft.c), or to `nft -f` when it is not built.
  */
 export * from './model.js';
-export { renderNft, chainNames, setNames } from './render.js';
+export { renderNft, chainNames, setNames, NftRenderCache, type RenderOptions } from './render.js';
 export { patchNft, nextNftState, type ModelSource, type NextNftState } from './patch.js';
 export { diffNft, fullNftScript, type NftDiffStats } from './diff.js';
 export { parseNftJson, detectDrift, type ObservedNft } from './parse.js';

@@ -17,7 +17,7 @@
  */
 import type { ResolvedDelta, ResolvedEndpoint, ResolvedModel } from '../../policy/index.js';
 import type { Fam, NftState, NftVmap } from './model.js';
-import { hasPrefix, namedPortNftSet, renderNft, setNames } from './render.js';
+import { hasPrefix, namedPortNftSet, NftRenderCache, renderNft, setNames } from './render.js';
 
 const FAMS: readonly Fam[] = [4, 6];
 
@@ -34,17 +34,29 @@ export interface NextNftState {
   endpoints: readonly ResolvedEndpoint[];
 }
 
-/** The state to program next: a patch of `prev` when possible, else a full render. */
-export function nextNftState(source: ModelSource, prev: NftState | undefined, forceFull = false): NextNftState {
+/**
+ * The state to program next: a patch of `prev` when possible, else a full render. `cache`: the
+ * caller's render cache, kept across calls (the agent's PolicyDriver owns one).
+ */
+export function nextNftState(
+  source: ModelSource,
+  prev: NftState | undefined,
+  forceFull = false,
+  cache: NftRenderCache = new NftRenderCache(),
+): NextNftState {
   const delta = prev && !forceFull ? source.resolveDelta() : undefined;
-  const patched = delta && patchNft(prev!, delta);
+  const patched = delta && patchNft(prev!, delta, cache);
   if (patched) return { state: patched, mode: 'patch', endpoints: delta.model.endpoints };
   const model = source.resolve();
-  return { state: renderNft(model), mode: 'full', endpoints: model.endpoints };
+  return { state: renderNft(model, { cache }), mode: 'full', endpoints: model.endpoints };
 }
 
-export function patchNft(prev: NftState, delta: ResolvedDelta): NftState | undefined {
-  const part = renderNft(delta.model);
+export function patchNft(
+  prev: NftState,
+  delta: ResolvedDelta,
+  cache: NftRenderCache = new NftRenderCache(),
+): NftState | undefined {
+  const part = renderNft(delta.model, { cache, partial: true });
   const sets = new Map(prev.sets);
   for (const [sel, def] of delta.ipSets) {
     for (const fam of FAMS) {
