@@ -9,7 +9,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { run } from '../../src/lib/exec.js';
-import { NftReconciler, NftSession, nextNftState, renderNft } from '../../src/dataplane/nft/index.js';
+import { NftReconciler, NftRenderCache, NftSession, nextNftState, renderNft } from '../../src/dataplane/nft/index.js';
 import { PolicyCalculator, type PolicyUpdate } from '../../src/policy/index.js';
 import { percentile } from '../lib/stats.js';
 import { spread, type TargetCheck } from './checks.js';
@@ -55,6 +55,7 @@ export async function runScale(): Promise<TargetCheck[]> {
     }
     session.close();
     const calc = new PolicyCalculator({ nodeName: 'local' });
+    const renderCache = new NftRenderCache(); // as the agent's PolicyDriver keeps one
     const t0 = performance.now();
     for (let n = 0; n < 20; n++)
       calc.apply({ kind: 'Namespace', key: `ns${n}`, value: { name: `ns${n}`, labels: { idx: `${n}` } } });
@@ -83,7 +84,7 @@ export async function runScale(): Promise<TargetCheck[]> {
       });
     }
     const tLoad = performance.now();
-    const state = renderNft(calc.resolve());
+    const state = renderNft(calc.resolve(), { cache: renderCache });
     const tRender = performance.now();
     await rec.apply(state);
     const tApply = performance.now();
@@ -103,7 +104,7 @@ export async function runScale(): Promise<TargetCheck[]> {
       let t = performance.now();
       calc.apply(wep(LOCAL + REMOTE + WARMUP + r, 'local', `app${(r + 100) % 100}`));
       // As the agent does (PolicyDriver): patch the programmed state when possible.
-      let next = nextNftState(calc, rec.current);
+      let next = nextNftState(calc, rec.current, false, renderCache);
       modes[next.mode]++;
       const tc = performance.now();
       await rec.apply(next.state);
@@ -115,7 +116,7 @@ export async function runScale(): Promise<TargetCheck[]> {
       t = performance.now();
       const i = ((r + WARMUP) * 37) % REMOTE;
       calc.apply(wep(LOCAL + i, `node${i % 50}`, `app${(r + WARMUP + 1) % 100}`));
-      next = nextNftState(calc, rec.current);
+      next = nextNftState(calc, rec.current, false, renderCache);
       modes[next.mode]++;
       await rec.apply(next.state);
       if (keep) relabel.push(performance.now() - t);

@@ -13,7 +13,8 @@
  *    and compares with the kernel (drift check), repairing what was changed behind its back.
  *  - Nothing is torn down on stop: a restarted agent finds its routes, devices and tables by their
  *    marks (route protocol, device names, table name) and takes them over without a blip.
- *  - Bad datastore items are skipped and counted, never fatal.
+ *  - Bad datastore items are skipped and counted, never fatal. Specs are read once, by the mirror,
+ *    through api/decode.ts (typed pool, node and workload views; mirror.ts), never cast ad hoc.
  */
 import { mkdir, writeFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';

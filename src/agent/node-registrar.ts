@@ -7,7 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { lookupKind, type ClusterInformationSpec, type Resource } from '../api/index.js';
+import { decode, lookupKind, type ClusterInformationSpec, type NodeView, type Resource } from '../api/index.js';
 import { resourceKey, type ResourceStore } from '../datastore/index.js';
 import { vtepMacFor } from '../dataplane/vxlan/index.js';
 import type { IpamClient } from '../ipam/index.js';
@@ -32,7 +32,8 @@ export interface NodeRegistrarOptions {
   log: Logger;
 }
 
-const asRecord = (v: unknown): Record<string, unknown> => (v ?? {}) as Record<string, unknown>;
+/** Read-modify-write keeps every field of the stored spec, so these edit the raw object. */
+const asRecord = decode.obj;
 
 export class NodeRegistrar {
   private allocating: Promise<void> | undefined;
@@ -47,9 +48,9 @@ export class NodeRegistrar {
     return vtepMacFor(this.nodeName, family, (s) => createHash('sha256').update(s).digest('hex'));
   }
 
-  /** This node's Node as the mirror has it. */
-  nodeSpec(mirror: DatastoreMirror): Record<string, unknown> {
-    return asRecord(mirror.of('Node').get(resourceKey(lookupKind('Node')!, this.nodeName))?.spec);
+  /** This node's Node as the mirror has it (an empty view before it is registered). */
+  nodeView(mirror: DatastoreMirror): NodeView {
+    return mirror.nodes.get(resourceKey(lookupKind('Node')!, this.nodeName)) ?? { name: this.nodeName, bgp: {} };
   }
 
   /** Creates or updates this node's Node resource (address, VTEP MAC), keeping user labels. */
@@ -127,20 +128,16 @@ export class NodeRegistrar {
    */
   ensureTunnelAddresses(mirror: DatastoreMirror, host: HostFacts, onFailure: () => void): void {
     if (this.allocating) return;
-    const spec = this.nodeSpec(mirror);
+    const node = this.nodeView(mirror);
     const pools = poolViews(mirror).filter((p) => !p.disabled);
     const wanted: { family: 4 | 6; field: string; handleId: string }[] = [];
-    if (pools.some((p) => p.vxlan && p.family === 4) && typeof spec.ipv4VXLANTunnelAddr !== 'string') {
+    if (pools.some((p) => p.vxlan && p.family === 4) && !node.ipv4VXLANTunnelAddr) {
       wanted.push({ family: 4, field: 'ipv4VXLANTunnelAddr', handleId: `vxlan-tunnel-addr-${this.nodeName}` });
     }
-    if (pools.some((p) => p.vxlan && p.family === 6) && host.address6 && typeof spec.ipv6VXLANTunnelAddr !== 'string') {
+    if (pools.some((p) => p.vxlan && p.family === 6) && host.address6 && !node.ipv6VXLANTunnelAddr) {
       wanted.push({ family: 6, field: 'ipv6VXLANTunnelAddr', handleId: `vxlan-v6-tunnel-addr-${this.nodeName}` });
     }
-    if (
-      pools.some((p) => p.ipip && p.family === 4) &&
-      host.ipipSupported &&
-      typeof asRecord(spec.bgp).ipv4IPIPTunnelAddr !== 'string'
-    ) {
+    if (pools.some((p) => p.ipip && p.family === 4) && host.ipipSupported && !node.bgp.ipv4IPIPTunnelAddr) {
       wanted.push({ family: 4, field: 'ipv4IPIPTunnelAddr', handleId: `ipip-tunnel-addr-${this.nodeName}` });
     }
     if (!wanted.length) return;

@@ -9,15 +9,20 @@
 import type { Logger } from 'pino';
 import { describeError, isTesseraError } from '../lib/errors.js';
 import { PolicyCalculator, policyUpdateFromResource, type PolicyUpdate } from '../policy/index.js';
-import { NftReconciler, nextNftState, type NftSession } from '../dataplane/nft/index.js';
+import { NftReconciler, NftRenderCache, nextNftState, type NftSession } from '../dataplane/nft/index.js';
 import type { DataplaneDriver } from './agent.js';
-import type { DatastoreMirror, MirrorChange } from './mirror.js';
-import type { Resource } from '../api/index.js';
+import type { DatastoreMirror, MirrorChange, ResourceView } from './mirror.js';
+import type { Resource, WorkloadView } from '../api/index.js';
 import { kindFor } from '../api/index.js';
 import { resourceKey } from '../datastore/index.js';
 import { hostConfigFrom, readHostInterfaces } from './host-inputs.js';
 
 const POD_KIND = kindFor('v1', 'Pod')!;
+
+const workloadOf = (v: ResourceView | undefined): WorkloadView | undefined =>
+  v?.kind === 'WorkloadEndpoint' ? v.workload : undefined;
+/** The Pod a Kubernetes workload's labels come from. */
+const podNameOf = (w: WorkloadView | undefined): string | undefined => (w?.orchestrator === 'k8s' ? w.pod : undefined);
 
 export interface PolicyDriverOptions {
   nodeName: string;
@@ -33,6 +38,8 @@ export class PolicyDriver implements DataplaneDriver {
   readonly name = 'policy';
   readonly calculator: PolicyCalculator;
   private readonly reconciler: NftReconciler;
+  /** Rendered chains, maps and names kept between cycles, as long as the table uses them. */
+  private readonly renderCache = new NftRenderCache();
   private dirty = true;
   private interfacesStale = true;
   private lastInterfaces = '';
@@ -70,38 +77,30 @@ export class PolicyDriver implements DataplaneDriver {
       const weps = mirror.of('WorkloadEndpoint');
       for (const key of this.wepsByPod.get(`${pod.metadata.namespace}/${pod.metadata.name}`) ?? []) {
         const wep = weps.get(key);
-        if (wep) this.feed(key, this.withPodLabels(wep, change.resource), false);
+        if (wep) this.feed(key, this.withPodLabels(wep, change.resource), false, mirror.workloads.get(key));
       }
       return;
     }
     if (change.kind === 'WorkloadEndpoint') {
-      const old = change.previous && this.podNameOf(change.previous);
-      if (old) this.wepsByPod.get(`${change.previous!.metadata.namespace}/${old}`)?.delete(change.key);
-      if (change.resource) {
-        const name = this.podNameOf(change.resource);
+      const old = podNameOf(workloadOf(change.previousView));
+      if (old) this.wepsByPod.get(`${change.previous?.metadata.namespace}/${old}`)?.delete(change.key);
+      const view = workloadOf(change.view);
+      if (change.resource && view) {
+        const name = podNameOf(view);
+        let pod: Resource | undefined;
         if (name) {
           const k = `${change.resource.metadata.namespace}/${name}`;
           let set = this.wepsByPod.get(k);
           if (!set) this.wepsByPod.set(k, (set = new Set()));
           set.add(change.key);
+          pod = mirror.of('Pod', 'core').get(resourceKey(POD_KIND, name, change.resource.metadata.namespace));
         }
-        this.feed(change.key, this.withPodLabels(change.resource, this.podFor(change.resource, mirror)), false);
+        this.feed(change.key, this.withPodLabels(change.resource, pod), false, view);
         return;
       }
     }
     if (change.resource) this.feed(change.key, change.resource, false);
     else if (change.previous) this.feed(change.key, change.previous, true);
-  }
-
-  private podNameOf(wep: Resource): string | undefined {
-    const spec = (wep.spec ?? {}) as Record<string, unknown>;
-    return spec.orchestrator === 'k8s' && typeof spec.pod === 'string' ? spec.pod : undefined;
-  }
-
-  private podFor(wep: Resource, mirror: DatastoreMirror): Resource | undefined {
-    const name = this.podNameOf(wep);
-    if (!name) return undefined;
-    return mirror.of('Pod', 'core').get(resourceKey(POD_KIND, name, wep.metadata.namespace));
   }
 
   /** The endpoint with its Pod's current labels plus the projectcalico.org/* labels the CNI set. */
@@ -113,8 +112,9 @@ export class PolicyDriver implements DataplaneDriver {
     return { ...wep, metadata: { ...wep.metadata, labels: { ...(pod.metadata.labels ?? {}), ...own } } };
   }
 
-  private feed(key: string, resource: Resource, deleted: boolean): void {
-    const update = policyUpdateFromResource(resource, deleted);
+  /** `workload`: a WorkloadEndpoint's view, already decoded by the mirror. */
+  private feed(key: string, resource: Resource, deleted: boolean, workload?: WorkloadView): void {
+    const update = policyUpdateFromResource(resource, deleted, workload);
     if (update) this.feedUpdate(key, update);
   }
 
@@ -159,7 +159,7 @@ export class PolicyDriver implements DataplaneDriver {
     if (!this.dirty && this.reconciler.current) return;
     this.dirty = false;
     // A pod added or relabelled, or remote label changes: patch the programmed state; else render all.
-    const next = nextNftState(this.calculator, this.reconciler.current, full);
+    const next = nextNftState(this.calculator, this.reconciler.current, full, this.renderCache);
     const result = await this.reconciler.apply(next.state);
     if (result.mode !== 'noop') this.options.onProgrammed?.({ mode: result.mode, durationMs: result.durationMs });
     const ifaces = next.endpoints.map((e) => e.interfaceName).filter((i): i is string => !!i);

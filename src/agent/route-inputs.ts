@@ -1,43 +1,31 @@
 /**
- * Projects the datastore mirror onto the route calculator's inputs. Pure over the mirror;
- * tolerant of half-written resources (missing fields are treated as absent, never thrown on).
+ * Projects the datastore mirror onto the route calculator's inputs. Pure over the mirror; reads
+ * only the mirror's typed views (api/decode.ts says how half-written resources read).
  */
-import type { Resource } from '../api/index.js';
-import type { BlockInfo, EncapMode, NodeInfo, PoolInfo, RouteInputs, WorkloadInfo } from '../dataplane/routes/index.js';
+import type { NodeView, PoolView, WorkloadView } from '../api/index.js';
+import type { BlockInfo, NodeInfo, PoolInfo, RouteInputs, WorkloadInfo } from '../dataplane/routes/index.js';
 import type { BlockRecord, DatastoreMirror } from './mirror.js';
 
-type Obj = Record<string, unknown>;
-const obj = (v: unknown): Obj => (v && typeof v === 'object' ? (v as Obj) : {});
-const str = (v: unknown): string | undefined => (typeof v === 'string' && v ? v : undefined);
-const mode = (v: unknown): EncapMode => (v === 'Always' || v === 'CrossSubnet' ? v : 'Never');
+export const poolInfo = (p: PoolView): PoolInfo => ({
+  name: p.name,
+  cidr: p.cidr,
+  vxlanMode: p.vxlanMode,
+  ipipMode: p.ipipMode,
+  natOutgoing: p.natOutgoing,
+  disabled: p.disabled,
+});
 
-export function poolInfo(r: Resource): PoolInfo | undefined {
-  const s = obj(r.spec);
-  const cidr = str(s.cidr);
-  if (!cidr) return undefined;
-  return {
-    name: r.metadata.name,
-    cidr,
-    vxlanMode: mode(s.vxlanMode),
-    ipipMode: mode(s.ipipMode),
-    natOutgoing: s.natOutgoing === true,
-    disabled: s.disabled === true,
+export function nodeInfo(v: NodeView): NodeInfo {
+  const n: NodeInfo = { name: v.name };
+  const set = <K extends keyof NodeInfo>(k: K, value: NodeInfo[K] | undefined) => {
+    if (value) n[k] = value;
   };
-}
-
-export function nodeInfo(r: Resource): NodeInfo {
-  const s = obj(r.spec);
-  const bgp = obj(s.bgp);
-  const n: NodeInfo = { name: r.metadata.name };
-  const set = <K extends keyof NodeInfo>(k: K, v: string | undefined) => {
-    if (v) n[k] = v as NodeInfo[K];
-  };
-  set('ipv4Address', str(bgp.ipv4Address) ?? str(obj(s.addresses)?.ipv4));
-  set('ipv6Address', str(bgp.ipv6Address));
-  set('vxlanTunnelAddr', str(s.ipv4VXLANTunnelAddr));
-  set('vxlanTunnelMac', str(s.vxlanTunnelMACAddr));
-  set('ipv6VxlanTunnelAddr', str(s.ipv6VXLANTunnelAddr));
-  set('vxlanV6TunnelMac', str(s.vxlanTunnelMACAddrV6));
+  set('ipv4Address', v.bgp.ipv4Address);
+  set('ipv6Address', v.bgp.ipv6Address);
+  set('vxlanTunnelAddr', v.ipv4VXLANTunnelAddr);
+  set('vxlanTunnelMac', v.vxlanTunnelMACAddr);
+  set('ipv6VxlanTunnelAddr', v.ipv6VXLANTunnelAddr);
+  set('vxlanV6TunnelMac', v.vxlanTunnelMACAddrV6);
   return n;
 }
 
@@ -45,13 +33,11 @@ export function nodeInfo(r: Resource): NodeInfo {
 export const blockOwner = (b: BlockRecord): string | undefined =>
   b.affinity?.startsWith('host:') ? b.affinity.slice(5) : undefined;
 
-export function workloadInfo(key: string, r: Resource): WorkloadInfo | undefined {
-  const s = obj(r.spec);
-  const node = str(s.node);
-  const iface = str(s.interfaceName);
-  const nets = Array.isArray(s.ipNetworks) ? s.ipNetworks.filter((x): x is string => typeof x === 'string') : [];
-  if (!node || !iface) return undefined;
-  return { key, node, interfaceName: iface, ipNetworks: nets };
+/** A workload routes need: one with a node and an interface. */
+export function workloadInfo(key: string, w: WorkloadView): WorkloadInfo | undefined {
+  const { node, interfaceName } = w;
+  if (!node || !interfaceName) return undefined;
+  return { key, node, interfaceName, ipNetworks: w.ipNetworks };
 }
 
 /** Workloads in key order, so routes never depend on the order the datastore delivered them in. */
@@ -69,12 +55,8 @@ export function routeInputs(
   workloads?: WorkloadInfo[],
 ): RouteInputs {
   const nodes = new Map<string, NodeInfo>();
-  for (const r of mirror.of('Node').values()) nodes.set(r.metadata.name, nodeInfo(r));
-  const pools: PoolInfo[] = [];
-  for (const r of mirror.of('IPPool').values()) {
-    const p = poolInfo(r);
-    if (p) pools.push(p);
-  }
+  for (const v of mirror.nodes.values()) nodes.set(v.name, nodeInfo(v));
+  const pools = [...mirror.pools.values()].map(poolInfo);
   const blocks: BlockInfo[] = [];
   for (const b of mirror.blocks.values()) {
     const node = blockOwner(b);
@@ -85,8 +67,8 @@ export function routeInputs(
 
 function allWorkloads(mirror: DatastoreMirror): WorkloadInfo[] {
   const list: WorkloadInfo[] = [];
-  for (const [key, r] of mirror.of('WorkloadEndpoint').entries()) {
-    const w = workloadInfo(key, r);
+  for (const [key, v] of mirror.workloads) {
+    const w = workloadInfo(key, v);
     if (w) list.push(w);
   }
   return byKey(list);

@@ -19,10 +19,13 @@
  */
 import type { WorkloadInfo } from '../dataplane/routes/index.js';
 import { checkCidr, CidrLookup, tryParseIp } from '../lib/index.js';
-import type { DatastoreMirror, MirrorChange } from './mirror.js';
+import type { DatastoreMirror, MirrorChange, ResourceView } from './mirror.js';
 import { blockOwner, byKey, nodeInfo, workloadInfo } from './route-inputs.js';
 
 const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
+const nodeOf = (v: ResourceView | undefined) => (v?.kind === 'Node' ? nodeInfo(v.node) : undefined);
+const workloadOf = (key: string, v: ResourceView | undefined) =>
+  v?.kind === 'WorkloadEndpoint' ? workloadInfo(key, v.workload) : undefined;
 
 export class RouteRelevance {
   /** Block CIDR -> owning node, rebuilt from the mirror after a block's CIDR or owner changed. */
@@ -59,13 +62,13 @@ export class RouteRelevance {
       case 'Node':
         // This node's own spec also feeds its VTEPs and tunnel address allocation.
         if ((cur ?? prev)?.metadata.name === this.localNode) return !same(prev?.spec, cur?.spec);
-        return !same(prev && nodeInfo(prev), cur && nodeInfo(cur));
+        return !same(nodeOf(change.previousView), nodeOf(change.view));
       case 'IPPool':
         // The whole spec: the agent also reads encapsulation modes for the MTU and IPIP checks.
         return !same(prev?.spec, cur?.spec);
       case 'WorkloadEndpoint': {
-        const a = prev && workloadInfo(change.key, prev);
-        const b = cur && workloadInfo(change.key, cur);
+        const a = workloadOf(change.key, change.previousView);
+        const b = workloadOf(change.key, change.view);
         if (same(a, b)) return false;
         const routedNow = b !== undefined && this.needsRoute(b, mirror);
         if (this.routed && routedNow) this.routed.set(change.key, b);
@@ -85,8 +88,8 @@ export class RouteRelevance {
   routedWorkloads(mirror: DatastoreMirror): WorkloadInfo[] {
     if (!this.routed) {
       this.routed = new Map();
-      for (const [key, r] of mirror.of('WorkloadEndpoint').entries()) {
-        const w = workloadInfo(key, r);
+      for (const [key, v] of mirror.workloads) {
+        const w = workloadInfo(key, v);
         if (w && this.needsRoute(w, mirror)) this.routed.set(key, w);
       }
     }

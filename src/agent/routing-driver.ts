@@ -152,30 +152,25 @@ export class RoutingDriver {
     this.lastRouting = { fingerprint, complete: stats.skippedRoutes === 0 };
     await this.writeMtu(mirror, host);
     this.o.metrics.routes.set(state.routes.length);
-    this.o.metrics.localEndpoints.set(
-      [...mirror.of('WorkloadEndpoint').values()].filter(
-        (w) => (w.spec as Record<string, unknown> | undefined)?.node === this.o.nodeName,
-      ).length,
-    );
+    this.o.metrics.localEndpoints.set([...mirror.workloads.values()].filter((w) => w.node === this.o.nodeName).length);
     if (stats.routeChanges || stats.vtepChanges) this.o.log.debug({ ...stats }, 'routes reconciled');
   }
 
   /** The tunnel devices this node should have, from its Node resource and host facts. */
   vteps(mirror: DatastoreMirror, host: HostFacts): Vteps {
-    const spec = this.o.registrar.nodeSpec(mirror);
-    const bgp = (spec.bgp ?? {}) as Record<string, unknown>;
+    const node = this.o.registrar.nodeView(mirror);
     const localIp = host.address.split('/')[0]!;
     const out: Vteps = {};
     if (host.ipipSupported) {
-      const ipipAddr = bgp.ipv4IPIPTunnelAddr;
+      const ipipAddr = node.bgp.ipv4IPIPTunnelAddr;
       out.ipip = {
         localIp,
         mtu: host.mtu - IPIP_OVERHEAD,
-        ...(typeof ipipAddr === 'string' ? { tunnelIp: ipipAddr } : {}),
+        ...(ipipAddr ? { tunnelIp: ipipAddr } : {}),
       };
     }
-    const tunnel = spec.ipv4VXLANTunnelAddr;
-    if (typeof tunnel === 'string') {
+    const tunnel = node.ipv4VXLANTunnelAddr;
+    if (tunnel) {
       out.v4 = {
         device: VXLAN_DEVICE,
         family: 4,
@@ -187,9 +182,9 @@ export class RoutingDriver {
         mtu: host.mtu - VXLAN_OVERHEAD_V4,
       };
     }
-    const tunnel6 = spec.ipv6VXLANTunnelAddr;
-    const addr6 = bgp.ipv6Address;
-    if (typeof tunnel6 === 'string' && typeof addr6 === 'string') {
+    const tunnel6 = node.ipv6VXLANTunnelAddr;
+    const addr6 = node.bgp.ipv6Address;
+    if (tunnel6 && addr6) {
       out.v6 = {
         device: VXLAN_V6_DEVICE,
         family: 6,

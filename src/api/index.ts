@@ -21,6 +21,8 @@
  *   are GlobalNetworkPolicy fields, with Calico's combination rules.
  * - Every field Calico's API has is accepted; those Tessera stores without acting on are listed in
  *   stored-only.ts (apply warns). docs/api-fields.md is the generated kinds × fields × rules table.
+ * - decode.ts is the run-time reading of stored specs (the agent, policy input, BGP): never throws,
+ *   a field of the wrong JSON type reads as absent, "" is absent, an array is not an object.
  * - Policies outside the `default` tier must be named `<tier>.<name>`; applyDefaults fills
  *   `spec.tier: default` and `types` per Calico's inference table but never renames.
  */
@@ -40,4 +42,14 @@ export { BUILTIN_TIERS, DEFAULT_TIER, builtinTier, isBuiltinTier } from './tiers
 export { validateResource } from './validate/index.js';
 export { validateBatch, docPrefix, type BatchContext } from './batch.js';
 export { isCalicoKind, isK8sKind, type CalicoKinds, type K8sKinds } from './guards.js';
+export * as decode from './decode.js';
+export {
+  decodeNode,
+  decodePool,
+  decodeWorkloadEndpoint,
+  type NamedPortView,
+  type NodeView,
+  type PoolView,
+  type WorkloadView,
+} from './decode.js';
 export { STORED_ONLY, storedOnlyFields } from './stored-only.js';

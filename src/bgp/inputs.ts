@@ -2,14 +2,16 @@
  * Projects the agent's datastore mirror onto the renderer's input. Pure over the mirror and
  * tolerant of half-written resources (the renderer reports what it cannot use).
  */
-import type { Resource } from '../api/index.js';
+import { decodeWorkloadEndpoint, type Resource, type WorkloadView } from '../api/index.js';
 import type { BirdBlock, BirdConfigInput, BirdWorkload } from './model.js';
-import { obj, str, strings } from './values.js';
+import { obj, str } from './values.js';
 
 /** The slice of the agent's DatastoreMirror the BGP driver reads (structurally compatible). */
 export interface BgpMirror {
   of(kind: string, group?: string): Map<string, Resource>;
   readonly blocks: Map<string, BirdBlock>;
+  /** WorkloadEndpoints already decoded (the agent's mirror has them); decoded here when absent. */
+  readonly workloads?: ReadonlyMap<string, WorkloadView>;
 }
 
 export function birdInputFromMirror(
@@ -19,9 +21,9 @@ export function birdInputFromMirror(
 ): BirdConfigInput {
   const all = (kind: string) => [...mirror.of(kind).values()];
   const workloads: BirdWorkload[] = [];
-  for (const w of all('WorkloadEndpoint')) {
-    const s = obj(w.spec);
-    if (str(s.node) === nodeName) workloads.push({ node: nodeName, ipNetworks: strings(s.ipNetworks) });
+  const views = mirror.workloads?.values() ?? all('WorkloadEndpoint').map(decodeWorkloadEndpoint);
+  for (const w of views) {
+    if (w.node === nodeName) workloads.push({ node: nodeName, ipNetworks: w.ipNetworks });
   }
   return {
     nodeName,

@@ -1,11 +1,11 @@
 /** Small pure parsers for the values BGP resources carry (AS numbers, durations, peer IPs). */
+import { decode } from '../api/index.js';
 import { checkCidr, formatIp, tryParseIp, type Cidr, type IpFamily } from '../lib/ip.js';
 
-export type Obj = Record<string, unknown>;
-export const obj = (v: unknown): Obj => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Obj) : {});
-export const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
-export const strings = (v: unknown): string[] =>
-  Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+/** Spec fields read as api/decode.ts reads them, like every other consumer of stored resources. */
+export type Obj = decode.Obj;
+export const { obj, str } = decode;
+export const strings = decode.strs;
 
 export const DEFAULT_AS = 64512;
 export const MAX_AS = 4294967295;

@@ -7,6 +7,5 @@ export * from './clock.js';
 export * from './exec.js';
 export * from './ip.js';
 export * from './cidr-lookup.js';
-export * from './element-delta.js';
 export * from './marks.js';
 export * from './paths.js';

@@ -449,3 +449,18 @@ describe('deltas', () => {
     assert.deepEqual(c.resolveDelta()!.model.ipSets.get('app == "web"')?.v4, ['10.0.9.1', '10.0.9.2']);
   });
 });
+
+test('cached apply selectors live as long as a policy uses them, with no size limit', () => {
+  const c = new PolicyCalculator({ nodeName: 'n1' });
+  const cache = () => (c as unknown as { applySelectors: Map<string, unknown> }).applySelectors;
+  const put = (i: number, sel: string) =>
+    c.apply({ kind: 'Policy', key: `p${i}`, value: gnp(`p${i}`, { selector: sel, ingress: [{ action: 'Allow' }] }) });
+  for (let i = 0; i < 10; i++) put(i, `app == "svc${i % 3}"`);
+  assert.equal(cache().size, 3, 'shared by the policies that repeat their inputs');
+  put(0, 'app == "other"'); // p0 moves to a new selector; svc0 is still used by p3, p6, p9
+  assert.equal(cache().size, 4);
+  for (const i of [3, 6, 9]) c.apply({ kind: 'Policy', key: `p${i}`, value: null });
+  assert.equal(cache().size, 3, 'svc0 went with its last user');
+  for (let i = 0; i < 10; i++) c.apply({ kind: 'Policy', key: `p${i}`, value: null });
+  assert.equal(cache().size, 0);
+});

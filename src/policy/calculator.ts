@@ -8,6 +8,7 @@ import { cidrNetwork, familyBits, formatCidr, parseCidr, cidrContainsCidr, type 
 import type {
   HostConfig,
   IpSetDef,
+  IpSetUpdate,
   NamedPortMember,
   ResolvedHostEndpoint,
   NamedPortSetDef,
@@ -59,6 +60,8 @@ export const DEFAULT_TIER: TierInput = { name: 'default', order: 1_000_000, defa
 interface CompiledPolicy {
   resolved: ResolvedPolicy;
   applyKey: string;
+  /** Its entry in the calculator's applySelectors. */
+  applyInputs: string;
   types: ReadonlySet<Direction>;
   /** preDNAT or doNotTrack: applies to host endpoints only. */
   hostOnly: boolean;
@@ -109,9 +112,16 @@ export class PolicyCalculator {
   private readonly tiers = new Map<string, TierInput>([[DEFAULT_TIER.name, DEFAULT_TIER]]);
   private readonly policies = new Map<string, CompiledPolicy>();
   private readonly ipSetCache = new Map<string, IpSetDef>();
+  /**
+   * A policy's canonical apply selector by its inputs (selector, namespace, namespace and service
+   * account selectors), shared by the policies that repeat them; an entry goes with its last user.
+   */
+  private readonly applySelectors = new Map<string, { apply: Selector; applyKey: string; users: number }>();
   /** Host-address-only sets kept member by member, and the members changed since their last use. */
   private readonly hostSets = new Map<string, HostAddressSet>();
   private readonly hostSetChanges = new Map<string, Set<string>>();
+  /** A patched host set's last def and how its arrays changed, for the next resolveDelta. */
+  private readonly hostSetDeltas = new Map<string, { def: IpSetDef; changes: IpSetUpdate['changes'] }>();
   private readonly namedPortCache = new Map<string, NamedPortSetDef>();
   /** Policies in evaluation order; dropped whenever a policy or tier changes. */
   private ordered: CompiledPolicy[] | undefined;
@@ -280,7 +290,17 @@ export class PolicyCalculator {
     }
     const ns = p.kind === 'NetworkPolicy' ? p.namespace : undefined;
     const id = ns ? `${ns}/${p.name}` : p.name;
-    const { apply, applyKey } = applySelector(s.selector ?? '', ns, s.namespaceSelector, s.serviceAccountSelector);
+    const applyInputs = JSON.stringify([
+      s.selector ?? '',
+      ns ?? null,
+      s.namespaceSelector ?? null,
+      s.serviceAccountSelector ?? null,
+    ]);
+    const applied = this.applySelectors.get(applyInputs) ?? {
+      ...applySelector(s.selector ?? '', ns, s.namespaceSelector, s.serviceAccountSelector),
+      users: 0,
+    };
+    const { apply, applyKey } = applied;
     const ingress = (s.ingress ?? []).map((r, i) => compileRule(r, i, ns, `spec.ingress[${i}]`));
     const egress = (s.egress ?? []).map((r, i) => compileRule(r, i, ns, `spec.egress[${i}]`));
     // Calico's defaulting: Ingress always, Egress when egress rules exist.
@@ -307,8 +327,9 @@ export class PolicyCalculator {
     const refs = [applyKey];
     if (!this.index.refSelector(applyKey)) this.index.addSelector(applyKey, apply);
     this.addRuleRefs([...resolved.ingress, ...resolved.egress], refs);
+    if (applied.users++ === 0) this.applySelectors.set(applyInputs, applied);
     this.removePolicy(id);
-    this.policies.set(id, { resolved, applyKey, types, hostOnly: !!(s.preDNAT || s.doNotTrack), refs });
+    this.policies.set(id, { resolved, applyKey, applyInputs, types, hostOnly: !!(s.preDNAT || s.doNotTrack), refs });
     this.ordered = undefined;
   }
 
@@ -318,6 +339,8 @@ export class PolicyCalculator {
     this.policies.delete(id);
     this.ordered = undefined;
     for (const k of prev.refs) this.index.releaseSelector(k);
+    const applied = this.applySelectors.get(prev.applyInputs);
+    if (applied && --applied.users === 0) this.applySelectors.delete(prev.applyInputs);
   }
 
   /** Local endpoint ids (`namespace/name`), sorted. */
@@ -348,8 +371,8 @@ export class PolicyCalculator {
     const ids = [...this.touchedLocal].filter((k) => this.weps.has(k));
     this.touchedLocal.clear();
     const model = this.resolve(ids);
-    const ipSets = new Map<string, IpSetDef>();
-    for (const sel of this.pendingSets) if (this.emittedSets.has(sel)) ipSets.set(sel, this.ipSet(sel));
+    const ipSets = new Map<string, IpSetUpdate>();
+    for (const sel of this.pendingSets) if (this.emittedSets.has(sel)) ipSets.set(sel, this.ipSetUpdate(sel));
     const namedPortSets = new Map<string, NamedPortSetDef>();
     for (const key of this.pendingNamedPorts) {
       if (!this.emittedNamedPorts.has(key)) continue;
@@ -563,6 +586,14 @@ export class PolicyCalculator {
     return (onNode.find((h) => h.interfaceName !== '*') ?? onNode[0])?.name;
   }
 
+  /** The set with how its arrays changed, when the calculator patched it to this def. */
+  private ipSetUpdate(selector: string): IpSetUpdate {
+    const def = this.ipSet(selector);
+    const d = this.hostSetDeltas.get(selector);
+    this.hostSetDeltas.delete(selector);
+    return { ...def, changes: d?.def === def ? d.changes : {} };
+  }
+
   private ipSet(selector: string): IpSetDef {
     let s = this.ipSetCache.get(selector);
     if (!s) s = this.patchedHostSet(selector);
@@ -627,11 +658,13 @@ export class PolicyCalculator {
     for (const id of ids) {
       if (!hs.update(id, members.has(id) ? (this.members.get(id)?.nets ?? []) : [])) {
         this.hostSets.delete(selector);
+        this.hostSetDeltas.delete(selector);
         return undefined;
       }
     }
     const s = hs.def();
     this.ipSetCache.set(selector, s);
+    this.hostSetDeltas.set(selector, { def: s, changes: hs.changes() });
     return s;
   }
 
@@ -648,6 +681,7 @@ export class PolicyCalculator {
       } else {
         this.hostSets.delete(k);
         this.hostSetChanges.delete(k);
+        this.hostSetDeltas.delete(k);
       }
     }
     for (const k of [...this.namedPortCache.keys()]) {
@@ -678,7 +712,7 @@ export class PolicyCalculator {
   private addRuleRefs(rules: readonly RuleIR[], refs: string[]): void {
     for (const r of rules) {
       for (const s of ruleSelectors(r).selectors) {
-        if (!this.index.refSelector(s)) this.index.addSelector(s, parseCached(s));
+        if (!this.index.refSelector(s)) this.index.addSelector(s, parseSelector(s));
         refs.push(s);
       }
     }
@@ -721,41 +755,22 @@ export class PolicyCalculator {
 }
 
 /**
- * Parsed selectors by text. Selector trees are immutable values, so the many policies that repeat a
- * selector share one parse instead of re-parsing (and re-printing) it per update.
+ * A policy's canonical apply selector (spec.selector ∧ namespace ∧ service accounts). The
+ * calculator keeps each by its inputs while a policy uses it; a rule selector is parsed once, when
+ * the label index first sees it (it holds the tree while any policy refers to it).
  */
-const parsedSelectors = new Map<string, Selector>();
-function parseCached(text: string): Selector {
-  let sel = parsedSelectors.get(text);
-  if (sel === undefined) {
-    sel = parseSelector(text); // throws before caching on invalid input
-    if (parsedSelectors.size > 50_000) parsedSelectors.clear();
-    parsedSelectors.set(text, sel);
-  }
-  return sel;
-}
-
-/** A policy's canonical apply selector (spec.selector ∧ namespace ∧ service accounts), cached by its inputs. */
-const applySelectors = new Map<string, { apply: Selector; applyKey: string }>();
 function applySelector(
   selector: string,
   ns: string | undefined,
   nsSel: string | undefined,
   saSel: string | undefined,
 ): { apply: Selector; applyKey: string } {
-  const cacheKey = JSON.stringify([selector, ns ?? null, nsSel ?? null, saSel ?? null]);
-  let hit = applySelectors.get(cacheKey);
-  if (hit === undefined) {
-    const parts: Selector[] = [parseCached(selector)];
-    if (ns) parts.push({ kind: 'eq', key: NAMESPACE_LABEL, value: ns });
-    else if (nsSel?.trim()) parts.push(namespaceSelectorFor(parseCached(nsSel)));
-    if (saSel?.trim()) parts.push(prefixSelector(parseCached(saSel), SA_PREFIX));
-    const apply = andSelectors(...parts);
-    hit = { apply, applyKey: printSelector(apply) };
-    if (applySelectors.size > 50_000) applySelectors.clear();
-    applySelectors.set(cacheKey, hit);
-  }
-  return hit;
+  const parts: Selector[] = [parseSelector(selector)];
+  if (ns) parts.push({ kind: 'eq', key: NAMESPACE_LABEL, value: ns });
+  else if (nsSel?.trim()) parts.push(namespaceSelectorFor(parseSelector(nsSel)));
+  if (saSel?.trim()) parts.push(prefixSelector(parseSelector(saSel), SA_PREFIX));
+  const apply = andSelectors(...parts);
+  return { apply, applyKey: printSelector(apply) };
 }
 
 function profilesOf(w: WorkloadEndpointInput): readonly string[] {

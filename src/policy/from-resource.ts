@@ -2,7 +2,7 @@
  * Datastore Resource → PolicyUpdate. The agent's syncer and the CLI both feed the calculator through
  * this, so they see the same model. Returns undefined for kinds policy does not use.
  */
-import type { Resource } from '../api/index.js';
+import { decode, decodeWorkloadEndpoint, type Resource, type WorkloadView } from '../api/index.js';
 import type {
   HostEndpointInput,
   K8sNetworkPolicyInput,
@@ -30,50 +30,45 @@ export const POLICY_KINDS = [
   'GlobalNetworkPolicy',
 ] as const;
 
-type Spec = Record<string, unknown>;
-const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
-const strs = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
-const ports = (v: unknown): NamedPort[] =>
-  Array.isArray(v)
-    ? v
-        .filter((p): p is Spec => typeof p === 'object' && p !== null)
-        .filter((p) => typeof p.name === 'string' && typeof p.port === 'number')
-        .map((p) => ({
-          name: p.name as string,
-          protocol: (p.protocol as string | number | undefined) ?? 'TCP',
-          port: p.port as number,
-        }))
-    : [];
+const { obj, str, strs } = decode;
+const ports = (v: unknown): NamedPort[] => decode.namedPorts(v);
 
 /**
  * `resource` is the current value; pass `deleted: true` (with at least kind/apiVersion/metadata) for a
- * deletion. The update key is `namespace/name` for namespaced kinds, else `name`.
+ * deletion. The update key is `namespace/name` for namespaced kinds, else `name`. Specs read through
+ * api/decode.ts; `workload` is a WorkloadEndpoint's view when the caller (the agent's mirror) has it.
  */
-export function policyUpdateFromResource(resource: Resource, deleted = false): PolicyUpdate | undefined {
+export function policyUpdateFromResource(
+  resource: Resource,
+  deleted = false,
+  workload?: WorkloadView,
+): PolicyUpdate | undefined {
   const { metadata: md, kind } = resource;
-  const spec = (resource.spec ?? {}) as Spec;
+  const spec = obj(resource.spec);
   const ns = md.namespace;
   const key = ns ? `${ns}/${md.name}` : md.name;
   const labels = { ...(md.labels ?? {}) };
   switch (kind) {
     case 'WorkloadEndpoint': {
       if (deleted) return { kind, key, value: null };
+      const w = workload ?? decodeWorkloadEndpoint(resource);
       const value: WorkloadEndpointInput = {
         name: md.name,
         namespace: ns ?? 'default',
-        node: str(spec.node) ?? '',
-        interfaceName: str(spec.interfaceName) ?? '',
-        ipNetworks: strs(spec.ipNetworks),
+        node: w.node ?? '',
+        interfaceName: w.interfaceName ?? '',
+        ipNetworks: w.ipNetworks,
         labels,
-        ports: ports(spec.ports),
-        ...(str(spec.pod) ? { pod: str(spec.pod) as string } : {}),
-        ...(Array.isArray(spec.profiles) ? { profiles: strs(spec.profiles) } : {}),
-        ...(str(spec.serviceAccountName) ? { serviceAccountName: str(spec.serviceAccountName) as string } : {}),
+        ports: w.ports,
+        ...(w.pod ? { pod: w.pod } : {}),
+        ...(w.profiles ? { profiles: w.profiles } : {}),
+        ...(w.serviceAccountName ? { serviceAccountName: w.serviceAccountName } : {}),
       };
       return { kind, key, value };
     }
     case 'HostEndpoint': {
       if (deleted) return { kind, key, value: null };
+      const iface = str(spec.interfaceName);
       const value: HostEndpointInput = {
         name: md.name,
         node: str(spec.node) ?? '',
@@ -81,7 +76,7 @@ export function policyUpdateFromResource(resource: Resource, deleted = false): P
         labels,
         profiles: strs(spec.profiles),
         ports: ports(spec.ports),
-        ...(str(spec.interfaceName) ? { interfaceName: str(spec.interfaceName) as string } : {}),
+        ...(iface ? { interfaceName: iface } : {}),
       };
       return { kind, key, value };
     }

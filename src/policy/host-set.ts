@@ -7,9 +7,10 @@
  * The elements come out exactly as a rebuild gives them: sorted by address, each once however many
  * members share it. Pure.
  */
-import { recordElementDelta } from '../lib/element-delta.js';
 import { familyBits, type Cidr } from '../lib/ip.js';
-import type { IpSetDef } from './ir.js';
+import type { IpSetDef, IpSetUpdate } from './ir.js';
+
+type ElementChangesOut = NonNullable<IpSetUpdate['changes'][4]>;
 
 const isHost = (c: Cidr): boolean => c.prefix === familyBits(c.family);
 
@@ -22,7 +23,9 @@ export class HostAddressSet {
   private v4: string[] = [];
   private v6: string[] = [];
   private copied = { 4: false, 6: false };
-  /** Per family, what changed since the last def(): recorded on the new arrays for the nft diff. */
+  /** What the last def() changed (see changes()). */
+  private lastChanges: IpSetUpdate['changes'] = {};
+  /** Per family, what changed since the last def(). */
   private readonly since = {
     4: { added: new Set<string>(), removed: new Set<string>(), from: [] as readonly string[] },
     6: { added: new Set<string>(), removed: new Set<string>(), from: [] as readonly string[] },
@@ -74,16 +77,26 @@ export class HostAddressSet {
 
   /** The set as it stands; new arrays only for the families that changed since the last call. */
   def(): IpSetDef {
+    const changes: { 4?: ElementChangesOut; 6?: ElementChangesOut } = {};
     for (const fam of [4, 6] as const) {
       const arr = fam === 4 ? this.v4 : this.v6;
       const d = this.since[fam];
-      if (this.copied[fam]) recordElementDelta(arr, { from: d.from, added: [...d.added], removed: [...d.removed] });
+      if (this.copied[fam]) changes[fam] = { from: d.from, added: [...d.added], removed: [...d.removed] };
       d.added.clear();
       d.removed.clear();
       d.from = arr;
     }
     this.copied = { 4: false, 6: false };
+    this.lastChanges = changes;
     return { selector: this.selector, v4: this.v4, v6: this.v6 };
+  }
+
+  /**
+   * How the arrays of the last def() were derived from those of the def() before it, per family
+   * whose array is new (an unchanged family is the same array, and absent here).
+   */
+  changes(): IpSetUpdate['changes'] {
+    return this.lastChanges;
   }
 
   private add(c: Cidr): void {

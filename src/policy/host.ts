@@ -2,6 +2,7 @@
  * Host protection inputs (pure): Calico's failsafe defaults, FelixConfiguration → HostConfig, and
  * which interface a HostEndpoint polices.
  */
+import { decode } from '../api/index.js';
 import { cidrNetwork, formatCidr, parseCidr } from '../lib/ip.js';
 import { TesseraError } from '../lib/errors.js';
 import type { FailsafeRule, HostConfig } from './ir.js';
@@ -85,7 +86,7 @@ const HOST_FIELDS = ['failsafeInboundHostPorts', 'failsafeOutboundHostPorts', 'd
 export function hostConfigFromSpecs(specs: readonly unknown[]): HostConfigInput {
   const merged: Record<string, unknown> = {};
   for (const spec of specs) {
-    const s = (spec ?? {}) as Record<string, unknown>;
+    const s = decode.obj(spec);
     for (const f of HOST_FIELDS) if (s[f] !== undefined && s[f] !== null) merged[f] = s[f];
   }
   const a = merged.defaultEndpointToHostAction;

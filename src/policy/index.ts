@@ -9,8 +9,11 @@
  *   `resolveDelta()` returns just the touched local endpoints and the IP sets whose members changed
  *   (sets of host addresses are patched member by member, host-set.ts); it returns undefined when
  *   only a full `resolve()` is safe (policy, tier, profile changes, removals), and the agent then
- *   renders in full. Property tests check delta == full resolve; the agent's periodic resync renders
- *   in full and repairs drift in the kernel.
+ *   renders in full. A patched set's added and removed elements travel in the delta itself
+ *   (IpSetUpdate.changes, each naming the array it was derived from). Property tests check
+ *   delta == full resolve; the agent's periodic resync renders in full and repairs drift in the kernel.
+ * - Caches are calculator fields, bounded by what exists (an apply selector goes with its last
+ *   policy, a set with its selector); WeakMap memos over immutable objects go with their keys.
  * - LabelIndex is incremental: an endpoint label change evaluates that endpoint against the indexed
  *   selectors only; a namespace label change re-evaluates that namespace's endpoints only.
  * - One IP set per canonical scoped selector, shared by all policies using it. Named ports resolve to

@@ -101,6 +101,22 @@ export interface IpSetDef {
   v6: readonly string[];
 }
 
+/**
+ * How one family's element array was derived from the array handed out before it (`from`): those
+ * elements plus `added` minus `removed`. The nft diff takes these instead of comparing the arrays
+ * (an 8,600-address set changed by one pod: hashing both arrays was most of a policy update).
+ */
+export interface ElementChanges {
+  readonly from: readonly string[];
+  readonly added: readonly string[];
+  readonly removed: readonly string[];
+}
+
+/** A selector set's current members and, per family whose array changed, how it changed. */
+export interface IpSetUpdate extends IpSetDef {
+  readonly changes: { readonly 4?: ElementChanges; readonly 6?: ElementChanges };
+}
+
 export interface NamedPortMember {
   ip: string;
   protocol: number;
@@ -170,12 +186,13 @@ export interface ResolvedModel {
  * What changed since the previous resolve, when only endpoint-side data did (no policy, tier,
  * profile or host endpoint change, no local endpoint removed, moved or re-addressed):
  * `model` covers just the local endpoints added or relabelled, `ipSets`/`namedPortSets` hold the
- * current members of every selector whose membership changed. The nft patcher merges it into the
+ * current members of every selector whose membership changed, with the elements added and removed
+ * when the calculator patched the set rather than rebuilt it. The nft patcher merges it into the
  * last programmed state; anything it cannot patch falls back to a full resolve.
  */
 export interface ResolvedDelta {
   model: ResolvedModel;
-  ipSets: ReadonlyMap<string, IpSetDef>;
+  ipSets: ReadonlyMap<string, IpSetUpdate>;
   namedPortSets: ReadonlyMap<string, NamedPortSetDef>;
 }
 

@@ -10,7 +10,6 @@
  * diff(EMPTY, next): first sync and drift repair.
  */
 import { EMPTY_STATE, FAMILY, TABLE, type NftChain, type NftSet, type NftState, type NftVmap } from './model.js';
-import { elementDelta } from '../../lib/element-delta.js';
 import { ruleText } from './text.js';
 
 const T = `${FAMILY} ${TABLE}`;
@@ -59,13 +58,12 @@ export interface NftDiffStats {
   mapElementsChanged: number;
 }
 
-/** Taken from the producer's record when `next` was derived from exactly `prev`; else compared. */
-function elementChanges(
-  prev: readonly string[],
-  next: readonly string[],
-): { del: readonly string[]; add: readonly string[] } {
-  const known = elementDelta(prev, next);
-  if (known) return { del: known.removed, add: known.added };
+/** Taken from `next.changes` when they derive `next` from exactly `prev`'s elements; else compared. */
+function elementChanges(prevSet: NftSet, nextSet: NftSet): { del: readonly string[]; add: readonly string[] } {
+  const prev = prevSet.elements;
+  const next = nextSet.elements;
+  const known = nextSet.changes;
+  if (known && known.from === prev) return { del: known.removed, add: known.added };
   const before = new Set(prev);
   const after = new Set(next);
   return { del: prev.filter((e) => !after.has(e)), add: next.filter((e) => !before.has(e)) };
@@ -98,7 +96,7 @@ export function diffNft(prev: NftState, next: NftState): { script: string; stats
       continue;
     }
     if (old.elements === s.elements) continue;
-    const { del, add } = elementChanges(old.elements, s.elements);
+    const { del, add } = elementChanges(old, s);
     lines.push(...elementLines('delete', s.name, del), ...elementLines('add', s.name, add));
     stats.elementsAdded += add.length;
     stats.elementsRemoved += del.length;

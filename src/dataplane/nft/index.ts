@@ -3,8 +3,14 @@
  *
  * DESIGN (render.ts has the chain layout)
  * - Pure: `renderNft(model)` → NftState; `patchNft(prev, delta)` → the same without re-rendering
- *   what did not change (patch.ts); `diffNft(prev, next)` → only-the-changes script;
- *   `fullNftScript(state)` → whole-table rewrite; `parseNftJson` + `detectDrift` for resync.
+ *   what did not change (patch.ts); `diffNft(prev, next)` → only-the-changes script (a patched
+ *   set's elements from the delta's NftSet.changes, else compared); `fullNftScript(state)` →
+ *   whole-table rewrite; `parseNftJson` + `detectDrift` for resync.
+ * - What the agent does each cycle (PolicyDriver): `nextNftState` patches the last programmed
+ *   state when the calculator has a delta and renders in full otherwise; the periodic resync
+ *   checks the kernel for drift, repairs it, and renders in full.
+ * - Rendered chains, maps and names are cached in an NftRenderCache its owner keeps (the
+ *   PolicyDriver); a full render drops what the table no longer uses. No module-level Map caches.
  * - Verdict plumbing: shared egress policy chains cannot `accept` (the peer endpoint's ingress chain
  *   still has to run in the same forward hook), so egress Allow and Pass set mark bits 0x10000/0x20000
  *   and `return`; the endpoint chain returns on ACCEPT, skips the rest of a tier on PASS, and drops at
@@ -22,7 +28,7 @@
  *   libnftables helper (bin/tessera-nft, helper/tessera-nft.c), or to `nft -f` when it is not built.
  */
 export * from './model.js';
-export { renderNft, chainNames, setNames } from './render.js';
+export { renderNft, chainNames, setNames, NftRenderCache, type RenderOptions } from './render.js';
 export { patchNft, nextNftState, type ModelSource, type NextNftState } from './patch.js';
 export { diffNft, fullNftScript, type NftDiffStats } from './diff.js';
 export { parseNftJson, detectDrift, type ObservedNft } from './parse.js';

@@ -2,7 +2,7 @@
  * Structured form of Tessera's nftables table. The renderer builds it, `nftScript`/`diffNft` print it,
  * the interpreter (tests) executes it, and drift detection compares it with what the kernel lists.
  */
-import type { PortRange } from '../../policy/index.js';
+import type { ElementChanges, PortRange } from '../../policy/index.js';
 
 export const TABLE = 'tessera';
 export const FAMILY = 'inet';
@@ -65,6 +65,11 @@ export interface NftSet {
   interval: boolean;
   /** Canonical element texts, sorted. */
   elements: readonly string[];
+  /**
+   * How `elements` was derived from the elements of this set in the state it patches (patchNft,
+   * from the calculator's ResolvedDelta); diffNft takes them when `from` is what it diffs against.
+   */
+  changes?: ElementChanges;
 }
 
 export interface NftVmap {

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { PolicyCalculator, type PolicyUpdate } from '../../policy/index.js';
-import { diffNft, nextNftState, patchNft, renderNft } from './index.js';
+import { diffNft, nextNftState, NftRenderCache, patchNft, renderNft } from './index.js';
 import type { NftState } from './model.js';
 import { ruleText } from './text.js';
 
@@ -135,6 +135,7 @@ function scriptFacts(script: string): string[] {
 
 test('nextNftState (patch when possible) equals a full render after every change', () => {
   let patched = 0;
+  let withChanges = 0;
   let shapeFallbacks = 0;
   fc.assert(
     fc.property(fc.array(change, { minLength: 5, maxLength: 40 }), (changes) => {
@@ -164,10 +165,16 @@ test('nextNftState (patch when possible) equals a full render after every change
         const next = nextNftState(agent, state);
         if (next.mode === 'patch') patched++;
         else if (c.k === 'netset') shapeFallbacks++;
-        // Element changes taken from the calculator's recorded deltas equal a full comparison.
+        // Element changes carried in the delta (NftSet.changes) equal a full comparison.
+        for (const v of next.state.sets.values()) if (v.changes && state?.sets.get(v.name) !== v) withChanges++;
         const copied = {
           ...next.state,
-          sets: new Map([...next.state.sets].map(([k, v]) => [k, { ...v, elements: [...v.elements] }])),
+          sets: new Map(
+            [...next.state.sets].map(([k, v]) => [
+              k,
+              { name: v.name, type: v.type, interval: v.interval, elements: [...v.elements] },
+            ]),
+          ),
         };
         assert.deepEqual(
           scriptFacts(diffNft(state, next.state).script),
@@ -190,6 +197,7 @@ test('nextNftState (patch when possible) equals a full render after every change
     { numRuns: 150 },
   );
   assert.ok(patched > 100, `the patch path was taken ${patched} times`);
+  assert.ok(withChanges > 50, `sets patched with their element changes: ${withChanges}`);
   assert.ok(shapeFallbacks > 0, 'some network set changes turned a hash set into an interval set');
 });
 
@@ -218,4 +226,26 @@ test('a change the patch cannot express falls back to a full render', () => {
   const delta = calc.resolveDelta();
   assert.ok(delta, 'a network set is a delta for the calculator');
   assert.equal(patchNft(s2, delta), undefined, 'but the set changed shape');
+});
+
+test('the render cache keeps what the table uses: no size limit, a full render drops the rest', () => {
+  const calc = new PolicyCalculator({ nodeName: 'local' });
+  const cache = new NftRenderCache();
+  for (let i = 0; i < 8; i++) calc.apply(pod(i, 'local', APPS[i % 4]!, APPS[(i + 1) % 4]!));
+  for (let n = 0; n < 12; n++) calc.apply(policy(n, APPS[n % 4]!, APPS[(n + 2) % 4]!, 80 + n, n % 2 === 0));
+  let state = nextNftState(calc, undefined, false, cache).state;
+  const full = cache.sizes();
+  assert.ok((full['dispatchChains'] ?? 0) > 0 && (full['names.policy'] ?? 0) > 0, JSON.stringify(full));
+  // The same world rendered again (full) keeps exactly the same entries, and the same chain objects.
+  const again = nextNftState(calc, state, true, cache).state;
+  assert.deepEqual(cache.sizes(), full);
+  for (const [name, c] of state.chains) if (name.startsWith('d')) assert.equal(again.chains.get(name), c, name);
+  // Every policy deleted: the next full render forgets their chains, runs and names.
+  for (let n = 0; n < 12; n++) calc.apply({ kind: 'Policy', key: `ns${n % 2}/pol${n}`, value: null });
+  state = nextNftState(calc, again, false, cache).state;
+  const after = cache.sizes();
+  assert.equal(after['names.policy'], 0, JSON.stringify(after));
+  assert.equal(after['runMaps'], 0);
+  assert.ok((after['dispatchChains'] ?? 0) < (full['dispatchChains'] ?? 0), JSON.stringify(after));
+  assert.deepEqual(normal(state), normal(renderNft(calc.resolve())), 'a cached render equals one from a fresh cache');
 });

@@ -17,7 +17,7 @@
  */
 import type { ResolvedDelta, ResolvedEndpoint, ResolvedModel } from '../../policy/index.js';
 import type { Fam, NftState, NftVmap } from './model.js';
-import { hasPrefix, namedPortNftSet, renderNft, setNames } from './render.js';
+import { hasPrefix, namedPortNftSet, NftRenderCache, renderNft, setNames } from './render.js';
 
 const FAMS: readonly Fam[] = [4, 6];
 
@@ -34,26 +34,41 @@ export interface NextNftState {
   endpoints: readonly ResolvedEndpoint[];
 }
 
-/** The state to program next: a patch of `prev` when possible, else a full render. */
-export function nextNftState(source: ModelSource, prev: NftState | undefined, forceFull = false): NextNftState {
+/**
+ * The state to program next: a patch of `prev` when possible, else a full render. `cache`: the
+ * caller's render cache, kept across calls (the agent's PolicyDriver owns one).
+ */
+export function nextNftState(
+  source: ModelSource,
+  prev: NftState | undefined,
+  forceFull = false,
+  cache: NftRenderCache = new NftRenderCache(),
+): NextNftState {
   const delta = prev && !forceFull ? source.resolveDelta() : undefined;
-  const patched = delta && patchNft(prev!, delta);
+  const patched = delta && patchNft(prev!, delta, cache);
   if (patched) return { state: patched, mode: 'patch', endpoints: delta.model.endpoints };
   const model = source.resolve();
-  return { state: renderNft(model), mode: 'full', endpoints: model.endpoints };
+  return { state: renderNft(model, { cache }), mode: 'full', endpoints: model.endpoints };
 }
 
-export function patchNft(prev: NftState, delta: ResolvedDelta): NftState | undefined {
-  const part = renderNft(delta.model);
+export function patchNft(
+  prev: NftState,
+  delta: ResolvedDelta,
+  cache: NftRenderCache = new NftRenderCache(),
+): NftState | undefined {
+  const part = renderNft(delta.model, { cache, partial: true });
   const sets = new Map(prev.sets);
   for (const [sel, def] of delta.ipSets) {
     for (const fam of FAMS) {
       const elements = fam === 4 ? def.v4 : def.v6;
-      const interval = hasPrefix(elements);
+      const changes = def.changes[fam];
+      const interval = hasPrefix(elements, changes);
       if (prev.sets.has(setNames.selector(sel, fam, !interval))) return undefined; // changed shape
       const name = setNames.selector(sel, fam, interval);
       const old = prev.sets.get(name);
-      if (old && old.elements !== elements) sets.set(name, { ...old, elements });
+      if (!old || old.elements === elements) continue;
+      const set = { name: old.name, type: old.type, interval: old.interval, elements };
+      sets.set(name, changes?.from === old.elements ? { ...set, changes } : set);
     }
   }
   for (const [key, def] of delta.namedPortSets) {

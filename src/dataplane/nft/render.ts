@@ -22,6 +22,7 @@
  * vmap lookup and every selector/net/named-port match is one set lookup.
  */
 import type {
+  ElementChanges,
   EntityIR,
   NamedPortRef,
   NamedPortSetDef,
@@ -45,46 +46,108 @@ import {
 } from './model.js';
 import { mergePorts, type PolicyShape, policyShape, portBuckets, RUN_MIN } from './runs.js';
 import { shortHash } from './text.js';
-import { derivation } from '../../lib/element-delta.js';
 import { renderHost } from './host.js';
 
 const ALL_MARKS = 0xffffffff;
-const dispatchChainCache = new Map<string, NftChain>();
-const nameCache = new Map<string, string>();
-const cachedHash = (text: string): string => {
-  let h = nameCache.get(text);
-  if (h === undefined) {
-    if (nameCache.size > 100_000) nameCache.clear();
-    nameCache.set(text, (h = shortHash(text)));
-  }
-  return h;
-};
+
 /**
- * Names derived from one key, cached by that key: policy ids and selectors are long-lived strings
+ * A memo an NftRenderCache keeps across renders. Bounded by what the table holds, not by a size:
+ * a full render starts a new generation, moves over each entry it uses, and drops the rest when it
+ * ends (a deleted policy's chains, a gone selector's names). Patches between full renders only add.
+ */
+class RenderMemo<K, V> {
+  private cur = new Map<K, V>();
+  private old: Map<K, V> | undefined;
+  get(k: K): V | undefined {
+    let v = this.cur.get(k);
+    if (v === undefined && this.old !== undefined && (v = this.old.get(k)) !== undefined) this.cur.set(k, v);
+    return v;
+  }
+  set(k: K, v: V): void {
+    this.cur.set(k, v);
+  }
+  get size(): number {
+    return this.cur.size;
+  }
+  beginFull(): void {
+    this.old = this.cur;
+    this.cur = new Map();
+  }
+  endFull(): void {
+    this.old = undefined;
+  }
+}
+
+/**
+ * Names derived from one key, memoized by that key: policy ids and selectors are long-lived strings
  * from the calculator (their hash codes are cached by V8), so a lookup costs no concatenation and no
- * rehash of a fresh string; the names are the same hashes as `cachedHash(`${kind} ${key}`)`.
+ * rehash of a fresh string; the names are the same hashes as `hash(`${kind} ${key}`)`.
  */
 function namesBy<const V extends readonly string[]>(
   kind: string,
   variants: V,
+  memo: RenderMemo<string, readonly string[]> | undefined,
 ): (key: string) => { readonly [K in keyof V]: string } {
   type Names = { readonly [K in keyof V]: string };
-  const cache = new Map<string, Names>();
   return (key) => {
-    let names = cache.get(key);
+    let names = memo?.get(key) as Names | undefined;
     if (names === undefined) {
-      if (cache.size > 100_000) cache.clear();
       const h = shortHash(`${kind} ${key}`);
       // One name per variant, in order: the tuple type says so, `map` cannot.
-      cache.set(key, (names = variants.map((v) => `${v}-${h}`) as unknown as Names));
+      names = variants.map((v) => `${v}-${h}`) as unknown as Names;
+      memo?.set(key, names);
     }
     return names;
   };
 }
-const policyNames = namesBy('policy', ['pi', 'pe']);
-const profileNames = namesBy('profile', ['ri', 're']);
-const selectorNames = namesBy('sel', ['s4', 's4i', 's6', 's6i']);
-const namedPortNames = namesBy('np', ['p4', 'p6']);
+
+interface NameMemos {
+  hash: RenderMemo<string, string>;
+  policy: RenderMemo<string, readonly string[]>;
+  profile: RenderMemo<string, readonly string[]>;
+  sel: RenderMemo<string, readonly string[]>;
+  np: RenderMemo<string, readonly string[]>;
+}
+
+/** The naming scheme of every chain, map and set; memoized when given an NftRenderCache's memos. */
+function nftNames(memos?: NameMemos) {
+  const hash = (text: string): string => {
+    let h = memos?.hash.get(text);
+    if (h === undefined) {
+      h = shortHash(text);
+      memos?.hash.set(text, h);
+    }
+    return h;
+  };
+  const policyNames = namesBy('policy', ['pi', 'pe'], memos?.policy);
+  const profileNames = namesBy('profile', ['ri', 're'], memos?.profile);
+  const selectorNames = namesBy('sel', ['s4', 's4i', 's6', 's6i'], memos?.sel);
+  const namedPortNames = namesBy('np', ['p4', 'p6'], memos?.np);
+  const chain = {
+    /** Shared per distinct (direction, tier/policy list, profiles): `di-`/`de-<hash>`. */
+    dispatch: (signature: string, dir: 'ingress' | 'egress') =>
+      `${dir === 'ingress' ? 'di' : 'de'}-${hash(`dispatch ${signature}`)}`,
+    policy: (id: string, dir: 'ingress' | 'egress') => policyNames(id)[dir === 'ingress' ? 0 : 1],
+    profile: (name: string, dir: 'ingress' | 'egress') => profileNames(name)[dir === 'ingress' ? 0 : 1],
+    /** Jumps to the policies of a run that share one (protocol, port) bucket, in policy order. */
+    bucket: (ids: readonly string[], dir: 'ingress' | 'egress') =>
+      `${dir === 'ingress' ? 'bi' : 'be'}-${hash(`bucket ${ids.join('\n')}`)}`,
+  };
+  /** The (protocol . dport) verdict maps of one run of Allow-only policies: single ports, and ranges. */
+  const runMap = (ids: readonly string[], dir: 'ingress' | 'egress') => {
+    const h = hash(`run ${ids.join('\n')}`);
+    return { exact: `${dir === 'ingress' ? 'mi' : 'me'}-${h}`, range: `${dir === 'ingress' ? 'mri' : 'mre'}-${h}` };
+  };
+  const set = {
+    selector: (sel: string, fam: Fam, interval = true) =>
+      selectorNames(sel)[(fam === 4 ? 0 : 2) + (interval ? 1 : 0)] as string,
+    nets: (nets: readonly string[], fam: Fam) => `n${fam}-${hash(`nets ${nets.join(',')}`)}`,
+    namedPort: (key: string, fam: Fam) => namedPortNames(key)[fam === 4 ? 0 : 1] as string,
+    /** `iifname . saddr` of every local endpoint: anti-spoofing in one lookup. */
+    source: (fam: Fam) => `wep_src${fam}`,
+  };
+  return { chain, runMap, set };
+}
 /** A rendered policy chain plus the sets it references (replayed so a cache hit registers them cheaply). */
 interface CachedChain {
   chain: NftChain;
@@ -94,24 +157,13 @@ type SetRequest =
   | { k: 'sel'; sel: string; fam: Fam; interval: boolean }
   | { k: 'nets'; nets: readonly string[]; fam: Fam }
   | { k: 'np'; np: NamedPortRef; fam: Fam };
-const chainCache = new WeakMap<readonly RuleIR[], Map<string, CachedChain>>();
 const counter: Stmt = { s: 'counter' };
 
-export const chainNames = {
-  /** Shared per distinct (direction, tier/policy list, profiles): `di-`/`de-<hash>`. */
-  dispatch: (signature: string, dir: 'ingress' | 'egress') =>
-    `${dir === 'ingress' ? 'di' : 'de'}-${cachedHash(`dispatch ${signature}`)}`,
-  policy: (id: string, dir: 'ingress' | 'egress') => policyNames(id)[dir === 'ingress' ? 0 : 1],
-  profile: (name: string, dir: 'ingress' | 'egress') => profileNames(name)[dir === 'ingress' ? 0 : 1],
-  /** Jumps to the policies of a run that share one (protocol, port) bucket, in policy order. */
-  bucket: (ids: readonly string[], dir: 'ingress' | 'egress') =>
-    `${dir === 'ingress' ? 'bi' : 'be'}-${cachedHash(`bucket ${ids.join('\n')}`)}`,
-};
-/** The (protocol . dport) verdict maps of one run of Allow-only policies: single ports, and ranges. */
-export const runMapNames = (ids: readonly string[], dir: 'ingress' | 'egress') => {
-  const h = cachedHash(`run ${ids.join('\n')}`);
-  return { exact: `${dir === 'ingress' ? 'mi' : 'me'}-${h}`, range: `${dir === 'ingress' ? 'mri' : 'mre'}-${h}` };
-};
+/** The names, computed each time (callers outside a render; a render uses its cache's). */
+const NAMES = nftNames();
+export const chainNames = NAMES.chain;
+export const runMapNames = NAMES.runMap;
+export const setNames = NAMES.set;
 
 /** One tier of a dispatch chain: single policy jumps, and runs of Allow-only policies looked up in one map. */
 type Segment = { k: 'policy'; pid: string; shape: PolicyShape } | { k: 'run'; pids: string[]; hasRange: boolean };
@@ -121,24 +173,54 @@ interface CachedRunMap {
   range: NftVmap;
   buckets: NftChain[];
 }
-const runMapCache = new Map<string, CachedRunMap>();
-export const setNames = {
-  selector: (sel: string, fam: Fam, interval = true) =>
-    selectorNames(sel)[(fam === 4 ? 0 : 2) + (interval ? 1 : 0)] as string,
-  nets: (nets: readonly string[], fam: Fam) => `n${fam}-${cachedHash(`nets ${nets.join(',')}`)}`,
-  namedPort: (key: string, fam: Fam) => namedPortNames(key)[fam === 4 ? 0 : 1] as string,
-  /** `iifname . saddr` of every local endpoint: anti-spoofing in one lookup. */
-  source: (fam: Fam) => `wep_src${fam}`,
-};
+
+/**
+ * What rendering keeps between the renders of one owner (the agent's PolicyDriver): rendered chains
+ * and maps, list signatures and names. Each lives as long as the cache and as long as the table
+ * uses it (RenderMemo: dropped at the end of the first full render that does not). Rendered policy
+ * chains are kept per immutable rule list and go with it. A render without a cache starts empty.
+ */
+export class NftRenderCache {
+  readonly policyChains = new WeakMap<readonly RuleIR[], Map<string, CachedChain>>();
+  readonly dispatchChains = new RenderMemo<string, NftChain>();
+  readonly listSigs = new RenderMemo<string, string>();
+  readonly runMaps = new RenderMemo<string, CachedRunMap>();
+  private readonly nameMemos: NameMemos = {
+    hash: new RenderMemo<string, string>(),
+    policy: new RenderMemo<string, readonly string[]>(),
+    profile: new RenderMemo<string, readonly string[]>(),
+    sel: new RenderMemo<string, readonly string[]>(),
+    np: new RenderMemo<string, readonly string[]>(),
+  };
+  readonly names = nftNames(this.nameMemos);
+  private memos(): { beginFull(): void; endFull(): void }[] {
+    return [this.dispatchChains, this.listSigs, this.runMaps, ...Object.values(this.nameMemos)];
+  }
+  /** Entries held now, per memo (tests). */
+  sizes(): Record<string, number> {
+    const out: Record<string, number> = {
+      dispatchChains: this.dispatchChains.size,
+      listSigs: this.listSigs.size,
+      runMaps: this.runMaps.size,
+    };
+    for (const [k, m] of Object.entries(this.nameMemos)) out[`names.${k}`] = m.size;
+    return out;
+  }
+  beginFull(): void {
+    for (const m of this.memos()) m.beginFull();
+  }
+  endFull(): void {
+    for (const m of this.memos()) m.endFull();
+  }
+}
 
 const isV6 = (t: string) => t.includes(':');
 /** Element arrays are the calculator's cached (immutable) arrays: scan each one once, not per chain per render. */
 const prefixScan = new WeakMap<readonly string[], boolean>();
-export const hasPrefix = (elements: readonly string[]): boolean => {
+export const hasPrefix = (elements: readonly string[], d?: ElementChanges): boolean => {
   let v = prefixScan.get(elements);
   if (v === undefined) {
     // Derived from a scanned array by known changes: removals cannot add a prefix, look at additions.
-    const d = derivation(elements);
     const base = d && prefixScan.get(d.from);
     v = base === false && d ? d.added.some((e) => e.includes('/')) : elements.some((e) => e.includes('/'));
     prefixScan.set(elements, v);
@@ -163,7 +245,13 @@ export class Builder {
   readonly chains = new Map<string, NftChain>();
   readonly maps = new Map<string, NftVmap>();
   private readonly dispatchByList = new Map<string, string>();
-  constructor(private readonly model: ResolvedModel) {}
+  private readonly names: NftRenderCache['names'];
+  constructor(
+    private readonly model: ResolvedModel,
+    private readonly cache: NftRenderCache = new NftRenderCache(),
+  ) {
+    this.names = cache.names;
+  }
 
   private recording: SetRequest[] | undefined;
 
@@ -177,7 +265,7 @@ export class Builder {
     const elements = def ? (fam === 4 ? def.v4 : def.v6) : [];
     const interval = hasPrefix(elements);
     this.recording?.push({ k: 'sel', sel, fam, interval });
-    const name = setNames.selector(sel, fam, interval);
+    const name = this.names.set.selector(sel, fam, interval);
     if (!this.sets.has(name)) {
       // Same array as the calculator's cached set: diffNft skips unchanged sets by identity.
       this.sets.set(name, { name, type: fam === 4 ? 'ipv4_addr' : 'ipv6_addr', interval, elements });
@@ -201,7 +289,7 @@ export class Builder {
       .filter((n) => isV6(n) === (fam === 6))
       .map(bareHost)
       .sort();
-    const name = setNames.nets(mine, fam);
+    const name = this.names.set.nets(mine, fam);
     if (!this.sets.has(name)) {
       this.sets.set(name, {
         name,
@@ -215,7 +303,7 @@ export class Builder {
 
   namedPortSet(np: NamedPortRef, fam: Fam): string {
     this.recording?.push({ k: 'np', np, fam });
-    const name = setNames.namedPort(np.setKey, fam);
+    const name = this.names.set.namedPort(np.setKey, fam);
     if (!this.sets.has(name)) {
       this.sets.set(name, namedPortNftSet(name, this.model.namedPortSets.get(np.setKey), fam));
     }
@@ -294,7 +382,7 @@ export class Builder {
     if (this.chains.has(name)) return;
     // Rendered chains are cached per (immutable) rule list: an unchanged policy yields the same chain
     // object, which diffNft skips by identity. Sets are still registered for this state.
-    const cached = chainCache.get(rules)?.get(name);
+    const cached = this.cache.policyChains.get(rules)?.get(name);
     if (cached && this.sameShape(cached.sets)) {
       for (const q of cached.sets) {
         if (q.k === 'sel') this.selectorSet(q.sel, q.fam);
@@ -314,8 +402,8 @@ export class Builder {
       this.recording = undefined;
     }
     const chain = { name, rules: out };
-    let byName = chainCache.get(rules);
-    if (!byName) chainCache.set(rules, (byName = new Map()));
+    let byName = this.cache.policyChains.get(rules);
+    if (!byName) this.cache.policyChains.set(rules, (byName = new Map()));
     byName.set(name, { chain, sets });
     this.chains.set(name, chain);
   }
@@ -332,24 +420,22 @@ export class Builder {
     const quick = quickListKey(dir, ep[dir], ep.profiles);
     const known = this.dispatchByList.get(quick);
     if (known !== undefined) return known;
-    let listSig = listSigCache.get(quick);
+    let listSig = this.cache.listSigs.get(quick);
     if (listSig === undefined) {
-      if (listSigCache.size > 20_000) listSigCache.clear();
-      listSigCache.set(quick, (listSig = JSON.stringify([dir, ep[dir], ep.profiles])));
+      this.cache.listSigs.set(quick, (listSig = JSON.stringify([dir, ep[dir], ep.profiles])));
     }
     const sig = `${listSig}${this.shapeCode(ep[dir], dir)}`;
-    const name = chainNames.dispatch(sig, dir);
+    const name = this.names.chain.dispatch(sig, dir);
     this.dispatchByList.set(quick, name);
     if (this.chains.has(name)) return name;
-    const cached = dispatchChainCache.get(sig);
+    const cached = this.cache.dispatchChains.get(sig);
     if (cached) {
       this.registerDeps(ep, dir);
       this.chains.set(name, cached);
       return name;
     }
     const chain = this.buildDispatchChain(ep, dir, name);
-    if (dispatchChainCache.size > 20_000) dispatchChainCache.clear();
-    dispatchChainCache.set(sig, chain);
+    this.cache.dispatchChains.set(sig, chain);
     this.chains.set(name, chain);
     return name;
   }
@@ -402,7 +488,7 @@ export class Builder {
 
   private registerPolicy(pid: string, dir: 'ingress' | 'egress'): string {
     const pol = this.model.policies.get(pid);
-    const chain = chainNames.policy(pid, dir);
+    const chain = this.names.chain.policy(pid, dir);
     if (pol) this.policyChain(chain, dir === 'ingress' ? pol.ingress : pol.egress, pid, dir);
     return chain;
   }
@@ -418,7 +504,7 @@ export class Builder {
       const p = this.model.profiles.get(prof);
       if (p)
         this.policyChain(
-          chainNames.profile(prof, dir),
+          this.names.chain.profile(prof, dir),
           dir === 'ingress' ? p.ingress : p.egress,
           `profile ${prof}`,
           dir,
@@ -431,14 +517,14 @@ export class Builder {
    * the identity of the policies' rule lists: an unchanged run yields the same map objects.
    */
   private runMap(pids: readonly string[], dir: 'ingress' | 'egress'): { exact: string; range: string } {
-    const names = runMapNames(pids, dir);
+    const names = this.names.runMap(pids, dir);
     if (this.maps.has(names.exact)) return names;
     const rules = pids.map((pid) => {
       const pol = this.model.policies.get(pid);
       return pol ? (dir === 'ingress' ? pol.ingress : pol.egress) : [];
     });
     const chainsOf = pids.map((pid) => this.registerPolicy(pid, dir));
-    let cached = runMapCache.get(names.exact);
+    let cached = this.cache.runMaps.get(names.exact);
     if (!cached || cached.rules.length !== rules.length || cached.rules.some((r, i) => r !== rules[i])) {
       const exact = new Map<string, string>();
       const range = new Map<string, string>();
@@ -448,7 +534,7 @@ export class Builder {
         if (b.members.length === 1) target = chainsOf[b.members[0] as number] as string;
         else {
           const ids = b.members.map((i) => pids[i] as string);
-          target = chainNames.bucket(ids, dir);
+          target = this.names.chain.bucket(ids, dir);
           if (!buckets.has(target))
             buckets.set(target, {
               name: target,
@@ -466,8 +552,7 @@ export class Builder {
         range: { name: names.range, key: 'l4proto . dport', interval: true, elements: range },
         buckets: [...buckets.values()],
       };
-      if (runMapCache.size > 20_000) runMapCache.clear();
-      runMapCache.set(names.exact, cached);
+      this.cache.runMaps.set(names.exact, cached);
     }
     for (const c of cached.buckets) this.chains.set(c.name, c);
     this.maps.set(names.exact, cached.exact);
@@ -500,7 +585,7 @@ export class Builder {
     for (const prof of ep.profiles) {
       const p = this.model.profiles.get(prof);
       if (!p) continue;
-      const chain = chainNames.profile(prof, dir);
+      const chain = this.names.chain.profile(prof, dir);
       const pr = dir === 'ingress' ? p.ingress : p.egress;
       this.policyChain(chain, pr, `profile ${prof}`, dir);
       rules.push(...this.policyJump(chain, [], dir, true));
@@ -555,7 +640,6 @@ export class Builder {
  * separators are control characters no tier, action, policy id or profile name contains (names are
  * DNS labels / k8s names). The JSON form, which names the dispatch chain, is derived once per key.
  */
-const listSigCache = new Map<string, string>();
 function quickListKey(dir: 'ingress' | 'egress', tiers: readonly TierPolicies[], profiles: readonly string[]): string {
   let k = dir;
   for (const t of tiers) {
@@ -616,8 +700,27 @@ function v6Big(a: string): bigint {
   return groups.reduce((acc, g) => (acc << 16n) | BigInt(parseInt(g || '0', 16)), 0n);
 }
 
-export function renderNft(model: ResolvedModel): NftState {
-  const b = new Builder(model);
+export interface RenderOptions {
+  /** Kept across renders (the agent's PolicyDriver owns one); a fresh one when absent. */
+  cache?: NftRenderCache;
+  /** A patch's partial model (patchNft): the cache keeps everything; a full render sweeps it. */
+  partial?: boolean;
+}
+
+/** The whole table for `model`. */
+export function renderNft(model: ResolvedModel, opts: RenderOptions = {}): NftState {
+  const cache = opts.cache ?? new NftRenderCache();
+  if (opts.partial) return render(model, cache);
+  cache.beginFull();
+  try {
+    return render(model, cache);
+  } finally {
+    cache.endFull();
+  }
+}
+
+function render(model: ResolvedModel, cache: NftRenderCache): NftState {
+  const b = new Builder(model, cache);
   const fromWep = new Map<string, string>();
   const toWep = new Map<string, string>();
   const src4: string[] = [];
