@@ -146,7 +146,10 @@ export class EtcdBackend implements Backend {
       // etcd3's pool moves on to the next endpoint), and a call that failed on an unreachable
       // member is retried once per other endpoint. Callers (syncer, CAS loops) own longer retry.
       // etcd3's defaults (breaker open 5 s) would delay recovery after a single-member restart.
-      faultHandling: { host: () => hostBreaker(options.endpoints.length > 1), global: failoverPolicy(options.endpoints.length) },
+      faultHandling: {
+        host: () => hostBreaker(options.endpoints.length > 1),
+        global: failoverPolicy(options.endpoints.length),
+      },
     };
     const extraRoots = options.endpoints.some((e) => e.startsWith('https:')) ? defaultRootsWithExtra() : undefined;
     if ((tls && (tls.caFile || tls.certFile || tls.keyFile)) || extraRoots) {
