@@ -32,6 +32,7 @@ import { run, start } from '../src/lib/exec.js';
 import { sleep } from '../src/lib/clock.js';
 import { IPIP_DEVICE, ROUTE_PROTOCOL, VXLAN_DEVICE } from '../src/lib/marks.js';
 import { kernelLacksIpip } from '../src/lab/index.js';
+import { labTimeoutMs } from '../src/lab/vm/timeouts.js';
 import { NAT_TABLE } from '../src/dataplane/nat/index.js';
 import { eventually, type IpRoute } from './helpers/lab.js';
 
@@ -108,7 +109,7 @@ async function modeLab(encapsulation: Mode, subnets: number): Promise<void> {
           raw = r.stdout + r.stderr;
           m = JSON.parse(r.stdout) as MatrixJson;
         } else {
-          m = await matrix(loadLab(name, env), { port: 80, protocol: 'UDP', timeoutMs: 1000 });
+          m = await matrix(loadLab(name, env), { port: 80, protocol: 'UDP', timeoutMs: labTimeoutMs(1000) });
           raw = JSON.stringify(m);
         }
         if (Object.values(m.allowed).every((row) => Object.values(row).every(Boolean))) break;
@@ -314,11 +315,13 @@ async function modeLab(encapsulation: Mode, subnets: number): Promise<void> {
         const t = (await run(['nft', 'list', 'table', 'inet', NAT_TABLE], { netns: n1.netns })).stdout;
         assert.match(t, /type nat hook postrouting[^}]*masquerade/);
         // Pod-to-pod traffic stays unmasqueraded while natOutgoing is on.
-        const m = await matrix(loadLab(name, env), { port: 80, protocol: 'TCP', timeoutMs: 1000 });
-        assert.ok(
-          Object.values(m.allowed).every((row) => Object.values(row).every(Boolean)),
-          JSON.stringify(m),
-        );
+        await eventually(10_000, async () => {
+          const m = await matrix(loadLab(name, env), { port: 80, protocol: 'TCP', timeoutMs: labTimeoutMs(1000) });
+          assert.ok(
+            Object.values(m.allowed).every((row) => Object.values(row).every(Boolean)),
+            JSON.stringify(m),
+          );
+        });
         await patch(false);
         assert.equal(await until(pod.ips[0]!), pod.ips[0], 'natOutgoing off again');
         assert.doesNotMatch(
@@ -349,7 +352,7 @@ async function modeLab(encapsulation: Mode, subnets: number): Promise<void> {
         ].join('\n'),
       );
       const probe = async (from: string) =>
-        (await probePods(loadLab(name, env), from, 'y/c', { port: 80, timeoutMs: 1000 })).connected;
+        (await probePods(loadLab(name, env), from, 'y/c', { port: 80, timeoutMs: labTimeoutMs(1000) })).connected;
       const r = await cli(['apply', '-f', file]);
       assert.equal(r.code, 0, r.stderr);
       try {

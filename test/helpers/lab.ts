@@ -1,4 +1,5 @@
 /** Shared checks for lab tests: what a lab leaves running or mounted. */
+import { labTimeoutMs } from '../../src/lab/vm/timeouts.js';
 import { readdirSync, readFileSync } from 'node:fs';
 import { sleep } from '../../src/lib/clock.js';
 
@@ -31,7 +32,8 @@ export interface IpRoute {
  * after `timeoutMs` its last failure is thrown as is, so the message says what is wrong.
  */
 export async function eventually(timeoutMs: number, check: () => Promise<void>, pollMs = 250): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+  // Scaled like the lab's own waits (TESSERA_LAB_TIMEOUT_SCALE: the VM kernel's emulated CPU).
+  const deadline = Date.now() + labTimeoutMs(timeoutMs);
   for (;;) {
     try {
       return await check();
