@@ -36,12 +36,14 @@ if [ -n "$exec_script" ]; then
   # host file tessera.result, and power off.
   sh "$exec_script"
   rc=$?
+  sync
   result=$(arg result)
   [ -n "$result" ] && echo "$rc" > "$result"
 else
   TESSERA_CONFIG=/run/tessera-vm/config.json node dist/src/lab/vm/server.js
 fi
 echo "vm: stage2 done (exit $?)"
+sync
 echo o > /proc/sysrq-trigger
 # The power-off runs asynchronously: PID 1 must not exit first (the kernel would panic).
 sleep 60
