@@ -145,63 +145,57 @@ describe('IPIP in a VM kernel (root, qemu)', { timeout: 3_000_000 }, () => {
     assert.notEqual(tooBig.code, 0, '1481 bytes with DF must not pass');
   });
 
-  // Opt-in (`make test-vm`) until a full run of the five changes has passed in `make test`.
-  const liveSkip = process.env['TESSERA_VM_TESTS'] === '1' ? false : 'opt-in: make test-vm (TESSERA_VM_TESTS=1)';
-  test(
-    'live encapsulation changes: IPIP -> none -> IPIP -> none -> VXLAN CrossSubnet -> VXLAN Always',
-    { skip: liveSkip },
-    async (t) => {
-      const before = (await cli(['lab', 'status', '-o', 'json'])).stdout;
-      const ips = (s: string) => (JSON.parse(s) as { pods: { ips: string[] }[] }).pods.map((p) => p.ips.join(','));
-      const c = (JSON.parse(before) as { pods: { name: string; ips: string[] }[] }).pods.find((p) => p.name === 'c')!;
-      // What node-1's routes to the other nodes' blocks go through in each mode (one subnet: VXLAN
-      // CrossSubnet routes natively, like none).
-      const steps: { label: string; spec: Record<string, string>; dev: RegExp | undefined }[] = [
-        { label: 'IPIP Always -> none', spec: { ipipMode: 'Never', vxlanMode: 'Never' }, dev: undefined },
-        { label: 'none -> IPIP Always', spec: { ipipMode: 'Always', vxlanMode: 'Never' }, dev: /dev tessera\.ipip/ },
-        { label: 'IPIP Always -> none', spec: { ipipMode: 'Never', vxlanMode: 'Never' }, dev: undefined },
-        { label: 'none -> VXLAN CrossSubnet', spec: { ipipMode: 'Never', vxlanMode: 'CrossSubnet' }, dev: undefined },
-        {
-          label: 'VXLAN CrossSubnet -> VXLAN Always',
-          spec: { ipipMode: 'Never', vxlanMode: 'Always' },
-          dev: /dev tessera\.vxlan/,
-        },
-      ];
-      for (const step of steps) {
-        // Disruption: a ping every 100 ms from x/a to x/c (node-1 -> node-3) across the change.
-        const ping = await vmSh(`(ping -n -i 0.1 ${c.ips[0]} > /tmp/${name}-ping.log 2>&1 &) ; sleep 1`);
-        assert.equal(ping.code, 0, ping.stderr);
-        const t0 = Date.now();
-        const r = await cli(['patch', 'ippool', 'default-ipv4-ippool', '-p', JSON.stringify({ spec: step.spec })]);
-        assert.equal(r.code, 0, r.stderr);
-        for (let i = 0; ; i++) {
-          const rt = await vmSh(`ip -n ${name}-node-1 route show proto 80; ip -n ${name}-node-1 route show proto bird`);
-          const tunnelled = /dev tessera\.(ipip|vxlan)/.test(rt.stdout);
-          // `ip route show proto bird` does not print "proto bird": native = via a node on eth0.
-          const native = (rt.stdout.match(/via 10\.240\.0\.\d+ dev eth0/g) ?? []).length >= 2;
-          const shaped = step.dev ? step.dev.test(rt.stdout) : !tunnelled && native;
-          if (shaped) break;
-          if (i > 90) assert.fail(`${step.label}: routes did not follow: ${rt.stdout}`);
-          await sleep(2000);
-        }
-        const routed = Date.now() - t0;
-        await waitFullMatrix('TCP');
-        const full = Date.now() - t0;
-        const stop = await vmSh(`pkill -INT -f "ping -n -i 0.1 ${c.ips[0]}"; sleep 1; tail -3 /tmp/${name}-ping.log`);
-        const m = /(\d+) packets transmitted, (\d+) received/.exec(stop.stdout);
-        // The ping is a measurement, not a check: one that did not survive `lab exec` leaves no summary.
-        const lost = m ? `${Number(m[1]) - Number(m[2])} of ${m[1]}` : 'no summary';
-        t.diagnostic(
-          `${step.label}: routes followed in ${(routed / 1000).toFixed(1)} s, full TCP matrix after ${(full / 1000).toFixed(1)} s; ping x/a -> x/c every 100 ms lost: ${lost}`,
-        );
+  test('live encapsulation changes: IPIP -> none -> IPIP -> none -> VXLAN CrossSubnet -> VXLAN Always', async (t) => {
+    const before = (await cli(['lab', 'status', '-o', 'json'])).stdout;
+    const ips = (s: string) => (JSON.parse(s) as { pods: { ips: string[] }[] }).pods.map((p) => p.ips.join(','));
+    const c = (JSON.parse(before) as { pods: { name: string; ips: string[] }[] }).pods.find((p) => p.name === 'c')!;
+    // What node-1's routes to the other nodes' blocks go through in each mode (one subnet: VXLAN
+    // CrossSubnet routes natively, like none).
+    const steps: { label: string; spec: Record<string, string>; dev: RegExp | undefined }[] = [
+      { label: 'IPIP Always -> none', spec: { ipipMode: 'Never', vxlanMode: 'Never' }, dev: undefined },
+      { label: 'none -> IPIP Always', spec: { ipipMode: 'Always', vxlanMode: 'Never' }, dev: /dev tessera\.ipip/ },
+      { label: 'IPIP Always -> none', spec: { ipipMode: 'Never', vxlanMode: 'Never' }, dev: undefined },
+      { label: 'none -> VXLAN CrossSubnet', spec: { ipipMode: 'Never', vxlanMode: 'CrossSubnet' }, dev: undefined },
+      {
+        label: 'VXLAN CrossSubnet -> VXLAN Always',
+        spec: { ipipMode: 'Never', vxlanMode: 'Always' },
+        dev: /dev tessera\.vxlan/,
+      },
+    ];
+    for (const step of steps) {
+      // Disruption: a ping every 100 ms from x/a to x/c (node-1 -> node-3) across the change.
+      const ping = await vmSh(`(ping -n -i 0.1 ${c.ips[0]} > /tmp/${name}-ping.log 2>&1 &) ; sleep 1`);
+      assert.equal(ping.code, 0, ping.stderr);
+      const t0 = Date.now();
+      const r = await cli(['patch', 'ippool', 'default-ipv4-ippool', '-p', JSON.stringify({ spec: step.spec })]);
+      assert.equal(r.code, 0, r.stderr);
+      for (let i = 0; ; i++) {
+        const rt = await vmSh(`ip -n ${name}-node-1 route show proto 80; ip -n ${name}-node-1 route show proto bird`);
+        const tunnelled = /dev tessera\.(ipip|vxlan)/.test(rt.stdout);
+        // `ip route show proto bird` does not print "proto bird": native = via a node on eth0.
+        const native = (rt.stdout.match(/via 10\.240\.0\.\d+ dev eth0/g) ?? []).length >= 2;
+        const shaped = step.dev ? step.dev.test(rt.stdout) : !tunnelled && native;
+        if (shaped) break;
+        if (i > 90) assert.fail(`${step.label}: routes did not follow: ${rt.stdout}`);
+        await sleep(2000);
       }
-      assert.deepEqual(
-        ips((await cli(['lab', 'status', '-o', 'json'])).stdout),
-        ips(before),
-        'pods keep their addresses',
+      const routed = Date.now() - t0;
+      await waitFullMatrix('TCP');
+      const full = Date.now() - t0;
+      const stop = await vmSh(`pkill -INT -f "ping -n -i 0.1 ${c.ips[0]}"; sleep 1; tail -3 /tmp/${name}-ping.log`);
+      const m = /(\d+) packets transmitted, (\d+) received/.exec(stop.stdout);
+      // The ping is a measurement, not a check: one that did not survive `lab exec` leaves no summary.
+      const lost = m ? `${Number(m[1]) - Number(m[2])} of ${m[1]}` : 'no summary';
+      t.diagnostic(
+        `${step.label}: routes followed in ${(routed / 1000).toFixed(1)} s, full TCP matrix after ${(full / 1000).toFixed(1)} s; ping x/a -> x/c every 100 ms lost: ${lost}`,
       );
-    },
-  );
+    }
+    assert.deepEqual(
+      ips((await cli(['lab', 'status', '-o', 'json'])).stdout),
+      ips(before),
+      'pods keep their addresses',
+    );
+  });
 
   test('lab down leaves nothing behind (VM process, lab dir, context)', async () => {
     const r = await cli(['lab', 'down', '--name', name], 120_000);
