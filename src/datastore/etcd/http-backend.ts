@@ -15,7 +15,7 @@
  */
 import { defaultRootsWithExtra } from './extra-ca.js';
 import { readFileSync } from 'node:fs';
-import type { Agent as HttpAgent, IncomingMessage, RequestOptions } from 'node:http';
+import type { Agent as HttpAgent, ClientRequest, IncomingMessage, RequestOptions } from 'node:http';
 import { createRequire } from 'node:module';
 import { TesseraError, type ErrorCode } from '../../lib/errors.js';
 import { describeEtcdFailure } from './errors.js';
@@ -158,6 +158,45 @@ function targetOf(endpoint: string, tls: EtcdTlsOptions | undefined): Target {
   };
 }
 
+/** What one gateway call came to. */
+type Outcome =
+  | { kind: 'ok'; status: number; body: string }
+  | { kind: 'timeout' }
+  | { kind: 'aborted' }
+  | { kind: 'failed'; why: string };
+
+/**
+ * Runs `begin` (which calls `done` with the exchange's outcome) under a deadline and an abort
+ * signal: the first outcome wins; a timeout or abort also calls `destroy` to drop the exchange.
+ */
+function settleWithin(
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+  destroy: () => void,
+  begin: (done: (v: Outcome) => void) => void,
+): Promise<Outcome> {
+  return new Promise((resolve) => {
+    let settled = false;
+    const done = (v: Outcome) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      resolve(v);
+    };
+    const timer = setTimeout(() => {
+      done({ kind: 'timeout' });
+      destroy();
+    }, timeoutMs);
+    const onAbort = () => {
+      done({ kind: 'aborted' });
+      destroy();
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    begin(done);
+  });
+}
+
 function describeSocketError(err: NodeJS.ErrnoException, https: boolean): string {
   const byCode: Record<string, string> = {
     ECONNREFUSED: 'connection refused',
@@ -265,91 +304,50 @@ export class EtcdHttpBackend implements Backend {
     );
   }
 
-  private async request(
-    t: Target,
-    path: string,
-    payload: string,
-    signal?: AbortSignal,
-  ): Promise<
-    | { kind: 'ok'; status: number; body: string }
-    | { kind: 'timeout' }
-    | { kind: 'aborted' }
-    | { kind: 'failed'; why: string }
-  > {
-    if (t.plain) return this.plainRequest(t, t.plain, path, payload, signal);
+  private async request(t: Target, path: string, payload: string, signal?: AbortSignal): Promise<Outcome> {
+    if (t.plain) {
+      const exchange = this.plainClientFor(t, t.plain).post(path, payload);
+      return settleWithin(
+        this.callTimeoutMs,
+        signal,
+        () => exchange.destroy(),
+        (done) =>
+          exchange.response.then(
+            (r) => done({ kind: 'ok', status: r.status, body: r.body }),
+            (err: NodeJS.ErrnoException) => done({ kind: 'failed', why: describeSocketError(err, false) }),
+          ),
+      );
+    }
     const agent = this.agentFor(t);
-    return new Promise((resolve) => {
-      let settled = false;
-      const done = (v: Awaited<ReturnType<EtcdHttpBackend['request']>>) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        resolve(v);
-      };
-      const req = https().request(
-        {
-          ...t.base,
-          agent,
-          method: 'POST',
-          path,
-          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
-        },
-        (res: IncomingMessage) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () =>
-            done({ kind: 'ok', status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
-          );
-          res.on('error', (err) => done({ kind: 'failed', why: describeSocketError(err, t.https) }));
-        },
-      );
-      const timer = setTimeout(() => {
-        done({ kind: 'timeout' });
-        req.destroy();
-      }, this.callTimeoutMs);
-      const onAbort = () => {
-        done({ kind: 'aborted' });
-        req.destroy();
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      req.on('error', (err: NodeJS.ErrnoException) => done({ kind: 'failed', why: describeSocketError(err, t.https) }));
-      req.end(payload);
-    });
-  }
-
-  /** `request` for http:// and unix:// endpoints, on Http1Client: the same outcomes, the same words. */
-  private plainRequest(
-    t: Target,
-    plain: Http1Endpoint,
-    path: string,
-    payload: string,
-    signal?: AbortSignal,
-  ): ReturnType<EtcdHttpBackend['request']> {
-    const exchange = this.plainClientFor(t, plain).post(path, payload);
-    return new Promise((resolve) => {
-      let settled = false;
-      const done = (v: Awaited<ReturnType<EtcdHttpBackend['request']>>) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        resolve(v);
-      };
-      const timer = setTimeout(() => {
-        done({ kind: 'timeout' });
-        exchange.destroy();
-      }, this.callTimeoutMs);
-      const onAbort = () => {
-        done({ kind: 'aborted' });
-        exchange.destroy();
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-      exchange.response.then(
-        (r) => done({ kind: 'ok', status: r.status, body: r.body }),
-        (err: NodeJS.ErrnoException) => done({ kind: 'failed', why: describeSocketError(err, false) }),
-      );
-    });
+    let req: ClientRequest | undefined;
+    return settleWithin(
+      this.callTimeoutMs,
+      signal,
+      () => req?.destroy(),
+      (done) => {
+        req = https().request(
+          {
+            ...t.base,
+            agent,
+            method: 'POST',
+            path,
+            headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+          },
+          (res: IncomingMessage) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (c: Buffer) => chunks.push(c));
+            res.on('end', () =>
+              done({ kind: 'ok', status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
+            );
+            res.on('error', (err) => done({ kind: 'failed', why: describeSocketError(err, t.https) }));
+          },
+        );
+        req.on('error', (err: NodeJS.ErrnoException) =>
+          done({ kind: 'failed', why: describeSocketError(err, t.https) }),
+        );
+        req.end(payload);
+      },
+    );
   }
 
   async get(key: string, signal?: AbortSignal): Promise<KV | undefined> {
