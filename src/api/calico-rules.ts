@@ -196,6 +196,12 @@ export const CALICO_RULES: readonly CalicoRule[] = [
     tessera: { fixture: 'policy-types-missing-direction.yaml' },
   },
   {
+    kind: `${POLICY}, Tier`,
+    field: 'spec.order',
+    calico: 'a float64: any number, fractions and negatives included; no range',
+    tessera: { fixture: 'policy-order-type.yaml', accepts: 'rules-calico-accepts.yaml' },
+  },
+  {
     kind: 'GlobalNetworkPolicy',
     field: 'spec.preDNAT, spec.doNotTrack',
     calico: '"PreDNAT and DoNotTrack cannot both be true"',
