@@ -585,6 +585,17 @@ describe('validate and version', () => {
     assert.equal(r.code, 0);
     assert.match(r.out, /^Client Version:\s+v\d+\.\d+\.\d+\n/);
     assert.match(r.out, /Cluster Version:\s+unknown/);
+    // What the agents stamp at start-up (src/agent NodeRegistrar.stampClusterInformation).
+    await h.store.create({
+      apiVersion: 'projectcalico.org/v3',
+      kind: 'ClusterInformation',
+      metadata: { name: 'default' },
+      spec: { clusterGUID: 'a'.repeat(32), clusterType: 'tessera,bgp', calicoVersion: 'v9.8.7', datastoreReady: true },
+    });
+    const stamped = await h.run(['version']);
+    assert.match(stamped.out, /Cluster Version:\s+v9\.8\.7\n/);
+    assert.match(stamped.out, /Cluster Type:\s+tessera,bgp\n/);
+    assert.doesNotMatch(stamped.out, /no ClusterInformation/);
     const { runCli } = await import('../src/cli/program.js');
     const { captureIO } = await import('../src/cli/io.js');
     const c = captureIO();

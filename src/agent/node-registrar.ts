@@ -85,16 +85,14 @@ export class NodeRegistrar {
     }
   }
 
-  /** ClusterInformation "default": created by the first agent, stamped with each agent's version. */
-  async stampClusterInformation(types: string[]): Promise<void> {
+  /**
+   * ClusterInformation "default", as libcalico-go's ensureClusterInformation keeps it: created by
+   * the first agent (create-if-absent, so concurrent first agents cannot both win), then each
+   * agent's start writes only what differs (its version, types the list lacks, a missing GUID).
+   */
+  async stampClusterInformation(types: string[], version = agentVersion()): Promise<void> {
     const info = lookupKind('ClusterInformation')!;
-    let version = 'unknown';
-    try {
-      version = `v${(JSON.parse(readFileSync(join(repoRoot(), 'package.json'), 'utf8')) as { version?: string }).version ?? 'unknown'}`;
-    } catch {
-      // a packaging without package.json: the version stays unknown
-    }
-    for (let attempt = 0; attempt < 5; attempt++) {
+    for (let attempt = 0; attempt < 10; attempt++) {
       const cur = await this.o.store.get(info, 'default');
       const spec = nextClusterInformation(cur?.spec as ClusterInformationSpec | undefined, {
         version,
@@ -117,6 +115,7 @@ export class NodeRegistrar {
         throw e;
       }
     }
+    throw new TesseraError('conflict', 'cannot write ClusterInformation "default": 10 conflicting writes in a row');
   }
 
   /**
@@ -237,5 +236,15 @@ export class NodeRegistrar {
         if (!isTesseraError(e, 'conflict')) throw e;
       }
     }
+  }
+}
+
+/** This agent's version for ClusterInformation, as `v0.1.0` (`unknown` without package.json). */
+function agentVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(join(repoRoot(), 'package.json'), 'utf8')) as { version?: string };
+    return pkg.version ? `v${pkg.version}` : 'unknown';
+  } catch {
+    return 'unknown'; // a packaging without package.json
   }
 }

@@ -15,10 +15,12 @@
  *   `[doc 3] IPPool "p2": spec.cidr` (1-based; `namespace/name` for namespaced kinds).
  * - Each mistake is reported once: the shape pass reports wrong JSON types, semantic checks only
  *   look at values whose type is right.
- * - Compatibility choices a reviewer should check: rule `nets`, NetworkSet `nets` and
- *   IPReservation CIDRs accept bare addresses and host bits (Calico masks them); IPPool `cidr`
- *   must be a network address. Host-only policy options (doNotTrack, preDNAT, applyOnForward)
- *   are GlobalNetworkPolicy fields, with Calico's combination rules.
+ * - Compatibility choices a reviewer should check: NetworkSet `nets` and IPReservation CIDRs
+ *   accept bare addresses and host bits (Calico's `cidr` tag); rule `nets`/`notNets` and IPPool
+ *   `cidr` must be masked CIDRs with a prefix length (Calico's `net` tag and net.ParseCIDR).
+ *   Host-only policy options (doNotTrack, preDNAT, applyOnForward) are GlobalNetworkPolicy fields,
+ *   with Calico's combination rules. Every Calico rule walked is in calico-rules.ts, with its
+ *   rejection fixture or why it does not apply (docs/calico-rules.md).
  * - Every field Calico's API has is accepted; those Tessera stores without acting on are listed in
  *   stored-only.ts (apply warns). docs/api-fields.md is the generated kinds × fields × rules table.
  * - decode.ts is the run-time reading of stored specs (the agent, policy input, BGP): never throws,

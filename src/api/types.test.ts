@@ -58,7 +58,7 @@ test('every typed field is accepted by the schema', () => {
     order: 1.5,
     selector: 'all()',
     serviceAccountSelector: 'all()',
-    namespaceSelector: 'global()',
+    namespaceSelector: 'has(team)',
     types: ['Ingress', 'Egress'],
     ingress: [rule, icmpRule],
     egress: [{ action: 'Allow', destination: { services: { name: 's', namespace: 'n' } } }],
@@ -83,7 +83,7 @@ test('every typed field is accepted by the schema', () => {
   check('IPPool', pool);
   const bgp: BGPConfigurationSpec = {
     logSeverityScreen: 'Debug',
-    nodeToNodeMeshEnabled: false,
+    nodeToNodeMeshEnabled: true,
     asNumber: '1.2',
     serviceClusterIPs: [{ cidr: '10.96.0.0/12' }],
     serviceExternalIPs: [],

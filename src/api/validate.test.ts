@@ -16,12 +16,13 @@ describe('rules accept what Calico accepts', () => {
   const ok = (rule: Record<string, unknown>) =>
     assert.deepEqual(validateResource(gnp({ ingress: [rule] })), [], JSON.stringify(rule));
 
-  test('protocols by name (either case) and number; ports with each port-bearing protocol', () => {
-    for (const protocol of ['TCP', 'tcp', 'UDP', 'SCTP', 'UDPLite', 6, 17, 132, 136, '6']) {
+  test('protocols by name (either case) and number; ports with TCP, UDP and SCTP', () => {
+    for (const protocol of ['TCP', 'tcp', 'UDP', 'SCTP', 6, 17, 132, '6']) {
       ok({ action: 'Allow', protocol, destination: { ports: [80, '1000:2000', 'http-alt'] } });
     }
     ok({ action: 'Deny', notProtocol: 'ICMPv6' });
     ok({ action: 'Log', protocol: 47 });
+    ok({ action: 'Allow', protocol: 'UDPLite' });
   });
 
   test('ICMP type/code with the matching ipVersion; numeric ICMP protocols', () => {
@@ -29,14 +30,15 @@ describe('rules accept what Calico accepts', () => {
     ok({ action: 'Allow', protocol: 58, ipVersion: 6, notICMP: { type: 128 } });
   });
 
-  test('nets: bare addresses, host bits (Calico masks them), one family with ipVersion', () => {
+  test('nets: masked CIDRs of one family, agreeing with ipVersion; global() alone in namespaceSelector', () => {
     ok({
       action: 'Allow',
       ipVersion: 6,
-      source: { nets: ['2001:db8::1', 'fd00::1/64'] },
+      source: { nets: ['2001:db8::1/128', 'fd00::/64'] },
       destination: { notNets: ['fd00::/8'] },
     });
-    ok({ action: 'Pass', source: { nets: ['10.0.0.1/8'] }, destination: { nets: ['192.168.0.0/16'] } });
+    ok({ action: 'Pass', source: { nets: ['10.0.0.0/8'] }, destination: { nets: ['192.168.0.0/16'] } });
+    ok({ action: 'Allow', source: { namespaceSelector: 'global()', selector: "role == 'db'" } });
   });
 
   test('services where Calico allows them', () => {

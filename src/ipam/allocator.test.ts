@@ -138,14 +138,50 @@ describe('IpamClient.autoAssign', () => {
     await assert.rejects(ipam.autoAssign(req('n1', 'net.s')), (err: unknown) => {
       assert.ok(isTesseraError(err, 'exhausted'));
       // The host hit its own block limit (maxBlocksPerHost): say that, once, not "pool exhausted".
-      assert.match(err.message, /its 1 block\(s\) are full and it may hold no more \(maxBlocksPerHost=1\)/);
-      assert.match(err.message, /strictAffinity forbids borrowing/);
+      assert.match(err.message, /it may claim no new block \(it holds 1, maxBlocksPerHost=1\)/);
+      assert.match(err.message, /strictAffinity forbids borrowing the 14 free address\(es\) in other hosts' blocks/);
       assert.doesNotMatch(err.message, /exhausted/);
       assert.equal(err.message.split('maxBlocksPerHost').length, 2, err.message);
       return true;
     });
     assert.equal(await backend.get(ipamKeys.handle('net.s')), undefined, 'failed assign leaves no handle');
     assert.deepEqual(await ipam.getConfig(), { strictAffinity: true, maxBlocksPerHost: 1 });
+  });
+
+  test("strictAffinity exhaustion names the requested pool, not the host's full block in another, once", async () => {
+    const { ipam } = await setup([
+      ['big', { cidr: '10.1.0.0/28', blockSize: 28 }],
+      ['tiny', { cidr: '10.2.0.0/30', blockSize: 30 }],
+    ]);
+    await ipam.autoAssign(req('n1', 'net.full', { num4: 16, ipv4Pools: ['big'] }));
+    await ipam.autoAssign(req('n2', 'net.o', { ipv4Pools: ['tiny'] }));
+    await ipam.setConfig({ strictAffinity: true });
+    await assert.rejects(ipam.autoAssign(req('n1', 'net.s', { ipv4Pools: ['tiny'] })), (err: unknown) => {
+      assert.ok(isTesseraError(err, 'exhausted'));
+      assert.equal(
+        err.message,
+        'cannot assign 1 IPv4 address(es) for handle "net.s" on host "n1": pool "tiny" (10.2.0.0/30): ' +
+          'the host has no block of its own in the pool, the pool has no unclaimed block left, and ' +
+          "strictAffinity forbids borrowing the 3 free address(es) in other hosts' blocks",
+      );
+      return true;
+    });
+    // Both pools: the host's block in "big" is full, and the only borrowable addresses are n2's.
+    await assert.rejects(ipam.autoAssign(req('n1', 'net.t')), (err: unknown) => {
+      assert.ok(isTesseraError(err, 'exhausted'));
+      assert.match(
+        err.message,
+        /pools "big" \(10\.1\.0\.0\/28\), "tiny" \(10\.2\.0\.0\/30\): the host's 1 block\(s\) in these pools are full/,
+      );
+      assert.equal(err.message.split('"tiny"').length, 2, err.message);
+      return true;
+    });
+    await ipam.setConfig({ strictAffinity: false });
+    assert.equal(
+      (await ipam.autoAssign(req('n1', 'net.u', { ipv4Pools: ['tiny'] }))).ipv4.length,
+      1,
+      'borrows when allowed',
+    );
   });
 
   test('pool exhaustion releases partial assignments and names the pool', async () => {

@@ -255,14 +255,18 @@ export class IpamAllocator {
     // its own block limit.
     let stop: 'host-limit' | 'no-free-block' | undefined;
     let ownBlocks = 0;
+    // The host's blocks inside the pools this request may use: blocks it has in other pools are
+    // not "full" for this request, they are out of scope (the bug: they were counted as full).
+    let ownInPools = 0;
     try {
       // 1. The host's own blocks.
       const affine = await this.affineBlocks(host, family, args.signal);
       ownBlocks = affine.length;
       for (const cidr of affine) {
-        if (got.length >= num) break;
         const pool = poolForCidr(pools, parseCidr(cidr));
         if (pool === undefined) continue;
+        ownInPools++;
+        if (got.length >= num) continue;
         got.push(
           ...(await this.assignInBlock(
             cidr,
@@ -332,19 +336,33 @@ export class IpamAllocator {
     }
     if (got.length < num) {
       await this.releaseAssigned(got, args.handleId);
-      const names = pools.map((p) => `"${p.name}" (${p.cidrText})`).join(', ');
-      const own =
-        stop === 'host-limit'
-          ? `its ${ownBlocks} block(s) are full and it may hold no more (maxBlocksPerHost=${ctx.config.maxBlocksPerHost})`
-          : `its ${ownBlocks} block(s) are full and pool(s) ${names} have no free block left`;
-      const borrow = ctx.config.strictAffinity
-        ? "strictAffinity forbids borrowing from other hosts' blocks"
-        : "no other host's block has a free address";
-      throw new TesseraError('exhausted', `${action}: ${own}; ${borrow}`, {
-        details: { pools: pools.map((p) => p.name), wanted: num, got: got.length },
-      });
+      const elsewhere = ctx.config.strictAffinity
+        ? await this.freeInOtherHostsBlocks(host, pools, ctx, args.signal)
+        : 0;
+      throw new TesseraError(
+        'exhausted',
+        `${action}: ${exhaustionReason({ pools, ownInPools, ownBlocks, stop, config: ctx.config, freeElsewhere: elsewhere })}`,
+        { details: { pools: pools.map((p) => p.name), wanted: num, got: got.length } },
+      );
     }
     return got;
+  }
+
+  /** Free addresses in blocks of `pools` affine to other hosts (or to none): what borrowing could use. */
+  private async freeInOtherHostsBlocks(
+    host: string,
+    pools: PoolInfo[],
+    ctx: AssignContext,
+    signal: AbortSignal | undefined,
+  ): Promise<number> {
+    const { items } = await this.backend.list(ipamKeys.blocksPrefix, signal);
+    let free = 0;
+    for (const kv of items) {
+      const b = parseBlock(kv.value, kv.key);
+      if (b.affinity === hostAffinity(host) || poolForCidr(pools, parseCidr(b.cidr)) === undefined) continue;
+      free += assignableCount(b, reservedOrdinals(b, ctx.reservations));
+    }
+    return free;
   }
 
   /** One block, one CAS transaction (block + handle record), retried on conflict. */
@@ -751,6 +769,38 @@ export class IpamAllocator {
     if (pool) info.pool = pool.name;
     return info;
   }
+}
+
+/**
+ * Why an auto-assign found too few addresses, said once and about the pools the request could use:
+ * the host's own blocks in them, why no new block could be claimed (the pools have none left, or the
+ * host is at maxBlocksPerHost, which is not the pools' fault), and why borrowing did not help.
+ */
+export function exhaustionReason(r: {
+  pools: readonly PoolInfo[];
+  ownInPools: number;
+  ownBlocks: number;
+  stop: 'host-limit' | 'no-free-block' | undefined;
+  config: IpamConfig;
+  freeElsewhere: number;
+}): string {
+  const names = r.pools.map((p) => `"${p.name}" (${p.cidrText})`).join(', ');
+  const one = r.pools.length === 1;
+  const them = one ? 'the pool' : 'these pools';
+  const own =
+    r.ownInPools === 0
+      ? `the host has no block of its own in ${them}`
+      : `the host's ${r.ownInPools} block(s) in ${them} are full`;
+  const claim =
+    r.stop === 'host-limit'
+      ? `it may claim no new block (it holds ${r.ownBlocks}, maxBlocksPerHost=${r.config.maxBlocksPerHost})`
+      : `${one ? 'the pool has' : 'the pools have'} no unclaimed block left`;
+  let borrow: string;
+  if (!r.config.strictAffinity) borrow = `no other host's block in ${them} has a free address`;
+  else if (r.freeElsewhere > 0)
+    borrow = `strictAffinity forbids borrowing the ${r.freeElsewhere} free address(es) in other hosts' blocks`;
+  else borrow = `no other host's block in ${them} has a free address either (and strictAffinity forbids borrowing)`;
+  return `${one ? 'pool' : 'pools'} ${names}: ${own}, ${claim}, and ${borrow}`;
 }
 
 function addressOfCidr(c: Cidr): string {

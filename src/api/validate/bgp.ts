@@ -96,8 +96,18 @@ export function validateBGPConfiguration(p: Problems, spec: Record<string, unkno
       });
     });
   }
+  const prefixAds = Array.isArray(spec.prefixAdvertisements) ? spec.prefixAdvertisements.length : 0;
+  if (Array.isArray(spec.communities) && spec.communities.length > 0 && prefixAds === 0) {
+    p.add('spec.communities', 'communities are defined but no spec.prefixAdvertisements entry uses them');
+  }
   checkPassword(p, 'spec.nodeMeshPassword', spec.nodeMeshPassword);
   checkDuration(p, 'spec.nodeMeshMaxRestartTime', spec.nodeMeshMaxRestartTime);
+  if (spec.nodeToNodeMeshEnabled === false) {
+    for (const f of ['nodeMeshPassword', 'nodeMeshMaxRestartTime'] as const) {
+      if (spec[f] !== undefined && spec[f] !== null)
+        p.add(joinPath('spec', f), `${f} cannot be set while nodeToNodeMeshEnabled is false`);
+    }
+  }
   checkIpField(p, 'spec.localWorkloadPeeringIPV4', spec.localWorkloadPeeringIPV4, 4);
   checkIpField(p, 'spec.localWorkloadPeeringIPV6', spec.localWorkloadPeeringIPV6, 6);
 }
@@ -151,7 +161,16 @@ export function validateBGPPeer(p: Problems, spec: Record<string, unknown>): voi
   if (Array.isArray(spec.filters)) {
     spec.filters.forEach((f, i) => checkSubdomain(p, joinPath('spec.filters', i), f, 'BGPFilter name'));
   }
-  checkIpField(p, 'spec.reachableBy', spec.reachableBy);
+  const via = checkIpField(p, 'spec.reachableBy', spec.reachableBy);
+  if (via && typeof spec.peerIP === 'string') {
+    const peer = tryParseIp(spec.peerIP.replace(/^\[(.*)\]:\d+$/, '$1').replace(/^([\d.]+):\d+$/, '$1'));
+    if (peer && peer.family !== via.family) {
+      p.add(
+        'spec.reachableBy',
+        `reachableBy ${quote(spec.reachableBy)} and peerIP ${quote(spec.peerIP)} are of different IP families`,
+      );
+    }
+  }
   checkOneOf(p, 'spec.nextHopMode', spec.nextHopMode, ['Auto', 'Self', 'Keep'] as const);
 }
 
@@ -177,6 +196,13 @@ function validateFilterRule(p: Problems, path: string, r: unknown, family: 4 | 6
       p.add(at, `prefix length min ${min} is greater than max ${max}`);
     }
     if (!hasCidr) p.add(joinPath(path, 'cidr'), 'cidr is required when prefixLength is set');
+  }
+  // Calico's bgpFilterInterface: "*" or 1-15 of letters, digits, '_', '.', '*' and '-'.
+  if (typeof r.interface === 'string' && r.interface !== '' && !/^[a-zA-Z0-9_.*-]{1,15}$/.test(r.interface)) {
+    p.add(
+      joinPath(path, 'interface'),
+      `${quote(r.interface)} is not an interface name or pattern (1-15 of letters, digits, '_', '.', '*', '-')`,
+    );
   }
   checkOneOf(p, joinPath(path, 'source'), r.source, ['RemotePeers'] as const);
   checkOneOf(p, joinPath(path, 'peerType'), r.peerType, ['eBGP', 'iBGP'] as const);

@@ -66,6 +66,37 @@ export function checkLabels(p: Problems, path: string, v: unknown): void {
   }
 }
 
+const utf8 = new TextEncoder();
+
+/** Calico's validateObjectMetaAnnotations: 256 KiB of keys and values in total. */
+export const ANNOTATIONS_MAX_BYTES = 256 * 1024;
+
+/**
+ * Annotations as Calico checks them (metadata and rule metadata): each key, lower-cased, is a
+ * qualified name like a label key; keys and values together stay within 256 KiB.
+ */
+export function checkAnnotations(p: Problems, path: string, v: unknown): void {
+  if (!isRecord(v)) return;
+  let size = 0;
+  for (const [key, value] of Object.entries(v)) {
+    if (key === '') p.add(path, 'annotation keys must not be empty');
+    else {
+      const err = validateLabelKey(key.toLowerCase());
+      if (err !== undefined) {
+        const msg = err.replace(
+          `label key ${JSON.stringify(key.toLowerCase())}`,
+          `annotation key ${JSON.stringify(key)}`,
+        );
+        p.add(joinPath(path, key), msg);
+      }
+    }
+    size += utf8.encode(key).length + (typeof value === 'string' ? utf8.encode(value).length : 0);
+  }
+  if (size > ANNOTATIONS_MAX_BYTES) {
+    p.add(path, `annotations total ${size} bytes, more than ${ANNOTATIONS_MAX_BYTES} (256 KiB)`);
+  }
+}
+
 export function checkOneOf<T extends string>(p: Problems, path: string, v: unknown, allowed: readonly T[]): v is T {
   if (typeof v !== 'string') return false;
   if ((allowed as readonly string[]).includes(v)) return true;

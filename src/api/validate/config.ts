@@ -1,5 +1,14 @@
 /** FelixConfiguration, KubeControllersConfiguration, ClusterInformation. */
-import { LOG_SEVERITIES, checkCidrField, checkDuration, checkIntRange, checkOneOf, type Problems } from './common.js';
+import {
+  LOG_SEVERITIES,
+  checkCidrField,
+  checkDnsLabel,
+  checkDuration,
+  checkIntRange,
+  checkIpField,
+  checkOneOf,
+  type Problems,
+} from './common.js';
 import { isRecord, joinPath, quote } from './shape.js';
 
 function checkConfigName(p: Problems, kind: string, name: string, allowNode: boolean): void {
@@ -53,6 +62,57 @@ export function validateFelixConfiguration(p: Problems, spec: Record<string, unk
       checkIntRange(p, joinPath(at, 'port'), pp.port, 0, 65535, 'port');
       if (typeof pp.net === 'string' && pp.net !== '')
         checkCidrField(p, joinPath(at, 'net'), pp.net, { allowBareIp: true });
+    });
+  }
+  checkIpField(p, 'spec.natOutgoingAddress', spec.natOutgoingAddress || undefined, 4);
+  checkIpField(p, 'spec.deviceRouteSourceAddress', spec.deviceRouteSourceAddress || undefined, 4);
+  checkIpField(p, 'spec.deviceRouteSourceAddressIPv6', spec.deviceRouteSourceAddressIPv6 || undefined, 6);
+  if (Array.isArray(spec.externalNodesList)) {
+    spec.externalNodesList.forEach((c, i) => {
+      const at = joinPath('spec.externalNodesList', i);
+      const cidr = checkCidrField(p, at, c, { allowBareIp: true, strict: false });
+      if (cidr && cidr.family !== 4) p.add(at, `${quote(c)} is not an IPv4 CIDR (externalNodesList is IPv4 only)`);
+    });
+  }
+  // Felix names a namespace "openstack-region-<region>", which must stay a DNS label.
+  if (typeof spec.openstackRegion === 'string' && spec.openstackRegion !== '') {
+    if (spec.openstackRegion.length > 46)
+      p.add('spec.openstackRegion', `openstackRegion ${quote(spec.openstackRegion)} is longer than 46 characters`);
+    else checkDnsLabel(p, 'spec.openstackRegion', spec.openstackRegion, 'openstackRegion');
+  }
+  if (Array.isArray(spec.kubeNodePortRanges)) {
+    if (spec.kubeNodePortRanges.length > 7)
+      p.add('spec.kubeNodePortRanges', `at most 7 node port ranges, got ${spec.kubeNodePortRanges.length}`);
+    spec.kubeNodePortRanges.forEach((r, i) => {
+      if (typeof r === 'string' && !/^\d+(:\d+)?$/.test(r))
+        p.add(joinPath('spec.kubeNodePortRanges', i), `${quote(r)} is a named port; node port ranges are numeric`);
+    });
+  }
+  if (spec.routeTableRange !== undefined && spec.routeTableRange !== null && Array.isArray(spec.routeTableRanges)) {
+    p.add('spec.routeTableRange', 'routeTableRange cannot be set when routeTableRanges is also set');
+  }
+  if (Array.isArray(spec.routeTableRanges)) {
+    spec.routeTableRanges.forEach((r, i) => {
+      if (!isRecord(r)) return;
+      const at = joinPath('spec.routeTableRanges', i);
+      checkIntRange(p, joinPath(at, 'min'), r.min, 1, 4294967295, 'route table index');
+      checkIntRange(p, joinPath(at, 'max'), r.max, 1, 4294967295, 'route table index');
+      if (typeof r.min === 'number' && typeof r.max === 'number' && r.min > r.max)
+        p.add(at, `min ${r.min} is greater than max ${r.max}`);
+    });
+  }
+  if (Array.isArray(spec.healthTimeoutOverrides)) {
+    spec.healthTimeoutOverrides.forEach((o, i) => {
+      if (!isRecord(o)) return;
+      const at = joinPath('spec.healthTimeoutOverrides', i);
+      if (typeof o.name === 'string' && !/^[a-zA-Z0-9_ -]+$/.test(o.name))
+        p.add(
+          joinPath(at, 'name'),
+          `health timeout override name ${quote(o.name)} may only have letters, digits, '_', '-' and spaces`,
+        );
+      if (typeof o.timeout === 'string' && o.timeout.startsWith('-'))
+        p.add(joinPath(at, 'timeout'), `timeout ${quote(o.timeout)} must not be negative`);
+      else checkDuration(p, joinPath(at, 'timeout'), o.timeout);
     });
   }
   if (isRecord(spec.routeTableRange)) {

@@ -10,7 +10,7 @@ import {
   type Problems,
 } from './common.js';
 import { isRecord, joinPath, quote } from './shape.js';
-import { familyBits } from '../../lib/ip.js';
+import { checkCidr, cidrContainsIp, familyBits } from '../../lib/ip.js';
 
 const MAC_RE = /^([0-9a-fA-F]{2}[:-]){5}[0-9a-fA-F]{2}$|^([0-9a-fA-F]{2}[:-]){7}[0-9a-fA-F]{2}$/;
 const IFACE_RE = /^[^\s/]{1,15}$/;
@@ -39,6 +39,9 @@ function checkEndpointPorts(p: Problems, v: unknown): void {
 
 export function validateNode(p: Problems, spec: Record<string, unknown>): void {
   const bgp = spec.bgp;
+  if (isRecord(bgp) && Object.values(bgp).every((v) => v === undefined || v === null || v === '')) {
+    p.add('spec.bgp', 'spec.bgp must not be empty (omit it, or set ipv4Address or ipv6Address)');
+  }
   if (isRecord(bgp)) {
     checkAsNumber(p, 'spec.bgp.asNumber', bgp.asNumber);
     checkIpWithPrefix(p, 'spec.bgp.ipv4Address', bgp.ipv4Address, 4);
@@ -105,11 +108,24 @@ export function validateWorkloadEndpoint(p: Problems, spec: Record<string, unkno
     });
   }
   if (Array.isArray(spec.ipNATs)) {
+    const nets = (Array.isArray(spec.ipNetworks) ? spec.ipNetworks : []).flatMap((n) => {
+      const c = typeof n === 'string' ? checkCidr(n, { allowBareIp: true, strict: false }).cidr : undefined;
+      return c ? [c] : [];
+    });
     spec.ipNATs.forEach((n, i) => {
       if (!isRecord(n)) return;
       const at = joinPath('spec.ipNATs', i);
-      checkIpField(p, joinPath(at, 'internalIP'), n.internalIP);
-      checkIpField(p, joinPath(at, 'externalIP'), n.externalIP);
+      const internal = checkIpField(p, joinPath(at, 'internalIP'), n.internalIP);
+      const external = checkIpField(p, joinPath(at, 'externalIP'), n.externalIP);
+      if (internal && external && internal.family !== external.family) {
+        p.add(
+          joinPath(at, 'externalIP'),
+          `externalIP ${quote(n.externalIP)} and internalIP ${quote(n.internalIP)} are of different IP families`,
+        );
+      }
+      if (internal && !nets.some((c) => cidrContainsIp(c, internal))) {
+        p.add(joinPath(at, 'internalIP'), `internalIP ${quote(n.internalIP)} is not in the endpoint's ipNetworks`);
+      }
     });
   }
   checkIpField(p, 'spec.ipv4Gateway', spec.ipv4Gateway, 4);

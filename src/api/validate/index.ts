@@ -5,7 +5,7 @@
 import type { Problem } from '../../lib/errors.js';
 import type { KindInfo } from '../kind-info.js';
 import { KINDS, kindFor } from '../kinds.js';
-import { checkDnsLabel, checkLabels, checkSubdomain, Problems } from './common.js';
+import { checkAnnotations, checkDnsLabel, checkLabels, checkSubdomain, Problems } from './common.js';
 import { validateBGPConfiguration, validateBGPFilter, validateBGPPeer } from './bgp.js';
 import {
   validateClusterInformation,
@@ -25,7 +25,13 @@ import {
 import { METADATA, SCHEMAS } from './schemas.js';
 import { checkShape, isRecord, joinPath, quote } from './shape.js';
 
-type SpecValidator = (p: Problems, spec: Record<string, unknown>, name: string, status: unknown) => void;
+type SpecValidator = (
+  p: Problems,
+  spec: Record<string, unknown>,
+  name: string,
+  status: unknown,
+  metadata: Record<string, unknown>,
+) => void;
 
 const C = 'projectcalico.org/v3/';
 const VALIDATORS: Readonly<Record<string, SpecValidator>> = {
@@ -44,8 +50,8 @@ const VALIDATORS: Readonly<Record<string, SpecValidator>> = {
   [`${C}WorkloadEndpoint`]: (p, s) => validateWorkloadEndpoint(p, s),
   [`${C}NetworkPolicy`]: validateNetworkPolicy,
   [`${C}GlobalNetworkPolicy`]: validateGlobalNetworkPolicy,
-  [`${C}NetworkSet`]: (p, s) => validateNetworkSet(p, s),
-  [`${C}GlobalNetworkSet`]: (p, s) => validateNetworkSet(p, s),
+  [`${C}NetworkSet`]: (p, s, _n, _st, md) => validateNetworkSet(p, s, md.labels),
+  [`${C}GlobalNetworkSet`]: (p, s, _n, _st, md) => validateNetworkSet(p, s, md.labels),
   [`${C}Profile`]: (p, s) => validateProfile(p, s),
   [`${C}Tier`]: validateTier,
   'v1/Namespace': validateNamespace,
@@ -96,11 +102,7 @@ function validateMetadata(p: Problems, info: KindInfo, md: unknown): string {
     p.add('metadata.namespace', `${info.kind} is cluster-scoped; remove namespace ${quote(ns)}`);
   }
   checkLabels(p, 'metadata.labels', md.labels);
-  if (isRecord(md.annotations)) {
-    for (const key of Object.keys(md.annotations)) {
-      if (key === '') p.add('metadata.annotations', 'annotation keys must not be empty');
-    }
-  }
+  checkAnnotations(p, 'metadata.annotations', md.annotations);
   return typeof name === 'string' ? name : '';
 }
 
@@ -136,6 +138,6 @@ export function validateResource(r: unknown): Problem[] {
     if (r[field] !== undefined && r[field] !== null) checkShape(r[field], shape, field, p.list);
   }
   const validator = VALIDATORS[key];
-  if (validator) validator(p, isRecord(r.spec) ? r.spec : {}, name, r.status);
+  if (validator) validator(p, isRecord(r.spec) ? r.spec : {}, name, r.status, isRecord(r.metadata) ? r.metadata : {});
   return p.list;
 }

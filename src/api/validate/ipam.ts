@@ -24,7 +24,8 @@ export function validateIPPool(p: Problems, spec: Record<string, unknown>): void
     if (fam === 4 || (fam === undefined && bs <= 32)) checkIntRange(p, 'spec.blockSize', bs, 20, 32, 'IPv4 blockSize');
     else checkIntRange(p, 'spec.blockSize', bs, 116, 128, 'IPv6 blockSize');
   }
-  if (cidr) {
+  // Calico checks the minimum size only for an enabled pool (a disabled one allocates nothing).
+  if (cidr && spec.disabled !== true) {
     const blockSize = typeof bs === 'number' ? bs : cidr.family === 4 ? 26 : 122;
     if (blockSize <= familyBits(cidr.family) && cidr.prefix > blockSize) {
       p.add(
@@ -47,6 +48,25 @@ export function validateIPPool(p: Problems, spec: Record<string, unknown>): void
     spec.allowedUses.forEach((u, i) => checkOneOf(p, joinPath('spec.allowedUses', i), u, USES));
     if (spec.allowedUses.includes('LoadBalancer') && spec.allowedUses.length > 1) {
       p.add('spec.allowedUses', 'LoadBalancer cannot be combined with other allowed uses');
+    }
+    // Calico's CRD rules for LoadBalancer pools: their addresses are advertised, never tunnelled,
+    // and belong to no particular node.
+    if (spec.allowedUses.includes('LoadBalancer')) {
+      if (spec.disableBGPExport === true)
+        p.add(
+          'spec.disableBGPExport',
+          'a LoadBalancer pool cannot set disableBGPExport (its addresses are advertised)',
+        );
+      if (ipip !== undefined && ipip !== 'Never')
+        p.add('spec.ipipMode', `a LoadBalancer pool cannot use IPIP (ipipMode ${quote(ipip)})`);
+      if (vxlan !== undefined && vxlan !== 'Never')
+        p.add('spec.vxlanMode', `a LoadBalancer pool cannot use VXLAN (vxlanMode ${quote(vxlan)})`);
+      const sel = typeof spec.nodeSelector === 'string' ? spec.nodeSelector.trim() : '';
+      if (sel !== '' && sel !== 'all()')
+        p.add(
+          'spec.nodeSelector',
+          `a LoadBalancer pool must select all nodes ("all()"), got ${quote(spec.nodeSelector)}`,
+        );
     }
   }
   checkOneOf(p, 'spec.assignmentMode', spec.assignmentMode, ['Automatic', 'Manual'] as const);

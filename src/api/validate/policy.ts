@@ -1,7 +1,16 @@
 /** NetworkPolicy, GlobalNetworkPolicy, Tier, Profile, NetworkSet, GlobalNetworkSet. */
 import { builtinTier, DEFAULT_TIER } from '../tiers.js';
-import { checkCidrField, checkDnsLabel, checkLabels, checkOneOf, checkSelector, type Problems } from './common.js';
-import { validateRule } from './rules.js';
+import {
+  checkCidrField,
+  checkDnsLabel,
+  checkLabels,
+  checkOneOf,
+  checkSelector,
+  DNS1123_LABEL_RE,
+  DNS1123_SUBDOMAIN_RE,
+  type Problems,
+} from './common.js';
+import { checkNoGlobal, validateRule } from './rules.js';
 import { joinPath, quote } from './shape.js';
 
 const HOST_ONLY = ['doNotTrack', 'preDNAT', 'applyOnForward'] as const;
@@ -29,10 +38,30 @@ function checkTieredName(p: Problems, spec: Record<string, unknown>, name: strin
   }
 }
 
+const LABEL = DNS1123_LABEL_RE.source.slice(1, -1);
+/** Calico's networkPolicyNameRegex: a label, `<tier>.<label>`, or a `knp.default.`/`ossg.default.` name. */
+const NP_NAME_RE = new RegExp(
+  `^(${LABEL}(\\.${LABEL})?|(knp|ossg)\\.default\\.${DNS1123_SUBDOMAIN_RE.source.slice(1, -1)})$`,
+);
+/** Calico's globalNetworkPolicyNameRegex: a label, or `<tier>.<label>` (one dot at most). */
+const GNP_NAME_RE = new RegExp(`^(${LABEL}\\.)?${LABEL}$`);
+
+function checkPolicyName(p: Problems, name: string, global: boolean): void {
+  if (name === '' || (global ? GNP_NAME_RE : NP_NAME_RE).test(name)) return;
+  p.add(
+    'metadata.name',
+    `policy name ${quote(name)} must be a DNS-1123 label, optionally after its tier and one dot ` +
+      `("<tier>.<name>": lower-case alphanumerics and '-', no further dots)`,
+  );
+}
+
 function validatePolicyCommon(p: Problems, spec: Record<string, unknown>, name: string, global: boolean): void {
   checkTieredName(p, spec, name);
+  checkPolicyName(p, name, global);
   checkSelector(p, 'spec.selector', spec.selector);
   checkSelector(p, 'spec.serviceAccountSelector', spec.serviceAccountSelector);
+  checkNoGlobal(p, 'spec.selector', spec.selector, 'a policy selector');
+  checkNoGlobal(p, 'spec.serviceAccountSelector', spec.serviceAccountSelector, 'a serviceAccountSelector');
   if (Array.isArray(spec.types)) {
     const seen = new Set<unknown>();
     spec.types.forEach((t, i) => {
@@ -66,6 +95,7 @@ export function validateNetworkPolicy(p: Problems, spec: Record<string, unknown>
 export function validateGlobalNetworkPolicy(p: Problems, spec: Record<string, unknown>, name: string): void {
   validatePolicyCommon(p, spec, name, true);
   checkSelector(p, 'spec.namespaceSelector', spec.namespaceSelector);
+  checkNoGlobal(p, 'spec.namespaceSelector', spec.namespaceSelector, "a policy's namespaceSelector");
   validateHostOptions(p, spec);
 }
 
@@ -115,7 +145,16 @@ export function validateProfile(p: Problems, spec: Record<string, unknown>): voi
   validateRules(p, spec, true);
 }
 
-export function validateNetworkSet(p: Problems, spec: Record<string, unknown>): void {
+/** The label Calico reserves for the namespace of v1 data; refused on (Global)NetworkSets. */
+const NAMESPACE_LABEL = 'projectcalico.org/namespace';
+
+export function validateNetworkSet(p: Problems, spec: Record<string, unknown>, labels?: unknown): void {
+  if (labels !== null && typeof labels === 'object' && NAMESPACE_LABEL in labels) {
+    p.add(
+      joinPath('metadata.labels', NAMESPACE_LABEL),
+      `${NAMESPACE_LABEL} is reserved and is not a valid label name here`,
+    );
+  }
   if (!Array.isArray(spec.nets)) return;
   spec.nets.forEach((n, i) => checkCidrField(p, joinPath('spec.nets', i), n, { strict: false, allowBareIp: true }));
 }

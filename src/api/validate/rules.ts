@@ -1,10 +1,20 @@
 /**
- * Calico Rule / EntityRule validation (libcalico-go's `validateRule` semantics):
- * ports need a port-bearing protocol, ICMP fields need an ICMP protocol, ipVersion must agree with
- * the ICMP flavour and every CIDR in the rule, service matches only where Calico allows them.
+ * Calico Rule / EntityRule validation (libcalico-go's `validateRule` / `validateEntityRule`
+ * semantics; the rules walked are listed in ../calico-rules.ts): ports need TCP, UDP or SCTP, ICMP
+ * fields need an ICMP protocol, ipVersion must agree with the ICMP flavour (protocol or notProtocol)
+ * and every CIDR in the rule, nets are strictly masked CIDRs, `global()` only as a whole
+ * namespaceSelector, HTTP only with TCP, service matches only where Calico allows them.
  */
 import type { Cidr } from '../../lib/ip.js';
-import { checkCidrField, checkOneOf, checkSelector, checkSubdomain, type Problems } from './common.js';
+import { parseSelector } from '../selector/index.js';
+import {
+  checkAnnotations,
+  checkCidrField,
+  checkOneOf,
+  checkSelector,
+  checkSubdomain,
+  type Problems,
+} from './common.js';
 import { isRecord, joinPath, quote } from './shape.js';
 
 export type RuleDirection = 'ingress' | 'egress';
@@ -24,8 +34,10 @@ const PROTOCOL_NUMBERS: Readonly<Record<string, number>> = {
   sctp: 132,
   udplite: 136,
 };
-const PORT_PROTOCOLS = new Set([6, 17, 132, 136]);
-const NAMED_PORT_RE = /^[a-zA-Z0-9_.-]{1,128}$/;
+/** numorstring.Protocol.SupportsPorts: TCP, UDP and SCTP only (not UDPLite). */
+const PORT_PROTOCOLS = new Set([6, 17, 132]);
+/** Kubernetes IsValidPortName (an IANA service name), which Calico applies to named ports. */
+const NAMED_PORT_RE = /^(?=.*[a-z])(?!.*--)[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?$/;
 
 /** Protocol as a number, or undefined (reporting a problem when it is invalid). */
 function checkProtocol(p: Problems, path: string, v: unknown): number | undefined {
@@ -46,9 +58,10 @@ function checkProtocol(p: Problems, path: string, v: unknown): number | undefine
 }
 
 function checkPort(p: Problems, path: string, v: unknown): void {
-  const inRange = (n: number) => Number.isInteger(n) && n >= 0 && n <= 65535;
+  // Calico: "port number must be between 1 and 65535"; 0 is not a port.
+  const inRange = (n: number) => Number.isInteger(n) && n >= 1 && n <= 65535;
   if (typeof v === 'number') {
-    if (!inRange(v)) p.add(path, `port ${v} is out of range (0-65535)`);
+    if (!inRange(v)) p.add(path, `port ${v} is out of range (1-65535)`);
     return;
   }
   if (typeof v !== 'string') return;
@@ -57,12 +70,16 @@ function checkPort(p: Problems, path: string, v: unknown): void {
   if (range) {
     const lo = Number(range[1]);
     const hi = Number(range[2]);
-    if (!inRange(lo) || !inRange(hi)) p.add(path, `port range ${quote(v)} is out of range (0-65535)`);
+    if (!inRange(lo) || !inRange(hi)) p.add(path, `port range ${quote(v)} is out of range (1-65535)`);
     else if (lo > hi) p.add(path, `port range ${quote(v)} has its start after its end`);
     return;
   }
   if (!NAMED_PORT_RE.test(v)) {
-    p.add(path, `${quote(v)} is not a port number, a "start:end" range, or a valid port name`);
+    p.add(
+      path,
+      `${quote(v)} is not a port number, a "start:end" range, or a valid port name ` +
+        `(at most 15 lower-case letters, digits and '-', with at least one letter)`,
+    );
   }
 }
 
@@ -78,6 +95,28 @@ function checkIcmp(p: Problems, path: string, v: unknown): void {
   if (code !== undefined && code !== null && (type === undefined || type === null)) {
     p.add(joinPath(path, 'code'), `ICMP code ${quote(code)} is set without an ICMP type`);
   }
+}
+
+/**
+ * Calico: `global()` can only be used in an EntityRule namespaceSelector (a policy's selector,
+ * serviceAccountSelector, a GlobalNetworkPolicy's namespaceSelector, a rule's selector refuse it).
+ */
+export function checkNoGlobal(p: Problems, path: string, v: unknown, where: string): void {
+  if (typeof v === 'string' && v.includes('global(')) {
+    p.add(path, `global() can only be used in an entity rule namespaceSelector, not in ${where} (${quote(v)})`);
+  }
+}
+
+/** In a rule's namespaceSelector, `global()` cannot be combined with other selectors. */
+function checkGlobalAlone(p: Problems, path: string, v: unknown): void {
+  if (typeof v !== 'string' || !v.includes('global(')) return;
+  let alone = false;
+  try {
+    alone = parseSelector(v).kind === 'global';
+  } catch {
+    return; // checkSelector reported it
+  }
+  if (!alone) p.add(path, `global() cannot be combined with other selectors (${quote(v)})`);
 }
 
 interface CidrRef {
@@ -100,14 +139,21 @@ function checkEntityRule(
     if (!Array.isArray(list)) continue;
     list.forEach((n, i) => {
       const at = joinPath(joinPath(path, field), i);
-      // Calico accepts a bare address or host bits here and masks them; so do we.
-      const cidr = checkCidrField(p, at, n, { strict: false, allowBareIp: true });
-      if (cidr && typeof n === 'string') cidrs.push({ path: at, text: n, cidr });
+      // Calico parses these with net.ParseCIDR (a prefix length is required) and its `net` tag
+      // wants them strictly masked, so "10.1.2.3" and "10.0.0.1/8" are both rejected.
+      const cidr = checkCidrField(p, at, n);
+      if (!cidr || typeof n !== 'string') return;
+      cidrs.push({ path: at, text: n, cidr });
+      if (field === 'notNets' && cidr.prefix === 0) {
+        p.add(at, `${quote(n)} in notNets matches no traffic at all (a catch-all CIDR in a negation)`);
+      }
     });
   }
   for (const field of ['selector', 'notSelector', 'namespaceSelector'] as const) {
     checkSelector(p, joinPath(path, field), e[field]);
   }
+  checkNoGlobal(p, joinPath(path, 'selector'), e.selector, 'an entity rule selector');
+  checkGlobalAlone(p, joinPath(path, 'namespaceSelector'), e.namespaceSelector);
   for (const field of ['ports', 'notPorts'] as const) {
     const list = e[field];
     if (Array.isArray(list)) list.forEach((port, i) => checkPort(p, joinPath(joinPath(path, field), i), port));
@@ -163,7 +209,7 @@ export function validateRule(p: Problems, path: string, rule: unknown, ctx: Rule
   else checkOneOf(p, joinPath(path, 'action'), rule.action, ACTIONS);
 
   const proto = checkProtocol(p, joinPath(path, 'protocol'), rule.protocol);
-  checkProtocol(p, joinPath(path, 'notProtocol'), rule.notProtocol);
+  const notProto = checkProtocol(p, joinPath(path, 'notProtocol'), rule.notProtocol);
 
   const ipVersion = rule.ipVersion;
   const version = ipVersion === 4 || ipVersion === 6 ? ipVersion : undefined;
@@ -182,6 +228,11 @@ export function validateRule(p: Problems, path: string, rule: unknown, ctx: Rule
   }
   if (proto === 1 && version === 6) p.add(joinPath(path, 'ipVersion'), 'protocol ICMP requires ipVersion 4, got 6');
   if (proto === 58 && version === 4) p.add(joinPath(path, 'ipVersion'), 'protocol ICMPv6 requires ipVersion 6, got 4');
+  // Calico applies the same to notProtocol.
+  if (notProto === 1 && version === 6)
+    p.add(joinPath(path, 'ipVersion'), 'notProtocol ICMP requires ipVersion 4, got 6');
+  if (notProto === 58 && version === 4)
+    p.add(joinPath(path, 'ipVersion'), 'notProtocol ICMPv6 requires ipVersion 6, got 4');
 
   const cidrs: CidrRef[] = [];
   for (const side of ['source', 'destination'] as const) {
@@ -190,7 +241,7 @@ export function validateRule(p: Problems, path: string, rule: unknown, ctx: Rule
     if (hasPorts && (proto === undefined || !PORT_PROTOCOLS.has(proto))) {
       const e = rule[side] as Record<string, unknown>;
       const field = Array.isArray(e.ports) && e.ports.length > 0 ? 'ports' : 'notPorts';
-      p.add(joinPath(at, field), `ports need protocol TCP, UDP, SCTP or UDPLite (${protoText(rule.protocol)})`);
+      p.add(joinPath(at, field), `ports need protocol TCP, UDP or SCTP (${protoText(rule.protocol)})`);
     }
   }
 
@@ -211,18 +262,29 @@ export function validateRule(p: Problems, path: string, rule: unknown, ctx: Rule
     const at = joinPath(path, 'http');
     if (ctx.direction !== 'ingress') p.add(at, 'HTTP match criteria are only supported in ingress rules');
     if (rule.action !== 'Allow') p.add(at, `HTTP match criteria require action "Allow", got ${quote(rule.action)}`);
+    if (proto !== undefined && proto !== 6) {
+      p.add(joinPath(path, 'protocol'), `HTTP match criteria need protocol TCP or none, got ${quote(rule.protocol)}`);
+    }
+    if (Array.isArray(http.methods)) {
+      const seen = new Set<unknown>();
+      http.methods.forEach((m, i) => {
+        if (seen.has(m)) p.add(joinPath(joinPath(at, 'methods'), i), `HTTP method ${quote(m)} is repeated`);
+        seen.add(m);
+      });
+    }
     if (Array.isArray(http.paths)) {
       http.paths.forEach((m, i) => {
         if (!isRecord(m)) return;
+        const mAt = joinPath(joinPath(at, 'paths'), i);
         const n = (m.exact !== undefined ? 1 : 0) + (m.prefix !== undefined ? 1 : 0);
-        if (n !== 1) p.add(joinPath(joinPath(at, 'paths'), i), 'set exactly one of "exact" or "prefix"');
+        if (n !== 1) return p.add(mAt, 'set exactly one of "exact" or "prefix"');
+        const v = m.exact ?? m.prefix;
+        if (typeof v === 'string' && (!v.startsWith('/') || /[? #]/.test(v))) {
+          p.add(mAt, `HTTP path ${quote(v)} must start with "/" and contain no "?", "#" or space`);
+        }
       });
     }
   }
   const md = rule.metadata;
-  if (isRecord(md) && isRecord(md.annotations)) {
-    for (const key of Object.keys(md.annotations)) {
-      if (key === '') p.add(joinPath(joinPath(path, 'metadata'), 'annotations'), 'annotation keys must not be empty');
-    }
-  }
+  if (isRecord(md)) checkAnnotations(p, joinPath(joinPath(path, 'metadata'), 'annotations'), md.annotations);
 }
