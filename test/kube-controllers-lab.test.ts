@@ -310,6 +310,24 @@ describe(
       );
       assert.match(check.stdout, /0 problem/);
     });
+
+    test('lab down leaves nothing behind, of the lab or of the killed ADD', async () => {
+      await labDown(name, { env });
+      const netns = (await run(['ip', 'netns', 'list'], { check: false, timeoutMs: 30_000 })).stdout;
+      assert.deepEqual(
+        netns.split('\n').filter((l) => l.startsWith(`${name}-`)),
+        [],
+        'no netns of the lab',
+      );
+      const procs = (await run(['ps', '-eo', 'args'], { check: false })).stdout;
+      assert.deepEqual(
+        procs.split('\n').filter((l) => l.includes(name)),
+        [],
+        'no process of the lab',
+      );
+      if (killedAdd?.pid)
+        assert.throws(() => process.kill(-killedAdd!.pid!, 0), /ESRCH/, "the killed ADD's group is empty");
+    });
   },
 );
 
