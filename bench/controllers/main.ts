@@ -79,6 +79,9 @@ async function load(backend: EtcdBackend): Promise<number> {
 
 interface ChildReport {
   firstPassMs: number;
+  podSyncMs: number;
+  prefetchMs: number;
+  startedPassMs: number;
   passMs: number[];
   etcdctlMs: number[];
   listMs: number;
@@ -171,7 +174,7 @@ async function gcPart(): Promise<boolean> {
       reports.push(rep);
       const list = (xs: number[]) => xs.map((x) => x.toFixed(0)).join(', ');
       console.log(
-        `run ${r + 1}: etcdctl ${list(rep.etcdctlMs)} ms | GC pass (finds ${rep.leaks} leaks) ${list(rep.passMs)} ms, alternating; the first pass after start ${fmt(rep.firstPassMs)} | GC pass releasing them ${fmt(rep.releaseMs)} | peak RSS ${rep.maxRssMiB.toFixed(0)} MiB (pod cache: ${rep.podsCached} pods, ${rep.podCacheMiB.toFixed(0)} MiB of heap)`,
+        `run ${r + 1}: etcdctl ${list(rep.etcdctlMs)} ms | GC pass (finds ${rep.leaks} leaks) ${list(rep.passMs)} ms, alternating; a first pass reading every block ${fmt(rep.firstPassMs)} | GC pass releasing them ${fmt(rep.releaseMs)} | peak RSS ${rep.maxRssMiB.toFixed(0)} MiB (pod cache: ${rep.podsCached} pods, ${rep.podCacheMiB.toFixed(0)} MiB of heap)`,
       );
     }
     const ctlAll = reports.flatMap((r) => r.etcdctlMs);
@@ -182,6 +185,7 @@ async function gcPart(): Promise<boolean> {
     const n = RUNS * ROUNDS;
     const bestFirst = Math.min(...reports.map((r) => r.firstPassMs));
     const bestRelease = Math.min(...reports.map((r) => r.releaseMs));
+    const started = reports[0]!;
     const rss = Math.max(...reports.map((r) => r.maxRssMiB));
     const gcRatio = bestDetect / bestCtl;
     console.log('');
@@ -195,7 +199,10 @@ async function gcPart(): Promise<boolean> {
       `one full GC pass (every allocation judged; blocks listed keys-only, the 1% written since the last pass re-read): ${fmt(bestDetect)} (best of ${n}, alternating with etcdctl; median ${fmt(median(passAll))}, median ratio ${(median(passAll) / median(ctlAll)).toFixed(2)})`,
     );
     console.log(
-      `the first pass after start (reads and parses every block, and compiles): ${fmt(bestFirst)} (${(bestFirst / bestCtl).toFixed(2)}x, not the goal); the pass that also releases the ${PODS / LEAK_EVERY} leaks: ${fmt(bestRelease)} (${(bestRelease / bestCtl).toFixed(2)}x)`,
+      `a first pass with no early read (reads and parses every block, and compiles): ${fmt(bestFirst)} (${(bestFirst / bestCtl).toFixed(2)}x, not the goal); the pass that also releases the ${PODS / LEAK_EVERY} leaks: ${fmt(bestRelease)} (${(bestRelease / bestCtl).toFixed(2)}x)`,
+    );
+    console.log(
+      `the first pass of a freshly started controller, which reads the blocks while its informers list (${fmt(started.prefetchMs)}; the pod list took ${fmt(started.podSyncMs)}): ${fmt(started.startedPassMs)} once they have synced (${(started.startedPassMs / bestCtl).toFixed(2)}x, not the goal)`,
     );
     console.log(
       `ipam gc pass at ${PODS} allocations, 1% leaks: ratio ${gcRatio.toFixed(2)} (goal <= 2.00) ${pf(gcRatio <= 2)}`,

@@ -216,7 +216,7 @@ describe('mirror controllers', () => {
 });
 
 describe('IPAM garbage collection', () => {
-  async function setup() {
+  async function setup({ synced = true } = {}) {
     const clock = new ManualClock(Date.parse('2026-01-01T00:00:00Z'));
     const backend = new MemoryBackend({ clock });
     await putPool(backend, 'p', { cidr: '10.10.0.0/16', blockSize: 26 });
@@ -233,8 +233,10 @@ describe('IPAM garbage collection', () => {
         })
       ).ipv4[0]!;
     const inf = informers();
-    inf.pods.markSynced();
-    inf.nodes.markSynced();
+    if (synced) {
+      inf.pods.markSynced();
+      inf.nodes.markSynced();
+    }
     const ctx = ctxFor(backend, clock);
     const gc = new IpamGarbageCollector(ctx, inf.pods, inf.nodes, { leakGracePeriodMs: 60_000, intervalMs: 1000 });
     return { clock, backend, ipam, assign, inf, ctx, gc };
@@ -314,6 +316,57 @@ describe('IPAM garbage collection', () => {
     assert.equal(r.allocations, 2);
     assert.equal(r.leaks, 2);
     assert.equal(gets.filter((k) => k.startsWith(ipamKeys.blocksPrefix)).length, 1, 'the written block, once');
+  });
+
+  it('start() reads the blocks while the informers list; the first pass re-reads only those written since', async () => {
+    const { backend, ipam, assign, inf, clock, gc } = await setup({ synced: false });
+    inf.pods.set(pod('shop', 'a', 'n1', {}));
+    const a = await assign('a', 'c-a');
+    const gone1 = await assign('gone1', 'c-gone1');
+    // A second block, on another host.
+    const gone2 = (
+      await ipam.autoAssign({
+        num4: 1,
+        num6: 0,
+        handleId: 'k8s-pod-network.c-gone2',
+        attrs: { node: 'n1', namespace: 'shop', pod: 'gone2', timestamp: clock.nowIso() },
+        hostname: 'n2',
+      })
+    ).ipv4[0]!;
+    assert.notEqual(gone2.blockCidr, a.blockCidr);
+    let blockList: Promise<unknown> | undefined;
+    const list = backend.list.bind(backend);
+    backend.list = (prefix, signal) => {
+      const p = list(prefix, signal);
+      if (prefix === ipamKeys.blocksPrefix) blockList ??= p;
+      return p;
+    };
+    const gets: string[] = [];
+    const get = backend.get.bind(backend);
+    backend.get = (key, signal) => (gets.push(key), get(key, signal));
+    const ac = new AbortController();
+    const started = gc.start(ac.signal);
+    assert.ok(blockList, 'the blocks are read before the informers have synced');
+    await blockList;
+    await new Promise((r) => setImmediate(r));
+    const gone3 = await assign('gone3', 'c-gone3'); // the first block is written meanwhile
+    assert.equal(gone3.blockCidr, a.blockCidr);
+    assert.equal(gc.synced, false, 'nothing judged before the informers sync');
+    gets.length = 0;
+    inf.pods.markSynced();
+    inf.nodes.markSynced();
+    await started;
+    gc.stop();
+    assert.deepEqual(
+      gets.filter((k) => k.startsWith(ipamKeys.blocksPrefix)),
+      [ipamKeys.block(a.blockCidr)],
+      'only the block written since the early read is read again',
+    );
+    assert.deepEqual(
+      (await readPendingLeaks(backend)).leaks.map((l) => l.address).sort(),
+      [gone1.address, gone2.address, gone3.address].sort(),
+      'every allocation judged, in both blocks',
+    );
   });
 
   it('a restarted collector keeps the grace clocks (pending set in the datastore)', async () => {
