@@ -205,16 +205,17 @@ export async function labVerb(args: LabArgs, deps: VerbDeps): Promise<number> {
   switch (args.sub) {
     case 'up': {
       const o = args;
+      const raw = {
+        name: o.name,
+        nodes: o.nodes,
+        subnets: o.subnets,
+        encapsulation: o.encapsulation,
+        routing: o.routing,
+        ipv6: o.ipv6 === true,
+        etcdMembers: o.etcdMembers,
+      };
       if (o.kernel === 'vm') {
-        const parsed = parseLabOptions({
-          name: o.name,
-          nodes: o.nodes,
-          subnets: o.subnets,
-          encapsulation: o.encapsulation,
-          routing: o.routing,
-          ipv6: o.ipv6 === true,
-          etcdMembers: o.etcdMembers,
-        });
+        const parsed = parseLabOptions(raw);
         if (!parsed.options) throw validationError('cannot create lab', parsed.problems);
         const p = parsed.options;
         const argv = [
@@ -240,16 +241,7 @@ export async function labVerb(args: LabArgs, deps: VerbDeps): Promise<number> {
         return vmLabUp(p.name, parseMemory(o.memory), argv, { env, onProgress: progress, io: forward(io) });
       }
       const st = await labUp(
-        {
-          name: o.name,
-          nodes: o.nodes,
-          subnets: o.subnets,
-          encapsulation: o.encapsulation,
-          routing: o.routing,
-          ipv6: o.ipv6 === true,
-          etcdMembers: o.etcdMembers,
-          ...(o.etcdProxy === true ? { etcdProxy: true } : {}),
-        },
+        { ...raw, ...(o.etcdProxy === true ? { etcdProxy: true } : {}) },
         { env, onProgress: progress, kubeApi: o.kubeApi, datastoreMirror: o.datastoreMirror },
       );
       if (st.kube) out(`export KUBECONFIG=${st.kube.kubeconfig}`);
