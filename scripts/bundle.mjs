@@ -62,7 +62,7 @@ const stubGroups = (e) => ({
     b.onLoad({ filter: /.*/, namespace: 'full-only' }, (args) => ({
       contents: `const no = () => { throw new Error(${JSON.stringify(
         `${args.path} is only in ${e.name}-full.cjs: bin/${e.name} should have run that bundle`,
-      )}); };\nexport { no as registerLab, no as registerDemo, no as ipamVerb, no as policyExplainVerb, no as nodeStatusCliVerb };`,
+      )}); };\nexport { no as labVerb, no as demoDatastoreVerb, no as ipamVerb, no as policyExplainVerb, no as nodeStatusCliVerb };`,
       loader: 'js',
     }));
   },

@@ -5,8 +5,9 @@
  * - One file per verb in commands/, each `(args, deps: VerbDeps) => Promise<exitCode>`; deps carry
  *   the output sinks and a lazy datastore opener, so verbs are unit-tested on an in-memory store
  *   and `validate` never connects. program.ts maps argv onto verbs; main.ts wires the process.
- *   The ipam, policy and node groups are verbs of the same shape (their deps add a lazy raw
- *   Backend); only `lab` and `demo` still register their own commander commands.
+ *   The command groups (ipam, policy, node, lab, demo, context) are verbs of the same shape (deps
+ *   add a lazy raw Backend; `demo` also gets runCli); no command file touches commander or the
+ *   process (program.test.ts checks both). `lab exec` alone hands its command the process's stdio.
  * - Nothing is written before everything is validated: -f verbs parse, default and validate every
  *   document (alone, then as a batch against the datastore's current objects) first. `apply`
  *   writes the whole batch in one atomic transaction, so a bad document leaves the datastore as

@@ -9,10 +9,10 @@ import type { Backend } from '../datastore/index.js';
 import type { CliStore } from './store.js';
 
 export interface CliIO {
-  /** Writes to stdout; callers include the trailing newline. */
-  out(text: string): void;
+  /** Writes to stdout; callers include the trailing newline. Bytes (a lab VM's output) go as they are. */
+  out(text: string | Uint8Array): void;
   /** Writes to stderr; callers include the trailing newline. */
-  err(text: string): void;
+  err(text: string | Uint8Array): void;
   readStdin(): Promise<string>;
 }
 
@@ -75,12 +75,13 @@ export async function readSources(paths: string[], io: CliIO): Promise<ManifestS
 export function captureIO(stdin = ''): CliIO & { stdout: () => string; stderr: () => string } {
   let o = '';
   let e = '';
+  const text = (t: string | Uint8Array) => (typeof t === 'string' ? t : Buffer.from(t).toString('utf8'));
   return {
     out: (t) => {
-      o += t;
+      o += text(t);
     },
     err: (t) => {
-      e += t;
+      e += text(t);
     },
     readStdin: () => Promise.resolve(stdin),
     stdout: () => o,

@@ -36,7 +36,6 @@ export const GROUP_DESCRIPTIONS: Record<GroupName, string> = {
 
 /** What a command group's registration needs from buildProgram. */
 export interface GroupContext {
-  io: CliIO;
   /** Wraps a verb call as a commander action that records its exit code. */
   run: (fn: (cmd: Command) => Promise<number> | number) => (...a: unknown[]) => Promise<void>;
   /** The verb deps of one invocation (its datastore opened lazily from the global options). */
@@ -44,21 +43,34 @@ export interface GroupContext {
 }
 
 /**
- * Registers one command group for real. ipam, policy and node are `(args, deps)` verbs like the
- * others, their modules imported when they run; lab and demo register themselves.
+ * Registers one command group for real: argv onto `(args, deps)` verbs like the other commands,
+ * their modules imported when they run (program.test.ts checks that every subcommand is one).
  */
 export async function registerGroup(program: Command, group: GroupName, ctx: GroupContext): Promise<void> {
   const { run, verbDeps } = ctx;
   switch (group) {
     case 'demo':
-      // The demo runs real command lines against its own etcd, whatever store these deps open.
-      (await import('./commands/demo.js')).registerDemo(program, ctx.io, async (argv, stepIO) => {
-        const { openCliStore } = await import('./open-store.js');
-        return runCli(argv, { io: stepIO, openStore: openCliStore });
-      });
+      program
+        .command('demo')
+        .description(GROUP_DESCRIPTIONS.demo)
+        .command('datastore')
+        .description('start a throwaway etcd, apply examples/demo/*.yaml, show get and a validation failure, stop etcd')
+        .option('--examples <dir>', 'directory of demo manifests (default examples/demo)')
+        .action(
+          run(async (cmd) =>
+            (await import('./commands/demo.js')).demoDatastoreVerb(cmd.opts<{ examples?: string }>(), {
+              ...verbDeps(cmd),
+              // The demo runs real command lines against its own etcd, whatever store these deps open.
+              runCli: async (argv, stepIO) => {
+                const { openCliStore } = await import('./open-store.js');
+                return runCli(argv, { io: stepIO, openStore: openCliStore });
+              },
+            }),
+          ),
+        );
       return;
     case 'lab':
-      (await import('./commands/lab.js')).registerLab(program);
+      registerLabGroup(program, ctx);
       return;
     case 'ipam': {
       const ipam = program.command('ipam').description(GROUP_DESCRIPTIONS.ipam);
@@ -152,6 +164,259 @@ export async function registerGroup(program: Command, group: GroupName, ctx: Gro
         );
       return;
   }
+}
+
+/** A lab subcommand's arguments without the command line (labRun adds it). */
+type LabSubArgs = import('./commands/lab.js').LabArgs extends infer T
+  ? T extends unknown
+    ? Omit<T, 'argv'>
+    : never
+  : never;
+
+/** `lab ...` as typed, from the word `lab` on: what a VM lab runs inside its VM. */
+function labArgv(cmd: Command): string[] {
+  let root = cmd;
+  while (root.parent) root = root.parent;
+  const raw = (root as unknown as { rawArgs: string[] }).rawArgs;
+  const at = raw.indexOf('lab');
+  return at >= 0 ? raw.slice(at) : ['lab', ...cmd.args];
+}
+
+/** `tessera lab ...`: every subcommand maps argv onto labVerb's LabArgs. */
+function registerLabGroup(program: Command, { run, verbDeps }: GroupContext): void {
+  const labRun = (args: (cmd: Command) => LabSubArgs) =>
+    run(async (cmd) =>
+      (await import('./commands/lab.js')).labVerb(
+        { ...args(cmd), argv: labArgv(cmd) } as import('./commands/lab.js').LabArgs,
+        verbDeps(cmd),
+      ),
+    );
+  const nameOpt = () => new Option('--name <name>', "lab name (default: the current context's lab)");
+  const familyOpt = () =>
+    new Option('--family <4|6>', 'address family of pod targets (default 4 when the pod has IPv4)').choices(['4', '6']);
+  const kernelOpt = () =>
+    new Option(
+      '--kernel <kernel>',
+      "host: namespaces in this kernel; vm: the whole lab inside one QEMU VM with Debian's kernel (ipip, SCTP)",
+    )
+      .choices(['host', 'vm'])
+      .default('host');
+  const outputOpt = () =>
+    new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table');
+  const opts = <T extends object>(cmd: Command) => cmd.opts<T & { name?: string }>();
+  const pos = <T extends unknown[]>(cmd: Command) => cmd.processedArgs as T;
+
+  const lab = program.command('lab').description(GROUP_DESCRIPTIONS.lab);
+
+  lab
+    .command('up')
+    .description('build a lab: fabric, hosts, etcd, agents; make it the current context')
+    .addOption(nameOpt())
+    .option('--nodes <n>', 'number of nodes', '3')
+    .option('--subnets <k>', 'number of host subnets (routed by a router namespace when > 1)', '1')
+    .option('--encapsulation <mode>', 'none | vxlan | vxlan-crosssubnet | ipip | ipip-crosssubnet', 'vxlan-crosssubnet')
+    .option('--routing <mode>', 'agent | bgp', 'agent')
+    .option('--ipv6', 'dual-stack hosts and an IPv6 pool')
+    .option('--etcd-members <n>', '1 or 3', '1')
+    .option('--no-kube-api', 'do not start the stand-in Kubernetes API (lab only)')
+    .option(
+      '--no-datastore-mirror',
+      'do not write Namespaces/Pods into the datastore from the lab (tessera-kube-controllers does)',
+    )
+    .option('--etcd-proxy', 'agents and CNI reach etcd through an etcd grpc-proxy in each node (watch fan-out)')
+    .addOption(kernelOpt())
+    .option('--memory <size>', "with --kernel vm: the VM's memory (e.g. 2G)", '2G')
+    .action(
+      labRun((cmd) => ({
+        sub: 'up',
+        ...opts<{
+          nodes: string;
+          subnets: string;
+          encapsulation: string;
+          routing: string;
+          ipv6?: boolean;
+          etcdMembers: string;
+          kubeApi: boolean;
+          datastoreMirror: boolean;
+          etcdProxy?: boolean;
+          kernel: string;
+          memory: string;
+        }>(cmd),
+      })),
+    );
+
+  lab
+    .command('down')
+    .description('remove every namespace, process and file of a lab (also after a failed up)')
+    .addOption(nameOpt())
+    .action(labRun((cmd) => ({ sub: 'down', ...opts<object>(cmd) })));
+
+  lab
+    .command('status')
+    .description('nodes, routers and pods with their namespaces and addresses')
+    .addOption(nameOpt())
+    .addOption(outputOpt())
+    .action(labRun((cmd) => ({ sub: 'status', ...opts<{ output: string }>(cmd) })));
+
+  const node = lab.command('node').description("stop or start a node's agent");
+  node
+    .command('stop')
+    .argument('<node>', 'node name (node-1, ...)')
+    .addOption(nameOpt())
+    .option('--keep-bird', "with --routing bgp: stop only the agent; BIRD keeps the node's routes announced")
+    .description('stop the agent on a node (and its BIRD with --routing bgp: the node goes down)')
+    .action(labRun((cmd) => ({ sub: 'node stop', node: pos<[string]>(cmd)[0], ...opts<{ keepBird?: boolean }>(cmd) })));
+  node
+    .command('start')
+    .argument('<node>', 'node name (node-1, ...)')
+    .addOption(nameOpt())
+    .description('start the agent on a node (it starts BIRD again with --routing bgp)')
+    .action(labRun((cmd) => ({ sub: 'node start', node: pos<[string]>(cmd)[0], ...opts<object>(cmd) })));
+
+  node
+    .command('listen')
+    .argument('<node>', 'node name (node-1, ...)')
+    .addOption(nameOpt())
+    .requiredOption('--ports <list>', "servers to start in the node's host namespace, e.g. tcp:22,tcp:8080,udp:5353")
+    .description('serve host ports on a node (TCP and UDP echo servers in its host netns; lab down removes them)')
+    .action(labRun((cmd) => ({ sub: 'node listen', node: pos<[string]>(cmd)[0], ...opts<{ ports: string }>(cmd) })));
+  node
+    .command('unlisten')
+    .argument('<node>', 'node name (node-1, ...)')
+    .addOption(nameOpt())
+    .option('--ports <list>', "only these (default: all of the node's listeners)")
+    .description('stop host-port servers started by lab node listen')
+    .action(labRun((cmd) => ({ sub: 'node unlisten', node: pos<[string]>(cmd)[0], ...opts<{ ports?: string }>(cmd) })));
+
+  lab
+    .command('nodeport')
+    .argument('<node>', 'node name (node-1, ...)')
+    .addOption(nameOpt())
+    .requiredOption('--port <port>', 'the node port (TCP and UDP)')
+    .requiredOption('--to <target>', 'NS/POD:PORT to DNAT to')
+    .description('add a NodePort-style DNAT on a node (for exercising preDNAT policy)')
+    .action(
+      labRun((cmd) => ({
+        sub: 'nodeport',
+        node: pos<[string]>(cmd)[0],
+        ...opts<{ port: string; to: string }>(cmd),
+      })),
+    );
+
+  const router = lab.command('router').description('external BGP routers (top-of-rack stand-ins running BIRD)');
+  router
+    .command('add')
+    .argument('<router>', 'router name (lower-case letters, digits, "-")')
+    .addOption(nameOpt())
+    .requiredOption('--as <asn>', "the router's AS number (1-4294967295 or asdot)")
+    .option('--subnet <k>', 'host subnet to attach to (0-based)', '0')
+    .description(
+      'add a router netns on the fabric running BIRD; it peers with every node (nodes peer with it via a BGPPeer) and installs learned routes in its kernel',
+    )
+    .action(
+      labRun((cmd) => ({
+        sub: 'router add',
+        router: pos<[string]>(cmd)[0],
+        ...opts<{ as: string; subnet: string }>(cmd),
+      })),
+    );
+  router
+    .command('delete')
+    .argument('<router>', 'router name')
+    .addOption(nameOpt())
+    .description("stop the router's BIRD and remove its netns")
+    .action(labRun((cmd) => ({ sub: 'router delete', router: pos<[string]>(cmd)[0], ...opts<object>(cmd) })));
+
+  const pod = lab.command('pod').description('create or delete pods');
+  pod
+    .command('create')
+    .argument('<pod>', 'NAMESPACE/NAME')
+    .addOption(nameOpt())
+    .option('--node <node>', 'node to run on (default: the node with the fewest pods)')
+    .option('--labels <k=v,...>', 'pod labels (default app=<name>)')
+    .option('--service-account <sa>', 'service account', 'default')
+    .option(
+      '--ports <NAME:PROTO:PORT,...>',
+      'served ports (default serve-80-tcp:TCP:80,serve-80-udp:UDP:80,serve-81-tcp:TCP:81,serve-81-udp:UDP:81)',
+    )
+    .description('create a pod: Pod resource, netns, CNI ADD, servers on its ports')
+    .action(
+      labRun((cmd) => ({
+        sub: 'pod create',
+        pod: pos<[string]>(cmd)[0],
+        ...opts<{ node?: string; labels?: string; serviceAccount: string; ports?: string }>(cmd),
+      })),
+    );
+  pod
+    .command('delete')
+    .argument('<pod>', 'NAMESPACE/NAME')
+    .addOption(nameOpt())
+    .description('CNI DEL and remove the pod (servers, netns, Pod resource)')
+    .action(labRun((cmd) => ({ sub: 'pod delete', pod: pos<[string]>(cmd)[0], ...opts<object>(cmd) })));
+
+  lab
+    .command('exec')
+    .argument('<pod>', 'NAMESPACE/NAME')
+    .argument('<command...>', 'command and arguments (after --)')
+    .addOption(nameOpt())
+    .description("run a command inside a pod's network namespace")
+    .action(
+      labRun((cmd) => {
+        const [p, command] = pos<[string, string[]]>(cmd);
+        return { sub: 'exec', pod: p, command, ...opts<object>(cmd) };
+      }),
+    );
+
+  lab
+    .command('probe')
+    .argument('<from>', 'source pod NAMESPACE/NAME, node/NAME or router/NAME')
+    .argument('<to>', 'destination pod NAMESPACE/NAME, node/NAME, router/NAME or an IP address')
+    .addOption(nameOpt())
+    .requiredOption('--port <port>', 'destination port')
+    .option('--protocol <proto>', 'TCP, UDP or SCTP (SCTP: kernels with SCTP sockets, e.g. --kernel vm)', 'TCP')
+    .option('--timeout-ms <ms>', 'give up after this long', '1000')
+    .addOption(familyOpt())
+    .addOption(outputOpt())
+    .description('exit 0 if FROM can connect to TO, 1 if not')
+    .action(
+      labRun((cmd) => {
+        const [from, to] = pos<[string, string]>(cmd);
+        const o = opts<{ port: string; protocol: string; timeoutMs: string; family?: string; output: string }>(cmd);
+        return { sub: 'probe', from, to, ...o };
+      }),
+    );
+
+  lab
+    .command('matrix')
+    .argument('[hosts...]', 'node/NAME or router/NAME endpoints to add as rows and columns')
+    .addOption(nameOpt())
+    .option('--port <port>', 'destination port', '80')
+    .option('--protocol <proto>', 'TCP, UDP or SCTP (SCTP: kernels with SCTP sockets, e.g. --kernel vm)', 'TCP')
+    .option('--timeout-ms <ms>', 'per-probe timeout', '1000')
+    .addOption(familyOpt())
+    .addOption(outputOpt())
+    .description('probe every pod pair in parallel and show who can connect to whom')
+    .action(
+      labRun((cmd) => ({
+        sub: 'matrix',
+        hosts: pos<[string[]]>(cmd)[0],
+        ...opts<{ port: string; protocol: string; timeoutMs: string; family?: string; output: string }>(cmd),
+      })),
+    );
+
+  lab
+    .command('demo')
+    .option('--keep', 'keep the lab afterwards')
+    .addOption(new Option('--name <name>', 'lab name').default('demo'))
+    .addOption(kernelOpt())
+    .option('--memory <size>', "with --kernel vm: the VM's memory (e.g. 2G)", '2G')
+    .description('a 3-node lab, pods on every node, the matrix before and after a policy')
+    .action(
+      labRun((cmd) => ({
+        sub: 'demo',
+        ...cmd.opts<{ keep?: boolean; name: string; kernel: string; memory: string }>(),
+      })),
+    );
 }
 
 const VALUED_GLOBALS = new Set(['--etcd-endpoints', '--config', '--context']);
@@ -408,14 +673,14 @@ export async function buildProgram(
   context
     .command('list')
     .description('list contexts; * marks the current one')
-    .action(run(async () => (await import('./commands/context.js')).contextListVerb(deps.io, env)));
+    .action(run(async (cmd) => (await import('./commands/context.js')).contextListVerb({}, verbDeps(cmd))));
   context
     .command('use')
     .argument('<name>')
     .description('make a context current')
     .action(
       run(async (cmd) =>
-        (await import('./commands/context.js')).contextUseVerb(cmd.processedArgs[0] as string, deps.io, env),
+        (await import('./commands/context.js')).contextUseVerb({ name: cmd.processedArgs[0] as string }, verbDeps(cmd)),
       ),
     );
   context
@@ -424,12 +689,15 @@ export async function buildProgram(
     .description('remove a context')
     .action(
       run(async (cmd) =>
-        (await import('./commands/context.js')).contextDeleteVerb(cmd.processedArgs[0] as string, deps.io, env),
+        (await import('./commands/context.js')).contextDeleteVerb(
+          { name: cmd.processedArgs[0] as string },
+          verbDeps(cmd),
+        ),
       ),
     );
 
   for (const group of Object.keys(GROUP_DESCRIPTIONS) as GroupName[]) {
-    if (realGroups.includes(group)) await registerGroup(program, group, { io: deps.io, run, verbDeps });
+    if (realGroups.includes(group)) await registerGroup(program, group, { run, verbDeps });
     else program.command(group).description(GROUP_DESCRIPTIONS[group]).allowUnknownOption().allowExcessArguments();
   }
   return program;

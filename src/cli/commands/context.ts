@@ -1,9 +1,12 @@
 /** `tessera context list | use NAME | delete NAME`: manage ~/.tessera/config.json contexts. */
 import { readCliConfig, removeContext, useContext } from '../../lib/context.js';
 import { renderTable } from '../format.js';
-import type { CliIO } from '../io.js';
+import type { VerbDeps } from '../io.js';
 
-export function contextListVerb(io: CliIO, env: NodeJS.ProcessEnv = process.env): number {
+type ContextDeps = Pick<VerbDeps, 'io' | 'env'>;
+
+export function contextListVerb(_args: object, deps: ContextDeps): number {
+  const { io, env } = deps;
   const cfg = readCliConfig(env);
   const names = Object.keys(cfg.contexts).sort();
   if (names.length === 0) {
@@ -18,14 +21,14 @@ export function contextListVerb(io: CliIO, env: NodeJS.ProcessEnv = process.env)
   return 0;
 }
 
-export function contextUseVerb(name: string, io: CliIO, env: NodeJS.ProcessEnv = process.env): number {
-  useContext(name, { env });
-  io.out(`Switched to context "${name}"\n`);
+export function contextUseVerb(args: { name: string }, deps: ContextDeps): number {
+  useContext(args.name, { env: deps.env });
+  deps.io.out(`Switched to context "${args.name}"\n`);
   return 0;
 }
 
-export function contextDeleteVerb(name: string, io: CliIO, env: NodeJS.ProcessEnv = process.env): number {
-  removeContext(name, { env });
-  io.out(`Deleted context "${name}"\n`);
+export function contextDeleteVerb(args: { name: string }, deps: ContextDeps): number {
+  removeContext(args.name, { env: deps.env });
+  deps.io.out(`Deleted context "${args.name}"\n`);
   return 0;
 }

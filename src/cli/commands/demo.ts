@@ -1,15 +1,19 @@
 /** `tessera demo datastore`: a narrated walk through the resource API against a throwaway etcd. */
-import type { Command } from 'commander';
 import { runDatastoreDemo, type DemoCliRunner } from '../demo-datastore.js';
-import type { CliIO } from '../io.js';
+import type { VerbDeps } from '../io.js';
 
-export function registerDemo(program: Command, io: CliIO, runCli: DemoCliRunner): void {
-  const demo = program.command('demo').description('narrated demos');
-  demo
-    .command('datastore')
-    .description('start a throwaway etcd, apply examples/demo/*.yaml, show get and a validation failure, stop etcd')
-    .option('--examples <dir>', 'directory of demo manifests (default examples/demo)')
-    .action(async (opts: { examples?: string }) => {
-      await runDatastoreDemo({ io, runCli, examplesDir: opts.examples });
-    });
+export interface DemoDatastoreArgs {
+  /** Directory of demo manifests (default examples/demo). */
+  examples?: string | undefined;
+}
+
+/** The demo's deps: every step is a real command line, run by `runCli` (handed in by program.ts). */
+export interface DemoDeps extends VerbDeps {
+  runCli: DemoCliRunner;
+}
+
+/** `tessera demo datastore`: the CLI's verb (program.ts maps argv onto `args`). */
+export async function demoDatastoreVerb(args: DemoDatastoreArgs, deps: DemoDeps): Promise<number> {
+  await runDatastoreDemo({ io: deps.io, runCli: deps.runCli, examplesDir: args.examples });
+  return 0;
 }

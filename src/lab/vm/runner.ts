@@ -45,6 +45,8 @@ export interface VmOptions {
   onProgress?: (line: string) => void;
   /** How long to wait for the VM's command server (default 300 s: TCG on a busy machine). */
   bootTimeoutMs?: number;
+  /** Where the output of commands run inside the VM goes (default this process's stdout/stderr). */
+  io?: ForwardIO;
 }
 
 const vmFile = (name: string, env?: NodeJS.ProcessEnv) => join(labDir(name, env), 'vm.json');
@@ -331,7 +333,7 @@ export async function vmLabUp(name: string, memoryMb: number, upArgv: string[], 
   let rec: VmRecord;
   try {
     rec = await vmBoot(name, memoryMb, opts);
-    const code = await vmRun(rec, upArgv);
+    const code = await vmRun(rec, upArgv, opts.io);
     if (code !== 0) {
       await vmLabDown(name, opts);
       return code;
