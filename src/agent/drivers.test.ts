@@ -16,7 +16,8 @@ import type { NatInputs } from '../dataplane/nat/index.js';
 import { IpamClient } from '../ipam/index.js';
 import { AgentMetrics } from './health.js';
 import { DatastoreMirror } from './mirror.js';
-import { NodeRegistrar, type HostFacts } from './node-registrar.js';
+import type { HostFacts } from './host-facts.js';
+import { NodeRegistrar } from './node-registrar.js';
 import { RoutingDriver, type Vteps } from './routing-driver.js';
 import { SysctlDriver } from './sysctl-driver.js';
 
