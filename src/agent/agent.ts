@@ -81,7 +81,8 @@ export class Agent {
   private readonly ipam: IpamClient;
   private readonly registrar: NodeRegistrar;
   private readonly routing: RoutingDriver;
-  private readonly sysctls: SysctlDriver;
+  /** Policy and BGP (`options.drivers`), then sysctls: one list, one loop, one set of metrics. */
+  private readonly drivers: readonly DataplaneDriver[];
   private readonly status: StatusReporter;
   private syncer: Syncer | undefined;
   private inSync = false;
@@ -104,7 +105,14 @@ export class Agent {
   private needFullRoutes = true;
 
   constructor(private readonly options: AgentOptions) {
-    this.metrics = new AgentMetrics(['routes', ...(options.drivers ?? []).map((d) => d.name)]);
+    // Sysctls last, so conntrack is loaded (by the policy driver's first write) when they run.
+    const sysctls = new SysctlDriver({
+      log: options.logger,
+      ipv6: () => this.registrar.host.address6 !== undefined,
+      conntrackTcpBeLiberal: options.conntrackTcpBeLiberal ?? true,
+    });
+    this.drivers = [...(options.drivers ?? []), sysctls];
+    this.metrics = new AgentMetrics(['routes', ...this.drivers.map((d) => d.name)]);
     this.mirror = new DatastoreMirror((key, why) => {
       this.metrics.skippedResources.inc();
       options.logger.warn({ key, why }, 'skipping undecodable datastore item');
@@ -116,7 +124,7 @@ export class Agent {
       ipam: this.ipam,
       log: options.logger,
       autodetect: { ipv4: options.ipv4Autodetection, ipv6: options.ipv6Autodetection },
-      clusterTypes: (options.drivers ?? []).flatMap((d) => (d.clusterType ? [d.clusterType] : [])),
+      clusterTypes: this.drivers.flatMap((d) => (d.clusterType ? [d.clusterType] : [])),
     });
     this.routing = new RoutingDriver({
       nodeName: options.nodeName,
@@ -130,11 +138,6 @@ export class Agent {
       nat: new NatReconciler(options.nft ? { session: options.nft } : {}),
       host: () => this.registrar.host,
       kick: () => this.kick(),
-    });
-    this.sysctls = new SysctlDriver({
-      log: options.logger,
-      ipv6: () => this.registrar.host.address6 !== undefined,
-      conntrackTcpBeLiberal: options.conntrackTcpBeLiberal ?? true,
     });
     this.status = new StatusReporter({
       stateDir: options.stateDir,
@@ -179,7 +182,7 @@ export class Agent {
           const change = this.mirror.apply(u);
           if (!change) continue;
           this.routing.onChange(change, this.mirror, inSync);
-          for (const d of this.options.drivers ?? []) d.onChange(change, this.mirror);
+          for (const d of this.drivers) d.onChange(change, this.mirror);
         }
         if (this.inSync) this.kick();
       },
@@ -224,7 +227,7 @@ export class Agent {
     this.syncer?.stop();
     await this.settle();
     for (const s of this.runningServices) await s.stop().catch(() => undefined);
-    for (const d of this.options.drivers ?? []) await d.stop?.().catch(() => undefined);
+    for (const d of this.drivers) await d.stop?.().catch(() => undefined);
     await this.routing.stop();
     this.ipam.close(); // stops its cache watches
     await this.status.stop();
@@ -236,7 +239,7 @@ export class Agent {
     this.needFullDrivers = false;
     const problems: string[] = [];
     try {
-      for (const d of this.options.drivers ?? []) {
+      for (const d of this.drivers) {
         const t0 = performance.now();
         try {
           await d.apply(this.mirror, full);
@@ -250,8 +253,6 @@ export class Agent {
           this.metrics.applySeconds.observe({ dataplane: d.name }, (performance.now() - t0) / 1000);
         }
       }
-      // On full cycles, after the drivers (so conntrack is loaded).
-      if (full) await this.sysctls.apply();
       this.driversProgrammed = true;
     } catch (e) {
       this.bugExit(e);
@@ -306,7 +307,7 @@ export class Agent {
       ready: this.isReady(),
       inSync: this.inSync,
       ipipSupported: this.registrar.host.ipipSupported,
-      problems: [...this.routing.problems(), ...this.driverProblems, ...this.sysctls.problems()],
+      problems: [...this.routing.problems(), ...this.driverProblems],
       lastApplyError: this.routeError ?? null,
     };
   }
