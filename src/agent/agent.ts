@@ -3,9 +3,10 @@
  *
  * Invariants a reviewer must check:
  *  - No desired state reaches the kernel before the syncer reports in-sync (both apply loops are
- *    gated on `inSync`). The one write before that is `probeIpip` at start: it creates and at once
- *    deletes the IPIP device to learn whether the kernel has ipip (a loadable module is only
- *    loaded by that attempt, so looking for `tunl0` would say no). It leaves nothing behind.
+ *    gated on `inSync`). The one write before that is the ipip probe of the registrar's start
+ *    (host-facts.ts): it creates and at once deletes the IPIP device to learn whether the kernel
+ *    has ipip (a loadable module is only loaded by that attempt, so looking for `tunl0` would say
+ *    no). It leaves nothing behind.
  *  - Calculators see only the current mirror, never event history. Routing recomputes its whole
  *    desired state each cycle and diffs it against what the kernel has. Policy is incremental: a
  *    change the calculator can express as a delta patches the last programmed nftables state
@@ -16,36 +17,35 @@
  *  - Bad datastore items are skipped and counted, never fatal. Specs are read once, by the mirror,
  *    through api/decode.ts (typed pool, node and workload views; mirror.ts), never cast ad hoc.
  */
-import { mkdir, writeFile, rename, rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Backend } from '../datastore/index.js';
 import { ipamKeys, RESOURCE_ROOT } from '../datastore/index.js';
 import { Syncer, ResourceStore } from '../datastore/index.js';
 import { describeError, isTesseraError } from '../lib/errors.js';
-import { run } from '../lib/exec.js';
-import { IPIP_DEVICE } from '../lib/marks.js';
 import { RoutingReconciler } from '../dataplane/routes/index.js';
 import { NatReconciler } from '../dataplane/nat/index.js';
 import type { NftSession } from '../dataplane/nft/index.js';
 import { IpamClient } from '../ipam/index.js';
-import { detectNodeAddress, interfaceMtuFor, type AutodetectMethod } from './autodetect.js';
-import { AgentMetrics, startHealthServer } from './health.js';
-import { DatastoreMirror, type MirrorChange } from './mirror.js';
-import { NodeRegistrar, type HostFacts } from './node-registrar.js';
+import type { AutodetectMethod } from './autodetect.js';
+import type { DataplaneDriver } from './driver.js';
+import { AgentMetrics } from './health.js';
+import { DatastoreMirror } from './mirror.js';
+import { NodeRegistrar } from './node-registrar.js';
 import { RoutingDriver } from './routing-driver.js';
+import { StatusReporter, type AgentStatus } from './status.js';
 import { SysctlDriver } from './sysctl-driver.js';
 import { Throttler } from './throttler.js';
-import type { Server } from 'node:http';
-/** A pluggable dataplane driver (policy, BGP) fed by the same mirror and apply loop. */
-export interface DataplaneDriver {
-  readonly name: string;
-  onChange(change: MirrorChange, mirror: DatastoreMirror): void;
-  /** Programs the kernel; `full` asks for a full resync (first sync, drift check). */
-  apply(mirror: DatastoreMirror, full: boolean): Promise<void>;
-  stop?(): Promise<void>;
-  /** Current problems to report in node status (skipped items, rejected config). */
-  problems?(): string[];
+
+export type { DataplaneDriver } from './driver.js';
+export type { AgentStatus } from './status.js';
+
+/** What a service the agent starts gets: typed handles on what it needs, not the agent itself. */
+export interface AgentServiceContext {
+  /** The agent's IPAM client (its caches are warm; the agent closes it on stop). */
+  ipam: IpamClient;
+  log: Logger;
+  /** Runs the apply loops now. */
+  kick(): void;
 }
 
 export interface AgentOptions {
@@ -66,19 +66,7 @@ export interface AgentOptions {
   /** Set net.netfilter.nf_conntrack_tcp_be_liberal=1 (default true; see sysctls.ts). */
   conntrackTcpBeLiberal?: boolean;
   /** Extra services started once registered (e.g. the CNI fast path server). */
-  services?: { name: string; start(agent: Agent): Promise<{ stop(): Promise<void> }> }[];
-}
-
-/** What status.json, the health server's /status and the Node's conditions say. */
-export interface AgentStatus {
-  node: string;
-  address: string;
-  live: boolean;
-  ready: boolean;
-  inSync: boolean;
-  ipipSupported: boolean;
-  problems: string[];
-  lastApplyError: string | null;
+  services?: { name: string; start(ctx: AgentServiceContext): Promise<{ stop(): Promise<void> }> }[];
 }
 
 /**
@@ -90,18 +78,18 @@ export interface AgentStatus {
 export class Agent {
   readonly metrics: AgentMetrics;
   readonly mirror: DatastoreMirror;
-  readonly store: ResourceStore;
-  readonly ipam: IpamClient;
+  private readonly ipam: IpamClient;
   private readonly registrar: NodeRegistrar;
   private readonly routing: RoutingDriver;
-  private readonly sysctls: SysctlDriver;
+  /** Policy and BGP (`options.drivers`), then sysctls: one list, one loop, one set of metrics. */
+  private readonly drivers: readonly DataplaneDriver[];
+  private readonly status: StatusReporter;
   private syncer: Syncer | undefined;
   private inSync = false;
   /** Each loop has completed a run since start (readiness needs both). */
   private driversProgrammed = false;
   private routesProgrammed = false;
   private stopped = false;
-  private host: HostFacts = { address: '', address6: undefined, mtu: 1500, ipipSupported: false };
   private driverProblems: string[] = [];
   private routeError: string | undefined;
   /**
@@ -112,26 +100,31 @@ export class Agent {
   private readonly driverLoop: Throttler;
   private readonly routeLoop: Throttler;
   private timers: NodeJS.Timeout[] = [];
-  private health: Server | undefined;
   private runningServices: { stop(): Promise<void> }[] = [];
   private needFullDrivers = true;
   private needFullRoutes = true;
-  private lastStatusJson = '';
-  private statusWrites: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: AgentOptions) {
-    this.metrics = new AgentMetrics(['routes', ...(options.drivers ?? []).map((d) => d.name)]);
+    // Sysctls last, so conntrack is loaded (by the policy driver's first write) when they run.
+    const sysctls = new SysctlDriver({
+      log: options.logger,
+      ipv6: () => this.registrar.host.address6 !== undefined,
+      conntrackTcpBeLiberal: options.conntrackTcpBeLiberal ?? true,
+    });
+    this.drivers = [...(options.drivers ?? []), sysctls];
+    this.metrics = new AgentMetrics(['routes', ...this.drivers.map((d) => d.name)]);
     this.mirror = new DatastoreMirror((key, why) => {
       this.metrics.skippedResources.inc();
       options.logger.warn({ key, why }, 'skipping undecodable datastore item');
     });
-    this.store = new ResourceStore(options.backend);
     this.ipam = new IpamClient(options.backend);
     this.registrar = new NodeRegistrar({
       nodeName: options.nodeName,
-      store: this.store,
+      store: new ResourceStore(options.backend),
       ipam: this.ipam,
       log: options.logger,
+      autodetect: { ipv4: options.ipv4Autodetection, ipv6: options.ipv6Autodetection },
+      clusterTypes: this.drivers.flatMap((d) => (d.clusterType ? [d.clusterType] : [])),
     });
     this.routing = new RoutingDriver({
       nodeName: options.nodeName,
@@ -143,13 +136,17 @@ export class Agent {
       registrar: this.registrar,
       routes: new RoutingReconciler({ interfacePrefix: options.interfacePrefix }),
       nat: new NatReconciler(options.nft ? { session: options.nft } : {}),
-      host: () => this.host,
+      host: () => this.registrar.host,
       kick: () => this.kick(),
     });
-    this.sysctls = new SysctlDriver({
-      log: options.logger,
-      ipv6: () => this.host.address6 !== undefined,
-      conntrackTcpBeLiberal: options.conntrackTcpBeLiberal ?? true,
+    this.status = new StatusReporter({
+      stateDir: options.stateDir,
+      healthListen: options.healthListen,
+      metrics: this.metrics,
+      live: () => !this.stopped,
+      ready: () => this.isReady(),
+      status: () => this.statusObject(),
+      publish: (status) => this.registrar.publishConditions(status),
     });
     this.driverLoop = new Throttler(() => this.applyDrivers());
     this.routeLoop = new Throttler(() => this.applyRoutes());
@@ -166,43 +163,13 @@ export class Agent {
   }
 
   async start(): Promise<void> {
-    const { logger: log, stateDir } = this.options;
-    await mkdir(stateDir, { recursive: true });
-    const address = await detectNodeAddress(this.options.ipv4Autodetection, 4);
-    this.host = {
-      address,
-      mtu: (await interfaceMtuFor(address)) ?? 1500,
-      // IPv6 is optional: a node without a global IPv6 address simply has no IPv6 routes.
-      address6: await detectNodeAddress(this.options.ipv6Autodetection ?? { kind: 'first-found' }, 6).catch(
-        () => undefined,
-      ),
-      ipipSupported: await probeIpip(),
-    };
-    log.info(
-      {
-        node: this.nodeName,
-        address: this.host.address,
-        address6: this.host.address6,
-        mtu: this.host.mtu,
-        ipip: this.host.ipipSupported,
-      },
-      'starting',
-    );
-    await this.registrar.register(this.host);
-    // Best effort: `tessera version` reads it; an agent does not fail to start over it.
-    const types = ['tessera', ...((this.options.drivers ?? []).some((d) => d.name === 'bgp') ? ['bgp'] : [])];
-    await this.registrar
-      .stampClusterInformation(types)
-      .catch((e: unknown) => log.warn({ err: describeError(e) }, 'cannot write ClusterInformation "default"'));
-    if (this.options.healthListen) {
-      this.health = await startHealthServer(
-        this.options.healthListen,
-        { live: () => !this.stopped, ready: () => this.isReady(), status: () => this.statusObject() },
-        this.metrics,
-      );
-    }
+    const log = this.options.logger;
+    await this.status.prepare();
+    await this.registrar.start();
+    await this.status.serve();
+    const context: AgentServiceContext = { ipam: this.ipam, log, kick: () => this.kick() };
     for (const s of this.options.services ?? []) {
-      this.runningServices.push(await s.start(this));
+      this.runningServices.push(await s.start(context));
       log.info({ service: s.name }, 'service started');
     }
     this.syncer = new Syncer({
@@ -215,7 +182,7 @@ export class Agent {
           const change = this.mirror.apply(u);
           if (!change) continue;
           this.routing.onChange(change, this.mirror, inSync);
-          for (const d of this.options.drivers ?? []) d.onChange(change, this.mirror);
+          for (const d of this.drivers) d.onChange(change, this.mirror);
         }
         if (this.inSync) this.kick();
       },
@@ -260,11 +227,10 @@ export class Agent {
     this.syncer?.stop();
     await this.settle();
     for (const s of this.runningServices) await s.stop().catch(() => undefined);
-    for (const d of this.options.drivers ?? []) await d.stop?.().catch(() => undefined);
+    for (const d of this.drivers) await d.stop?.().catch(() => undefined);
     await this.routing.stop();
     this.ipam.close(); // stops its cache watches
-    await new Promise<void>((r) => (this.health ? this.health.close(() => r()) : r()));
-    await this.writeStatus(false);
+    await this.status.stop();
   }
 
   private async applyDrivers(): Promise<void> {
@@ -273,7 +239,7 @@ export class Agent {
     this.needFullDrivers = false;
     const problems: string[] = [];
     try {
-      for (const d of this.options.drivers ?? []) {
+      for (const d of this.drivers) {
         const t0 = performance.now();
         try {
           await d.apply(this.mirror, full);
@@ -287,8 +253,6 @@ export class Agent {
           this.metrics.applySeconds.observe({ dataplane: d.name }, (performance.now() - t0) / 1000);
         }
       }
-      // On full cycles, after the drivers (so conntrack is loaded).
-      if (full) await this.sysctls.apply();
       this.driversProgrammed = true;
     } catch (e) {
       this.bugExit(e);
@@ -296,7 +260,7 @@ export class Agent {
       this.retrySoon(() => (this.needFullDrivers = true));
     } finally {
       this.driverProblems = problems;
-      await this.writeStatus(true);
+      await this.status.write(true);
     }
   }
 
@@ -319,7 +283,7 @@ export class Agent {
       this.bugExit(e);
     } finally {
       this.metrics.applySeconds.observe({ dataplane: 'routes' }, (performance.now() - t0) / 1000);
-      await this.writeStatus(true);
+      await this.status.write(true);
     }
   }
 
@@ -338,56 +302,13 @@ export class Agent {
   statusObject(): AgentStatus {
     return {
       node: this.nodeName,
-      address: this.host.address,
+      address: this.registrar.host.address,
       live: !this.stopped,
       ready: this.isReady(),
       inSync: this.inSync,
-      ipipSupported: this.host.ipipSupported,
-      problems: [...this.routing.problems(), ...this.driverProblems, ...this.sysctls.problems()],
+      ipipSupported: this.registrar.host.ipipSupported,
+      problems: [...this.routing.problems(), ...this.driverProblems],
       lastApplyError: this.routeError ?? null,
     };
   }
-
-  /**
-   * status.json in the state dir (for tools without network access to the agent) + Node status.
-   * Both apply loops report here: writes are queued so each one reflects the state when it runs and
-   * the last write wins (two interleaved writes once left a stale "not ready" marker behind).
-   */
-  private writeStatus(running: boolean): Promise<void> {
-    const write = this.statusWrites.then(() => this.writeStatusNow(running));
-    this.statusWrites = write.catch(() => undefined);
-    return write;
-  }
-
-  private async writeStatusNow(running: boolean): Promise<void> {
-    const obj = { ...this.statusObject(), ready: running && this.isReady() };
-    const json = JSON.stringify(obj);
-    if (json === this.lastStatusJson) return;
-    this.lastStatusJson = json;
-    const path = join(this.options.stateDir, 'status.json');
-    await writeFile(`${path}.tmp`, `${JSON.stringify(obj, null, 2)}\n`);
-    await rename(`${path}.tmp`, path);
-    // A plain `ready` marker file as well, for tools that only test for existence.
-    const marker = join(this.options.stateDir, 'ready');
-    if (obj.ready) await writeFile(marker, `${new Date().toISOString()}\n`);
-    else await rm(marker, { force: true });
-    if (running) {
-      void this.registrar.publishConditions(obj).catch(() => undefined);
-    }
-  }
-}
-
-/**
- * Whether the kernel has ipip: the one kernel write before in-sync. A loadable module is only
- * loaded by an attempt to create the device, so looking for `tunl0` would say no.
- */
-async function probeIpip(): Promise<boolean> {
-  const existing = await run(['ip', 'link', 'show', 'dev', IPIP_DEVICE], { check: false });
-  if (existing.code === 0) return true;
-  // With a remote address: an any/any ipip device would clash with the kernel's fallback `tunl0`
-  // ("File exists") on every kernel that has ipip.
-  const r = await run(['ip', 'link', 'add', IPIP_DEVICE, 'type', 'ipip', 'remote', '192.0.2.1'], { check: false });
-  if (r.code !== 0) return false;
-  await run(['ip', 'link', 'del', IPIP_DEVICE], { check: false });
-  return true;
 }

@@ -16,7 +16,8 @@ import type { NatInputs } from '../dataplane/nat/index.js';
 import { IpamClient } from '../ipam/index.js';
 import { AgentMetrics } from './health.js';
 import { DatastoreMirror } from './mirror.js';
-import { NodeRegistrar, type HostFacts } from './node-registrar.js';
+import type { HostFacts } from './host-facts.js';
+import { NodeRegistrar } from './node-registrar.js';
 import { RoutingDriver, type Vteps } from './routing-driver.js';
 import { SysctlDriver } from './sysctl-driver.js';
 
@@ -213,14 +214,18 @@ test('node registrar: registration keeps user labels and status; conditions are 
   assert.ok((await h.store.get(info, 'n1'))?.status, 're-registration keeps the status');
 });
 
-test('sysctl driver: sets what differs, reports what it cannot set', async (t) => {
+test('sysctl driver: on full cycles only, sets what differs, reports what it cannot set', async (t) => {
   const root = mkdtempSync(join(tmpdir(), 'tessera-sysctl-'));
   t.after(() => rmSync(root, { recursive: true, force: true }));
   mkdirSync(join(root, 'net/ipv4'), { recursive: true });
   writeFileSync(join(root, 'net/ipv4/ip_forward'), '0\n');
   const d = new SysctlDriver({ log, ipv6: () => false, conntrackTcpBeLiberal: true, root });
-  await d.apply();
+  const mirror = new DatastoreMirror(() => undefined);
+  await d.apply(mirror, false);
+  assert.equal(readFileSync(join(root, 'net/ipv4/ip_forward'), 'utf8').trim(), '0', 'not a full cycle');
+  await d.apply(mirror, true);
   assert.equal(readFileSync(join(root, 'net/ipv4/ip_forward'), 'utf8').trim(), '1');
   assert.equal(d.problems().length, 1, 'the conntrack setting is missing here');
-  assert.match(d.problems()[0]!, /^sysctl: .*nf_conntrack_tcp_be_liberal/);
+  // The agent's loop prefixes every driver's problems with its name ("sysctl: ...").
+  assert.match(d.problems()[0]!, /^cannot set net\.netfilter\.nf_conntrack_tcp_be_liberal=1/);
 });

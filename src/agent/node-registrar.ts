@@ -1,7 +1,8 @@
 /**
- * This node in the datastore: its Node resource (addresses, VTEP MACs), its tunnel addresses from
- * IPAM, its status conditions, and the cluster-wide ClusterInformation stamp. Every write is a
- * read-modify-CAS-write retried on conflict, and keeps what others wrote (user labels, status).
+ * This node: the facts learnt about its host at start (host-facts.ts), its Node resource
+ * (addresses, VTEP MACs), its tunnel addresses from IPAM, its status conditions, and the
+ * cluster-wide ClusterInformation stamp. Every write is a read-modify-CAS-write retried on
+ * conflict, and keeps what others wrote (user labels, status).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -14,22 +15,19 @@ import type { IpamClient } from '../ipam/index.js';
 import { describeError, isTesseraError, TesseraError } from '../lib/errors.js';
 import { repoRoot } from '../lib/paths.js';
 import { nextClusterInformation } from './cluster-info.js';
+import { discoverHostFacts, NO_HOST_FACTS, type HostFactMethods, type HostFacts } from './host-facts.js';
 import type { DatastoreMirror } from './mirror.js';
 import { poolViews } from './pools.js';
-
-/** What the agent learnt about its host at start. */
-export interface HostFacts {
-  address: string;
-  address6: string | undefined;
-  mtu: number;
-  ipipSupported: boolean;
-}
 
 export interface NodeRegistrarOptions {
   nodeName: string;
   store: ResourceStore;
   ipam: IpamClient;
   log: Logger;
+  /** How start() finds this node's addresses (default: first-found for both families). */
+  autodetect?: HostFactMethods;
+  /** What this agent adds to ClusterInformation's `clusterType` at start (after `tessera`). */
+  clusterTypes?: readonly string[];
 }
 
 /** Read-modify-write keeps every field of the stored spec, so these edit the raw object. */
@@ -37,8 +35,33 @@ const asRecord = decode.obj;
 
 export class NodeRegistrar {
   private allocating: Promise<void> | undefined;
+  private facts: HostFacts = NO_HOST_FACTS;
 
   constructor(private readonly o: NodeRegistrarOptions) {}
+
+  /** What start() learnt about the host (empty facts before). */
+  get host(): HostFacts {
+    return this.facts;
+  }
+
+  /**
+   * Learns the host facts (including the ipip probe, the one kernel write before in-sync),
+   * registers this node, and stamps ClusterInformation (best effort: `tessera version` reads it;
+   * an agent does not fail to start over it).
+   */
+  async start(): Promise<void> {
+    const { log } = this.o;
+    this.facts = await discoverHostFacts(this.o.autodetect ?? { ipv4: { kind: 'first-found' } });
+    const f = this.facts;
+    log.info(
+      { node: this.nodeName, address: f.address, address6: f.address6, mtu: f.mtu, ipip: f.ipipSupported },
+      'starting',
+    );
+    await this.register(f);
+    await this.stampClusterInformation(['tessera', ...(this.o.clusterTypes ?? [])]).catch((e: unknown) =>
+      log.warn({ err: describeError(e) }, 'cannot write ClusterInformation "default"'),
+    );
+  }
 
   get nodeName(): string {
     return this.o.nodeName;
@@ -90,7 +113,7 @@ export class NodeRegistrar {
    * the first agent (create-if-absent, so concurrent first agents cannot both win), then each
    * agent's start writes only what differs (its version, types the list lacks, a missing GUID).
    */
-  async stampClusterInformation(types: string[], version = agentVersion()): Promise<void> {
+  async stampClusterInformation(types: readonly string[], version = agentVersion()): Promise<void> {
     const info = lookupKind('ClusterInformation')!;
     for (let attempt = 0; attempt < 10; attempt++) {
       const cur = await this.o.store.get(info, 'default');

@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import { describeError, isTesseraError } from '../lib/errors.js';
 import { PolicyCalculator, policyUpdateFromResource, type PolicyUpdate } from '../policy/index.js';
 import { NftReconciler, NftRenderCache, nextNftState, type NftSession } from '../dataplane/nft/index.js';
-import type { DataplaneDriver } from './agent.js';
+import type { DataplaneDriver } from './driver.js';
 import type { DatastoreMirror, MirrorChange, ResourceView } from './mirror.js';
 import type { Resource, WorkloadView } from '../api/index.js';
 import { kindFor } from '../api/index.js';

@@ -24,7 +24,8 @@ import {
 } from '../lib/marks.js';
 import type { AgentMetrics } from './health.js';
 import type { DatastoreMirror, MirrorChange } from './mirror.js';
-import type { HostFacts, NodeRegistrar } from './node-registrar.js';
+import type { HostFacts } from './host-facts.js';
+import type { NodeRegistrar } from './node-registrar.js';
 import { poolViews } from './pools.js';
 import { routeEventMatters } from './route-events.js';
 import { routeInputs } from './route-inputs.js';

@@ -1,8 +1,12 @@
 /**
- * Forwarding and conntrack settings (sysctls.ts) as a small driver: applied on full cycles, after
- * the other drivers (so conntrack is loaded). Its problems are kept until the next full cycle.
+ * Forwarding and conntrack settings (sysctls.ts) as a small driver: applied on full cycles (start
+ * and periodic resync, which also puts back what someone changed), last in the agent's driver list
+ * (so conntrack is loaded). No datastore change concerns it. Its problems are kept until the next
+ * full cycle.
  */
 import type { Logger } from 'pino';
+import type { DataplaneDriver } from './driver.js';
+import type { DatastoreMirror } from './mirror.js';
 import { applySysctls, nodeSysctls } from './sysctls.js';
 
 export interface SysctlDriverOptions {
@@ -14,17 +18,20 @@ export interface SysctlDriverOptions {
   root?: string;
 }
 
-export class SysctlDriver {
+export class SysctlDriver implements DataplaneDriver {
   readonly name = 'sysctl';
   private last: string[] = [];
 
   constructor(private readonly o: SysctlDriverOptions) {}
 
-  async apply(): Promise<void> {
+  onChange(): void {}
+
+  async apply(_mirror: DatastoreMirror, full: boolean): Promise<void> {
+    if (!full) return;
     const list = nodeSysctls({ ipv6: this.o.ipv6(), conntrackTcpBeLiberal: this.o.conntrackTcpBeLiberal });
     const r = await applySysctls(list, this.o.root);
     if (r.changed.length) this.o.log.info({ changed: r.changed }, 'kernel settings applied');
-    this.last = r.problems.map((p) => `sysctl: ${p}`);
+    this.last = r.problems;
   }
 
   problems(): string[] {

@@ -7,7 +7,8 @@ import { startCniServer } from '../cni/index.js';
 import { createBgpDriver } from '../bgp/index.js';
 import { ResourceStore } from '../datastore/index.js';
 import { PolicyDriver } from './policy-driver.js';
-import type { AgentOptions, DataplaneDriver } from './agent.js';
+import type { AgentOptions } from './agent.js';
+import type { DataplaneDriver } from './driver.js';
 
 type BaseOptions = Omit<AgentOptions, 'drivers' | 'services'>;
 
@@ -47,16 +48,16 @@ export function defaultServices(
       // The CNI fast path: the tessera-cni shim forwards each invocation here, where the datastore
       // connection and the IPAM client are already warm (no Node start per pod).
       name: 'cni-server',
-      async start(agent) {
+      async start(ctx) {
         const server = await startCniServer({
           socketPath: join(options.stateDir, 'cni.sock'),
           backend: options.backend,
-          ipam: agent.ipam,
+          ipam: ctx.ipam,
           nodeName: options.nodeName,
-          onInvocation: (info) => agent.log.info(info, 'cni invocation'),
+          onInvocation: (info) => ctx.log.info(info, 'cni invocation'),
           whenProgrammed: async (iface, signal) => {
             const done = drivers.policy.whenProgrammed(iface, signal);
-            agent.kick();
+            ctx.kick();
             await done;
           },
         });

@@ -42,6 +42,8 @@ export interface BgpDriverOptions {
 
 export class BgpDriver {
   readonly name = 'bgp';
+  /** ClusterInformation's clusterType lists `bgp` once an agent runs BGP (as calico-node's). */
+  readonly clusterType = 'bgp';
   readonly writer: BirdWriter;
   private lastRendered: BirdConfig | undefined;
   private lastProblems = '';

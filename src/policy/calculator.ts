@@ -145,6 +145,23 @@ export class PolicyCalculator {
    */
   private readonly emittedSets = new Set<string>();
   private readonly emittedNamedPorts = new Set<string>();
+  /**
+   * Memos over objects the calculator owns and never mutates (member CIDRs, compiled rules): resolve
+   * runs per update, and re-deriving bigint address texts and rule selector lists each time
+   * dominated it. An entry lives as long as its key and this calculator.
+   */
+  private readonly netTexts = new WeakMap<Cidr, string>();
+  private readonly ruleSelectorMemo = new WeakMap<RuleIR, ReturnType<typeof ruleSelectors>>();
+  private readonly memberNetText = (c: Cidr): string => {
+    let t = this.netTexts.get(c);
+    if (t === undefined) this.netTexts.set(c, (t = netText(c)));
+    return t;
+  };
+  private ruleSelectorsOf(r: RuleIR): ReturnType<typeof ruleSelectors> {
+    let v = this.ruleSelectorMemo.get(r);
+    if (v === undefined) this.ruleSelectorMemo.set(r, (v = ruleSelectors(r)));
+    return v;
+  }
 
   constructor(options: PolicyCalculatorOptions = {}) {
     this.nodeName = options.nodeName;
@@ -465,8 +482,8 @@ export class PolicyCalculator {
         pod: w.pod ?? w.name,
         node: w.node,
         interfaceName: w.interfaceName,
-        v4: m.nets.filter((c) => c.family === 4).map(memberNetText),
-        v6: m.nets.filter((c) => c.family === 6).map(memberNetText),
+        v4: m.nets.filter((c) => c.family === 4).map(this.memberNetText),
+        v6: m.nets.filter((c) => c.family === 6).map(this.memberNetText),
         ingress: tiers.ingress,
         egress: tiers.egress,
         profiles,
@@ -485,7 +502,7 @@ export class PolicyCalculator {
     const namedPortSets = new Map<string, NamedPortSetDef>();
     for (const holder of [...usedPolicies.values(), ...usedProfiles.values()]) {
       for (const r of [...holder.ingress, ...holder.egress]) {
-        const { selectors, namedPorts } = ruleSelectorsOf(r);
+        const { selectors, namedPorts } = this.ruleSelectorsOf(r);
         for (const s of selectors) if (!ipSets.has(s)) ipSets.set(s, this.ipSet(s));
         for (const np of namedPorts)
           if (!namedPortSets.has(np.setKey))
@@ -569,8 +586,8 @@ export class PolicyCalculator {
         name: h.name,
         node: h.node,
         ...(iface !== undefined ? { interfaceName: iface } : {}),
-        v4: (m?.nets ?? []).filter((c) => c.family === 4).map(memberNetText),
-        v6: (m?.nets ?? []).filter((c) => c.family === 6).map(memberNetText),
+        v4: (m?.nets ?? []).filter((c) => c.family === 4).map(this.memberNetText),
+        v6: (m?.nets ?? []).filter((c) => c.family === 6).map(this.memberNetText),
         ...lists,
         profiles: (h.profiles ?? []).filter((p) => this.profiles.has(p)),
       });
@@ -601,7 +618,7 @@ export class PolicyCalculator {
       const hs = HostAddressSet.build(
         selector,
         [...this.index.members(selector)].map((id) => [id, this.members.get(id)?.nets ?? []] as const),
-        memberNetText,
+        this.memberNetText,
       );
       if (hs) {
         this.hostSets.set(selector, hs);
@@ -614,8 +631,8 @@ export class PolicyCalculator {
       const merged = mergeCidrs(cidrs);
       s = {
         selector,
-        v4: merged.filter((c) => c.family === 4).map(memberNetText),
-        v6: merged.filter((c) => c.family === 6).map(memberNetText),
+        v4: merged.filter((c) => c.family === 4).map(this.memberNetText),
+        v6: merged.filter((c) => c.family === 6).map(this.memberNetText),
       };
       this.ipSetCache.set(selector, s);
     }
@@ -789,23 +806,6 @@ function parseNets(nets: readonly string[]): Cidr[] {
       throw new TesseraError('validation', `cannot use address ${JSON.stringify(n)}`, { cause: e });
     }
   });
-}
-
-/**
- * Memos over objects the calculator owns and never mutates (member CIDRs, compiled rules): resolve
- * runs per update, and re-deriving bigint address texts and rule selector lists each time dominated it.
- */
-const netTexts = new WeakMap<Cidr, string>();
-function memberNetText(c: Cidr): string {
-  let t = netTexts.get(c);
-  if (t === undefined) netTexts.set(c, (t = netText(c)));
-  return t;
-}
-const ruleSelectorMemo = new WeakMap<RuleIR, ReturnType<typeof ruleSelectors>>();
-function ruleSelectorsOf(r: RuleIR): ReturnType<typeof ruleSelectors> {
-  let v = ruleSelectorMemo.get(r);
-  if (v === undefined) ruleSelectorMemo.set(r, (v = ruleSelectors(r)));
-  return v;
 }
 
 /** Host prefixes print as bare addresses, as nft lists them in interval sets. */

@@ -10,7 +10,7 @@
  * diff(EMPTY, next): first sync and drift repair.
  */
 import { EMPTY_STATE, FAMILY, TABLE, type NftChain, type NftSet, type NftState, type NftVmap } from './model.js';
-import { ruleText } from './text.js';
+import { RuleTextCache } from './text.js';
 
 const T = `${FAMILY} ${TABLE}`;
 
@@ -41,11 +41,11 @@ function chainDecl(c: NftChain): string {
   return `add chain ${T} ${c.name} { type filter hook ${c.hook.hook} priority ${c.hook.priority}; policy accept; }`;
 }
 
-const sameRules = (a: NftChain, b: NftChain) =>
+const sameRules = (a: NftChain, b: NftChain, texts: RuleTextCache) =>
   a === b ||
   a.rules === b.rules ||
   (a.rules.length === b.rules.length &&
-    a.rules.every((r, i) => ruleText(r) === ruleText(b.rules[i] as NftChain['rules'][number])));
+    a.rules.every((r, i) => texts.of(r) === texts.of(b.rules[i] as NftChain['rules'][number])));
 
 export interface NftDiffStats {
   setsAdded: number;
@@ -69,7 +69,11 @@ function elementChanges(prevSet: NftSet, nextSet: NftSet): { del: readonly strin
   return { del: prev.filter((e) => !after.has(e)), add: next.filter((e) => !before.has(e)) };
 }
 
-export function diffNft(prev: NftState, next: NftState): { script: string; stats: NftDiffStats; empty: boolean } {
+export function diffNft(
+  prev: NftState,
+  next: NftState,
+  texts: RuleTextCache = new RuleTextCache(),
+): { script: string; stats: NftDiffStats; empty: boolean } {
   const lines: string[] = [];
   const stats: NftDiffStats = {
     setsAdded: 0,
@@ -115,12 +119,12 @@ export function diffNft(prev: NftState, next: NftState): { script: string; stats
   // 4
   for (const c of next.chains.values()) {
     const old = prev.chains.get(c.name);
-    if (old && sameRules(old, c)) continue;
+    if (old && sameRules(old, c, texts)) continue;
     if (old) {
       lines.push(`flush chain ${T} ${c.name}`);
       stats.chainsRewritten++;
     }
-    for (const r of c.rules) lines.push(`add rule ${T} ${c.name} ${ruleText(r)}`);
+    for (const r of c.rules) lines.push(`add rule ${T} ${c.name} ${texts.of(r)}`);
   }
   // 5
   for (const m of next.maps.values()) {
@@ -151,6 +155,6 @@ export function diffNft(prev: NftState, next: NftState): { script: string; stats
 }
 
 /** Recreates the whole table in one transaction (first sync, drift repair). */
-export function fullNftScript(next: NftState): string {
-  return `add table ${T}\ndelete table ${T}\nadd table ${T}\n${diffNft(EMPTY_STATE, next).script}`;
+export function fullNftScript(next: NftState, texts: RuleTextCache = new RuleTextCache()): string {
+  return `add table ${T}\ndelete table ${T}\nadd table ${T}\n${diffNft(EMPTY_STATE, next, texts).script}`;
 }

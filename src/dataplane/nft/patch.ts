@@ -17,7 +17,7 @@
  */
 import type { ResolvedDelta, ResolvedEndpoint, ResolvedModel } from '../../policy/index.js';
 import type { Fam, NftState, NftVmap } from './model.js';
-import { hasPrefix, namedPortNftSet, NftRenderCache, renderNft, setNames } from './render.js';
+import { namedPortNftSet, NftRenderCache, renderNft, setNames } from './render.js';
 
 const FAMS: readonly Fam[] = [4, 6];
 
@@ -62,7 +62,7 @@ export function patchNft(
     for (const fam of FAMS) {
       const elements = fam === 4 ? def.v4 : def.v6;
       const changes = def.changes[fam];
-      const interval = hasPrefix(elements, changes);
+      const interval = cache.hasPrefix(elements, changes);
       if (prev.sets.has(setNames.selector(sel, fam, !interval))) return undefined; // changed shape
       const name = setNames.selector(sel, fam, interval);
       const old = prev.sets.get(name);

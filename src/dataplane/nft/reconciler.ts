@@ -6,6 +6,7 @@
  */
 import { describeError, TesseraError } from '../../lib/errors.js';
 import { diffNft, fullNftScript, type NftDiffStats } from './diff.js';
+import { RuleTextCache } from './text.js';
 import { FAMILY, TABLE, type NftState } from './model.js';
 import { detectDrift, parseNftJson } from './parse.js';
 import { NftSession } from './session.js';
@@ -28,6 +29,8 @@ export interface NftApplyResult {
 
 export class NftReconciler {
   private applied: NftState | undefined;
+  /** Rule texts of the states this reconciler compares, for as long as it lives. */
+  private readonly ruleTexts = new RuleTextCache();
   private readonly session: NftSession;
   private readonly ownSession: boolean;
 
@@ -67,9 +70,9 @@ export class NftReconciler {
     let stats: NftDiffStats | undefined;
     if (this.applied === undefined) {
       mode = 'full';
-      script = fullNftScript(desired);
+      script = fullNftScript(desired, this.ruleTexts);
     } else {
-      const d = diffNft(this.applied, desired);
+      const d = diffNft(this.applied, desired, this.ruleTexts);
       if (d.empty) return { mode: 'noop', script: '', durationMs: 0 };
       mode = 'diff';
       script = d.script;

@@ -182,6 +182,10 @@ interface CachedRunMap {
  */
 export class NftRenderCache {
   readonly policyChains = new WeakMap<readonly RuleIR[], Map<string, CachedChain>>();
+  /** policyShape per immutable rule list (runs.ts). */
+  readonly shapes = new WeakMap<readonly RuleIR[], PolicyShape>();
+  /** Element arrays are the calculator's cached (immutable) arrays: scan each one once, not per chain per render. */
+  private readonly prefixScans = new WeakMap<readonly string[], boolean>();
   readonly dispatchChains = new RenderMemo<string, NftChain>();
   readonly listSigs = new RenderMemo<string, string>();
   readonly runMaps = new RenderMemo<string, CachedRunMap>();
@@ -209,24 +213,23 @@ export class NftRenderCache {
   beginFull(): void {
     for (const m of this.memos()) m.beginFull();
   }
+  /** Whether a set's elements hold a prefix (an interval set then); `d`: known changes from a scanned array. */
+  hasPrefix(elements: readonly string[], d?: ElementChanges): boolean {
+    let v = this.prefixScans.get(elements);
+    if (v === undefined) {
+      // Derived from a scanned array by known changes: removals cannot add a prefix, look at additions.
+      const base = d && this.prefixScans.get(d.from);
+      v = base === false && d ? d.added.some((e) => e.includes('/')) : elements.some((e) => e.includes('/'));
+      this.prefixScans.set(elements, v);
+    }
+    return v;
+  }
   endFull(): void {
     for (const m of this.memos()) m.endFull();
   }
 }
 
 const isV6 = (t: string) => t.includes(':');
-/** Element arrays are the calculator's cached (immutable) arrays: scan each one once, not per chain per render. */
-const prefixScan = new WeakMap<readonly string[], boolean>();
-export const hasPrefix = (elements: readonly string[], d?: ElementChanges): boolean => {
-  let v = prefixScan.get(elements);
-  if (v === undefined) {
-    // Derived from a scanned array by known changes: removals cannot add a prefix, look at additions.
-    const base = d && prefixScan.get(d.from);
-    v = base === false && d ? d.added.some((e) => e.includes('/')) : elements.some((e) => e.includes('/'));
-    prefixScan.set(elements, v);
-  }
-  return v;
-};
 /** nft lists a host prefix in an interval set as the bare address; render it the same way. */
 export const bareHost = (t: string): string =>
   t.replace(/\/(32|128)$/, (m, len: string) => ((len === '32') !== isV6(t) ? '' : m));
@@ -263,7 +266,7 @@ export class Builder {
   selectorSet(sel: string, fam: Fam): string {
     const def = this.model.ipSets.get(sel);
     const elements = def ? (fam === 4 ? def.v4 : def.v6) : [];
-    const interval = hasPrefix(elements);
+    const interval = this.cache.hasPrefix(elements);
     this.recording?.push({ k: 'sel', sel, fam, interval });
     const name = this.names.set.selector(sel, fam, interval);
     if (!this.sets.has(name)) {
@@ -279,7 +282,7 @@ export class Builder {
       if (q.k !== 'sel') return true;
       const def = this.model.ipSets.get(q.sel);
       const elements = def ? (q.fam === 4 ? def.v4 : def.v6) : [];
-      return hasPrefix(elements) === q.interval;
+      return this.cache.hasPrefix(elements) === q.interval;
     });
   }
 
@@ -442,7 +445,7 @@ export class Builder {
 
   private shape(pid: string, dir: 'ingress' | 'egress'): PolicyShape | undefined {
     const pol = this.model.policies.get(pid);
-    return pol && policyShape(dir === 'ingress' ? pol.ingress : pol.egress);
+    return pol && policyShape(dir === 'ingress' ? pol.ingress : pol.egress, this.cache.shapes);
   }
 
   private shapeCode(tiers: readonly TierPolicies[], dir: 'ingress' | 'egress'): string {
@@ -529,7 +532,7 @@ export class Builder {
       const exact = new Map<string, string>();
       const range = new Map<string, string>();
       const buckets = new Map<string, NftChain>();
-      for (const b of portBuckets(rules.map((r) => policyShape(r).keys ?? []))) {
+      for (const b of portBuckets(rules.map((r) => policyShape(r, this.cache.shapes).keys ?? []))) {
         let target: string;
         if (b.members.length === 1) target = chainsOf[b.members[0] as number] as string;
         else {

@@ -38,10 +38,12 @@ export interface PolicyShape {
   hasPass: boolean;
 }
 
-const shapeCache = new WeakMap<readonly RuleIR[], PolicyShape>();
-
-export function policyShape(rules: readonly RuleIR[]): PolicyShape {
-  let s = shapeCache.get(rules);
+/**
+ * What a policy's rule list can be rendered as. `memo`: the caller's cache per immutable rule list
+ * (an NftRenderCache's `shapes`); without one it is computed each time.
+ */
+export function policyShape(rules: readonly RuleIR[], memo?: WeakMap<readonly RuleIR[], PolicyShape>): PolicyShape {
+  let s = memo?.get(rules);
   if (s) return s;
   let keys: PortKey[] | null = [];
   for (const r of rules) {
@@ -59,7 +61,7 @@ export function policyShape(rules: readonly RuleIR[]): PolicyShape {
     hasAllow: rules.some((r) => r.action === 'Allow'),
     hasPass: rules.some((r) => r.action === 'Pass'),
   };
-  shapeCache.set(rules, s);
+  memo?.set(rules, s);
   return s;
 }
 

@@ -93,19 +93,24 @@ export function ruleBody(r: NftRule): string {
 /** The hash that drift detection compares; the comment starts with it. */
 export const ruleHash = (r: NftRule): string => shortHash(ruleBody(r));
 
-const textCache = new WeakMap<NftRule, string>();
-
-/** Rule objects are immutable once rendered, so their text is cached per object. */
-export function ruleText(r: NftRule): string {
-  let t = textCache.get(r);
-  if (t === undefined) {
-    t = ruleTextUncached(r);
-    textCache.set(r, t);
+/**
+ * Rule objects are immutable once rendered, so their text is cached per object, by the owner of the
+ * states being compared (an NftReconciler keeps one for as long as it lives).
+ */
+export class RuleTextCache {
+  private readonly texts = new WeakMap<NftRule, string>();
+  of(r: NftRule): string {
+    let t = this.texts.get(r);
+    if (t === undefined) {
+      t = ruleText(r);
+      this.texts.set(r, t);
+    }
+    return t;
   }
-  return t;
 }
 
-function ruleTextUncached(r: NftRule): string {
+/** A rule as nft prints it, with its hash (and label) as the comment. */
+export function ruleText(r: NftRule): string {
   const label = (r.label ?? '').replace(/["\\]/g, '');
   const comment = `${ruleHash(r)}${label ? ` ${label}` : ''}`.slice(0, 120);
   return `${ruleBody(r)} comment "${comment}"`;
