@@ -201,6 +201,10 @@ function registerLabGroup(program: Command, { run, verbDeps }: GroupContext): vo
     )
       .choices(['host', 'vm'])
       .default('host');
+  const probeProtocolOpt = () =>
+    new Option('--protocol <proto>', 'TCP, UDP or SCTP (SCTP: kernels with SCTP sockets, e.g. --kernel vm)').default(
+      'TCP',
+    );
   const outputOpt = () =>
     new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table');
   const opts = <T extends object>(cmd: Command) => cmd.opts<T & { name?: string }>();
@@ -373,7 +377,7 @@ function registerLabGroup(program: Command, { run, verbDeps }: GroupContext): vo
     .argument('<to>', 'destination pod NAMESPACE/NAME, node/NAME, router/NAME or an IP address')
     .addOption(nameOpt())
     .requiredOption('--port <port>', 'destination port')
-    .option('--protocol <proto>', 'TCP, UDP or SCTP (SCTP: kernels with SCTP sockets, e.g. --kernel vm)', 'TCP')
+    .addOption(probeProtocolOpt())
     .option('--timeout-ms <ms>', 'give up after this long', '1000')
     .addOption(familyOpt())
     .addOption(outputOpt())
@@ -391,7 +395,7 @@ function registerLabGroup(program: Command, { run, verbDeps }: GroupContext): vo
     .argument('[hosts...]', 'node/NAME or router/NAME endpoints to add as rows and columns')
     .addOption(nameOpt())
     .option('--port <port>', 'destination port', '80')
-    .option('--protocol <proto>', 'TCP, UDP or SCTP (SCTP: kernels with SCTP sockets, e.g. --kernel vm)', 'TCP')
+    .addOption(probeProtocolOpt())
     .option('--timeout-ms <ms>', 'per-probe timeout', '1000')
     .addOption(familyOpt())
     .addOption(outputOpt())
