@@ -86,6 +86,9 @@ export const STORED_ONLY: Readonly<Record<string, Readonly<Record<string, string
     'spec.controllers.node.hostEndpoint.templates':
       'Tessera auto-creates only the all-interfaces host endpoint, from no template',
     'spec.controllers.loadBalancer': 'tessera-kube-controllers has no LoadBalancer IPAM controller',
+    'spec.controllers.policyMigration':
+      'tessera-kube-controllers has no policy-name migrator (Tessera never stored old-style policy names)',
+    'spec.logSeverityScreen': "tessera-kube-controllers' log level is set by its command-line flags",
   },
   [`${C}WorkloadEndpoint`]: {
     'spec.ipNATs': 'Tessera does not program floating IPs (1:1 NAT)',

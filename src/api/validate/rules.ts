@@ -49,11 +49,15 @@ function checkProtocol(p: Problems, path: string, v: unknown): number | undefine
   }
   if (typeof v !== 'string') return undefined;
   if (/^\d+$/.test(v)) return checkProtocol(p, path, Number(v));
+  // Calico's validator matches names case-sensitively (protocolRegex); the JSON decoder does not fold
+  // case (only ProtocolFromString, which code uses, does), so "tcp" in a manifest is refused.
   const canonical = ['TCP', 'UDP', 'ICMP', 'ICMPv6', 'SCTP', 'UDPLite'];
-  if (canonical.includes(v) || canonical.map((c) => c.toLowerCase()).includes(v)) {
-    return PROTOCOL_NUMBERS[v.toLowerCase()];
-  }
-  p.add(path, `protocol ${quote(v)} is not one of TCP, UDP, ICMP, ICMPv6, SCTP, UDPLite or a number 1-255`);
+  if (canonical.includes(v)) return PROTOCOL_NUMBERS[v.toLowerCase()];
+  const folded = canonical.find((c) => c.toLowerCase() === v.toLowerCase());
+  p.add(
+    path,
+    `protocol ${quote(v)} is not one of TCP, UDP, ICMP, ICMPv6, SCTP, UDPLite or a number 1-255${folded ? ` (names are case-sensitive: use ${quote(folded)})` : ''}`,
+  );
   return undefined;
 }
 
