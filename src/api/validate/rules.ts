@@ -245,7 +245,15 @@ export function validateRule(p: Problems, path: string, rule: unknown, ctx: Rule
     if (hasPorts && (proto === undefined || !PORT_PROTOCOLS.has(proto))) {
       const e = rule[side] as Record<string, unknown>;
       const field = Array.isArray(e.ports) && e.ports.length > 0 ? 'ports' : 'notPorts';
-      p.add(joinPath(at, field), `ports need protocol TCP, UDP or SCTP (${protoText(rule.protocol)})`);
+      const list = e[field] as unknown[];
+      // Calico since projectcalico/calico#11916 accepts named ports alone without a protocol;
+      // Tessera's policy compiler does not yet (calico-rules.ts says why), so say so.
+      const onlyNamed =
+        rule.protocol === undefined && list.every((x) => typeof x === 'string' && !/^\d+(:\d+)?$/.test(x));
+      p.add(
+        joinPath(at, field),
+        `ports need protocol TCP, UDP or SCTP (${protoText(rule.protocol)})${onlyNamed ? '; Tessera does not yet match named ports without a protocol: set the protocol the port is declared with' : ''}`,
+      );
     }
   }
 
