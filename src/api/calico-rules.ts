@@ -45,11 +45,9 @@ export const CALICO_RULES: readonly CalicoRule[] = [
   {
     kind: RULE,
     field: 'protocol (case)',
-    calico: "names match TCP|UDP|... in the validator; numorstring's ProtocolFromString folds case",
-    tessera: {
-      differs:
-        'lower-case names ("tcp") are accepted and mean the same protocol, as ProtocolFromString reads them; the policy layer compares numbers',
-    },
+    calico:
+      'names match ^(TCP|UDP|ICMP|ICMPv6|SCTP|UDPLite)$ case-sensitively (protocolRegex); the JSON decoder (Uint8OrString) keeps the text as written, so "tcp" in a manifest is "protocol name invalid" (only ProtocolFromString, used by code, folds case)',
+    tessera: { fixture: 'rule-protocol-lowercase.yaml', accepts: 'rules-calico-accepts.yaml' },
   },
   {
     kind: RULE,
@@ -61,10 +59,10 @@ export const CALICO_RULES: readonly CalicoRule[] = [
     kind: RULE,
     field: 'source/destination ports without protocol',
     calico:
-      'rejected ("rules that specify ports must set protocol"); the newest validator accepts named ports without a protocol',
+      'until 2026: "rules that specify ports must set protocol"; since projectcalico/calico#11916 (ClusterNetworkPolicy named ports, 2026) a rule with no protocol may list named ports only; the named port then matches on the protocol each endpoint declares for it (protocol "Any" in the calculation graph)',
     tessera: {
       differs:
-        'every port without a protocol is rejected, named ones too, as earlier Calico releases do: a named port resolves per protocol',
+        "every port without a protocol is rejected, named ones too. Accepting them needs the policy compiler (src/policy/rules.ts compileRule, outside the API layer) to stop refusing a protocol-less rule with named ports; its nft rendering already matches a named port's set as address . l4proto . port, i.e. on the port's own protocol. Until that change, accepting them at apply would let the agent refuse the rule",
       fixture: 'rule-ports-without-protocol.yaml',
     },
   },
@@ -95,9 +93,10 @@ export const CALICO_RULES: readonly CalicoRule[] = [
   {
     kind: RULE,
     field: 'notICMP',
-    calico: 'not checked against the protocol',
+    calico: 'not checked against the protocol (validateRule checks only `icmp`; still so in the 2025-2026 validator)',
     tessera: {
-      differs: 'notICMP also needs protocol ICMP or ICMPv6: without it the match cannot be rendered',
+      differs:
+        'notICMP also needs protocol ICMP or ICMPv6. Without one the negation has no defined meaning: iptables refuses an icmp match without -p icmp, and nft adds an implicit "l4proto icmp" to "icmp type != N", which would turn "not this ICMP type" into "ICMP, but not this type". Tessera\'s policy compiler (outside the API layer) refuses such a rule, so apply refuses it too rather than store a rule the agent skips',
       fixture: 'rule-icmp-without-protocol.yaml',
     },
   },
@@ -473,6 +472,122 @@ export const CALICO_RULES: readonly CalicoRule[] = [
     field: 'spec.etcdV3CompactionPeriod',
     calico: 'a duration',
     tessera: { fixture: 'kcc-compaction-period.yaml' },
+  },
+  {
+    kind: 'FelixConfiguration',
+    field:
+      'spec.logSeverity{Screen,File,Sys}, defaultEndpointToHostAction, iptables{Filter,Mangle}AllowAction, iptablesFilterDenyAction, iptablesBackend, bpfLogLevel, bpfExternalServiceMode, bpfConnectTimeLoadBalancing, bpfHostNetworkedNATWithoutCTLB',
+    calico:
+      'validator.go regexes, case-sensitive: Trace|Debug|Info|Warning|Error|Fatal (no None); Drop|Accept|Return; Accept|Return; Drop|Reject; Auto|NFT|Legacy; Off|Info|Debug; Tunnel|DSR; TCP|Enabled|Disabled; Enabled|Disabled (the CRD patterns are (?i), the validator is not)',
+    tessera: { fixture: 'felix-enums.yaml', accepts: 'felix-enums-calico-accepts.yaml' },
+  },
+  {
+    kind: 'FelixConfiguration',
+    field:
+      'spec.awsSrcDstCheck, bpfAttachType, bpfConntrackLogLevel, bpfConntrackMode, bpfJITHardening, bpfProfiling, bpfRedirectToPeer, floatingIPs, flowLogsLocalReporter, flowLogsPolicyEvaluationMode, ipForwarding, natOutgoingExclusions, nftablesMode, programClusterRoutes, windowsManageFirewallRules',
+    calico:
+      'CRD enums (exact): DoNothing|Enable|Disable; TC|TCX; Off|Debug; Auto|Userspace|BPFProgram; Auto|Strict; Enabled|Disabled; Enabled|Disabled; Enabled|Disabled; Disabled|Enabled; None|Continuous; Enabled|Disabled; IPPoolsOnly|IPPoolsAndHostIPs; Disabled|Enabled|Auto; Enabled|Disabled; Enabled|Disabled',
+    tessera: { fixture: 'felix-enums.yaml', accepts: 'felix-enums-calico-accepts.yaml' },
+  },
+  {
+    kind: 'FelixConfiguration',
+    field:
+      'spec.chainInsertMode, routeSource, nftables{Filter,Mangle}AllowAction, nftablesFilterDenyAction, serviceLoopPrevention, workloadSourceSpoofing, bpfEnforceRPF, bpfMapSizeConntrackScaling',
+    calico:
+      'CRD patterns ^(?i)(...)?$, any case: Insert|Append; WorkloadIPs|CalicoIPAM; Accept|Return; Drop|Reject; Drop|Reject|Disabled; Disabled|Any; Disabled|Strict|Loose; Disabled|DoubleIfFull',
+    tessera: { fixture: 'felix-enums.yaml', accepts: 'felix-enums-calico-accepts.yaml' },
+  },
+  {
+    kind: 'FelixConfiguration',
+    field:
+      'spec.featureDetectOverride, featureGates, logActionRateLimit, logActionRateLimitBurst, logPrefix, prometheusMetricsHost, iptablesNATOutgoingInterfaceFilter, bpfExtToServiceConnmark, bpfMapSizeConntrackCleanupQueue, bpfConntrackTimeouts.*, bpfLogFilters keys',
+    calico:
+      'CRD patterns (name=true|false|, name=value lists; N/second|minute|hour|day; 0-9999; [a-zA-Z0-9%: /_-]*; conntrack timeouts a duration or Auto; cleanup queue >= 1) and validator tags (prometheusHost [a-zA-Z0-9:._+-]{1,64}; ifaceFilter [a-zA-Z0-9:._+-]{1,15}; connmark 0-4294967295; bpfLogFilters keys are interface names)',
+    tessera: { fixture: 'felix-patterns.yaml', accepts: 'felix-enums-calico-accepts.yaml' },
+  },
+  {
+    kind: 'FelixConfiguration',
+    field:
+      'every duration (routeRefreshInterval, iptablesLockProbeInterval, usageReportingInterval, wireguardKeepAlive, ...)',
+    calico:
+      'metav1.Duration; the CRD pattern ^([0-9]+(\\\\.[0-9]+)?(ms|s|m|h))*$ (its doubled backslash makes it refuse "1.5s", which the Go parser accepts)',
+    tessera: {
+      differs:
+        'a Go duration ("90s", "1.5s", "1h30m", "0"): the parser\'s rule, without the CRD pattern\'s doubled-backslash slip that refuses fractions',
+      fixture: 'felix-patterns.yaml',
+      accepts: 'felix-enums-calico-accepts.yaml',
+    },
+  },
+  {
+    kind: 'FelixConfiguration',
+    field: 'spec.failsafeInboundHostPorts[], failsafeOutboundHostPorts[]',
+    calico: 'validateProtoPort: protocol exactly TCP, UDP or SCTP (empty means TCP); the CRD requires port',
+    tessera: { fixture: 'felix-failsafe-ports.yaml', accepts: 'felix-enums-calico-accepts.yaml' },
+  },
+  {
+    kind: 'FelixConfiguration',
+    field: 'spec.bpfDataIfacePattern, bpfL3IfacePattern, mtuIfacePattern',
+    calico: 'the `regexp` tag: compiles as a Go (RE2) regular expression',
+    tessera: {
+      differs:
+        "not checked: RE2 and JavaScript regular expressions differ (RE2's (?i) flags and \\z, for two), so a JavaScript check would refuse valid Go patterns or pass invalid ones; Tessera does not use these settings (apply warns)",
+    },
+  },
+  {
+    kind: 'KubeControllersConfiguration',
+    field:
+      'spec.logSeverityScreen, healthChecks, syncLabels, hostEndpoint.autoCreate, createDefaultHostEndpoint, loadBalancer.assignIPs, policyMigration.enabled',
+    calico:
+      "CRD enums and oneof tags: None|Debug|Info|Warning|Error|Fatal|Panic (its own, not Felix's); Enabled|Disabled; AllServices|RequestedServicesOnly",
+    tessera: { fixture: 'kcc-enums.yaml', accepts: 'kcc-every-field.yaml' },
+  },
+  {
+    kind: 'KubeControllersConfiguration',
+    field: 'spec.prometheusMetricsPort, debugProfilePort, every reconcilerPeriod, leakGracePeriod',
+    calico: 'ports 0-65535 (CRD minimum/maximum); periods are metav1.Duration',
+    tessera: { fixture: 'kcc-enums.yaml', accepts: 'kcc-every-field.yaml' },
+  },
+  {
+    kind: 'KubeControllersConfiguration',
+    field: 'spec.controllers.node.hostEndpoint.templates[]',
+    calico:
+      'generateName: the `name` tag (a DNS-1123 subdomain, at most 253); interfaceCIDRs: `cidrs`; labels: `labels`; nodeSelector: `selector`; interfacePattern: `regexp`',
+    tessera: {
+      fixture: 'kcc-templates.yaml',
+      accepts: 'kcc-every-field.yaml',
+    },
+  },
+  {
+    kind: 'KubeControllersConfiguration',
+    field: 'status.runningConfig',
+    calico: 'the same type as spec (written by kube-controllers)',
+    tessera: { fixture: 'kcc-enums.yaml' },
+  },
+  {
+    kind: 'IPReservation',
+    field: 'spec.reservedCIDRs',
+    calico: "the `cidrs` tag (a CIDR, host bits allowed, or an address; either family) and the CRD's UniqueItems",
+    tessera: { fixture: 'ipreservation-bad.yaml', accepts: 'ipam-and-status-calico-accepts.yaml' },
+  },
+  {
+    kind: 'CalicoNodeStatus',
+    field: 'spec.node, spec.classes, spec.updatePeriodSeconds',
+    calico:
+      'node: required, a name; classes: required, unique, at most 3, each Agent, BGP or Routes; updatePeriodSeconds: required, 0-86400',
+    tessera: { fixture: 'caliconodestatus-bad.yaml', accepts: 'ipam-and-status-calico-accepts.yaml' },
+  },
+  {
+    kind: 'CalicoNodeStatus',
+    field: 'status',
+    calico: '"No validation needed for status since it is updated by Calico"',
+    tessera: { notApplicable: "written by the Tessera agent; a user's edit of it is not applied" },
+  },
+  {
+    kind: 'Profile',
+    field: 'spec.labelsToApply, spec.ingress, spec.egress',
+    calico:
+      'labelsToApply: the `labels` tag; ingress/egress: each rule as in a policy (validateRule, validateEntityRule), at most 1024 each (CRD MaxItems)',
+    tessera: { fixture: 'profile-bad.yaml', accepts: 'ipam-and-status-calico-accepts.yaml' },
   },
   // Kinds Tessera does not serve.
   {

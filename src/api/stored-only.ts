@@ -86,6 +86,15 @@ export const STORED_ONLY: Readonly<Record<string, Readonly<Record<string, string
     'spec.controllers.node.hostEndpoint.templates':
       'Tessera auto-creates only the all-interfaces host endpoint, from no template',
     'spec.controllers.loadBalancer': 'tessera-kube-controllers has no LoadBalancer IPAM controller',
+    'spec.controllers.policyMigration':
+      'tessera-kube-controllers has no policy-name migrator (Tessera never stored old-style policy names)',
+    'spec.logSeverityScreen': "tessera-kube-controllers' log level is set by its command-line flags",
+  },
+  // The agent (with BGP) publishes its own node's status every 5 s, whatever these say.
+  [`${C}CalicoNodeStatus`]: {
+    'spec.node': 'the agent fills only the CalicoNodeStatus named after its own node; spec.node is not read',
+    'spec.classes': 'the agent always reports its Agent and BGP status, and no Routes status',
+    'spec.updatePeriodSeconds': 'the agent refreshes status at its own 5 s interval; 0 does not stop it',
   },
   [`${C}WorkloadEndpoint`]: {
     'spec.ipNATs': 'Tessera does not program floating IPs (1:1 NAT)',

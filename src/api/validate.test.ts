@@ -16,8 +16,8 @@ describe('rules accept what Calico accepts', () => {
   const ok = (rule: Record<string, unknown>) =>
     assert.deepEqual(validateResource(gnp({ ingress: [rule] })), [], JSON.stringify(rule));
 
-  test('protocols by name (either case) and number; ports with TCP, UDP and SCTP', () => {
-    for (const protocol of ['TCP', 'tcp', 'UDP', 'SCTP', 6, 17, 132, '6']) {
+  test('protocols by name (exact case) and number; ports with TCP, UDP and SCTP', () => {
+    for (const protocol of ['TCP', 'UDP', 'SCTP', 6, 17, 132, '6']) {
       ok({ action: 'Allow', protocol, destination: { ports: [80, '1000:2000', 'http-alt'] } });
     }
     ok({ action: 'Deny', notProtocol: 'ICMPv6' });
@@ -122,6 +122,18 @@ describe('envelope and strictness', () => {
       metadata: { name: 'g', labels: { 'example.com/x': '-bad-' } },
     };
     assert.deepEqual(paths(r), ['metadata.labels["example.com/x"]']);
+  });
+
+  test('a Profile holds at most 1024 rules per direction (its CRD MaxItems)', () => {
+    const rules = (n: number) => Array.from({ length: n }, () => ({ action: 'Allow' }));
+    const profile = (n: number) => ({
+      apiVersion: C,
+      kind: 'Profile',
+      metadata: { name: 'p' },
+      spec: { ingress: rules(n), egress: rules(1) },
+    });
+    assert.deepEqual(paths(profile(1024)), []);
+    assert.deepEqual(paths(profile(1025)), ['spec.ingress']);
   });
 
   test('one problem per mistake: a wrong type is not also a semantic error', () => {

@@ -7,6 +7,7 @@ import type { Resource } from '../resource.js';
 import type { LogSeverity } from './network.js';
 
 export interface ProtoPort {
+  /** Stored data may carry lower case (accepted before); apply refuses it now, as Calico does. */
   protocol?: 'TCP' | 'UDP' | 'SCTP' | 'tcp' | 'udp' | 'sctp';
   port: number;
   net?: string;
@@ -53,8 +54,20 @@ export interface ReconcilerSettings {
   reconcilerPeriod?: string;
 }
 
+/** kube-controllers' own levels (Calico's CRD enum): not Felix's (no Trace; None and Panic). */
+export type KubeControllersLogSeverity = 'None' | 'Debug' | 'Info' | 'Warning' | 'Error' | 'Fatal' | 'Panic';
+
+/** An AutoHostEndpoint template (Calico's Template type). */
+export interface HostEndpointTemplate {
+  generateName?: string;
+  interfaceCIDRs?: string[];
+  interfacePattern?: string;
+  labels?: Record<string, string>;
+  nodeSelector?: string;
+}
+
 export interface KubeControllersConfigurationSpec {
-  logSeverityScreen?: LogSeverity;
+  logSeverityScreen?: KubeControllersLogSeverity;
   healthChecks?: EnabledDisabled;
   prometheusMetricsPort?: number;
   /** Calico's JSON name. The spelling in Calico's docs (`etcdv3CompactionPeriod`) is accepted and renamed. */
@@ -63,7 +76,11 @@ export interface KubeControllersConfigurationSpec {
   controllers?: {
     node?: ReconcilerSettings & {
       syncLabels?: EnabledDisabled;
-      hostEndpoint?: { autoCreate?: EnabledDisabled; createDefaultHostEndpoint?: EnabledDisabled };
+      hostEndpoint?: {
+        autoCreate?: EnabledDisabled;
+        createDefaultHostEndpoint?: EnabledDisabled;
+        templates?: HostEndpointTemplate[];
+      };
       leakGracePeriod?: string;
     };
     policy?: ReconcilerSettings;
@@ -71,7 +88,15 @@ export interface KubeControllersConfigurationSpec {
     serviceAccount?: ReconcilerSettings;
     namespace?: ReconcilerSettings;
     loadBalancer?: { assignIPs?: 'AllServices' | 'RequestedServicesOnly' };
+    /** Calico's JSON name for its policy-name migrator. */
+    policyMigration?: { enabled?: EnabledDisabled };
   };
+}
+
+/** What kube-controllers runs with (Calico's KubeControllersConfigurationStatus). */
+export interface KubeControllersConfigurationStatus {
+  runningConfig?: KubeControllersConfigurationSpec;
+  environmentVars?: Record<string, string>;
 }
 
 export interface ClusterInformationSpec {

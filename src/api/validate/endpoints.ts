@@ -152,8 +152,13 @@ export function validateCalicoNodeStatus(p: Problems, spec: Record<string, unkno
   if (typeof spec.node !== 'string' || spec.node === '') p.add('spec.node', 'node is required');
   else checkSubdomain(p, 'spec.node', spec.node, 'node name');
   if (!Array.isArray(spec.classes) || spec.classes.length === 0) p.add('spec.classes', 'classes is required');
-  else
+  else {
     spec.classes.forEach((c, i) => checkOneOf(p, joinPath('spec.classes', i), c, ['Agent', 'BGP', 'Routes'] as const));
+    // The `unique` tag and the CRD's MaxItems=3.
+    const dup = spec.classes.find((c, i) => (spec.classes as unknown[]).indexOf(c) !== i);
+    if (dup !== undefined) p.add('spec.classes', `class ${quote(dup)} is listed more than once`);
+    else if (spec.classes.length > 3) p.add('spec.classes', `at most 3 classes, got ${spec.classes.length}`);
+  }
   if (spec.updatePeriodSeconds === undefined || spec.updatePeriodSeconds === null) {
     p.add('spec.updatePeriodSeconds', 'updatePeriodSeconds is required');
   }

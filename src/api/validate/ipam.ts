@@ -75,7 +75,11 @@ export function validateIPPool(p: Problems, spec: Record<string, unknown>): void
 export function validateIPReservation(p: Problems, spec: Record<string, unknown>): void {
   const list = spec.reservedCIDRs;
   if (!Array.isArray(list)) return;
-  list.forEach((c, i) => checkCidrField(p, joinPath('spec.reservedCIDRs', i), c, { allowBareIp: true, strict: false }));
+  list.forEach((c, i) => {
+    checkCidrField(p, joinPath('spec.reservedCIDRs', i), c, { allowBareIp: true, strict: false });
+    // The CRD's UniqueItems=true.
+    if (list.indexOf(c) !== i) p.add(joinPath('spec.reservedCIDRs', i), `${quote(c)} is listed more than once`);
+  });
 }
 
 export function validateIPAMConfiguration(p: Problems, spec: Record<string, unknown>, name: string): void {

@@ -140,8 +140,16 @@ export function validateTier(p: Problems, spec: Record<string, unknown>, name: s
   }
 }
 
+/** The Profile CRD's MaxItems on each rule list. */
+export const PROFILE_MAX_RULES = 1024;
+
 export function validateProfile(p: Problems, spec: Record<string, unknown>): void {
   checkLabels(p, 'spec.labelsToApply', spec.labelsToApply);
+  for (const dir of ['ingress', 'egress'] as const) {
+    const list = spec[dir];
+    if (Array.isArray(list) && list.length > PROFILE_MAX_RULES)
+      p.add(joinPath('spec', dir), `at most ${PROFILE_MAX_RULES} rules, got ${list.length}`);
+  }
   validateRules(p, spec, true);
 }
 

@@ -49,11 +49,15 @@ function checkProtocol(p: Problems, path: string, v: unknown): number | undefine
   }
   if (typeof v !== 'string') return undefined;
   if (/^\d+$/.test(v)) return checkProtocol(p, path, Number(v));
+  // Calico's validator matches names case-sensitively (protocolRegex); the JSON decoder does not fold
+  // case (only ProtocolFromString, which code uses, does), so "tcp" in a manifest is refused.
   const canonical = ['TCP', 'UDP', 'ICMP', 'ICMPv6', 'SCTP', 'UDPLite'];
-  if (canonical.includes(v) || canonical.map((c) => c.toLowerCase()).includes(v)) {
-    return PROTOCOL_NUMBERS[v.toLowerCase()];
-  }
-  p.add(path, `protocol ${quote(v)} is not one of TCP, UDP, ICMP, ICMPv6, SCTP, UDPLite or a number 1-255`);
+  if (canonical.includes(v)) return PROTOCOL_NUMBERS[v.toLowerCase()];
+  const folded = canonical.find((c) => c.toLowerCase() === v.toLowerCase());
+  p.add(
+    path,
+    `protocol ${quote(v)} is not one of TCP, UDP, ICMP, ICMPv6, SCTP, UDPLite or a number 1-255${folded ? ` (names are case-sensitive: use ${quote(folded)})` : ''}`,
+  );
   return undefined;
 }
 
@@ -241,7 +245,15 @@ export function validateRule(p: Problems, path: string, rule: unknown, ctx: Rule
     if (hasPorts && (proto === undefined || !PORT_PROTOCOLS.has(proto))) {
       const e = rule[side] as Record<string, unknown>;
       const field = Array.isArray(e.ports) && e.ports.length > 0 ? 'ports' : 'notPorts';
-      p.add(joinPath(at, field), `ports need protocol TCP, UDP or SCTP (${protoText(rule.protocol)})`);
+      const list = e[field] as unknown[];
+      // Calico since projectcalico/calico#11916 accepts named ports alone without a protocol;
+      // Tessera's policy compiler does not yet (calico-rules.ts says why), so say so.
+      const onlyNamed =
+        rule.protocol === undefined && list.every((x) => typeof x === 'string' && !/^\d+(:\d+)?$/.test(x));
+      p.add(
+        joinPath(at, field),
+        `ports need protocol TCP, UDP or SCTP (${protoText(rule.protocol)})${onlyNamed ? '; Tessera does not yet match named ports without a protocol: set the protocol the port is declared with' : ''}`,
+      );
     }
   }
 

@@ -114,8 +114,6 @@ const FELIX_BOOL = [
   'bpfKubeProxyIptablesCleanupEnabled',
   'bpfKubeProxyEndpointSlicesEnabled',
   'bpfPolicyDebugEnabled',
-  'bpfHostNetworkedNATWithoutCTLB',
-  'bpfRedirectToPeer',
   'bpfHostConntrackBypass',
   'wireguardEnabled',
   'wireguardEnabledV6',
@@ -123,7 +121,6 @@ const FELIX_BOOL = [
   'wireguardThreadingEnabled',
   'routeSyncDisabled',
   'requireMTUFile',
-  'bpfJITHardening',
 ] as const;
 const FELIX_INT = [
   'maxIpsetSize',
@@ -146,7 +143,10 @@ const FELIX_INT = [
   'bpfMapSizeRoute',
   'bpfMapSizeIPSets',
   'bpfMapSizeIfState',
-  'bpfMapSizePerCPUConntrack',
+  'bpfMapSizePerCpuConntrack',
+  'bpfMapSizeConntrackCleanupQueue',
+  'bpfMaglevMaxEndpointsPerService',
+  'bpfMaglevMaxServices',
   'bpfKubeProxyHealthzPort',
   'bpfExportBufferSizeMB',
   'wireguardListeningPort',
@@ -247,6 +247,16 @@ const FELIX_STRING = [
   'debugHost',
   'bpfRedirectToPeerMode',
   'liveMigrationRouteConvergenceTime',
+  'bpfHostNetworkedNATWithoutCTLB',
+  'bpfRedirectToPeer',
+  'bpfJITHardening',
+  'bpfMapSizeConntrackScaling',
+  'flowLogsLocalReporter',
+  'prometheusMetricsCAFile',
+  'prometheusMetricsCertFile',
+  'prometheusMetricsClientAuth',
+  'prometheusMetricsKeyFile',
+  'windowsManageFirewallRules',
 ] as const;
 const felixFields: Record<string, Shape> = {
   failsafeInboundHostPorts: protoPorts,
@@ -261,13 +271,51 @@ const felixFields: Record<string, Shape> = {
   bpfDisableGROForIfaces: str,
   bpfExcludeCIDRsFromNAT: strList,
   bpfLogFilters: strMap,
-  bpfConntrackTimeouts: strMap,
+  bpfConntrackTimeouts: obj({
+    creationGracePeriod: str,
+    tcpSynSent: str,
+    tcpEstablished: str,
+    tcpFinsSeen: str,
+    tcpResetSeen: str,
+    udpTimeout: str,
+    genericTimeout: str,
+    icmpTimeout: str,
+  }),
   healthTimeoutOverrides: arr(obj({ name: str, timeout: str })),
   flowLogsCollectorDebugTrace: bool,
 };
 for (const f of FELIX_BOOL) felixFields[f] = bool;
 for (const f of FELIX_INT) felixFields[f] = int;
 for (const f of FELIX_STRING) felixFields[f] = str;
+
+const KCC_SPEC: Shape = obj({
+  logSeverityScreen: str,
+  healthChecks: str,
+  prometheusMetricsPort: int,
+  etcdV3CompactionPeriod: str,
+  etcdv3CompactionPeriod: str, // the docs' spelling; applyDefaults renames it
+  debugProfilePort: int,
+  controllers: obj({
+    node: obj({
+      reconcilerPeriod: str,
+      syncLabels: str,
+      hostEndpoint: obj({
+        autoCreate: str,
+        createDefaultHostEndpoint: str,
+        templates: arr(
+          obj({ generateName: str, interfaceCIDRs: strList, interfacePattern: str, labels: strMap, nodeSelector: str }),
+        ),
+      }),
+      leakGracePeriod: str,
+    }),
+    policy: reconciler,
+    workloadEndpoint: reconciler,
+    serviceAccount: reconciler,
+    namespace: reconciler,
+    loadBalancer: obj({ assignIPs: str }),
+    policyMigration: obj({ enabled: str }),
+  }),
+});
 
 /** Spec (and for some kinds, status and extra top-level fields) per kind key `apiVersion/kind`. */
 export interface KindSchema {
@@ -354,28 +402,9 @@ export const SCHEMAS: Readonly<Record<string, KindSchema>> = {
   },
   [`${C}FelixConfiguration`]: { spec: obj(felixFields) },
   [`${C}KubeControllersConfiguration`]: {
-    spec: obj({
-      logSeverityScreen: str,
-      healthChecks: str,
-      prometheusMetricsPort: int,
-      etcdV3CompactionPeriod: str,
-      etcdv3CompactionPeriod: str, // the docs' spelling; applyDefaults renames it
-      debugProfilePort: int,
-      controllers: obj({
-        node: obj({
-          reconcilerPeriod: str,
-          syncLabels: str,
-          hostEndpoint: obj({ autoCreate: str, createDefaultHostEndpoint: str, templates: arr(anyValue) }),
-          leakGracePeriod: str,
-        }),
-        policy: reconciler,
-        workloadEndpoint: reconciler,
-        serviceAccount: reconciler,
-        namespace: reconciler,
-        loadBalancer: obj({ assignIPs: str }),
-      }),
-    }),
-    status: anyValue,
+    spec: KCC_SPEC,
+    // What kube-controllers runs with: Calico's KubeControllersConfigurationStatus.
+    status: obj({ runningConfig: KCC_SPEC, environmentVars: strMap }),
   },
   [`${C}ClusterInformation`]: {
     spec: obj({ clusterGUID: str, clusterType: str, calicoVersion: str, datastoreReady: bool, variant: str }),
