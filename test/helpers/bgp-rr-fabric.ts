@@ -31,6 +31,22 @@ import { forEachLimit } from '../../src/lab/fabric.js';
 const API = 'projectcalico.org/v3';
 export const RR_CLUSTER_ID = '224.0.0.1';
 export const RR_POOL = '10.192.0.0/10';
+/** The IPv6 pool (dual-stack fabrics): /122 blocks, Calico's IPv6 default. */
+export const RR_POOL6 = 'fd10::/16';
+
+/**
+ * Where a cluster stands in Calico's mesh -> reflectors recipe. Each field is one resource change:
+ * `reflectors` = reflector Nodes labelled `route-reflector: "true"` with routeReflectorClusterID,
+ * `peer` = the BGPPeer peer-with-route-reflectors exists, `mesh` = nodeToNodeMeshEnabled.
+ */
+export interface RrRecipe {
+  reflectors: boolean;
+  peer: boolean;
+  mesh: boolean;
+}
+
+/** The recipe's end state (what `start` builds unless told otherwise). */
+export const RR_DONE: RrRecipe = { reflectors: true, peer: true, mesh: false };
 
 export interface RrFabricOptions {
   /** Unique prefix for namespaces and the temp dir (a test run's own). */
@@ -39,6 +55,10 @@ export interface RrFabricOptions {
   clients: number;
   /** Parallel node set-ups (namespaces, BIRD starts). Default 8. */
   concurrency?: number;
+  /** The recipe stage to start in; default RR_DONE (reflectors only, mesh off). */
+  recipe?: RrRecipe;
+  /** Dual stack: IPv6 fabric addresses (Node bgp.ipv6Address), an IPv6 pool and one /122 per node. */
+  ipv6?: boolean;
 }
 
 export interface RrNode {
@@ -46,6 +66,8 @@ export interface RrNode {
   netns: string;
   /** The node's fabric address (no prefix length). */
   address: string;
+  /** Its IPv6 fabric address (dual-stack fabrics only). */
+  address6?: string;
   reflector: boolean;
   blocks: string[];
   writer: BirdWriter;
@@ -56,36 +78,54 @@ export function blockCidr(second: number, n: number): string {
   return `10.${second}.${n >> 2}.${(n & 3) * 64}/26`;
 }
 
-/** Calico's route-reflector recipe as resources: labels + cluster ID on reflectors, one BGPPeer, mesh off. */
-export function rrResources(nodes: readonly Pick<RrNode, 'name' | 'address' | 'reflector' | 'blocks'>[]): {
+/** The n-th /122 (0-based) of fd10:<second>::/64: distinct per index up to 1,024. */
+export function blockCidr6(second: number, n: number): string {
+  return `fd10:${second}::${n ? (n * 64).toString(16) : ''}/122`;
+}
+
+/**
+ * Calico's route-reflector recipe as resources, at stage `recipe` (default: done: labels + cluster
+ * ID on reflectors, one BGPPeer, mesh off). A dual-stack fabric adds bgp.ipv6Address and a v6 pool.
+ */
+export function rrResources(
+  nodes: readonly Pick<RrNode, 'name' | 'address' | 'address6' | 'reflector' | 'blocks'>[],
+  recipe: RrRecipe = RR_DONE,
+): {
   nodes: Resource[];
   peers: Resource[];
   bgpConfigurations: Resource[];
   pools: Resource[];
 } {
+  const rr = (n: { reflector: boolean }) => n.reflector && recipe.reflectors;
   return {
     nodes: nodes.map((n) => ({
       apiVersion: API,
       kind: 'Node',
-      metadata: { name: n.name, ...(n.reflector ? { labels: { 'route-reflector': 'true' } } : {}) },
+      metadata: { name: n.name, ...(rr(n) ? { labels: { 'route-reflector': 'true' } } : {}) },
       spec: {
-        bgp: { ipv4Address: `${n.address}/16`, ...(n.reflector ? { routeReflectorClusterID: RR_CLUSTER_ID } : {}) },
+        bgp: {
+          ipv4Address: `${n.address}/16`,
+          ...(n.address6 ? { ipv6Address: `${n.address6}/64` } : {}),
+          ...(rr(n) ? { routeReflectorClusterID: RR_CLUSTER_ID } : {}),
+        },
       },
     })),
-    peers: [
-      {
-        apiVersion: API,
-        kind: 'BGPPeer',
-        metadata: { name: 'peer-with-route-reflectors' },
-        spec: { nodeSelector: 'all()', peerSelector: "route-reflector == 'true'" },
-      },
-    ],
+    peers: !recipe.peer
+      ? []
+      : [
+          {
+            apiVersion: API,
+            kind: 'BGPPeer',
+            metadata: { name: 'peer-with-route-reflectors' },
+            spec: { nodeSelector: 'all()', peerSelector: "route-reflector == 'true'" },
+          },
+        ],
     bgpConfigurations: [
       {
         apiVersion: API,
         kind: 'BGPConfiguration',
         metadata: { name: 'default' },
-        spec: { nodeToNodeMeshEnabled: false, asNumber: 64512 },
+        spec: { nodeToNodeMeshEnabled: recipe.mesh, asNumber: 64512 },
       },
     ],
     pools: [
@@ -95,6 +135,16 @@ export function rrResources(nodes: readonly Pick<RrNode, 'name' | 'address' | 'r
         metadata: { name: 'default-ipv4-ippool' },
         spec: { cidr: RR_POOL, ipipMode: 'Never', vxlanMode: 'Never', blockSize: 26, natOutgoing: true },
       },
+      ...(nodes.some((n) => n.address6)
+        ? [
+            {
+              apiVersion: API,
+              kind: 'IPPool',
+              metadata: { name: 'default-ipv6-ippool' },
+              spec: { cidr: RR_POOL6, ipipMode: 'Never', vxlanMode: 'Never', blockSize: 122, natOutgoing: false },
+            },
+          ]
+        : []),
     ],
   };
 }
@@ -109,6 +159,8 @@ export class RrFabric {
   readonly nodes: RrNode[] = [];
   readonly fabricNetns: string;
   readonly dir: string;
+  /** The recipe stage the configs are rendered for; change it with `setRecipe`. */
+  recipe: RrRecipe;
   private readonly created: string[] = [];
   private stopped = false;
 
@@ -116,6 +168,7 @@ export class RrFabric {
     const total = options.reflectors + options.clients;
     if (total > 1000) throw new Error(`RrFabric: ${total} nodes; at most 1,000 (blocks and addresses)`);
     this.fabricNetns = `${options.prefix}-fab`;
+    this.recipe = { ...(options.recipe ?? RR_DONE) };
     this.dir = mkdtempSync(join(tmpdir(), `${options.prefix}-`));
     for (let i = 0; i < total; i++) {
       const reflector = i < options.reflectors;
@@ -125,8 +178,9 @@ export class RrFabric {
         name,
         netns: `${options.prefix}-${i}`,
         address: `172.30.${host >> 8}.${host & 255}`,
+        ...(options.ipv6 ? { address6: `fd30::${host.toString(16)}` } : {}),
         reflector,
-        blocks: [blockCidr(200, i)],
+        blocks: [blockCidr(200, i), ...(options.ipv6 ? [blockCidr6(200, i)] : [])],
         writer: new BirdWriter({
           stateDir: join(this.dir, name),
           netns: `${options.prefix}-${i}`,
@@ -165,7 +219,7 @@ export class RrFabric {
 
   /** What the agent's BGP driver would render on `node` for the current resources. */
   render(node: RrNode): BirdConfig {
-    const r = rrResources(this.nodes);
+    const r = rrResources(this.nodes, this.recipe);
     return renderBirdConfig({
       nodeName: node.name,
       ...r,
@@ -184,6 +238,15 @@ export class RrFabric {
     });
   }
 
+  /**
+   * One step of the recipe (a resource change): every node re-renders and reloads, as each node's
+   * agent does when its datastore watch delivers the change.
+   */
+  async setRecipe(change: Partial<RrRecipe>): Promise<void> {
+    this.recipe = { ...this.recipe, ...change };
+    await this.sync();
+  }
+
   /** A new affine block on `node`, as the agent sees it after IPAM claims it: only that node's config changes. */
   async addBlock(node: RrNode, cidr: string): Promise<void> {
     node.blocks.push(cidr);
@@ -197,8 +260,8 @@ export class RrFabric {
   }
 
   /** Routes BIRD programmed into `node`'s kernel (proto bird), as `ip -json` prints them. */
-  async birdRoutes(node: RrNode): Promise<{ dst: string; gateway?: string; dev?: string }[]> {
-    const r = await run(['ip', '-json', '-4', 'route', 'show', 'proto', 'bird'], {
+  async birdRoutes(node: RrNode, family: 4 | 6 = 4): Promise<{ dst: string; gateway?: string; dev?: string }[]> {
+    const r = await run(['ip', '-json', `-${family}`, 'route', 'show', 'proto', 'bird'], {
       netns: node.netns,
       timeoutMs: 30_000,
     });
@@ -244,9 +307,13 @@ export class RrFabric {
       const pinned = this.nodes.filter((x) => x !== n && (n.reflector || x.reflector));
       await ipBatch(n.netns, [
         `address add ${n.address}/16 dev eth0`,
+        // nodad: usable at once (no duplicate address detection wait).
+        ...(n.address6 ? [`address add ${n.address6}/64 dev eth0 nodad`] : []),
         'link set eth0 up',
-        ...pinned.map(
-          (x) => `neigh replace ${x.address} lladdr ${macOf(this.nodes.indexOf(x))} dev eth0 nud permanent`,
+        ...pinned.flatMap((x) =>
+          [x.address, x.address6]
+            .filter((a) => a !== undefined)
+            .map((a) => `neigh replace ${a} lladdr ${macOf(this.nodes.indexOf(x))} dev eth0 nud permanent`),
         ),
       ]);
     });
