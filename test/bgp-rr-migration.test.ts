@@ -108,6 +108,18 @@ class RouteMonitor {
         blocks.some((b) => l.includes(` ${b} `) || l.includes(`Deleted ${b} `)),
     );
   }
+  /** Longest time (ms, from the monitor's own timestamps) any of `blocks` was missing. */
+  longestGapMs(blocks: string[]): number {
+    const ts = (l: string) => Date.parse(`${l.slice(1, l.indexOf(']'))}Z`);
+    let longest = 0;
+    this.lines.forEach((l, i) => {
+      const b = blocks.find((x) => l.includes(`Deleted ${x} `));
+      if (!b) return;
+      const back = this.lines.slice(i + 1).find((x) => !x.includes('Deleted') && x.includes(`] ${b} `));
+      if (back) longest = Math.max(longest, ts(back) - ts(l));
+    });
+    return longest;
+  }
   stop(): void {
     this.child.kill('SIGTERM');
   }
@@ -231,15 +243,19 @@ describe(
       const results = await Promise.all(pingers.splice(0).map((p) => p.stop()));
       const clientGaps: string[] = [];
       const reflectorGaps: string[] = [];
+      let longestMs = 0;
       for (const m of monitors.splice(0)) {
         m.stop();
         const others = (ns: RrNode[]) => ns.filter((n) => n !== m.node).flatMap((n) => n.blocks);
         clientGaps.push(...m.deletions(others(f.clients)).map((l) => `${m.node.name}: ${l}`));
         reflectorGaps.push(...m.deletions(others(f.reflectors)).map((l) => `${m.node.name}: ${l}`));
+        longestMs = Math.max(longestMs, m.longestGapMs(others(f.reflectors)));
       }
       // A reflector's own blocks blip once, at step 2 (see the README): its sessions restart to take
       // on `rr client`, and BIRD 2.0.12 flushes a peer's routes on the Cease that restart sends.
-      t.diagnostic(`reflector-owned block routes deleted on clients during the recipe: ${reflectorGaps.length}`);
+      t.diagnostic(
+        `reflector-owned block routes deleted on clients during the recipe: ${reflectorGaps.length}, back after at most ${longestMs} ms`,
+      );
       assert.deepEqual(clientGaps, [], "a client's block route was deleted on another client");
       for (const [i, r] of results.entries()) {
         assert.ok(r.sent > 0, `IPv${i === 0 ? 4 : 6} ping sent nothing`);
