@@ -8,12 +8,12 @@
  * block addresses, and a new block / a released block reaches / leaves every other client.
  * No timings: every wait is a generous bound.
  */
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe, test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { run } from '../src/lib/exec.js';
-import { blockCidr, RrFabric, type RrNode } from './helpers/bgp-rr-fabric.js';
+import { blockAddress, blockCidr, fabricAddresses, RrFabric, type RrNode } from './helpers/bgp-rr-fabric.js';
 import { eventually } from './helpers/lab.js';
 
 const BIN = join(import.meta.dirname, '..', 'bin', 'tessera');
@@ -21,41 +21,8 @@ const isRoot = process.getuid?.() === 0;
 const CLIENTS = 20;
 
 const v6 = (cidr: string) => cidr.includes(':');
-/** Both of a node's fabric addresses (the fabric is dual stack). */
-const addrs = (ns: readonly RrNode[]) => ns.flatMap((n) => [n.address, n.address6!]);
-
-/** dst -> next hops, from BIRD's routes in the node's kernel table. */
-async function kernelRoutes(f: RrFabric, n: RrNode, family: 4 | 6 = 4): Promise<Map<string, string[]>> {
-  const out = new Map<string, string[]>();
-  for (const r of (await f.birdRoutes(n, family)) as {
-    dst: string;
-    gateway?: string;
-    nexthops?: { gateway: string }[];
-  }[])
-    out.set(r.dst, (r.gateway ? [r.gateway] : (r.nexthops ?? []).map((h) => h.gateway)).sort());
-  return out;
-}
-
-/** Every client's kernel table holds exactly every other node's blocks (IPv4 and IPv6), via the owner's address. */
-async function assertFullMesh(f: RrFabric): Promise<void> {
-  await Promise.all(
-    f.clients.map(async (c) => {
-      for (const family of [4, 6] as const) {
-        const want = new Map<string, string[]>();
-        for (const n of f.nodes)
-          if (n !== c)
-            for (const b of n.blocks.filter((x) => v6(x) === (family === 6)))
-              want.set(b, [family === 4 ? n.address : n.address6!]);
-        const got = await kernelRoutes(f, c, family);
-        assert.deepEqual(
-          [...got.entries()].sort(),
-          [...want.entries()].sort(),
-          `${c.name}: BIRD's IPv${family} kernel routes are not every other node's block via its owner`,
-        );
-      }
-    }),
-  );
-}
+const addrs = fabricAddresses;
+const assertFullMesh = (f: RrFabric) => f.assertClientRoutes();
 
 describe(
   'route reflectors: 2 reflectors, 20 clients, dual stack, mesh off (real BIRD from the agent renderer)',
@@ -123,21 +90,20 @@ describe(
       await eventually(120_000, () => assertFullMesh(f), 500);
     });
 
-    test('traffic flows between two clients block addresses (routed by what the reflectors carried)', async (t) => {
-      const [a, b] = [f.clients[0]!, f.clients[CLIENTS - 1]!];
-      const addr = (n: RrNode) => n.blocks[0]!.replace(/\d+\/26$/, (m) => String(Number(m.split('/')[0]) + 1));
-      // No dummy interfaces in this kernel: the pod-side address sits on lo.
-      for (const n of [a, b]) await run(['ip', 'address', 'add', `${addr(n)}/32`, 'dev', 'lo'], { netns: n.netns });
-      t.after(async () => {
-        for (const n of [a, b])
-          await run(['ip', 'address', 'del', `${addr(n)}/32`, 'dev', 'lo'], { netns: n.netns, check: false });
-      });
-      const r = await run(['ping', '-c', '3', '-i', '0.2', '-W', '5', '-I', addr(a), addr(b)], {
+    /** Three echoes between two clients' block addresses of `family`, routed by what the reflectors carried. */
+    async function ping(t: TestContext, a: RrNode, b: RrNode, family: 4 | 6): Promise<void> {
+      t.after(await f.addBlockAddresses([a, b], family));
+      const [src, dst] = [blockAddress(a, family), blockAddress(b, family)];
+      const r = await run(['ping', `-${family}`, '-c', '3', '-i', '0.2', '-W', '5', '-I', src, dst], {
         netns: a.netns,
         check: false,
         timeoutMs: 60_000,
       });
-      assert.equal(r.code, 0, `ping ${addr(a)} -> ${addr(b)}: ${r.stdout}${r.stderr}`);
+      assert.equal(r.code, 0, `ping ${src} -> ${dst}: ${r.stdout}${r.stderr}`);
+    }
+
+    test('traffic flows between two clients block addresses (routed by what the reflectors carried)', async (t) => {
+      await ping(t, f.clients[0]!, f.clients[CLIENTS - 1]!, 4);
     });
 
     test('IPv6 through the reflectors: reflected with the originator as next hop, and a v6 ping', async (t) => {
@@ -145,25 +111,10 @@ describe(
       const block = b.blocks.find(v6)!;
       // BIRD's view on a: the route came from a reflector (originator + cluster list), next hop b itself.
       const shown = (await a.writer.birdc('show', 'route', 'for', block.split('/')[0]!, 'all')) ?? '';
-      assert.match(shown, new RegExp(`BGP\\.next_hop: ${b.address6!.replace(/\./g, '\\.')}\\b`), shown);
+      assert.match(shown, new RegExp(`BGP\\.next_hop: ${b.address6!}\\b`), shown);
       assert.match(shown, /BGP\.originator_id: /, shown);
       assert.match(shown, /BGP\.cluster_list: 224\.0\.0\.1/, shown);
-      const addr = (n: RrNode) =>
-        n.blocks
-          .find(v6)!
-          .replace(/::([0-9a-f]*)\/122$/, (_m, h: string) => `::${(parseInt(h || '0', 16) + 1).toString(16)}`);
-      for (const n of [a, b])
-        await run(['ip', 'address', 'add', `${addr(n)}/128`, 'dev', 'lo', 'nodad'], { netns: n.netns });
-      t.after(async () => {
-        for (const n of [a, b])
-          await run(['ip', 'address', 'del', `${addr(n)}/128`, 'dev', 'lo'], { netns: n.netns, check: false });
-      });
-      const r = await run(['ping', '-6', '-c', '3', '-i', '0.2', '-W', '5', '-I', addr(a), addr(b)], {
-        netns: a.netns,
-        check: false,
-        timeoutMs: 60_000,
-      });
-      assert.equal(r.code, 0, `ping ${addr(a)} -> ${addr(b)}: ${r.stdout}${r.stderr}`);
+      await ping(t, a, b, 6);
     });
 
     test('a new block on a client reaches every other client, and leaves when it is released', async () => {
@@ -171,10 +122,10 @@ describe(
       const cidr = blockCidr(201, 0);
       await f.addBlock(origin, cidr);
       await eventually(120_000, () => assertFullMesh(f), 500);
-      assert.deepEqual((await kernelRoutes(f, f.clients[0]!)).get(cidr), [origin.address]);
+      assert.deepEqual((await f.kernelRoutes(f.clients[0]!)).get(cidr), [origin.address]);
       await f.removeBlock(origin, cidr);
       await eventually(120_000, () => assertFullMesh(f), 500);
-      assert.equal((await kernelRoutes(f, f.clients[0]!)).get(cidr), undefined);
+      assert.equal((await f.kernelRoutes(f.clients[0]!)).get(cidr), undefined);
     });
 
     test('tessera node status reads a client and a reflector BIRD', async () => {

@@ -17,43 +17,12 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { RrFabric, type RrNode } from './helpers/bgp-rr-fabric.js';
+import { blockAddress, fabricAddresses, RrFabric, type RrNode } from './helpers/bgp-rr-fabric.js';
 import { eventually } from './helpers/lab.js';
 import { run } from '../src/lib/exec.js';
 
 const isRoot = process.getuid?.() === 0;
 const CLIENTS = 12;
-
-/** The first address of a node's block of `family` (put on lo: this kernel has no dummy devices). */
-function blockAddress(n: RrNode, family: 4 | 6): string {
-  const b = n.blocks.find((c) => c.includes(':') === (family === 6))!;
-  const net = b.split('/')[0]!;
-  return family === 4
-    ? net.replace(/\d+$/, (m) => String(Number(m) + 1))
-    : net.replace(/::([0-9a-f]*)$/, (_m, h: string) => `::${(parseInt(h || '0', 16) + 1).toString(16)}`);
-}
-
-/** Every client's kernel holds exactly every other node's blocks (both families), via the owner's address. */
-async function assertAllRoutes(f: RrFabric): Promise<void> {
-  await Promise.all(
-    f.clients.map(async (c) => {
-      for (const family of [4, 6] as const) {
-        const want = new Map<string, string>();
-        for (const n of f.nodes)
-          if (n !== c)
-            for (const b of n.blocks.filter((x) => x.includes(':') === (family === 6)))
-              want.set(b, (family === 4 ? n.address : n.address6)!);
-        const got = new Map<string, string>();
-        for (const r of await f.birdRoutes(c, family)) got.set(r.dst, r.gateway ?? '(no single gateway)');
-        assert.deepEqual(
-          [...got.entries()].sort(),
-          [...want.entries()].sort(),
-          `${c.name}: IPv${family} kernel routes are not every other node's block via its owner`,
-        );
-      }
-    }),
-  );
-}
 
 /** Every node's sessions: Established, named `kind` (Mesh_ or Node_), to exactly `expected(n)` peers. */
 async function assertSessions(f: RrFabric, expected: (n: RrNode) => string[]): Promise<void> {
@@ -69,7 +38,8 @@ async function assertSessions(f: RrFabric, expected: (n: RrNode) => string[]): P
   }
 }
 
-const addrs = (ns: RrNode[]) => ns.flatMap((n) => [n.address, n.address6!]);
+const addrs = fabricAddresses;
+const assertAllRoutes = (f: RrFabric) => f.assertClientRoutes();
 
 /** `ip -ts monitor route` in one client's netns; keeps every line. */
 class RouteMonitor {
@@ -190,20 +160,7 @@ describe(
 
     test('the recipe, step by step: no client block route is ever deleted on a client, no echo is lost', async (t) => {
       const [a, b] = [f.clients[0]!, f.clients[CLIENTS - 1]!];
-      for (const n of [a, b])
-        for (const fam of [4, 6] as const)
-          await run(
-            [
-              'ip',
-              'address',
-              'add',
-              `${blockAddress(n, fam)}/${fam === 4 ? 32 : 128}`,
-              'dev',
-              'lo',
-              ...(fam === 6 ? ['nodad'] : []),
-            ],
-            { netns: n.netns },
-          );
+      for (const fam of [4, 6] as const) await f.addBlockAddresses([a, b], fam);
       for (const c of f.clients) monitors.push(new RouteMonitor(c));
       for (const m of monitors) await m.ready();
       pingers.push(

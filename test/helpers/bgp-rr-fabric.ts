@@ -13,6 +13,7 @@
  * end is on the bridge). Cleanup: `stop()` kills every process in every netns it created, deletes
  * them and the state dir; it is safe after a partial `start()` and idempotent.
  */
+import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -81,6 +82,19 @@ export function blockCidr(second: number, n: number): string {
 /** The n-th /122 (0-based) of fd10:<second>::/64: distinct per index up to 1,024. */
 export function blockCidr6(second: number, n: number): string {
   return `fd10:${second}::${n ? (n * 64).toString(16) : ''}/122`;
+}
+
+/** The first host address of a node's IPv4 or IPv6 block (tests put it on lo: this kernel has no dummy devices). */
+export function blockAddress(n: Pick<RrNode, 'blocks'>, family: 4 | 6): string {
+  const net = n.blocks.find((c) => c.includes(':') === (family === 6))!.split('/')[0]!;
+  return family === 4
+    ? net.replace(/\d+$/, (m) => String(Number(m) + 1))
+    : net.replace(/::([0-9a-f]*)$/, (_m, h: string) => `::${(parseInt(h || '0', 16) + 1).toString(16)}`);
+}
+
+/** Every fabric address of the given nodes (both families on a dual-stack fabric). */
+export function fabricAddresses(ns: readonly Pick<RrNode, 'address' | 'address6'>[]): string[] {
+  return ns.flatMap((n) => (n.address6 ? [n.address, n.address6] : [n.address]));
 }
 
 /**
@@ -266,6 +280,54 @@ export class RrFabric {
       timeoutMs: 30_000,
     });
     return JSON.parse(r.stdout || '[]') as { dst: string; gateway?: string; dev?: string }[];
+  }
+
+  /**
+   * Puts each node's first `family` block address on its lo, standing in for a pod (this kernel has
+   * no dummy devices); returns the undo (a stopped fabric needs none: its namespaces are gone).
+   */
+  async addBlockAddresses(nodes: readonly RrNode[], family: 4 | 6): Promise<() => Promise<void>> {
+    const cidr = (n: RrNode) => `${blockAddress(n, family)}/${family === 4 ? 32 : 128}`;
+    for (const n of nodes)
+      await run(['ip', 'address', 'add', cidr(n), 'dev', 'lo', ...(family === 6 ? ['nodad'] : [])], { netns: n.netns });
+    return async () => {
+      for (const n of nodes)
+        await run(['ip', 'address', 'del', cidr(n), 'dev', 'lo'], { netns: n.netns, check: false });
+    };
+  }
+
+  /** dst -> next hops of BIRD's routes in `node`'s kernel table. */
+  async kernelRoutes(node: RrNode, family: 4 | 6 = 4): Promise<Map<string, string[]>> {
+    const out = new Map<string, string[]>();
+    for (const r of (await this.birdRoutes(node, family)) as {
+      dst: string;
+      gateway?: string;
+      nexthops?: { gateway: string }[];
+    }[])
+      out.set(r.dst, (r.gateway ? [r.gateway] : (r.nexthops ?? []).map((h) => h.gateway)).sort());
+    return out;
+  }
+
+  /** Asserts every client's kernel holds exactly every other node's blocks (each family the fabric has), via the owner. */
+  async assertClientRoutes(): Promise<void> {
+    const families = this.options.ipv6 ? ([4, 6] as const) : ([4] as const);
+    await Promise.all(
+      this.clients.map(async (c) => {
+        for (const family of families) {
+          const want = new Map<string, string[]>();
+          for (const n of this.nodes)
+            if (n !== c)
+              for (const b of n.blocks.filter((x) => x.includes(':') === (family === 6)))
+                want.set(b, [family === 4 ? n.address : n.address6!]);
+          const got = await this.kernelRoutes(c, family);
+          assert.deepEqual(
+            [...got.entries()].sort(),
+            [...want.entries()].sort(),
+            `${c.name}: BIRD's IPv${family} kernel routes are not every other node's block via its owner`,
+          );
+        }
+      }),
+    );
   }
 
   /** BIRD's sessions on `node` (`birdc show protocols all`, parsed as `tessera node status` does). */
