@@ -172,7 +172,8 @@ describe(
       // 1. Reflectors: cluster ID + label. 2. The BGPPeer. Both while the mesh still carries everything.
       await f.setRecipe({ reflectors: true });
       await f.setRecipe({ peer: true });
-      // Before the mesh goes: every reflector session is up (what `tessera node status` shows).
+      // Before the mesh goes: every reflector session is up (what `tessera node status` shows), and
+      // each has brought a client every other node's block (`Routes: N imported`).
       await eventually(
         120_000,
         async () => {
@@ -184,6 +185,17 @@ describe(
               s.every((x) => x.bgpState === 'Established'),
               `${n.name}: reflector sessions not all Established`,
             );
+            if (n.reflector) continue;
+            for (const x of s) {
+              const shown = (await n.writer.birdc('show', 'protocols', 'all', x.protocol)) ?? '';
+              const others = f.nodes.filter((o) => o !== n).flatMap((o) => o.blocks);
+              const want = others.filter((b) => b.includes(':') === (x.family === 6)).length;
+              assert.equal(
+                Number(/Routes:\s+(\d+) imported/.exec(shown)?.[1]),
+                want,
+                `${n.name} ${x.protocol}: ${shown}`,
+              );
+            }
           }
         },
         500,
