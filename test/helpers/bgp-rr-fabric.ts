@@ -13,6 +13,7 @@
  * end is on the bridge). Cleanup: `stop()` kills every process in every netns it created, deletes
  * them and the state dir; it is safe after a partial `start()` and idempotent.
  */
+import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,6 +32,22 @@ import { forEachLimit } from '../../src/lab/fabric.js';
 const API = 'projectcalico.org/v3';
 export const RR_CLUSTER_ID = '224.0.0.1';
 export const RR_POOL = '10.192.0.0/10';
+/** The IPv6 pool (dual-stack fabrics): /122 blocks, Calico's IPv6 default. */
+export const RR_POOL6 = 'fd10::/16';
+
+/**
+ * Where a cluster stands in Calico's mesh -> reflectors recipe. Each field is one resource change:
+ * `reflectors` = reflector Nodes labelled `route-reflector: "true"` with routeReflectorClusterID,
+ * `peer` = the BGPPeer peer-with-route-reflectors exists, `mesh` = nodeToNodeMeshEnabled.
+ */
+export interface RrRecipe {
+  reflectors: boolean;
+  peer: boolean;
+  mesh: boolean;
+}
+
+/** The recipe's end state (what `start` builds unless told otherwise). */
+export const RR_DONE: RrRecipe = { reflectors: true, peer: true, mesh: false };
 
 export interface RrFabricOptions {
   /** Unique prefix for namespaces and the temp dir (a test run's own). */
@@ -39,6 +56,10 @@ export interface RrFabricOptions {
   clients: number;
   /** Parallel node set-ups (namespaces, BIRD starts). Default 8. */
   concurrency?: number;
+  /** The recipe stage to start in; default RR_DONE (reflectors only, mesh off). */
+  recipe?: RrRecipe;
+  /** Dual stack: IPv6 fabric addresses (Node bgp.ipv6Address), an IPv6 pool and one /122 per node. */
+  ipv6?: boolean;
 }
 
 export interface RrNode {
@@ -46,6 +67,8 @@ export interface RrNode {
   netns: string;
   /** The node's fabric address (no prefix length). */
   address: string;
+  /** Its IPv6 fabric address (dual-stack fabrics only). */
+  address6?: string;
   reflector: boolean;
   blocks: string[];
   writer: BirdWriter;
@@ -56,36 +79,67 @@ export function blockCidr(second: number, n: number): string {
   return `10.${second}.${n >> 2}.${(n & 3) * 64}/26`;
 }
 
-/** Calico's route-reflector recipe as resources: labels + cluster ID on reflectors, one BGPPeer, mesh off. */
-export function rrResources(nodes: readonly Pick<RrNode, 'name' | 'address' | 'reflector' | 'blocks'>[]): {
+/** The n-th /122 (0-based) of fd10:<second>::/64: distinct per index up to 1,024. */
+export function blockCidr6(second: number, n: number): string {
+  return `fd10:${second}::${n ? (n * 64).toString(16) : ''}/122`;
+}
+
+/** The first host address of a node's IPv4 or IPv6 block (tests put it on lo: this kernel has no dummy devices). */
+export function blockAddress(n: Pick<RrNode, 'blocks'>, family: 4 | 6): string {
+  const net = n.blocks.find((c) => c.includes(':') === (family === 6))!.split('/')[0]!;
+  return family === 4
+    ? net.replace(/\d+$/, (m) => String(Number(m) + 1))
+    : net.replace(/::([0-9a-f]*)$/, (_m, h: string) => `::${(parseInt(h || '0', 16) + 1).toString(16)}`);
+}
+
+/** Every fabric address of the given nodes (both families on a dual-stack fabric). */
+export function fabricAddresses(ns: readonly Pick<RrNode, 'address' | 'address6'>[]): string[] {
+  return ns.flatMap((n) => (n.address6 ? [n.address, n.address6] : [n.address]));
+}
+
+/**
+ * Calico's route-reflector recipe as resources, at stage `recipe` (default: done: labels + cluster
+ * ID on reflectors, one BGPPeer, mesh off). A dual-stack fabric adds bgp.ipv6Address and a v6 pool.
+ */
+export function rrResources(
+  nodes: readonly Pick<RrNode, 'name' | 'address' | 'address6' | 'reflector' | 'blocks'>[],
+  recipe: RrRecipe = RR_DONE,
+): {
   nodes: Resource[];
   peers: Resource[];
   bgpConfigurations: Resource[];
   pools: Resource[];
 } {
+  const rr = (n: { reflector: boolean }) => n.reflector && recipe.reflectors;
   return {
     nodes: nodes.map((n) => ({
       apiVersion: API,
       kind: 'Node',
-      metadata: { name: n.name, ...(n.reflector ? { labels: { 'route-reflector': 'true' } } : {}) },
+      metadata: { name: n.name, ...(rr(n) ? { labels: { 'route-reflector': 'true' } } : {}) },
       spec: {
-        bgp: { ipv4Address: `${n.address}/16`, ...(n.reflector ? { routeReflectorClusterID: RR_CLUSTER_ID } : {}) },
+        bgp: {
+          ipv4Address: `${n.address}/16`,
+          ...(n.address6 ? { ipv6Address: `${n.address6}/64` } : {}),
+          ...(rr(n) ? { routeReflectorClusterID: RR_CLUSTER_ID } : {}),
+        },
       },
     })),
-    peers: [
-      {
-        apiVersion: API,
-        kind: 'BGPPeer',
-        metadata: { name: 'peer-with-route-reflectors' },
-        spec: { nodeSelector: 'all()', peerSelector: "route-reflector == 'true'" },
-      },
-    ],
+    peers: !recipe.peer
+      ? []
+      : [
+          {
+            apiVersion: API,
+            kind: 'BGPPeer',
+            metadata: { name: 'peer-with-route-reflectors' },
+            spec: { nodeSelector: 'all()', peerSelector: "route-reflector == 'true'" },
+          },
+        ],
     bgpConfigurations: [
       {
         apiVersion: API,
         kind: 'BGPConfiguration',
         metadata: { name: 'default' },
-        spec: { nodeToNodeMeshEnabled: false, asNumber: 64512 },
+        spec: { nodeToNodeMeshEnabled: recipe.mesh, asNumber: 64512 },
       },
     ],
     pools: [
@@ -95,6 +149,16 @@ export function rrResources(nodes: readonly Pick<RrNode, 'name' | 'address' | 'r
         metadata: { name: 'default-ipv4-ippool' },
         spec: { cidr: RR_POOL, ipipMode: 'Never', vxlanMode: 'Never', blockSize: 26, natOutgoing: true },
       },
+      ...(nodes.some((n) => n.address6)
+        ? [
+            {
+              apiVersion: API,
+              kind: 'IPPool',
+              metadata: { name: 'default-ipv6-ippool' },
+              spec: { cidr: RR_POOL6, ipipMode: 'Never', vxlanMode: 'Never', blockSize: 122, natOutgoing: false },
+            },
+          ]
+        : []),
     ],
   };
 }
@@ -109,6 +173,8 @@ export class RrFabric {
   readonly nodes: RrNode[] = [];
   readonly fabricNetns: string;
   readonly dir: string;
+  /** The recipe stage the configs are rendered for; change it with `setRecipe`. */
+  recipe: RrRecipe;
   private readonly created: string[] = [];
   private stopped = false;
 
@@ -116,6 +182,7 @@ export class RrFabric {
     const total = options.reflectors + options.clients;
     if (total > 1000) throw new Error(`RrFabric: ${total} nodes; at most 1,000 (blocks and addresses)`);
     this.fabricNetns = `${options.prefix}-fab`;
+    this.recipe = { ...(options.recipe ?? RR_DONE) };
     this.dir = mkdtempSync(join(tmpdir(), `${options.prefix}-`));
     for (let i = 0; i < total; i++) {
       const reflector = i < options.reflectors;
@@ -125,8 +192,9 @@ export class RrFabric {
         name,
         netns: `${options.prefix}-${i}`,
         address: `172.30.${host >> 8}.${host & 255}`,
+        ...(options.ipv6 ? { address6: `fd30::${host.toString(16)}` } : {}),
         reflector,
-        blocks: [blockCidr(200, i)],
+        blocks: [blockCidr(200, i), ...(options.ipv6 ? [blockCidr6(200, i)] : [])],
         writer: new BirdWriter({
           stateDir: join(this.dir, name),
           netns: `${options.prefix}-${i}`,
@@ -165,7 +233,7 @@ export class RrFabric {
 
   /** What the agent's BGP driver would render on `node` for the current resources. */
   render(node: RrNode): BirdConfig {
-    const r = rrResources(this.nodes);
+    const r = rrResources(this.nodes, this.recipe);
     return renderBirdConfig({
       nodeName: node.name,
       ...r,
@@ -184,6 +252,15 @@ export class RrFabric {
     });
   }
 
+  /**
+   * One step of the recipe (a resource change): every node re-renders and reloads, as each node's
+   * agent does when its datastore watch delivers the change.
+   */
+  async setRecipe(change: Partial<RrRecipe>): Promise<void> {
+    this.recipe = { ...this.recipe, ...change };
+    await this.sync();
+  }
+
   /** A new affine block on `node`, as the agent sees it after IPAM claims it: only that node's config changes. */
   async addBlock(node: RrNode, cidr: string): Promise<void> {
     node.blocks.push(cidr);
@@ -197,12 +274,60 @@ export class RrFabric {
   }
 
   /** Routes BIRD programmed into `node`'s kernel (proto bird), as `ip -json` prints them. */
-  async birdRoutes(node: RrNode): Promise<{ dst: string; gateway?: string; dev?: string }[]> {
-    const r = await run(['ip', '-json', '-4', 'route', 'show', 'proto', 'bird'], {
+  async birdRoutes(node: RrNode, family: 4 | 6 = 4): Promise<{ dst: string; gateway?: string; dev?: string }[]> {
+    const r = await run(['ip', '-json', `-${family}`, 'route', 'show', 'proto', 'bird'], {
       netns: node.netns,
       timeoutMs: 30_000,
     });
     return JSON.parse(r.stdout || '[]') as { dst: string; gateway?: string; dev?: string }[];
+  }
+
+  /**
+   * Puts each node's first `family` block address on its lo, standing in for a pod (this kernel has
+   * no dummy devices); returns the undo (a stopped fabric needs none: its namespaces are gone).
+   */
+  async addBlockAddresses(nodes: readonly RrNode[], family: 4 | 6): Promise<() => Promise<void>> {
+    const cidr = (n: RrNode) => `${blockAddress(n, family)}/${family === 4 ? 32 : 128}`;
+    for (const n of nodes)
+      await run(['ip', 'address', 'add', cidr(n), 'dev', 'lo', ...(family === 6 ? ['nodad'] : [])], { netns: n.netns });
+    return async () => {
+      for (const n of nodes)
+        await run(['ip', 'address', 'del', cidr(n), 'dev', 'lo'], { netns: n.netns, check: false });
+    };
+  }
+
+  /** dst -> next hops of BIRD's routes in `node`'s kernel table. */
+  async kernelRoutes(node: RrNode, family: 4 | 6 = 4): Promise<Map<string, string[]>> {
+    const out = new Map<string, string[]>();
+    for (const r of (await this.birdRoutes(node, family)) as {
+      dst: string;
+      gateway?: string;
+      nexthops?: { gateway: string }[];
+    }[])
+      out.set(r.dst, (r.gateway ? [r.gateway] : (r.nexthops ?? []).map((h) => h.gateway)).sort());
+    return out;
+  }
+
+  /** Asserts every client's kernel holds exactly every other node's blocks (each family the fabric has), via the owner. */
+  async assertClientRoutes(): Promise<void> {
+    const families = this.options.ipv6 ? ([4, 6] as const) : ([4] as const);
+    await Promise.all(
+      this.clients.map(async (c) => {
+        for (const family of families) {
+          const want = new Map<string, string[]>();
+          for (const n of this.nodes)
+            if (n !== c)
+              for (const b of n.blocks.filter((x) => x.includes(':') === (family === 6)))
+                want.set(b, [family === 4 ? n.address : n.address6!]);
+          const got = await this.kernelRoutes(c, family);
+          assert.deepEqual(
+            [...got.entries()].sort(),
+            [...want.entries()].sort(),
+            `${c.name}: BIRD's IPv${family} kernel routes are not every other node's block via its owner`,
+          );
+        }
+      }),
+    );
   }
 
   /** BIRD's sessions on `node` (`birdc show protocols all`, parsed as `tessera node status` does). */
@@ -244,9 +369,13 @@ export class RrFabric {
       const pinned = this.nodes.filter((x) => x !== n && (n.reflector || x.reflector));
       await ipBatch(n.netns, [
         `address add ${n.address}/16 dev eth0`,
+        // nodad: usable at once (no duplicate address detection wait).
+        ...(n.address6 ? [`address add ${n.address6}/64 dev eth0 nodad`] : []),
         'link set eth0 up',
-        ...pinned.map(
-          (x) => `neigh replace ${x.address} lladdr ${macOf(this.nodes.indexOf(x))} dev eth0 nud permanent`,
+        ...pinned.flatMap((x) =>
+          [x.address, x.address6]
+            .filter((a) => a !== undefined)
+            .map((a) => `neigh replace ${a} lladdr ${macOf(this.nodes.indexOf(x))} dev eth0 nud permanent`),
         ),
       ]);
     });
