@@ -32,6 +32,7 @@ kvs.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 const gc = globalThis.gc;
 gc?.();
 const mib = (b: number) => (b / 1048576).toFixed(0);
+const c0 = process.cpuUsage();
 const t0 = performance.now();
 const mirror = new DatastoreMirror(() => undefined);
 const driver = new PolicyDriver({ nodeName: 'node-1', logger: pino({ level: 'silent' }) });
@@ -42,6 +43,7 @@ for (const kv of kvs) {
 const t1 = performance.now();
 const next = nextNftState(driver.calculator, undefined, true, new NftRenderCache());
 const t2 = performance.now();
+const cpu = process.cpuUsage(c0);
 gc?.();
 const heap = process.memoryUsage();
 console.log(
@@ -51,6 +53,7 @@ console.log(
     feedMs: Math.round(t1 - t0),
     renderMs: Math.round(t2 - t1),
     totalMs: Math.round(t2 - t0),
+    cpuMs: Math.round((cpu.user + cpu.system) / 1000),
     heapMiB: Number(mib(heap.heapUsed)),
     rssMiB: Number(mib(heap.rss)),
     sets: next.state ? Object.keys(next.state).length : 0,
