@@ -170,13 +170,24 @@ async function rr(): Promise<void> {
 
 async function main(): Promise<void> {
   const t0 = Date.now();
-  if (PARTS.has('fanout')) await fanout();
-  if (PARTS.has('cold')) await cold();
-  if (PARTS.has('storm')) await storm();
-  if (PARTS.has('rr')) await rr();
+  // Each part's duration, printed at the end: the whole must fit in 40 minutes on 2 cores.
+  const took: string[] = [];
+  const part = async (name: string, f: () => Promise<void>) => {
+    if (!PARTS.has(name)) return;
+    const t = Date.now();
+    try {
+      await f();
+    } finally {
+      took.push(`${name} ${((Date.now() - t) / 1000).toFixed(0)} s`);
+    }
+  };
+  await part('fanout', fanout);
+  await part('cold', cold);
+  await part('storm', storm);
+  await part('rr', rr);
   say('\n== goals');
   for (const g of goals) say(g);
-  say(`\nbench-scale took ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  say(`\nbench-scale took ${((Date.now() - t0) / 1000).toFixed(0)} s (${took.join(', ')})`);
   if (failed) process.exit(1);
 }
 

@@ -47,7 +47,15 @@ export interface FanoutResult {
 
 interface Worker {
   child: ChildProcess;
-  last: { streams: number; inSync: number; probed: number; min: number; failures: number; lagMs: number };
+  last: {
+    lastError: string;
+    streams: number;
+    inSync: number;
+    probed: number;
+    min: number;
+    failures: number;
+    lagMs: number;
+  };
 }
 
 async function until(cond: () => boolean, what: string, timeoutMs: number): Promise<void> {
@@ -55,6 +63,22 @@ async function until(cond: () => boolean, what: string, timeoutMs: number): Prom
   while (!cond()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/**
+ * A put retried (1 s apart, for up to 2 minutes) when an overloaded etcd times it out: on a busy
+ * 2-core machine, etcd fanning each put out to 10,000 streams missed its own request deadline.
+ */
+async function putRetrying(b: EtcdBackend, key: string, value: string): Promise<void> {
+  for (const deadline = Date.now() + 120_000; ;) {
+    try {
+      await b.put(key, value);
+      return;
+    } catch (e) {
+      if (Date.now() > deadline) throw e;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
   }
 }
 
@@ -81,7 +105,10 @@ export async function runFanout(o: FanoutOptions): Promise<FanoutResult> {
       const child = spawn(process.execPath, ['--import', 'tsx', script, JSON.stringify(args)], {
         stdio: ['ignore', 'pipe', 'inherit'],
       });
-      const w: Worker = { child, last: { streams: 0, inSync: 0, probed: 0, min: 0, failures: 0, lagMs: 0 } };
+      const w: Worker = {
+        child,
+        last: { lastError: '', streams: 0, inSync: 0, probed: 0, min: 0, failures: 0, lagMs: 0 },
+      };
       let buf = '';
       child.stdout!.setEncoding('utf8');
       child.stdout!.on('data', (c: string) => {
@@ -94,10 +121,11 @@ export async function runFanout(o: FanoutOptions): Promise<FanoutResult> {
     }
     const streams = () => workers.reduce((s, w) => s + w.last.streams, 0);
     const sum = (f: (l: Worker['last']) => number) => workers.reduce((s, w) => s + f(w.last), 0);
+    const lastError = () => workers.find((w) => w.last.lastError)?.last.lastError ?? '';
     const minAll = () => Math.min(...workers.map((w) => w.last.min));
     const progress = (what: string) =>
       say(
-        `      ${what}: ${sum((l) => l.inSync)}/${o.agents} in sync, ${sum((l) => l.probed)} saw a probe, ${sum((l) => l.failures)} watch errors recovered, worst worker event-loop delay ${Math.max(...workers.map((w) => w.last.lagMs))} ms`,
+        `      ${what}: ${sum((l) => l.inSync)}/${o.agents} in sync, ${sum((l) => l.probed)} saw a probe, ${sum((l) => l.failures)} watch errors recovered, worst worker event-loop delay ${Math.max(...workers.map((w) => w.last.lagMs))} ms${lastError() ? ` (last error: ${lastError()})` : ''}`,
       );
     let lastProgress = Date.now();
     const tick = (what: string) => {
@@ -147,16 +175,16 @@ export async function runFanout(o: FanoutOptions): Promise<FanoutResult> {
     const c0 = cpuMs(etcd.pid);
     const p0 = proxy ? cpuMs(proxy.pid) : 0;
     const t0 = Date.now();
-    for (let i = 0; i < o.updates; i += 10) {
+    for (let i = 0; i < o.updates; i += 5) {
       await Promise.all(
-        Array.from({ length: Math.min(10, o.updates - i) }, (_, k) => {
+        Array.from({ length: Math.min(5, o.updates - i) }, (_, k) => {
           const kv = endpoint(
             `fanout-${(i + k) % 50}`,
             `u${i + k}`,
             `10.1.${((i + k) >> 8) & 255}.${(i + k) & 255}`,
             i + k,
           );
-          return writer.put(kv.key, kv.value);
+          return putRetrying(writer, kv.key, kv.value);
         }),
       );
     }

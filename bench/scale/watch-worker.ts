@@ -23,6 +23,7 @@ const o = JSON.parse(process.argv[2] ?? '{}') as {
   conns: number;
   prefixes: string[];
   countPrefix: string;
+  batch?: number;
 };
 const clients = Array.from(
   { length: o.conns },
@@ -30,15 +31,15 @@ const clients = Array.from(
 );
 const ac = new AbortController();
 setMaxListeners(0, ac.signal); // one listener per syncer
-const counts: number[] = [];
-const probed: boolean[] = [];
+const counts: number[] = new Array<number>(o.agents).fill(0);
+const probed: boolean[] = new Array<boolean>(o.agents).fill(false);
 let probedCount = 0;
 let inSync = 0;
 let failures = 0;
 const syncers: Syncer[] = [];
-for (let a = 0; a < o.agents; a++) {
-  counts.push(0);
-  probed.push(false);
+let lastError = '';
+/** Starts agent `a`'s Syncer. */
+function startAgent(a: number): void {
   const s = new Syncer({
     backend: clients[a % clients.length]!,
     prefixes: o.prefixes,
@@ -50,7 +51,9 @@ for (let a = 0; a < o.agents; a++) {
     },
     // A stream the server cut is resumed by the Syncer; counted for the report.
     onError: (e) => {
-      if (e.code !== 'aborted') failures++;
+      if (e.code === 'aborted') return;
+      failures++;
+      lastError = e.message;
     },
     onUpdates: (updates) => {
       for (const u of updates) {
@@ -65,6 +68,17 @@ for (let a = 0; a < o.agents; a++) {
   s.start();
   syncers.push(s);
 }
+// Agents start in batches of `batch`, the next once the previous are in sync (or after 10 s): all
+// at once, 10,000 lists and watches saturated this process and etcd for minutes (event-loop
+// delays of 10 s, list deadlines missed and retried), which measures the herd, not the fan-out.
+void (async () => {
+  for (let a = 0; a < o.agents && !ac.signal.aborted;) {
+    const end = Math.min(o.agents, a + (o.batch ?? 100));
+    for (; a < end; a++) startAgent(a);
+    const deadline = Date.now() + 10_000;
+    while (inSync < a && Date.now() < deadline && !ac.signal.aborted) await new Promise((r) => setTimeout(r, 50));
+  }
+})();
 const lag = monitorEventLoopDelay({ resolution: 20 });
 lag.enable();
 let lagMs = 0;
@@ -76,7 +90,7 @@ const report = () => {
   let min = Infinity;
   for (const c of counts) if (c < min) min = c;
   process.stdout.write(
-    `${JSON.stringify({ streams: counts.length, inSync, probed: probedCount, min: counts.length ? min : 0, failures, lagMs: Math.round(lagMs) })}\n`,
+    `${JSON.stringify({ lastError, streams: counts.length, inSync, probed: probedCount, min: counts.length ? min : 0, failures, lagMs: Math.round(lagMs) })}\n`,
   );
 };
 const timer = setInterval(report, 250);
