@@ -10,6 +10,8 @@
  *   rr:     BGP through 2 route reflectors with SCALE_RR_CLIENTS real BIRD clients: convergence p99
  *           of a new block (SCALE_RR_TRIALS blocks) vs 10 clients (SCALE_RR_SMALL) in the same run.
  * SCALE_PARTS=fanout,cold,storm,rr picks parts (to run it in pieces). Exits 1 if a goal fails.
+ * SCALE_PREFIX names the labs and etcd data dirs (default `sc`); SCALE_CHURN=0 skips the cold part's
+ * CPU-per-event rounds (to profile the cold start alone). Each part's duration is printed at the end.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
