@@ -28,6 +28,8 @@ export interface ColdStartOptions {
   events: number;
   /** Remote pod events per second. */
   rate: number;
+  /** Skip the CPU-per-event rounds (to profile the cold start alone); default true. */
+  churn?: boolean;
   say: (line: string) => void;
 }
 
@@ -119,7 +121,8 @@ export async function runColdStart(o: ColdStartOptions): Promise<ColdStartResult
 
     await writeBulkCluster(backend, { nodes: o.small, pods: o.pods, policies: 0 });
     for (let i = 0; i < 300 && (await remoteRoutes(agent.netns)) < o.small; i++) await sleep(100);
-    const small = await churn(o, backend, agent, o.small, 0, o.small * o.pods);
+    const skip: ChurnFigures = { endpoints: 0, idleCpuPct: NaN, cpuPerEventMs: NaN };
+    const small = o.churn === false ? skip : await churn(o, backend, agent, o.small, 0, o.small * o.pods);
     say(
       `    ${small.endpoints} endpoints: idle ${small.idleCpuPct.toFixed(1)}% CPU, ${small.cpuPerEventMs.toFixed(1)} ms agent CPU per remote pod event`,
     );
@@ -153,7 +156,7 @@ export async function runColdStart(o: ColdStartOptions): Promise<ColdStartResult
       `    cold start to ready: ${(coldStartMs / 1000).toFixed(1)} s, peak RSS ${peakRssMiB.toFixed(0)} MiB, ${routes} remote block routes`,
     );
 
-    const big = await churn(o, backend, agent, o.nodes, 1, endpoints + o.small * o.pods);
+    const big = o.churn === false ? skip : await churn(o, backend, agent, o.nodes, 1, endpoints + o.small * o.pods);
     say(
       `    ${big.endpoints} endpoints: idle ${big.idleCpuPct.toFixed(1)}% CPU, ${big.cpuPerEventMs.toFixed(1)} ms agent CPU per remote pod event`,
     );

@@ -87,6 +87,8 @@ export interface ListPagesOptions {
   /** Keys and revisions only: every value is '' (a backend without `listPages` still sends them). */
   keysOnly?: boolean | undefined;
   signal?: AbortSignal | undefined;
+  /** Called once, before the first page, with the revision every page is read at. */
+  onRevision?: ((revision: number) => void) | undefined;
 }
 
 /** `backend.listPages` where the backend has it, else its whole `list` as one page. */
@@ -99,7 +101,9 @@ export async function* listInPages(
     yield* backend.listPages(prefix, options);
     return;
   }
-  yield (await backend.list(prefix, options.signal)).items;
+  const res = await backend.list(prefix, options.signal);
+  options.onRevision?.(res.revision);
+  yield res.items;
 }
 
 export type TxnOp =

@@ -184,3 +184,54 @@ test('syncer: overlapping prefixes are rejected', () => {
     (err: unknown) => isTesseraError(err, 'validation'),
   );
 });
+
+test('syncer: a paged first listing is emitted page by page; one failing half-way is retried without repeats', async () => {
+  const b = new MemoryBackend();
+  for (let i = 0; i < 5; i++) await b.put(`/p/${i}`, `v${i}`);
+  let calls = 0;
+  let pagesBeforeInSync = 0;
+  // A backend that pages by 2 (read at one revision) and fails after the first page on its first try.
+  const paged = Object.assign(Object.create(b) as MemoryBackend, {
+    async *listPages(prefix: string, o: { onRevision?: (r: number) => void } = {}) {
+      const res = await b.list(prefix);
+      o.onRevision?.(res.revision);
+      const first = calls++ === 0;
+      for (let i = 0; i < res.items.length; i += 2) {
+        if (first && i > 0) {
+          await b.put('/p/1', 'changed'); // changes while the list is being retried
+          await b.delete('/p/4');
+          throw new TesseraError('unavailable', 'page failed');
+        }
+        yield res.items.slice(i, i + 2);
+      }
+    },
+  });
+  const r = recorder();
+  const s = new Syncer({
+    backend: paged,
+    prefixes: ['/p/'],
+    initialBackoffMs: 1,
+    ...r,
+    onUpdates: (u) => {
+      if (s.status !== 'in-sync') pagesBeforeInSync++;
+      r.onUpdates(u);
+    },
+  });
+  s.start();
+  await s.waitFor('in-sync');
+  // First page (/p/0, /p/1), then the retry: a whole list diffed against it, not a replay.
+  assert.deepEqual(
+    strip(r.updates).map((u) => [u.key, u.value]),
+    [
+      ['/p/0', 'v0'],
+      ['/p/1', 'v1'],
+      ['/p/1', 'changed'],
+      ['/p/2', 'v2'],
+      ['/p/3', 'v3'],
+    ],
+  );
+  assert.ok(pagesBeforeInSync >= 2);
+  await b.put('/p/5', 'after');
+  await until(() => r.updates.some((u) => u.key === '/p/5'), 'the watch after the list');
+  await s.stop();
+});

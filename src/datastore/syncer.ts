@@ -12,6 +12,8 @@
  * - `onUpdates` is never called concurrently (calls are chained) and is awaited: a slow consumer
  *   slows the syncer instead of growing a queue.
  * - Retries on any other error back off exponentially, bounded by `maxBackoffMs`.
+ * - A first listing is emitted page by page where the backend pages (`listPages`); if it fails
+ *   half-way, the retry diffs a whole list against what was emitted (as after `compacted`).
  */
 import { isTesseraError, TesseraError } from '../lib/errors.js';
 import { sleep } from '../lib/clock.js';
@@ -131,9 +133,30 @@ export class Syncer {
     while (!signal.aborted) {
       try {
         if (nextRevision === undefined) {
-          const res = await this.options.backend.list(state.prefix, signal);
-          await this.emitList(state, res.items, res.revision);
-          nextRevision = res.revision + 1;
+          let revision: number;
+          if (state.known.size === 0 && this.options.backend.listPages) {
+            // Nothing emitted yet: stream the listing page by page, so the consumer works on one
+            // page while the backend reads the next, and no whole listing is held at once.
+            revision = 0;
+            const pages = this.options.backend.listPages(state.prefix, {
+              signal,
+              onRevision: (r) => (revision = r),
+            });
+            for await (const page of pages) {
+              // Plain objects: a page's values may be getters (etcd's PagedKV).
+              const updates: SyncUpdate[] = new Array(page.length);
+              for (let i = 0; i < page.length; i++) {
+                const kv = page[i]!;
+                updates[i] = { key: kv.key, value: kv.value, revision: kv.revision };
+              }
+              await this.emitList(state, updates, revision, true);
+            }
+          } else {
+            const res = await this.options.backend.list(state.prefix, signal);
+            revision = res.revision;
+            await this.emitList(state, res.items, revision);
+          }
+          nextRevision = revision + 1;
           state.listed = true;
           state.resyncing = false;
           this.refreshStatus();
@@ -188,9 +211,19 @@ export class Syncer {
     return updates;
   }
 
-  private async emitList(state: PrefixState, items: SyncUpdate[], listRevision: number): Promise<void> {
+  /**
+   * `streaming`: `items` is one page of a first listing (the earlier pages were emitted already).
+   * A first listing that failed half-way leaves `known` non-empty: its retry is a whole list diffed
+   * against what was emitted, like a re-list after compaction, so nothing is emitted twice.
+   */
+  private async emitList(
+    state: PrefixState,
+    items: SyncUpdate[],
+    listRevision: number,
+    streaming = false,
+  ): Promise<void> {
     const known = state.known;
-    if (!state.listed) {
+    if (!state.listed && (known.size === 0 || streaming)) {
       // First listing: everything is new. KVs are structurally SyncUpdates, so no copies.
       for (let i = 0; i < items.length; i++) known.set(items[i]!.key, items[i]!.revision);
       if (items.length > 0) await this.emit(items);

@@ -38,8 +38,15 @@ export class LabelIndex {
   private readonly dirty = new Map<string, Set<string> | undefined>();
   /** Items whose membership in some selector changed since the last `takeChangedItems()`. */
   private readonly changedItems = new Set<string>();
-  /** `key=value` → items whose effective labels have it: lets a new `a == "b" && ...` selector skip most items. */
+  /**
+   * `key` → `value` → items whose effective labels have it: lets a new `a == "b" && ...` selector
+   * skip most items. Kept only for the keys in `indexedKeys`: those some selector's `==` named (the
+   * index for a key is built by one pass over the items the first time a selector asks for it).
+   * An endpoint's other labels (namespace, orchestrator, ...) are never indexed: at 150k
+   * endpoints that upkeep was a large share of a cold start.
+   */
   private readonly byLabel = new Map<string, Map<string, Set<string>>>();
+  private readonly indexedKeys = new Set<string>();
   /** Anchor `key` → `value` → selector keys requiring it; selectors without an anchor: `unanchored`. */
   private readonly anchored = new Map<string, Map<string, Set<string>>>();
   private readonly unanchored = new Set<string>();
@@ -210,6 +217,7 @@ export class LabelIndex {
     let anchor: { key: string; value: string } | undefined;
     for (const e of eqs) {
       if (e.kind !== 'eq') continue;
+      if (!this.indexedKeys.has(e.key)) this.indexKey(e.key);
       const set = this.byLabel.get(e.key)?.get(e.value) ?? EMPTY;
       if (!best || set.size < best.size) {
         best = set;
@@ -219,20 +227,37 @@ export class LabelIndex {
     return { candidates: best, anchor };
   }
 
+  /** Starts keeping `byLabel` for `key`: files every item holding it. */
+  private indexKey(key: string): void {
+    this.indexedKeys.add(key);
+    for (const [id, item] of this.items) {
+      if (!Object.prototype.hasOwnProperty.call(item.effective, key)) continue;
+      this.fileLabel(id, key, item.effective[key] as string);
+    }
+  }
+
+  private fileLabel(id: string, k: string, v: string): void {
+    let values = this.byLabel.get(k);
+    if (!values) this.byLabel.set(k, (values = new Map()));
+    let set = values.get(v);
+    if (!set) values.set(v, (set = new Set()));
+    set.add(id);
+  }
+
   // Keyed key → value → items: no `key=value` string is built per label per update.
   private indexLabels(id: string, labels: Labels): void {
+    const keys = this.indexedKeys;
+    if (keys.size === 0) return;
     for (const k in labels) {
-      const v = labels[k] as string;
-      let values = this.byLabel.get(k);
-      if (!values) this.byLabel.set(k, (values = new Map()));
-      let set = values.get(v);
-      if (!set) values.set(v, (set = new Set()));
-      set.add(id);
+      if (keys.has(k)) this.fileLabel(id, k, labels[k] as string);
     }
   }
 
   private unindexLabels(id: string, labels: Labels): void {
+    const keys = this.indexedKeys;
+    if (keys.size === 0) return;
     for (const k in labels) {
+      if (!keys.has(k)) continue;
       const values = this.byLabel.get(k);
       const v = labels[k] as string;
       const set = values?.get(v);

@@ -233,7 +233,10 @@ export class EtcdBackend implements Backend {
       let next = fetch(key);
       for (;;) {
         const res = await next;
-        if (revision === 0) revision = Number(res.header.revision);
+        if (revision === 0) {
+          revision = Number(res.header.revision);
+          options.onRevision?.(revision);
+        }
         const kvs = res.kvs;
         const more = res.more && kvs.length > 0;
         // Prefetch: etcd reads and sends the next page while the caller handles this one.
