@@ -81,6 +81,16 @@ const unref = (child: ChildProcess): void => {
   for (const s of [child.stdin, child.stdout, child.stderr]) (s as unknown as Socket | null)?.unref?.();
 };
 
+/** Holds the event loop open while a reply is awaited (a helper is otherwise unref'd). */
+const holdOpen = (child: ChildProcess | undefined, hold: boolean): void => {
+  if (!child) return;
+  if (hold) child.ref();
+  else child.unref();
+  const out = child.stdout as unknown as Socket | null;
+  if (hold) out?.ref?.();
+  else out?.unref?.();
+};
+
 const alive = (pid: number): boolean => {
   try {
     process.kill(pid, 0);
@@ -124,6 +134,7 @@ function podStarter(): { prepare(netnsName: string): NetnsBatch; close(): void }
     const p = pending.get(Number(m[1]));
     if (!p) return;
     pending.delete(Number(m[1]));
+    if (pending.size === 0) holdOpen(sh, false);
     p.resolve({ code: Number(m[2]), out: m[3] ?? '' });
   };
   const ensure = (): ChildProcess => {
@@ -164,7 +175,9 @@ function podStarter(): { prepare(netnsName: string): NetnsBatch; close(): void }
       const done = new Promise<{ code: number; out: string }>((resolve, reject) => {
         pending.set(id, { resolve, reject });
         const line = `{ o=$(ip -n '${netnsName}' -batch '${fifo}' 2>&1 </dev/null); r=$?; o=\${o//$'\\n'/ }; printf '%s %s %s\\n' ${id} "$r" "\${o:0:3000}"; } &\n`;
-        ensure().stdin!.write(line);
+        const c = ensure();
+        holdOpen(c, true);
+        c.stdin!.write(line);
       });
       done.catch(() => undefined); // awaited by finish
       return { fifo, done };
@@ -241,6 +254,7 @@ function netnsHelper(
     if (!p) return;
     deaths = 0;
     pending.delete(Number(m[1]));
+    if (pending.size === 0) holdOpen(child, false);
     p.resolve({ code: Number(m[2]), out: m[3] ?? '' });
   };
   const ensure = (): ChildProcess => {
@@ -264,8 +278,10 @@ function netnsHelper(
     new Promise((resolve, reject) => {
       const id = ++seq;
       pending.set(id, { resolve, reject });
+      const c = ensure();
+      holdOpen(c, true);
       const body = script.endsWith('\n') ? script : `${script}\n`;
-      ensure().stdin!.write(`${id} ${netnsName}\n${body}\n`);
+      c.stdin!.write(`${id} ${netnsName}\n${body}\n`);
     });
   return {
     prepare(netnsName) {
