@@ -10,3 +10,6 @@ js="$PWD/dist/src/cni/main.js"
 cc -O2 -Wall -Wextra -Werror -DTESSERA_NODE="\"$node_bin\"" -DTESSERA_CNI_JS="\"$js\"" \
   -o bin/tessera-cni.tmp src/cni/shim/tessera-cni.c
 mv bin/tessera-cni.tmp bin/tessera-cni
+# The CNI server's pod-side wiring helper (setns + rtnetlink; no `ip` process per ADD).
+cc -O2 -Wall -Wextra -Werror -o bin/tessera-netns.tmp src/cni/shim/tessera-netns.c
+mv bin/tessera-netns.tmp bin/tessera-netns

@@ -10,7 +10,12 @@
  * - Host side: one persistent `ip -force -batch -`, a BatchSession (src/lib/batch-session.ts: jobs
  *   delimited by end markers). `-force` keeps ip alive after a failed line; the rest of that job
  *   still runs (a caller treats a failed job as failed and unwinds what it owns).
- * - Pod side (`prepareNetns`): a small bash child starts `ip -n <netns> -batch <fifo>` when the
+ * - Pod side (`prepareNetns`): one persistent `bin/tessera-netns` (shim/tessera-netns.c) applies the
+ *   script inside the pod's netns with setns + rtnetlink, so an ADD starts no process at all (every
+ *   process start here costs milliseconds, tens of them under load). It runs only the line forms
+ *   renderPodSetup writes; anything else, or no helper built, or a helper that keeps dying, falls
+ *   back to the path below.
+ * - Pod side without the helper: a small bash child starts `ip -n <netns> -batch <fifo>` when the
  *   ADD begins, so ip's start-up overlaps the datastore work; the script arrives later through a
  *   FIFO from a reused pool. We open the FIFO read-write (never blocks on Linux, and the data stays
  *   buffered until ip opens it), write the script plus the marker, and keep it open until bash
@@ -28,6 +33,8 @@ import { TesseraError } from '../lib/errors.js';
 import { BatchSession } from '../lib/batch-session.js';
 import { lineSplitter } from '../lib/lines.js';
 import { run, start } from '../lib/exec.js';
+import { binPath } from '../lib/paths.js';
+import { existsSync } from 'node:fs';
 
 /** A pod-side `ip -batch` started ahead of its script. Exactly one of run/cancel ends it. */
 export interface NetnsBatch {
@@ -74,6 +81,16 @@ const unref = (child: ChildProcess): void => {
   for (const s of [child.stdin, child.stdout, child.stderr]) (s as unknown as Socket | null)?.unref?.();
 };
 
+/** Holds the event loop open while a reply is awaited (a helper is otherwise unref'd). */
+const holdOpen = (child: ChildProcess | undefined, hold: boolean): void => {
+  if (!child) return;
+  if (hold) child.ref();
+  else child.unref();
+  const out = child.stdout as unknown as Socket | null;
+  if (hold) out?.ref?.();
+  else out?.unref?.();
+};
+
 const alive = (pid: number): boolean => {
   try {
     process.kill(pid, 0);
@@ -117,6 +134,7 @@ function podStarter(): { prepare(netnsName: string): NetnsBatch; close(): void }
     const p = pending.get(Number(m[1]));
     if (!p) return;
     pending.delete(Number(m[1]));
+    if (pending.size === 0) holdOpen(sh, false);
     p.resolve({ code: Number(m[2]), out: m[3] ?? '' });
   };
   const ensure = (): ChildProcess => {
@@ -157,7 +175,9 @@ function podStarter(): { prepare(netnsName: string): NetnsBatch; close(): void }
       const done = new Promise<{ code: number; out: string }>((resolve, reject) => {
         pending.set(id, { resolve, reject });
         const line = `{ o=$(ip -n '${netnsName}' -batch '${fifo}' 2>&1 </dev/null); r=$?; o=\${o//$'\\n'/ }; printf '%s %s %s\\n' ${id} "$r" "\${o:0:3000}"; } &\n`;
-        ensure().stdin!.write(line);
+        const c = ensure();
+        holdOpen(c, true);
+        c.stdin!.write(line);
       });
       done.catch(() => undefined); // awaited by finish
       return { fifo, done };
@@ -202,11 +222,105 @@ function podStarter(): { prepare(netnsName: string): NetnsBatch; close(): void }
   };
 }
 
-export function startIpHelper(): IpRunner {
+/** Consecutive deaths of the netns helper without a reply after which the server stops using it. */
+const NETNS_HELPER_MAX_DEATHS = 3;
+
+/**
+ * The persistent pod-side helper (see the framing in shim/tessera-netns.c). `prepare` costs nothing;
+ * a script the helper does not understand (reply code 2) runs through `fallback` instead.
+ */
+function netnsHelper(
+  path: string,
+  fallback: (netnsName: string) => NetnsBatch,
+): { prepare(netnsName: string): NetnsBatch; close(): void } {
+  let child: ChildProcess | undefined;
+  let seq = 0;
+  let deaths = 0;
+  let usable = true;
+  const pending = new Map<
+    number,
+    { resolve: (r: { code: number; out: string }) => void; reject: (e: unknown) => void }
+  >();
+  const failAll = (why: string): void => {
+    for (const p of pending.values())
+      p.reject(new TesseraError('exec-failed', `cannot wire the pod: the netns helper ${why}`));
+    pending.clear();
+    child = undefined;
+  };
+  const onLine = (line: string): void => {
+    const m = /^(\d+) (\d+) ?(.*)$/.exec(line);
+    if (!m) return;
+    const p = pending.get(Number(m[1]));
+    if (!p) return;
+    deaths = 0;
+    pending.delete(Number(m[1]));
+    if (pending.size === 0) holdOpen(child, false);
+    p.resolve({ code: Number(m[2]), out: m[3] ?? '' });
+  };
+  const ensure = (): ChildProcess => {
+    if (child && child.exitCode === null && !child.killed) return child;
+    const c = start([path], { stdio: ['pipe', 'pipe', 'inherit'] });
+    c.stdout!.setEncoding('utf8');
+    c.stdout!.on('data', lineSplitter(onLine));
+    c.stdin!.on('error', () => undefined);
+    const died = (why: string): void => {
+      if (c !== child) return;
+      if (++deaths >= NETNS_HELPER_MAX_DEATHS) usable = false;
+      failAll(why);
+    };
+    c.on('error', () => died('could not start'));
+    c.on('exit', (code) => died(`exited (${code})`));
+    unref(c);
+    child = c;
+    return c;
+  };
+  const send = (netnsName: string, script: string): Promise<{ code: number; out: string }> =>
+    new Promise((resolve, reject) => {
+      const id = ++seq;
+      pending.set(id, { resolve, reject });
+      const c = ensure();
+      holdOpen(c, true);
+      const body = script.endsWith('\n') ? script : `${script}\n`;
+      c.stdin!.write(`${id} ${netnsName}\n${body}\n`);
+    });
+  return {
+    prepare(netnsName) {
+      if (!SAFE_NETNS_NAME.test(netnsName))
+        throw new TesseraError('validation', `cannot use netns name "${netnsName}" with ip -n`);
+      if (!usable) return fallback(netnsName);
+      let done = false;
+      return {
+        async run(script) {
+          if (done) return;
+          done = true;
+          // Blank lines would end the request early; ip ignores them anyway.
+          const lines = script.split('\n').filter((l) => l.trim() !== '');
+          if (lines.length === 0) return;
+          const r = await send(netnsName, lines.join('\n'));
+          if (r.code === 0) return;
+          if (r.code === 2) return fallback(netnsName).run(script);
+          throw execFailed(`ip -n ${netnsName} -batch`, r.out || `exit ${r.code}`, script);
+        },
+        async cancel() {
+          done = true;
+        },
+      };
+    },
+    close() {
+      const c = child;
+      failAll('was closed');
+      c?.kill('SIGTERM');
+    },
+  };
+}
+
+export function startIpHelper(options: { netnsHelper?: string | undefined } = {}): IpRunner {
   // Re-creating a veth name it has used (its pod netns deleted before the DEL) starts a new ip:
   // see "Stale names" in BatchSession.
   const host = new BatchSession(['ip', '-force', '-batch', '-']);
-  const pods = podStarter();
+  const bash = podStarter();
+  const helperPath = options.netnsHelper ?? process.env['TESSERA_NETNS_HELPER'] ?? binPath('tessera-netns');
+  const pods = helperPath && existsSync(helperPath) ? netnsHelper(helperPath, (n) => bash.prepare(n)) : bash;
   return {
     async batch(script, signal) {
       if (signal?.aborted) throw new TesseraError('aborted', 'cannot run ip batch: aborted', { cause: signal.reason });
@@ -217,6 +331,7 @@ export function startIpHelper(): IpRunner {
     close() {
       host.close();
       pods.close();
+      if (pods !== bash) bash.close();
     },
   };
 }
