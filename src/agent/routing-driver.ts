@@ -8,7 +8,7 @@
 import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { calculateRoutes, type ApplyStats, type IpipSpec, type RouteState } from '../dataplane/routes/index.js';
+import { RouteCalculator, type ApplyStats, type IpipSpec, type RouteState } from '../dataplane/routes/index.js';
 import type { NatInputs } from '../dataplane/nat/index.js';
 import type { VtepSpec } from '../dataplane/vxlan/index.js';
 import { lineSplitter } from '../lib/lines.js';
@@ -65,6 +65,8 @@ export interface RoutingDriverOptions {
 export class RoutingDriver {
   readonly name = 'routes';
   private readonly relevance: RouteRelevance;
+  /** Owns the parsed-address cache, swept every cycle. */
+  private readonly calculator = new RouteCalculator();
   /** Route inputs changed since the last cycle (policy-only changes leave it false). */
   private dirty = true;
   /** The route monitor saw a change since the last cycle. */
@@ -116,7 +118,7 @@ export class RoutingDriver {
     const problems: string[] = [];
     this.lastProblems = problems;
     const host = this.o.host();
-    const state = calculateRoutes(
+    const state = this.calculator.calculate(
       routeInputs(
         mirror,
         this.o.nodeName,
