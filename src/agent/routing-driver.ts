@@ -22,6 +22,7 @@ import {
   VXLAN_V6_VNI,
   VXLAN_VNI,
 } from '../lib/marks.js';
+import type { DataplaneDriver } from './driver.js';
 import type { AgentMetrics } from './health.js';
 import type { DatastoreMirror, MirrorChange } from './mirror.js';
 import type { HostFacts } from './host-facts.js';
@@ -56,13 +57,11 @@ export interface RoutingDriverOptions {
   nat: NatProgrammer;
   /** Host facts, known once the agent has started. */
   host: () => HostFacts;
-  /** Asks the agent to run its apply loops. */
-  kick: () => void;
   /** Follow `ip monitor route` (off in unit tests). */
   followRouteMonitor?: boolean;
 }
 
-export class RoutingDriver {
+export class RoutingDriver implements DataplaneDriver {
   readonly name = 'routes';
   private readonly relevance: RouteRelevance;
   /** Owns the parsed-address cache, swept every cycle. */
@@ -75,6 +74,8 @@ export class RoutingDriver {
   private lastProblems: string[] = [];
   private lastMtuText = '';
   private stopped = false;
+  /** Runs this driver's loop (given by start). */
+  private kick: () => void = () => undefined;
   private monitor: ReturnType<typeof import('../lib/exec.js').start> | undefined;
 
   constructor(private readonly o: RoutingDriverOptions) {
@@ -99,7 +100,8 @@ export class RoutingDriver {
     return this.lastProblems;
   }
 
-  start(): void {
+  start(kick: () => void): void {
+    this.kick = kick;
     if (this.o.followRouteMonitor ?? true) this.followRouteMonitor();
   }
 
@@ -136,7 +138,7 @@ export class RoutingDriver {
     }
     this.o.registrar.ensureTunnelAddresses(mirror, host, () => {
       this.dirty = true;
-      setTimeout(() => this.o.kick(), 1000).unref();
+      setTimeout(() => this.kick(), 1000).unref();
     });
     const vteps = this.vteps(mirror, host);
     const vxlan = (state.needVxlan.v4 && !!vteps.v4) || (state.needVxlan.v6 && !!vteps.v6);
@@ -241,7 +243,7 @@ export class RoutingDriver {
           pending = setTimeout(() => {
             pending = undefined;
             this.dirty = true;
-            this.o.kick();
+            this.kick();
           }, 50);
         }),
       );
