@@ -26,8 +26,6 @@ import type { Backend } from '../datastore/index.js';
 import { ipamKeys, RESOURCE_ROOT } from '../datastore/index.js';
 import { Syncer, ResourceStore } from '../datastore/index.js';
 import { describeError, isTesseraError } from '../lib/errors.js';
-import { RoutingReconciler } from '../dataplane/routes/index.js';
-import { NatReconciler } from '../dataplane/nat/index.js';
 import type { NftSession } from '../dataplane/nft/index.js';
 import { IpamClient } from '../ipam/index.js';
 import type { AutodetectMethod } from './autodetect.js';
@@ -36,31 +34,20 @@ import { DriverLoop, type RetrySchedule } from './driver-loop.js';
 import { AgentMetrics } from './health.js';
 import { DatastoreMirror } from './mirror.js';
 import { NodeRegistrar } from './node-registrar.js';
-import type { HostFacts } from './host-facts.js';
-import { RoutingDriver, type NatProgrammer, type RouteProgrammer } from './routing-driver.js';
+import { hostDrivers, type AgentKernel } from './host-drivers.js';
 import { StatusReporter, type AgentStatus } from './status.js';
-import { SysctlDriver } from './sysctl-driver.js';
 
 export type { DataplaneDriver } from './driver.js';
 export type { AgentStatus } from './status.js';
+export type { AgentKernel } from './host-drivers.js';
 
 /** What a service the agent starts gets: typed handles on what it needs, not the agent itself. */
 export interface AgentServiceContext {
   /** The agent's IPAM client (its caches are warm; the agent closes it on stop). */
   ipam: IpamClient;
   log: Logger;
-  /** Runs the apply loops now. */
+  /** Runs every driver's apply loop now. */
   kick(): void;
-}
-
-/** Stand-ins for what touches the host's kernel (unit tests of the loop). */
-export interface AgentKernel {
-  /** The host facts (instead of autodetection and the ipip probe). */
-  hostFacts(): Promise<HostFacts>;
-  routes: RouteProgrammer;
-  nat: NatProgrammer;
-  /** Where the sysctl driver's settings live (instead of /proc/sys). */
-  sysctlRoot: string;
 }
 
 export interface AgentOptions {
@@ -126,28 +113,9 @@ export class Agent {
       clusterTypes: extra.flatMap((d) => (d.clusterType ? [d.clusterType] : [])),
       ...(kernel ? { discover: () => kernel.hostFacts() } : {}),
     });
-    const drivers: DataplaneDriver[] = [
-      new RoutingDriver({
-        nodeName: options.nodeName,
-        stateDir: options.stateDir,
-        routing: options.routing,
-        interfacePrefix: options.interfacePrefix,
-        log: options.logger,
-        metrics: this.metrics,
-        registrar: this.registrar,
-        routes: kernel?.routes ?? new RoutingReconciler({ interfacePrefix: options.interfacePrefix }),
-        nat: kernel?.nat ?? new NatReconciler(options.nft ? { session: options.nft } : {}),
-        host: () => this.registrar.host,
-        followRouteMonitor: !kernel,
-      }),
-      ...extra,
-      new SysctlDriver({
-        log: options.logger,
-        ipv6: () => this.registrar.host.address6 !== undefined,
-        conntrackTcpBeLiberal: options.conntrackTcpBeLiberal ?? true,
-        ...(kernel ? { root: kernel.sysctlRoot } : {}),
-      }),
-    ];
+    // Routing first, sysctls last: one loop each, status problems in this order.
+    const host = hostDrivers(options, this.registrar, this.metrics);
+    const drivers: DataplaneDriver[] = [host.routing, ...extra, host.sysctl];
     this.metrics.addDataplanes(drivers.map((d) => d.name));
     const loops: DriverLoop[] = [];
     for (const driver of drivers) {
