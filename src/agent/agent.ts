@@ -86,7 +86,7 @@ export class Agent {
   readonly mirror: DatastoreMirror;
   private readonly ipam: IpamClient;
   private readonly registrar: NodeRegistrar;
-  /** Routing, policy and BGP (`options.drivers`), sysctls: one loop each, in this order. */
+  /** Policy and BGP (`options.drivers`), sysctls, routing: one loop each, in this order. */
   private readonly loops: readonly DriverLoop[];
   private readonly status: StatusReporter;
   private syncer: Syncer | undefined;
@@ -113,10 +113,11 @@ export class Agent {
       clusterTypes: extra.flatMap((d) => (d.clusterType ? [d.clusterType] : [])),
       ...(kernel ? { discover: () => kernel.hostFacts() } : {}),
     });
-    // Routing first, sysctls last: one loop each, status problems in this order.
+    // One loop each, kicked in the order the two loops had before the split (policy, BGP and
+    // sysctls, then routing); the metrics keep routing's series first.
     const host = hostDrivers(options, this.registrar, this.metrics);
-    const drivers: DataplaneDriver[] = [host.routing, ...extra, host.sysctl];
-    this.metrics.addDataplanes(drivers.map((d) => d.name));
+    const drivers: DataplaneDriver[] = [...extra, host.sysctl, host.routing];
+    this.metrics.addDataplanes([host.routing, ...extra, host.sysctl].map((d) => d.name));
     const loops: DriverLoop[] = [];
     for (const driver of drivers) {
       const after = loops.filter((l) => driver.after?.includes(l.name));
