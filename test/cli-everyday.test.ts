@@ -298,7 +298,7 @@ test('ipam release --ip of an address a live pod uses is refused without --force
   } as Resource);
   let out = '';
   const deps = { backend, out: (t: string) => void (out += t) };
-  await assert.rejects(ipamReleaseVerb(deps, { ip: [ip] }), (err: Error) => {
+  await assert.rejects(ipamReleaseVerb({ ip: [ip] }, deps), (err: Error) => {
     assert.match(
       err.message,
       new RegExp(
@@ -307,10 +307,10 @@ test('ipam release --ip of an address a live pod uses is refused without --force
     );
     return true;
   });
-  const clean = await ipamCheckVerb(deps, {});
+  const clean = await ipamCheckVerb({}, deps);
   assert.equal(clean.problems, 0, out);
-  await ipamReleaseVerb(deps, { ip: [ip], force: true });
-  const report = await ipamCheckVerb(deps, {});
+  await ipamReleaseVerb({ ip: [ip], force: true }, deps);
+  const report = await ipamCheckVerb({}, deps);
   assert.deepEqual(report.inUseNotAllocated, [{ address: `${ip}/32`, endpoint: 'shop/node--1-k8s-web-eth0' }]);
   // Allocations whose pool is gone are reported too.
   await new IpamClient(backend).autoAssign({
@@ -321,7 +321,7 @@ test('ipam release --ip of an address a live pod uses is refused without --force
     hostname: 'node-1',
   });
   await rs.delete(lookupKind('IPPool')!, 'p1');
-  const gone = await ipamCheckVerb(deps, {});
+  const gone = await ipamCheckVerb({}, deps);
   assert.equal(gone.outsidePools?.length, 1, out);
 });
 

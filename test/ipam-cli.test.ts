@@ -29,12 +29,12 @@ test('ipam show prints pool usage, blocks with affinity, and who holds an addres
     hostname: 'n1',
     attrs: { node: 'n1', namespace: 'ns', pod: 'web', timestamp: TS },
   });
-  await ipamShowVerb(f.deps, {});
+  await ipamShowVerb({}, f.deps);
   assert.match(f.output(), /GROUPING\s+CIDR\s+IPS TOTAL\s+IPS IN USE\s+IPS FREE/);
   assert.match(f.output(), /IP Pool\s+10\.244\.0\.0\/24\s+256\s+3 \(1%\)\s+253 \(99%\)/);
   assert.doesNotMatch(f.output(), /Block/);
   f.reset();
-  await ipamShowVerb(f.deps, { showBlocks: true });
+  await ipamShowVerb({ showBlocks: true }, f.deps);
   assert.match(
     f.output(),
     new RegExp(
@@ -42,12 +42,12 @@ test('ipam show prints pool usage, blocks with affinity, and who holds an addres
     ),
   );
   f.reset();
-  await ipamShowVerb(f.deps, { ip: r.ipv4[1]!.address });
+  await ipamShowVerb({ ip: r.ipv4[1]!.address }, f.deps);
   assert.match(f.output(), /is in use/);
   assert.match(f.output(), /handle:\s+net\.c1/);
   assert.match(f.output(), /pod ns\/web, node n1/);
   f.reset();
-  await ipamShowVerb(f.deps, { ip: '192.0.2.1' });
+  await ipamShowVerb({ ip: '192.0.2.1' }, f.deps);
   assert.match(f.output(), /not in any IP pool/);
 });
 
@@ -65,18 +65,18 @@ test('ipam check -o writes a report; release --from-report frees the leaks; chec
     attrs: { node: 'n1', timestamp: TS },
   });
   const file = join(dir, 'report.json');
-  const report = await ipamCheckVerb(f.deps, { output: file });
+  const report = await ipamCheckVerb({ output: file }, f.deps);
   assert.equal(report.problems, 2);
   const onDisk = JSON.parse(readFileSync(file, 'utf8'));
   assert.equal(onDisk.leaks.length, 2);
   assert.equal(onDisk.checkedAt, new Date(0).toISOString());
   f.reset();
-  await ipamReleaseVerb(f.deps, { fromReport: file });
+  await ipamReleaseVerb({ fromReport: file }, f.deps);
   assert.match(f.output(), /Released 2 address\(es\)/);
-  const after = await ipamCheckVerb(f.deps, {});
+  const after = await ipamCheckVerb({}, f.deps);
   assert.equal(after.problems, 0);
-  await assert.rejects(ipamReleaseVerb(f.deps, {}), { code: 'usage' });
-  await assert.rejects(ipamReleaseVerb(f.deps, { fromReport: join(dir, 'missing.json') }), { code: 'usage' });
+  await assert.rejects(ipamReleaseVerb({}, f.deps), { code: 'usage' });
+  await assert.rejects(ipamReleaseVerb({ fromReport: join(dir, 'missing.json') }, f.deps), { code: 'usage' });
 });
 
 test('ipam release --ip and configure', async (t) => {
@@ -89,13 +89,13 @@ test('ipam release --ip and configure', async (t) => {
     hostname: 'n1',
     attrs: { node: 'n1', timestamp: TS },
   });
-  await ipamReleaseVerb(f.deps, { ip: [r.ipv4[0]!.address] });
+  await ipamReleaseVerb({ ip: [r.ipv4[0]!.address] }, f.deps);
   assert.match(f.output(), new RegExp(`Released ${r.ipv4[0]!.address.replace(/\./g, '\\.')}\n`));
   assert.equal((await f.ipam.lookupIp(r.ipv4[0]!.address)).state, 'free');
   f.reset();
-  await ipamConfigureVerb(f.deps, { strictAffinity: 'true', maxBlocksPerHost: '3' });
+  await ipamConfigureVerb({ strictAffinity: 'true', maxBlocksPerHost: '3' }, f.deps);
   assert.equal(f.output(), 'StrictAffinity: true\nMaxBlocksPerHost: 3\n');
   assert.deepEqual(await f.ipam.getConfig(), { strictAffinity: true, maxBlocksPerHost: 3 });
-  await assert.rejects(ipamConfigureVerb(f.deps, { strictAffinity: 'maybe' }), { code: 'usage' });
-  await assert.rejects(ipamConfigureVerb(f.deps, { maxBlocksPerHost: '-1' }), { code: 'usage' });
+  await assert.rejects(ipamConfigureVerb({ strictAffinity: 'maybe' }, f.deps), { code: 'usage' });
+  await assert.rejects(ipamConfigureVerb({ maxBlocksPerHost: '-1' }, f.deps), { code: 'usage' });
 });

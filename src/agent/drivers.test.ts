@@ -62,9 +62,9 @@ function harness(host: Partial<HostFacts> = {}) {
     routes,
     nat,
     host: () => facts,
-    kick: () => kicks++,
     followRouteMonitor: false,
   });
+  driver.start(() => kicks++);
   /** Writes a resource to the datastore and feeds it to the mirror, as the Syncer would. */
   const put = async (r: Resource) => {
     const info = lookupKind(r.kind)!;

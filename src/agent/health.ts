@@ -49,9 +49,13 @@ export class AgentMetrics {
 
   constructor(dataplanes: readonly string[] = ['routes']) {
     collectDefaultMetrics({ register: this.registry, prefix: 'tessera_agent_' });
-    // Series exist from the start (at 0), so dashboards and alerts see them before the first event.
-    for (const dataplane of dataplanes) this.applyFailures.inc({ dataplane }, 0);
+    this.addDataplanes(dataplanes);
     for (const trigger of ['monitor', 'resync', 'update']) this.driftRepairs.inc({ trigger }, 0);
+  }
+
+  /** Per-dataplane series exist from the start (at 0), so dashboards and alerts see them before the first event. */
+  addDataplanes(dataplanes: readonly string[]): void {
+    for (const dataplane of dataplanes) this.applyFailures.inc({ dataplane }, 0);
   }
 }
 

@@ -26,6 +26,8 @@ export interface NodeRegistrarOptions {
   log: Logger;
   /** How start() finds this node's addresses (default: first-found for both families). */
   autodetect?: HostFactMethods;
+  /** Replaces the discovery of host facts at start (tests: no kernel probe). */
+  discover?: () => Promise<HostFacts>;
   /** What this agent adds to ClusterInformation's `clusterType` at start (after `tessera`). */
   clusterTypes?: readonly string[];
 }
@@ -51,7 +53,9 @@ export class NodeRegistrar {
    */
   async start(): Promise<void> {
     const { log } = this.o;
-    this.facts = await discoverHostFacts(this.o.autodetect ?? { ipv4: { kind: 'first-found' } });
+    this.facts = this.o.discover
+      ? await this.o.discover()
+      : await discoverHostFacts(this.o.autodetect ?? { ipv4: { kind: 'first-found' } });
     const f = this.facts;
     log.info(
       { node: this.nodeName, address: f.address, address6: f.address6, mtu: f.mtu, ipip: f.ipipSupported },

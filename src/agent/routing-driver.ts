@@ -8,7 +8,7 @@
 import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { calculateRoutes, type ApplyStats, type IpipSpec, type RouteState } from '../dataplane/routes/index.js';
+import { RouteCalculator, type ApplyStats, type IpipSpec, type RouteState } from '../dataplane/routes/index.js';
 import type { NatInputs } from '../dataplane/nat/index.js';
 import type { VtepSpec } from '../dataplane/vxlan/index.js';
 import { lineSplitter } from '../lib/lines.js';
@@ -22,6 +22,7 @@ import {
   VXLAN_V6_VNI,
   VXLAN_VNI,
 } from '../lib/marks.js';
+import type { DataplaneDriver } from './driver.js';
 import type { AgentMetrics } from './health.js';
 import type { DatastoreMirror, MirrorChange } from './mirror.js';
 import type { HostFacts } from './host-facts.js';
@@ -56,15 +57,15 @@ export interface RoutingDriverOptions {
   nat: NatProgrammer;
   /** Host facts, known once the agent has started. */
   host: () => HostFacts;
-  /** Asks the agent to run its apply loops. */
-  kick: () => void;
   /** Follow `ip monitor route` (off in unit tests). */
   followRouteMonitor?: boolean;
 }
 
-export class RoutingDriver {
+export class RoutingDriver implements DataplaneDriver {
   readonly name = 'routes';
   private readonly relevance: RouteRelevance;
+  /** Owns the parsed-address cache, swept every cycle. */
+  private readonly calculator = new RouteCalculator();
   /** Route inputs changed since the last cycle (policy-only changes leave it false). */
   private dirty = true;
   /** The route monitor saw a change since the last cycle. */
@@ -73,6 +74,8 @@ export class RoutingDriver {
   private lastProblems: string[] = [];
   private lastMtuText = '';
   private stopped = false;
+  /** Runs this driver's loop (given by start). */
+  private kick: () => void = () => undefined;
   private monitor: ReturnType<typeof import('../lib/exec.js').start> | undefined;
 
   constructor(private readonly o: RoutingDriverOptions) {
@@ -97,7 +100,8 @@ export class RoutingDriver {
     return this.lastProblems;
   }
 
-  start(): void {
+  start(kick: () => void): void {
+    this.kick = kick;
     if (this.o.followRouteMonitor ?? true) this.followRouteMonitor();
   }
 
@@ -116,7 +120,7 @@ export class RoutingDriver {
     const problems: string[] = [];
     this.lastProblems = problems;
     const host = this.o.host();
-    const state = calculateRoutes(
+    const state = this.calculator.calculate(
       routeInputs(
         mirror,
         this.o.nodeName,
@@ -134,7 +138,7 @@ export class RoutingDriver {
     }
     this.o.registrar.ensureTunnelAddresses(mirror, host, () => {
       this.dirty = true;
-      setTimeout(() => this.o.kick(), 1000).unref();
+      setTimeout(() => this.kick(), 1000).unref();
     });
     const vteps = this.vteps(mirror, host);
     const vxlan = (state.needVxlan.v4 && !!vteps.v4) || (state.needVxlan.v6 && !!vteps.v6);
@@ -239,7 +243,7 @@ export class RoutingDriver {
           pending = setTimeout(() => {
             pending = undefined;
             this.dirty = true;
-            this.o.kick();
+            this.kick();
           }, 50);
         }),
       );

@@ -58,7 +58,7 @@ export class StatusReporter {
   }
 
   /**
-   * status.json in the state dir + Node status. Both apply loops report here: writes are queued so
+   * status.json in the state dir + Node status. Every driver's loop reports here: writes are queued so
    * each one reflects the state when it runs and the last write wins (two interleaved writes once
    * left a stale "not ready" marker behind).
    */

@@ -1,8 +1,8 @@
 /**
  * Forwarding and conntrack settings (sysctls.ts) as a small driver: applied on full cycles (start
- * and periodic resync, which also puts back what someone changed), last in the agent's driver list
- * (so conntrack is loaded). No datastore change concerns it. Its problems are kept until the next
- * full cycle.
+ * and periodic resync, which also puts back what someone changed); its first apply waits for the
+ * policy driver's first (so conntrack is loaded). No datastore change concerns it (no pending
+ * work outside full cycles). Its problems are kept until the next full cycle.
  */
 import type { Logger } from 'pino';
 import type { DataplaneDriver } from './driver.js';
@@ -20,11 +20,17 @@ export interface SysctlDriverOptions {
 
 export class SysctlDriver implements DataplaneDriver {
   readonly name = 'sysctl';
+  /** The conntrack setting exists once the policy driver's first nftables write loaded conntrack. */
+  readonly after = ['policy'];
   private last: string[] = [];
 
   constructor(private readonly o: SysctlDriverOptions) {}
 
   onChange(): void {}
+
+  pending(): boolean {
+    return false;
+  }
 
   async apply(_mirror: DatastoreMirror, full: boolean): Promise<void> {
     if (!full) return;

@@ -6,7 +6,7 @@
  * whose policies applied but did not decide ends with its defaultAction (Deny, or Pass to the next tier).
  * If no tier decided, the endpoint's profiles decide in order; if none does, Deny.
  */
-import { cidrContainsIp, parseCidr, tryParseIp, type Cidr, type IpAddr } from '../lib/ip.js';
+import { cidrContainsIp, parseCidr, tryParseIp, type IpAddr } from '../lib/ip.js';
 import type {
   EntityIR,
   NamedPortSetDef,
@@ -51,19 +51,16 @@ export interface Decision {
   trace: string[];
 }
 
-const parsedSets = new WeakMap<readonly string[], Cidr[]>();
-
-function cidrsOf(list: readonly string[]): Cidr[] {
-  let c = parsedSets.get(list);
-  if (!c) {
-    c = list.map((t) => parseCidr(t.includes('/') ? t : `${t}/${t.includes(':') ? 128 : 32}`));
-    parsedSets.set(list, c);
-  }
-  return c;
-}
-
+/**
+ * Whether `ip` is in a rule's or a set's CIDRs (bare addresses count as host prefixes). Parsed per
+ * call, stopping at the first match: an explanation evaluates a few packets, so nothing is cached.
+ */
 function inNets(ip: IpAddr, nets: readonly string[]): boolean {
-  return cidrsOf(nets).some((c) => c.family === ip.family && cidrContainsIp(c, ip));
+  for (const t of nets) {
+    const c = parseCidr(t.includes('/') ? t : `${t}/${t.includes(':') ? 128 : 32}`);
+    if (c.family === ip.family && cidrContainsIp(c, ip)) return true;
+  }
+  return false;
 }
 
 function inPorts(port: number | undefined, ranges: readonly PortRange[]): boolean {

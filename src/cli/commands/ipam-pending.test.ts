@@ -8,7 +8,7 @@ it('ipam check shows leaks kube-controllers will release after their grace perio
   const backend = new MemoryBackend();
   let out = '';
   const deps = { backend, out: (s: string) => void (out += s) };
-  let report = await ipamCheckVerb(deps, {});
+  let report = await ipamCheckVerb({}, deps);
   assert.doesNotMatch(out, /awaiting/);
   await backend.put(
     IPAM_GC_PENDING_KEY,
@@ -28,7 +28,7 @@ it('ipam check shows leaks kube-controllers will release after their grace perio
     }),
   );
   out = '';
-  report = await ipamCheckVerb(deps, {});
+  report = await ipamCheckVerb({}, deps);
   assert.match(
     out,
     /Leaks awaiting kube-controllers GC \(grace period 900s\): 1\n  10\.0\.0\.7 handle=k8s-pod-network\.abc pod=shop\/web releaseAfter=2026-01-01T00:15:00\.000Z/,

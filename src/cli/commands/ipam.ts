@@ -28,8 +28,8 @@ const pct = (n: number, total: number | bigint) => {
 };
 
 export async function ipamShowVerb(
-  deps: IpamCliDeps,
   opts: { showBlocks?: boolean | undefined; ip?: string | undefined },
+  deps: IpamCliDeps,
 ): Promise<number> {
   const ipam = new IpamClient(deps.backend);
   if (opts.ip !== undefined) {
@@ -99,7 +99,7 @@ export function renderUsage(usage: PoolUsage[], showBlocks: boolean): string {
   return renderTable(headers, rows);
 }
 
-export async function ipamCheckVerb(deps: IpamCliDeps, opts: { output?: string | undefined }): Promise<IpamReport> {
+export async function ipamCheckVerb(opts: { output?: string | undefined }, deps: IpamCliDeps): Promise<IpamReport> {
   const ipam = new IpamClient(deps.backend);
   const live = await loadLiveHandles(deps.backend);
   const rs = new ResourceStore(deps.backend);
@@ -203,8 +203,8 @@ export function readReport(path: string): IpamReport {
 }
 
 export async function ipamReleaseVerb(
-  deps: IpamCliDeps,
   opts: { ip?: string[] | undefined; fromReport?: string | undefined; force?: boolean | undefined },
+  deps: IpamCliDeps,
 ): Promise<number> {
   if ((opts.ip === undefined || opts.ip.length === 0) === (opts.fromReport === undefined)) {
     throw new TesseraError('usage', 'ipam release: give exactly one of --ip ADDR or --from-report FILE');
@@ -248,8 +248,8 @@ function parseBool(flag: string, v: string): boolean {
 }
 
 export async function ipamConfigureVerb(
-  deps: IpamCliDeps,
   opts: { strictAffinity?: string | undefined; maxBlocksPerHost?: string | undefined },
+  deps: IpamCliDeps,
 ): Promise<number> {
   const patch: { strictAffinity?: boolean; maxBlocksPerHost?: number } = {};
   if (opts.strictAffinity !== undefined) patch.strictAffinity = parseBool('--strictaffinity', opts.strictAffinity);
@@ -279,9 +279,9 @@ export async function ipamVerb(args: IpamArgs, deps: VerbDeps): Promise<number> 
   const d: IpamCliDeps = { backend: await deps.backend(), out: (t) => deps.io.out(t) };
   switch (args.sub) {
     case 'show':
-      return ipamShowVerb(d, args);
+      return ipamShowVerb(args, d);
     case 'check': {
-      const report = await ipamCheckVerb(d, args);
+      const report = await ipamCheckVerb(args, d);
       if (report.problems > 0) {
         throw new TesseraError('conflict', `ipam check found ${report.problems} problem(s)`, {
           details: { problems: report.problems },
@@ -290,8 +290,8 @@ export async function ipamVerb(args: IpamArgs, deps: VerbDeps): Promise<number> 
       return 0;
     }
     case 'release':
-      return ipamReleaseVerb(d, args);
+      return ipamReleaseVerb(args, d);
     case 'configure':
-      return ipamConfigureVerb(d, args);
+      return ipamConfigureVerb(args, d);
   }
 }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { calculateRoutes } from './calc.js';
+import { calculateRoutes, RouteCalculator } from './calc.js';
 import type { EncapMode, NodeInfo, RouteInputs } from './model.js';
 
 function nodes(...list: NodeInfo[]) {
@@ -135,4 +135,20 @@ test('BGP routing leaves native remote routes to BIRD but keeps encapsulated one
     undefined,
   );
   assert.equal(s.routes.find((r) => r.dst === '10.244.2.0/26')?.dev, 'tessera.vxlan');
+});
+
+test('a RouteCalculator keeps the addresses its last cycle used and gives what a fresh calculation gives', () => {
+  const calc = new RouteCalculator();
+  const all = inputs('CrossSubnet');
+  assert.deepEqual(calc.calculate(all), calculateRoutes(all));
+  assert.equal(calc.cachedAddresses, 3);
+  // w3 is gone: its address is dropped at the end of the next cycle, and a new one is parsed.
+  const next = {
+    ...all,
+    workloads: [...all.workloads.slice(0, 2), { key: 'w4', node: 'n2', interfaceName: 'x', ipNetworks: ['bad'] }],
+  };
+  assert.deepEqual(calc.calculate(next), calculateRoutes(next));
+  assert.equal(calc.cachedAddresses, 3, 'w1, w2 and the invalid "bad"; w3 swept');
+  assert.deepEqual(calc.calculate(all), calculateRoutes(all));
+  assert.equal(calc.cachedAddresses, 3);
 });

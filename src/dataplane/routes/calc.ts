@@ -47,18 +47,69 @@ function nodeAddr(n: NodeInfo | undefined, family: IpFamily): string | undefined
 
 /**
  * Workload addresses parsed once, not on every cycle: a full cycle reads every address in the
- * cluster (30,000 at 1,000 nodes) and parsing was half its time. Bounded; entries are never mutated.
+ * cluster (30,000 at 1,000 nodes) and parsing was half its time. Owned by one RouteCalculator and
+ * swept per cycle: what this cycle used stays, the rest (workloads gone since) is dropped. Entries
+ * are never mutated.
  */
-const parsedAddrs = new Map<string, IpAddr | undefined>();
-function workloadAddr(net: string): IpAddr | undefined {
-  if (parsedAddrs.has(net)) return parsedAddrs.get(net);
-  if (parsedAddrs.size >= 250_000) parsedAddrs.clear();
-  const ip = tryParseIp(net.split('/')[0] ?? '');
-  parsedAddrs.set(net, ip);
-  return ip;
+class ParsedAddrs {
+  private readonly entries = new Map<string, { ip: IpAddr | undefined; cycle: number }>();
+  private cycle = 0;
+  /** Distinct entries used this cycle (the sweep is skipped when that is all of them). */
+  private used = 0;
+
+  begin(): void {
+    this.cycle++;
+    this.used = 0;
+  }
+
+  get(net: string): IpAddr | undefined {
+    let e = this.entries.get(net);
+    if (!e) {
+      e = { ip: tryParseIp(net.split('/')[0] ?? ''), cycle: this.cycle };
+      this.entries.set(net, e);
+      this.used++;
+    } else if (e.cycle !== this.cycle) {
+      e.cycle = this.cycle;
+      this.used++;
+    }
+    return e.ip;
+  }
+
+  sweep(): void {
+    if (this.used === this.entries.size) return;
+    for (const [net, e] of this.entries) if (e.cycle !== this.cycle) this.entries.delete(net);
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
 }
 
+/** The route calculation with its caches, owned by one routing driver and living as long as it. */
+export class RouteCalculator {
+  private readonly addrs = new ParsedAddrs();
+
+  calculate(input: RouteInputs): RouteState {
+    this.addrs.begin();
+    try {
+      return calculate(input, (net) => this.addrs.get(net));
+    } finally {
+      this.addrs.sweep();
+    }
+  }
+
+  /** Parsed workload addresses held (those the last cycle used; tests). */
+  get cachedAddresses(): number {
+    return this.addrs.size;
+  }
+}
+
+/** One calculation without a cache kept between calls. */
 export function calculateRoutes(input: RouteInputs): RouteState {
+  return new RouteCalculator().calculate(input);
+}
+
+function calculate(input: RouteInputs, workloadAddr: (net: string) => IpAddr | undefined): RouteState {
   const routes = new Map<string, DesiredRoute>();
   const problems: RouteState['problems'] = [];
   const peers = new Map<string, VxlanPeer>();

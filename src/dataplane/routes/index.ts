@@ -5,6 +5,6 @@
  * learns the endpoint); output depends only on current inputs.
  */
 export * from './model.js';
-export { calculateRoutes } from './calc.js';
+export { calculateRoutes, RouteCalculator } from './calc.js';
 export { diffRoutes, parseKernelRoutes, renderRoute } from './diff.js';
 export { RoutingReconciler, type ApplyStats } from './reconciler.js';
