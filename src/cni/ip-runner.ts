@@ -110,6 +110,50 @@ async function sweepDeadFifos(): Promise<void> {
   await Promise.all(dead.map((n) => unlink(`${BATCH_DIR}/${n}`).catch(() => undefined)));
 }
 
+/** A helper's reply to request `id`: its exit code and (one line of) output. */
+interface Reply {
+  code: number;
+  out: string;
+}
+
+/**
+ * Requests sent to a helper child that answers each with a line `ID CODE OUT`. The child is held
+ * open (ref'd) while any request is pending, so a process cannot exit under a pending wiring.
+ */
+class PendingReplies {
+  private seq = 0;
+  private readonly pending = new Map<number, { resolve: (r: Reply) => void; reject: (e: unknown) => void }>();
+
+  constructor(private readonly child: () => ChildProcess | undefined) {}
+
+  /** Registers a request to `c`; `send(id)` writes it. Resolves with the helper's reply. */
+  request(c: ChildProcess, send: (id: number) => void): Promise<Reply> {
+    return new Promise((resolve, reject) => {
+      const id = ++this.seq;
+      this.pending.set(id, { resolve, reject });
+      holdOpen(c, true);
+      send(id);
+    });
+  }
+
+  /** Handles one line from the helper; true when it answered a pending request. */
+  readonly onLine = (line: string): boolean => {
+    const m = /^(\d+) (\d+) ?(.*)$/.exec(line);
+    const p = m ? this.pending.get(Number(m[1])) : undefined;
+    if (!m || !p) return false;
+    this.pending.delete(Number(m[1]));
+    if (this.pending.size === 0) holdOpen(this.child(), false);
+    p.resolve({ code: Number(m[2]), out: m[3] ?? '' });
+    return true;
+  };
+
+  /** Rejects every pending request (the helper died or was closed). */
+  failAll(message: string): void {
+    for (const p of this.pending.values()) p.reject(new TesseraError('exec-failed', message));
+    this.pending.clear();
+  }
+}
+
 /** The bash child that starts pod-side `ip` processes in the background and reports their exit. */
 function podStarter(): { prepare(netnsName: string): NetnsBatch; close(): void } {
   let sh: ChildProcess | undefined;
@@ -117,26 +161,13 @@ function podStarter(): { prepare(netnsName: string): NetnsBatch; close(): void }
   let fifoSeq = 0;
   const freeFifos: string[] = [];
   let making: Promise<void> | undefined;
-  const pending = new Map<
-    number,
-    { resolve: (r: { code: number; out: string }) => void; reject: (e: unknown) => void }
-  >();
+  const replies = new PendingReplies(() => sh);
 
   const failAll = (why: string): void => {
-    for (const p of pending.values())
-      p.reject(new TesseraError('exec-failed', `cannot run ip batch: the ip helper ${why}`));
-    pending.clear();
+    replies.failAll(`cannot run ip batch: the ip helper ${why}`);
     sh = undefined;
   };
-  const onLine = (line: string): void => {
-    const m = /^(\d+) (\d+) ?(.*)$/.exec(line);
-    if (!m) return;
-    const p = pending.get(Number(m[1]));
-    if (!p) return;
-    pending.delete(Number(m[1]));
-    if (pending.size === 0) holdOpen(sh, false);
-    p.resolve({ code: Number(m[2]), out: m[3] ?? '' });
-  };
+  const onLine = (line: string): void => void replies.onLine(line);
   const ensure = (): ChildProcess => {
     if (sh && sh.exitCode === null && !sh.killed) return sh;
     // bash, not dash: bash reaps its finished background jobs, dash leaves zombies.
@@ -172,13 +203,12 @@ function podStarter(): { prepare(netnsName: string): NetnsBatch; close(): void }
     const marker = `tsr-end-${id}`;
     const started = (async () => {
       const fifo = await takeFifo();
-      const done = new Promise<{ code: number; out: string }>((resolve, reject) => {
-        pending.set(id, { resolve, reject });
-        const line = `{ o=$(ip -n '${netnsName}' -batch '${fifo}' 2>&1 </dev/null); r=$?; o=\${o//$'\\n'/ }; printf '%s %s %s\\n' ${id} "$r" "\${o:0:3000}"; } &\n`;
-        const c = ensure();
-        holdOpen(c, true);
-        c.stdin!.write(line);
-      });
+      const c = ensure();
+      const done = replies.request(c, (rid) =>
+        c.stdin!.write(
+          `{ o=$(ip -n '${netnsName}' -batch '${fifo}' 2>&1 </dev/null); r=$?; o=\${o//$'\\n'/ }; printf '%s %s %s\\n' ${rid} "$r" "\${o:0:3000}"; } &\n`,
+        ),
+      );
       done.catch(() => undefined); // awaited by finish
       return { fifo, done };
     })();
@@ -234,28 +264,15 @@ function netnsHelper(
   fallback: (netnsName: string) => NetnsBatch,
 ): { prepare(netnsName: string): NetnsBatch; close(): void } {
   let child: ChildProcess | undefined;
-  let seq = 0;
   let deaths = 0;
   let usable = true;
-  const pending = new Map<
-    number,
-    { resolve: (r: { code: number; out: string }) => void; reject: (e: unknown) => void }
-  >();
+  const replies = new PendingReplies(() => child);
   const failAll = (why: string): void => {
-    for (const p of pending.values())
-      p.reject(new TesseraError('exec-failed', `cannot wire the pod: the netns helper ${why}`));
-    pending.clear();
+    replies.failAll(`cannot wire the pod: the netns helper ${why}`);
     child = undefined;
   };
   const onLine = (line: string): void => {
-    const m = /^(\d+) (\d+) ?(.*)$/.exec(line);
-    if (!m) return;
-    const p = pending.get(Number(m[1]));
-    if (!p) return;
-    deaths = 0;
-    pending.delete(Number(m[1]));
-    if (pending.size === 0) holdOpen(child, false);
-    p.resolve({ code: Number(m[2]), out: m[3] ?? '' });
+    if (replies.onLine(line)) deaths = 0;
   };
   const ensure = (): ChildProcess => {
     if (child && child.exitCode === null && !child.killed) return child;
@@ -274,15 +291,11 @@ function netnsHelper(
     child = c;
     return c;
   };
-  const send = (netnsName: string, script: string): Promise<{ code: number; out: string }> =>
-    new Promise((resolve, reject) => {
-      const id = ++seq;
-      pending.set(id, { resolve, reject });
-      const c = ensure();
-      holdOpen(c, true);
-      const body = script.endsWith('\n') ? script : `${script}\n`;
-      c.stdin!.write(`${id} ${netnsName}\n${body}\n`);
-    });
+  const send = (netnsName: string, script: string): Promise<Reply> => {
+    const c = ensure();
+    const body = script.endsWith('\n') ? script : `${script}\n`;
+    return replies.request(c, (id) => c.stdin!.write(`${id} ${netnsName}\n${body}\n`));
+  };
   return {
     prepare(netnsName) {
       if (!SAFE_NETNS_NAME.test(netnsName))
